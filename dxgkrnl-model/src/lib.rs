@@ -1,0 +1,35 @@
+//! A host-only stand-in for Dxgkrnl, the Windows display port driver.
+//!
+//! It loads `gpup-miniport` the way Windows does: it calls the driver's
+//! `DriverEntry` with a driver object and registry path it owns, receives the
+//! `DRIVER_INITIALIZATION_DATA` table in its own `DxgkInitialize` (defined here
+//! with `#[no_mangle]`, as displib's is on Windows), checks the table the way
+//! Dxgkrnl does, and from then on calls the driver **only through the table's
+//! function pointers**, with raw pointers to argument blocks it owns.
+//!
+//! [`Driver`] is a loaded driver image; [`Adapter`] one adapter it drives
+//! through AddDevice, StartDevice, QueryAdapterInfo, StopDevice, RemoveDevice.
+
+#![allow(non_snake_case)]
+
+mod adapter;
+mod loader;
+
+pub use adapter::{Adapter, EtwEvent, take_etw_events};
+pub use loader::{Driver, DriverEntryFn, DxgkInitialize, MANDATORY_SLOTS, validate_table};
+
+/// An NTSTATUS failure from the driver, or from a check the model makes where
+/// Dxgkrnl would.
+pub type Result<T> = core::result::Result<T, dxgk_sys::NTSTATUS>;
+
+/// Maps an NTSTATUS to `Ok(())` or `Err(status)`.
+///
+/// # Errors
+/// Any status that is not `NT_SUCCESS`.
+pub fn check(status: dxgk_sys::NTSTATUS) -> Result<()> {
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(status)
+    }
+}

@@ -1,0 +1,107 @@
+//! Adapter lifecycle DDIs: AddDevice, StartDevice, StopDevice, RemoveDevice, Unload.
+
+use dxgk_sys::*;
+
+use crate::adapter::{Adapter, registry};
+use crate::ddi::dxgkrnl::KernelInterface;
+use crate::ddi::read_in;
+use crate::status::{Status, to_ntstatus};
+
+/// `DxgkDdiAddDevice`: creates the adapter context and returns its handle in
+/// `*MiniportDeviceContext`.
+///
+/// Returns `STATUS_INVALID_PARAMETER` for a NULL argument and
+/// `STATUS_INSUFFICIENT_RESOURCES` when the adapter table is full.
+///
+/// # Safety
+/// `MiniportDeviceContext` is NULL or writable (Dxgkrnl's contract).
+pub(crate) unsafe extern "system" fn DxgkDdiAddDevice(
+    PhysicalDeviceObject: PDEVICE_OBJECT,
+    MiniportDeviceContext: *mut PVOID,
+) -> NTSTATUS {
+    to_ntstatus((|| {
+        if PhysicalDeviceObject.is_null() || MiniportDeviceContext.is_null() {
+            return Err(Status::InvalidParameter);
+        }
+        let handle = registry::insert(Adapter::new(PhysicalDeviceObject.addr()))?;
+        // SAFETY: checked non-NULL; writable by Dxgkrnl's contract.
+        unsafe { MiniportDeviceContext.write_unaligned(handle.to_raw()) };
+        crate::trace!("AddDevice -> {:p}", handle.to_raw());
+        Ok(())
+    })())
+}
+
+/// `DxgkDdiStartDevice`: keeps the `DXGKRNL_INTERFACE`, checks the device
+/// information it returns, and reports 0 video present sources and 0 children.
+///
+/// Returns `STATUS_INVALID_PARAMETER` for an unknown adapter or a NULL or
+/// too-small argument, and `STATUS_INVALID_DEVICE_STATE` if already started.
+///
+/// # Safety
+/// Non-NULL pointers are valid as Dxgkrnl passes them to StartDevice.
+pub(crate) unsafe extern "system" fn DxgkDdiStartDevice(
+    MiniportDeviceContext: PVOID,
+    DxgkStartInfo: *mut DXGK_START_INFO,
+    DxgkInterface: *mut DXGKRNL_INTERFACE,
+    NumberOfVideoPresentSources: *mut ULONG,
+    NumberOfChildren: *mut ULONG,
+) -> NTSTATUS {
+    to_ntstatus(registry::with_adapter(MiniportDeviceContext, |adapter| {
+        if NumberOfVideoPresentSources.is_null() || NumberOfChildren.is_null() {
+            return Err(Status::InvalidParameter);
+        }
+        // The start info carries nothing this adapter uses, but Dxgkrnl always
+        // passes one: reading it checks the argument.
+        // SAFETY: NULL or readable (Dxgkrnl's contract).
+        let _start_info = unsafe { read_in(DxgkStartInfo) }?;
+        // SAFETY: NULL or a DXGKRNL_INTERFACE of its stated size (Dxgkrnl's contract).
+        let kernel = unsafe { KernelInterface::copy_from(DxgkInterface) }?;
+        let info = kernel.device_information()?;
+        if info.PhysicalDeviceObject.addr() != adapter.physical_device() {
+            return Err(Status::InvalidParameter);
+        }
+        adapter.start(kernel)?;
+        // SAFETY: both checked non-NULL above; writable by Dxgkrnl's contract.
+        unsafe { NumberOfVideoPresentSources.write_unaligned(0) };
+        // SAFETY: as above.
+        unsafe { NumberOfChildren.write_unaligned(0) };
+        crate::trace!("StartDevice {:p}", MiniportDeviceContext);
+        Ok(())
+    }))
+}
+
+/// `DxgkDdiStopDevice`.
+///
+/// Returns `STATUS_INVALID_PARAMETER` for an unknown adapter and
+/// `STATUS_INVALID_DEVICE_STATE` if it is not started.
+///
+/// # Safety
+/// Always safe to call: the handle is looked up, never dereferenced.
+pub(crate) unsafe extern "system" fn DxgkDdiStopDevice(MiniportDeviceContext: PVOID) -> NTSTATUS {
+    to_ntstatus(registry::with_adapter(MiniportDeviceContext, Adapter::stop))
+}
+
+/// `DxgkDdiRemoveDevice`: frees the adapter context (stopping it first if
+/// Dxgkrnl did not). A second Remove finds no adapter.
+///
+/// Returns `STATUS_INVALID_PARAMETER` for an unknown or already removed adapter.
+///
+/// # Safety
+/// Always safe to call: the handle is looked up, never dereferenced.
+pub(crate) unsafe extern "system" fn DxgkDdiRemoveDevice(MiniportDeviceContext: PVOID) -> NTSTATUS {
+    to_ntstatus((|| {
+        // The adapter, and everything it owns, is dropped at the end of this statement.
+        registry::remove(MiniportDeviceContext)?;
+        crate::trace!("RemoveDevice {:p}", MiniportDeviceContext);
+        Ok(())
+    })())
+}
+
+/// `DxgkDdiUnload`: Dxgkrnl calls it after every adapter was removed; the
+/// driver keeps no global state beyond the (then empty) adapter table.
+///
+/// # Safety
+/// Always safe to call.
+pub(crate) unsafe extern "system" fn DxgkDdiUnload() {
+    crate::trace!("Unload");
+}

@@ -1,0 +1,80 @@
+//! Calls from the driver into Dxgkrnl, through the `DXGKRNL_INTERFACE` it
+//! received in DxgkDdiStartDevice.
+
+use dxgk_sys::abi::Zeroable;
+use dxgk_sys::*;
+
+use crate::status::{Result, Status};
+
+/// A copy of the `DXGKRNL_INTERFACE` Dxgkrnl handed to StartDevice.
+///
+/// # Invariants
+/// The callbacks and `DeviceHandle` stay valid until the adapter is stopped
+/// (Dxgkrnl's contract), and the callbacks may be called from any thread at
+/// PASSIVE_LEVEL.
+#[derive(Clone, Copy)]
+pub(crate) struct KernelInterface(DXGKRNL_INTERFACE);
+
+// SAFETY: the interface is a table of function pointers and an opaque handle
+// that Dxgkrnl allows to be used from any thread (type invariant).
+unsafe impl Send for KernelInterface {}
+// SAFETY: as above; the copy is never mutated after StartDevice.
+unsafe impl Sync for KernelInterface {}
+
+/// The callbacks the driver cannot work without; their end bounds the
+/// `Size` Dxgkrnl must report.
+const REQUIRED_SIZE: usize = core::mem::offset_of!(DXGKRNL_INTERFACE, DxgkCbGetDeviceInformation)
+    + core::mem::size_of::<DXGKCB_GET_DEVICE_INFORMATION>();
+
+impl KernelInterface {
+    /// Copies the interface, honouring the `Size` Dxgkrnl states.
+    ///
+    /// # Safety
+    /// `p` is NULL or points to a `DXGKRNL_INTERFACE` of at least the `Size`
+    /// it states, as Dxgkrnl passes it to StartDevice.
+    ///
+    /// # Errors
+    /// `InvalidParameter` for NULL, a `Size` too small to hold the callbacks
+    /// the driver needs, or a NULL `DxgkCbGetDeviceInformation`.
+    pub(crate) unsafe fn copy_from(p: *const DXGKRNL_INTERFACE) -> Result<Self> {
+        // SAFETY: `p` is NULL or readable for at least 4 bytes (caller's contract).
+        let size = unsafe { super::read_in(p.cast::<ULONG>()) }?;
+        let size = usize::try_from(size).map_err(|_| Status::InvalidParameter)?;
+        if size < REQUIRED_SIZE {
+            return Err(Status::InvalidParameter);
+        }
+        // SAFETY: `p` is readable for `size` bytes (its own `Size`, caller's contract).
+        let interface = unsafe { super::read_prefix(p, size) }?;
+        if interface.DxgkCbGetDeviceInformation.is_none() {
+            return Err(Status::InvalidParameter);
+        }
+        Ok(Self(interface))
+    }
+
+    /// `DxgkCbGetDeviceInformation`.
+    ///
+    /// # Errors
+    /// The callback's failure status, mapped to `Unsuccessful` when it is not
+    /// one the driver knows.
+    pub(crate) fn device_information(&self) -> Result<DXGK_DEVICE_INFO> {
+        let callback = self
+            .0
+            .DxgkCbGetDeviceInformation
+            .ok_or(Status::InvalidParameter)?;
+        let mut info = DXGK_DEVICE_INFO::zeroed();
+        // SAFETY: the callback and `DeviceHandle` come from Dxgkrnl and are valid
+        // while started (type invariant); `info` is a live, writable out-parameter.
+        let status = unsafe { callback(self.0.DeviceHandle, &raw mut info) };
+        if status.is_success() {
+            Ok(info)
+        } else {
+            Err(Status::Unsuccessful)
+        }
+    }
+
+    /// Whether Dxgkrnl supplied `DxgkCbLogEtwEvent`.
+    #[allow(dead_code)]
+    pub(crate) fn has_etw(&self) -> bool {
+        self.0.DxgkCbLogEtwEvent.is_some()
+    }
+}

@@ -1,0 +1,119 @@
+//! The DDI trampolines: one thin `extern "system"` function per DDI (the
+//! KMDOD pattern). Each checks its raw arguments (NULL, alignment, sizes),
+//! converts them to typed values once, calls safe code in `crate::adapter`,
+//! and maps the `Result` to the DDI's return value.
+//!
+//! This module, `crate::kernel` and the FFI helpers below are the only places
+//! with `unsafe`. Raw pointers stay raw until checked, and borrows made from
+//! them never outlive the call.
+
+#![allow(non_snake_case)]
+
+pub(crate) mod device;
+pub(crate) mod dxgkrnl;
+pub mod entry;
+pub(crate) mod qai;
+pub(crate) mod unsupported;
+
+use core::ffi::c_void;
+use core::ptr::NonNull;
+
+use dxgk_sys::abi::Record;
+
+use crate::status::{Result, Status};
+
+/// Copies a DDI argument block out of the OS's memory.
+///
+/// # Safety
+/// `p` is NULL or points to a readable `T` (the DDI's contract with Dxgkrnl).
+///
+/// # Errors
+/// `InvalidParameter` for NULL.
+pub(crate) unsafe fn read_in<T: Copy>(p: *const T) -> Result<T> {
+    if p.is_null() {
+        return Err(Status::InvalidParameter);
+    }
+    // SAFETY: non-NULL, and readable by the caller's contract; unaligned reads
+    // are accepted because nothing here depends on the OS aligning its blocks.
+    Ok(unsafe { p.read_unaligned() })
+}
+
+/// Copies the first `min(len, size_of::<T>())` bytes of a versioned structure
+/// (one that grows between WDDM versions and carries its own size) into a
+/// zeroed `T`, so fields the caller's version lacks read as zero.
+///
+/// # Safety
+/// `p` is NULL or points to `len` readable bytes.
+///
+/// # Errors
+/// `InvalidParameter` for NULL.
+pub(crate) unsafe fn read_prefix<T: Record>(p: *const T, len: usize) -> Result<T> {
+    if p.is_null() {
+        return Err(Status::InvalidParameter);
+    }
+    let mut value = T::zeroed();
+    let n = len.min(core::mem::size_of::<T>());
+    // SAFETY: `p` has `len >= n` readable bytes (caller's contract), `value`
+    // has `size_of::<T>() >= n` writable bytes, they cannot overlap, and any
+    // bytes are a valid `T` prefix because `T: Record` is plain data.
+    unsafe { core::ptr::copy_nonoverlapping(p.cast::<u8>(), (&raw mut value).cast::<u8>(), n) };
+    Ok(value)
+}
+
+/// An output buffer the OS allocated, of a size it stated.
+///
+/// # Invariants
+/// `ptr` is valid for writes of `len` bytes for the duration of the DDI call.
+pub(crate) struct OutBuffer {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+impl OutBuffer {
+    /// Wraps a DDI output buffer.
+    ///
+    /// # Safety
+    /// `ptr` is NULL or valid for writes of `len` bytes until the DDI returns.
+    ///
+    /// # Errors
+    /// `InvalidParameter` for NULL.
+    pub(crate) unsafe fn new(ptr: *mut c_void, len: usize) -> Result<Self> {
+        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or(Status::InvalidParameter)?;
+        Ok(Self { ptr, len })
+    }
+
+    /// Writes every whole field of `value` that fits in the buffer, field by
+    /// field (padding bytes are left as the OS had them). Structures grow
+    /// between WDDM versions: an older Dxgkrnl passes a smaller buffer.
+    ///
+    /// # Errors
+    /// `BufferTooSmall` if the buffer is shorter than `required` bytes.
+    pub(crate) fn write_record<T: Record>(&mut self, value: &T, required: usize) -> Result<()> {
+        if self.len < required {
+            return Err(Status::BufferTooSmall);
+        }
+        let src = core::ptr::from_ref(value).cast::<u8>();
+        for field in T::ABI.fields {
+            let Some(end) = field.offset.checked_add(field.size) else {
+                continue;
+            };
+            if end > self.len {
+                continue;
+            }
+            // SAFETY:
+            // - source: `field.offset..end` lies inside `*value` (offsets come from
+            //   `offset_of!`/`size_of` of `T`'s own fields), and field bytes are
+            //   initialised;
+            // - destination: `end <= self.len`, within the buffer (type invariant);
+            // - the OS buffer cannot overlap a value on this driver's stack.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    src.wrapping_add(field.offset),
+                    self.ptr.as_ptr().wrapping_add(field.offset),
+                    field.size,
+                );
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,138 @@
+//! DDIs that Dxgkrnl requires in the table of a render-less (MCDM-style)
+//! adapter, for features this software adapter does not have: no engines, no
+//! command submission, no display children, no D3D devices. Each validates the
+//! adapter handle and gives the answer that is true for such an adapter; none
+//! of them reads its argument block.
+
+use dxgk_sys::*;
+
+use crate::adapter::registry;
+use crate::status::{Status, to_ntstatus};
+
+macro_rules! adapter_answers {
+    ($( $(#[$meta:meta])* fn $name:ident($adapter:ident: $aty:ty $(, $arg:ident: $ty:ty)*) => $answer:expr; )*) => { $(
+        $(#[$meta])*
+        ///
+        /// # Safety
+        /// Always safe to call: the adapter handle is looked up, never
+        /// dereferenced, and no other argument is read.
+        pub(crate) unsafe extern "system" fn $name($adapter: $aty $(, $arg: $ty)*) -> NTSTATUS {
+            $( let _ = $arg; )*
+            to_ntstatus(registry::with_adapter($adapter, |_| $answer))
+        }
+    )* };
+}
+
+adapter_answers! {
+    /// `DxgkDdiCreateDevice`: no D3D devices on this adapter (`STATUS_NOT_SUPPORTED`).
+    fn DxgkDdiCreateDevice(hAdapter: HANDLE, pCreateDevice: PVOID) => Err(Status::NotSupported);
+    /// `DxgkDdiCreateAllocation`: `STATUS_NOT_SUPPORTED` (the vGPU-reserve path comes with GPU partitioning).
+    fn DxgkDdiCreateAllocation(hAdapter: HANDLE, pCreateAllocation: PVOID) => Err(Status::NotSupported);
+    /// `DxgkDdiDestroyAllocation`: no allocation was ever created (`STATUS_NOT_SUPPORTED`).
+    fn DxgkDdiDestroyAllocation(hAdapter: HANDLE, pDestroyAllocation: PVOID) => Err(Status::NotSupported);
+    /// `DxgkDdiDescribeAllocation`: `STATUS_NOT_SUPPORTED`.
+    fn DxgkDdiDescribeAllocation(hAdapter: HANDLE, pDescribeAllocation: PVOID) => Err(Status::NotSupported);
+    /// `DxgkDdiGetStandardAllocationDriverData`: `STATUS_NOT_SUPPORTED`.
+    fn DxgkDdiGetStandardAllocationDriverData(hAdapter: HANDLE, pGetStandardAllocationDriverData: PVOID) => Err(Status::NotSupported);
+    /// `DxgkDdiPreemptCommand`: no engines (`STATUS_NOT_SUPPORTED`).
+    fn DxgkDdiPreemptCommand(hAdapter: HANDLE, pPreemptCommand: PVOID) => Err(Status::NotSupported);
+    /// `DxgkDdiBuildPagingBuffer`: no paging engine (`STATUS_NOT_SUPPORTED`).
+    fn DxgkDdiBuildPagingBuffer(hAdapter: HANDLE, pBuildPagingBuffer: PVOID) => Err(Status::NotSupported);
+    /// `DxgkDdiCollectDbgInfo`: nothing to collect (`STATUS_NOT_SUPPORTED`).
+    fn DxgkDdiCollectDbgInfo(hAdapter: HANDLE, pCollectDbgInfo: PVOID) => Err(Status::NotSupported);
+    /// `DxgkDdiQueryDependentEngineGroup`: no engines (`STATUS_NOT_SUPPORTED`).
+    fn DxgkDdiQueryDependentEngineGroup(hAdapter: HANDLE, pQueryDependentEngineGroup: PVOID) => Err(Status::NotSupported);
+    /// `DxgkDdiQueryEngineStatus`: no engines (`STATUS_NOT_SUPPORTED`).
+    fn DxgkDdiQueryEngineStatus(hAdapter: HANDLE, pQueryEngineStatus: PVOID) => Err(Status::NotSupported);
+    /// `DxgkDdiResetEngine`: no engines (`STATUS_NOT_SUPPORTED`).
+    fn DxgkDdiResetEngine(hAdapter: HANDLE, pResetEngine: PVOID) => Err(Status::NotSupported);
+    /// `DxgkDdiGetNodeMetadata`: no nodes (`STATUS_NOT_SUPPORTED`).
+    fn DxgkDdiGetNodeMetadata(hAdapter: HANDLE, NodeOrdinalAndAdapterIndex: UINT, pGetNodeMetadata: PVOID) => Err(Status::NotSupported);
+    /// `DxgkDdiCalibrateGpuClock`: no GPU clock (`STATUS_NOT_SUPPORTED`).
+    fn DxgkDdiCalibrateGpuClock(hAdapter: HANDLE, NodeOrdinal: UINT32, EngineOrdinal: UINT32, pClockCalibration: PVOID) => Err(Status::NotSupported);
+    /// `DxgkDdiSetStablePowerState`: no power states (`STATUS_NOT_SUPPORTED`).
+    fn DxgkDdiSetStablePowerState(hAdapter: HANDLE, pArgs: PVOID) => Err(Status::NotSupported);
+    /// `DxgkDdiSetVirtualMachineData`: `STATUS_NOT_SUPPORTED`.
+    fn DxgkDdiSetVirtualMachineData(hAdapter: HANDLE, pArgs: PVOID) => Err(Status::NotSupported);
+    /// `DxgkDdiResetFromTimeout`: no engine can time out; nothing to reset.
+    fn DxgkDdiResetFromTimeout(hAdapter: HANDLE) => Ok(());
+    /// `DxgkDdiRestartFromTimeout`: no engine can time out; nothing to restart.
+    fn DxgkDdiRestartFromTimeout(hAdapter: HANDLE) => Ok(());
+    /// `DxgkDdiSetPowerState`: a software adapter has no power to manage.
+    fn DxgkDdiSetPowerState(MiniportDeviceContext: PVOID, DeviceUid: ULONG, DevicePowerState: DEVICE_POWER_STATE, ActionType: POWER_ACTION) => Ok(());
+    /// `DxgkDdiQueryChildRelations`: zero children, so nothing to describe.
+    fn DxgkDdiQueryChildRelations(MiniportDeviceContext: PVOID, ChildRelations: PVOID, ChildRelationsSize: ULONG) => Ok(());
+    /// `DxgkDdiQueryChildStatus`: no child exists (`STATUS_INVALID_PARAMETER`).
+    fn DxgkDdiQueryChildStatus(MiniportDeviceContext: PVOID, ChildStatus: PVOID, NonDestructiveOnly: BOOLEAN) => Err(Status::InvalidParameter);
+    /// `DxgkDdiQueryDeviceDescriptor`: no child exists (`STATUS_INVALID_PARAMETER`).
+    fn DxgkDdiQueryDeviceDescriptor(MiniportDeviceContext: PVOID, ChildUid: ULONG, DeviceDescriptor: PVOID) => Err(Status::InvalidParameter);
+}
+
+macro_rules! no_such_object {
+    ($( $(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),*); )*) => { $(
+        $(#[$meta])*
+        ///
+        /// Returns `STATUS_INVALID_PARAMETER`: this adapter never creates the
+        /// object the handle would name.
+        ///
+        /// # Safety
+        /// Always safe to call: no argument is dereferenced.
+        pub(crate) unsafe extern "system" fn $name($($arg: $ty),*) -> NTSTATUS {
+            $( let _ = $arg; )*
+            Status::InvalidParameter.ntstatus()
+        }
+    )* };
+}
+
+no_such_object! {
+    /// `DxgkDdiDestroyDevice`.
+    fn DxgkDdiDestroyDevice(hDevice: HANDLE);
+    /// `DxgkDdiOpenAllocation`.
+    fn DxgkDdiOpenAllocation(hDevice: HANDLE, pOpenAllocation: PVOID);
+    /// `DxgkDdiCloseAllocation`.
+    fn DxgkDdiCloseAllocation(hDevice: HANDLE, pCloseAllocation: PVOID);
+    /// `DxgkDdiCreateContext`.
+    fn DxgkDdiCreateContext(hDevice: HANDLE, pCreateContext: PVOID);
+    /// `DxgkDdiDestroyContext`.
+    fn DxgkDdiDestroyContext(hContext: HANDLE);
+}
+
+/// `DxgkDdiInterruptRoutine`: the adapter raises no interrupts, so none is its
+/// own (FALSE). Runs at device IRQL: it touches no lock and no memory.
+///
+/// # Safety
+/// Always safe to call.
+pub(crate) unsafe extern "system" fn DxgkDdiInterruptRoutine(
+    MiniportDeviceContext: PVOID,
+    MessageNumber: ULONG,
+) -> BOOLEAN {
+    let _ = (MiniportDeviceContext, MessageNumber);
+    0
+}
+
+/// `DxgkDdiDpcRoutine`: no interrupt, so no deferred work.
+///
+/// # Safety
+/// Always safe to call.
+pub(crate) unsafe extern "system" fn DxgkDdiDpcRoutine(MiniportDeviceContext: PVOID) {
+    let _ = MiniportDeviceContext;
+}
+
+/// `DxgkDdiResetDevice`: nothing to bring back to a VGA state.
+///
+/// # Safety
+/// Always safe to call.
+pub(crate) unsafe extern "system" fn DxgkDdiResetDevice(MiniportDeviceContext: PVOID) {
+    let _ = MiniportDeviceContext;
+}
+
+/// `DxgkDdiFormatHistoryBuffer`: no context, so no history buffer.
+///
+/// # Safety
+/// Always safe to call.
+pub(crate) unsafe extern "system" fn DxgkDdiFormatHistoryBuffer(
+    hContext: HANDLE,
+    pFormatData: PVOID,
+) {
+    let _ = (hContext, pFormatData);
+}

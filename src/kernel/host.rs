@@ -1,0 +1,26 @@
+//! Host backend (std): the driver as a Linux library for tests, the simulator
+//! and benchmarks.
+//!
+//! `DxgkInitialize` is an external symbol, exactly as displib's is for the
+//! Windows image: `dxgkrnl-model` defines it with `#[no_mangle]`, and any other
+//! program that defines it can load `libgpup_miniport.so` and call its
+//! exported `DriverEntry`.
+
+use dxgk_sys::{DRIVER_INITIALIZATION_DATA, NTSTATUS, PDRIVER_OBJECT, UNICODE_STRING};
+
+unsafe extern "system" {
+    /// Hands the DDI table to the Dxgkrnl stand-in that loaded the driver.
+    pub(crate) fn DxgkInitialize(
+        DriverObject: PDRIVER_OBJECT,
+        RegistryPath: *mut UNICODE_STRING,
+        DriverInitializationData: *mut DRIVER_INITIALIZATION_DATA,
+    ) -> NTSTATUS;
+}
+
+/// Writes a trace line to stderr when the `GPUP_TRACE` environment variable is set.
+pub(crate) fn trace(args: core::fmt::Arguments<'_>) {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ENABLED.get_or_init(|| std::env::var_os("GPUP_TRACE").is_some()) {
+        eprintln!("gpup_miniport: {args}");
+    }
+}

@@ -1,0 +1,35 @@
+//! The platform seam: the only code that differs between the places the
+//! driver runs. Each backend provides `DxgkInitialize`, debug output
+//! ([`trace`]), and on Windows the global allocator and panic handler.
+//!
+//! | target | feature `wdk` | backend |
+//! |---|---|---|
+//! | Windows | on (default) | `wdk`: windows-drivers-rs (`wdk-alloc`, `wdk-panic`, `wdk`), displib's `DxgkInitialize` |
+//! | Windows | off | `raw`: WDK-free, imports from `ntoskrnl.exe` only |
+//! | anything else | (ignored) | `host`: std; `DxgkInitialize` is resolved from whoever loads the driver |
+//!
+//! No driver logic lives here.
+
+#[cfg(not(target_os = "windows"))]
+mod host;
+#[cfg(not(target_os = "windows"))]
+pub(crate) use host::*;
+
+#[cfg(all(target_os = "windows", feature = "wdk"))]
+mod wdk;
+#[cfg(all(target_os = "windows", feature = "wdk"))]
+pub(crate) use self::wdk::*;
+
+#[cfg(all(target_os = "windows", not(feature = "wdk")))]
+#[allow(non_snake_case)]
+mod raw;
+#[cfg(all(target_os = "windows", not(feature = "wdk")))]
+pub(crate) use raw::*;
+
+/// Debug output through the platform's channel (DbgPrintEx on Windows,
+/// stderr on the host when `GPUP_TRACE` is set).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! trace {
+    ($($arg:tt)*) => { $crate::kernel::trace(format_args!($($arg)*)) };
+}

@@ -1,0 +1,35 @@
+//! `gpup-miniport`: a WDDM 3.2 kernel-mode display miniport driver whose
+//! centre is GPU-P live migration: memory bases and dirty-bit tracking of VRAM.
+//!
+//! The same code runs in three places: the Windows kernel (built with the WDK,
+//! or WDK-free), and the Linux host, where `dxgkrnl-model` loads it through
+//! [`DriverEntry`] and drives it through its DDI table exactly as Dxgkrnl does.
+//!
+//! - [`ddi`]: the `extern "system"` trampolines registered with Dxgkrnl.
+//! - `adapter`: adapter state and the capabilities it reports.
+//! - `kernel`: the per-platform seam (allocation, debug output, `DxgkInitialize`).
+
+#![cfg_attr(target_os = "windows", no_std)]
+// No panic reachable from a DDI: these hold for all driver code (tests may
+// unwrap). An exception needs an `#[allow]` with a `// PANIC:` proof beside it.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
+extern crate alloc;
+
+mod adapter;
+pub mod ddi;
+mod kernel;
+mod status;
+mod sync;
+
+pub use ddi::entry::{DriverEntry, initialization_data};
+pub use status::Status;

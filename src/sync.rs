@@ -1,0 +1,187 @@
+//! Synchronisation primitives, written once for every platform.
+//!
+//! Atomics come from this module, not from `core` directly, so that the same
+//! code runs under the `loom` model checker (`RUSTFLAGS="--cfg loom"`), which
+//! substitutes its own atomics and explores every interleaving.
+//!
+//! [`RwLock`] is a small writer-preferring spin lock. The driver takes locks
+//! only at PASSIVE_LEVEL and never raises IRQL, so a preempted holder is simply
+//! rescheduled; critical sections are short and never allocate, sleep or call
+//! out to the OS. Locks are never taken recursively (a reader that re-enters
+//! the same lock while a writer waits would deadlock): each lock documents
+//! what it protects and the order in which locks nest.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicU32, Ordering};
+
+#[cfg(not(loom))]
+pub(crate) use core::sync::atomic::{AtomicU32, Ordering};
+
+use core::cell::UnsafeCell;
+use core::ops::{Deref, DerefMut};
+
+/// Tells the scheduler (or loom) that this thread is spinning.
+#[inline]
+pub(crate) fn spin_wait() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(not(loom))]
+    core::hint::spin_loop();
+}
+
+/// Set while a writer holds the lock.
+const WRITER: u32 = 1 << 31;
+/// Set while a writer waits: new readers stay out, so writers are not starved.
+const WRITER_WAITING: u32 = 1 << 30;
+/// The reader count lives in the remaining bits.
+const READERS: u32 = WRITER_WAITING - 1;
+
+/// A reader-writer spin lock.
+///
+/// # Invariants
+/// `state` holds `WRITER` with no readers, or a reader count with no `WRITER`;
+/// `value` is accessed mutably only under `WRITER` and shared only while the
+/// reader count is non-zero.
+pub(crate) struct RwLock<T> {
+    state: AtomicU32,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: the lock hands out `&T` to several threads at once (needs `T: Sync`)
+// and `&mut T` to one thread at a time, possibly not the creating one (needs
+// `T: Send`), exactly like `std::sync::RwLock`.
+unsafe impl<T: Send + Sync> Sync for RwLock<T> {}
+// SAFETY: moving the lock moves the `T` it owns.
+unsafe impl<T: Send> Send for RwLock<T> {}
+
+impl<T> RwLock<T> {
+    /// A new unlocked lock.
+    #[cfg(not(loom))]
+    pub(crate) const fn new(value: T) -> Self {
+        Self {
+            state: AtomicU32::new(0),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    /// A new unlocked lock (loom's atomics cannot be built in const context).
+    #[cfg(loom)]
+    pub(crate) fn new(value: T) -> Self {
+        Self {
+            state: AtomicU32::new(0),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    /// Shared access; spins while a writer holds or waits for the lock.
+    pub(crate) fn read(&self) -> ReadGuard<'_, T> {
+        loop {
+            let s = self.state.load(Ordering::Relaxed);
+            // PANIC: `s & READERS < READERS` is checked, so `s + 1` cannot overflow.
+            #[allow(clippy::arithmetic_side_effects)]
+            if s & (WRITER | WRITER_WAITING) == 0
+                && s & READERS < READERS
+                && self
+                    .state
+                    .compare_exchange_weak(s, s + 1, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return ReadGuard { lock: self };
+            }
+            spin_wait();
+        }
+    }
+
+    /// Exclusive access; spins until readers and any other writer are gone.
+    pub(crate) fn write(&self) -> WriteGuard<'_, T> {
+        loop {
+            let s = self.state.load(Ordering::Relaxed);
+            if s & (WRITER | READERS) == 0 {
+                // Acquiring clears WRITER_WAITING; other waiting writers set it again.
+                if self
+                    .state
+                    .compare_exchange_weak(s, WRITER, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return WriteGuard { lock: self };
+                }
+            } else if s & WRITER_WAITING == 0 {
+                self.state.fetch_or(WRITER_WAITING, Ordering::Relaxed);
+            }
+            spin_wait();
+        }
+    }
+}
+
+/// Shared access to the value of a [`RwLock`].
+pub(crate) struct ReadGuard<'a, T> {
+    lock: &'a RwLock<T>,
+}
+
+impl<T> Deref for ReadGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: this guard holds a reader count, so no `&mut T` exists.
+        unsafe { &*self.lock.value.get() }
+    }
+}
+
+impl<T> Drop for ReadGuard<'_, T> {
+    fn drop(&mut self) {
+        self.lock.state.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// Exclusive access to the value of a [`RwLock`].
+pub(crate) struct WriteGuard<'a, T> {
+    lock: &'a RwLock<T>,
+}
+
+impl<T> Deref for WriteGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: this guard holds WRITER, so no other reference exists.
+        unsafe { &*self.lock.value.get() }
+    }
+}
+
+impl<T> DerefMut for WriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: this guard holds WRITER, so no other reference exists.
+        unsafe { &mut *self.lock.value.get() }
+    }
+}
+
+impl<T> Drop for WriteGuard<'_, T> {
+    fn drop(&mut self) {
+        // Keep WRITER_WAITING if another writer set it meanwhile.
+        self.lock.state.fetch_and(!WRITER, Ordering::Release);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn readers_share_and_writers_exclude() {
+        let lock = Arc::new(RwLock::new(0u64));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let lock = Arc::clone(&lock);
+                std::thread::spawn(move || {
+                    for _ in 0..10_000 {
+                        let before = *lock.read();
+                        *lock.write() += 1;
+                        assert!(*lock.read() > before);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("no panic");
+        }
+        assert_eq!(*lock.read(), 40_000);
+    }
+}
