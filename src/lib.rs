@@ -6,8 +6,11 @@
 //! [`DriverEntry`] and drives it through its DDI table exactly as Dxgkrnl does.
 //!
 //! - [`ddi`]: the `extern "system"` trampolines registered with Dxgkrnl.
-//! - `adapter`: adapter state and the capabilities it reports.
+//! - `adapter`: adapter state, its memory configuration, the capabilities it reports.
+//! - `basis`: the memory-basis engine (handle table, bitplanes, tracking units).
 //! - `kernel`: the per-platform seam (allocation, debug output, `DxgkInitialize`).
+//! - [`host`] (host builds only): the loader's extra C ABI (memory configuration,
+//!   the software dirty-tracking backend as `gpup_sw_mark_dirty`).
 
 #![cfg_attr(target_os = "windows", no_std)]
 // No panic reachable from a DDI: these hold for all driver code (tests may
@@ -26,10 +29,14 @@
 extern crate alloc;
 
 mod adapter;
+mod basis;
 pub mod ddi;
+#[cfg(not(target_os = "windows"))]
+pub mod host;
 mod kernel;
 mod status;
 mod sync;
 
+pub use ddi::basis::sw_mark_dirty;
 pub use ddi::entry::{DriverEntry, initialization_data};
 pub use status::Status;

@@ -128,6 +128,67 @@ fn wddm_version_for(interface_version: ULONG) -> Option<DXGK_WDDMVERSION> {
     }
 }
 
+/// One memory segment of an adapter, as its hardware would define it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemorySegment {
+    /// Driver segment id (1-based).
+    pub id: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// Dirty-tracking page size in bytes, or 0 for a segment without tracking.
+    pub page_size: u32,
+}
+
+/// What the model configures on an adapter before starting it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterConfig {
+    /// The adapter's memory segments (at most 8).
+    pub segments: Vec<MemorySegment>,
+    /// How many memory bases the adapter holds at most.
+    pub max_bases: u32,
+}
+
+impl AdapterConfig {
+    /// One tracked segment, id 1, of `size` bytes and `page_size`-byte pages.
+    #[must_use]
+    pub fn single(size: u64, page_size: u32) -> Self {
+        Self {
+            segments: vec![MemorySegment {
+                id: 1,
+                size,
+                page_size,
+            }],
+            max_bases: 256,
+        }
+    }
+
+    fn to_driver(&self) -> gpup_miniport::host::GPUP_MEMORY_CONFIG {
+        let mut config = gpup_miniport::host::GPUP_MEMORY_CONFIG {
+            SegmentCount: u32::try_from(self.segments.len()).unwrap_or(u32::MAX),
+            MaxMemoryBases: self.max_bases,
+            ..Default::default()
+        };
+        for (dst, src) in config.Segments.iter_mut().zip(&self.segments) {
+            *dst = gpup_miniport::host::GPUP_SEGMENT_CONFIG {
+                SegmentId: src.id,
+                PageSize: src.page_size,
+                SizeInBytes: src.size,
+            };
+        }
+        config
+    }
+}
+
+/// What Dxgkrnl learned at adapter start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartedCaps {
+    /// `DXGKQAITYPE_DIRTYBITTRACKINGCAPS`.
+    pub dirty_bit_tracking: DirtyBitTrackingCaps,
+    /// `DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS` per configured segment: the
+    /// page size, or `None` where the driver answered `STATUS_NOT_IMPLEMENTED`.
+    pub segment_page_sizes: Vec<(u32, Option<u32>)>,
+}
+
 /// An adapter the driver created in `DxgkDdiAddDevice`.
 ///
 /// Dropping an adapter that was not removed stops (if started) and removes it.
@@ -139,6 +200,8 @@ pub struct Adapter {
     device: Box<DeviceState>,
     started: bool,
     removed: bool,
+    config: Option<AdapterConfig>,
+    caps: StartedCaps,
 }
 
 // SAFETY: `context` is an opaque handle the driver accepts from any thread;
@@ -179,7 +242,39 @@ impl Adapter {
             device,
             started: false,
             removed: false,
+            config: None,
+            caps: StartedCaps::default(),
         })
+    }
+
+    /// Gives the adapter its memory configuration (`gpup_host_set_memory_config`),
+    /// as its hardware would; before the first start.
+    ///
+    /// # Errors
+    /// The driver's status for an invalid configuration or a started adapter.
+    pub fn configure(&mut self, config: &AdapterConfig) -> Result<()> {
+        let raw = config.to_driver();
+        // SAFETY: the host export of the linked driver, with a live configuration.
+        check(unsafe {
+            gpup_miniport::host::gpup_host_set_memory_config(self.context, &raw const raw)
+        })?;
+        self.config = Some(config.clone());
+        Ok(())
+    }
+
+    /// The memory configuration given with [`Self::configure`], or the
+    /// driver's built-in one (one 1 GiB segment, id 1, 4 KiB pages, 256 bases).
+    #[must_use]
+    pub fn memory_config(&self) -> AdapterConfig {
+        self.config
+            .clone()
+            .unwrap_or_else(|| AdapterConfig::single(1 << 30, 4096))
+    }
+
+    /// The caps the model read at the last start.
+    #[must_use]
+    pub fn caps(&self) -> &StartedCaps {
+        &self.caps
     }
 
     /// The driver that created this adapter.
@@ -259,6 +354,34 @@ impl Adapter {
             self.stop()?;
             return Err(STATUS_REVISION_MISMATCH);
         }
+        // Adapter initialisation, as Dxgkrnl does it: dirty-bit tracking caps,
+        // then the page size of every segment.
+        let dirty: DXGK_DIRTY_BIT_TRACKING_CAPS =
+            self.query_adapter_info(DXGKQAITYPE_DIRTYBITTRACKINGCAPS, &[])?;
+        let mut pages = Vec::new();
+        if dirty
+            .Value
+            .contains(DirtyBitTrackingCaps::DirtyBitTrackingSupported)
+        {
+            for segment in self.memory_config().segments {
+                let answer = self.query_adapter_info::<DXGK_DIRTY_BIT_TRACKING_SEGMENT_CAPS>(
+                    DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS,
+                    &segment.id.to_le_bytes(),
+                );
+                match answer {
+                    Ok(caps) => pages.push((segment.id, Some(caps.PageSize))),
+                    Err(STATUS_NOT_IMPLEMENTED) => pages.push((segment.id, None)),
+                    Err(status) => {
+                        self.stop()?;
+                        return Err(status);
+                    }
+                }
+            }
+        }
+        self.caps = StartedCaps {
+            dirty_bit_tracking: dirty.Value,
+            segment_page_sizes: pages,
+        };
         Ok((sources, children))
     }
 

@@ -13,9 +13,11 @@
 #![allow(non_snake_case)]
 
 mod adapter;
+mod basis;
 mod loader;
 
-pub use adapter::{Adapter, EtwEvent, take_etw_events};
+pub use adapter::{Adapter, AdapterConfig, EtwEvent, MemorySegment, StartedCaps, take_etw_events};
+pub use basis::{BasisHandle, create_args};
 pub use loader::{Driver, DriverEntryFn, DxgkInitialize, MANDATORY_SLOTS, validate_table};
 
 /// An NTSTATUS failure from the driver, or from a check the model makes where

@@ -265,6 +265,18 @@ impl Driver {
         Adapter::add(self.clone())
     }
 
+    /// Creates an adapter, gives it `config` (as its hardware would), and
+    /// starts it the way Dxgkrnl does (see [`Adapter::start`]).
+    ///
+    /// # Errors
+    /// The failure status of AddDevice, the configuration, or StartDevice.
+    pub fn start_adapter(&self, config: &crate::AdapterConfig) -> Result<Adapter> {
+        let mut adapter = self.add_device()?;
+        adapter.configure(config)?;
+        adapter.start()?;
+        Ok(adapter)
+    }
+
     /// Unloads the driver through `DxgkDdiUnload` (Dxgkrnl calls it once
     /// every adapter was removed).
     pub fn unload(self) {

@@ -20,3 +20,33 @@ pub(crate) fn driver_caps() -> DXGK_DRIVERCAPS {
 /// get every whole field that fits (the structure grows between WDDM versions).
 pub(crate) const DRIVER_CAPS_REQUIRED: usize =
     core::mem::offset_of!(DXGK_DRIVERCAPS, WDDMVersion) + core::mem::size_of::<DXGK_WDDMVERSION>();
+
+/// `DXGK_DIRTY_BIT_TRACKING_CAPS`: supported, and performant (a software
+/// bitplane costs one atomic OR per write, cheap enough for the whole life of
+/// a VF, so Dxgkrnl starts tracking at VF creation).
+pub(crate) fn dirty_bit_tracking_caps() -> DXGK_DIRTY_BIT_TRACKING_CAPS {
+    DXGK_DIRTY_BIT_TRACKING_CAPS {
+        Value: DirtyBitTrackingCaps::DirtyBitTrackingSupported
+            | DirtyBitTrackingCaps::DirtyBitTrackingPerformant,
+    }
+}
+
+/// `DXGK_DIRTY_BIT_TRACKING_SEGMENT_CAPS` of one segment.
+///
+/// # Errors
+/// `InvalidParameter` for an unknown segment; `NotImplemented` for a segment
+/// without dirty tracking.
+pub(crate) fn segment_caps(
+    engine: &crate::basis::Engine,
+    segment: crate::basis::types::SegmentId,
+) -> crate::status::Result<DXGK_DIRTY_BIT_TRACKING_SEGMENT_CAPS> {
+    use crate::status::Status;
+    let segment = engine
+        .segments()
+        .find(|s| s.id == segment)
+        .ok_or(Status::InvalidParameter)?;
+    let page = segment.page.ok_or(Status::NotImplemented)?;
+    Ok(DXGK_DIRTY_BIT_TRACKING_SEGMENT_CAPS {
+        PageSize: page.bytes(),
+    })
+}

@@ -1,19 +1,28 @@
 //! Adapter state: created in `DxgkDdiAddDevice`, started and stopped by
 //! Dxgkrnl, dropped in `DxgkDdiRemoveDevice`. Safe code only: the DDI
 //! trampolines (`crate::ddi`) read the OS's arguments and call in here.
+//!
+//! An adapter is protected by one reader-writer lock, its slot's in the
+//! adapter table ([`registry`]): DDIs that change state (lifecycle, creating,
+//! destroying, starting or stopping memory bases) hold it for writing, the
+//! others (queries, marks, QueryAdapterInfo) for reading.
 
 pub(crate) mod caps;
+pub(crate) mod memory;
 pub(crate) mod registry;
 
+use crate::basis::Engine;
 use crate::ddi::dxgkrnl::KernelInterface;
 use crate::status::{Result, Status};
-use crate::sync::RwLock;
+use memory::MemoryConfig;
 
-/// What DxgkDdiStartDevice gave the adapter.
+/// What a started adapter has.
 pub(crate) struct Started {
-    /// Dxgkrnl's callbacks (kept for later DDIs: ETW logging, device info).
+    /// Dxgkrnl's callbacks (kept for later DDIs: ETW logging).
     #[allow(dead_code)]
     pub(crate) kernel: KernelInterface,
+    /// The memory-basis engine, built at start from the memory configuration.
+    pub(crate) bases: Engine,
 }
 
 /// Where an adapter is in its PnP life.
@@ -33,16 +42,19 @@ pub(crate) struct Adapter {
     /// The physical device object Dxgkrnl named in AddDevice, as an address:
     /// kept to check `DxgkCbGetDeviceInformation`'s answer, never dereferenced.
     physical_device: usize,
-    /// Protects the PnP state. Lock order: taken after the registry slot lock.
-    lifecycle: RwLock<Lifecycle>,
+    /// Segments and page sizes; fixed from the first StartDevice on.
+    memory: MemoryConfig,
+    lifecycle: Lifecycle,
 }
 
 impl Adapter {
-    /// A new adapter for the given physical device object.
+    /// A new adapter for the given physical device object, with the built-in
+    /// memory configuration.
     pub(crate) fn new(physical_device: usize) -> Self {
         Self {
             physical_device,
-            lifecycle: RwLock::new(Lifecycle::Added),
+            memory: MemoryConfig::builtin(),
+            lifecycle: Lifecycle::Added,
         }
     }
 
@@ -51,39 +63,64 @@ impl Adapter {
         self.physical_device
     }
 
-    /// Moves the adapter to `Started`.
+    /// Replaces the memory configuration.
     ///
     /// # Errors
-    /// `InvalidDeviceState` if it is already started.
-    pub(crate) fn start(&self, kernel: KernelInterface) -> Result<()> {
-        let mut lifecycle = self.lifecycle.write();
-        if matches!(*lifecycle, Lifecycle::Started(_)) {
+    /// `InvalidDeviceState` once the adapter has been started.
+    #[cfg_attr(target_os = "windows", allow(dead_code))]
+    pub(crate) fn set_memory(&mut self, memory: MemoryConfig) -> Result<()> {
+        if !matches!(self.lifecycle, Lifecycle::Added) {
             return Err(Status::InvalidDeviceState);
         }
-        *lifecycle = Lifecycle::Started(Started { kernel });
+        self.memory = memory;
         Ok(())
     }
 
-    /// Moves a started adapter to `Stopped`.
+    /// Moves the adapter to `Started`, building its memory-basis engine.
+    ///
+    /// # Errors
+    /// `InvalidDeviceState` if it is already started; `NoMemory` if the engine
+    /// cannot be allocated (the adapter is then unchanged).
+    pub(crate) fn start(&mut self, kernel: KernelInterface) -> Result<()> {
+        if matches!(self.lifecycle, Lifecycle::Started(_)) {
+            return Err(Status::InvalidDeviceState);
+        }
+        let bases = Engine::new(self.memory.segments(), self.memory.max_bases())?;
+        self.lifecycle = Lifecycle::Started(Started { kernel, bases });
+        Ok(())
+    }
+
+    /// Moves a started adapter to `Stopped`. Memory bases do not survive a
+    /// stop: Dxgkrnl destroys them before, and any it did not are gone.
     ///
     /// # Errors
     /// `InvalidDeviceState` if it is not started.
-    pub(crate) fn stop(&self) -> Result<()> {
-        let mut lifecycle = self.lifecycle.write();
-        if !matches!(*lifecycle, Lifecycle::Started(_)) {
+    pub(crate) fn stop(&mut self) -> Result<()> {
+        if !matches!(self.lifecycle, Lifecycle::Started(_)) {
             return Err(Status::InvalidDeviceState);
         }
-        *lifecycle = Lifecycle::Stopped;
+        self.lifecycle = Lifecycle::Stopped;
         Ok(())
     }
 
-    /// Runs `f` with the started state.
+    /// The started state.
     ///
     /// # Errors
-    /// `InvalidDeviceState` unless the adapter is started; otherwise what `f` returns.
-    pub(crate) fn with_started<R>(&self, f: impl FnOnce(&Started) -> Result<R>) -> Result<R> {
-        match &*self.lifecycle.read() {
-            Lifecycle::Started(started) => f(started),
+    /// `InvalidDeviceState` unless the adapter is started.
+    pub(crate) fn started(&self) -> Result<&Started> {
+        match &self.lifecycle {
+            Lifecycle::Started(started) => Ok(started),
+            Lifecycle::Added | Lifecycle::Stopped => Err(Status::InvalidDeviceState),
+        }
+    }
+
+    /// The started state, mutably.
+    ///
+    /// # Errors
+    /// `InvalidDeviceState` unless the adapter is started.
+    pub(crate) fn started_mut(&mut self) -> Result<&mut Started> {
+        match &mut self.lifecycle {
+            Lifecycle::Started(started) => Ok(started),
             Lifecycle::Added | Lifecycle::Stopped => Err(Status::InvalidDeviceState),
         }
     }

@@ -5,9 +5,11 @@
 //! unknown, stale (removed) or forged `hAdapter` is detected by arithmetic and
 //! a table lookup, and is never dereferenced.
 //!
-//! Each slot is guarded by its own [`RwLock`]: a DDI holds the read side for
-//! its whole duration, so `RemoveDevice` (the write side) waits until no DDI
-//! still uses the adapter before it is dropped.
+//! Each slot is guarded by its own [`RwLock`], which is the adapter's lock: a
+//! DDI holds it (read or write, see `crate::adapter`) for its whole duration,
+//! so `RemoveDevice` (a writer) waits until no DDI still uses the adapter
+//! before it is dropped. Lock order: an adapter lock is the outermost lock,
+//! and no DDI holds two adapters' locks.
 
 use core::ffi::c_void;
 
@@ -116,6 +118,25 @@ pub(crate) fn with_adapter<R>(
     let state = entry.state.read();
     match &state.adapter {
         Some(adapter) if state.generation == handle.generation => f(adapter),
+        _ => Err(Status::InvalidParameter),
+    }
+}
+
+/// Runs `f` on the adapter named by `raw`, holding the slot's write lock:
+/// no other DDI runs on this adapter meanwhile.
+///
+/// # Errors
+/// `InvalidParameter` for a NULL, forged or stale handle; otherwise what `f` returns.
+pub(crate) fn with_adapter_mut<R>(
+    raw: *mut c_void,
+    f: impl FnOnce(&mut Adapter) -> Result<R>,
+) -> Result<R> {
+    let handle = AdapterHandle::from_raw(raw)?;
+    let entry = SLOTS.get(handle.slot).ok_or(Status::InvalidParameter)?;
+    let mut state = entry.state.write();
+    let generation = state.generation;
+    match &mut state.adapter {
+        Some(adapter) if generation == handle.generation => f(adapter),
         _ => Err(Status::InvalidParameter),
     }
 }

@@ -32,10 +32,12 @@ pub(crate) unsafe extern "system" fn DxgkDdiAddDevice(
 }
 
 /// `DxgkDdiStartDevice`: keeps the `DXGKRNL_INTERFACE`, checks the device
-/// information it returns, and reports 0 video present sources and 0 children.
+/// information it returns, builds the memory-basis engine for the adapter's
+/// segments, and reports 0 video present sources and 0 children.
 ///
 /// Returns `STATUS_INVALID_PARAMETER` for an unknown adapter or a NULL or
-/// too-small argument, and `STATUS_INVALID_DEVICE_STATE` if already started.
+/// too-small argument, `STATUS_INVALID_DEVICE_STATE` if already started, and
+/// `STATUS_NO_MEMORY` if the engine cannot be allocated.
 ///
 /// # Safety
 /// Non-NULL pointers are valid as Dxgkrnl passes them to StartDevice.
@@ -46,28 +48,31 @@ pub(crate) unsafe extern "system" fn DxgkDdiStartDevice(
     NumberOfVideoPresentSources: *mut ULONG,
     NumberOfChildren: *mut ULONG,
 ) -> NTSTATUS {
-    to_ntstatus(registry::with_adapter(MiniportDeviceContext, |adapter| {
-        if NumberOfVideoPresentSources.is_null() || NumberOfChildren.is_null() {
-            return Err(Status::InvalidParameter);
-        }
-        // The start info carries nothing this adapter uses, but Dxgkrnl always
-        // passes one: reading it checks the argument.
-        // SAFETY: NULL or readable (Dxgkrnl's contract).
-        let _start_info = unsafe { read_in(DxgkStartInfo) }?;
-        // SAFETY: NULL or a DXGKRNL_INTERFACE of its stated size (Dxgkrnl's contract).
-        let kernel = unsafe { KernelInterface::copy_from(DxgkInterface) }?;
-        let info = kernel.device_information()?;
-        if info.PhysicalDeviceObject.addr() != adapter.physical_device() {
-            return Err(Status::InvalidParameter);
-        }
-        adapter.start(kernel)?;
-        // SAFETY: both checked non-NULL above; writable by Dxgkrnl's contract.
-        unsafe { NumberOfVideoPresentSources.write_unaligned(0) };
-        // SAFETY: as above.
-        unsafe { NumberOfChildren.write_unaligned(0) };
-        crate::trace!("StartDevice {:p}", MiniportDeviceContext);
-        Ok(())
-    }))
+    to_ntstatus(registry::with_adapter_mut(
+        MiniportDeviceContext,
+        |adapter| {
+            if NumberOfVideoPresentSources.is_null() || NumberOfChildren.is_null() {
+                return Err(Status::InvalidParameter);
+            }
+            // The start info carries nothing this adapter uses, but Dxgkrnl always
+            // passes one: reading it checks the argument.
+            // SAFETY: NULL or readable (Dxgkrnl's contract).
+            let _start_info = unsafe { read_in(DxgkStartInfo) }?;
+            // SAFETY: NULL or a DXGKRNL_INTERFACE of its stated size (Dxgkrnl's contract).
+            let kernel = unsafe { KernelInterface::copy_from(DxgkInterface) }?;
+            let info = kernel.device_information()?;
+            if info.PhysicalDeviceObject.addr() != adapter.physical_device() {
+                return Err(Status::InvalidParameter);
+            }
+            adapter.start(kernel)?;
+            // SAFETY: both checked non-NULL above; writable by Dxgkrnl's contract.
+            unsafe { NumberOfVideoPresentSources.write_unaligned(0) };
+            // SAFETY: as above.
+            unsafe { NumberOfChildren.write_unaligned(0) };
+            crate::trace!("StartDevice {:p}", MiniportDeviceContext);
+            Ok(())
+        },
+    ))
 }
 
 /// `DxgkDdiStopDevice`.
@@ -78,7 +83,10 @@ pub(crate) unsafe extern "system" fn DxgkDdiStartDevice(
 /// # Safety
 /// Always safe to call: the handle is looked up, never dereferenced.
 pub(crate) unsafe extern "system" fn DxgkDdiStopDevice(MiniportDeviceContext: PVOID) -> NTSTATUS {
-    to_ntstatus(registry::with_adapter(MiniportDeviceContext, Adapter::stop))
+    to_ntstatus(registry::with_adapter_mut(
+        MiniportDeviceContext,
+        Adapter::stop,
+    ))
 }
 
 /// `DxgkDdiRemoveDevice`: frees the adapter context (stopping it first if

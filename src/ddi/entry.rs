@@ -3,7 +3,7 @@
 use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;
 
-use crate::ddi::{device, qai, unsupported as u};
+use crate::ddi::{basis, device, qai, unsupported as u};
 
 /// The DDI table this driver registers: `Version` = WDDM 3.2 and every slot it
 /// implements; all others NULL.
@@ -17,6 +17,13 @@ pub fn initialization_data() -> DRIVER_INITIALIZATION_DATA {
     d.DxgkDdiRemoveDevice = Some(device::DxgkDdiRemoveDevice);
     d.DxgkDdiUnload = Some(device::DxgkDdiUnload);
     d.DxgkDdiQueryAdapterInfo = Some(qai::DxgkDdiQueryAdapterInfo);
+
+    // Dirty-bit tracking (slots 172-176).
+    d.DxgkDdiCreateMemoryBasis = Some(basis::DxgkDdiCreateMemoryBasis);
+    d.DxgkDdiDestroyMemoryBasis = Some(basis::DxgkDdiDestroyMemoryBasis);
+    d.DxgkDdiStartDirtyTracking = Some(basis::DxgkDdiStartDirtyTracking);
+    d.DxgkDdiStopDirtyTracking = Some(basis::DxgkDdiStopDirtyTracking);
+    d.DxgkDdiQueryDirtyBitData = Some(basis::DxgkDdiQueryDirtyBitData);
 
     // Required of a render-less adapter (Microsoft's MCDM minimum list); see
     // `ddi::unsupported` for what each answers on this software adapter.

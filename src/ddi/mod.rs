@@ -9,6 +9,7 @@
 
 #![allow(non_snake_case)]
 
+pub(crate) mod basis;
 pub(crate) mod device;
 pub(crate) mod dxgkrnl;
 pub mod entry;
@@ -115,5 +116,57 @@ impl OutBuffer {
             }
         }
         Ok(())
+    }
+
+    /// Writes all of `value`, which must fit whole.
+    ///
+    /// # Errors
+    /// `BufferTooSmall` if the buffer is shorter than `T`.
+    pub(crate) fn write_whole<T: Record>(&mut self, value: &T) -> Result<()> {
+        self.write_record(value, core::mem::size_of::<T>())
+    }
+
+    /// The buffer's first `len` bytes, for writing only, or `None` if it is shorter.
+    pub(crate) fn prefix(&mut self, len: usize) -> Option<&mut [core::mem::MaybeUninit<u8>]> {
+        if len > self.len {
+            return None;
+        }
+        // SAFETY: `len <= self.len` bytes are writable for the duration of the
+        // DDI (type invariant), nothing else refers to the OS buffer during the
+        // call, and `MaybeUninit<u8>` makes no claim about their contents. The
+        // borrow is tied to `&mut self`, which does not outlive the call.
+        Some(unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr().cast(), len) })
+    }
+}
+
+/// An input buffer the OS passed, of a size it stated.
+pub(crate) struct InBuffer {
+    ptr: *const u8,
+    len: usize,
+}
+
+impl InBuffer {
+    /// Wraps a DDI input buffer (NULL allowed when `len` is 0).
+    ///
+    /// # Safety
+    /// `ptr` is NULL or valid for reads of `len` bytes until the DDI returns.
+    pub(crate) unsafe fn new(ptr: *const c_void, len: usize) -> Self {
+        Self {
+            ptr: ptr.cast::<u8>(),
+            len,
+        }
+    }
+
+    /// Reads the `UINT` at the start of the buffer.
+    ///
+    /// # Errors
+    /// `InvalidParameter` for NULL or a buffer shorter than 4 bytes.
+    pub(crate) fn read_uint(&self) -> Result<u32> {
+        if self.ptr.is_null() || self.len < core::mem::size_of::<u32>() {
+            return Err(Status::InvalidParameter);
+        }
+        // SAFETY: non-NULL with at least 4 readable bytes (constructor
+        // contract); any 4 bytes are a valid `u32`.
+        Ok(unsafe { self.ptr.cast::<u32>().read_unaligned() })
     }
 }

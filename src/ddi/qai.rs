@@ -3,14 +3,18 @@
 use dxgk_sys::*;
 
 use crate::adapter::{caps, registry};
-use crate::ddi::{OutBuffer, read_in};
+use crate::basis::types::SegmentId;
+use crate::ddi::{InBuffer, OutBuffer, read_in};
 use crate::status::{Status, to_ntstatus};
 
-/// `DxgkDdiQueryAdapterInfo`: answers `DXGKQAITYPE_DRIVERCAPS`; every other
-/// type gets `STATUS_NOT_SUPPORTED`.
+/// `DxgkDdiQueryAdapterInfo`: answers `DXGKQAITYPE_DRIVERCAPS`,
+/// `DXGKQAITYPE_DIRTYBITTRACKINGCAPS` and `DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS`
+/// (input: the driver segment id; `STATUS_NOT_IMPLEMENTED` for a segment
+/// without tracking, `STATUS_INVALID_PARAMETER` for an unknown one); every
+/// other type gets `STATUS_NOT_SUPPORTED`.
 ///
-/// Returns `STATUS_INVALID_PARAMETER` for an unknown adapter or NULL
-/// arguments, `STATUS_INVALID_DEVICE_STATE` before StartDevice, and
+/// Returns `STATUS_INVALID_PARAMETER` for an unknown adapter, NULL arguments or
+/// a missing input, `STATUS_INVALID_DEVICE_STATE` before StartDevice, and
 /// `STATUS_BUFFER_TOO_SMALL` for an output buffer too small for the answer.
 ///
 /// # Safety
@@ -25,11 +29,20 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryAdapterInfo(
         let out_len = usize::try_from(args.OutputDataSize).map_err(|_| Status::InvalidParameter)?;
         // SAFETY: `pOutputData` is NULL or holds `OutputDataSize` writable bytes.
         let mut out = unsafe { OutBuffer::new(args.pOutputData, out_len) }?;
-        adapter.with_started(|_| match args.Type {
+        let in_len = usize::try_from(args.InputDataSize).map_err(|_| Status::InvalidParameter)?;
+        // SAFETY: `pInputData` is NULL or holds `InputDataSize` readable bytes.
+        let input = unsafe { InBuffer::new(args.pInputData, in_len) };
+        let started = adapter.started()?;
+        match args.Type {
             DXGKQAITYPE_DRIVERCAPS => {
                 out.write_record(&caps::driver_caps(), caps::DRIVER_CAPS_REQUIRED)
             }
+            DXGKQAITYPE_DIRTYBITTRACKINGCAPS => out.write_whole(&caps::dirty_bit_tracking_caps()),
+            DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS => {
+                let segment = SegmentId(input.read_uint()?);
+                out.write_whole(&caps::segment_caps(&started.bases, segment)?)
+            }
             _ => Err(Status::NotSupported),
-        })
+        }
     }))
 }

@@ -1,0 +1,494 @@
+//! The memory-basis engine: memory bases, their dirty-bit tracking, and the
+//! software dirty-tracking backend. Platform-free (`no_std + alloc`).
+//!
+//! # Model
+//! - A **memory basis** names an ordered list of disjoint byte ranges in one
+//!   tracked segment. It is created by `DxgkDdiCreateMemoryBasis` and named by a
+//!   generation-checked [`table::BasisHandle`].
+//! - **Tracking** a basis gives it a [`bitplane::Bitplane`] of one bit per page
+//!   of its ranges, concatenated in `Ranges[]` order with no padding. Each
+//!   basis has its own plane, so two tracked bases over the same pages are
+//!   independent: querying (and clearing) one never clears the other's bits.
+//! - **Tracking units** are what the "hardware" switches tracking on for:
+//!   512 consecutive pages of a segment. Each has a reference count of the
+//!   tracked bases covering it; Start increments, Stop decrements, so stopping
+//!   one basis keeps every other one tracked. A mark whose pages lie in units
+//!   with a zero count is a no-op without touching any bitplane.
+//! - The **software backend** ([`Engine::mark`]) is what sets bits: whoever
+//!   writes VRAM calls it after the write, and it sets the page's bit in every
+//!   tracked basis that covers the page.
+//!
+//! # Synchronisation
+//! The engine lives inside the adapter, behind the adapter's lock (see
+//! `crate::adapter::registry`): one reader-writer lock per adapter.
+//! - Create, Destroy, Start and Stop take it for writing: they change the
+//!   table, the planes' existence and the reference counts, so they exclude
+//!   each other and everything else. They never run while a query or a mark
+//!   is inside the adapter, so a plane is never freed under a harvester or a
+//!   marker.
+//! - Queries and marks take it for reading and run concurrently with each
+//!   other, on any threads. Everything they share is the planes' `AtomicU64`
+//!   words; the protocol on those words (marks are `fetch_or`, harvests take
+//!   words with `swap(0)`/`fetch_and`) is what makes a racing write either
+//!   reported by this query or still dirty for the next one (see
+//!   [`bitplane`]).
+//! - No allocation happens on the query or mark path.
+
+pub(crate) mod bitplane;
+pub(crate) mod table;
+pub(crate) mod types;
+
+use alloc::vec::Vec;
+use core::mem::MaybeUninit;
+
+use bitplane::Bitplane;
+use table::{BasisHandle, Table};
+use types::{PageSize, SegmentId, Span};
+
+use crate::status::{Result, Status};
+
+/// Pages per tracking unit (log2).
+const UNIT_SHIFT: u32 = 9;
+
+/// The most ranges one basis may have. Larger `RangeCount`s are rejected
+/// before the ranges are read.
+pub(crate) const MAX_RANGES: u64 = 65_536;
+
+/// One memory segment the engine tracks or knows of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Segment {
+    /// Driver segment id.
+    pub(crate) id: SegmentId,
+    /// Size in bytes.
+    pub(crate) size: u64,
+    /// Dirty-tracking page size, or `None` for a segment without tracking.
+    pub(crate) page: Option<PageSize>,
+}
+
+/// One range of a basis, in bytes, and where its bits start in the plane.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Range {
+    span: Span,
+    /// Index of the range's first page in the basis's bitplane (valid when
+    /// the basis is page-aligned).
+    first_bit: u64,
+}
+
+impl Range {
+    /// A range as Dxgkrnl passed it; [`Engine::create`] validates it.
+    pub(crate) fn new(offset: u64, size: u64) -> Result<Self> {
+        Ok(Self {
+            span: Span::new(offset, size)?,
+            first_bit: 0,
+        })
+    }
+}
+
+/// A memory basis.
+struct Basis {
+    /// Index into [`Engine::segments`].
+    segment: usize,
+    /// In `Ranges[]` order.
+    ranges: Vec<Range>,
+    /// Indices into `ranges`, by ascending offset (for marks).
+    by_offset: Vec<u32>,
+    /// Total pages, when every range is a whole number of pages.
+    pages: Option<u64>,
+    /// The dirty bits, while tracked.
+    plane: Option<Bitplane>,
+}
+
+impl Basis {
+    /// Sets the bits of pages `[first, last]` (segment page numbers) that this
+    /// basis covers.
+    fn mark(&self, page: PageSize, first: u64, last: u64) {
+        let Some(plane) = &self.plane else { return };
+        let range = |i: &u32| usize::try_from(*i).ok().and_then(|i| self.ranges.get(i));
+        // Ranges are disjoint, so by ascending offset they also end in order.
+        let start = self.by_offset.partition_point(|i| {
+            range(i).is_some_and(|r| page.page_of(r.span.end().saturating_sub(1)) < first)
+        });
+        for r in self
+            .by_offset
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(range)
+        {
+            let r_first = page.page_of(r.span.offset);
+            if r_first > last {
+                break;
+            }
+            let r_last = page.page_of(r.span.end().saturating_sub(1));
+            let from = first.max(r_first);
+            let to = last.min(r_last);
+            let bit = r.first_bit.saturating_add(from.saturating_sub(r_first));
+            plane.set(bit, to.saturating_sub(from).saturating_add(1));
+        }
+    }
+}
+
+/// Per-segment state.
+struct SegmentState {
+    segment: Segment,
+    /// Tracking-unit reference counts (empty for untracked segments).
+    units: Vec<u32>,
+    /// Slots of the tracked bases in this segment (capacity: the table's).
+    trackers: Vec<u16>,
+}
+
+impl SegmentState {
+    /// The units covering pages `[first, last]`.
+    fn units_of(&self, first: u64, last: u64) -> &[u32] {
+        let (Ok(a), Ok(b)) = (
+            usize::try_from(first >> UNIT_SHIFT),
+            usize::try_from(last >> UNIT_SHIFT),
+        ) else {
+            return &[];
+        };
+        self.units.get(a..=b).unwrap_or_default()
+    }
+
+    fn units_of_mut(&mut self, first: u64, last: u64) -> &mut [u32] {
+        let (Ok(a), Ok(b)) = (
+            usize::try_from(first >> UNIT_SHIFT),
+            usize::try_from(last >> UNIT_SHIFT),
+        ) else {
+            return &mut [];
+        };
+        self.units.get_mut(a..=b).unwrap_or_default()
+    }
+}
+
+/// What a query asks for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueryRequest {
+    /// `None`: the whole basis; `Some((index, offset, size))`: a span of one range.
+    pub(crate) subrange: Option<(u64, u64, u64)>,
+    /// Clear the reported bits.
+    pub(crate) clear: bool,
+}
+
+/// A validated query, ready to write its bits.
+pub(crate) struct Harvest<'a> {
+    plane: &'a Bitplane,
+    start: u64,
+    count: u64,
+    clear: bool,
+}
+
+impl Harvest<'_> {
+    /// Bytes the caller's buffer must hold: `ceil(pages / 8)`.
+    pub(crate) fn bytes_needed(&self) -> u64 {
+        self.count.div_ceil(8)
+    }
+
+    /// Writes the span's bits into `out` (which holds at least
+    /// [`Self::bytes_needed`] bytes; only those are written), clearing them if
+    /// asked. Cannot fail, so bits are never cleared and then lost.
+    pub(crate) fn write(&self, out: &mut [MaybeUninit<u8>]) {
+        self.plane.harvest(self.start, self.count, out, self.clear);
+    }
+}
+
+/// The memory-basis engine of one adapter.
+pub(crate) struct Engine {
+    segments: Vec<SegmentState>,
+    bases: Table<Basis>,
+}
+
+/// Reserves exactly `n` elements, or fails without allocating.
+fn try_vec<T>(n: usize) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| Status::NoMemory)?;
+    Ok(v)
+}
+
+impl Engine {
+    /// An engine for `segments`, holding at most `capacity` bases.
+    ///
+    /// # Errors
+    /// `InvalidParameter` for a bad capacity; `NoMemory` if allocation fails
+    /// (nothing stays allocated then).
+    pub(crate) fn new(segments: &[Segment], capacity: usize) -> Result<Self> {
+        let bases = Table::new(capacity)?;
+        let mut states = try_vec(segments.len())?;
+        for segment in segments {
+            let units = match segment.page {
+                Some(page) => {
+                    let pages = page.pages_in(segment.size);
+                    let n = usize::try_from(pages.div_ceil(1 << UNIT_SHIFT))
+                        .map_err(|_| Status::NoMemory)?;
+                    let mut units = try_vec(n)?;
+                    units.resize(n, 0);
+                    units
+                }
+                None => Vec::new(),
+            };
+            let trackers = if segment.page.is_some() {
+                try_vec(capacity)?
+            } else {
+                Vec::new()
+            };
+            states.push(SegmentState {
+                segment: *segment,
+                units,
+                trackers,
+            });
+        }
+        Ok(Self {
+            segments: states,
+            bases,
+        })
+    }
+
+    fn segment_index(&self, id: SegmentId) -> Option<usize> {
+        self.segments.iter().position(|s| s.segment.id == id)
+    }
+
+    /// `DxgkDdiCreateMemoryBasis`: validates, then publishes. On any error
+    /// nothing is kept (the ranges are dropped with the error).
+    ///
+    /// # Errors
+    /// `InvalidParameter` for an unknown or untracked segment, no ranges, too
+    /// many ranges, a range outside the segment, or overlapping ranges;
+    /// `InsufficientResources` when the table is full; `NoMemory`.
+    pub(crate) fn create(
+        &mut self,
+        segment: SegmentId,
+        mut ranges: Vec<Range>,
+    ) -> Result<BasisHandle> {
+        let index = self
+            .segment_index(segment)
+            .ok_or(Status::InvalidParameter)?;
+        let seg = self
+            .segments
+            .get(index)
+            .ok_or(Status::InvalidParameter)?
+            .segment;
+        let page = seg.page.ok_or(Status::InvalidParameter)?;
+        let count = u64::try_from(ranges.len()).map_err(|_| Status::InvalidParameter)?;
+        if count == 0 || count > MAX_RANGES {
+            return Err(Status::InvalidParameter);
+        }
+        if ranges.iter().any(|r| r.span.end() > seg.size) {
+            return Err(Status::InvalidParameter);
+        }
+        if !self.bases.has_room() {
+            return Err(Status::InsufficientResources);
+        }
+        let mut by_offset: Vec<u32> = try_vec(ranges.len())?;
+        by_offset.extend((0..ranges.len()).filter_map(|i| u32::try_from(i).ok()));
+        let offset_of = |i: &u32| {
+            usize::try_from(*i)
+                .ok()
+                .and_then(|i| ranges.get(i))
+                .map_or(0, |r| r.span.offset)
+        };
+        by_offset.sort_unstable_by_key(offset_of);
+        let sorted = || {
+            by_offset
+                .iter()
+                .filter_map(|i| usize::try_from(*i).ok().and_then(|i| ranges.get(i)))
+        };
+        if sorted()
+            .zip(sorted().skip(1))
+            .any(|(a, b)| a.span.end() > b.span.offset)
+        {
+            return Err(Status::InvalidParameter);
+        }
+        let aligned = ranges
+            .iter()
+            .all(|r| page.divides(r.span.offset) && page.divides(r.span.len));
+        let pages = if aligned {
+            let mut next = 0u64;
+            for r in &mut ranges {
+                r.first_bit = next;
+                next = next
+                    .checked_add(page.pages_in(r.span.len))
+                    .ok_or(Status::InvalidParameter)?;
+            }
+            Some(next)
+        } else {
+            None
+        };
+        self.bases.insert(Basis {
+            segment: index,
+            ranges,
+            by_offset,
+            pages,
+            plane: None,
+        })
+    }
+
+    /// `DxgkDdiDestroyMemoryBasis`: stops tracking if needed, then frees.
+    ///
+    /// # Errors
+    /// `InvalidHandle` for an unknown, stale or NULL handle.
+    pub(crate) fn destroy(&mut self, handle: BasisHandle) -> Result<()> {
+        if self.bases.get(handle)?.plane.is_some() {
+            self.untrack(handle)?;
+        }
+        self.bases.remove(handle).map(drop)
+    }
+
+    /// `DxgkDdiStartDirtyTracking`: a fresh, all-clear plane, and the basis's
+    /// tracking units referenced.
+    ///
+    /// # Errors
+    /// `InvalidHandle`; `InvalidDeviceState` if already tracked;
+    /// `InvalidParameter` if a range is not a whole number of pages; `NoMemory`.
+    pub(crate) fn start(&mut self, handle: BasisHandle) -> Result<()> {
+        let basis = self.bases.get(handle)?;
+        if basis.plane.is_some() {
+            return Err(Status::InvalidDeviceState);
+        }
+        let pages = basis.pages.ok_or(Status::InvalidParameter)?;
+        let segment = basis.segment;
+        let plane = Bitplane::new(pages)?;
+        // Everything below is infallible in effect: the tracker list has room
+        // for every basis of the table by construction.
+        let slot = u16::try_from(handle.slot()).map_err(|_| Status::InvalidHandle)?;
+        let seg = self
+            .segments
+            .get_mut(segment)
+            .ok_or(Status::InvalidParameter)?;
+        let page = seg.segment.page.ok_or(Status::InvalidParameter)?;
+        if seg.trackers.len() >= seg.trackers.capacity() {
+            return Err(Status::InsufficientResources);
+        }
+        let basis = self.bases.get_mut(handle)?;
+        for r in &basis.ranges {
+            let (first, last) = (
+                page.page_of(r.span.offset),
+                page.page_of(r.span.end().saturating_sub(1)),
+            );
+            // At most `capacity` bases reference a unit: no overflow.
+            seg.units_of_mut(first, last)
+                .iter_mut()
+                .for_each(|u| *u = u.saturating_add(1));
+        }
+        seg.trackers.push(slot);
+        basis.plane = Some(plane);
+        Ok(())
+    }
+
+    /// `DxgkDdiStopDirtyTracking`.
+    ///
+    /// # Errors
+    /// `InvalidHandle`; `InvalidDeviceState` if not tracked.
+    pub(crate) fn stop(&mut self, handle: BasisHandle) -> Result<()> {
+        if self.bases.get(handle)?.plane.is_none() {
+            return Err(Status::InvalidDeviceState);
+        }
+        self.untrack(handle)
+    }
+
+    fn untrack(&mut self, handle: BasisHandle) -> Result<()> {
+        let basis = self.bases.get_mut(handle)?;
+        let seg = self
+            .segments
+            .get_mut(basis.segment)
+            .ok_or(Status::InvalidParameter)?;
+        let page = seg.segment.page.ok_or(Status::InvalidParameter)?;
+        for r in &basis.ranges {
+            let (first, last) = (
+                page.page_of(r.span.offset),
+                page.page_of(r.span.end().saturating_sub(1)),
+            );
+            seg.units_of_mut(first, last)
+                .iter_mut()
+                .for_each(|u| *u = u.saturating_sub(1));
+        }
+        if let Some(i) = seg
+            .trackers
+            .iter()
+            .position(|s| usize::from(*s) == handle.slot())
+        {
+            seg.trackers.swap_remove(i);
+        }
+        basis.plane = None;
+        Ok(())
+    }
+
+    /// Validates a `DxgkDdiQueryDirtyBitData` request. Nothing is read or
+    /// cleared until [`Harvest::write`].
+    ///
+    /// # Errors
+    /// `InvalidHandle`; `InvalidDeviceState` if the basis is not tracked;
+    /// `InvalidParameter` for a bad subrange (index, alignment, bounds, overflow).
+    pub(crate) fn query(&self, handle: BasisHandle, request: QueryRequest) -> Result<Harvest<'_>> {
+        let basis = self.bases.get(handle)?;
+        let plane = basis.plane.as_ref().ok_or(Status::InvalidDeviceState)?;
+        let (start, count) = match request.subrange {
+            None => (0, plane.bits()),
+            Some((index, offset, size)) => {
+                let page = self
+                    .segments
+                    .get(basis.segment)
+                    .and_then(|s| s.segment.page)
+                    .ok_or(Status::InvalidParameter)?;
+                let index = usize::try_from(index).map_err(|_| Status::InvalidParameter)?;
+                let range = basis.ranges.get(index).ok_or(Status::InvalidParameter)?;
+                if !page.divides(offset) || !page.divides(size) {
+                    return Err(Status::InvalidParameter);
+                }
+                let end = offset.checked_add(size).ok_or(Status::InvalidParameter)?;
+                if end > range.span.len {
+                    return Err(Status::InvalidParameter);
+                }
+                let start = range
+                    .first_bit
+                    .checked_add(page.pages_in(offset))
+                    .ok_or(Status::InvalidParameter)?;
+                (start, page.pages_in(size))
+            }
+        };
+        Ok(Harvest {
+            plane,
+            start,
+            count,
+            clear: request.clear,
+        })
+    }
+
+    /// The software dirty-tracking backend: records that `[offset, offset +
+    /// len)` of `segment` was written. Call it after the write. Marks on
+    /// untracked memory are cheap no-ops; a zero-length mark marks nothing.
+    ///
+    /// # Errors
+    /// `InvalidParameter` for an unknown segment or a span outside it or
+    /// overflowing (nothing is marked then).
+    pub(crate) fn mark(&self, segment: SegmentId, offset: u64, len: u64) -> Result<()> {
+        let seg = self
+            .segments
+            .iter()
+            .find(|s| s.segment.id == segment)
+            .ok_or(Status::InvalidParameter)?;
+        let end = offset.checked_add(len).ok_or(Status::InvalidParameter)?;
+        if end > seg.segment.size {
+            return Err(Status::InvalidParameter);
+        }
+        let Some(page) = seg.segment.page else {
+            return Ok(());
+        };
+        if len == 0 {
+            return Ok(());
+        }
+        let (first, last) = (page.page_of(offset), page.page_of(end.saturating_sub(1)));
+        if seg.units_of(first, last).iter().all(|u| *u == 0) {
+            return Ok(());
+        }
+        for slot in &seg.trackers {
+            if let Some(basis) = self.bases.at(usize::from(*slot)) {
+                basis.mark(page, first, last);
+            }
+        }
+        Ok(())
+    }
+
+    /// The segments this engine knows.
+    pub(crate) fn segments(&self) -> impl Iterator<Item = &Segment> {
+        self.segments.iter().map(|s| &s.segment)
+    }
+}

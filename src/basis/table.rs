@@ -1,0 +1,259 @@
+//! The handle table: memory bases by slot, each handle carrying the slot and
+//! the generation the slot had when the basis was published.
+//!
+//! A handle is never dereferenced. It is decoded arithmetically and looked up:
+//! NULL, a value without the tag, a slot past the table, or a generation that
+//! is not the slot's current one (a destroyed basis, a basis of another
+//! adapter, a forged value) are all rejected with `STATUS_INVALID_HANDLE`.
+//!
+//! Generations come from one process-wide counter, so they are unique across
+//! slots, tables and adapters: a stale handle can never name a later basis,
+//! here or on another adapter. The 44-bit space is exhausted after 2^44
+//! creations, at which point creation fails (`STATUS_INSUFFICIENT_RESOURCES`).
+
+use alloc::vec::Vec;
+use core::ffi::c_void;
+use core::sync::atomic::{AtomicU64 as UniqueCounter, Ordering as CounterOrdering};
+
+use crate::status::{Result, Status};
+
+/// Tag in the top byte of every basis handle ("B").
+const TAG: u64 = 0x42 << 56;
+const TAG_MASK: u64 = 0xFF << 56;
+const SLOT_BITS: u32 = 12;
+const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
+const GENERATION_MASK: u64 = (1 << 44) - 1;
+
+/// The largest capacity a table can have (the slot field is 12 bits).
+pub(crate) const MAX_CAPACITY: usize = 1 << SLOT_BITS;
+
+/// Process-wide source of generations. Only uniqueness matters, not
+/// ordering with other memory, so it is a plain `core` atomic (not modelled
+/// under loom) and `Relaxed`.
+static NEXT_GENERATION: UniqueCounter = UniqueCounter::new(1);
+
+fn next_generation() -> Result<u64> {
+    let g = NEXT_GENERATION.fetch_add(1, CounterOrdering::Relaxed);
+    if g == 0 || g > GENERATION_MASK {
+        // Exhausted (and kept exhausted: the counter only grows).
+        return Err(Status::InsufficientResources);
+    }
+    Ok(g)
+}
+
+/// A decoded memory-basis handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BasisHandle {
+    slot: usize,
+    generation: u64,
+}
+
+impl BasisHandle {
+    /// Decodes a `HANDLE` value, without dereferencing it.
+    ///
+    /// # Errors
+    /// `InvalidHandle` for NULL or a value no table ever issued the shape of.
+    pub(crate) fn from_raw(raw: *mut c_void) -> Result<Self> {
+        let value = u64::try_from(raw.addr()).map_err(|_| Status::InvalidHandle)?;
+        if value & TAG_MASK != TAG {
+            return Err(Status::InvalidHandle);
+        }
+        let slot = usize::try_from(value & SLOT_MASK).map_err(|_| Status::InvalidHandle)?;
+        let generation = (value >> SLOT_BITS) & GENERATION_MASK;
+        if generation == 0 {
+            return Err(Status::InvalidHandle);
+        }
+        Ok(Self { slot, generation })
+    }
+
+    /// The `HANDLE` value handed to Dxgkrnl: an integer, with no provenance.
+    pub(crate) fn to_raw(self) -> *mut c_void {
+        let slot = u64::try_from(self.slot).unwrap_or(SLOT_MASK) & SLOT_MASK;
+        let value = TAG | ((self.generation & GENERATION_MASK) << SLOT_BITS) | slot;
+        core::ptr::without_provenance_mut(usize::try_from(value).unwrap_or(0))
+    }
+
+    /// The slot this handle names.
+    pub(crate) fn slot(self) -> usize {
+        self.slot
+    }
+}
+
+struct Slot<T> {
+    generation: u64,
+    value: Option<T>,
+}
+
+/// A bounded table of `T` addressed by generation-checked handles.
+///
+/// # Invariants
+/// `free` holds exactly the indices of the empty slots, each once.
+pub(crate) struct Table<T> {
+    slots: Vec<Slot<T>>,
+    free: Vec<u16>,
+}
+
+impl<T> Table<T> {
+    /// An empty table of `capacity` slots (at most [`MAX_CAPACITY`]).
+    ///
+    /// # Errors
+    /// `InvalidParameter` for a capacity of 0 or above the maximum; `NoMemory`
+    /// if the slots cannot be allocated.
+    pub(crate) fn new(capacity: usize) -> Result<Self> {
+        if capacity == 0 || capacity > MAX_CAPACITY {
+            return Err(Status::InvalidParameter);
+        }
+        let mut slots = Vec::new();
+        slots
+            .try_reserve_exact(capacity)
+            .map_err(|_| Status::NoMemory)?;
+        slots.extend((0..capacity).map(|_| Slot {
+            generation: 0,
+            value: None,
+        }));
+        let mut free = Vec::new();
+        free.try_reserve_exact(capacity)
+            .map_err(|_| Status::NoMemory)?;
+        // Reversed, so that slot 0 is handed out first.
+        free.extend((0..capacity).rev().filter_map(|i| u16::try_from(i).ok()));
+        Ok(Self { slots, free })
+    }
+
+    /// Whether a slot is free, i.e. whether [`Self::insert`] would succeed
+    /// for lack of slots alone.
+    pub(crate) fn has_room(&self) -> bool {
+        !self.free.is_empty()
+    }
+
+    /// Publishes `value` in a free slot and returns its handle. This is the
+    /// last, infallible-in-effect step of a creation: on failure `value` is
+    /// dropped and the table is unchanged.
+    ///
+    /// # Errors
+    /// `InsufficientResources` when the table is full or generations are exhausted.
+    pub(crate) fn insert(&mut self, value: T) -> Result<BasisHandle> {
+        let &index = self.free.last().ok_or(Status::InsufficientResources)?;
+        let generation = next_generation()?;
+        let slot = self
+            .slots
+            .get_mut(usize::from(index))
+            .ok_or(Status::InsufficientResources)?;
+        slot.generation = generation;
+        slot.value = Some(value);
+        self.free.pop();
+        Ok(BasisHandle {
+            slot: usize::from(index),
+            generation,
+        })
+    }
+
+    /// The value named by `handle`.
+    ///
+    /// # Errors
+    /// `InvalidHandle` for a stale or unknown handle.
+    pub(crate) fn get(&self, handle: BasisHandle) -> Result<&T> {
+        match self.slots.get(handle.slot) {
+            Some(Slot {
+                generation,
+                value: Some(value),
+            }) if *generation == handle.generation => Ok(value),
+            _ => Err(Status::InvalidHandle),
+        }
+    }
+
+    /// The value named by `handle`, mutably.
+    ///
+    /// # Errors
+    /// `InvalidHandle` for a stale or unknown handle.
+    pub(crate) fn get_mut(&mut self, handle: BasisHandle) -> Result<&mut T> {
+        match self.slots.get_mut(handle.slot) {
+            Some(Slot {
+                generation,
+                value: Some(value),
+            }) if *generation == handle.generation => Ok(value),
+            _ => Err(Status::InvalidHandle),
+        }
+    }
+
+    /// The value in `slot`, if any (for iteration by slot index).
+    pub(crate) fn at(&self, slot: usize) -> Option<&T> {
+        self.slots.get(slot).and_then(|s| s.value.as_ref())
+    }
+
+    /// Unpublishes the value named by `handle` and returns it.
+    ///
+    /// # Errors
+    /// `InvalidHandle` for a stale or unknown handle.
+    pub(crate) fn remove(&mut self, handle: BasisHandle) -> Result<T> {
+        let slot = match self.slots.get_mut(handle.slot) {
+            Some(slot) if slot.generation == handle.generation && slot.value.is_some() => slot,
+            _ => return Err(Status::InvalidHandle),
+        };
+        let index = u16::try_from(handle.slot).map_err(|_| Status::InvalidHandle)?;
+        let value = slot.value.take().ok_or(Status::InvalidHandle)?;
+        // Cannot fail: `free` has capacity for every slot and this one was not in it.
+        if self.free.len() < self.free.capacity() {
+            self.free.push(index);
+        }
+        Ok(value)
+    }
+
+    /// Number of live values.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len().saturating_sub(self.free.len())
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_detected_stale_forged_and_null() {
+        let mut t = Table::new(2).unwrap();
+        let a = t.insert("a").unwrap();
+        assert_eq!(*t.get(a).unwrap(), "a");
+        assert_eq!(BasisHandle::from_raw(a.to_raw()), Ok(a));
+        t.remove(a).unwrap();
+        assert_eq!(t.get(a), Err(Status::InvalidHandle), "stale");
+        assert_eq!(t.remove(a), Err(Status::InvalidHandle), "double remove");
+        let b = t.insert("b").unwrap();
+        assert_eq!(b.slot(), a.slot(), "the slot is reused ...");
+        assert_eq!(
+            t.get(a),
+            Err(Status::InvalidHandle),
+            "... but never the handle"
+        );
+        assert_eq!(
+            BasisHandle::from_raw(core::ptr::null_mut()),
+            Err(Status::InvalidHandle)
+        );
+        assert_eq!(
+            BasisHandle::from_raw(core::ptr::without_provenance_mut(0x1000)),
+            Err(Status::InvalidHandle)
+        );
+        let past_end = BasisHandle {
+            slot: 7,
+            generation: b.generation,
+        };
+        assert_eq!(t.get(past_end), Err(Status::InvalidHandle));
+    }
+
+    #[test]
+    fn a_full_table_refuses_and_stays_consistent() {
+        let mut t = Table::new(2).unwrap();
+        let a = t.insert(1).unwrap();
+        let _b = t.insert(2).unwrap();
+        assert!(!t.has_room());
+        assert_eq!(t.insert(3), Err(Status::InsufficientResources));
+        assert_eq!(t.len(), 2);
+        t.remove(a).unwrap();
+        assert!(t.insert(4).is_ok());
+        assert_eq!(Table::<u8>::new(0).err(), Some(Status::InvalidParameter));
+        assert_eq!(
+            Table::<u8>::new(MAX_CAPACITY + 1).err(),
+            Some(Status::InvalidParameter)
+        );
+    }
+}

@@ -1,0 +1,224 @@
+//! The dirty-bit tracking DDIs (slots 172-176) and the software backend's
+//! entry point.
+
+use alloc::vec::Vec;
+use core::mem::{offset_of, size_of};
+
+use dxgk_sys::*;
+
+use crate::adapter::registry;
+use crate::basis::table::BasisHandle;
+use crate::basis::{MAX_RANGES, QueryRequest, Range};
+use crate::ddi::{OutBuffer, read_in};
+use crate::status::{Result, Status, to_ntstatus};
+
+/// Reads the header and ranges of a `DXGKARG_CREATEMEMORYBASIS` block.
+///
+/// # Safety
+/// `args` is NULL or a block of `RangeCount` ranges, as Dxgkrnl passes it.
+///
+/// # Errors
+/// `InvalidParameter` for NULL, `RangeCount` 0 or above [`MAX_RANGES`] (checked
+/// before any range is read), or a range of size 0 or whose end overflows;
+/// `NoMemory` if the copy cannot be allocated.
+unsafe fn read_create_args(
+    args: *const DXGKARG_CREATEMEMORYBASIS,
+) -> Result<(crate::basis::types::SegmentId, Vec<Range>)> {
+    if args.is_null() {
+        return Err(Status::InvalidParameter);
+    }
+    let base = args.cast::<u8>();
+    // SAFETY: non-NULL; the header's fields are readable (Dxgkrnl's contract).
+    let segment = unsafe {
+        read_in(
+            base.wrapping_add(offset_of!(DXGKARG_CREATEMEMORYBASIS, SegmentId))
+                .cast::<UINT>(),
+        )
+    }?;
+    // SAFETY: as above.
+    let count = unsafe {
+        read_in(
+            base.wrapping_add(offset_of!(DXGKARG_CREATEMEMORYBASIS, RangeCount))
+                .cast::<UINT64>(),
+        )
+    }?;
+    if count == 0 || count > MAX_RANGES {
+        return Err(Status::InvalidParameter);
+    }
+    let count = usize::try_from(count).map_err(|_| Status::InvalidParameter)?;
+    let mut ranges = Vec::new();
+    ranges
+        .try_reserve_exact(count)
+        .map_err(|_| Status::NoMemory)?;
+    let first = base
+        .wrapping_add(offset_of!(DXGKARG_CREATEMEMORYBASIS, Ranges))
+        .cast::<DXGK_MEMORYRANGE>();
+    for i in 0..count {
+        // `i < count <= MAX_RANGES`, so the offset stays inside the OS's block.
+        let entry = first.wrapping_add(i);
+        // SAFETY: entry `i < RangeCount` of the block (Dxgkrnl's contract).
+        let range = unsafe { read_in(entry) }?;
+        ranges.push(Range::new(range.SegmentOffset, range.SizeInBytes)?);
+    }
+    Ok((crate::basis::types::SegmentId(segment), ranges))
+}
+
+/// `DxgkDdiCreateMemoryBasis`: returns the new basis's handle, or NULL on any
+/// failure (bad adapter or arguments, table full, no memory), in which case
+/// nothing was allocated or changed.
+///
+/// # Safety
+/// `pArgs` is NULL or a complete argument block (Dxgkrnl's contract).
+pub(crate) unsafe extern "system" fn DxgkDdiCreateMemoryBasis(
+    hAdapter: HANDLE,
+    pArgs: *const DXGKARG_CREATEMEMORYBASIS,
+) -> HANDLE {
+    let created = registry::with_adapter_mut(hAdapter, |adapter| {
+        let started = adapter.started_mut()?;
+        // SAFETY: NULL or a complete block (this function's contract).
+        let (segment, ranges) = unsafe { read_create_args(pArgs) }?;
+        started.bases.create(segment, ranges)
+    });
+    match created {
+        Ok(handle) => handle.to_raw(),
+        Err(status) => {
+            crate::trace!("CreateMemoryBasis failed: {:?}", status);
+            core::ptr::null_mut()
+        }
+    }
+}
+
+/// Runs a control operation on the basis named by `hMemoryBasis`, under the
+/// adapter's write lock. A basis handle is decoded before anything else, and
+/// an adapter that is not started has no bases: both are `STATUS_INVALID_HANDLE`.
+fn with_basis(
+    hAdapter: HANDLE,
+    hMemoryBasis: HANDLE,
+    op: impl FnOnce(&mut crate::basis::Engine, BasisHandle) -> Result<()>,
+) -> NTSTATUS {
+    to_ntstatus(registry::with_adapter_mut(hAdapter, |adapter| {
+        let handle = BasisHandle::from_raw(hMemoryBasis)?;
+        let started = adapter.started_mut().map_err(|_| Status::InvalidHandle)?;
+        op(&mut started.bases, handle)
+    }))
+}
+
+/// `DxgkDdiDestroyMemoryBasis`: stops tracking first if the basis is tracked.
+///
+/// Returns `STATUS_INVALID_HANDLE` for an unknown, stale or NULL handle and
+/// `STATUS_INVALID_PARAMETER` for an unknown adapter.
+///
+/// # Safety
+/// Always safe to call: both handles are looked up, never dereferenced.
+pub(crate) unsafe extern "system" fn DxgkDdiDestroyMemoryBasis(
+    hAdapter: HANDLE,
+    hMemoryBasis: HANDLE,
+) -> NTSTATUS {
+    with_basis(hAdapter, hMemoryBasis, |engine, handle| {
+        engine.destroy(handle)
+    })
+}
+
+/// `DxgkDdiStartDirtyTracking`: the basis's bitplane starts all clear.
+///
+/// Returns `STATUS_INVALID_HANDLE`, `STATUS_INVALID_DEVICE_STATE` if already
+/// tracked, `STATUS_INVALID_PARAMETER` if a range is not a whole number of the
+/// segment's pages, and `STATUS_NO_MEMORY`; on error nothing changed.
+///
+/// # Safety
+/// Always safe to call: both handles are looked up, never dereferenced.
+pub(crate) unsafe extern "system" fn DxgkDdiStartDirtyTracking(
+    hAdapter: HANDLE,
+    hMemoryBasis: HANDLE,
+) -> NTSTATUS {
+    with_basis(hAdapter, hMemoryBasis, |engine, handle| {
+        engine.start(handle)
+    })
+}
+
+/// `DxgkDdiStopDirtyTracking`.
+///
+/// Returns `STATUS_INVALID_HANDLE` and `STATUS_INVALID_DEVICE_STATE` if the
+/// basis is not tracked; on error nothing changed.
+///
+/// # Safety
+/// Always safe to call: both handles are looked up, never dereferenced.
+pub(crate) unsafe extern "system" fn DxgkDdiStopDirtyTracking(
+    hAdapter: HANDLE,
+    hMemoryBasis: HANDLE,
+) -> NTSTATUS {
+    with_basis(hAdapter, hMemoryBasis, |engine, handle| engine.stop(handle))
+}
+
+/// `DxgkDdiQueryDirtyBitData`: writes the basis's (or one range's span's) dirty
+/// bits into `Buffer`, LSB first, and with `CLEARDATA` clears exactly those
+/// bits atomically with the read. Every check happens before any bit is read
+/// or cleared, and nothing past `ceil(pages / 8)` bytes is written.
+///
+/// Returns `STATUS_INVALID_HANDLE`; `STATUS_INVALID_PARAMETER` for NULL
+/// arguments, unknown flags or a bad subrange; `STATUS_INVALID_DEVICE_STATE`
+/// if the basis is not tracked; `STATUS_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// `pArgs` is NULL or readable, and its `Buffer` is NULL or writable for
+/// `BufferSize` bytes (Dxgkrnl's contract).
+pub(crate) unsafe extern "system" fn DxgkDdiQueryDirtyBitData(
+    hAdapter: HANDLE,
+    pArgs: *mut DXGKARG_QUERYDIRTYBITDATA,
+) -> NTSTATUS {
+    to_ntstatus(registry::with_adapter(hAdapter, |adapter| {
+        // SAFETY: NULL or readable (this function's contract).
+        let args = unsafe { read_in(pArgs.cast_const()) }?;
+        let handle = BasisHandle::from_raw(args.MemoryBasis)?;
+        let clear_flag = UINT::try_from(DXGKARG_QUERYDIRTYBITDATAFLAGS_CLEARDATA.0)
+            .map_err(|_| Status::InvalidParameter)?;
+        if args.Flags & !clear_flag != 0 {
+            return Err(Status::InvalidParameter);
+        }
+        let started = adapter.started().map_err(|_| Status::InvalidHandle)?;
+        let request = QueryRequest {
+            subrange: (args.SubrangeSize != 0).then_some((
+                args.SubrangeIndex,
+                args.SubrangeOffset,
+                args.SubrangeSize,
+            )),
+            clear: args.Flags & clear_flag != 0,
+        };
+        let harvest = started.bases.query(handle, request)?;
+        let needed = usize::try_from(harvest.bytes_needed()).map_err(|_| Status::BufferTooSmall)?;
+        // SAFETY: `Buffer` is NULL or writable for `BufferSize` bytes (contract).
+        let mut out = unsafe { OutBuffer::new(args.Buffer, args.BufferSize) }?;
+        let dst = out.prefix(needed).ok_or(Status::BufferTooSmall)?;
+        harvest.write(dst);
+        Ok(())
+    }))
+}
+
+/// The software dirty-tracking backend: records that `[SegmentOffset,
+/// SegmentOffset + Length)` of segment `SegmentId` was written. Whoever writes
+/// the adapter's VRAM (a software device; the simulated GPU on the host) calls
+/// it *after* each write. Safe to call from any thread, concurrently with
+/// every DDI.
+///
+/// Returns `STATUS_SUCCESS` (also for memory no basis tracks, and for a zero
+/// length), or `STATUS_INVALID_PARAMETER` for an unknown adapter or segment, an
+/// adapter that is not started, or a span outside the segment or overflowing
+/// (nothing is marked then).
+#[must_use]
+pub fn sw_mark_dirty(
+    hAdapter: HANDLE,
+    SegmentId: u32,
+    SegmentOffset: u64,
+    Length: u64,
+) -> NTSTATUS {
+    to_ntstatus(registry::with_adapter(hAdapter, |adapter| {
+        let started = adapter.started().map_err(|_| Status::InvalidParameter)?;
+        started.bases.mark(
+            crate::basis::types::SegmentId(SegmentId),
+            SegmentOffset,
+            Length,
+        )
+    }))
+}
+
+const _: () = assert!(size_of::<DXGK_MEMORYRANGE>() == 16);

@@ -1,0 +1,98 @@
+//! The host build's extra C ABI, for loaders on machines without Windows
+//! (`dxgkrnl-model`, or any program that `dlopen`s `libgpup_miniport.so`).
+//! Not part of the Windows image.
+//!
+//! - [`gpup_host_set_memory_config`]: what a real adapter's hardware would
+//!   dictate (segments, their sizes and dirty-tracking page sizes), set
+//!   between AddDevice and the first StartDevice. Without it an adapter has
+//!   the built-in configuration (one 1 GiB segment, id 1, 4 KiB pages, 256 bases).
+//! - [`gpup_sw_mark_dirty`]: the software dirty-tracking backend, so that the
+//!   loader can play the GPU that writes VRAM.
+
+#![allow(non_snake_case)]
+
+use dxgk_sys::{HANDLE, NTSTATUS};
+
+use crate::adapter::memory::{MAX_SEGMENTS, MemoryConfig, SegmentDesc};
+use crate::adapter::registry;
+use crate::status::{Status, to_ntstatus};
+
+/// One segment of a [`GPUP_MEMORY_CONFIG`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GPUP_SEGMENT_CONFIG {
+    /// Driver segment id (non-zero, unique).
+    pub SegmentId: u32,
+    /// Dirty-tracking page size in bytes (a power of two >= 4096), or 0 for a
+    /// segment without dirty tracking.
+    pub PageSize: u32,
+    /// Size in bytes (a whole number of pages).
+    pub SizeInBytes: u64,
+}
+
+/// The memory configuration of one adapter.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GPUP_MEMORY_CONFIG {
+    /// Number of valid entries in `Segments` (1..=8).
+    pub SegmentCount: u32,
+    /// How many memory bases the adapter can hold at once (1..=4096).
+    pub MaxMemoryBases: u32,
+    /// The segments.
+    pub Segments: [GPUP_SEGMENT_CONFIG; MAX_SEGMENTS],
+}
+
+/// Sets the memory configuration of an adapter that has not been started yet.
+///
+/// Returns `STATUS_INVALID_PARAMETER` for an unknown adapter, a NULL pointer
+/// or an invalid configuration (nothing changes then), and
+/// `STATUS_INVALID_DEVICE_STATE` once the adapter has been started.
+///
+/// # Safety
+/// `pConfig` is NULL or points to a readable `GPUP_MEMORY_CONFIG`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gpup_host_set_memory_config(
+    hAdapter: HANDLE,
+    pConfig: *const GPUP_MEMORY_CONFIG,
+) -> NTSTATUS {
+    to_ntstatus(registry::with_adapter_mut(hAdapter, |adapter| {
+        // SAFETY: NULL or readable (this function's contract).
+        let config = unsafe { crate::ddi::read_in(pConfig) }?;
+        let count = usize::try_from(config.SegmentCount).map_err(|_| Status::InvalidParameter)?;
+        let segments = config
+            .Segments
+            .get(..count)
+            .ok_or(Status::InvalidParameter)?;
+        let mut descs = [SegmentDesc {
+            id: 0,
+            size: 0,
+            page_size: 0,
+        }; MAX_SEGMENTS];
+        for (desc, segment) in descs.iter_mut().zip(segments) {
+            *desc = SegmentDesc {
+                id: segment.SegmentId,
+                size: segment.SizeInBytes,
+                page_size: segment.PageSize,
+            };
+        }
+        let max_bases =
+            usize::try_from(config.MaxMemoryBases).map_err(|_| Status::InvalidParameter)?;
+        let memory = MemoryConfig::new(descs.get(..count).unwrap_or_default(), max_bases)?;
+        adapter.set_memory(memory)
+    }))
+}
+
+/// The software dirty-tracking backend as a C function: see
+/// [`crate::sw_mark_dirty`].
+///
+/// # Safety
+/// Always safe to call: the adapter handle is looked up, never dereferenced.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gpup_sw_mark_dirty(
+    hAdapter: HANDLE,
+    SegmentId: u32,
+    SegmentOffset: u64,
+    Length: u64,
+) -> NTSTATUS {
+    crate::ddi::basis::sw_mark_dirty(hAdapter, SegmentId, SegmentOffset, Length)
+}

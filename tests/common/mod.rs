@@ -1,0 +1,104 @@
+//! Helpers shared by the integration tests: a started adapter with a known
+//! memory layout, buffers, and a small deterministic PRNG.
+
+#![allow(dead_code)]
+
+use dxgkrnl_model::{Adapter, AdapterConfig, BasisHandle, Driver, MemorySegment};
+
+/// Segment 1: 64 MiB at 4 KiB pages; segment 2: 32 MiB at 64 KiB pages;
+/// segment 3: 8 MiB without dirty tracking.
+pub const SEG_4K: u32 = 1;
+pub const SEG_64K: u32 = 2;
+pub const SEG_UNTRACKED: u32 = 3;
+pub const KIB: u64 = 1024;
+pub const MIB: u64 = 1024 * KIB;
+
+pub fn layout() -> AdapterConfig {
+    AdapterConfig {
+        segments: vec![
+            MemorySegment {
+                id: SEG_4K,
+                size: 64 * MIB,
+                page_size: 4096,
+            },
+            MemorySegment {
+                id: SEG_64K,
+                size: 32 * MIB,
+                page_size: 65536,
+            },
+            MemorySegment {
+                id: SEG_UNTRACKED,
+                size: 8 * MIB,
+                page_size: 0,
+            },
+        ],
+        max_bases: 64,
+    }
+}
+
+/// A loaded driver and a started adapter with [`layout`].
+pub fn started() -> (Driver, Adapter) {
+    started_with(&layout())
+}
+
+pub fn started_with(config: &AdapterConfig) -> (Driver, Adapter) {
+    let driver = Driver::load().expect("driver loads");
+    let adapter = driver.start_adapter(config).expect("adapter starts");
+    (driver, adapter)
+}
+
+/// Creates a basis and starts tracking it.
+pub fn tracked(adapter: &Adapter, segment: u32, ranges: &[(u64, u64)]) -> BasisHandle {
+    let basis = adapter
+        .create_memory_basis(segment, ranges)
+        .expect("basis created");
+    assert_eq!(
+        adapter.start_dirty_tracking(basis),
+        dxgk_sys::STATUS_SUCCESS
+    );
+    basis
+}
+
+/// Bytes a query of `pages` pages needs.
+pub fn bytes_for(pages: u64) -> usize {
+    usize::try_from(pages.div_ceil(8)).unwrap()
+}
+
+/// Whole-basis query (clearing or not) into an exactly sized buffer.
+pub fn query_all(adapter: &Adapter, basis: BasisHandle, pages: u64, clear: bool) -> Vec<u8> {
+    let mut buf = vec![0u8; bytes_for(pages)];
+    assert_eq!(
+        adapter.query_dirty_bits(basis, None, clear, &mut buf),
+        dxgk_sys::STATUS_SUCCESS
+    );
+    buf
+}
+
+/// Bit `n` of an RTL_BITMAP-ordered buffer.
+pub fn bit(buf: &[u8], n: u64) -> bool {
+    let n = usize::try_from(n).unwrap();
+    buf[n / 8] >> (n % 8) & 1 == 1
+}
+
+/// The set bits of a buffer, as page indices.
+pub fn set_bits(buf: &[u8], pages: u64) -> Vec<u64> {
+    (0..pages).filter(|&n| bit(buf, n)).collect()
+}
+
+/// xorshift64*: deterministic, dependency-free randomness for tests.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
