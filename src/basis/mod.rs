@@ -75,6 +75,14 @@ pub(crate) struct Range {
 }
 
 impl Range {
+    /// The first and last segment page the range touches.
+    fn pages(&self, page: PageSize) -> (u64, u64) {
+        (
+            page.page_of(self.span.offset),
+            page.page_of(self.span.end().saturating_sub(1)),
+        )
+    }
+
     /// A range as Dxgkrnl passed it; [`Engine::create`] validates it.
     pub(crate) fn new(offset: u64, size: u64) -> Result<Self> {
         Ok(Self {
@@ -105,9 +113,9 @@ impl Basis {
         let Some(plane) = &self.plane else { return };
         let range = |i: &u32| usize::try_from(*i).ok().and_then(|i| self.ranges.get(i));
         // Ranges are disjoint, so by ascending offset they also end in order.
-        let start = self.by_offset.partition_point(|i| {
-            range(i).is_some_and(|r| page.page_of(r.span.end().saturating_sub(1)) < first)
-        });
+        let start = self
+            .by_offset
+            .partition_point(|i| range(i).is_some_and(|r| r.pages(page).1 < first));
         for r in self
             .by_offset
             .get(start..)
@@ -115,11 +123,10 @@ impl Basis {
             .iter()
             .filter_map(range)
         {
-            let r_first = page.page_of(r.span.offset);
+            let (r_first, r_last) = r.pages(page);
             if r_first > last {
                 break;
             }
-            let r_last = page.page_of(r.span.end().saturating_sub(1));
             let from = first.max(r_first);
             let to = last.min(r_last);
             let bit = r.first_bit.saturating_add(from.saturating_sub(r_first));
@@ -147,6 +154,16 @@ impl SegmentState {
             return &[];
         };
         self.units.get(a..=b).unwrap_or_default()
+    }
+
+    /// Applies `step` (add or remove one reference) to every unit `ranges` touch.
+    fn reference_units(&mut self, page: PageSize, ranges: &[Range], step: fn(u32, u32) -> u32) {
+        for r in ranges {
+            let (first, last) = r.pages(page);
+            self.units_of_mut(first, last)
+                .iter_mut()
+                .for_each(|u| *u = step(*u, 1));
+        }
     }
 
     fn units_of_mut(&mut self, first: u64, last: u64) -> &mut [u32] {
@@ -358,16 +375,8 @@ impl Engine {
             return Err(Status::InsufficientResources);
         }
         let basis = self.bases.get_mut(handle)?;
-        for r in &basis.ranges {
-            let (first, last) = (
-                page.page_of(r.span.offset),
-                page.page_of(r.span.end().saturating_sub(1)),
-            );
-            // At most `capacity` bases reference a unit: no overflow.
-            seg.units_of_mut(first, last)
-                .iter_mut()
-                .for_each(|u| *u = u.saturating_add(1));
-        }
+        // At most `capacity` bases reference a unit: the count cannot saturate.
+        seg.reference_units(page, &basis.ranges, u32::saturating_add);
         seg.trackers.push(slot);
         basis.plane = Some(plane);
         Ok(())
@@ -391,15 +400,7 @@ impl Engine {
             .get_mut(basis.segment)
             .ok_or(Status::InvalidParameter)?;
         let page = seg.segment.page.ok_or(Status::InvalidParameter)?;
-        for r in &basis.ranges {
-            let (first, last) = (
-                page.page_of(r.span.offset),
-                page.page_of(r.span.end().saturating_sub(1)),
-            );
-            seg.units_of_mut(first, last)
-                .iter_mut()
-                .for_each(|u| *u = u.saturating_sub(1));
-        }
+        seg.reference_units(page, &basis.ranges, u32::saturating_sub);
         if let Some(i) = seg
             .trackers
             .iter()
