@@ -5,7 +5,7 @@
 //! | target | feature `wdk` | backend |
 //! |---|---|---|
 //! | Windows | on (default) | `wdk`: windows-drivers-rs (`wdk-alloc`, `wdk-panic`, `wdk`), displib's `DxgkInitialize` |
-//! | Windows | off | `raw`: WDK-free, imports from `ntoskrnl.exe` only |
+//! | Windows | off | `raw`: WDK-free, imports from `ntoskrnl.exe` only, its own displib-style `DxgkInitialize` (`handoff`) |
 //! | anything else | (ignored) | `host`: std; `DxgkInitialize` is resolved from whoever loads the driver |
 //!
 //! No driver logic lives here.
@@ -25,6 +25,17 @@ pub(crate) use self::wdk::*;
 mod raw;
 #[cfg(all(target_os = "windows", not(feature = "wdk")))]
 pub(crate) use raw::*;
+
+// Platform-free parts of the `raw` backend, compiled into it and into the
+// host tests, which drive them without a kernel.
+#[cfg(any(test, all(target_os = "windows", not(feature = "wdk"))))]
+mod handoff;
+#[cfg(any(test, all(target_os = "windows", not(feature = "wdk"))))]
+mod line_buffer;
+#[cfg(any(test, all(target_os = "windows", not(feature = "wdk"))))]
+mod nt_string;
+#[cfg(any(test, all(target_os = "windows", not(feature = "wdk"))))]
+mod pool_block;
 
 /// Debug output through the platform's channel (DbgPrintEx on Windows,
 /// stderr on the host when `GPUP_TRACE` is set).
