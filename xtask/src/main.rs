@@ -1,0 +1,46 @@
+//! `cargo xtask`: project tasks beyond plain cargo (alias in
+//! `.cargo/config.toml`).
+//!
+//! - `cargo xtask package`: the WDK-free driver package (build with
+//!   `rust-lld`, image checks, INF stamping, test-signing); see [`package`].
+//! - `cargo xtask check-image FILE`: the kernel-image checks on any `.sys`.
+
+mod corrupt;
+mod inf;
+mod package;
+mod pe;
+mod sign;
+#[cfg(test)]
+mod testimage;
+mod tool;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <task>
+  package            build, check, stamp and test-sign the WDK-free driver package
+  check-image FILE   run the kernel-image checks on FILE (a .sys)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["package"] => package::run(),
+        ["check-image", file] => package::check_file(Path::new(file), &package::MINIPORT).map(drop),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
