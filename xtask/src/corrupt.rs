@@ -284,13 +284,7 @@ mod tests {
             .iter()
             .flat_map(|c| c.expect.iter().copied())
             .collect();
-        let image = TestImage::default().build();
-        let all: BTreeSet<Check> = check_image(&image, &POLICY)
-            .findings
-            .iter()
-            .map(|f| f.check)
-            .collect();
-        assert_eq!(covered, all);
+        assert_eq!(covered, BTreeSet::from(Check::ALL));
     }
 
     #[test]

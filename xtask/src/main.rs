@@ -3,7 +3,8 @@
 //!
 //! - `cargo xtask package`: the WDK-free driver package (build with
 //!   `rust-lld`, image checks, INF stamping, test-signing); see [`package`].
-//! - `cargo xtask check-image FILE`: the kernel-image checks on any `.sys`.
+//! - `cargo xtask check-image FILE`: the kernel-image checks, with the
+//!   miniport's import policy, on any `.sys`.
 
 mod corrupt;
 mod inf;
@@ -19,7 +20,7 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask <task>
   package            build, check, stamp and test-sign the WDK-free driver package
-  check-image FILE   run the kernel-image checks on FILE (a .sys)";
+  check-image FILE   run the kernel-image checks (the miniport's import policy) on FILE";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

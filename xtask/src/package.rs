@@ -172,7 +172,7 @@ pub fn run() -> Result<(), String> {
         .ok_or("image has no parent directory")?
         .to_path_buf();
 
-    println!("==> checking the image");
+    println!("==> checking the image (unsigned; cargo names it .dll)");
     let report = check_file(&image, &MINIPORT)?;
     let data = fs::read(&image).map_err(|e| e.to_string())?;
     for line in corrupt::self_test(&data, &MINIPORT)? {
@@ -226,6 +226,15 @@ pub fn run() -> Result<(), String> {
     for line in sign::verify(&signed, &cert.cert_pem)? {
         println!("  osslsigncode verify: {line}");
     }
+
+    let text = crate::pe::section_file_offset(&data, b".text").ok_or("the image has no .text")?;
+    sign::verify_rejects_tampered(
+        &signed,
+        &cert.cert_pem,
+        &signing.join("tampered.sys"),
+        text + 0x10,
+    )?;
+    println!("  osslsigncode verify rejects a copy with one .text byte changed");
 
     println!("==> checking the signed image");
     let signed_report = check_file(&signed, &MINIPORT)?;

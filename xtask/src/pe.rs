@@ -38,6 +38,21 @@ pub enum Check {
 }
 
 impl Check {
+    /// Every check, in report order.
+    pub const ALL: [Self; 11] = [
+        Self::Format,
+        Self::Machine,
+        Self::Subsystem,
+        Self::SubsystemVersion,
+        Self::EntryPoint,
+        Self::Imports,
+        Self::ForbiddenReferences,
+        Self::Relocations,
+        Self::Checksum,
+        Self::NonPaged,
+        Self::WritableExecutable,
+    ];
+
     /// What the check requires, for the report.
     pub fn describe(self) -> &'static str {
         match self {
@@ -99,7 +114,8 @@ pub struct Report {
 impl Report {
     /// Whether every check ran and passed.
     pub fn passed(&self) -> bool {
-        self.findings.len() == CHECK_COUNT && self.findings.iter().all(|f| f.ok)
+        let ran: Vec<Check> = self.findings.iter().map(|f| f.check).collect();
+        ran == Check::ALL && self.findings.iter().all(|f| f.ok)
     }
 
     /// The checks that failed (or could not run because the image is not PE32+).
@@ -135,8 +151,6 @@ impl Report {
         });
     }
 }
-
-const CHECK_COUNT: usize = 11;
 
 /// File offsets of the header fields the checker and the corruption self-test
 /// need, located without trusting anything beyond the bounds of `data`.
@@ -260,6 +274,13 @@ pub fn rva_to_file_offset(data: &[u8], rva: u32) -> Option<usize> {
     let file = PeFile64::parse(data).ok()?;
     let (offset, _) = file.section_table().pe_file_range_at(rva)?;
     usize::try_from(offset).ok()
+}
+
+/// The file offset of the raw data of the section named `name`.
+pub fn section_file_offset(data: &[u8], name: &[u8]) -> Option<usize> {
+    let file = PeFile64::parse(data).ok()?;
+    let section = file.section_table().iter().find(|s| s.raw_name() == name)?;
+    usize::try_from(section.pointer_to_raw_data.get(LE)).ok()
 }
 
 /// Checks `data` against every [`Check`] under `policy`.
@@ -599,7 +620,8 @@ mod tests {
         let image = TestImage::default().build();
         let report = check_image(&image, &POLICY);
         assert!(report.passed(), "{}", report.render("test image"));
-        assert_eq!(report.findings.len(), CHECK_COUNT);
+        let ran: Vec<Check> = report.findings.iter().map(|f| f.check).collect();
+        assert_eq!(ran, Check::ALL, "every check runs, once, in order");
         assert_eq!(
             report.imports,
             [

@@ -116,7 +116,7 @@ pub fn verify(signed: &Path, cert_pem: &Path) -> Result<Vec<String>, String> {
             tool::path_str(cert_pem)?,
         ],
     )?;
-    let summary: Vec<String> = output
+    let mut summary: Vec<String> = output
         .lines()
         .map(str::trim)
         .filter(|l| {
@@ -132,10 +132,37 @@ pub fn verify(signed: &Path, cert_pem: &Path) -> Result<Vec<String>, String> {
         })
         .map(str::to_owned)
         .collect();
+    summary.dedup();
     if !summary.iter().any(|l| l == "Signature verification: ok") {
         return Err(format!(
             "osslsigncode verify did not report a valid signature:\n{output}"
         ));
     }
     Ok(summary)
+}
+
+/// Shows that verification can fail: a copy of `signed` with one byte of
+/// `.text` flipped (at file offset `text_offset`) must be rejected.
+///
+/// # Errors
+/// If the tampered copy is accepted, or cannot be written.
+pub fn verify_rejects_tampered(
+    signed: &Path,
+    cert_pem: &Path,
+    scratch: &Path,
+    text_offset: usize,
+) -> Result<(), String> {
+    let mut data = std::fs::read(signed).map_err(|e| format!("{}: {e}", signed.display()))?;
+    let byte = data
+        .get_mut(text_offset)
+        .ok_or("the .text offset is outside the file")?;
+    *byte ^= 0xFF;
+    std::fs::write(scratch, &data).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    match verify(scratch, cert_pem) {
+        Ok(_) => Err(format!(
+            "osslsigncode verify accepted a tampered copy ({})",
+            scratch.display()
+        )),
+        Err(_) => Ok(()),
+    }
 }
