@@ -31,6 +31,7 @@ extern crate alloc;
 mod adapter;
 mod basis;
 pub mod ddi;
+mod fallible;
 #[cfg(not(target_os = "windows"))]
 pub mod host;
 mod kernel;

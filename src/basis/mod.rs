@@ -45,6 +45,7 @@ use bitplane::Bitplane;
 use table::{BasisHandle, Table};
 use types::{PageSize, SegmentId, Span};
 
+use crate::fallible::{push, try_vec};
 use crate::status::{Result, Status};
 
 /// Pages per tracking unit (log2).
@@ -214,13 +215,6 @@ pub(crate) struct Engine {
     bases: Table<Basis>,
 }
 
-/// Reserves exactly `n` elements, or fails without allocating.
-fn try_vec<T>(n: usize) -> Result<Vec<T>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| Status::NoMemory)?;
-    Ok(v)
-}
-
 impl Engine {
     /// An engine for `segments`, holding at most `capacity` bases.
     ///
@@ -247,11 +241,14 @@ impl Engine {
             } else {
                 Vec::new()
             };
-            states.push(SegmentState {
-                segment: *segment,
-                units,
-                trackers,
-            });
+            push(
+                &mut states,
+                SegmentState {
+                    segment: *segment,
+                    units,
+                    trackers,
+                },
+            )?;
         }
         Ok(Self {
             segments: states,
@@ -377,7 +374,7 @@ impl Engine {
         let basis = self.bases.get_mut(handle)?;
         // At most `capacity` bases reference a unit: the count cannot saturate.
         seg.reference_units(page, &basis.ranges, u32::saturating_add);
-        seg.trackers.push(slot);
+        push(&mut seg.trackers, slot)?;
         basis.plane = Some(plane);
         Ok(())
     }

@@ -10,6 +10,7 @@ use crate::adapter::registry;
 use crate::basis::table::BasisHandle;
 use crate::basis::{MAX_RANGES, QueryRequest, Range};
 use crate::ddi::{OutBuffer, read_in};
+use crate::fallible::{push, try_vec};
 use crate::status::{Result, Status, to_ntstatus};
 
 /// Reads the header and ranges of a `DXGKARG_CREATEMEMORYBASIS` block.
@@ -46,10 +47,7 @@ unsafe fn read_create_args(
         return Err(Status::InvalidParameter);
     }
     let count = usize::try_from(count).map_err(|_| Status::InvalidParameter)?;
-    let mut ranges = Vec::new();
-    ranges
-        .try_reserve_exact(count)
-        .map_err(|_| Status::NoMemory)?;
+    let mut ranges = try_vec(count)?;
     let first = base
         .wrapping_add(offset_of!(DXGKARG_CREATEMEMORYBASIS, Ranges))
         .cast::<DXGK_MEMORYRANGE>();
@@ -58,7 +56,10 @@ unsafe fn read_create_args(
         let entry = first.wrapping_add(i);
         // SAFETY: entry `i < RangeCount` of the block (Dxgkrnl's contract).
         let range = unsafe { read_in(entry) }?;
-        ranges.push(Range::new(range.SegmentOffset, range.SizeInBytes)?);
+        push(
+            &mut ranges,
+            Range::new(range.SegmentOffset, range.SizeInBytes)?,
+        )?;
     }
     Ok((crate::basis::types::SegmentId(segment), ranges))
 }

@@ -172,9 +172,12 @@ impl Records for ImmutableState {
 
 /// A `Vec` of exactly `n` elements' capacity, or `NoMemory`.
 fn try_vec<T>(n: usize) -> Result<Vec<T>, DecodeError> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| DecodeError::NoMemory)?;
-    Ok(v)
+    crate::fallible::try_vec(n).map_err(|_| DecodeError::NoMemory)
+}
+
+/// Appends into reserved capacity, or `NoMemory` (never reallocates).
+fn push<T>(v: &mut Vec<T>, value: T) -> Result<(), DecodeError> {
+    crate::fallible::push(v, value).map_err(|_| DecodeError::NoMemory)
 }
 
 /// Sets `slot` once; a second record of the same type is an error.
@@ -233,11 +236,14 @@ impl ImmutableState {
                     let n = r.count(16, MAX_SEGMENTS)?;
                     let mut list = try_vec(n)?;
                     for _ in 0..n {
-                        list.push(SegmentLayout {
-                            id: r.u32()?,
-                            page_size: r.u32()?,
-                            size: r.u64()?,
-                        });
+                        push(
+                            &mut list,
+                            SegmentLayout {
+                                id: r.u32()?,
+                                page_size: r.u32()?,
+                                size: r.u64()?,
+                            },
+                        )?;
                     }
                     once(&mut segments, list)?;
                 }
@@ -246,10 +252,13 @@ impl ImmutableState {
                     let n = r.count(12, MAX_RESERVES)?;
                     let mut list = try_vec(n)?;
                     for _ in 0..n {
-                        list.push(ReserveSize {
-                            segment_id: r.u32()?,
-                            size: r.u64()?,
-                        });
+                        push(
+                            &mut list,
+                            ReserveSize {
+                                segment_id: r.u32()?,
+                                size: r.u64()?,
+                            },
+                        )?;
                     }
                     once(&mut vf, (vf_index, partition_count, list))?;
                 }
@@ -362,12 +371,15 @@ impl MutableState {
                     let n = r.count(18, MAX_MSIX)?;
                     let mut list = try_vec(n)?;
                     for _ in 0..n {
-                        list.push(MsixEntry {
-                            index: r.u16()?,
-                            address: r.u64()?,
-                            data: r.u32()?,
-                            vector_control: r.u32()?,
-                        });
+                        push(
+                            &mut list,
+                            MsixEntry {
+                                index: r.u16()?,
+                                address: r.u64()?,
+                                data: r.u32()?,
+                                vector_control: r.u32()?,
+                            },
+                        )?;
                     }
                     once(&mut msix, list)?;
                 }
@@ -379,13 +391,16 @@ impl MutableState {
                         let m = r.count(16, MAX_RANGES)?;
                         let mut ranges = try_vec(m)?;
                         for _ in 0..m {
-                            ranges.push((r.u64()?, r.u64()?));
+                            push(&mut ranges, (r.u64()?, r.u64()?))?;
                         }
-                        list.push(BasisState {
-                            segment_id,
-                            tracked,
-                            ranges,
-                        });
+                        push(
+                            &mut list,
+                            BasisState {
+                                segment_id,
+                                tracked,
+                                ranges,
+                            },
+                        )?;
                     }
                     once(&mut bases, list)?;
                 }
