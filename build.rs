@@ -12,8 +12,10 @@
 use std::env;
 
 /// Link arguments of the WDK-free kernel image, for `lld-link` (the
-/// toolchain's `rust-lld`) and MSVC's `link.exe` alike.
-const KERNEL_IMAGE: &[&str] = &[
+/// toolchain's `rust-lld`) and MSVC's `link.exe` alike. Public, like
+/// [`LLD_NON_PAGED_SECTIONS`], for the build script of the Wine smoke test's
+/// fake DXGKrnl (`tests/wine/fake-dxgkrnl/build.rs`), which includes this file.
+pub const KERNEL_IMAGE: &[&str] = &[
     // No CRT, no default libraries: every import is a raw-dylib ntoskrnl one.
     "/NODEFAULTLIB",
     // A kernel-mode image for Windows 10 and later.
@@ -28,7 +30,7 @@ const KERNEL_IMAGE: &[&str] = &[
 /// set: lld's `/SECTION:name,P` sets IMAGE_SCN_MEM_NOT_PAGED (in link.exe
 /// `P` means the opposite, pageable, so these are passed to lld only).
 /// `.text` stays execute+read, the data sections read(+write).
-const LLD_NON_PAGED_SECTIONS: &[&str] = &[
+pub const LLD_NON_PAGED_SECTIONS: &[&str] = &[
     "/SECTION:.text,ERP",
     "/SECTION:.rdata,RP",
     "/SECTION:.data,RWP",

@@ -15,6 +15,7 @@
 mod adapter;
 mod basis;
 mod loader;
+mod mandatory_slots;
 
 pub use adapter::{Adapter, AdapterConfig, EtwEvent, MemorySegment, StartedCaps, take_etw_events};
 pub use basis::{BasisHandle, create_args};

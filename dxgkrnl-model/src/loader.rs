@@ -12,47 +12,7 @@ use crate::adapter::Adapter;
 /// The signature of a driver's `DriverEntry`.
 pub type DriverEntryFn = unsafe extern "system" fn(PDRIVER_OBJECT, *mut UNICODE_STRING) -> NTSTATUS;
 
-/// Slots Dxgkrnl refuses to find NULL in the table of a render-less adapter:
-/// Microsoft's MCDM "minimum required support" list (without
-/// DxgkDdiQueryConnectionChange, which the same page also lists as prohibited).
-pub const MANDATORY_SLOTS: &[&str] = &[
-    "DxgkDdiAddDevice",
-    "DxgkDdiBuildPagingBuffer",
-    "DxgkDdiCalibrateGpuClock",
-    "DxgkDdiCloseAllocation",
-    "DxgkDdiCollectDbgInfo",
-    "DxgkDdiCreateAllocation",
-    "DxgkDdiCreateContext",
-    "DxgkDdiCreateDevice",
-    "DxgkDdiDescribeAllocation",
-    "DxgkDdiDestroyAllocation",
-    "DxgkDdiDestroyContext",
-    "DxgkDdiDestroyDevice",
-    "DxgkDdiDpcRoutine",
-    "DxgkDdiFormatHistoryBuffer",
-    "DxgkDdiGetNodeMetadata",
-    "DxgkDdiGetStandardAllocationDriverData",
-    "DxgkDdiInterruptRoutine",
-    "DxgkDdiOpenAllocation",
-    "DxgkDdiPreemptCommand",
-    "DxgkDdiQueryAdapterInfo",
-    "DxgkDdiQueryDependentEngineGroup",
-    "DxgkDdiQueryDeviceDescriptor",
-    "DxgkDdiQueryEngineStatus",
-    "DxgkDdiRemoveDevice",
-    "DxgkDdiResetDevice",
-    "DxgkDdiResetEngine",
-    "DxgkDdiResetFromTimeout",
-    "DxgkDdiRestartFromTimeout",
-    "DxgkDdiSetPowerState",
-    "DxgkDdiSetStablePowerState",
-    "DxgkDdiSetVirtualMachineData",
-    "DxgkDdiStartDevice",
-    "DxgkDdiStopDevice",
-    "DxgkDdiUnload",
-    "DxgkDdiQueryChildStatus",
-    "DxgkDdiQueryChildRelations",
-];
+pub use crate::mandatory_slots::MANDATORY_SLOTS;
 
 /// Whether the slot named `name` is non-NULL.
 fn slot_is_set(table: &DRIVER_INITIALIZATION_DATA, name: &str) -> bool {
