@@ -5,6 +5,8 @@
 //!   `rust-lld`, image checks, INF stamping, test-signing); see [`package`].
 //! - `cargo xtask check-image FILE`: the kernel-image checks, with the
 //!   miniport's import policy, on any `.sys`.
+//! - `cargo xtask wine-smoke`: the real image under Wine, with a fake
+//!   DXGKrnl driving its DDIs; see [`wine_smoke`].
 
 mod corrupt;
 mod inf;
@@ -14,13 +16,17 @@ mod sign;
 #[cfg(test)]
 mod testimage;
 mod tool;
+mod wine_smoke;
 
 use std::path::Path;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask <task>
   package            build, check, stamp and test-sign the WDK-free driver package
-  check-image FILE   run the kernel-image checks (the miniport's import policy) on FILE";
+  check-image FILE   run the kernel-image checks (the miniport's import policy) on FILE
+  wine-smoke [--skip-broken] [--keep]
+                     run the real .sys under Wine with a fake DXGKrnl that drives its DDIs,
+                     then show that a deliberately broken miniport fails the same test";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,6 +38,10 @@ fn main() -> ExitCode {
     {
         ["package"] => package::run(),
         ["check-image", file] => package::check_file(Path::new(file), &package::MINIPORT).map(drop),
+        ["wine-smoke", rest @ ..] => {
+            let rest: Vec<String> = rest.iter().map(|s| (*s).to_owned()).collect();
+            wine_smoke::run(&rest)
+        }
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

@@ -65,7 +65,7 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// Cargo's target directory, as cargo resolves it from the environment.
-fn target_dir(root: &Path) -> PathBuf {
+pub fn target_dir_of(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .or_else(|| std::env::var_os("CARGO_BUILD_TARGET_DIR"))
         .map_or_else(|| root.join("target"), PathBuf::from)
@@ -82,8 +82,26 @@ fn target_dir(root: &Path) -> PathBuf {
 /// # Errors
 /// If the build fails.
 pub fn build_kernel_image(root: &Path, package: &str, lib_name: &str) -> Result<PathBuf, String> {
+    build_kernel_image_with(root, package, lib_name, None, &[])
+}
+
+/// [`build_kernel_image`] into `target_dir` (cargo's default when `None`),
+/// with `rustc_args` passed to the compilation of `package` itself (not of
+/// its dependencies), e.g. a `--cfg` that selects a test-only variant, which
+/// then never shares the default target directory with the real image.
+///
+/// # Errors
+/// If the build fails.
+pub fn build_kernel_image_with(
+    root: &Path,
+    package: &str,
+    lib_name: &str,
+    target_dir: Option<&Path>,
+    rustc_args: &[&str],
+) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(&cargo)
+    let mut command = Command::new(&cargo);
+    command
         .current_dir(root)
         .env("CARGO_TARGET_X86_64_PC_WINDOWS_MSVC_LINKER", "rust-lld")
         .args([
@@ -100,13 +118,21 @@ pub fn build_kernel_image(root: &Path, package: &str, lib_name: &str) -> Result<
             "--target",
             TARGET,
             "--no-default-features",
-        ])
+        ]);
+    if let Some(dir) = target_dir {
+        command.env("CARGO_TARGET_DIR", dir);
+    }
+    if !rustc_args.is_empty() {
+        command.arg("--").args(rustc_args);
+    }
+    let status = command
         .status()
         .map_err(|e| format!("cannot run {cargo}: {e}"))?;
     if !status.success() {
         return Err(format!("building {package} for {TARGET} failed ({status})"));
     }
-    let image = target_dir(root)
+    let image = target_dir
+        .map_or_else(|| target_dir_of(root), Path::to_path_buf)
         .join(TARGET)
         .join("release")
         .join(format!("{lib_name}.dll"));
@@ -175,6 +201,14 @@ pub fn run() -> Result<(), String> {
     println!("==> checking the image (unsigned; cargo names it .dll)");
     let report = check_file(&image, &MINIPORT)?;
     let data = fs::read(&image).map_err(|e| e.to_string())?;
+    if crate::wine_smoke::is_broken_variant(&data) {
+        return Err(format!(
+            "{} is the Wine smoke test's deliberately broken variant (it holds {:?}): refusing to package it",
+            image.display(),
+            crate::wine_smoke::BROKEN_MARKER
+        ));
+    }
+    println!("  not the Wine smoke test's broken variant");
     for line in corrupt::self_test(&data, &MINIPORT)? {
         println!("  {line}");
     }
