@@ -6,8 +6,13 @@
 //!   dictate (segments, their sizes and dirty-tracking page sizes), set
 //!   between AddDevice and the first StartDevice. Without it an adapter has
 //!   the built-in configuration (one 1 GiB segment, id 1, 4 KiB pages, 256 bases).
+//! - [`gpup_host_set_partition_config`]: whether the adapter offers GPU
+//!   partitioning and with which partition counts (built-in: on, 1, 2, 4, 8),
+//!   set in the same window.
 //! - [`gpup_sw_mark_dirty`]: the software dirty-tracking backend, so that the
 //!   loader can play the GPU that writes VRAM.
+//! - [`gpup_host_interface_references`]: the reference counts of the
+//!   interfaces `DxgkDdiQueryInterface` handed out (diagnostics).
 
 #![allow(non_snake_case)]
 
@@ -16,6 +21,7 @@ use dxgk_sys::{HANDLE, NTSTATUS};
 use crate::adapter::memory::{MAX_SEGMENTS, MemoryConfig, SegmentDesc};
 use crate::adapter::registry;
 use crate::status::{Status, to_ntstatus};
+use crate::vgpu::config::{MAX_OPTIONS, PartitionConfig};
 
 /// One segment of a [`GPUP_MEMORY_CONFIG`].
 #[repr(C)]
@@ -95,4 +101,88 @@ pub unsafe extern "C" fn gpup_sw_mark_dirty(
     Length: u64,
 ) -> NTSTATUS {
     crate::ddi::basis::sw_mark_dirty(hAdapter, SegmentId, SegmentOffset, Length)
+}
+
+/// The partition configuration of one adapter.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GPUP_PARTITION_CONFIG {
+    /// 0: the adapter offers no GPU partitioning (`DxgkDdiQueryInterface`
+    /// answers `STATUS_NOT_SUPPORTED`); 1: it does, with the counts below.
+    pub Enabled: u32,
+    /// Number of valid entries in `Options` (1..=32 when enabled, else ignored).
+    pub OptionCount: u32,
+    /// The partition counts offered, each 1..=64, distinct, in any order.
+    pub Options: [u16; MAX_OPTIONS],
+}
+
+/// Sets the partition configuration of an adapter that has not been started yet.
+///
+/// Returns `STATUS_INVALID_PARAMETER` for an unknown adapter, a NULL pointer,
+/// `Enabled` other than 0 or 1, or invalid options (nothing changes then),
+/// and `STATUS_INVALID_DEVICE_STATE` once the adapter has been started.
+///
+/// # Safety
+/// `pConfig` is NULL or points to a readable `GPUP_PARTITION_CONFIG`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gpup_host_set_partition_config(
+    hAdapter: HANDLE,
+    pConfig: *const GPUP_PARTITION_CONFIG,
+) -> NTSTATUS {
+    to_ntstatus(registry::with_adapter_mut(hAdapter, |adapter| {
+        // SAFETY: NULL or readable (this function's contract).
+        let config = unsafe { crate::ddi::read_in(pConfig) }?;
+        let partition = match config.Enabled {
+            0 => PartitionConfig::disabled(),
+            1 => {
+                let count =
+                    usize::try_from(config.OptionCount).map_err(|_| Status::InvalidParameter)?;
+                let options = config
+                    .Options
+                    .get(..count)
+                    .ok_or(Status::InvalidParameter)?;
+                PartitionConfig::new(options)?
+            }
+            _ => return Err(Status::InvalidParameter),
+        };
+        adapter.set_partition(partition)
+    }))
+}
+
+/// The reference counts of the interfaces an adapter handed out.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GPUP_INTERFACE_REFERENCES {
+    /// References of the GPU partition interface.
+    pub Partition: u32,
+    /// References of the SR-IOV interface.
+    pub Sriov: u32,
+    /// References of the FlexIOV device interface.
+    pub FlexIov: u32,
+    /// InterfaceDereference calls made with no reference held (ignored).
+    pub IgnoredDereferences: u32,
+}
+
+/// Reads the interface reference counts of an adapter into `*pRefs`.
+///
+/// Returns `STATUS_INVALID_PARAMETER` for an unknown adapter or a NULL pointer.
+///
+/// # Safety
+/// `pRefs` is NULL or points to a writable `GPUP_INTERFACE_REFERENCES`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gpup_host_interface_references(
+    hAdapter: HANDLE,
+    pRefs: *mut GPUP_INTERFACE_REFERENCES,
+) -> NTSTATUS {
+    to_ntstatus(registry::with_adapter(hAdapter, |adapter| {
+        let ([partition, sriov, flexiov], ignored) = adapter.refs().snapshot();
+        let refs = GPUP_INTERFACE_REFERENCES {
+            Partition: partition,
+            Sriov: sriov,
+            FlexIov: flexiov,
+            IgnoredDereferences: ignored,
+        };
+        // SAFETY: NULL or writable (this function's contract).
+        unsafe { crate::ddi::write_out(pRefs, refs) }
+    }))
 }

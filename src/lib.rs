@@ -8,6 +8,11 @@
 //! - [`ddi`]: the `extern "system"` trampolines registered with Dxgkrnl.
 //! - `adapter`: adapter state, its memory configuration, the capabilities it reports.
 //! - `basis`: the memory-basis engine (handle table, bitplanes, tracking units).
+//! - [`vgpu`]: GPU partitioning (partition count, profiles, the vGPU table,
+//!   VRAM reserves, synthetic SR-IOV functions); [`vgpu::escape`] is the
+//!   public wire format of the vGPU escape.
+//! - [`interfaces`]: WDK values the ABI tables lack (the interface GUIDs,
+//!   `DEVICE_POWER_STATE` values).
 //! - `kernel`: the per-platform seam (allocation, debug output, `DxgkInitialize`).
 //! - [`host`] (host builds only): the loader's extra C ABI (memory configuration,
 //!   the software dirty-tracking backend as `gpup_sw_mark_dirty`).
@@ -34,11 +39,13 @@ pub mod ddi;
 mod fallible;
 #[cfg(not(target_os = "windows"))]
 pub mod host;
+pub mod interfaces;
 mod kernel;
 #[allow(dead_code)] // Used by the live-migration DDIs, which are not wired yet.
 mod migration;
 mod status;
 mod sync;
+pub mod vgpu;
 
 pub use ddi::basis::sw_mark_dirty;
 pub use ddi::entry::{DriverEntry, initialization_data};

@@ -720,6 +720,7 @@ fn the_host_memory_configuration_is_validated_and_only_before_start() {
             AdapterConfig {
                 segments: vec![],
                 max_bases: 8,
+                partitions: None,
             },
         ),
         (
@@ -727,6 +728,7 @@ fn the_host_memory_configuration_is_validated_and_only_before_start() {
             AdapterConfig {
                 segments: vec![seg(1, MIB, 2048)],
                 max_bases: 8,
+                partitions: None,
             },
         ),
         (
@@ -734,6 +736,7 @@ fn the_host_memory_configuration_is_validated_and_only_before_start() {
             AdapterConfig {
                 segments: vec![seg(1, MIB, 12288)],
                 max_bases: 8,
+                partitions: None,
             },
         ),
         (
@@ -741,6 +744,7 @@ fn the_host_memory_configuration_is_validated_and_only_before_start() {
             AdapterConfig {
                 segments: vec![seg(1, MIB + 4096, 65536)],
                 max_bases: 8,
+                partitions: None,
             },
         ),
         (
@@ -748,6 +752,7 @@ fn the_host_memory_configuration_is_validated_and_only_before_start() {
             AdapterConfig {
                 segments: vec![seg(1, MIB, 4096), seg(1, MIB, 4096)],
                 max_bases: 8,
+                partitions: None,
             },
         ),
         (
@@ -755,6 +760,7 @@ fn the_host_memory_configuration_is_validated_and_only_before_start() {
             AdapterConfig {
                 segments: vec![seg(0, MIB, 4096)],
                 max_bases: 8,
+                partitions: None,
             },
         ),
         (
@@ -762,6 +768,7 @@ fn the_host_memory_configuration_is_validated_and_only_before_start() {
             AdapterConfig {
                 segments: vec![seg(1, MIB, 4096)],
                 max_bases: 0,
+                partitions: None,
             },
         ),
         (
@@ -769,6 +776,7 @@ fn the_host_memory_configuration_is_validated_and_only_before_start() {
             AdapterConfig {
                 segments: vec![seg(1, MIB, 4096)],
                 max_bases: 5000,
+                partitions: None,
             },
         ),
         (
@@ -776,6 +784,7 @@ fn the_host_memory_configuration_is_validated_and_only_before_start() {
             AdapterConfig {
                 segments: (1..=9).map(|i| seg(i, MIB, 4096)).collect(),
                 max_bases: 8,
+                partitions: None,
             },
         ),
     ] {

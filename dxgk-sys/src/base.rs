@@ -30,6 +30,8 @@ pub type INT = i32;
 pub type UINT32 = u32;
 /// `UINT64`.
 pub type UINT64 = u64;
+/// `ULONG64`.
+pub type ULONG64 = u64;
 /// `ULONGLONG`.
 pub type ULONGLONG = u64;
 /// `LONGLONG`.

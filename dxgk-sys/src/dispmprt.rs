@@ -74,9 +74,12 @@ pub type PDXGKDDI_SET_POWER_STATE = Option<
 pub type PDXGKDDI_RESET_DEVICE = Option<unsafe extern "system" fn(MiniportDeviceContext: PVOID)>;
 /// `DXGKDDI_UNLOAD`.
 pub type PDXGKDDI_UNLOAD = Option<unsafe extern "system" fn()>;
-/// `DXGKDDI_QUERY_INTERFACE` (`QueryInterface`: `PQUERY_INTERFACE`).
+/// `DXGKDDI_QUERY_INTERFACE`.
 pub type PDXGKDDI_QUERY_INTERFACE = Option<
-    unsafe extern "system" fn(MiniportDeviceContext: PVOID, QueryInterface: PVOID) -> NTSTATUS,
+    unsafe extern "system" fn(
+        MiniportDeviceContext: PVOID,
+        QueryInterface: *mut QUERY_INTERFACE,
+    ) -> NTSTATUS,
 >;
 
 // ---- DDI typedefs: d3dkmddi.h, render-less adapter minimum ----
@@ -93,11 +96,19 @@ pub type PDXGKDDI_QUERYADAPTERINFO = Option<
 pub type PDXGKDDI_CREATEDEVICE =
     Option<unsafe extern "system" fn(hAdapter: HANDLE, pCreateDevice: PVOID) -> NTSTATUS>;
 /// `DXGKDDI_CREATEALLOCATION`.
-pub type PDXGKDDI_CREATEALLOCATION =
-    Option<unsafe extern "system" fn(hAdapter: HANDLE, pCreateAllocation: PVOID) -> NTSTATUS>;
+pub type PDXGKDDI_CREATEALLOCATION = Option<
+    unsafe extern "system" fn(
+        hAdapter: HANDLE,
+        pCreateAllocation: *mut DXGKARG_CREATEALLOCATION,
+    ) -> NTSTATUS,
+>;
 /// `DXGKDDI_DESTROYALLOCATION`.
-pub type PDXGKDDI_DESTROYALLOCATION =
-    Option<unsafe extern "system" fn(hAdapter: HANDLE, pDestroyAllocation: PVOID) -> NTSTATUS>;
+pub type PDXGKDDI_DESTROYALLOCATION = Option<
+    unsafe extern "system" fn(
+        hAdapter: HANDLE,
+        pDestroyAllocation: *const DXGKARG_DESTROYALLOCATION,
+    ) -> NTSTATUS,
+>;
 /// `DXGKDDI_DESCRIBEALLOCATION`.
 pub type PDXGKDDI_DESCRIBEALLOCATION =
     Option<unsafe extern "system" fn(hAdapter: HANDLE, pDescribeAllocation: PVOID) -> NTSTATUS>;
@@ -105,7 +116,7 @@ pub type PDXGKDDI_DESCRIBEALLOCATION =
 pub type PDXGKDDI_GETSTANDARDALLOCATIONDRIVERDATA = Option<
     unsafe extern "system" fn(
         hAdapter: HANDLE,
-        pGetStandardAllocationDriverData: PVOID,
+        pGetStandardAllocationDriverData: *mut DXGKARG_GETSTANDARDALLOCATIONDRIVERDATA,
     ) -> NTSTATUS,
 >;
 /// `DXGKDDI_PREEMPTCOMMAND`.

@@ -238,6 +238,8 @@ fn bit_views() -> Vec<BitView> {
         view::<DriverMiscCaps>(&DXGK_DRIVERCAPS::ABI, "MiscCaps"),
         view::<DirtyBitTrackingCaps>(&DXGK_DIRTY_BIT_TRACKING_CAPS::ABI, "Value"),
         view::<GpupCaps>(&DXGK_GPUPCAPS::ABI, "Caps"),
+        view::<CreateAllocationFlags>(&DXGK_CREATEALLOCATIONFLAGS::ABI, "Value"),
+        view::<DestroyAllocationFlags>(&DXGK_DESTROYALLOCATIONFLAGS::ABI, "Value"),
     ]
 }
 

@@ -139,6 +139,16 @@ pub struct MemorySegment {
     pub page_size: u32,
 }
 
+/// Whether an adapter offers GPU partitioning, and with which counts
+/// (`gpup_host_set_partition_config`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionConfig {
+    /// `false`: no GPU partitioning (QueryInterface answers `STATUS_NOT_SUPPORTED`).
+    pub enabled: bool,
+    /// The partition counts offered (1..=32 of them, each 1..=64).
+    pub options: Vec<u16>,
+}
+
 /// What the model configures on an adapter before starting it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdapterConfig {
@@ -146,6 +156,9 @@ pub struct AdapterConfig {
     pub segments: Vec<MemorySegment>,
     /// How many memory bases the adapter holds at most.
     pub max_bases: u32,
+    /// The partition configuration, or `None` for the driver's built-in one
+    /// (partitioning on, counts 1, 2, 4, 8).
+    pub partitions: Option<PartitionConfig>,
 }
 
 impl AdapterConfig {
@@ -159,6 +172,7 @@ impl AdapterConfig {
                 page_size,
             }],
             max_bases: 256,
+            partitions: None,
         }
     }
 
@@ -202,6 +216,8 @@ pub struct Adapter {
     removed: bool,
     config: Option<AdapterConfig>,
     caps: StartedCaps,
+    /// What GPU-virtualization initialization kept at the last start.
+    gpup: Option<crate::vgpu::GpuVirtualization>,
 }
 
 // SAFETY: `context` is an opaque handle the driver accepts from any thread;
@@ -244,6 +260,7 @@ impl Adapter {
             removed: false,
             config: None,
             caps: StartedCaps::default(),
+            gpup: None,
         })
     }
 
@@ -258,6 +275,20 @@ impl Adapter {
         check(unsafe {
             gpup_miniport::host::gpup_host_set_memory_config(self.context, &raw const raw)
         })?;
+        if let Some(partitions) = &config.partitions {
+            let mut raw = gpup_miniport::host::GPUP_PARTITION_CONFIG {
+                Enabled: u32::from(partitions.enabled),
+                OptionCount: u32::try_from(partitions.options.len()).unwrap_or(u32::MAX),
+                ..Default::default()
+            };
+            for (dst, src) in raw.Options.iter_mut().zip(&partitions.options) {
+                *dst = *src;
+            }
+            // SAFETY: the host export of the linked driver, with a live configuration.
+            check(unsafe {
+                gpup_miniport::host::gpup_host_set_partition_config(self.context, &raw const raw)
+            })?;
+        }
         self.config = Some(config.clone());
         Ok(())
     }
@@ -382,7 +413,24 @@ impl Adapter {
             dirty_bit_tracking: dirty.Value,
             segment_page_sizes: pages,
         };
+        // GPU virtualization (gpu-partitioning.md section 2): may fail the
+        // start, or leave the adapter without GPU-P.
+        match self.init_gpu_virtualization() {
+            Ok(gpup) => self.gpup = gpup,
+            Err(status) => {
+                self.stop()?;
+                return Err(status);
+            }
+        }
         Ok((sources, children))
+    }
+
+    pub(crate) fn take_gpu_virtualization(&mut self) -> Option<crate::vgpu::GpuVirtualization> {
+        self.gpup.take()
+    }
+
+    pub(crate) fn gpu_virtualization_ref(&self) -> Option<&crate::vgpu::GpuVirtualization> {
+        self.gpup.as_ref()
     }
 
     /// `DxgkDdiQueryAdapterInfo` with raw buffers.
@@ -426,11 +474,13 @@ impl Adapter {
         Ok(unsafe { out.as_ptr().cast::<T>().read_unaligned() })
     }
 
-    /// `DxgkDdiStopDevice`.
+    /// `DxgkDdiStopDevice`, after InterfaceDereference of every GPU-P
+    /// interface held (as Dxgkrnl tears GPU virtualization down first).
     ///
     /// # Errors
     /// StopDevice's failure status.
     pub fn stop(&mut self) -> Result<()> {
+        self.release_gpu_virtualization();
         let stop = self
             .driver
             .table()

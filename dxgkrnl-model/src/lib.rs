@@ -9,6 +9,9 @@
 //!
 //! [`Driver`] is a loaded driver image; [`Adapter`] one adapter it drives
 //! through AddDevice, StartDevice, QueryAdapterInfo, StopDevice, RemoveDevice.
+//! [`vgpu`] is the OS side of GPU partitioning: the start-time checks of the
+//! partition, SR-IOV and FlexIOV interfaces, and vGPU creation with VRAM
+//! reserves as Dxgkrnl and VidMm do it.
 
 #![allow(non_snake_case)]
 
@@ -16,10 +19,14 @@ mod adapter;
 mod basis;
 mod loader;
 mod mandatory_slots;
+pub mod vgpu;
 
-pub use adapter::{Adapter, AdapterConfig, EtwEvent, MemorySegment, StartedCaps, take_etw_events};
+pub use adapter::{
+    Adapter, AdapterConfig, EtwEvent, MemorySegment, PartitionConfig, StartedCaps, take_etw_events,
+};
 pub use basis::{BasisHandle, create_args};
 pub use loader::{Driver, DriverEntryFn, DxgkInitialize, MANDATORY_SLOTS, validate_table};
+pub use vgpu::{GpuVirtualization, Reserve, VfProbe, VgpuInfo, VgpuRequest};
 
 /// An NTSTATUS failure from the driver, or from a check the model makes where
 /// Dxgkrnl would.

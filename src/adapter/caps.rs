@@ -50,3 +50,106 @@ pub(crate) fn segment_caps(
         PageSize: page.bytes(),
     })
 }
+
+/// `DXGK_GPUPCAPS` of an adapter whose DDI table is `table` and whose
+/// dirty-bit tracking caps are `dirty`, derived rather than hard-coded:
+/// - `LiveMigration` only with dirty-bit tracking supported *and* all nine
+///   live-migration slots (177-185) filled, which is what Dxgkrnl checks;
+/// - `ScatterMapReserve` only with `DxgkDdiSetVirtualGpuResources2` (slot 184)
+///   filled;
+/// - no guest hibernation, no hot driver update.
+pub(crate) fn gpup_caps(
+    table: &DRIVER_INITIALIZATION_DATA,
+    dirty: DirtyBitTrackingCaps,
+) -> DXGK_GPUPCAPS {
+    let migration_slots = [
+        table.DxgkDdiPrepareLiveMigration.is_some(),
+        table.DxgkDdiSaveImmutableMigrationData.is_some(),
+        table.DxgkDdiSaveMutableMigrationData.is_some(),
+        table.DxgkDdiEndLiveMigration.is_some(),
+        table.DxgkDdiRestoreImmutableMigrationData.is_some(),
+        table.DxgkDdiRestoreMutableMigrationData.is_some(),
+        table.DxgkDdiWriteVirtualizedInterrupt.is_some(),
+        table.DxgkDdiSetVirtualGpuResources2.is_some(),
+        table.DxgkDdiSetVirtualFunctionPauseState.is_some(),
+    ];
+    let mut caps = GpupCaps::empty();
+    if dirty.contains(DirtyBitTrackingCaps::DirtyBitTrackingSupported)
+        && migration_slots.iter().all(|&filled| filled)
+    {
+        caps |= GpupCaps::LiveMigration;
+    }
+    if table.DxgkDdiSetVirtualGpuResources2.is_some() {
+        caps |= GpupCaps::ScatterMapReserve;
+    }
+    DXGK_GPUPCAPS { Caps: caps }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stand-in DDIs to fill the migration slots with: never called, the
+    /// caps only look at whether a slot is filled.
+    macro_rules! fillers {
+        ($($name:ident($arg:ty);)*) => { $(
+            unsafe extern "system" fn $name(_: HANDLE, _: $arg) -> NTSTATUS {
+                STATUS_SUCCESS
+            }
+        )* };
+    }
+    fillers! {
+        prepare(*const DXGKARG_GPUP_PREPARE_LIVE_MIGRATION);
+        save_immutable(*mut DXGKARG_GPUP_SAVE_IMMUTABLE_MIGRATION_DATA);
+        save_mutable(*mut DXGKARG_GPUP_SAVE_MUTABLE_MIGRATION_DATA);
+        end(UINT);
+        restore_immutable(*const DXGKARG_GPUP_RESTORE_IMMUTABLE_MIGRATION_DATA);
+        restore_mutable(*const DXGKARG_GPUP_RESTORE_MUTABLE_MIGRATION_DATA);
+        interrupt(*const DXGKARG_GPUP_WRITE_VIRTUALIZED_MSIX);
+        resources2(*const DXGKARG_SETVIRTUALGPURESOURCES2);
+        pause(*const DXGKARG_SETVIRTUALFUNCTIONPAUSESTATE);
+    }
+
+    fn with_migration_slots() -> DRIVER_INITIALIZATION_DATA {
+        let mut t = crate::ddi::entry::initialization_data();
+        t.DxgkDdiPrepareLiveMigration = Some(prepare);
+        t.DxgkDdiSaveImmutableMigrationData = Some(save_immutable);
+        t.DxgkDdiSaveMutableMigrationData = Some(save_mutable);
+        t.DxgkDdiEndLiveMigration = Some(end);
+        t.DxgkDdiRestoreImmutableMigrationData = Some(restore_immutable);
+        t.DxgkDdiRestoreMutableMigrationData = Some(restore_mutable);
+        t.DxgkDdiWriteVirtualizedInterrupt = Some(interrupt);
+        t.DxgkDdiSetVirtualGpuResources2 = Some(resources2);
+        t.DxgkDdiSetVirtualFunctionPauseState = Some(pause);
+        t
+    }
+
+    #[test]
+    fn live_migration_needs_dirty_tracking_and_all_nine_slots() {
+        let supported = dirty_bit_tracking_caps().Value;
+        // Today's table: the migration slots are not filled yet.
+        let today = gpup_caps(&crate::ddi::entry::initialization_data(), supported).Caps;
+        assert_eq!(today, GpupCaps::empty());
+        // Filling the nine slots flips both bits on ...
+        let full = with_migration_slots();
+        assert_eq!(
+            gpup_caps(&full, supported).Caps,
+            GpupCaps::LiveMigration | GpupCaps::ScatterMapReserve
+        );
+        // ... but never LiveMigration without dirty-bit tracking ...
+        assert_eq!(
+            gpup_caps(&full, DirtyBitTrackingCaps::empty()).Caps,
+            GpupCaps::ScatterMapReserve
+        );
+        // ... nor with any one of the nine missing.
+        let mut partial = full;
+        partial.DxgkDdiEndLiveMigration = None;
+        assert_eq!(
+            gpup_caps(&partial, supported).Caps,
+            GpupCaps::ScatterMapReserve
+        );
+        let mut no_scatter = full;
+        no_scatter.DxgkDdiSetVirtualGpuResources2 = None;
+        assert_eq!(gpup_caps(&no_scatter, supported).Caps, GpupCaps::empty());
+    }
+}

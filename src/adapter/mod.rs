@@ -14,6 +14,9 @@ pub(crate) mod registry;
 use crate::basis::Engine;
 use crate::ddi::dxgkrnl::KernelInterface;
 use crate::status::{Result, Status};
+use crate::sync::{AtomicU32, Ordering};
+use crate::vgpu::Partitioning;
+use crate::vgpu::config::PartitionConfig;
 use memory::MemoryConfig;
 
 /// What a started adapter has.
@@ -23,6 +26,97 @@ pub(crate) struct Started {
     pub(crate) kernel: KernelInterface,
     /// The memory-basis engine, built at start from the memory configuration.
     pub(crate) bases: Engine,
+    /// GPU partitioning, built at start from the partition configuration;
+    /// `None` when it is disabled or no segment is tracked.
+    pub(crate) partitions: Option<Partitioning>,
+}
+
+impl Started {
+    /// The partitioning state.
+    ///
+    /// # Errors
+    /// `NotSupported` when the adapter does not offer GPU partitioning.
+    pub(crate) fn partitions(&self) -> Result<&Partitioning> {
+        self.partitions.as_ref().ok_or(Status::NotSupported)
+    }
+
+    /// The partitioning state, mutably.
+    ///
+    /// # Errors
+    /// `NotSupported` when the adapter does not offer GPU partitioning.
+    pub(crate) fn partitions_mut(&mut self) -> Result<&mut Partitioning> {
+        self.partitions.as_mut().ok_or(Status::NotSupported)
+    }
+}
+
+/// The interfaces `DxgkDdiQueryInterface` hands out, for reference counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InterfaceKind {
+    /// `DXGKDDI_GPU_PARTITION_INTERFACE`.
+    Partition,
+    /// `DXGKDDI_SRIOV_INTERFACE`.
+    Sriov,
+    /// `DXGKDDI_FLEXIOV_DEVICE_INTERFACE`.
+    FlexIov,
+}
+
+/// Reference counts of the interfaces handed out (one per successful query,
+/// minus InterfaceDereference calls). They belong to the adapter, not to one
+/// start: Dxgkrnl dereferences before it stops the adapter.
+pub(crate) struct InterfaceRefs {
+    counts: [AtomicU32; 3],
+    underflows: AtomicU32,
+}
+
+impl InterfaceRefs {
+    fn new() -> Self {
+        Self {
+            counts: [AtomicU32::new(0), AtomicU32::new(0), AtomicU32::new(0)],
+            underflows: AtomicU32::new(0),
+        }
+    }
+
+    fn count(&self, kind: InterfaceKind) -> Option<&AtomicU32> {
+        let index = match kind {
+            InterfaceKind::Partition => 0,
+            InterfaceKind::Sriov => 1,
+            InterfaceKind::FlexIov => 2,
+        };
+        self.counts.get(index)
+    }
+
+    /// InterfaceReference (and the reference a successful query takes).
+    pub(crate) fn reference(&self, kind: InterfaceKind) {
+        if let Some(c) = self.count(kind) {
+            // Saturates: 2^32 references are not a real situation, and a
+            // wrapped count would later under-report.
+            let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1));
+        }
+    }
+
+    /// InterfaceDereference: a call below zero is ignored and counted.
+    pub(crate) fn dereference(&self, kind: InterfaceKind) {
+        let Some(c) = self.count(kind) else { return };
+        if c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_err()
+        {
+            self.underflows.fetch_add(1, Ordering::Relaxed);
+            crate::trace!(
+                "InterfaceDereference({:?}) with no reference held: ignored",
+                kind
+            );
+        }
+    }
+
+    /// The counts (partition, SR-IOV, FlexIOV) and the ignored dereferences.
+    #[cfg_attr(target_os = "windows", allow(dead_code))]
+    pub(crate) fn snapshot(&self) -> ([u32; 3], u32) {
+        let get = |i: usize| self.counts.get(i).map_or(0, |c| c.load(Ordering::Relaxed));
+        (
+            [get(0), get(1), get(2)],
+            self.underflows.load(Ordering::Relaxed),
+        )
+    }
 }
 
 /// Where an adapter is in its PnP life.
@@ -44,6 +138,10 @@ pub(crate) struct Adapter {
     physical_device: usize,
     /// Segments and page sizes; fixed from the first StartDevice on.
     memory: MemoryConfig,
+    /// Partition counts offered; fixed from the first StartDevice on.
+    partition: PartitionConfig,
+    /// References of the interfaces handed out.
+    refs: InterfaceRefs,
     lifecycle: Lifecycle,
 }
 
@@ -54,6 +152,8 @@ impl Adapter {
         Self {
             physical_device,
             memory: MemoryConfig::builtin(),
+            partition: PartitionConfig::builtin(),
+            refs: InterfaceRefs::new(),
             lifecycle: Lifecycle::Added,
         }
     }
@@ -76,6 +176,24 @@ impl Adapter {
         Ok(())
     }
 
+    /// Replaces the partition configuration.
+    ///
+    /// # Errors
+    /// `InvalidDeviceState` once the adapter has been started.
+    #[cfg_attr(target_os = "windows", allow(dead_code))]
+    pub(crate) fn set_partition(&mut self, partition: PartitionConfig) -> Result<()> {
+        if !matches!(self.lifecycle, Lifecycle::Added) {
+            return Err(Status::InvalidDeviceState);
+        }
+        self.partition = partition;
+        Ok(())
+    }
+
+    /// The interface reference counts.
+    pub(crate) fn refs(&self) -> &InterfaceRefs {
+        &self.refs
+    }
+
     /// Moves the adapter to `Started`, building its memory-basis engine.
     ///
     /// # Errors
@@ -86,18 +204,35 @@ impl Adapter {
             return Err(Status::InvalidDeviceState);
         }
         let bases = Engine::new(self.memory.segments(), self.memory.max_bases())?;
-        self.lifecycle = Lifecycle::Started(Started { kernel, bases });
+        let partitions = Partitioning::new(&self.partition, self.memory.segments())?;
+        self.lifecycle = Lifecycle::Started(Started {
+            kernel,
+            bases,
+            partitions,
+        });
         Ok(())
     }
 
     /// Moves a started adapter to `Stopped`. Memory bases do not survive a
     /// stop: Dxgkrnl destroys them before, and any it did not are gone.
+    /// vGPUs still alive are destroyed first, as DestroyVirtualGpu would,
+    /// before the VRAM they use is released.
     ///
     /// # Errors
     /// `InvalidDeviceState` if it is not started.
     pub(crate) fn stop(&mut self) -> Result<()> {
-        if !matches!(self.lifecycle, Lifecycle::Started(_)) {
+        let Lifecycle::Started(started) = &mut self.lifecycle else {
             return Err(Status::InvalidDeviceState);
+        };
+        if let Some(partitions) = &mut started.partitions {
+            partitions.destroy_all();
+        }
+        let (refs, _) = self.refs.snapshot();
+        if refs.iter().any(|&n| n != 0) {
+            crate::trace!(
+                "StopDevice with interface references still held: {:?}",
+                refs
+            );
         }
         self.lifecycle = Lifecycle::Stopped;
         Ok(())

@@ -3,7 +3,7 @@
 use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;
 
-use crate::ddi::{basis, device, qai, unsupported as u};
+use crate::ddi::{allocation, basis, device, qai, query_interface, unsupported as u};
 
 /// The DDI table this driver registers: `Version` = WDDM 3.2 and every slot it
 /// implements; all others NULL.
@@ -17,6 +17,14 @@ pub fn initialization_data() -> DRIVER_INITIALIZATION_DATA {
     d.DxgkDdiRemoveDevice = Some(device::DxgkDdiRemoveDevice);
     d.DxgkDdiUnload = Some(device::DxgkDdiUnload);
     d.DxgkDdiQueryAdapterInfo = Some(qai::DxgkDdiQueryAdapterInfo);
+
+    // GPU partitioning: the partition, SR-IOV and FlexIOV interfaces, and the
+    // standard-allocation path the vGPUs' VRAM reserves come through.
+    d.DxgkDdiQueryInterface = Some(query_interface::DxgkDdiQueryInterface);
+    d.DxgkDdiGetStandardAllocationDriverData =
+        Some(allocation::DxgkDdiGetStandardAllocationDriverData);
+    d.DxgkDdiCreateAllocation = Some(allocation::DxgkDdiCreateAllocation);
+    d.DxgkDdiDestroyAllocation = Some(allocation::DxgkDdiDestroyAllocation);
 
     // Dirty-bit tracking (slots 172-176).
     d.DxgkDdiCreateMemoryBasis = Some(basis::DxgkDdiCreateMemoryBasis);
@@ -35,10 +43,7 @@ pub fn initialization_data() -> DRIVER_INITIALIZATION_DATA {
     d.DxgkDdiSetPowerState = Some(u::DxgkDdiSetPowerState);
     d.DxgkDdiResetDevice = Some(u::DxgkDdiResetDevice);
     d.DxgkDdiCreateDevice = Some(u::DxgkDdiCreateDevice);
-    d.DxgkDdiCreateAllocation = Some(u::DxgkDdiCreateAllocation);
-    d.DxgkDdiDestroyAllocation = Some(u::DxgkDdiDestroyAllocation);
     d.DxgkDdiDescribeAllocation = Some(u::DxgkDdiDescribeAllocation);
-    d.DxgkDdiGetStandardAllocationDriverData = Some(u::DxgkDdiGetStandardAllocationDriverData);
     d.DxgkDdiPreemptCommand = Some(u::DxgkDdiPreemptCommand);
     d.DxgkDdiBuildPagingBuffer = Some(u::DxgkDdiBuildPagingBuffer);
     d.DxgkDdiResetFromTimeout = Some(u::DxgkDdiResetFromTimeout);

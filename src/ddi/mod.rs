@@ -9,11 +9,15 @@
 
 #![allow(non_snake_case)]
 
+pub(crate) mod allocation;
 pub(crate) mod basis;
 pub(crate) mod device;
 pub(crate) mod dxgkrnl;
 pub mod entry;
+pub(crate) mod partition;
 pub(crate) mod qai;
+pub(crate) mod query_interface;
+pub(crate) mod sriov;
 pub(crate) mod unsupported;
 
 use core::ffi::c_void;
@@ -39,6 +43,23 @@ pub(crate) unsafe fn read_in<T: Copy>(p: *const T) -> Result<T> {
     Ok(unsafe { p.read_unaligned() })
 }
 
+/// Writes a DDI output block (or an in/out block back) into the OS's memory.
+///
+/// # Safety
+/// `p` is NULL or points to a writable `T` (the DDI's contract with Dxgkrnl).
+///
+/// # Errors
+/// `InvalidParameter` for NULL.
+pub(crate) unsafe fn write_out<T: Copy>(p: *mut T, value: T) -> Result<()> {
+    if p.is_null() {
+        return Err(Status::InvalidParameter);
+    }
+    // SAFETY: non-NULL, and writable by the caller's contract; unaligned
+    // writes are accepted for the same reason as in `read_in`.
+    unsafe { p.write_unaligned(value) };
+    Ok(())
+}
+
 /// Copies the first `min(len, size_of::<T>())` bytes of a versioned structure
 /// (one that grows between WDDM versions and carries its own size) into a
 /// zeroed `T`, so fields the caller's version lacks read as zero.
@@ -59,6 +80,58 @@ pub(crate) unsafe fn read_prefix<T: Record>(p: *const T, len: usize) -> Result<T
     // bytes are a valid `T` prefix because `T: Record` is plain data.
     unsafe { core::ptr::copy_nonoverlapping(p.cast::<u8>(), (&raw mut value).cast::<u8>(), n) };
     Ok(value)
+}
+
+/// Reads the `T` at byte `offset` of an OS argument block.
+///
+/// # Safety
+/// `base` is non-NULL and `offset..offset + size_of::<T>()` of it is readable.
+pub(crate) unsafe fn read_at<T: Copy>(base: *const u8, offset: usize) -> T {
+    // SAFETY: readable by the caller's contract; unaligned reads accepted.
+    unsafe { base.wrapping_add(offset).cast::<T>().read_unaligned() }
+}
+
+/// Writes `value` at byte `offset` of an OS argument block.
+///
+/// # Safety
+/// `base` is non-NULL and `offset..offset + size_of::<T>()` of it is writable.
+pub(crate) unsafe fn write_at<T>(base: *mut u8, offset: usize, value: T) {
+    // SAFETY: writable by the caller's contract; unaligned writes accepted.
+    unsafe { base.wrapping_add(offset).cast::<T>().write_unaligned(value) }
+}
+
+/// Copies `dst.len()` bytes from an OS buffer.
+///
+/// # Safety
+/// `src` is NULL or readable for `dst.len()` bytes, and does not overlap `dst`.
+///
+/// # Errors
+/// `InvalidParameter` for NULL.
+pub(crate) unsafe fn copy_in(src: *const c_void, dst: &mut [u8]) -> Result<()> {
+    if src.is_null() {
+        return Err(Status::InvalidParameter);
+    }
+    // SAFETY: readable for `dst.len()` bytes (caller's contract), no overlap
+    // with a buffer the driver owns.
+    unsafe { core::ptr::copy_nonoverlapping(src.cast::<u8>(), dst.as_mut_ptr(), dst.len()) };
+    Ok(())
+}
+
+/// Copies `src` into an OS buffer.
+///
+/// # Safety
+/// `dst` is NULL or writable for `src.len()` bytes, and does not overlap `src`.
+///
+/// # Errors
+/// `InvalidParameter` for NULL.
+pub(crate) unsafe fn copy_out(src: &[u8], dst: *mut c_void) -> Result<()> {
+    if dst.is_null() {
+        return Err(Status::InvalidParameter);
+    }
+    // SAFETY: writable for `src.len()` bytes (caller's contract), no overlap
+    // with a buffer the driver owns.
+    unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst.cast::<u8>(), src.len()) };
+    Ok(())
 }
 
 /// An output buffer the OS allocated, of a size it stated.

@@ -8,7 +8,9 @@ use crate::ddi::{InBuffer, OutBuffer, read_in};
 use crate::status::{Status, to_ntstatus};
 
 /// `DxgkDdiQueryAdapterInfo`: answers `DXGKQAITYPE_DRIVERCAPS`,
-/// `DXGKQAITYPE_DIRTYBITTRACKINGCAPS` and `DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS`
+/// `DXGKQAITYPE_GPUPCAPS` (derived from the DDI table and the dirty-tracking
+/// caps, see `caps::gpup_caps`; `STATUS_NOT_SUPPORTED` when partitioning is
+/// disabled), `DXGKQAITYPE_DIRTYBITTRACKINGCAPS` and `DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS`
 /// (input: the driver segment id; `STATUS_NOT_IMPLEMENTED` for a segment
 /// without tracking, `STATUS_INVALID_PARAMETER` for an unknown one); every
 /// other type gets `STATUS_NOT_SUPPORTED`.
@@ -38,6 +40,14 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryAdapterInfo(
                 out.write_record(&caps::driver_caps(), caps::DRIVER_CAPS_REQUIRED)
             }
             DXGKQAITYPE_DIRTYBITTRACKINGCAPS => out.write_whole(&caps::dirty_bit_tracking_caps()),
+            DXGKQAITYPE_GPUPCAPS => {
+                started.partitions()?;
+                let table = crate::ddi::entry::initialization_data();
+                out.write_whole(&caps::gpup_caps(
+                    &table,
+                    caps::dirty_bit_tracking_caps().Value,
+                ))
+            }
             DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS => {
                 let segment = SegmentId(input.read_uint()?);
                 out.write_whole(&caps::segment_caps(&started.bases, segment)?)

@@ -1,6 +1,7 @@
 //! DDIs that Dxgkrnl requires in the table of a render-less (MCDM-style)
 //! adapter, for features this software adapter does not have: no engines, no
-//! command submission, no display children, no D3D devices. Each validates the
+//! command submission, no display children, no D3D devices. (Its only
+//! allocations, the vGPUs' VRAM reserves, are in `ddi::allocation`.) Each validates the
 //! adapter handle and gives the answer that is true for such an adapter; none
 //! of them reads its argument block.
 
@@ -26,14 +27,9 @@ macro_rules! adapter_answers {
 adapter_answers! {
     /// `DxgkDdiCreateDevice`: no D3D devices on this adapter (`STATUS_NOT_SUPPORTED`).
     fn DxgkDdiCreateDevice(hAdapter: HANDLE, pCreateDevice: PVOID) => Err(Status::NotSupported);
-    /// `DxgkDdiCreateAllocation`: `STATUS_NOT_SUPPORTED` (the vGPU-reserve path comes with GPU partitioning).
-    fn DxgkDdiCreateAllocation(hAdapter: HANDLE, pCreateAllocation: PVOID) => Err(Status::NotSupported);
-    /// `DxgkDdiDestroyAllocation`: no allocation was ever created (`STATUS_NOT_SUPPORTED`).
-    fn DxgkDdiDestroyAllocation(hAdapter: HANDLE, pDestroyAllocation: PVOID) => Err(Status::NotSupported);
-    /// `DxgkDdiDescribeAllocation`: `STATUS_NOT_SUPPORTED`.
+    /// `DxgkDdiDescribeAllocation`: only vGPU reserves exist, which are
+    /// never described for display (`STATUS_NOT_SUPPORTED`).
     fn DxgkDdiDescribeAllocation(hAdapter: HANDLE, pDescribeAllocation: PVOID) => Err(Status::NotSupported);
-    /// `DxgkDdiGetStandardAllocationDriverData`: `STATUS_NOT_SUPPORTED`.
-    fn DxgkDdiGetStandardAllocationDriverData(hAdapter: HANDLE, pGetStandardAllocationDriverData: PVOID) => Err(Status::NotSupported);
     /// `DxgkDdiPreemptCommand`: no engines (`STATUS_NOT_SUPPORTED`).
     fn DxgkDdiPreemptCommand(hAdapter: HANDLE, pPreemptCommand: PVOID) => Err(Status::NotSupported);
     /// `DxgkDdiBuildPagingBuffer`: no paging engine (`STATUS_NOT_SUPPORTED`).

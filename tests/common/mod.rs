@@ -33,6 +33,7 @@ pub fn layout() -> AdapterConfig {
             },
         ],
         max_bases: 64,
+        partitions: None,
     }
 }
 
@@ -100,5 +101,27 @@ impl Rng {
 
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
+    }
+}
+
+/// The GPU-P layout: segment 1 of 256 MiB at 4 KiB pages (the tracked
+/// segment the partitions share), segment 3 of 8 MiB untracked; built-in
+/// partition options (1, 2, 4, 8).
+pub fn gpup_layout() -> AdapterConfig {
+    AdapterConfig {
+        segments: vec![
+            MemorySegment {
+                id: SEG_4K,
+                size: 256 * MIB,
+                page_size: 4096,
+            },
+            MemorySegment {
+                id: SEG_UNTRACKED,
+                size: 8 * MIB,
+                page_size: 0,
+            },
+        ],
+        max_bases: 64,
+        partitions: None,
     }
 }

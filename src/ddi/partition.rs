@@ -1,0 +1,433 @@
+//! The twelve DDIs of the GPU partition interface. Each validates its
+//! `Context` as an adapter handle before reading anything, reads its argument
+//! block defensively, and calls `crate::vgpu::Partitioning`. Outputs are
+//! written only on success (and, for GetGpuPartitionInfo, on
+//! `STATUS_BUFFER_TOO_SMALL`, whose counts are outputs).
+
+use core::mem::{offset_of, size_of};
+
+use dxgk_sys::abi::Zeroable;
+use dxgk_sys::*;
+
+use crate::adapter::registry;
+use crate::basis::types::SegmentId;
+use crate::ddi::query_interface::{PartitionDereference, PartitionReference, size_of_interface};
+use crate::ddi::{copy_in, copy_out, read_at, read_in, write_at, write_out};
+use crate::status::{Result, Status, to_ntstatus};
+use crate::vgpu::escape::{GPUP_VGPU_ESCAPE_MAX_INPUT, GPUP_VGPU_ESCAPE_PREFIX};
+use crate::vgpu::{CAPABILITIES, Partitioning, PinnedReserve, Requested};
+
+/// Most entries a SetVirtualGpuResources block may carry (the `SegmentInfo`
+/// array of CreateVirtualGpu has 32); larger counts are refused unread.
+const MAX_MEMORY_ALLOCATIONS: usize = 32;
+
+/// The GPU partition interface, with `Context` = the adapter handle.
+pub(crate) fn interface(context: PVOID) -> DXGKDDI_GPU_PARTITION_INTERFACE {
+    DXGKDDI_GPU_PARTITION_INTERFACE {
+        Size: size_of_interface::<DXGKDDI_GPU_PARTITION_INTERFACE>(),
+        Version: DXGKDDI_GPU_PARTITION_INTERFACE_VERSION,
+        Context: context,
+        InterfaceReference: Some(PartitionReference),
+        InterfaceDereference: Some(PartitionDereference),
+        DxgkDdiGetGpuPartitionInfo: Some(DxgkDdiGetGpuPartitionInfo),
+        DxgkDdiSetGpuPartitionCount: Some(DxgkDdiSetGpuPartitionCount),
+        DxgkDdiGetGpuEngines: Some(DxgkDdiGetGpuEngines),
+        DxgkDdiGetVirtualGpuProfile: Some(DxgkDdiGetVirtualGpuProfile),
+        DxgkDdiCreateVirtualGpu: Some(DxgkDdiCreateVirtualGpu),
+        DxgkDdiGetVirtualGpuInfo: Some(DxgkDdiGetVirtualGpuInfo),
+        DxgkDdiSetVirtualGpuResources: Some(DxgkDdiSetVirtualGpuResources),
+        DxgkDdiDestroyVirtualGpu: Some(DxgkDdiDestroyVirtualGpu),
+        DxgkDdiSuspendVirtualGpu: Some(DxgkDdiSuspendVirtualGpu),
+        DxgkDdiResumeVirtualGpu: Some(DxgkDdiResumeVirtualGpu),
+        DxgkDdiVirtualGpuDriverEscape: Some(DxgkDdiVirtualGpuDriverEscape),
+        DxgkDdiSetVirtualGpuVmBus: Some(DxgkDdiSetVirtualGpuVmBus),
+    }
+}
+
+/// Runs `f` on the partitioning state under the adapter's read lock.
+pub(crate) fn with_partitions<R>(
+    context: HANDLE,
+    f: impl FnOnce(&Partitioning) -> Result<R>,
+) -> Result<R> {
+    registry::with_adapter(context, |a| f(a.started()?.partitions()?))
+}
+
+/// Runs `f` on the partitioning state under the adapter's write lock.
+pub(crate) fn with_partitions_mut<R>(
+    context: HANDLE,
+    f: impl FnOnce(&mut Partitioning) -> Result<R>,
+) -> Result<R> {
+    registry::with_adapter_mut(context, |a| f(a.started_mut()?.partitions_mut()?))
+}
+
+/// `DxgkDdiGetGpuPartitionInfo`: the options and the current count (0 before
+/// any SetGpuPartitionCount). A capacity below the option count, or a NULL
+/// array, gets `STATUS_BUFFER_TOO_SMALL` with both counts set and the array
+/// untouched. Repeatable.
+///
+/// # Safety
+/// `pArgs` is NULL or readable and writable; its array NULL or writable for
+/// `NumGpuPartitionOptions` entries.
+pub(crate) unsafe extern "system" fn DxgkDdiGetGpuPartitionInfo(
+    Context: HANDLE,
+    pArgs: *mut DXGKARG_GETGPUPARTITIONINFO,
+) -> NTSTATUS {
+    to_ntstatus(with_partitions(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
+        let options = p.options();
+        let needed = ULONG::try_from(options.len()).map_err(|_| Status::InvalidParameter)?;
+        let capacity = args.NumGpuPartitionOptions;
+        args.NumGpuPartitionOptions = needed;
+        args.CurrentGpuPartitionCount = USHORT::try_from(p.count()).unwrap_or(USHORT::MAX);
+        if capacity < needed || args.pGpuPartitionOptions.is_null() {
+            // SAFETY: non-NULL (read above) and writable (contract).
+            unsafe { write_out(pArgs, args) }?;
+            return Err(Status::BufferTooSmall);
+        }
+        let mut bytes = [0u8; 2 * crate::vgpu::config::MAX_OPTIONS];
+        for (chunk, option) in bytes.chunks_exact_mut(2).zip(options) {
+            chunk.copy_from_slice(&option.to_le_bytes());
+        }
+        let len = options.len().saturating_mul(size_of::<USHORT>());
+        // SAFETY: the array holds `capacity >= needed` USHORTs (contract).
+        unsafe {
+            copy_out(
+                bytes.get(..len).unwrap_or_default(),
+                args.pGpuPartitionOptions.cast(),
+            )
+        }?;
+        // SAFETY: as above.
+        unsafe { write_out(pArgs, args) }
+    }))
+}
+
+/// `DxgkDdiSetGpuPartitionCount`: `STATUS_INVALID_PARAMETER` unless the count
+/// is an option, `STATUS_INVALID_DEVICE_STATE` for a change while a vGPU
+/// exists, success without change when it equals the current one.
+///
+/// # Safety
+/// `pArgs` is NULL or readable.
+pub(crate) unsafe extern "system" fn DxgkDdiSetGpuPartitionCount(
+    Context: HANDLE,
+    pArgs: *const DXGKARG_SETGPUPARTITIONCOUNT,
+) -> NTSTATUS {
+    to_ntstatus(with_partitions_mut(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs) }?;
+        p.set_count(args.PartitionCount)
+    }))
+}
+
+macro_rules! obsolete {
+    ($( $(#[$meta:meta])* fn $name:ident($arg:ty); )*) => { $(
+        $(#[$meta])*
+        ///
+        /// Obsolete: `STATUS_NOT_SUPPORTED` (after the `Context` check), no
+        /// state change, the argument block is not read.
+        ///
+        /// # Safety
+        /// Always safe to call.
+        pub(crate) unsafe extern "system" fn $name(Context: HANDLE, pArgs: $arg) -> NTSTATUS {
+            let _ = pArgs;
+            to_ntstatus(with_partitions(Context, |_| Err(Status::NotSupported)))
+        }
+    )* };
+}
+
+obsolete! {
+    /// `DxgkDdiGetGpuEngines` (never called by Dxgkrnl).
+    fn DxgkDdiGetGpuEngines(*mut DXGKARG_GETGPUENGINES);
+    /// `DxgkDdiSuspendVirtualGpu` ("not supported, never used").
+    fn DxgkDdiSuspendVirtualGpu(*const DXGKARG_SUSPENDVIRTUALGPU);
+    /// `DxgkDdiResumeVirtualGpu` ("not supported, never used").
+    fn DxgkDdiResumeVirtualGpu(*const DXGKARG_RESUMEVIRTUALGPU);
+}
+
+/// `DxgkDdiGetVirtualGpuProfile`: `HOST_VIRTUAL_DEVICE`, and per capability
+/// total, available, min, max and optimum for the partition count asked
+/// about (`STATUS_INVALID_PARAMETER` unless it is an option).
+///
+/// # Safety
+/// `pArgs` is NULL or readable and writable.
+pub(crate) unsafe extern "system" fn DxgkDdiGetVirtualGpuProfile(
+    Context: HANDLE,
+    pArgs: *mut DXGKARG_GETVIRTUALGPUPROFILE,
+) -> NTSTATUS {
+    to_ntstatus(with_partitions(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
+        let (flags, caps) = p.profile(args.PartitionCount)?;
+        args.VirtualizationFlags = flags;
+        for (out, cap) in args.ProfileCapability.iter_mut().zip(caps) {
+            *out = DXGK_VGPU_PROFILE_CAPABILITY {
+                TotalValue: cap.total,
+                AvailableValue: cap.available,
+                MinPartitionValue: cap.min,
+                MaxPartitionValue: cap.max,
+                OptimalPartitionValue: cap.optimal,
+            };
+        }
+        // SAFETY: non-NULL (read above) and writable (contract).
+        unsafe { write_out(pArgs, args) }
+    }))
+}
+
+/// `DxgkDdiCreateVirtualGpu`: creates the vGPU in the slot Dxgkrnl picked
+/// and describes the one VRAM reserve it needs. The outputs are written only
+/// on success; on failure nothing of the vGPU remains.
+///
+/// # Safety
+/// `pArgs` is NULL or a readable and writable `DXGKARG_CREATEVIRTUALGPU`.
+pub(crate) unsafe extern "system" fn DxgkDdiCreateVirtualGpu(
+    Context: HANDLE,
+    pArgs: *mut DXGKARG_CREATEVIRTUALGPU,
+) -> NTSTATUS {
+    to_ntstatus(with_partitions_mut(Context, |p| {
+        if pArgs.is_null() {
+            return Err(Status::InvalidParameter);
+        }
+        let base = pArgs.cast::<u8>();
+        // SAFETY: non-NULL and a readable block (contract).
+        let partition: ULONG =
+            unsafe { read_at(base, offset_of!(DXGKARG_CREATEVIRTUALGPU, PartitionId)) };
+        // SAFETY: as above.
+        let profile: DXGK_VIRTUALGPUPROFILE =
+            unsafe { read_at(base, offset_of!(DXGKARG_CREATEVIRTUALGPU, Profile)) };
+        let mut request = [Requested::default(); CAPABILITIES];
+        for (r, c) in request.iter_mut().zip(profile.Capability) {
+            *r = Requested {
+                min: c.MinValue,
+                max: c.MaxValue,
+                optimal: c.OptimalValue,
+            };
+        }
+        let created = p.create(partition, &request)?;
+        let segment = DXGK_VIRTUALGPUSEGMENTINFO {
+            DriverSegmentId: created.reserve.segment.0,
+            Size: created.reserve.size,
+            Alignment: created.reserve.alignment,
+            MinSegmentOffset: 0,
+            MaxSegmentOffset: 0,
+            PrivateDriverData: created.reserve.instance,
+        };
+        // Each write below: `pArgs` is non-NULL and a writable block
+        // (contract), and every offset and size is a field of
+        // `DXGKARG_CREATEVIRTUALGPU`. No user-mode emulation DLL: zero CLSID.
+        // SAFETY: see above.
+        unsafe {
+            write_at(
+                base,
+                offset_of!(DXGKARG_CREATEVIRTUALGPU, UserModeVirtualDeviceProvider),
+                GUID::zeroed(),
+            );
+        }
+        // SAFETY: see above.
+        unsafe {
+            write_at(
+                base,
+                offset_of!(DXGKARG_CREATEVIRTUALGPU, VirtualGpuLuid),
+                created.luid,
+            );
+        }
+        // SAFETY: see above.
+        unsafe {
+            write_at(
+                base,
+                offset_of!(DXGKARG_CREATEVIRTUALGPU, NumMemorySegments),
+                1u32,
+            )
+        };
+        // SAFETY: see above; entry 0 of `SegmentInfo`.
+        unsafe {
+            write_at(
+                base,
+                offset_of!(DXGKARG_CREATEVIRTUALGPU, SegmentInfo),
+                segment,
+            )
+        };
+        // SAFETY: see above.
+        unsafe { write_at(base, offset_of!(DXGKARG_CREATEVIRTUALGPU, NumEngines), 0u32) };
+        // SAFETY: see above; the whole deprecated `EngineInfo` array.
+        unsafe {
+            write_at(
+                base,
+                offset_of!(DXGKARG_CREATEVIRTUALGPU, EngineInfo),
+                <[DXGK_VIRTUALGPUENGINEINFO; 64]>::zeroed(),
+            );
+        }
+        crate::trace!(
+            "CreateVirtualGpu({}): {} bytes in segment {}",
+            partition,
+            created.reserve.size,
+            created.reserve.segment.0
+        );
+        Ok(())
+    }))
+}
+
+/// `DxgkDdiGetVirtualGpuInfo`: min, max and current of each capability.
+///
+/// # Safety
+/// `pArgs` is NULL or readable and writable.
+pub(crate) unsafe extern "system" fn DxgkDdiGetVirtualGpuInfo(
+    Context: HANDLE,
+    pArgs: *mut DXGKARG_GETVIRTUALGPUINFO,
+) -> NTSTATUS {
+    to_ntstatus(with_partitions(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
+        let caps = p.info(args.PartitionId)?;
+        for (out, cap) in args.Capability.iter_mut().zip(caps) {
+            *out = DXGK_VGPU_CAPABILITY {
+                MinValue: cap.min,
+                MaxValue: cap.max,
+                CurrentValue: cap.current,
+            };
+        }
+        // SAFETY: non-NULL (read above) and writable (contract).
+        unsafe { write_out(pArgs, args) }
+    }))
+}
+
+/// `DxgkDdiSetVirtualGpuResources`: binds the pinned reserve (see
+/// `Partitioning::set_resources` for every refusal). `NumMemoryAllocations`
+/// of 0 or above 32 is refused before any entry is read.
+///
+/// # Safety
+/// `pArgs` is NULL or a readable block of `NumMemoryAllocations` entries.
+pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualGpuResources(
+    Context: HANDLE,
+    pArgs: *const DXGKARG_SETVIRTUALGPURESOURCES,
+) -> NTSTATUS {
+    to_ntstatus(with_partitions_mut(Context, |p| {
+        if pArgs.is_null() {
+            return Err(Status::InvalidParameter);
+        }
+        let base = pArgs.cast::<u8>();
+        // SAFETY: non-NULL; the header is readable (contract).
+        let partition: ULONG = unsafe {
+            read_at(
+                base,
+                offset_of!(DXGKARG_SETVIRTUALGPURESOURCES, PartitionId),
+            )
+        };
+        // SAFETY: as above.
+        let count: ULONG = unsafe {
+            read_at(
+                base,
+                offset_of!(DXGKARG_SETVIRTUALGPURESOURCES, NumMemoryAllocations),
+            )
+        };
+        let n = usize::try_from(count).map_err(|_| Status::InvalidParameter)?;
+        if n == 0 || n > MAX_MEMORY_ALLOCATIONS {
+            return Err(Status::InvalidParameter);
+        }
+        let first = offset_of!(DXGKARG_SETVIRTUALGPURESOURCES, MemoryInfo);
+        let mut entries = [PinnedReserve {
+            allocation: core::ptr::null_mut(),
+            segment: SegmentId(0),
+            offset: 0,
+            size: 0,
+        }; MAX_MEMORY_ALLOCATIONS];
+        for (i, entry) in entries.iter_mut().take(n).enumerate() {
+            let offset = i
+                .checked_mul(size_of::<DXGK_VIRTUALGPUMEMORYRESOURCE>())
+                .and_then(|o| o.checked_add(first))
+                .ok_or(Status::InvalidParameter)?;
+            // SAFETY: entry `i < NumMemoryAllocations` of the block (contract).
+            let raw: DXGK_VIRTUALGPUMEMORYRESOURCE = unsafe { read_at(base, offset) };
+            *entry = PinnedReserve {
+                allocation: raw.DriverAllocationHandle,
+                segment: SegmentId(raw.AllocationAddress.MemorySegmentId),
+                offset: raw.AllocationAddress.MemorySegmentOffset,
+                size: raw.AllocationSize,
+            };
+        }
+        p.set_resources(partition, entries.get(..n).unwrap_or_default())
+    }))
+}
+
+/// `DxgkDdiDestroyVirtualGpu`: `STATUS_INVALID_PARAMETER` for an unknown or
+/// already destroyed slot. Memory bases over the reserve stay valid.
+///
+/// # Safety
+/// `pArgs` is NULL or readable.
+pub(crate) unsafe extern "system" fn DxgkDdiDestroyVirtualGpu(
+    Context: HANDLE,
+    pArgs: *const DXGKARG_DESTROYVIRTUALGPU,
+) -> NTSTATUS {
+    to_ntstatus(with_partitions_mut(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs) }?;
+        p.destroy(args.PartitionId)
+    }))
+}
+
+/// `DxgkDdiVirtualGpuDriverEscape` (format: `crate::vgpu::escape`). The
+/// whole input is copied before any output is written, so the input and
+/// output may be the same buffer; `OutputBufferSize` is set to the bytes
+/// written on success.
+///
+/// # Safety
+/// `pArgs` is NULL or readable and writable; `pInputBuffer` NULL or readable
+/// for `InputBufferSize` bytes; `pOutputBuffer` NULL or writable for
+/// `OutputBufferSize` bytes.
+pub(crate) unsafe extern "system" fn DxgkDdiVirtualGpuDriverEscape(
+    Context: HANDLE,
+    pArgs: *mut DXGK_VIRTUALGPUDRIVERESCAPE,
+) -> NTSTATUS {
+    to_ntstatus(registry::with_adapter(Context, |adapter| {
+        let started = adapter.started()?;
+        let p = started.partitions()?;
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs.cast_const()) }?;
+        let len = usize::try_from(args.InputBufferSize).map_err(|_| Status::InvalidParameter)?;
+        if !(GPUP_VGPU_ESCAPE_PREFIX..=GPUP_VGPU_ESCAPE_MAX_INPUT).contains(&len) {
+            return Err(Status::InvalidParameter);
+        }
+        let mut input = [0u8; GPUP_VGPU_ESCAPE_MAX_INPUT];
+        let input = input.get_mut(..len).ok_or(Status::InvalidParameter)?;
+        // SAFETY: NULL or readable for `InputBufferSize` bytes (contract).
+        unsafe { copy_in(args.pInputBuffer, input) }?;
+        let capacity = if args.pOutputBuffer.is_null() {
+            0
+        } else {
+            usize::try_from(args.OutputBufferSize).map_err(|_| Status::InvalidParameter)?
+        };
+        let reply = p.escape(&started.bases, args.PartitionId, input, capacity)?;
+        let written = reply.bytes();
+        if !written.is_empty() {
+            // SAFETY: non-NULL (capacity > 0) and writable for `capacity >=
+            // written.len()` bytes (contract); the input was copied first.
+            unsafe { copy_out(written, args.pOutputBuffer) }?;
+        }
+        let written = ULONG::try_from(written.len()).map_err(|_| Status::InvalidParameter)?;
+        // SAFETY: non-NULL (read above) and writable (contract).
+        unsafe {
+            write_at(
+                pArgs.cast::<u8>(),
+                offset_of!(DXGK_VIRTUALGPUDRIVERESCAPE, OutputBufferSize),
+                written,
+            );
+        }
+        Ok(())
+    }))
+}
+
+/// `DxgkDdiSetVirtualGpuVmBus`: records the VM-bus handle (a later call
+/// replaces it); `STATUS_INVALID_PARAMETER` for a NULL handle or an unknown
+/// vGPU. The software VF opens no channel on it: it has no guest-KMD protocol.
+///
+/// # Safety
+/// `pArgs` is NULL or readable.
+pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualGpuVmBus(
+    Context: HANDLE,
+    pArgs: *const DXGKARG_SETVIRTUALGPUVMBUS,
+) -> NTSTATUS {
+    to_ntstatus(with_partitions_mut(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs) }?;
+        p.set_vmbus(args.VirtualGpuIndex, args.VmBusHandle.addr())
+    }))
+}

@@ -1,0 +1,119 @@
+//! `DxgkDdiQueryInterface` (slot 15) and the reference-counting functions of
+//! the interfaces it returns: the GPU partition interface (128 bytes), the
+//! SR-IOV interface (120 bytes) and the FlexIOV device interface (56 bytes),
+//! all version 1. The mitigable-device interface is not exported: every BAR
+//! page of this software adapter's VFs is emulated, which FlexIOV describes.
+//!
+//! Each interface's `Context` is the adapter handle (`MiniportDeviceContext`),
+//! validated like any `hAdapter` by every function of the interface.
+
+use dxgk_sys::*;
+
+use crate::adapter::{InterfaceKind, registry};
+use crate::ddi::{partition, read_in, sriov, write_out};
+use crate::interfaces;
+use crate::status::{Status, to_ntstatus};
+
+/// `DxgkDdiQueryInterface`.
+///
+/// Returns `STATUS_INVALID_PARAMETER` for an unknown adapter, a NULL
+/// `QueryInterface`, `InterfaceType` or `Interface`, or a `Size` below the
+/// interface's (nothing is written then); `STATUS_NOT_SUPPORTED` for any
+/// other GUID, when partitioning is disabled, or for `Version` 0;
+/// `STATUS_INVALID_DEVICE_STATE` before StartDevice. A `Version` above 1 gets
+/// version 1. On success the interface is written (its `Size` is the
+/// interface's own) and one reference is taken.
+///
+/// # Safety
+/// Non-NULL pointers are valid as Dxgkrnl passes them: `QueryInterface`
+/// readable, `InterfaceType` readable, `Interface` writable for `Size` bytes.
+pub(crate) unsafe extern "system" fn DxgkDdiQueryInterface(
+    MiniportDeviceContext: PVOID,
+    QueryInterface: *mut QUERY_INTERFACE,
+) -> NTSTATUS {
+    to_ntstatus(registry::with_adapter(MiniportDeviceContext, |adapter| {
+        // SAFETY: NULL or readable (this function's contract).
+        let query = unsafe { read_in(QueryInterface.cast_const()) }?;
+        if query.Interface.is_null() {
+            return Err(Status::InvalidParameter);
+        }
+        // SAFETY: NULL or a readable GUID (this function's contract).
+        let guid = unsafe { read_in(query.InterfaceType) }?;
+        let kind = if guid == interfaces::GPU_PARTITION.guid {
+            InterfaceKind::Partition
+        } else if guid == interfaces::SRIOV.guid {
+            InterfaceKind::Sriov
+        } else if guid == interfaces::FLEXIOV_DEVICE.guid {
+            InterfaceKind::FlexIov
+        } else {
+            return Err(Status::NotSupported);
+        };
+        adapter.started()?.partitions()?;
+        let needed = match kind {
+            InterfaceKind::Partition => core::mem::size_of::<DXGKDDI_GPU_PARTITION_INTERFACE>(),
+            InterfaceKind::Sriov => core::mem::size_of::<DXGKDDI_SRIOV_INTERFACE>(),
+            InterfaceKind::FlexIov => core::mem::size_of::<DXGKDDI_FLEXIOV_DEVICE_INTERFACE>(),
+        };
+        if usize::from(query.Size) < needed {
+            return Err(Status::InvalidParameter);
+        }
+        if query.Version == 0 {
+            return Err(Status::NotSupported);
+        }
+        let context = MiniportDeviceContext;
+        match kind {
+            InterfaceKind::Partition => {
+                // SAFETY: non-NULL and writable for `Size >= 128` bytes (contract, checked).
+                unsafe { write_out(query.Interface.cast(), partition::interface(context)) }?;
+            }
+            InterfaceKind::Sriov => {
+                // SAFETY: non-NULL and writable for `Size >= 120` bytes (contract, checked).
+                unsafe { write_out(query.Interface.cast(), sriov::interface(context)) }?;
+            }
+            InterfaceKind::FlexIov => {
+                // SAFETY: non-NULL and writable for `Size >= 56` bytes (contract, checked).
+                unsafe { write_out(query.Interface.cast(), sriov::flexiov_interface(context)) }?;
+            }
+        }
+        adapter.refs().reference(kind);
+        Ok(())
+    }))
+}
+
+/// The size an interface structure states in its `Size` field.
+pub(crate) fn size_of_interface<T>() -> USHORT {
+    USHORT::try_from(core::mem::size_of::<T>()).unwrap_or(USHORT::MAX)
+}
+
+macro_rules! reference_functions {
+    ($( $reference:ident, $dereference:ident => $kind:expr; )*) => { $(
+        /// `InterfaceReference` of one interface.
+        ///
+        /// # Safety
+        /// Always safe to call: the context is looked up, never dereferenced.
+        pub(crate) unsafe extern "system" fn $reference(Context: PVOID) {
+            let _ = registry::with_adapter(Context, |a| {
+                a.refs().reference($kind);
+                Ok(())
+            });
+        }
+
+        /// `InterfaceDereference` of one interface: a call with no reference
+        /// held is ignored (and logged).
+        ///
+        /// # Safety
+        /// Always safe to call: the context is looked up, never dereferenced.
+        pub(crate) unsafe extern "system" fn $dereference(Context: PVOID) {
+            let _ = registry::with_adapter(Context, |a| {
+                a.refs().dereference($kind);
+                Ok(())
+            });
+        }
+    )* };
+}
+
+reference_functions! {
+    PartitionReference, PartitionDereference => InterfaceKind::Partition;
+    SriovReference, SriovDereference => InterfaceKind::Sriov;
+    FlexIovReference, FlexIovDereference => InterfaceKind::FlexIov;
+}

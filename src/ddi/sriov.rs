@@ -1,0 +1,366 @@
+//! The eleven DDIs of the SR-IOV interface and the three of the FlexIOV
+//! device interface, for the emulated VFs of this software adapter (see
+//! `crate::vgpu::pci` for the synthetic PCI function). `VirtualFunctionIndex`
+//! is the PartitionId; an unknown one is `STATUS_INVALID_PARAMETER`, and the
+//! VOID DDIs zero their outputs for it.
+
+use alloc::vec::Vec;
+use core::mem::offset_of;
+
+use dxgk_sys::*;
+
+use crate::ddi::partition::{with_partitions, with_partitions_mut};
+use crate::ddi::query_interface::{
+    FlexIovDereference, FlexIovReference, SriovDereference, SriovReference, size_of_interface,
+};
+use crate::ddi::{copy_in, copy_out, read_in, write_at, write_out};
+use crate::interfaces::{POWER_DEVICE_D0, POWER_DEVICE_D1, POWER_DEVICE_D2, POWER_DEVICE_D3};
+use crate::status::{Status, to_ntstatus};
+use crate::vgpu::PowerRequest;
+
+/// The SR-IOV interface, with `Context` = the adapter handle.
+pub(crate) fn interface(context: PVOID) -> DXGKDDI_SRIOV_INTERFACE {
+    DXGKDDI_SRIOV_INTERFACE {
+        Size: size_of_interface::<DXGKDDI_SRIOV_INTERFACE>(),
+        Version: DXGKDDI_SRIOV_INTERFACE_VERSION,
+        Context: context,
+        InterfaceReference: Some(SriovReference),
+        InterfaceDereference: Some(SriovDereference),
+        DxgkDdiReadVirtualFunctionConfig: Some(DxgkDdiReadVirtualFunctionConfig),
+        DxgkDdiWriteVirtualFunctionConfig: Some(DxgkDdiWriteVirtualFunctionConfig),
+        DxgkDdiReadVirtualFunctionConfigBlock: Some(DxgkDdiReadVirtualFunctionConfigBlock),
+        DxgkDdiWriteVirtualFunctionConfigBlock: Some(DxgkDdiWriteVirtualFunctionConfigBlock),
+        DxgkDdiQueryProbedBars: Some(DxgkDdiQueryProbedBars),
+        DxgkDdiGetVendorAndDevice: Some(DxgkDdiGetVendorAndDevice),
+        DxgkDdiGetDeviceLocation: Some(DxgkDdiGetDeviceLocation),
+        DxgkDdiResetVirtualFunction: Some(DxgkDdiResetVirtualFunction),
+        DxgkDdiSetVirtualFunctionPowerState: Some(DxgkDdiSetVirtualFunctionPowerState),
+        DxgkDdiGetResourceForBar: Some(DxgkDdiGetResourceForBar),
+        DxgkDdiQueryVirtualFunctionLuid: Some(DxgkDdiQueryVirtualFunctionLuid),
+    }
+}
+
+/// The FlexIOV device interface, with `Context` = the adapter handle.
+pub(crate) fn flexiov_interface(context: PVOID) -> DXGKDDI_FLEXIOV_DEVICE_INTERFACE {
+    DXGKDDI_FLEXIOV_DEVICE_INTERFACE {
+        Size: size_of_interface::<DXGKDDI_FLEXIOV_DEVICE_INTERFACE>(),
+        Version: DXGKDDI_FLEXIOV_DEVICE_INTERFACE_VERSION,
+        Context: context,
+        InterfaceReference: Some(FlexIovReference),
+        InterfaceDereference: Some(FlexIovDereference),
+        DxgkDdiGetBackingResource: Some(DxgkDdiGetBackingResource),
+        DxgkDdiGetMmioRangeCount: Some(DxgkDdiGetMmioRangeCount),
+        DxgkDdiGetMmioRanges: Some(DxgkDdiGetMmioRanges),
+    }
+}
+
+/// `DxgkDdiReadVirtualFunctionConfig`: `Length` bytes of the VF's 4 KiB
+/// config space at `Offset` into `Data`. A length of 0 or a span past 4 KiB
+/// is `STATUS_INVALID_PARAMETER` (nothing written). Reads have no side effects.
+///
+/// # Safety
+/// `pArgs` is NULL or readable; `Data` NULL or writable for `Length` bytes.
+pub(crate) unsafe extern "system" fn DxgkDdiReadVirtualFunctionConfig(
+    Context: HANDLE,
+    pArgs: *const DXGKARG_READVIRTUALFUNCTIONCONFIG,
+) -> NTSTATUS {
+    to_ntstatus(with_partitions(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs) }?;
+        let len = usize::try_from(args.Length).map_err(|_| Status::InvalidParameter)?;
+        crate::vgpu::pci::ConfigSpace::check(args.Offset, len)?;
+        let bytes = p.config_bytes(args.VirtualFunctionIndex, args.Offset, len)?;
+        // SAFETY: NULL or writable for `Length` bytes (contract).
+        unsafe { copy_out(bytes, args.Data) }
+    }))
+}
+
+/// `DxgkDdiWriteVirtualFunctionConfig`: applies the writable bits of `Data`
+/// to the VF's config space, with their side effects (BAR sizing, command,
+/// MSI-X enable and mask, FLR). Refusals as for the read; nothing changes then.
+///
+/// # Safety
+/// `pArgs` is NULL or readable; `Data` NULL or readable for `Length` bytes.
+pub(crate) unsafe extern "system" fn DxgkDdiWriteVirtualFunctionConfig(
+    Context: HANDLE,
+    pArgs: *const DXGKARG_WRITEVIRTUALFUNCTIONCONFIG,
+) -> NTSTATUS {
+    to_ntstatus(with_partitions_mut(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs) }?;
+        let len = usize::try_from(args.Length).map_err(|_| Status::InvalidParameter)?;
+        crate::vgpu::pci::ConfigSpace::check(args.Offset, len)?;
+        p.check(args.VirtualFunctionIndex)?;
+        let mut data = Vec::new();
+        data.try_reserve_exact(len).map_err(|_| Status::NoMemory)?;
+        data.resize(len, 0);
+        // SAFETY: NULL or readable for `Length` bytes (contract).
+        unsafe { copy_in(args.Data, &mut data) }?;
+        p.config_write(args.VirtualFunctionIndex, args.Offset, &data)
+    }))
+}
+
+/// `DxgkDdiReadVirtualFunctionConfigBlock`: no driver-defined config blocks
+/// (no guest driver asks for any): `STATUS_NOT_SUPPORTED` for a known VF.
+///
+/// # Safety
+/// `pArgs` is NULL or readable.
+pub(crate) unsafe extern "system" fn DxgkDdiReadVirtualFunctionConfigBlock(
+    Context: HANDLE,
+    pArgs: *const DXGKARG_READVIRTUALFUNCTIONCONFIGBLOCK,
+) -> NTSTATUS {
+    to_ntstatus(with_partitions(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs) }?;
+        p.check(args.VirtualFunctionIndex)?;
+        Err(Status::NotSupported)
+    }))
+}
+
+/// `DxgkDdiWriteVirtualFunctionConfigBlock`: as the read, `STATUS_NOT_SUPPORTED`.
+///
+/// # Safety
+/// `pArgs` is NULL or readable.
+pub(crate) unsafe extern "system" fn DxgkDdiWriteVirtualFunctionConfigBlock(
+    Context: HANDLE,
+    pArgs: *const DXGKARG_WRITEVIRTUALFUNCTIONCONFIGBLOCK,
+) -> NTSTATUS {
+    to_ntstatus(with_partitions(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs) }?;
+        p.check(args.VirtualFunctionIndex)?;
+        Err(Status::NotSupported)
+    }))
+}
+
+/// `DxgkDdiQueryProbedBars`: the six values BAR sizing reads (BAR0 1 MiB,
+/// BAR2/3 the 64-bit prefetchable VRAM aperture); zeros for an unknown VF.
+///
+/// # Safety
+/// `pArgs` is NULL or readable; `BaseRegisterValues` NULL or writable for six ULONGs.
+pub(crate) unsafe extern "system" fn DxgkDdiQueryProbedBars(
+    Context: HANDLE,
+    pArgs: *mut DXGKARG_QUERYPROBEDBARS,
+) {
+    let _ = with_partitions(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs.cast_const()) }?;
+        let bars = p.probed_bars(args.VirtualFunctionIndex).unwrap_or([0; 6]);
+        let mut bytes = [0u8; 24];
+        for (chunk, bar) in bytes.chunks_exact_mut(4).zip(bars) {
+            chunk.copy_from_slice(&bar.to_le_bytes());
+        }
+        // SAFETY: NULL or writable for six ULONGs (contract).
+        unsafe { copy_out(&bytes, args.BaseRegisterValues.cast()) }
+    });
+}
+
+/// `DxgkDdiGetVendorAndDevice`: the VF's PCI ids; zeros for an unknown VF.
+///
+/// # Safety
+/// `pArgs` is NULL or readable and writable.
+pub(crate) unsafe extern "system" fn DxgkDdiGetVendorAndDevice(
+    Context: HANDLE,
+    pArgs: *mut DXGKARG_GETVENDORANDDEVICE,
+) {
+    let _ = with_partitions(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
+        let (vendor, device) = p
+            .vendor_and_device(args.VirtualFunctionIndex)
+            .unwrap_or((0, 0));
+        args.VendorId = vendor;
+        args.DeviceId = device;
+        // SAFETY: non-NULL (read above) and writable (contract).
+        unsafe { write_out(pArgs, args) }
+    });
+}
+
+/// `DxgkDdiGetDeviceLocation`: without SR-IOV hardware a VF reports its PF's
+/// location. This root-enumerated software adapter is on no PCI bus, so that
+/// is segment 0, bus 0, function 0, for every VF; zeros for an unknown VF too.
+///
+/// # Safety
+/// `pArgs` is NULL or readable and writable.
+pub(crate) unsafe extern "system" fn DxgkDdiGetDeviceLocation(
+    Context: HANDLE,
+    pArgs: *mut DXGKARG_GETDEVICELOCATION,
+) {
+    let _ = with_partitions(Context, |_| {
+        // SAFETY: NULL or readable (contract).
+        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
+        args.SegmentNumber = 0;
+        args.BusNumber = 0;
+        args.FunctionNumber = 0;
+        // SAFETY: non-NULL (read above) and writable (contract).
+        unsafe { write_out(pArgs, args) }
+    });
+}
+
+/// `DxgkDdiResetVirtualFunction`: function-level reset (config space back to
+/// its power-on values; the VRAM reserve is kept).
+///
+/// # Safety
+/// `pArgs` is NULL or readable.
+pub(crate) unsafe extern "system" fn DxgkDdiResetVirtualFunction(
+    Context: HANDLE,
+    pArgs: *const DXGKARG_RESETVIRTUALFUNCTION,
+) -> NTSTATUS {
+    to_ntstatus(with_partitions_mut(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs) }?;
+        p.reset(args.VirtualFunctionIndex)
+    }))
+}
+
+/// `DxgkDdiSetVirtualFunctionPowerState`: D0 starts the vGPU (its reserve
+/// must be bound: else `STATUS_INVALID_DEVICE_STATE`), D3 stops it; D1 and D2
+/// are `STATUS_NOT_SUPPORTED`, other values `STATUS_INVALID_PARAMETER`.
+///
+/// # Safety
+/// `pArgs` is NULL or readable.
+pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualFunctionPowerState(
+    Context: HANDLE,
+    pArgs: *const DXGKARG_SETVIRTUALFUNCTIONPOWERSTATE,
+) -> NTSTATUS {
+    to_ntstatus(with_partitions_mut(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs) }?;
+        let state = match args.PowerState {
+            POWER_DEVICE_D0 => PowerRequest::D0,
+            POWER_DEVICE_D1 | POWER_DEVICE_D2 => PowerRequest::Intermediate,
+            POWER_DEVICE_D3 => PowerRequest::D3,
+            _ => return Err(Status::InvalidParameter),
+        };
+        p.set_power(args.VirtualFunctionIndex, state, args.Wake != 0)
+    }))
+}
+
+/// `DxgkDdiGetResourceForBar`: no host-physical MMIO backs a VF BAR (every
+/// page is emulated, as the FlexIOV interface says): `STATUS_NOT_SUPPORTED`
+/// for a known VF.
+///
+/// # Safety
+/// `pArgs` is NULL or readable.
+pub(crate) unsafe extern "system" fn DxgkDdiGetResourceForBar(
+    Context: HANDLE,
+    pArgs: *mut DXGKARG_GETRESOURCEFORBAR,
+) -> NTSTATUS {
+    to_ntstatus(with_partitions(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs.cast_const()) }?;
+        p.check(args.VirtualFunctionIndex)?;
+        Err(Status::NotSupported)
+    }))
+}
+
+/// `DxgkDdiQueryVirtualFunctionLuid`: the LUID CreateVirtualGpu returned;
+/// zero for an unknown VF.
+///
+/// # Safety
+/// `pArgs` is NULL or readable; `pLuid` NULL or writable.
+pub(crate) unsafe extern "system" fn DxgkDdiQueryVirtualFunctionLuid(
+    Context: HANDLE,
+    pArgs: *mut DXGKARG_QUERYVIRTUALFUNCTIONLUID,
+) {
+    let _ = with_partitions(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs.cast_const()) }?;
+        let luid = p.luid(args.VirtualFunctionIndex).unwrap_or(LUID {
+            LowPart: 0,
+            HighPart: 0,
+        });
+        // SAFETY: NULL or writable (contract).
+        unsafe { write_out(args.pLuid, luid) }
+    });
+}
+
+/// `DxgkDdiGetBackingResource`: no physical resource backs any page (every
+/// page is emulated), so for every index the driver "sets all return values
+/// and returns STATUS_SUCCESS", as the reference page asks of an unused
+/// index: `pMdl` NULL and the descriptor's `Type` `CmResourceTypeNull` (0).
+/// The descriptor's layout is not in the ABI tables: only its first byte,
+/// the `UCHAR Type` every wdm.h version starts it with, is written.
+///
+/// # Safety
+/// `pArgs` is NULL or readable and writable; `Resource` NULL or writable.
+pub(crate) unsafe extern "system" fn DxgkDdiGetBackingResource(
+    Context: HANDLE,
+    pArgs: *mut DXGKARG_GETBACKINGRESOURCE,
+) -> NTSTATUS {
+    to_ntstatus(with_partitions(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
+        p.check(args.VirtualFunctionIndex)?;
+        if !args.Resource.is_null() {
+            // SAFETY: non-NULL and writable (contract); byte 0 is `Type`.
+            unsafe { write_at(args.Resource.cast::<u8>(), 0, 0u8) };
+        }
+        args.pMdl = core::ptr::null_mut();
+        // SAFETY: non-NULL (read above) and writable (contract).
+        unsafe { write_out(pArgs, args) }
+    }))
+}
+
+/// `DxgkDdiGetMmioRangeCount`: one range for BAR0 and one for the VRAM
+/// aperture (BAR2/3) unless it exceeds 2^31 pages; 0 for the others.
+///
+/// # Safety
+/// `pArgs` is NULL or readable and writable.
+pub(crate) unsafe extern "system" fn DxgkDdiGetMmioRangeCount(
+    Context: HANDLE,
+    pArgs: *mut DXGKARG_GETMMIORANGECOUNT,
+) -> NTSTATUS {
+    to_ntstatus(with_partitions(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
+        args.RangeCount = p.mmio_range_count(args.VirtualFunctionIndex)?;
+        // SAFETY: non-NULL (read above) and writable (contract).
+        unsafe { write_out(pArgs, args) }
+    }))
+}
+
+/// `DxgkDdiGetMmioRanges`: the ranges of one virtual BAR, every page
+/// emulated (`BasePhysicalPageNumber = DXGK_MMIO_RANGES_EMULATED_PAGE`, reads
+/// and writes intercepted). `STATUS_BUFFER_TOO_SMALL` if `NumRanges` is
+/// below the BAR's count; `STATUS_INVALID_PARAMETER` for a NULL array, an
+/// unknown VF or a BAR without ranges.
+///
+/// # Safety
+/// `pArgs` is NULL or readable; `pMmioRanges` NULL or writable for `NumRanges` entries.
+pub(crate) unsafe extern "system" fn DxgkDdiGetMmioRanges(
+    Context: HANDLE,
+    pArgs: *mut DXGKARG_GETMMIORANGES,
+) -> NTSTATUS {
+    to_ntstatus(with_partitions(Context, |p| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs.cast_const()) }?;
+        let ranges = p.mmio_ranges(args.VirtualFunctionIndex, args.BarIndex)?;
+        if args.pMmioRanges.is_null() {
+            return Err(Status::InvalidParameter);
+        }
+        let needed = ranges.clone().count();
+        let capacity = usize::try_from(args.NumRanges).map_err(|_| Status::InvalidParameter)?;
+        if capacity < needed {
+            return Err(Status::BufferTooSmall);
+        }
+        for (i, r) in ranges.enumerate() {
+            let info = DXGK_MMIORANGEINFO {
+                BasePageNumber: r.first_page,
+                BasePhysicalPageNumber: DXGK_MMIO_RANGES_EMULATED_PAGE.cast_unsigned(),
+                BasePhysicalResourceNumber: 0,
+                InterceptReads: 1,
+                InterceptWrites: 1,
+                PageCount: r.pages,
+            };
+            let at = i
+                .checked_mul(core::mem::size_of::<DXGK_MMIORANGEINFO>())
+                .ok_or(Status::InvalidParameter)?;
+            // SAFETY: entry `i < needed <= NumRanges` of the array (contract).
+            unsafe { write_at(args.pMmioRanges.cast::<u8>(), at, info) };
+        }
+        Ok(())
+    }))
+}
+
+const _: () = assert!(offset_of!(DXGKARG_QUERYPROBEDBARS, BaseRegisterValues) == 8);

@@ -1,0 +1,157 @@
+//! The wire format of `DxgkDdiVirtualGpuDriverEscape`: the driver-private
+//! requests a vGPU's user-mode emulation (or any loader playing it) sends
+//! through `IOCTL_GPUP_DRIVER_ESCAPE`.
+//!
+//! Input: `GPUP_DRIVER_ESCAPE_INPUT` (the vGPU's LUID, 8 bytes), then a
+//! [`GPUP_VGPU_ESCAPE_HEADER`], then exactly `PayloadSize` bytes of payload.
+//! All integers little-endian (x64). Commands:
+//!
+//! | command | payload | output |
+//! |---|---|---|
+//! | [`GPUP_VGPU_ESCAPE_QUERY`] | none | [`GPUP_VGPU_ESCAPE_INFO`] |
+//! | [`GPUP_VGPU_ESCAPE_WRITE_NOTIFY`] | [`GPUP_VGPU_ESCAPE_WRITE`] | none |
+//!
+//! `WRITE_NOTIFY` is the software VF's GPU reporting that it wrote
+//! `[Offset, Offset + Length)` of its VRAM (VF address 0 = the first byte of
+//! its reserve): the driver translates it through the bound reserve and marks
+//! the pages in every tracked memory basis covering them. It requires the vGPU
+//! to run (D0, reserve bound).
+//!
+//! Statuses: input shorter than the LUID and header, a payload size that does
+//! not match, or a LUID that is not this vGPU's: `STATUS_INVALID_PARAMETER`;
+//! an unknown command: `STATUS_NOT_SUPPORTED`; an output buffer too small for
+//! the reply: `STATUS_BUFFER_TOO_SMALL`; `WRITE_NOTIFY` on a vGPU that does
+//! not run: `STATUS_INVALID_DEVICE_STATE`. On success `OutputBufferSize` is
+//! set to the bytes written; on failure nothing is written.
+
+#![allow(non_camel_case_types, non_snake_case)]
+
+/// Command: describe the vGPU.
+pub const GPUP_VGPU_ESCAPE_QUERY: u32 = 1;
+/// Command: the VF wrote a span of its VRAM.
+pub const GPUP_VGPU_ESCAPE_WRITE_NOTIFY: u32 = 2;
+
+/// [`GPUP_VGPU_ESCAPE_INFO::Flags`]: the reserve is bound (SetVirtualGpuResources).
+pub const GPUP_VGPU_FLAG_RESERVE_BOUND: u32 = 1 << 0;
+/// The VM-bus handle is set.
+pub const GPUP_VGPU_FLAG_VMBUS: u32 = 1 << 1;
+/// The VF's command register enables memory decoding.
+pub const GPUP_VGPU_FLAG_MEMORY_ENABLED: u32 = 1 << 2;
+/// The VF's MSI-X is enabled.
+pub const GPUP_VGPU_FLAG_MSIX_ENABLED: u32 = 1 << 3;
+/// The reserve was destroyed under the vGPU (it can no longer run).
+pub const GPUP_VGPU_FLAG_REVOKED: u32 = 1 << 4;
+
+/// Follows the LUID in every escape input.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GPUP_VGPU_ESCAPE_HEADER {
+    /// `GPUP_VGPU_ESCAPE_*`.
+    pub Command: u32,
+    /// Bytes of payload that follow.
+    pub PayloadSize: u32,
+}
+
+/// Payload of [`GPUP_VGPU_ESCAPE_WRITE_NOTIFY`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GPUP_VGPU_ESCAPE_WRITE {
+    /// First byte written, VF-relative.
+    pub Offset: u64,
+    /// Bytes written.
+    pub Length: u64,
+}
+
+/// Output of [`GPUP_VGPU_ESCAPE_QUERY`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GPUP_VGPU_ESCAPE_INFO {
+    /// The vGPU's slot.
+    pub PartitionId: u32,
+    /// `DEVICE_POWER_STATE`: 1 (D0) or 4 (D3).
+    pub PowerState: u32,
+    /// `VirtualGpuLuid.LowPart`.
+    pub LuidLowPart: u32,
+    /// `VirtualGpuLuid.HighPart`.
+    pub LuidHighPart: i32,
+    /// Driver segment id of the reserve.
+    pub ReserveSegmentId: u32,
+    /// `GPUP_VGPU_FLAG_*`.
+    pub Flags: u32,
+    /// Segment offset of the bound reserve (0 when not bound).
+    pub ReserveOffset: u64,
+    /// Bytes of the reserve (the size Create asked for).
+    pub ReserveSize: u64,
+    /// The VM-bus handle (0 when not set).
+    pub VmBusHandle: u64,
+}
+
+/// Bytes of the LUID and header that start every input.
+pub const GPUP_VGPU_ESCAPE_PREFIX: usize = 16;
+/// The most input bytes an escape takes.
+pub const GPUP_VGPU_ESCAPE_MAX_INPUT: usize = 64;
+
+impl GPUP_VGPU_ESCAPE_INFO {
+    /// Encoded size.
+    pub const SIZE: usize = 48;
+
+    /// The reply bytes.
+    #[must_use]
+    pub fn encode(&self) -> [u8; Self::SIZE] {
+        let mut out = [0u8; Self::SIZE];
+        let parts: [&[u8]; 9] = [
+            &self.PartitionId.to_le_bytes(),
+            &self.PowerState.to_le_bytes(),
+            &self.LuidLowPart.to_le_bytes(),
+            &self.LuidHighPart.to_le_bytes(),
+            &self.ReserveSegmentId.to_le_bytes(),
+            &self.Flags.to_le_bytes(),
+            &self.ReserveOffset.to_le_bytes(),
+            &self.ReserveSize.to_le_bytes(),
+            &self.VmBusHandle.to_le_bytes(),
+        ];
+        let mut at = 0usize;
+        for p in parts {
+            if let Some(dst) = at.checked_add(p.len()).and_then(|end| out.get_mut(at..end)) {
+                dst.copy_from_slice(p);
+            }
+            at = at.saturating_add(p.len());
+        }
+        out
+    }
+
+    /// Decodes a reply (for loaders), or `None` if `bytes` is not one.
+    #[must_use]
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != Self::SIZE {
+            return None;
+        }
+        let u32_at = |at: usize| {
+            bytes
+                .get(at..at.checked_add(4)?)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_le_bytes)
+        };
+        let u64_at = |at: usize| {
+            bytes
+                .get(at..at.checked_add(8)?)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_le_bytes)
+        };
+        Some(Self {
+            PartitionId: u32_at(0)?,
+            PowerState: u32_at(4)?,
+            LuidLowPart: u32_at(8)?,
+            LuidHighPart: i32::from_le_bytes(u32_at(12)?.to_le_bytes()),
+            ReserveSegmentId: u32_at(16)?,
+            Flags: u32_at(20)?,
+            ReserveOffset: u64_at(24)?,
+            ReserveSize: u64_at(32)?,
+            VmBusHandle: u64_at(40)?,
+        })
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<GPUP_VGPU_ESCAPE_INFO>() == GPUP_VGPU_ESCAPE_INFO::SIZE);
+const _: () = assert!(core::mem::size_of::<GPUP_VGPU_ESCAPE_HEADER>() == 8);
+const _: () = assert!(core::mem::size_of::<GPUP_VGPU_ESCAPE_WRITE>() == 16);
