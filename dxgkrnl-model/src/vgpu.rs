@@ -20,7 +20,7 @@
 //!   InterfaceDereference of every interface taken.
 //!
 //! Where section 2 leaves a status unstated, this model's choice is marked
-//! [inf] in the comments.
+//! `[inf]` in the comments.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;

@@ -887,3 +887,59 @@ impl Partitioning {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partitioning() -> Partitioning {
+        let segments = [Segment {
+            id: SegmentId(1),
+            size: 64 << 20,
+            page: PageSize::new(4096).ok(),
+        }];
+        Partitioning::new(&PartitionConfig::builtin(), &segments)
+            .unwrap()
+            .unwrap()
+    }
+
+    fn vram(min: u64, max: u64, optimal: u64) -> [Requested; CAPABILITIES] {
+        let mut r = [Requested::default(); CAPABILITIES];
+        r[MEMORY] = Requested { min, max, optimal };
+        r
+    }
+
+    #[test]
+    fn min_vram_above_the_free_vram_is_refused_and_nothing_is_kept() {
+        // The split keeps N x share within the segment, so free VRAM never
+        // drops below a share while a slot is free through the DDIs alone;
+        // make it so by hand to pin the row of section 6.
+        let mut p = partitioning();
+        p.set_count(2).unwrap();
+        p.create(0, &vram(0, 0, 0)).unwrap();
+        if let Some(Some(v)) = p.slots.get_mut(0) {
+            v.reserve_size = 60 << 20;
+        }
+        assert_eq!(p.free(), 4 << 20);
+        assert_eq!(
+            p.create(1, &vram(8 << 20, 32 << 20, 0)).err(),
+            Some(Status::InsufficientResources)
+        );
+        assert!(p.slots.get(1).is_some_and(Option::is_none), "no trace");
+        // A request that fits what is left gets it, clamped to the free VRAM.
+        let c = p.create(1, &vram(1 << 20, 32 << 20, 0)).unwrap();
+        assert_eq!(c.reserve.size, 4 << 20);
+    }
+
+    #[test]
+    fn instances_are_never_zero_nor_reused_by_a_live_vgpu() {
+        let mut p = partitioning();
+        p.set_count(2).unwrap();
+        p.next_instance = u32::MAX;
+        let a = p.create(0, &vram(0, 0, 0)).unwrap().reserve.instance;
+        assert_eq!(a, u32::MAX);
+        p.next_instance = u32::MAX;
+        let b = p.create(1, &vram(0, 0, 0)).unwrap().reserve.instance;
+        assert_eq!(b, 1, "wraps past 0, skipping the live u32::MAX");
+    }
+}

@@ -125,3 +125,5 @@ pub fn gpup_layout() -> AdapterConfig {
         partitions: None,
     }
 }
+
+pub mod gpup;
