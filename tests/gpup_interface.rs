@@ -702,3 +702,30 @@ fn destroy_allocation_checks_every_handle_first_and_revokes_a_bound_reserve() {
         "the other vGPU runs on"
     );
 }
+
+#[test]
+fn before_start_and_after_stop_nothing_is_handed_out() {
+    let driver = dxgkrnl_model::Driver::load().unwrap();
+    let mut a = driver.add_device().unwrap();
+    let mut buf = sentinel(256, 0x42);
+    for (guid, size) in GUIDS {
+        assert_eq!(
+            qi(&a, guid, size, 1, buf.as_mut_ptr().cast()),
+            STATUS_INVALID_DEVICE_STATE
+        );
+    }
+    a.start().unwrap();
+    a.stop().unwrap();
+    for (guid, size) in GUIDS {
+        assert_eq!(
+            qi(&a, guid, size, 1, buf.as_mut_ptr().cast()),
+            STATUS_INVALID_DEVICE_STATE
+        );
+    }
+    assert_eq!(bytes(&buf), vec![0x42; 256]);
+    let r = refs(&a);
+    assert_eq!(
+        (r.Partition, r.Sriov, r.FlexIov, r.IgnoredDereferences),
+        (0, 0, 0, 0)
+    );
+}
