@@ -7,7 +7,6 @@
 //! standard allocation type, and any allocation whose private data is not
 //! this driver's vGPU reserve data, is refused with `STATUS_NOT_SUPPORTED`.
 
-use alloc::vec::Vec;
 use core::mem::size_of;
 
 use dxgk_sys::*;
@@ -15,6 +14,7 @@ use dxgk_sys::*;
 use crate::adapter::registry;
 use crate::basis::types::SegmentId;
 use crate::ddi::{copy_in, copy_out, read_at, read_in, write_at, write_out};
+use crate::fallible::{push, try_vec};
 use crate::status::{Status, to_ntstatus};
 use crate::vgpu::allocation::{AllocationHandle, MAX_ALLOCATIONS, ReserveData};
 
@@ -98,10 +98,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiCreateAllocation(
         let p = p.map_err(|_| Status::NotSupported)?;
         let base = args.pAllocationInfo.cast::<u8>();
         let entry = |i: usize| i.checked_mul(size_of::<DXGK_ALLOCATIONINFO>());
-        let mut reserves = Vec::new();
-        reserves
-            .try_reserve_exact(n)
-            .map_err(|_| Status::NoMemory)?;
+        let mut reserves = try_vec(n)?;
         for i in 0..n {
             let at = entry(i).ok_or(Status::InvalidParameter)?;
             // SAFETY: entry `i < NumAllocations` of the array (contract).
@@ -112,7 +109,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiCreateAllocation(
             let mut bytes = [0u8; ReserveData::SIZE];
             // SAFETY: NULL or readable for `PrivateDriverDataSize` (= 32) bytes (contract).
             unsafe { copy_in(info.pPrivateDriverData, &mut bytes) }?;
-            reserves.push(ReserveData::decode(&bytes)?);
+            push(&mut reserves, ReserveData::decode(&bytes)?)?;
         }
         let segment = p.segment();
         let segment_bit = segment
@@ -167,15 +164,14 @@ pub(crate) unsafe extern "system" fn DxgkDdiDestroyAllocation(
             return Err(Status::InvalidParameter);
         }
         let p = p.map_err(|_| Status::InvalidHandle)?;
-        let mut handles = Vec::new();
-        handles.try_reserve_exact(n).map_err(|_| Status::NoMemory)?;
+        let mut handles = try_vec(n)?;
         for i in 0..n {
             let at = i
                 .checked_mul(size_of::<HANDLE>())
                 .ok_or(Status::InvalidParameter)?;
             // SAFETY: entry `i < NumAllocations` of the list (contract).
             let raw: HANDLE = unsafe { read_at(args.pAllocationList.cast::<u8>(), at) };
-            handles.push(AllocationHandle::from_raw(raw)?);
+            push(&mut handles, AllocationHandle::from_raw(raw)?)?;
         }
         p.destroy_allocations(&handles)
     }))

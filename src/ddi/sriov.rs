@@ -4,7 +4,6 @@
 //! is the PartitionId; an unknown one is `STATUS_INVALID_PARAMETER`, and the
 //! VOID DDIs zero their outputs for it.
 
-use alloc::vec::Vec;
 use core::mem::offset_of;
 
 use dxgk_sys::*;
@@ -91,8 +90,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiWriteVirtualFunctionConfig(
         let len = usize::try_from(args.Length).map_err(|_| Status::InvalidParameter)?;
         crate::vgpu::pci::ConfigSpace::check(args.Offset, len)?;
         p.check(args.VirtualFunctionIndex)?;
-        let mut data = Vec::new();
-        data.try_reserve_exact(len).map_err(|_| Status::NoMemory)?;
+        // `resize` only fills the capacity reserved exactly.
+        let mut data = crate::fallible::try_vec(len)?;
         data.resize(len, 0);
         // SAFETY: NULL or readable for `Length` bytes (contract).
         unsafe { copy_in(args.Data, &mut data) }?;

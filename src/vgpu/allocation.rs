@@ -168,14 +168,16 @@ impl Allocations {
     /// # Errors
     /// `NoMemory`.
     pub(crate) fn new() -> Result<Self> {
-        let mut slots = Vec::new();
-        slots
-            .try_reserve_exact(MAX_ALLOCATIONS)
-            .map_err(|_| Status::NoMemory)?;
-        slots.extend((0..MAX_ALLOCATIONS).map(|_| Slot {
-            generation: 0,
-            value: None,
-        }));
+        let mut slots = crate::fallible::try_vec(MAX_ALLOCATIONS)?;
+        for _ in 0..MAX_ALLOCATIONS {
+            crate::fallible::push(
+                &mut slots,
+                Slot {
+                    generation: 0,
+                    value: None,
+                },
+            )?;
+        }
         Ok(Self { slots })
     }
 

@@ -42,6 +42,7 @@ use dxgk_sys::LUID;
 
 use crate::basis::types::{PageSize, SegmentId};
 use crate::basis::{Engine, Segment};
+use crate::fallible;
 use crate::status::{Result, Status};
 use allocation::{AllocationHandle, Allocations, ReserveData};
 use config::PartitionConfig;
@@ -303,9 +304,10 @@ impl Partitioning {
             return Err(Status::InvalidDeviceState);
         }
         let n = usize::try_from(count).map_err(|_| Status::InvalidParameter)?;
-        let mut slots = Vec::new();
-        slots.try_reserve_exact(n).map_err(|_| Status::NoMemory)?;
-        slots.extend((0..n).map(|_| None));
+        let mut slots = fallible::try_vec(n)?;
+        for _ in 0..n {
+            fallible::push(&mut slots, None)?;
+        }
         self.slots = slots;
         self.count = count;
         Ok(())
@@ -839,19 +841,20 @@ impl Partitioning {
         if self.allocations.room() < reserves.len() {
             return Err(Status::InsufficientResources);
         }
-        let mut handles = Vec::new();
-        handles
-            .try_reserve_exact(reserves.len())
-            .map_err(|_| Status::NoMemory)?;
+        let mut handles = fallible::try_vec(reserves.len())?;
         for r in reserves {
-            match self.allocations.insert(*r) {
-                Ok(h) => handles.push(h),
-                Err(status) => {
-                    for h in handles {
-                        let _ = self.allocations.remove(h);
-                    }
-                    return Err(status);
+            let step = self.allocations.insert(*r).and_then(|h| {
+                fallible::push(&mut handles, h).map_err(|e| {
+                    let _ = self.allocations.remove(h);
+                    Status::from(e)
+                })
+            });
+            if let Err(status) = step {
+                // Undo the ones published so far: all or nothing.
+                for h in handles {
+                    let _ = self.allocations.remove(h);
                 }
+                return Err(status);
             }
         }
         Ok(handles)

@@ -136,9 +136,9 @@ fn put(buf: &mut [u8], offset: usize, value: &[u8]) {
     }
 }
 
+/// `len` zero bytes; `resize` only fills the capacity reserved exactly.
 fn try_zeroed(len: usize) -> Result<Vec<u8>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(len).map_err(|_| Status::NoMemory)?;
+    let mut v = crate::fallible::try_vec(len)?;
     v.resize(len, 0);
     Ok(v)
 }
