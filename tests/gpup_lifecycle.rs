@@ -269,3 +269,41 @@ fn stopping_an_adapter_with_live_vgpus_destroys_them_and_a_restart_is_clean() {
     assert_eq!(c.partition, 0);
     assert_ne!(c.luid, a.luid);
 }
+
+#[test]
+fn a_caller_can_play_the_memory_basis_part_itself_between_reserve_and_run() {
+    // What a live-migration orchestration that owns the bases does: the model
+    // creates the vGPU and its pinned reserve, the caller creates and tracks
+    // the basis, then the vGPU is bound and started.
+    let (_d, adapter) = started_with(&gpup_layout());
+    adapter.set_partition_count(2).unwrap();
+    let v = adapter
+        .create_vgpu_until(&VgpuRequest::vram(4 * MIB), dxgkrnl_model::Stage::Reserved)
+        .unwrap();
+    let r = v.reserves[0];
+    assert!(r.basis.is_none() && !r.tracking);
+    assert_eq!(
+        adapter.vgpu_query(&v).unwrap().PowerState,
+        4,
+        "not running yet"
+    );
+    let basis = tracked(&adapter, r.segment, &[(r.offset, r.size)]);
+    let v = adapter.run_vgpu(v.partition).unwrap();
+    assert_eq!(adapter.vgpu_query(&v).unwrap().PowerState, 1);
+    adapter.vf_write_notify(&v, 7 * PAGE, 1).unwrap();
+    assert_eq!(
+        set_bits(
+            &query_all(&adapter, basis, r.size / PAGE, true),
+            r.size / PAGE
+        ),
+        vec![7]
+    );
+    adapter.destroy_vgpu(v.partition).unwrap();
+    // The caller's basis outlives the vGPU; the caller ends it.
+    assert_eq!(adapter.stop_dirty_tracking(basis), STATUS_SUCCESS);
+    assert_eq!(adapter.destroy_memory_basis(basis), STATUS_SUCCESS);
+    assert_eq!(
+        adapter.run_vgpu(v.partition).err(),
+        Some(STATUS_INVALID_PARAMETER)
+    );
+}

@@ -26,7 +26,7 @@ pub use adapter::{
 };
 pub use basis::{BasisHandle, create_args};
 pub use loader::{Driver, DriverEntryFn, DxgkInitialize, MANDATORY_SLOTS, validate_table};
-pub use vgpu::{GpuVirtualization, Reserve, VfProbe, VgpuInfo, VgpuRequest};
+pub use vgpu::{GpuVirtualization, Reserve, Stage, VfProbe, VgpuInfo, VgpuRequest};
 
 /// An NTSTATUS failure from the driver, or from a check the model makes where
 /// Dxgkrnl would.

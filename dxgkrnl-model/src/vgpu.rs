@@ -161,6 +161,17 @@ pub struct VgpuInfo {
     pub vmbus: usize,
 }
 
+/// How far [`Adapter::create_vgpu_until`] goes (section 5's step numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Steps 7-8: CreateVirtualGpu and the pinned reserves, no memory basis.
+    Reserved,
+    /// Steps 7-9: also a memory basis per tracked reserve (tracked if performant).
+    Based,
+    /// Steps 7-14: bound, probed, on the VM bus, in D0.
+    Running,
+}
+
 /// What management asks for when it creates a vGPU.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct VgpuRequest {
@@ -178,6 +189,13 @@ impl VgpuRequest {
         r.profile[0] = (bytes, bytes, bytes);
         r
     }
+}
+
+/// The model's state, even if a panicking test thread poisoned the lock.
+fn lock(state: &Mutex<VirtState>) -> std::sync::MutexGuard<'_, VirtState> {
+    state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Reads an interface into a `T` from a `Size`-byte buffer, as Dxgkrnl does.
@@ -459,14 +477,7 @@ impl Adapter {
     pub fn set_partition_count(&self, count: u32) -> Result<()> {
         let g = self.gpup()?;
         let (_, current) = self.partition_info()?;
-        if u32::from(current) != count
-            && !g
-                .state
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .vgpus
-                .is_empty()
-        {
+        if u32::from(current) != count && !lock(&g.state).vgpus.is_empty() {
             return Err(STATUS_INVALID_DEVICE_STATE);
         }
         let f = g
@@ -507,13 +518,7 @@ impl Adapter {
     #[must_use]
     pub fn vgpus(&self) -> Vec<VgpuInfo> {
         self.gpu_virtualization().map_or_else(Vec::new, |g| {
-            g.state
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .vgpus
-                .values()
-                .cloned()
-                .collect()
+            lock(&g.state).vgpus.values().cloned().collect()
         })
     }
 
@@ -528,7 +533,7 @@ impl Adapter {
     /// more entries") or VidMm cannot place a reserve; the first failing
     /// DDI's status; `STATUS_UNSUCCESSFUL` for an answer Dxgkrnl rejects.
     pub fn create_vgpu(&self, request: &VgpuRequest) -> Result<VgpuInfo> {
-        self.create_vgpu_stage(request, true)
+        self.create_vgpu_until(request, Stage::Running)
     }
 
     /// Steps 7-9 of section 5 only: CreateVirtualGpu, the reserves (standard
@@ -539,18 +544,60 @@ impl Adapter {
     /// # Errors
     /// As [`Self::create_vgpu`].
     pub fn create_vgpu_unbound(&self, request: &VgpuRequest) -> Result<VgpuInfo> {
-        self.create_vgpu_stage(request, false)
+        self.create_vgpu_until(request, Stage::Based)
     }
 
-    fn create_vgpu_stage(&self, request: &VgpuRequest, run: bool) -> Result<VgpuInfo> {
+    /// Creates a vGPU up to `stage` (see [`Stage`]); [`Self::run_vgpu`]
+    /// continues it, [`Self::destroy_vgpu`] tears down whatever exists.
+    /// With [`Stage::Reserved`] the caller plays the memory-basis part itself
+    /// (as the live-migration orchestration does), before `run_vgpu`.
+    ///
+    /// # Errors
+    /// As [`Self::create_vgpu`].
+    pub fn create_vgpu_until(&self, request: &VgpuRequest, stage: Stage) -> Result<VgpuInfo> {
+        let vgpu = self.create_vgpu_stage(request, stage != Stage::Reserved)?;
+        if stage == Stage::Running {
+            return self.run_vgpu(vgpu.partition);
+        }
+        Ok(vgpu)
+    }
+
+    /// Steps 10-14 of section 5 for a vGPU created with
+    /// [`Self::create_vgpu_until`]: SetVirtualGpuResources, GetVirtualGpuInfo,
+    /// the virtual-PCI probe, SetVirtualGpuVmBus and D0. On failure the vGPU
+    /// is destroyed, as Dxgkrnl does after a failure following a successful
+    /// CreateVirtualGpu.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_PARAMETER` for a slot the model has no vGPU in; the
+    /// failing DDI's status; `STATUS_UNSUCCESSFUL` for a LUID that differs
+    /// between CreateVirtualGpu and the SR-IOV interface.
+    pub fn run_vgpu(&self, partition: u32) -> Result<VgpuInfo> {
+        let g = self.gpup()?;
+        let mut vgpu = lock(&g.state)
+            .vgpus
+            .get(&partition)
+            .cloned()
+            .ok_or(STATUS_INVALID_PARAMETER)?;
+        match self.run(g, &mut vgpu) {
+            Ok(()) => {
+                lock(&g.state).vgpus.insert(partition, vgpu.clone());
+                Ok(vgpu)
+            }
+            Err(status) => {
+                eprintln!("dxgkrnl-model: vGPU {partition} failed to start: {status:?}");
+                let _ = self.destroy_vgpu(partition);
+                Err(status)
+            }
+        }
+    }
+
+    fn create_vgpu_stage(&self, request: &VgpuRequest, bases: bool) -> Result<VgpuInfo> {
         let g = self.gpup()?;
         let (_, count) = self.partition_info()?;
         let count = u32::from(count);
         let partition = {
-            let state = g
-                .state
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let state = lock(&g.state);
             match request.partition {
                 Some(p) if p >= count => return Err(STATUS_INVALID_PARAMETER),
                 Some(p) => p,
@@ -590,13 +637,9 @@ impl Adapter {
             },
             vmbus: 0,
         };
-        match self.bring_up(g, &args, &mut vgpu, run) {
+        match self.reserve(g, &args, &mut vgpu, bases) {
             Ok(()) => {
-                g.state
-                    .lock()
-                    .expect("state")
-                    .vgpus
-                    .insert(partition, vgpu.clone());
+                lock(&g.state).vgpus.insert(partition, vgpu.clone());
                 Ok(vgpu)
             }
             Err(status) => {
@@ -607,15 +650,15 @@ impl Adapter {
         }
     }
 
-    /// Steps 8-14 of section 5 for a vGPU CreateVirtualGpu returned.
-    fn bring_up(
+    /// Steps 8 and (with `bases`) 9 of section 5 for a vGPU
+    /// CreateVirtualGpu returned: its reserves, and their memory bases.
+    fn reserve(
         &self,
         g: &GpuVirtualization,
         created: &DXGKARG_CREATEVIRTUALGPU,
         vgpu: &mut VgpuInfo,
-        run: bool,
+        bases: bool,
     ) -> Result<()> {
-        let p = vgpu.partition;
         if created.NumMemorySegments > MAX_SEGMENT_INFOS {
             return Err(STATUS_UNSUCCESSFUL);
         }
@@ -627,12 +670,14 @@ impl Adapter {
         {
             let reserve = self.create_reserve(g, info)?;
             vgpu.reserves.push(reserve);
-            let reserve = vgpu.reserves.last_mut().expect("just pushed");
+            let Some(reserve) = vgpu.reserves.last_mut() else {
+                return Err(STATUS_UNSUCCESSFUL);
+            };
             let tracked = caps
                 .segment_page_sizes
                 .iter()
                 .any(|&(id, page)| id == info.DriverSegmentId && page.is_some());
-            if tracked {
+            if tracked && bases {
                 // Before the KMD learns the reserve belongs to the vGPU.
                 let basis = self
                     .create_memory_basis(reserve.segment, &[(reserve.offset, reserve.size)])
@@ -647,9 +692,12 @@ impl Adapter {
                 }
             }
         }
-        if !run {
-            return Ok(());
-        }
+        Ok(())
+    }
+
+    /// Steps 10-14 of section 5.
+    fn run(&self, g: &GpuVirtualization, vgpu: &mut VgpuInfo) -> Result<()> {
+        let p = vgpu.partition;
         self.set_vgpu_resources(p, &vgpu.reserves)?;
         vgpu.caps = self.vgpu_info(p)?;
         vgpu.probe = self.probe_vf(p)?;
@@ -658,10 +706,7 @@ impl Adapter {
             return Err(STATUS_UNSUCCESSFUL);
         }
         let handle = {
-            let mut state = g
-                .state
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut state = lock(&g.state);
             state.next_vmbus += 1;
             0x564D_4200_0000 + state.next_vmbus
         };
@@ -760,10 +805,7 @@ impl Adapter {
             .find(|s| s.id == segment)?
             .size;
         let align = alignment.max(4096);
-        let mut state = g
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = lock(&g.state);
         let mut used: Vec<(u64, u64)> = state
             .pinned
             .iter()
@@ -786,10 +828,7 @@ impl Adapter {
     }
 
     fn unpin(g: &GpuVirtualization, r: &Reserve) {
-        let mut state = g
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = lock(&g.state);
         if let Some(i) = state
             .pinned
             .iter()
@@ -832,10 +871,7 @@ impl Adapter {
     /// first failure of DestroyAllocation, StopDirtyTracking or DestroyMemoryBasis.
     pub fn destroy_vgpu(&self, partition: u32) -> Result<()> {
         let g = self.gpup()?;
-        let vgpu = g
-            .state
-            .lock()
-            .expect("state")
+        let vgpu = lock(&g.state)
             .vgpus
             .remove(&partition)
             .ok_or(STATUS_INVALID_PARAMETER)?;
