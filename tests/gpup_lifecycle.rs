@@ -307,3 +307,23 @@ fn a_caller_can_play_the_memory_basis_part_itself_between_reserve_and_run() {
         Some(STATUS_INVALID_PARAMETER)
     );
 }
+
+#[test]
+fn removing_an_adapter_with_live_vgpus_frees_them_with_it() {
+    let (_d, adapter) = started_with(&gpup_layout());
+    adapter.set_partition_count(2).unwrap();
+    let v = adapter.create_vgpu(&VgpuRequest::default()).unwrap();
+    let g = adapter.gpu_virtualization().unwrap();
+    let (context, info) = (
+        g.partition.Context,
+        g.partition.DxgkDdiGetVirtualGpuInfo.unwrap(),
+    );
+    adapter.remove().expect("RemoveDevice with a vGPU alive");
+    let mut args = DXGKARG_GETVIRTUALGPUINFO::zeroed();
+    args.PartitionId = v.partition;
+    assert_eq!(
+        unsafe { info(context, &raw mut args) },
+        STATUS_INVALID_PARAMETER,
+        "the context is dead"
+    );
+}

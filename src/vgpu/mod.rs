@@ -376,7 +376,9 @@ impl Partitioning {
         if min > limit {
             return Err(Status::InsufficientResources);
         }
-        let clamped = target.clamp(min, limit);
+        // `min <= limit` (checked above); `max`/`min` rather than `clamp`,
+        // which would assert it.
+        let clamped = target.max(min).min(limit);
         let mut size = round_up(clamped, self.page).unwrap_or(u64::MAX);
         if size > limit {
             // `limit` is not a page multiple (the VM's Max is not): stay within it.

@@ -109,8 +109,8 @@ fn high32(v: u64) -> u32 {
 /// A VF's configuration space.
 ///
 /// # Invariants
-/// `bytes.len() == CONFIG_SPACE_SIZE` and `masks` covers exactly the writable
-/// bits, both fixed at construction.
+/// `bytes`, `defaults` and `masks` are each `CONFIG_SPACE_SIZE` long, fixed at
+/// construction; `masks` has exactly the writable bits set.
 pub(crate) struct ConfigSpace {
     bytes: Vec<u8>,
     defaults: Vec<u8>,
@@ -202,6 +202,8 @@ impl ConfigSpace {
 
     /// Back to the power-on values (a function-level reset).
     pub(crate) fn reset(&mut self) {
+        // PANIC: `copy_from_slice` needs equal lengths; both are
+        // CONFIG_SPACE_SIZE from construction on (type invariant).
         self.bytes.copy_from_slice(&self.defaults);
     }
 
