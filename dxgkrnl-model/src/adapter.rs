@@ -187,6 +187,21 @@ pub struct StartedCaps {
     /// `DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS` per configured segment: the
     /// page size, or `None` where the driver answered `STATUS_NOT_IMPLEMENTED`.
     pub segment_page_sizes: Vec<(u32, Option<u32>)>,
+    /// `DXGKQAITYPE_GPUPCAPS`; all zero when the query failed (as Dxgkrnl counts it).
+    pub gpup: GpupCaps,
+    /// The status of the `DXGKQAITYPE_GPUPCAPS` query.
+    pub gpup_query: NTSTATUS,
+}
+
+impl StartedCaps {
+    /// The dirty-tracking page size the driver reported for `segment`, if tracked.
+    #[must_use]
+    pub fn page_size(&self, segment: u32) -> Option<u32> {
+        self.segment_page_sizes
+            .iter()
+            .find(|(id, _)| *id == segment)
+            .and_then(|(_, page)| *page)
+    }
 }
 
 /// An adapter the driver created in `DxgkDdiAddDevice`.
@@ -307,7 +322,11 @@ impl Adapter {
     /// Starts the adapter as Dxgkrnl does: `DxgkDdiStartDevice`, then the
     /// `DXGKQAITYPE_DRIVERCAPS` query, whose `WDDMVersion` must match the
     /// table's interface version (otherwise the adapter is stopped again and
-    /// the start fails with `STATUS_REVISION_MISMATCH`).
+    /// the start fails with `STATUS_REVISION_MISMATCH`), then
+    /// `DXGKQAITYPE_DIRTYBITTRACKINGCAPS`, `DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS`
+    /// per segment and `DXGKQAITYPE_GPUPCAPS`. Caps that offer live migration
+    /// without dirty-bit tracking stop the adapter again and fail the start
+    /// with `STATUS_INVALID_PARAMETER`.
     ///
     /// Returns (video present sources, children).
     ///
@@ -378,9 +397,30 @@ impl Adapter {
                 }
             }
         }
+        // GPU-P caps. Dxgkrnl counts a failing query as all-zero caps, and
+        // refuses an adapter that offers live migration without dirty-bit
+        // tracking (dirty-bit-tracking.md section 3).
+        let (gpup, gpup_query) =
+            match self.query_adapter_info::<DXGK_GPUPCAPS>(DXGKQAITYPE_GPUPCAPS, &[]) {
+                Ok(caps) => (caps.Caps, STATUS_SUCCESS),
+                Err(status) => (GpupCaps::empty(), status),
+            };
+        if gpup.contains(GpupCaps::LiveMigration)
+            && !dirty
+                .Value
+                .contains(DirtyBitTrackingCaps::DirtyBitTrackingSupported)
+        {
+            eprintln!(
+                "dxgkrnl-model: GPUPCAPS.LiveMigration is set without DirtyBitTrackingSupported"
+            );
+            self.stop()?;
+            return Err(STATUS_INVALID_PARAMETER);
+        }
         self.caps = StartedCaps {
             dirty_bit_tracking: dirty.Value,
             segment_page_sizes: pages,
+            gpup,
+            gpup_query,
         };
         Ok((sources, children))
     }

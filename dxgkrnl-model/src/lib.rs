@@ -9,6 +9,12 @@
 //!
 //! [`Driver`] is a loaded driver image; [`Adapter`] one adapter it drives
 //! through AddDevice, StartDevice, QueryAdapterInfo, StopDevice, RemoveDevice.
+//!
+//! On top of that, the OS side of a GPU-P live migration: simulated VRAM
+//! ([`vram`]), GPU writers that write it and mark it through the driver's
+//! software dirty-tracking backend ([`writers`]), VFs and their VRAM reserves
+//! ([`vf`]), and the orchestration of `dirty-bit-tracking.md` section 5 with
+//! its transfer model and byte-by-byte proof ([`migration`]).
 
 #![allow(non_snake_case)]
 
@@ -16,6 +22,10 @@ mod adapter;
 mod basis;
 mod loader;
 mod mandatory_slots;
+pub mod migration;
+pub mod vf;
+pub mod vram;
+pub mod writers;
 
 pub use adapter::{Adapter, AdapterConfig, EtwEvent, MemorySegment, StartedCaps, take_etw_events};
 pub use basis::{BasisHandle, create_args};
