@@ -114,9 +114,7 @@ fn live_migration_without_dirty_tracking_is_refused() {
     // StopDevice finds it not started.
     let stop = patched.table().DxgkDdiStopDevice.unwrap();
     // SAFETY: the driver's DDI, on its own adapter.
-    assert_eq!(
-        unsafe { stop(adapter.context()) },
-        STATUS_INVALID_DEVICE_STATE
-    );
+    let status = unsafe { stop(adapter.context()) };
+    assert_eq!(status, STATUS_INVALID_DEVICE_STATE);
     adapter.remove().unwrap();
 }
