@@ -15,7 +15,7 @@
 //!
 //! # Host memory
 //! The words are allocated zeroed (`alloc_zeroed`, so the OS hands out zero
-//! pages lazily), and [`Vram::copy_page`] stores only the words that differ:
+//! pages lazily), and [`Vram::copy_to`] stores only the words that differ:
 //! VRAM nobody wrote costs no host memory on either side, so an 8 GiB segment
 //! costs only what the workload touches.
 

@@ -500,7 +500,7 @@ mod tests {
         assert_eq!(hot_slots(1000, 0.1), 100);
         assert_eq!(hot_slots(1000, 0.0), 1);
         assert_eq!(hot_slots(1000, 1.0), 1000);
-        assert_eq!(hot_slots(7, 0.5), 3);
+        assert_eq!(hot_slots(7, 0.5), 4);
         let mut rng = Rng::new(0);
         assert!((0..10_000).all(|_| rng.below(10) < 10));
         assert!((0..10_000).all(|_| (0.0..1.0).contains(&rng.unit())));
