@@ -189,10 +189,11 @@ impl MigrateArgs {
 
 fn main() -> ExitCode {
     let color = std::io::stderr().is_terminal();
+    // Unlocked handles: the progress bars' ticker thread writes to stderr too.
     let code = cli(
         std::env::args_os(),
-        &mut std::io::stdout().lock(),
-        &mut std::io::stderr().lock(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
         color,
     );
     ExitCode::from(code)
