@@ -117,7 +117,7 @@ impl core::fmt::Display for MigrationError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::Config(message) => f.write_str(message),
-            Self::Vram(e) => write!(f, "simulated VRAM: {e}"),
+            Self::Vram(e) => write!(f, "simulated VRAM: {e} (try a smaller VRAM size)"),
             Self::Driver { step, status } => write!(f, "{step} failed: {status:?}"),
         }
     }
@@ -388,6 +388,12 @@ impl MigrationConfig {
                 w.write_size
             ));
         }
+        if w.working_set > 0 && w.write_size > w.working_set {
+            return bad(format!(
+                "write size {} is larger than the working set {}",
+                w.write_size, w.working_set
+            ));
+        }
         if w.writers_per_vf == 0 || w.writers_per_vf > 16 {
             return bad(format!(
                 "writers per VF {} is not in 1..=16",
@@ -471,6 +477,9 @@ pub fn run_with(
 ) -> Result<MigrationReport, MigrationError> {
     let wall = Instant::now();
     config.validate()?;
+    // The hardware exists before the driver loads: each adapter's VRAM.
+    let src_vram = Vram::new(config.vram_size)?;
+    let dst_vram = Vram::new(config.vram_size)?;
     let driver = Driver::load().map_err(|status| driver_error("DriverEntry", status))?;
     let source = driver
         .start_adapter(&config.adapter_config())
@@ -500,8 +509,6 @@ pub fn run_with(
         .dirty_bit_tracking
         .contains(DirtyBitTrackingCaps::DirtyBitTrackingPerformant)
         && config.tracking == TrackingStart::FromCaps;
-    let src_vram = Vram::new(config.vram_size)?;
-    let dst_vram = Vram::new(config.vram_size)?;
     let mut run = Run {
         config,
         page: u64::from(page),

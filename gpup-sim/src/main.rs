@@ -246,7 +246,8 @@ fn migrate(args: &MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Err(e) => {
             drop(bars);
             let _ = writeln!(err, "error: {e}");
-            return if matches!(e, MigrationError::Config(_)) {
+            // A configuration this host cannot run is a bad option too.
+            return if matches!(e, MigrationError::Config(_) | MigrationError::Vram(_)) {
                 2
             } else {
                 1

@@ -155,6 +155,20 @@ fn bad_options_exit_with_code_2_and_a_clear_message() {
         ),
         (vec!["migrate", "--working-set", "150%"], "more than 100%"),
         (vec!["migrate", "--write-size", "3"], "write size 3"),
+        (
+            vec![
+                "migrate",
+                "--vram",
+                "64MiB",
+                "--working-set",
+                "8MiB",
+                "--write-size",
+                "16MiB",
+            ],
+            "larger than the working set",
+        ),
+        // More than the address space: refused whatever the host's overcommit policy.
+        (vec!["migrate", "--vram", "16000000TiB"], "cannot reserve"),
         (vec!["migrate", "--link", "0Gbit"], "link speed"),
         (
             vec!["migrate", "--vram", "4KiB", "--vfs", "2"],
