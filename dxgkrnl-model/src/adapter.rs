@@ -399,7 +399,9 @@ impl Adapter {
         }
         // GPU-P caps. Dxgkrnl counts a failing query as all-zero caps, and
         // refuses an adapter that offers live migration without dirty-bit
-        // tracking (dirty-bit-tracking.md section 3).
+        // tracking (dirty-bit-tracking.md section 3). Dxgkrnl asks only once
+        // the partition interface was obtained (gpu-partitioning.md section
+        // 2); until the driver has that interface the model asks always.
         let (gpup, gpup_query) =
             match self.query_adapter_info::<DXGK_GPUPCAPS>(DXGKQAITYPE_GPUPCAPS, &[]) {
                 Ok(caps) => (caps.Caps, STATUS_SUCCESS),
