@@ -201,6 +201,23 @@ pub struct StartedCaps {
     /// `DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS` per configured segment: the
     /// page size, or `None` where the driver answered `STATUS_NOT_IMPLEMENTED`.
     pub segment_page_sizes: Vec<(u32, Option<u32>)>,
+    /// `DXGKQAITYPE_GPUPCAPS`; all zero when the query failed (as Dxgkrnl
+    /// counts it) or was not made.
+    pub gpup: GpupCaps,
+    /// The status of the `DXGKQAITYPE_GPUPCAPS` query; `None` when it was not
+    /// made because the adapter has no GPU partition interface.
+    pub gpup_query: Option<NTSTATUS>,
+}
+
+impl StartedCaps {
+    /// The dirty-tracking page size the driver reported for `segment`, if tracked.
+    #[must_use]
+    pub fn page_size(&self, segment: u32) -> Option<u32> {
+        self.segment_page_sizes
+            .iter()
+            .find(|(id, _)| *id == segment)
+            .and_then(|(_, page)| *page)
+    }
 }
 
 /// An adapter the driver created in `DxgkDdiAddDevice`.
@@ -338,7 +355,12 @@ impl Adapter {
     /// Starts the adapter as Dxgkrnl does: `DxgkDdiStartDevice`, then the
     /// `DXGKQAITYPE_DRIVERCAPS` query, whose `WDDMVersion` must match the
     /// table's interface version (otherwise the adapter is stopped again and
-    /// the start fails with `STATUS_REVISION_MISMATCH`).
+    /// the start fails with `STATUS_REVISION_MISMATCH`), then
+    /// `DXGKQAITYPE_DIRTYBITTRACKINGCAPS`, `DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS`
+    /// per segment, then GPU-virtualization initialization (the interfaces,
+    /// `DXGKQAITYPE_GPUPCAPS`, the checks of gpu-partitioning.md section 2).
+    /// Caps that offer live migration without dirty-bit tracking stop the
+    /// adapter again and fail the start with `STATUS_INVALID_PARAMETER`.
     ///
     /// Returns (video present sources, children).
     ///
@@ -412,8 +434,12 @@ impl Adapter {
         self.caps = StartedCaps {
             dirty_bit_tracking: dirty.Value,
             segment_page_sizes: pages,
+            gpup: GpupCaps::empty(),
+            gpup_query: None,
         };
-        // GPU virtualization (gpu-partitioning.md section 2): may fail the
+        // GPU virtualization (gpu-partitioning.md section 2): the partition
+        // interface, then GPUPCAPS (only then: Dxgkrnl asks only adapters
+        // that have the interface) and the other interfaces. It may fail the
         // start, or leave the adapter without GPU-P.
         match self.init_gpu_virtualization() {
             Ok(gpup) => self.gpup = gpup,
@@ -423,6 +449,12 @@ impl Adapter {
             }
         }
         Ok((sources, children))
+    }
+
+    /// What the GPUPCAPS query of GPU-virtualization initialization answered.
+    pub(crate) fn record_gpup_caps(&mut self, caps: GpupCaps, status: NTSTATUS) {
+        self.caps.gpup = caps;
+        self.caps.gpup_query = Some(status);
     }
 
     pub(crate) fn take_gpu_virtualization(&mut self) -> Option<crate::vgpu::GpuVirtualization> {

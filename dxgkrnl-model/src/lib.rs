@@ -12,6 +12,12 @@
 //! [`vgpu`] is the OS side of GPU partitioning: the start-time checks of the
 //! partition, SR-IOV and FlexIOV interfaces, and vGPU creation with VRAM
 //! reserves as Dxgkrnl and VidMm do it.
+//!
+//! On top of that, the OS side of a GPU-P live migration: simulated VRAM
+//! ([`vram`]), GPU writers that write it and mark it through the driver's
+//! software dirty-tracking backend ([`writers`]), VFs and their VRAM reserves
+//! ([`vf`]), and the orchestration of `dirty-bit-tracking.md` section 5 with
+//! its transfer model and byte-by-byte proof ([`migration`]).
 
 #![allow(non_snake_case)]
 
@@ -19,7 +25,11 @@ mod adapter;
 mod basis;
 mod loader;
 mod mandatory_slots;
+pub mod migration;
+pub mod vf;
 pub mod vgpu;
+pub mod vram;
+pub mod writers;
 
 pub use adapter::{
     Adapter, AdapterConfig, EtwEvent, MemorySegment, PartitionConfig, StartedCaps, take_etw_events,

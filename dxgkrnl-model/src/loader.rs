@@ -160,6 +160,9 @@ impl Drop for DriverInner {
 #[derive(Clone)]
 pub struct Driver {
     pub(crate) inner: Arc<DriverInner>,
+    /// The table the model calls through: the registered one, unless
+    /// [`Driver::patched`] replaced entries.
+    table: DRIVER_INITIALIZATION_DATA,
 }
 
 impl Driver {
@@ -206,15 +209,31 @@ impl Driver {
         };
         crate::check(status)?;
         inner.table = registered.ok_or(STATUS_UNSUCCESSFUL)?;
+        let table = inner.table;
         Ok(Self {
             inner: Arc::new(inner),
+            table,
         })
     }
 
-    /// The table the driver registered.
+    /// The table the model calls the driver through.
     #[must_use]
     pub fn table(&self) -> &DRIVER_INITIALIZATION_DATA {
-        &self.inner.table
+        &self.table
+    }
+
+    /// The same loaded driver seen through a table that `patch` edited: a
+    /// deliberately broken variant for tests (for example a QueryAdapterInfo
+    /// that wraps the driver's and reports inconsistent caps), so that the
+    /// model's checks can be shown to refuse what Dxgkrnl would refuse.
+    #[must_use]
+    pub fn patched(&self, patch: impl FnOnce(&mut DRIVER_INITIALIZATION_DATA)) -> Self {
+        let mut table = self.table;
+        patch(&mut table);
+        Self {
+            inner: Arc::clone(&self.inner),
+            table,
+        }
     }
 
     /// Creates an adapter through `DxgkDdiAddDevice`.
@@ -240,7 +259,7 @@ impl Driver {
     /// Unloads the driver through `DxgkDdiUnload` (Dxgkrnl calls it once
     /// every adapter was removed).
     pub fn unload(self) {
-        if let Some(unload) = self.inner.table.DxgkDdiUnload {
+        if let Some(unload) = self.table.DxgkDdiUnload {
             // SAFETY: a DDI of the loaded driver, taking no arguments.
             unsafe { unload() };
         }

@@ -309,7 +309,7 @@ impl Adapter {
     /// adapter has no GPU-P (no partition interface, or LiveMigration with a
     /// missing migration slot); `Err`: the start fails with that status. On
     /// failure every interface taken is dereferenced again.
-    pub(crate) fn init_gpu_virtualization(&self) -> Result<Option<GpuVirtualization>> {
+    pub(crate) fn init_gpu_virtualization(&mut self) -> Result<Option<GpuVirtualization>> {
         // 1. The partition interface; failure: no GPU-P, start continues.
         let Ok(partition) = query::<DXGKDDI_GPU_PARTITION_INTERFACE>(
             self,
@@ -327,9 +327,12 @@ impl Adapter {
             return Err(STATUS_UNSUCCESSFUL);
         }
         // 3. GPUPCAPS; a failing query counts as all zero; a bit >= 4 fails the start.
-        let caps = self
-            .query_adapter_info::<DXGK_GPUPCAPS>(DXGKQAITYPE_GPUPCAPS, &[])
-            .map_or(GpupCaps::empty(), |c| c.Caps);
+        let (caps, caps_query) =
+            match self.query_adapter_info::<DXGK_GPUPCAPS>(DXGKQAITYPE_GPUPCAPS, &[]) {
+                Ok(c) => (c.Caps, STATUS_SUCCESS),
+                Err(status) => (GpupCaps::empty(), status),
+            };
+        self.record_gpup_caps(caps, caps_query);
         if caps.bits() & !0xF != 0 {
             eprintln!(
                 "dxgkrnl-model: GPUPCAPS {:#x} has a bit above 3",
@@ -400,22 +403,26 @@ impl Adapter {
             held.release();
             return Err(STATUS_INVALID_PARAMETER);
         }
-        // 6. LiveMigration: a missing migration slot stops GPU-P silently;
-        // without dirty-bit tracking the start fails ([inf]: status).
+        // 6. LiveMigration: without dirty-bit tracking the caps are
+        // inconsistent and the start fails (dirty-bit-tracking.md section 3;
+        // [inf]: status); with it, a missing migration slot stops GPU-P
+        // silently.
         if caps.contains(GpupCaps::LiveMigration) {
-            if !live_migration_slots_filled(self.driver().table()) {
-                eprintln!("dxgkrnl-model: LiveMigration without the migration DDIs: no GPU-P");
-                held.release();
-                return Ok(None);
-            }
             if !self
                 .caps()
                 .dirty_bit_tracking
                 .contains(DirtyBitTrackingCaps::DirtyBitTrackingSupported)
             {
-                eprintln!("dxgkrnl-model: LiveMigration without dirty-bit tracking");
+                eprintln!(
+                    "dxgkrnl-model: GPUPCAPS.LiveMigration is set without DirtyBitTrackingSupported"
+                );
                 held.release();
                 return Err(STATUS_INVALID_PARAMETER);
+            }
+            if !live_migration_slots_filled(self.driver().table()) {
+                eprintln!("dxgkrnl-model: LiveMigration without the migration DDIs: no GPU-P");
+                held.release();
+                return Ok(None);
             }
         }
         Ok(Some(held))

@@ -1,0 +1,474 @@
+//! The readable report and the JSON result.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use dxgk_sys::{DirtyBitTrackingCaps, GpupCaps};
+use dxgkrnl_model::migration::{
+    Convergence, MigrationReport, Phase, RoundReport, Side, TrackingStart, VfReport,
+};
+use dxgkrnl_model::writers::Pattern;
+use serde_json::{Value, json};
+
+use crate::units::{format_duration, format_link, format_size, ratio};
+
+/// Rounds listed in full; longer runs show the first and last few.
+const ROUNDS_SHOWN: usize = 12;
+
+fn ms(d: Duration) -> f64 {
+    ratio(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX), 1_000_000)
+}
+
+fn us(d: Duration) -> f64 {
+    ratio(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX), 1_000)
+}
+
+fn dirty_caps(caps: DirtyBitTrackingCaps) -> String {
+    let mut names = Vec::new();
+    if caps.contains(DirtyBitTrackingCaps::DirtyBitTrackingSupported) {
+        names.push("DirtyBitTrackingSupported");
+    }
+    if caps.contains(DirtyBitTrackingCaps::DirtyBitTrackingPerformant) {
+        names.push("DirtyBitTrackingPerformant");
+    }
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(" | ")
+    }
+}
+
+fn gpup_caps(caps: GpupCaps) -> String {
+    let names: Vec<&str> = [
+        (
+            GpupCaps::VirtualMachineHibernation,
+            "VirtualMachineHibernation",
+        ),
+        (GpupCaps::HotDriverUpdate, "HotDriverUpdate"),
+        (GpupCaps::LiveMigration, "LiveMigration"),
+        (GpupCaps::ScatterMapReserve, "ScatterMapReserve"),
+    ]
+    .iter()
+    .filter(|(bit, _)| caps.contains(*bit))
+    .map(|(_, name)| *name)
+    .collect();
+    if names.is_empty() {
+        "0".into()
+    } else {
+        names.join(" | ")
+    }
+}
+
+fn round_row(out: &mut String, r: &RoundReport) {
+    let phase = match r.phase {
+        Phase::Brownout => "brownout",
+        Phase::Blackout => "blackout",
+    };
+    let mut note = String::new();
+    if r.whole_reserve {
+        note.push_str("  whole reserve (tracking just started)");
+    }
+    if r.found_after_pause > 0 {
+        let _ = write!(note, "  +{} found after the pause", r.found_after_pause);
+    }
+    let _ = writeln!(
+        out,
+        "  {:>5}  {:<8}  {:>11}  {:>10}  {:>12}  {:>10}  {:>10}{note}",
+        r.round,
+        phase,
+        r.dirty_pages,
+        format_size(r.bytes_sent),
+        format_duration(r.transfer),
+        format_duration(r.harvest),
+        format_duration(r.start),
+    );
+}
+
+fn vf_section(out: &mut String, report: &MigrationReport, vf: &VfReport) {
+    let config = &report.config;
+    let ranges: Vec<String> = vf
+        .source_reserve
+        .ranges()
+        .iter()
+        .map(|(offset, size)| format!("{offset:#x}+{}", format_size(*size)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nVF {}: reserve {} in {} range(s): {}",
+        vf.vf,
+        format_size(vf.source_reserve.size()),
+        ranges.len(),
+        ranges.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "  tracking started at {}",
+        if vf.tracked_from_creation {
+            "VF creation (performant)"
+        } else {
+            "migration start: the first round sends the whole reserve"
+        }
+    );
+    let _ = writeln!(
+        out,
+        "  {:>5}  {:<8}  {:>11}  {:>10}  {:>12}  {:>10}  {:>10}",
+        "round", "phase", "dirty pages", "sent", "transfer*", "query†", "at*"
+    );
+    if vf.rounds.len() <= ROUNDS_SHOWN {
+        for r in &vf.rounds {
+            round_row(out, r);
+        }
+    } else {
+        for r in &vf.rounds[..ROUNDS_SHOWN - 4] {
+            round_row(out, r);
+        }
+        let _ = writeln!(
+            out,
+            "  {:>5}  ({} more rounds)",
+            "...",
+            vf.rounds.len() - ROUNDS_SHOWN + 1
+        );
+        for r in &vf.rounds[vf.rounds.len() - 3..] {
+            round_row(out, r);
+        }
+    }
+    let pre_copy = vf.rounds.len().saturating_sub(1);
+    match vf.convergence {
+        Convergence::Budget => {
+            let _ = writeln!(
+                out,
+                "  converged after {pre_copy} pre-copy round(s): the pending set fitted the {} budget",
+                format_duration(config.downtime_budget)
+            );
+        }
+        Convergence::MaxRounds => {
+            let _ = writeln!(
+                out,
+                "  did NOT converge: stopped after {} rounds (--max-rounds); the blackout {} the {} budget",
+                vf.rounds.len(),
+                if vf.blackout > config.downtime_budget {
+                    "exceeds"
+                } else {
+                    "fits"
+                },
+                format_duration(config.downtime_budget)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  blackout {} vs stop-and-copy {} ({:.1}x shorter); total {} vs {}; sent {} vs {}",
+        format_duration(vf.blackout),
+        format_duration(vf.stop_and_copy),
+        ms(vf.stop_and_copy) / ms(vf.blackout).max(1e-6),
+        format_duration(vf.total),
+        format_duration(vf.stop_and_copy),
+        format_size(vf.bytes_sent),
+        format_size(vf.source_reserve.size()),
+    );
+    let w = &vf.writers;
+    let _ = writeln!(
+        out,
+        "  writers: {} writes ({}), {} marks{}",
+        w.writes,
+        format_size(w.bytes),
+        w.marks,
+        if w.dropped_marks > 0 {
+            format!(", {} marks DROPPED by fault injection", w.dropped_marks)
+        } else {
+            String::new()
+        }
+    );
+    if vf.proof.passed() {
+        let _ = writeln!(
+            out,
+            "  proof: {} pages compared, destination byte-identical to source",
+            vf.proof.pages_compared
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  proof: FAILED, {} of {} pages differ; first ones (VF address -> source segment offset):",
+            vf.proof.differing_pages, vf.proof.pages_compared
+        );
+        for (addr, offset) in &vf.proof.first_differences {
+            let _ = writeln!(out, "    {addr:#x} -> {offset:#x}");
+        }
+    }
+}
+
+/// The readable report: configuration, caps, each VF's rounds, a summary
+/// table and the verdict.
+#[must_use]
+pub fn text(report: &MigrationReport) -> String {
+    let c = &report.config;
+    let w = &c.workload;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "gpup-sim migrate: GPU-P live migration through gpup-miniport's DDI table (dxgkrnl-model)\n"
+    );
+    let _ = writeln!(out, "Configuration");
+    let _ = writeln!(
+        out,
+        "  VRAM       {} per adapter (source and target), one tracked segment of {}-byte pages",
+        format_size(c.vram_size),
+        c.page_size
+    );
+    let reserve = report.vfs.first().map_or(0, |v| v.source_reserve.size());
+    let _ = writeln!(
+        out,
+        "  VFs        {}, reserves of {} scattered over {} range(s) each",
+        c.vf_count,
+        format_size(reserve),
+        c.ranges_per_vf
+    );
+    let _ = writeln!(
+        out,
+        "  workload   {}/s per VF, working set {}, {}, {} writes, {} writer(s) per VF{}{}",
+        format_size(w.dirty_rate),
+        format_size(w.working_set),
+        w.pattern,
+        format_size(w.write_size),
+        w.writers_per_vf,
+        w.write_limit
+            .map(|n| format!(", {n} writes each at most"))
+            .unwrap_or_default(),
+        w.drop_one_mark_in
+            .map(|n| format!(", FAULT INJECTION: every {n}-th mark dropped"))
+            .unwrap_or_default(),
+    );
+    let _ = writeln!(
+        out,
+        "  migration  link {}, downtime budget {}, at most {} rounds, seed {}",
+        format_link(c.link_bits_per_second),
+        format_duration(c.downtime_budget),
+        c.max_rounds,
+        c.seed
+    );
+    let _ = writeln!(out, "\nAdapter caps read at start (source and target)");
+    let _ = writeln!(
+        out,
+        "  DIRTYBITTRACKINGCAPS         {}",
+        dirty_caps(report.caps.dirty_bit_tracking)
+    );
+    let _ = writeln!(
+        out,
+        "  DIRTYBITTRACKINGSEGMENTCAPS  segment 1: {}-byte pages",
+        report.caps.page_size
+    );
+    match report.caps.gpup_query {
+        Some(status) if status.is_success() => {
+            let _ = writeln!(
+                out,
+                "  GPUPCAPS                     {}",
+                gpup_caps(report.caps.gpup)
+            );
+        }
+        Some(status) => {
+            let _ = writeln!(
+                out,
+                "  GPUPCAPS                     query failed ({status:?}): counted as 0, as Dxgkrnl does"
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "  GPUPCAPS                     not asked: the adapter has no GPU partition interface"
+            );
+        }
+    }
+    if c.tracking == TrackingStart::AtMigration {
+        let _ = writeln!(
+            out,
+            "  (--tracking at-migration: tracking treated as not performant)"
+        );
+    }
+    for vf in &report.vfs {
+        vf_section(&mut out, report, vf);
+    }
+    let _ = writeln!(
+        out,
+        "\n* modelled (link bandwidth, writers' time); † measured (wall time of QueryDirtyBitData through the C ABI)"
+    );
+    let _ = writeln!(out, "\nSummary (times modelled)");
+    let _ = writeln!(
+        out,
+        "  {:>3}  {:>6}  {:>10}  {:>13}  {:>8}  {:>10}  {:>10}  {:>10}  proof",
+        "VF", "rounds", "blackout", "stop-and-copy", "speed-up", "total", "sent", "reserve"
+    );
+    for vf in &report.vfs {
+        let _ = writeln!(
+            out,
+            "  {:>3}  {:>6}  {:>10}  {:>13}  {:>7.1}x  {:>10}  {:>10}  {:>10}  {}",
+            vf.vf,
+            vf.rounds.len(),
+            format_duration(vf.blackout),
+            format_duration(vf.stop_and_copy),
+            ms(vf.stop_and_copy) / ms(vf.blackout).max(1e-6),
+            format_duration(vf.total),
+            format_size(vf.bytes_sent),
+            format_size(vf.source_reserve.size()),
+            if vf.proof.passed() {
+                "passed"
+            } else {
+                "FAILED"
+            }
+        );
+    }
+    let queries: Vec<Duration> = report
+        .vfs
+        .iter()
+        .flat_map(|v| v.rounds.iter().map(|r| r.harvest))
+        .filter(|d| !d.is_zero())
+        .collect();
+    let slowest = queries.iter().max().copied().unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "\nMeasured: {} QueryDirtyBitData calls, slowest {}; whole run {} wall time (warm-up: {} modelled).",
+        report
+            .trace
+            .iter()
+            .filter(|e| e.step == dxgkrnl_model::migration::Step::QueryDirtyBitData)
+            .count(),
+        format_duration(slowest),
+        format_duration(report.wall),
+        format_duration(report.warm_up),
+    );
+    let pages: u64 = report.vfs.iter().map(|v| v.proof.pages_compared).sum();
+    if report.passed() {
+        let _ = writeln!(
+            out,
+            "Byte-identical check: PASSED for all {} VF(s): {pages} pages of destination VRAM equal their source.",
+            report.vfs.len()
+        );
+    } else {
+        let failed: Vec<String> = report
+            .vfs
+            .iter()
+            .filter(|v| !v.proof.passed())
+            .map(|v| {
+                format!(
+                    "VF {} ({} of {} pages differ)",
+                    v.vf, v.proof.differing_pages, v.proof.pages_compared
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "Byte-identical check: FAILED for {}.",
+            failed.join(", ")
+        );
+    }
+    out
+}
+
+fn pattern_json(p: &Pattern) -> Value {
+    match p {
+        Pattern::Uniform => json!({"kind": "uniform"}),
+        Pattern::HotSet {
+            hot_fraction,
+            hot_writes,
+        } => json!({"kind": "hot-set", "hot_fraction": hot_fraction, "hot_writes": hot_writes}),
+        Pattern::Sweep => json!({"kind": "sweep"}),
+    }
+}
+
+fn round_json(r: &RoundReport) -> Value {
+    json!({
+        "round": r.round,
+        "phase": match r.phase { Phase::Brownout => "brownout", Phase::Blackout => "blackout" },
+        "start_ms": ms(r.start),
+        "dirty_pages": r.dirty_pages,
+        "bytes_sent": r.bytes_sent,
+        "transfer_ms": ms(r.transfer),
+        "harvest_us": us(r.harvest),
+        "whole_reserve": r.whole_reserve,
+        "found_after_pause": r.found_after_pause,
+    })
+}
+
+/// The full result as JSON: configuration, caps, per-VF rounds and proof,
+/// the OS-sequence trace, and the verdict. Times are in milliseconds
+/// (modelled) except `harvest_us` and `wall_ms` (measured).
+#[must_use]
+pub fn json(report: &MigrationReport) -> Value {
+    let c = &report.config;
+    let w = &c.workload;
+    let vfs: Vec<Value> = report
+        .vfs
+        .iter()
+        .map(|vf| {
+            json!({
+                "vf": vf.vf,
+                "source_ranges": vf.source_reserve.ranges().iter().map(|(o, s)| json!([o, s])).collect::<Vec<_>>(),
+                "target_ranges": vf.target_reserve.ranges().iter().map(|(o, s)| json!([o, s])).collect::<Vec<_>>(),
+                "reserve_bytes": vf.source_reserve.size(),
+                "tracked_from_creation": vf.tracked_from_creation,
+                "rounds": vf.rounds.iter().map(round_json).collect::<Vec<_>>(),
+                "converged": vf.convergence == Convergence::Budget,
+                "blackout_ms": ms(vf.blackout),
+                "total_ms": ms(vf.total),
+                "bytes_sent": vf.bytes_sent,
+                "stop_and_copy_ms": ms(vf.stop_and_copy),
+                "writers": {
+                    "writes": vf.writers.writes,
+                    "bytes": vf.writers.bytes,
+                    "marks": vf.writers.marks,
+                    "dropped_marks": vf.writers.dropped_marks,
+                },
+                "proof": {
+                    "passed": vf.proof.passed(),
+                    "pages_compared": vf.proof.pages_compared,
+                    "differing_pages": vf.proof.differing_pages,
+                    "first_differences": vf.proof.first_differences.iter()
+                        .map(|(addr, offset)| json!({"vf_address": addr, "segment_offset": offset}))
+                        .collect::<Vec<_>>(),
+                },
+            })
+        })
+        .collect();
+    let trace: Vec<Value> = report
+        .trace
+        .iter()
+        .map(|e| {
+            json!({
+                "side": match e.side { Side::Source => "source", Side::Target => "target" },
+                "vf": e.vf,
+                "step": format!("{:?}", e.step),
+                "status": format!("{:#010x}", e.status.0.cast_unsigned()),
+            })
+        })
+        .collect();
+    json!({
+        "passed": report.passed(),
+        "config": {
+            "vram_bytes": c.vram_size,
+            "page_size": c.page_size,
+            "vf_count": c.vf_count,
+            "ranges_per_vf": c.ranges_per_vf,
+            "dirty_rate_bytes_per_s": w.dirty_rate,
+            "working_set_bytes": w.working_set,
+            "pattern": pattern_json(&w.pattern),
+            "write_size": w.write_size,
+            "writers_per_vf": w.writers_per_vf,
+            "drop_one_mark_in": w.drop_one_mark_in,
+            "write_limit": w.write_limit,
+            "link_bits_per_s": c.link_bits_per_second,
+            "downtime_budget_ms": ms(c.downtime_budget),
+            "max_rounds": c.max_rounds,
+            "tracking": match c.tracking { TrackingStart::FromCaps => "caps", TrackingStart::AtMigration => "at-migration" },
+            "seed": c.seed,
+        },
+        "caps": {
+            "gpupcaps": report.caps.gpup.bits(),
+            "gpupcaps_query_status": report.caps.gpup_query.map(|s| format!("{:#010x}", s.0.cast_unsigned())),
+            "dirty_bit_tracking": report.caps.dirty_bit_tracking.bits(),
+            "page_size": report.caps.page_size,
+        },
+        "vfs": vfs,
+        "trace": trace,
+        "warm_up_ms": ms(report.warm_up),
+        "wall_ms": ms(report.wall),
+    })
+}
