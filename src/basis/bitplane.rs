@@ -1,9 +1,17 @@
-//! A bitplane: one dirty bit per tracked page, in `AtomicU64` words.
+//! A bitplane: one dirty bit per tracked page, in `AtomicU64` words, and a
+//! summary with one bit per block of words.
 //!
-//! Bit `n` of the plane is bit `n % 64` of word `n / 64`. Writers set bits
-//! with `fetch_or`; the harvester reads each word with a plain load, skips
-//! zero words, and takes non-zero words with `swap(0)` (or `fetch_and` of the
-//! complement when only part of the word belongs to the queried span).
+//! Bit `n` of the plane is bit `n % 64` of word `n / 64`. Words are grouped in
+//! blocks of [`BLOCK_WORDS`] (512 pages); bit `b % 64` of summary word `b / 64`
+//! says that block `b` may hold a set bit. Writers set bits with `fetch_or`,
+//! then set the summary bit of every block they touched (skipping that RMW
+//! when the summary bit already reads set). The harvester walks the summary:
+//! a summary word that reads zero reports its 32768 pages clean without
+//! reading their words (one bulk fill of the output), which is what makes a
+//! clean or sparse plane cost about one write of its bytes. In a block whose
+//! summary bit is set it reads each word with a plain load, skips zero words,
+//! and takes non-zero words with `swap(0)` (or `fetch_and` of the complement
+//! when only part of the word belongs to the queried span).
 //!
 //! Why no write is ever lost: a bit is only ever cleared by an atomic
 //! read-modify-write that also returns it, and the returned bits are written
@@ -11,12 +19,28 @@
 //! this harvest; one ordered after it leaves its bit set for the next one. The
 //! skipped-zero load only ever skips bits that were not set when it read them.
 //!
-//! Why marks are always RMWs (never "skip if already set"): the mark's
-//! `Release` pairs with the harvest's `Acquire`, so a harvester that reports a
-//! page also sees the data written before the mark. A writer that skipped its
-//! RMW because the bit looked set would have no such edge: the harvester could
-//! clear that older bit, copy the page without the new data, and the new data
-//! would never be sent.
+//! Why skipping a block by its summary bit loses nothing: every set plane bit
+//! lies in a block whose summary bit is set, except while the mark that set it
+//! is still running. A clearing harvest clears summary bits (with one
+//! `fetch_and`, and only for blocks wholly inside its span, whose every word it
+//! then reads) *before* it reads the block's words; a mark sets or reads its
+//! summary bit *after* its word RMW. All of these accesses are `SeqCst`, so
+//! they cannot miss each other both ways (the store-buffering shape): if the
+//! mark's summary load read the value from before the harvester cleared it,
+//! the mark's word RMW precedes the harvester's word load in the single total
+//! order, and the harvester reports the bit; otherwise the mark sees the
+//! cleared summary bit and sets it again, and the next harvest reads the
+//! block. Harvests that do not clear, and blocks only partly inside a span,
+//! leave the summary as it is. On x86-64 `SeqCst` costs nothing over
+//! `Acquire`/`AcqRel` here: loads are plain moves and RMWs are locked anyway.
+//!
+//! Why marks are always RMWs on the words (never "skip if already set"): the
+//! mark's RMW pairs with the harvest's load or RMW, so a harvester that
+//! reports a page also sees the data written before the mark. A writer that
+//! skipped its RMW because the bit looked set would have no such edge: the
+//! harvester could clear that older bit, copy the page without the new data,
+//! and the new data would never be sent. The summary carries no such edge
+//! (it only says where to look), so its RMW may be skipped.
 
 use core::mem::MaybeUninit;
 
@@ -25,9 +49,26 @@ use alloc::vec::Vec;
 use crate::status::{Result, Status};
 use crate::sync::{AtomicU64, Ordering};
 
+/// log2 of the words per summary block.
+const BLOCK_SHIFT: u32 = 3;
+/// Plane words per summary block (one summary bit).
+pub(crate) const BLOCK_WORDS: usize = 1 << BLOCK_SHIFT;
+/// Plane bits per summary block.
+const BLOCK_BITS: u64 = 64 << BLOCK_SHIFT;
+/// Plane words per summary word.
+const SUMMARY_WORDS: usize = 64 << BLOCK_SHIFT;
+
+/// Every access to the words and the summary (see the module comment).
+const ORDER: Ordering = Ordering::SeqCst;
+
 /// The dirty bits of one memory basis.
+///
+/// # Invariants
+/// `words` holds `ceil(bits / 64)` words and `summary` one bit per
+/// [`BLOCK_WORDS`] of them; bits at or past `bits` are never set.
 pub(crate) struct Bitplane {
     words: Vec<AtomicU64>,
+    summary: Vec<AtomicU64>,
     bits: u64,
 }
 
@@ -43,6 +84,51 @@ fn word_span(start: u64, count: u64) -> Option<(usize, usize, u64, u64)> {
     Some((first, last, first_mask, last_mask))
 }
 
+/// The bits of `[lo, hi)` that fall in the 64-bit word `index` (bit `64 *
+/// index` is its bit 0).
+fn range_mask(lo: u64, hi: u64, index: usize) -> u64 {
+    let base = u64::try_from(index).unwrap_or(u64::MAX).saturating_mul(64);
+    let a = lo.saturating_sub(base).min(64);
+    let b = hi.saturating_sub(base).min(64);
+    let width = b.saturating_sub(a);
+    if width == 0 {
+        return 0;
+    }
+    // `width` is in 1..=64 and `a < b <= 64`, so both shifts are in 0..=63.
+    (u64::MAX >> 64u64.saturating_sub(width)) << a
+}
+
+/// `n` all-clear words, allocated fallibly.
+fn zeroed(n: usize) -> Result<Vec<AtomicU64>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| Status::NoMemory)?;
+    v.extend((0..n).map(|_| AtomicU64::new(0)));
+    Ok(v)
+}
+
+/// The validated shape of one harvest: the plane words it reads and the
+/// masks of its bits in the first and last of them.
+struct Span {
+    first: usize,
+    last: usize,
+    first_mask: u64,
+    last_mask: u64,
+}
+
+impl Span {
+    /// The span's bits in plane word `index`.
+    fn mask(&self, index: usize) -> u64 {
+        let mut mask = u64::MAX;
+        if index == self.first {
+            mask &= self.first_mask;
+        }
+        if index == self.last {
+            mask &= self.last_mask;
+        }
+        mask
+    }
+}
+
 impl Bitplane {
     /// An all-clear plane of `bits` bits.
     ///
@@ -50,10 +136,12 @@ impl Bitplane {
     /// `NoMemory` if the words cannot be allocated (nothing is allocated then).
     pub(crate) fn new(bits: u64) -> Result<Self> {
         let words = usize::try_from(bits.div_ceil(64)).map_err(|_| Status::NoMemory)?;
-        let mut v = Vec::new();
-        v.try_reserve_exact(words).map_err(|_| Status::NoMemory)?;
-        v.extend((0..words).map(|_| AtomicU64::new(0)));
-        Ok(Self { words: v, bits })
+        let summary = words.div_ceil(SUMMARY_WORDS);
+        Ok(Self {
+            words: zeroed(words)?,
+            summary: zeroed(summary)?,
+            bits,
+        })
     }
 
     /// Number of bits (tracked pages).
@@ -80,7 +168,36 @@ impl Bitplane {
             if i.checked_add(1) == Some(n) {
                 mask &= last_mask;
             }
-            word.fetch_or(mask, Ordering::Release);
+            word.fetch_or(mask, ORDER);
+        }
+        // After the word RMWs: see the module comment.
+        self.mark_blocks(first >> BLOCK_SHIFT, last >> BLOCK_SHIFT);
+    }
+
+    /// Sets the summary bits of blocks `[first, last]`.
+    fn mark_blocks(&self, first: usize, last: usize) {
+        let (Ok(start), Ok(end)) = (u64::try_from(first), u64::try_from(last)) else {
+            return;
+        };
+        let count = end.saturating_sub(start).saturating_add(1);
+        let Some((s_first, s_last, first_mask, last_mask)) = word_span(start, count) else {
+            return;
+        };
+        let Some(summary) = self.summary.get(s_first..=s_last) else {
+            return;
+        };
+        let n = summary.len();
+        for (i, word) in summary.iter().enumerate() {
+            let mut mask = u64::MAX;
+            if i == 0 {
+                mask &= first_mask;
+            }
+            if i.checked_add(1) == Some(n) {
+                mask &= last_mask;
+            }
+            if word.load(ORDER) & mask != mask {
+                word.fetch_or(mask, ORDER);
+            }
         }
     }
 
@@ -95,45 +212,116 @@ impl Bitplane {
         let Some(out_bytes) = usize::try_from(count.div_ceil(8)).ok() else {
             return;
         };
-        let in_plane = start.checked_add(count).is_some_and(|end| end <= self.bits);
-        let (Some(out), true) = (out.get_mut(..out_bytes), in_plane) else {
+        let Some(end) = start.checked_add(count).filter(|end| *end <= self.bits) else {
+            return;
+        };
+        let Some(out) = out.get_mut(..out_bytes) else {
             return;
         };
         let Some((first, last, first_mask, last_mask)) = word_span(start, count) else {
             return;
         };
-        let Some(words) = self.words.get(first..=last) else {
+        if last >= self.words.len() {
+            return;
+        }
+        let span = Span {
+            first,
+            last,
+            first_mask,
+            last_mask,
+        };
+        // Blocks whose every plane bit lies in the span: a clearing harvest
+        // may clear their summary bits. Bits past `self.bits` are never set,
+        // so a span that reaches the end of the plane covers its last block.
+        let covered_lo = start.div_ceil(BLOCK_BITS);
+        let covered_hi = if end == self.bits {
+            self.bits.div_ceil(BLOCK_BITS)
+        } else {
+            end / BLOCK_BITS
+        };
+        let (first_block, last_block) = (first >> BLOCK_SHIFT, last >> BLOCK_SHIFT);
+        let (Ok(block_lo), Ok(block_hi)) = (u64::try_from(first_block), u64::try_from(last_block))
+        else {
             return;
         };
-        let shift = u32::try_from(start % 64).unwrap_or(0);
-        let n = words.len();
-        let mut chunks = out.chunks_mut(8);
-        let mut pending = 0u64;
-        for (i, word) in words.iter().enumerate() {
-            let mut mask = u64::MAX;
-            if i == 0 {
-                mask &= first_mask;
+        let blocks = block_hi.saturating_sub(block_lo).saturating_add(1);
+        let Some((s_first, s_last, s_first_mask, s_last_mask)) = word_span(block_lo, blocks) else {
+            return;
+        };
+        let Some(summary) = self.summary.get(s_first..=s_last) else {
+            return;
+        };
+        let mut emit = Emitter {
+            out,
+            pos: 0,
+            shift: u32::try_from(start % 64).unwrap_or(0),
+            pending: None,
+        };
+        let n = summary.len();
+        for (j, sword) in summary.iter().enumerate() {
+            let index = s_first.saturating_add(j);
+            let mut in_span = u64::MAX;
+            if j == 0 {
+                in_span &= s_first_mask;
             }
-            if i.checked_add(1) == Some(n) {
-                mask &= last_mask;
+            if j.checked_add(1) == Some(n) {
+                in_span &= s_last_mask;
             }
-            let bits = take(word, mask, clear);
-            if shift == 0 {
-                emit(chunks.next(), bits);
+            // The plane words this summary word covers, within the span.
+            let base = index.saturating_mul(SUMMARY_WORDS);
+            let lo = first.max(base);
+            let hi = last.min(base.saturating_add(SUMMARY_WORDS - 1));
+            let seen = sword.load(ORDER) & in_span;
+            if seen == 0 {
+                emit.zeros(hi.saturating_sub(lo).saturating_add(1));
+                continue;
+            }
+            let covered = in_span & range_mask(covered_lo, covered_hi, index);
+            let dirty = if clear && seen & covered != 0 {
+                // Before the words are read: see the module comment.
+                let old = sword.fetch_and(!covered, ORDER);
+                (old & covered) | (seen & !covered)
             } else {
-                if i > 0 {
-                    // The low `shift` bits of this word complete the previous output word.
-                    // PANIC: `shift` is in 1..=63 on this branch, so `64 - shift` is in 1..=63.
-                    #[allow(clippy::arithmetic_side_effects)]
-                    let high = bits << (64 - shift);
-                    emit(chunks.next(), pending | high);
-                }
-                pending = bits >> shift;
-            }
+                seen
+            };
+            self.scan(lo, hi, dirty, &span, clear, &mut emit);
         }
-        if shift != 0 {
-            // The last output word, if the span has one left (`chunks` is then empty otherwise).
-            emit(chunks.next(), pending);
+        emit.finish();
+    }
+
+    /// Emits plane words `[lo, hi]` (all under one summary word), reading the
+    /// words of the blocks whose bit is set in `dirty` and emitting zeros for
+    /// the others.
+    fn scan(&self, lo: usize, hi: usize, dirty: u64, span: &Span, clear: bool, emit: &mut Emitter) {
+        let mut index = lo;
+        while index <= hi {
+            let block_end = hi.min(index | (BLOCK_WORDS - 1));
+            let n = block_end.saturating_sub(index).saturating_add(1);
+            let bit = (index >> BLOCK_SHIFT) & 63;
+            let words = self.words.get(index..=block_end).unwrap_or_default();
+            let full_masks = block_end != span.last || span.last_mask == u64::MAX;
+            if dirty >> bit & 1 == 0 || words.len() != n {
+                emit.zeros(n);
+            } else if let (Ok(block), true) =
+                (<&[AtomicU64; BLOCK_WORDS]>::try_from(words), full_masks)
+                && let Some(dst) = emit.next_block()
+            {
+                // The common case, kept tight: a whole block of whole words.
+                let (chunks, _) = dst.as_chunks_mut::<8>();
+                for (word, chunk) in block.iter().zip(chunks) {
+                    *chunk = take(word, u64::MAX, clear)
+                        .to_le_bytes()
+                        .map(MaybeUninit::new);
+                }
+            } else {
+                for (k, word) in words.iter().enumerate() {
+                    emit.push(take(word, span.mask(index.saturating_add(k)), clear));
+                }
+            }
+            let Some(next) = block_end.checked_add(1) else {
+                return;
+            };
+            index = next;
         }
     }
 }
@@ -142,24 +330,115 @@ impl Bitplane {
 /// whose masked bits read zero is not written at all.
 #[inline]
 fn take(word: &AtomicU64, mask: u64, clear: bool) -> u64 {
-    let seen = word.load(Ordering::Acquire) & mask;
+    let seen = word.load(ORDER) & mask;
     if seen == 0 || !clear {
         return seen;
     }
     let old = if mask == u64::MAX {
-        word.swap(0, Ordering::AcqRel)
+        word.swap(0, ORDER)
     } else {
-        word.fetch_and(!mask, Ordering::AcqRel)
+        word.fetch_and(!mask, ORDER)
     };
     old & mask
 }
 
-/// Writes one output word, little-endian, into as many bytes as `chunk` has.
-#[inline]
-fn emit(chunk: Option<&mut [MaybeUninit<u8>]>, bits: u64) {
-    if let Some(chunk) = chunk {
-        for (dst, src) in chunk.iter_mut().zip(bits.to_le_bytes()) {
-            dst.write(src);
+/// Writes a harvest's output: span bit `n` to bit `n % 8` of byte `n / 8`, from
+/// the plane words in order, shifted down by the span's offset in its first
+/// word. Never writes past `out`.
+struct Emitter<'a> {
+    out: &'a mut [MaybeUninit<u8>],
+    /// Bytes written so far (`<= out.len()`).
+    pos: usize,
+    /// `start % 64`.
+    shift: u32,
+    /// With a shift: the previous word's bits not yet written.
+    pending: Option<u64>,
+}
+
+impl Emitter<'_> {
+    /// The next plane word.
+    #[inline]
+    fn push(&mut self, bits: u64) {
+        if self.shift == 0 {
+            self.write(bits);
+            return;
+        }
+        if let Some(pending) = self.pending {
+            // The low `shift` bits of this word complete the previous output word.
+            // PANIC: `shift` is in 1..=63 on this branch, so `64 - shift` is in 1..=63.
+            #[allow(clippy::arithmetic_side_effects)]
+            let high = bits << (64 - self.shift);
+            self.write(pending | high);
+        }
+        self.pending = Some(bits >> self.shift);
+    }
+
+    /// `n` plane words that are all zero.
+    #[inline]
+    fn zeros(&mut self, n: usize) {
+        if self.shift == 0
+            && n == BLOCK_WORDS
+            && let Some(dst) = self.next_block()
+        {
+            *dst = [MaybeUninit::new(0); 8 * BLOCK_WORDS];
+            return;
+        }
+        let Some(rest) = n.checked_sub(1) else {
+            return;
+        };
+        self.push(0);
+        // Nothing is pending now: each further zero word is one zero output word.
+        let end = self
+            .pos
+            .saturating_add(rest.saturating_mul(8))
+            .min(self.out.len());
+        if let Some(dst) = self.out.get_mut(self.pos..end) {
+            dst.fill(MaybeUninit::new(0));
+            self.pos = end;
+        }
+    }
+
+    /// Without a shift, the output bytes of the next [`BLOCK_WORDS`] plane
+    /// words, if the output has all of them (the caller writes them all).
+    #[inline]
+    fn next_block(&mut self) -> Option<&mut [MaybeUninit<u8>; 8 * BLOCK_WORDS]> {
+        if self.shift != 0 {
+            return None;
+        }
+        let end = self.pos.checked_add(8 * BLOCK_WORDS)?;
+        let dst = self.out.get_mut(self.pos..end)?;
+        let dst = <&mut [MaybeUninit<u8>; 8 * BLOCK_WORDS]>::try_from(dst).ok()?;
+        self.pos = end;
+        Some(dst)
+    }
+
+    /// After the last plane word: the last output word, if it has bytes left.
+    fn finish(mut self) {
+        if let Some(pending) = self.pending.take() {
+            self.write(pending);
+        }
+    }
+
+    /// One output word, little-endian, into as many of the next 8 bytes as `out` has.
+    #[inline]
+    fn write(&mut self, bits: u64) {
+        let bytes = bits.to_le_bytes().map(MaybeUninit::new);
+        let end = self.pos.saturating_add(8);
+        // A whole word is one 8-byte store: a clearing RMW waits for every
+        // store before it to drain, so fewer, wider stores matter.
+        if let Some(dst) = self
+            .out
+            .get_mut(self.pos..end)
+            .and_then(|dst| <&mut [MaybeUninit<u8>; 8]>::try_from(dst).ok())
+        {
+            *dst = bytes;
+            self.pos = end;
+        } else if let Some(dst) = self.out.get_mut(self.pos..) {
+            let n = dst.len();
+            for (d, s) in dst.iter_mut().zip(bytes) {
+                *d = s;
+            }
+            self.pos = self.pos.saturating_add(n);
         }
     }
 }
@@ -258,5 +537,94 @@ mod tests {
         assert_eq!(byte(&short[0]), 0x55);
         // Nothing was cleared by the refused harvests.
         assert_eq!(harvest_vec(&plane, 0, 10, false), vec![0xFF, 0x03]);
+    }
+
+    /// xorshift64*, for the model test below.
+    fn next(state: &mut u64) -> u64 {
+        *state ^= *state >> 12;
+        *state ^= *state << 25;
+        *state ^= *state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    #[test]
+    fn harvests_across_blocks_and_summary_words_match_a_model() {
+        // Three summary words and a partial last block: spans start and end
+        // inside words, blocks and summary words, and clearing harvests of
+        // part of a block must leave the rest of it reported later.
+        let total = 2 * 64 * BLOCK_BITS + 3 * BLOCK_BITS + 77;
+        let plane = Bitplane::new(total).unwrap();
+        assert_eq!(plane.summary.len(), 3);
+        let mut model = vec![false; usize::try_from(total).unwrap()];
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let span = |rng: &mut u64| {
+            // Word- and block-aligned starts too: they take the fast paths.
+            let start = match next(rng) % 3 {
+                0 => next(rng) % total / 64 * 64,
+                1 => next(rng) % total / BLOCK_BITS * BLOCK_BITS,
+                _ => next(rng) % total,
+            };
+            let len = match next(rng) % 4 {
+                0 => 1 + next(rng) % 64,
+                1 => 1 + next(rng) % (4 * BLOCK_BITS),
+                _ => 1 + next(rng) % (total - start),
+            };
+            (start, len.min(total - start))
+        };
+        for op in 0..4000u32 {
+            let (start, count) = span(&mut rng);
+            if next(&mut rng).is_multiple_of(3) {
+                let count = if op.is_multiple_of(2) {
+                    count.min(5)
+                } else {
+                    count
+                };
+                plane.set(start, count);
+                for n in start..start + count {
+                    model[usize::try_from(n).unwrap()] = true;
+                }
+                continue;
+            }
+            let clear = !next(&mut rng).is_multiple_of(4);
+            let got = harvest_vec(&plane, start, count, clear);
+            for i in 0..count {
+                let n = usize::try_from(start + i).unwrap();
+                assert_eq!(
+                    bit(&got, usize::try_from(i).unwrap()),
+                    model[n],
+                    "op {op}: span {start}+{count}, bit {n}"
+                );
+                if clear {
+                    model[n] = false;
+                }
+            }
+            for i in usize::try_from(count).unwrap()..got.len() * 8 {
+                assert!(!bit(&got, i), "op {op}: padding bit {i} set");
+            }
+        }
+        let all = harvest_vec(&plane, 0, total, true);
+        for (n, &dirty) in model.iter().enumerate() {
+            assert_eq!(bit(&all, n), dirty, "final bit {n}");
+        }
+        // A whole-plane clearing harvest leaves nothing behind, summary included.
+        assert!(harvest_vec(&plane, 0, total, false).iter().all(|b| *b == 0));
+        assert!(plane.summary.iter().all(|s| s.load(ORDER) == 0));
+    }
+
+    #[test]
+    fn marks_set_the_summary_bit_of_every_block_they_touch() {
+        let plane = Bitplane::new(3 * 64 * BLOCK_BITS).unwrap();
+        plane.set(BLOCK_BITS - 1, 2);
+        assert_eq!(plane.summary[0].load(ORDER), 0b11);
+        plane.set(64 * BLOCK_BITS - 1, 64 * BLOCK_BITS + 2);
+        assert_eq!(plane.summary[0].load(ORDER), 0b11 | 1 << 63);
+        assert_eq!(plane.summary[1].load(ORDER), u64::MAX);
+        assert_eq!(plane.summary[2].load(ORDER), 1);
+        // A clearing harvest of part of block 0 keeps its summary bit; one of
+        // all of block 1 clears it.
+        let mut out = [MaybeUninit::new(0u8); 64];
+        plane.harvest(0, 10, &mut out, true);
+        plane.harvest(BLOCK_BITS, BLOCK_BITS, &mut out, true);
+        assert_eq!(plane.summary[0].load(ORDER), 0b01 | 1 << 63);
     }
 }

@@ -28,9 +28,10 @@
 //!   marker.
 //! - Queries and marks take it for reading and run concurrently with each
 //!   other, on any threads. Everything they share is the planes' `AtomicU64`
-//!   words; the protocol on those words (marks are `fetch_or`, harvests take
-//!   words with `swap(0)`/`fetch_and`) is what makes a racing write either
-//!   reported by this query or still dirty for the next one (see
+//!   words and their summaries (one bit per 512 pages); the protocol on those
+//!   (marks are `fetch_or`, harvests take words with `swap(0)`/`fetch_and`
+//!   and clear a summary bit before reading its block) is what makes a racing
+//!   write either reported by this query or still dirty for the next one (see
 //!   [`bitplane`]).
 //! - No allocation happens on the query or mark path.
 
