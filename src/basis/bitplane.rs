@@ -46,6 +46,7 @@ use core::mem::MaybeUninit;
 
 use alloc::vec::Vec;
 
+use crate::fallible::try_vec;
 use crate::status::{Result, Status};
 use crate::sync::{AtomicU64, Ordering};
 
@@ -98,10 +99,10 @@ fn range_mask(lo: u64, hi: u64, index: usize) -> u64 {
     (u64::MAX >> 64u64.saturating_sub(width)) << a
 }
 
-/// `n` all-clear words, allocated fallibly.
+/// `n` all-clear words, allocated fallibly (the fill stays within the
+/// capacity reserved for exactly `n`).
 fn zeroed(n: usize) -> Result<Vec<AtomicU64>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| Status::NoMemory)?;
+    let mut v = try_vec(n)?;
     v.extend((0..n).map(|_| AtomicU64::new(0)));
     Ok(v)
 }
