@@ -285,9 +285,56 @@ impl Bitplane {
             } else {
                 seen
             };
-            self.scan(lo, hi, dirty, &span, clear, &mut emit);
+            let next = self.scan_blocks(lo, hi, dirty, &span, clear, &mut emit);
+            self.scan(next, hi, dirty, &span, clear, &mut emit);
         }
         emit.finish();
+    }
+
+    /// The fast path of [`Self::scan`]: without a shift, emits the whole
+    /// blocks of whole-mask words from `lo` on (if `lo` starts a block) and
+    /// returns the first word it did not emit.
+    fn scan_blocks(
+        &self,
+        lo: usize,
+        hi: usize,
+        dirty: u64,
+        span: &Span,
+        clear: bool,
+        emit: &mut Emitter,
+    ) -> usize {
+        if emit.shift != 0 || !lo.is_multiple_of(BLOCK_WORDS) {
+            return lo;
+        }
+        // Up to `hi`, and short of the span's last word if that one is partial.
+        let end = if span.last_mask == u64::MAX {
+            hi.saturating_add(1)
+        } else {
+            hi.saturating_add(1).min(span.last)
+        };
+        let n = end.saturating_sub(lo) & !(BLOCK_WORDS - 1);
+        let (Some(words), Some(dst)) = (
+            self.words.get(lo..lo.saturating_add(n)),
+            emit.next_bytes(n.saturating_mul(8)),
+        ) else {
+            return lo;
+        };
+        let first_block = lo >> BLOCK_SHIFT;
+        let blocks = words.chunks_exact(BLOCK_WORDS);
+        let outs = dst.chunks_exact_mut(8 * BLOCK_WORDS);
+        for (k, (block, out)) in blocks.zip(outs).enumerate() {
+            let (chunks, _) = out.as_chunks_mut::<8>();
+            if dirty >> (first_block.wrapping_add(k) & 63) & 1 == 0 {
+                chunks.fill([MaybeUninit::new(0); 8]);
+                continue;
+            }
+            for (word, chunk) in block.iter().zip(chunks) {
+                *chunk = take(word, u64::MAX, clear)
+                    .to_le_bytes()
+                    .map(MaybeUninit::new);
+            }
+        }
+        lo.saturating_add(n)
     }
 
     /// Emits plane words `[lo, hi]` (all under one summary word), reading the
@@ -397,6 +444,19 @@ impl Emitter<'_> {
             dst.fill(MaybeUninit::new(0));
             self.pos = end;
         }
+    }
+
+    /// Without a shift, the next `n` output bytes, if the output has them all
+    /// (the caller writes them all).
+    #[inline]
+    fn next_bytes(&mut self, n: usize) -> Option<&mut [MaybeUninit<u8>]> {
+        if self.shift != 0 {
+            return None;
+        }
+        let end = self.pos.checked_add(n)?;
+        let dst = self.out.get_mut(self.pos..end)?;
+        self.pos = end;
+        Some(dst)
     }
 
     /// Without a shift, the output bytes of the next [`BLOCK_WORDS`] plane
