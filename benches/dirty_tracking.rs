@@ -751,9 +751,18 @@ fn run_counted(adapter: &Adapter, bases: &[BasisHandle], spec: &str) {
         }
         counted(&h, which, &mut out, &src);
     }
+    // Words holding a dirty page: the clearing RMWs ours makes per harvest.
+    let mut words = vec![false; plane.bytes() / 8];
+    density.for_each_run(plane.pages(), |first, pages| {
+        for word in first / 64..=(first + pages - 1) / 64 {
+            words[usize::try_from(word).expect("fits")] = true;
+        }
+    });
     println!(
-        "{CALLGRIND_HARVESTS} harvests of {spec} ({} dirty pages each)",
-        which.map_or(0, |_| density.dirty_pages(plane.pages()))
+        "{CALLGRIND_HARVESTS} harvests of {spec}: {} dirty pages in {} of {} words each",
+        density.dirty_pages(plane.pages()),
+        words.iter().filter(|w| **w).count(),
+        words.len(),
     );
 }
 
