@@ -10,6 +10,9 @@
 //!   spec text whenever the spec is present beside the checkout.
 //! - The `DEVICE_POWER_STATE` enumerators (wdm.h) that
 //!   `DxgkDdiSetVirtualFunctionPowerState` receives.
+//! - The ETW provider of the live-migration triage event
+//!   ([`MIGRATION_TRIAGE_EVENT`], the project's stand-in for
+//!   `GUID_DxgkAzureTriageEvent`).
 
 use dxgk_sys::{DEVICE_POWER_STATE, GUID};
 
@@ -75,6 +78,25 @@ pub const FLEXIOV_DEVICE: InterfaceGuid = InterfaceGuid {
 /// The four, in the spec's table order.
 pub const ALL: [InterfaceGuid; 4] = [GPU_PARTITION, SRIOV, MITIGABLE_DEVICE, FLEXIOV_DEVICE];
 
+/// The ETW provider of the event a rejected live-migration restore logs
+/// through `DxgkCbLogEtwEvent` ([`crate::migration::triage`]).
+///
+/// Microsoft's page asks for `GUID_DxgkAzureTriageEvent`, whose value is in
+/// `d3dkmddi.h` but neither in the measured ABI tables nor in any public text
+/// this project could check, so it is not copied from memory: this is the
+/// project's own GUID (random, version 4), to be replaced by the header's
+/// value once it is checked against the WDK.
+pub const MIGRATION_TRIAGE_EVENT: InterfaceGuid = InterfaceGuid {
+    name: "gpup-miniport migration triage event (stands in for GUID_DxgkAzureTriageEvent)",
+    spelling: "{23CFD85D-3A16-4C82-9627-C2B242A68879}",
+    guid: GUID::new(
+        0x23CF_D85D,
+        0x3A16,
+        0x4C82,
+        [0x96, 0x27, 0xC2, 0xB2, 0x42, 0xA6, 0x88, 0x79],
+    ),
+};
+
 /// `PowerDeviceUnspecified` (wdm.h).
 pub const POWER_DEVICE_UNSPECIFIED: DEVICE_POWER_STATE = DEVICE_POWER_STATE(0);
 /// `PowerDeviceD0` (wdm.h): fully on.
@@ -119,7 +141,7 @@ mod tests {
 
     #[test]
     fn every_guid_value_is_its_spelling() {
-        for g in ALL {
+        for g in ALL.iter().chain([&MIGRATION_TRIAGE_EVENT]) {
             assert_eq!(parse_guid(g.spelling), Some(g.guid), "{}", g.name);
         }
         // The four are distinct.

@@ -12,7 +12,9 @@
 //!   VRAM reserves, synthetic SR-IOV functions); [`vgpu::escape`] is the
 //!   public wire format of the vGPU escape.
 //! - [`interfaces`]: WDK values the ABI tables lack (the interface GUIDs,
-//!   `DEVICE_POWER_STATE` values).
+//!   `DEVICE_POWER_STATE` values, the migration triage event's provider).
+//! - [`migration`]: GPU-P live migration: the versioned saved-state format,
+//!   the per-VF state machine, and the triage event's wire format.
 //! - `kernel`: the per-platform seam (allocation, debug output, `DxgkInitialize`).
 //! - [`host`] (host builds only): the loader's extra C ABI (memory configuration,
 //!   the software dirty-tracking backend as `gpup_sw_mark_dirty`).
@@ -41,8 +43,7 @@ mod fallible;
 pub mod host;
 pub mod interfaces;
 mod kernel;
-#[allow(dead_code)] // Used by the live-migration DDIs, which are not wired yet.
-mod migration;
+pub mod migration;
 mod status;
 mod sync;
 pub mod vgpu;

@@ -51,6 +51,24 @@ pub(crate) fn segment_caps(
     })
 }
 
+/// `DXGK_QUERYSCATTERRESERVEOUT` of one segment: the granularity of the
+/// ranges `DxgkDdiSetVirtualGpuResources2` accepts. The software adapter's
+/// "second-phase translation" maps VF VRAM page by page of the segment's
+/// dirty-tracking page size, which is also the size and alignment every
+/// reserve has, so the two are one value.
+///
+/// # Errors
+/// `InvalidParameter` for an unknown segment; `NotImplemented` for a
+/// segment without dirty tracking (no reserve lives there).
+pub(crate) fn scatter_reserve(
+    engine: &crate::basis::Engine,
+    segment: crate::basis::types::SegmentId,
+) -> crate::status::Result<DXGK_QUERYSCATTERRESERVEOUT> {
+    Ok(DXGK_QUERYSCATTERRESERVEOUT {
+        SetVGPUResourcesPageSize: u64::from(segment_caps(engine, segment)?.PageSize),
+    })
+}
+
 /// `DXGK_GPUPCAPS` of an adapter whose DDI table is `table` and whose
 /// dirty-bit tracking caps are `dirty`, derived rather than hard-coded:
 /// - `LiveMigration` only with dirty-bit tracking supported *and* all nine
@@ -127,9 +145,20 @@ mod tests {
     #[test]
     fn live_migration_needs_dirty_tracking_and_all_nine_slots() {
         let supported = dirty_bit_tracking_caps().Value;
-        // Today's table: the migration slots are not filled yet.
-        let today = gpup_caps(&crate::ddi::entry::initialization_data(), supported).Caps;
-        assert_eq!(today, GpupCaps::empty());
+        // The driver's own table: all nine slots filled.
+        let real = gpup_caps(&crate::ddi::entry::initialization_data(), supported).Caps;
+        assert_eq!(real, GpupCaps::LiveMigration | GpupCaps::ScatterMapReserve);
+        let mut empty = crate::ddi::entry::initialization_data();
+        empty.DxgkDdiPrepareLiveMigration = None;
+        empty.DxgkDdiSaveImmutableMigrationData = None;
+        empty.DxgkDdiSaveMutableMigrationData = None;
+        empty.DxgkDdiEndLiveMigration = None;
+        empty.DxgkDdiRestoreImmutableMigrationData = None;
+        empty.DxgkDdiRestoreMutableMigrationData = None;
+        empty.DxgkDdiWriteVirtualizedInterrupt = None;
+        empty.DxgkDdiSetVirtualGpuResources2 = None;
+        empty.DxgkDdiSetVirtualFunctionPauseState = None;
+        assert_eq!(gpup_caps(&empty, supported).Caps, GpupCaps::empty());
         // Filling the nine slots flips both bits on ...
         let full = with_migration_slots();
         assert_eq!(

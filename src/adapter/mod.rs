@@ -21,8 +21,7 @@ use memory::MemoryConfig;
 
 /// What a started adapter has.
 pub(crate) struct Started {
-    /// Dxgkrnl's callbacks (kept for later DDIs: ETW logging).
-    #[allow(dead_code)]
+    /// Dxgkrnl's callbacks (ETW logging of rejected migration data).
     pub(crate) kernel: KernelInterface,
     /// The memory-basis engine, built at start from the memory configuration.
     pub(crate) bases: Engine,

@@ -179,6 +179,29 @@ impl SegmentState {
     }
 }
 
+/// A read-only view of one memory basis, for the GPU-partitioning code
+/// (SetVirtualGpuResources2, the live-migration data).
+#[derive(Clone, Copy)]
+pub(crate) struct BasisView<'a> {
+    /// Its segment.
+    pub(crate) segment: SegmentId,
+    /// Whether it is tracked (StartDirtyTracking without StopDirtyTracking).
+    pub(crate) tracked: bool,
+    ranges: &'a [Range],
+}
+
+impl BasisView<'_> {
+    /// The ranges (segment offset, size in bytes), in `Ranges[]` order.
+    pub(crate) fn ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.ranges.iter().map(|r| (r.span.offset, r.span.len))
+    }
+
+    /// How many ranges.
+    pub(crate) fn range_count(&self) -> usize {
+        self.ranges.len()
+    }
+}
+
 /// What a query asks for.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct QueryRequest {
@@ -484,6 +507,28 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    fn view<'a>(&'a self, basis: &'a Basis) -> Option<BasisView<'a>> {
+        Some(BasisView {
+            segment: self.segments.get(basis.segment)?.segment.id,
+            tracked: basis.plane.is_some(),
+            ranges: &basis.ranges,
+        })
+    }
+
+    /// The basis named by `handle`.
+    ///
+    /// # Errors
+    /// `InvalidHandle` for an unknown, stale or destroyed handle.
+    pub(crate) fn basis(&self, handle: BasisHandle) -> Result<BasisView<'_>> {
+        let basis = self.bases.get(handle)?;
+        self.view(basis).ok_or(Status::InvalidHandle)
+    }
+
+    /// Every live basis, in slot order.
+    pub(crate) fn bases(&self) -> impl Iterator<Item = BasisView<'_>> {
+        self.bases.iter().filter_map(|basis| self.view(basis))
     }
 
     /// The segments this engine knows.

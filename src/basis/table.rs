@@ -198,6 +198,11 @@ impl<T> Table<T> {
         Ok(value)
     }
 
+    /// Every live value, in slot order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.slots.iter().filter_map(|s| s.value.as_ref())
+    }
+
     /// Number of live values.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {

@@ -77,4 +77,27 @@ impl KernelInterface {
     pub(crate) fn has_etw(&self) -> bool {
         self.0.DxgkCbLogEtwEvent.is_some()
     }
+
+    /// `DxgkCbLogEtwEvent(guid, event_type, payload)`. Returns whether the
+    /// event was handed to Dxgkrnl: not when it supplied no callback (an
+    /// interface `Size` that ends before it), or for a payload over 64 KiB.
+    pub(crate) fn log_etw_event(&self, guid: &GUID, event_type: u8, payload: &[u8]) -> bool {
+        let (Some(callback), Ok(size)) =
+            (self.0.DxgkCbLogEtwEvent, USHORT::try_from(payload.len()))
+        else {
+            return false;
+        };
+        // SAFETY: the callback comes from Dxgkrnl and is valid while started
+        // (type invariant); the GUID and the `size` payload bytes are live,
+        // readable borrows for the duration of the call, which only reads them.
+        unsafe {
+            callback(
+                core::ptr::from_ref(guid),
+                event_type,
+                size,
+                payload.as_ptr().cast_mut().cast(),
+            );
+        }
+        true
+    }
 }

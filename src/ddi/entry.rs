@@ -3,7 +3,7 @@
 use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;
 
-use crate::ddi::{allocation, basis, device, qai, query_interface, unsupported as u};
+use crate::ddi::{allocation, basis, device, migration, qai, query_interface, unsupported as u};
 
 /// The DDI table this driver registers: `Version` = WDDM 3.2 and every slot it
 /// implements; all others NULL.
@@ -32,6 +32,17 @@ pub fn initialization_data() -> DRIVER_INITIALIZATION_DATA {
     d.DxgkDdiStartDirtyTracking = Some(basis::DxgkDdiStartDirtyTracking);
     d.DxgkDdiStopDirtyTracking = Some(basis::DxgkDdiStopDirtyTracking);
     d.DxgkDdiQueryDirtyBitData = Some(basis::DxgkDdiQueryDirtyBitData);
+
+    // GPU-P live migration (slots 177-185).
+    d.DxgkDdiPrepareLiveMigration = Some(migration::DxgkDdiPrepareLiveMigration);
+    d.DxgkDdiSaveImmutableMigrationData = Some(migration::DxgkDdiSaveImmutableMigrationData);
+    d.DxgkDdiSaveMutableMigrationData = Some(migration::DxgkDdiSaveMutableMigrationData);
+    d.DxgkDdiEndLiveMigration = Some(migration::DxgkDdiEndLiveMigration);
+    d.DxgkDdiRestoreImmutableMigrationData = Some(migration::DxgkDdiRestoreImmutableMigrationData);
+    d.DxgkDdiRestoreMutableMigrationData = Some(migration::DxgkDdiRestoreMutableMigrationData);
+    d.DxgkDdiWriteVirtualizedInterrupt = Some(migration::DxgkDdiWriteVirtualizedInterrupt);
+    d.DxgkDdiSetVirtualGpuResources2 = Some(migration::DxgkDdiSetVirtualGpuResources2);
+    d.DxgkDdiSetVirtualFunctionPauseState = Some(migration::DxgkDdiSetVirtualFunctionPauseState);
 
     // Required of a render-less adapter (Microsoft's MCDM minimum list); see
     // `ddi::unsupported` for what each answers on this software adapter.

@@ -12,8 +12,10 @@ use crate::status::{Status, to_ntstatus};
 /// caps, see `caps::gpup_caps`; `STATUS_NOT_SUPPORTED` when partitioning is
 /// disabled), `DXGKQAITYPE_DIRTYBITTRACKINGCAPS` and `DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS`
 /// (input: the driver segment id; `STATUS_NOT_IMPLEMENTED` for a segment
-/// without tracking, `STATUS_INVALID_PARAMETER` for an unknown one); every
-/// other type gets `STATUS_NOT_SUPPORTED`.
+/// without tracking, `STATUS_INVALID_PARAMETER` for an unknown one),
+/// `DXGKQAITYPE_SCATTER_RESERVE` (input `DXGK_QUERYSCATTERRESERVEIN`; the same
+/// statuses per segment, `STATUS_NOT_SUPPORTED` when partitioning is
+/// disabled); every other type gets `STATUS_NOT_SUPPORTED`.
 ///
 /// Returns `STATUS_INVALID_PARAMETER` for an unknown adapter, NULL arguments or
 /// a missing input, `STATUS_INVALID_DEVICE_STATE` before StartDevice, and
@@ -51,6 +53,11 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryAdapterInfo(
             DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS => {
                 let segment = SegmentId(input.read_uint()?);
                 out.write_whole(&caps::segment_caps(&started.bases, segment)?)
+            }
+            DXGKQAITYPE_SCATTER_RESERVE => {
+                started.partitions()?;
+                let segment = SegmentId(input.read_uint()?);
+                out.write_whole(&caps::scatter_reserve(&started.bases, segment)?)
             }
             _ => Err(Status::NotSupported),
         }

@@ -29,8 +29,6 @@ pub(crate) const FORMAT_MAJOR: u16 = 1;
 pub(crate) const FORMAT_MINOR: u16 = 0;
 /// Header bytes.
 pub(crate) const HEADER_LEN: usize = 32;
-/// Record header bytes (type, flags, length).
-pub(crate) const RECORD_HEADER_LEN: usize = 8;
 /// Record flag: a reader that does not know the type may skip the record.
 pub(crate) const RECORD_OPTIONAL: u16 = 1;
 /// Largest blob accepted or produced: far above any real VF's state, and it
@@ -60,7 +58,7 @@ impl Kind {
 
 /// Why a blob was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DecodeError {
+pub enum DecodeError {
     /// Shorter than its header or its own total length, or a record runs past the end.
     Truncated,
     /// Longer than its stated total length.
@@ -83,6 +81,27 @@ pub(crate) enum DecodeError {
     UnknownRecord,
     /// Decoding needed memory that could not be allocated.
     NoMemory,
+}
+
+impl DecodeError {
+    /// The `Detail` value of a [`super::triage`] event for this error (1-based,
+    /// in declaration order).
+    #[must_use]
+    pub fn code(self) -> u32 {
+        match self {
+            Self::Truncated => 1,
+            Self::TrailingBytes => 2,
+            Self::BadMagic => 3,
+            Self::UnsupportedVersion => 4,
+            Self::WrongKind => 5,
+            Self::BadChecksum => 6,
+            Self::BadHeader => 7,
+            Self::BadRecord => 8,
+            Self::MissingOrDuplicate => 9,
+            Self::UnknownRecord => 10,
+            Self::NoMemory => 11,
+        }
+    }
 }
 
 impl From<DecodeError> for Status {

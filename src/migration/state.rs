@@ -2,9 +2,23 @@
 //!
 //! Immutable data (saved at the start of a migration, checked first on the
 //! target): the adapter's identity, the driver version, the segment layout
-//! with page sizes, and the VF's reserve sizes. Mutable data (saved during the
-//! pause): the VF's pause state, the MSI-X entries written, and its memory
-//! bases with their tracking state.
+//! with page sizes, the VF's partition count, reserve sizes and LUID. Mutable
+//! data (saved during the pause): the VF's pause state, the MSI-X entries
+//! written, its configuration space, and its memory bases (as VF addresses)
+//! with their tracking state.
+//!
+//! Records, by type (all required, flags 0):
+//!
+//! | type | blob | payload (little-endian) |
+//! |---|---|---|
+//! | 1 identity | immutable | vendor u16, device u16, subsystem vendor u16, subsystem u16, revision u8 |
+//! | 2 driver | immutable | major u16, minor u16, patch u16, interface version u32 |
+//! | 3 segments | immutable | count u32, then per segment: id u32, page size u32 (0: untracked), size u64 |
+//! | 4 VF resources | immutable | partition id u32, partition count u32, LUID u64, count u32, then per reserve: segment u32, size u64 |
+//! | 16 VF state | mutable | partition id u32, LUID u64, paused u8 |
+//! | 17 MSI-X | mutable | count u32, then per entry: index u16, address u64, data u32, vector control u32 |
+//! | 18 bases | mutable | count u32, then per basis: segment u32, tracked u8, count u32, then per range: VF address u64, size u64 |
+//! | 19 config space | mutable | length u32 (at most 4096), then the bytes |
 
 use alloc::vec::Vec;
 
@@ -27,6 +41,10 @@ const REC_VF_RESOURCES: u16 = 4;
 const REC_VF_STATE: u16 = 16;
 const REC_MSIX: u16 = 17;
 const REC_BASES: u16 = 18;
+const REC_CONFIG: u16 = 19;
+
+/// Most bytes of a configuration-space record.
+pub(crate) const MAX_CONFIG: usize = 4096;
 
 /// PCI identity of the physical adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -74,6 +92,9 @@ pub(crate) struct ImmutableState {
     pub(crate) vf_index: u32,
     /// The partition count the VF was created under.
     pub(crate) partition_count: u32,
+    /// The source VF's LUID (`HighPart << 32 | LowPart`): ties the mutable
+    /// data to the same VF.
+    pub(crate) luid: u64,
     pub(crate) reserves: Vec<ReserveSize>,
 }
 
@@ -160,6 +181,7 @@ impl Records for ImmutableState {
         record(w, REC_VF_RESOURCES, |w| {
             w.u32(self.vf_index)?;
             w.u32(self.partition_count)?;
+            w.u64(self.luid)?;
             w.u32(len_u32(self.reserves.len())?)?;
             self.reserves.iter().try_for_each(|r| {
                 w.u32(r.segment_id)?;
@@ -248,7 +270,7 @@ impl ImmutableState {
                     once(&mut segments, list)?;
                 }
                 _ => {
-                    let (vf_index, partition_count) = (r.u32()?, r.u32()?);
+                    let (vf_index, partition_count, luid) = (r.u32()?, r.u32()?, r.u64()?);
                     let n = r.count(12, MAX_RESERVES)?;
                     let mut list = try_vec(n)?;
                     for _ in 0..n {
@@ -260,19 +282,20 @@ impl ImmutableState {
                             },
                         )?;
                     }
-                    once(&mut vf, (vf_index, partition_count, list))?;
+                    once(&mut vf, (vf_index, partition_count, luid, list))?;
                 }
             }
             r.finish()
         })?;
         let missing = DecodeError::MissingOrDuplicate;
-        let (vf_index, partition_count, reserves) = vf.ok_or(missing)?;
+        let (vf_index, partition_count, luid, reserves) = vf.ok_or(missing)?;
         Ok(Self {
             identity: identity.ok_or(missing)?,
             driver: driver.ok_or(missing)?,
             segments: segments.ok_or(missing)?,
             vf_index,
             partition_count,
+            luid,
             reserves,
         })
     }
@@ -292,7 +315,9 @@ pub(crate) struct MsixEntry {
 pub(crate) struct BasisState {
     pub(crate) segment_id: u32,
     pub(crate) tracked: bool,
-    /// (segment offset, size) in bytes, in `Ranges[]` order.
+    /// (VF address, size) in bytes, in `Ranges[]` order: where each range of
+    /// the basis lies in the VF's address space. Segment offsets would mean
+    /// nothing on the target, whose reserve lies elsewhere.
     pub(crate) ranges: Vec<(u64, u64)>,
 }
 
@@ -300,17 +325,23 @@ pub(crate) struct BasisState {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct MutableState {
     pub(crate) vf_index: u32,
+    /// The source VF's LUID, as in the immutable data.
+    pub(crate) luid: u64,
     pub(crate) paused: bool,
     pub(crate) msix: Vec<MsixEntry>,
     pub(crate) bases: Vec<BasisState>,
+    /// The VF's configuration space (guest-programmed registers included).
+    pub(crate) config: Vec<u8>,
 }
 
 impl Records for MutableState {
     fn write_records(&self, w: &mut Writer<'_>) -> Result<u32, Status> {
         check_max(self.msix.len(), MAX_MSIX)?;
         check_max(self.bases.len(), MAX_BASES)?;
+        check_max(self.config.len(), MAX_CONFIG)?;
         record(w, REC_VF_STATE, |w| {
             w.u32(self.vf_index)?;
+            w.u64(self.luid)?;
             w.u8(u8::from(self.paused))
         })?;
         record(w, REC_MSIX, |w| {
@@ -335,7 +366,11 @@ impl Records for MutableState {
                 })
             })
         })?;
-        Ok(3)
+        record(w, REC_CONFIG, |w| {
+            w.u32(len_u32(self.config.len())?)?;
+            w.bytes(&self.config)
+        })?;
+        Ok(4)
     }
 }
 
@@ -361,12 +396,18 @@ impl MutableState {
     /// # Errors
     /// Any [`DecodeError`]; never panics.
     pub(crate) fn decode(blob: &[u8]) -> Result<Self, DecodeError> {
-        let (mut vf, mut msix, mut bases) = (None, None, None);
-        let known = |ty| matches!(ty, REC_VF_STATE | REC_MSIX | REC_BASES);
+        let (mut vf, mut msix, mut bases, mut config) = (None, None, None, None);
+        let known = |ty| matches!(ty, REC_VF_STATE | REC_MSIX | REC_BASES | REC_CONFIG);
         codec::split(Kind::Mutable, blob, known, |rec| {
             let mut r = Reader::new(rec.payload);
             match rec.ty {
-                REC_VF_STATE => once(&mut vf, (r.u32()?, boolean(r.u8()?)?))?,
+                REC_VF_STATE => once(&mut vf, (r.u32()?, r.u64()?, boolean(r.u8()?)?))?,
+                REC_CONFIG => {
+                    let n = r.count(1, MAX_CONFIG)?;
+                    let mut bytes = try_vec(n)?;
+                    bytes.extend_from_slice(r.bytes(n)?);
+                    once(&mut config, bytes)?;
+                }
                 REC_MSIX => {
                     let n = r.count(18, MAX_MSIX)?;
                     let mut list = try_vec(n)?;
@@ -408,12 +449,14 @@ impl MutableState {
             r.finish()
         })?;
         let missing = DecodeError::MissingOrDuplicate;
-        let (vf_index, paused) = vf.ok_or(missing)?;
+        let (vf_index, luid, paused) = vf.ok_or(missing)?;
         Ok(Self {
             vf_index,
+            luid,
             paused,
             msix: msix.ok_or(missing)?,
             bases: bases.ok_or(missing)?,
+            config: config.ok_or(missing)?,
         })
     }
 }
@@ -452,6 +495,7 @@ mod tests {
             ],
             vf_index: 3,
             partition_count: 4,
+            luid: 0x4750_0000_0000_0007,
             reserves: vec![ReserveSize {
                 segment_id: 1,
                 size: 256 << 20,
@@ -462,6 +506,7 @@ mod tests {
     fn mutable() -> MutableState {
         MutableState {
             vf_index: 3,
+            luid: 0x4750_0000_0000_0007,
             paused: true,
             msix: vec![
                 MsixEntry {
@@ -482,6 +527,7 @@ mod tests {
                 tracked: true,
                 ranges: vec![(0, 1 << 20), (4 << 20, 1 << 20)],
             }],
+            config: (0..=255u8).cycle().take(4096).collect(),
         }
     }
 
@@ -581,7 +627,7 @@ mod tests {
             Err(DecodeError::MissingOrDuplicate)
         );
         // A missing record: drop the last one (VF resources).
-        let mut short = b[..b.len() - (8 + 12 + 12)].to_vec();
+        let mut short = b[..b.len() - (8 + 20 + 12)].to_vec();
         short[20] -= 1;
         assert_eq!(
             ImmutableState::decode(&reseal(short)),
@@ -589,7 +635,7 @@ mod tests {
         );
         // A count larger than the payload.
         let mut big = blob(&|o| mutable().encode(o));
-        let msix_count_at = 32 + 8 + 5 + 8;
+        let msix_count_at = 32 + 8 + 13 + 8;
         big[msix_count_at..msix_count_at + 4].copy_from_slice(&1_000u32.to_le_bytes());
         assert_eq!(
             MutableState::decode(&reseal(big)),

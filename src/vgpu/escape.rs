@@ -10,12 +10,19 @@
 //! |---|---|---|
 //! | [`GPUP_VGPU_ESCAPE_QUERY`] | none | [`GPUP_VGPU_ESCAPE_INFO`] |
 //! | [`GPUP_VGPU_ESCAPE_WRITE_NOTIFY`] | [`GPUP_VGPU_ESCAPE_WRITE`] | none |
+//! | [`GPUP_VGPU_ESCAPE_MSIX`] | none | [`GPUP_VGPU_ESCAPE_MSIX_TABLE`] |
 //!
 //! `WRITE_NOTIFY` is the software VF's GPU reporting that it wrote
 //! `[Offset, Offset + Length)` of its VRAM (VF address 0 = the first byte of
-//! its reserve): the driver translates it through the bound reserve and marks
-//! the pages in every tracked memory basis covering them. It requires the vGPU
-//! to run (D0, reserve bound).
+//! its reserve): the driver translates it through the bound reserve (one
+//! range, or the scattered ranges of SetVirtualGpuResources2, in VF address
+//! order) and marks the pages in every tracked memory basis covering them. It
+//! requires the vGPU to run (D0, reserve bound) and not to be paused
+//! (`DxgkDdiSetVirtualFunctionPauseState`: a paused VF is not scheduled).
+//!
+//! `MSIX` reads the VF's synthetic MSI-X table, as `DxgkDdiWriteVirtualizedInterrupt`
+//! wrote it (the VF's BAR0 is fully emulated, MSI-X table included, so the
+//! emulation answers guest reads of the table from here).
 //!
 //! Statuses: input shorter than the LUID and header, a payload size that does
 //! not match, or a LUID that is not this vGPU's: `STATUS_INVALID_PARAMETER`;
@@ -30,6 +37,8 @@
 pub const GPUP_VGPU_ESCAPE_QUERY: u32 = 1;
 /// Command: the VF wrote a span of its VRAM.
 pub const GPUP_VGPU_ESCAPE_WRITE_NOTIFY: u32 = 2;
+/// Command: read the VF's MSI-X table.
+pub const GPUP_VGPU_ESCAPE_MSIX: u32 = 3;
 
 /// [`GPUP_VGPU_ESCAPE_INFO::Flags`]: the reserve is bound (SetVirtualGpuResources).
 pub const GPUP_VGPU_FLAG_RESERVE_BOUND: u32 = 1 << 0;
@@ -41,6 +50,31 @@ pub const GPUP_VGPU_FLAG_MEMORY_ENABLED: u32 = 1 << 2;
 pub const GPUP_VGPU_FLAG_MSIX_ENABLED: u32 = 1 << 3;
 /// The reserve was destroyed under the vGPU (it can no longer run).
 pub const GPUP_VGPU_FLAG_REVOKED: u32 = 1 << 4;
+/// The VF is paused (`DxgkDdiSetVirtualFunctionPauseState`).
+pub const GPUP_VGPU_FLAG_PAUSED: u32 = 1 << 5;
+/// The reserve was bound as scattered ranges (`DxgkDdiSetVirtualGpuResources2`).
+pub const GPUP_VGPU_FLAG_SCATTERED: u32 = 1 << 6;
+/// Bits 8-11 of [`GPUP_VGPU_ESCAPE_INFO::Flags`]: the VF's live-migration
+/// phase, one of the `GPUP_VGPU_MIGRATION_*` values.
+pub const GPUP_VGPU_MIGRATION_SHIFT: u32 = 8;
+/// Mask of the migration phase in `Flags` (before shifting down).
+pub const GPUP_VGPU_MIGRATION_MASK: u32 = 0xF << GPUP_VGPU_MIGRATION_SHIFT;
+/// No migration since creation.
+pub const GPUP_VGPU_MIGRATION_IDLE: u32 = 0;
+/// `DxgkDdiPrepareLiveMigration(SOURCE)` done.
+pub const GPUP_VGPU_MIGRATION_PREPARED_SOURCE: u32 = 1;
+/// The immutable data was saved: pre-copy (brownout) runs.
+pub const GPUP_VGPU_MIGRATION_SAVING: u32 = 2;
+/// The mutable data was saved (in the pause).
+pub const GPUP_VGPU_MIGRATION_SAVED: u32 = 3;
+/// `DxgkDdiPrepareLiveMigration(TARGET)` done.
+pub const GPUP_VGPU_MIGRATION_PREPARED_TARGET: u32 = 4;
+/// The immutable data was restored: VRAM pages arrive.
+pub const GPUP_VGPU_MIGRATION_RESTORING: u32 = 5;
+/// The mutable data was restored.
+pub const GPUP_VGPU_MIGRATION_RESTORED: u32 = 6;
+/// `DxgkDdiEndLiveMigration` ended the last migration.
+pub const GPUP_VGPU_MIGRATION_ENDED: u32 = 7;
 
 /// Follows the LUID in every escape input.
 #[repr(C)]
@@ -84,6 +118,94 @@ pub struct GPUP_VGPU_ESCAPE_INFO {
     pub ReserveSize: u64,
     /// The VM-bus handle (0 when not set).
     pub VmBusHandle: u64,
+}
+
+/// One entry of [`GPUP_VGPU_ESCAPE_MSIX_TABLE`] (`DXGK_INTERRUPT_TABLE_ENTRY`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GPUP_VGPU_ESCAPE_MSIX_ENTRY {
+    /// Message address.
+    pub MessageAddress: u64,
+    /// Message data.
+    pub MessageData: u32,
+    /// Vector control (bit 0: masked).
+    pub VectorControl: u32,
+}
+
+/// Output of [`GPUP_VGPU_ESCAPE_MSIX`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GPUP_VGPU_ESCAPE_MSIX_TABLE {
+    /// Entries of the VF's table (4).
+    pub EntryCount: u32,
+    /// Bit `i`: entry `i` was written since creation or the last function
+    /// reset (unwritten entries read as zero).
+    pub WrittenMask: u32,
+    /// The entries.
+    pub Entries: [GPUP_VGPU_ESCAPE_MSIX_ENTRY; 4],
+}
+
+impl GPUP_VGPU_ESCAPE_MSIX_TABLE {
+    /// Encoded size.
+    pub const SIZE: usize = 8 + 4 * 16;
+
+    /// The reply bytes.
+    #[must_use]
+    pub fn encode(&self) -> [u8; Self::SIZE] {
+        let mut out = [0u8; Self::SIZE];
+        let mut at = 0usize;
+        let mut put = |bytes: &[u8]| {
+            if let Some(dst) = at
+                .checked_add(bytes.len())
+                .and_then(|end| out.get_mut(at..end))
+            {
+                dst.copy_from_slice(bytes);
+            }
+            at = at.saturating_add(bytes.len());
+        };
+        put(&self.EntryCount.to_le_bytes());
+        put(&self.WrittenMask.to_le_bytes());
+        for e in &self.Entries {
+            put(&e.MessageAddress.to_le_bytes());
+            put(&e.MessageData.to_le_bytes());
+            put(&e.VectorControl.to_le_bytes());
+        }
+        out
+    }
+
+    /// Decodes a reply (for loaders), or `None` if `bytes` is not one.
+    #[must_use]
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != Self::SIZE {
+            return None;
+        }
+        let u32_at = |at: usize| {
+            bytes
+                .get(at..at.checked_add(4)?)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_le_bytes)
+        };
+        let u64_at = |at: usize| {
+            bytes
+                .get(at..at.checked_add(8)?)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_le_bytes)
+        };
+        let mut table = Self {
+            EntryCount: u32_at(0)?,
+            WrittenMask: u32_at(4)?,
+            Entries: [GPUP_VGPU_ESCAPE_MSIX_ENTRY::default(); 4],
+        };
+        for (i, e) in table.Entries.iter_mut().enumerate() {
+            let at = i.checked_mul(16)?.checked_add(8)?;
+            *e = GPUP_VGPU_ESCAPE_MSIX_ENTRY {
+                MessageAddress: u64_at(at)?,
+                MessageData: u32_at(at.checked_add(8)?)?,
+                VectorControl: u32_at(at.checked_add(12)?)?,
+            };
+        }
+        Some(table)
+    }
 }
 
 /// Bytes of the LUID and header that start every input.
@@ -154,4 +276,11 @@ impl GPUP_VGPU_ESCAPE_INFO {
 
 const _: () = assert!(core::mem::size_of::<GPUP_VGPU_ESCAPE_INFO>() == GPUP_VGPU_ESCAPE_INFO::SIZE);
 const _: () = assert!(core::mem::size_of::<GPUP_VGPU_ESCAPE_HEADER>() == 8);
+const _: () = assert!(
+    core::mem::size_of::<GPUP_VGPU_ESCAPE_MSIX_TABLE>() == GPUP_VGPU_ESCAPE_MSIX_TABLE::SIZE
+);
+const _: () = assert!(
+    super::pci::MSIX_VECTORS == 4,
+    "the MSI-X reply has 4 entries"
+);
 const _: () = assert!(core::mem::size_of::<GPUP_VGPU_ESCAPE_WRITE>() == 16);

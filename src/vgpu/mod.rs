@@ -34,6 +34,7 @@
 pub(crate) mod allocation;
 pub(crate) mod config;
 pub mod escape;
+pub(crate) mod live;
 mod luid;
 pub(crate) mod pci;
 
@@ -43,11 +44,15 @@ use dxgk_sys::LUID;
 use crate::basis::types::{PageSize, SegmentId};
 use crate::basis::{Engine, Segment};
 use crate::fallible;
+use crate::migration::machine::VfMigration;
 use crate::status::{Result, Status};
 use allocation::{AllocationHandle, Allocations, ReserveData};
 use config::PartitionConfig;
 use escape::*;
 use pci::ConfigSpace;
+
+/// Entries of each VF's MSI-X table (the capability's table size + 1).
+pub(crate) const MSIX_TABLE_SIZE: usize = pci::MSIX_VECTORS as usize;
 
 /// Capability indices (`DXGK_VGPU_CAPABILITY_TYPE`).
 pub(crate) const CAPABILITIES: usize = 4;
@@ -126,11 +131,70 @@ pub(crate) enum PowerRequest {
     D3,
 }
 
-/// A reserve bound by SetVirtualGpuResources.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A reserve bound by SetVirtualGpuResources (one range) or
+/// SetVirtualGpuResources2 (the ranges of a memory basis).
+///
+/// # Invariants
+/// `pieces` is non-empty, its pieces are disjoint, each a whole number of the
+/// segment's pages, and they add up to the vGPU's reserve size.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct BoundReserve {
     allocation: AllocationHandle,
-    offset: u64,
+    /// (segment offset, bytes), in VF address order: VF address 0 is the
+    /// first byte of `pieces[0]`.
+    pieces: Vec<(u64, u64)>,
+    /// Bound by SetVirtualGpuResources2.
+    scattered: bool,
+}
+
+impl BoundReserve {
+    /// The segment offset of VF address 0.
+    fn base(&self) -> u64 {
+        self.pieces.first().map_or(0, |p| p.0)
+    }
+
+    /// Calls `each(segment offset, bytes)` for the pieces VF addresses
+    /// `[offset, offset + len)` occupy, in order.
+    ///
+    /// # Errors
+    /// `InvalidParameter` if the span leaves the reserve (nothing is visited then).
+    fn translate(
+        &self,
+        offset: u64,
+        len: u64,
+        mut each: impl FnMut(u64, u64) -> Result<()>,
+    ) -> Result<()> {
+        let end = offset.checked_add(len).ok_or(Status::InvalidParameter)?;
+        let total = self
+            .pieces
+            .iter()
+            .fold(0u64, |sum, p| sum.saturating_add(p.1));
+        if end > total {
+            return Err(Status::InvalidParameter);
+        }
+        let mut start = 0u64;
+        for &(at, size) in &self.pieces {
+            let piece_end = start.saturating_add(size);
+            let from = offset.max(start);
+            let to = end.min(piece_end);
+            if from < to {
+                each(
+                    at.saturating_add(from.saturating_sub(start)),
+                    to.saturating_sub(from),
+                )?;
+            }
+            start = piece_end;
+        }
+        Ok(())
+    }
+}
+
+/// One MSI-X table entry (`DXGK_INTERRUPT_TABLE_ENTRY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct MsixValue {
+    pub(crate) address: u64,
+    pub(crate) data: u32,
+    pub(crate) vector_control: u32,
 }
 
 /// One vGPU.
@@ -148,6 +212,11 @@ struct Vgpu {
     /// The VM-bus handle, as an opaque value (never dereferenced).
     vmbus: Option<usize>,
     config: ConfigSpace,
+    /// The synthetic MSI-X table (`DxgkDdiWriteVirtualizedInterrupt`); `None`
+    /// for an entry never written since creation or the last function reset.
+    msix: [Option<MsixValue>; MSIX_TABLE_SIZE],
+    /// Live-migration state and the pause overlay.
+    migration: VfMigration,
 }
 
 impl Vgpu {
@@ -163,9 +232,16 @@ pub(crate) struct MmioRange {
     pub(crate) pages: u32,
 }
 
+/// The largest escape reply.
+const MAX_REPLY: usize = if GPUP_VGPU_ESCAPE_INFO::SIZE > GPUP_VGPU_ESCAPE_MSIX_TABLE::SIZE {
+    GPUP_VGPU_ESCAPE_INFO::SIZE
+} else {
+    GPUP_VGPU_ESCAPE_MSIX_TABLE::SIZE
+};
+
 /// An escape's reply.
 pub(crate) struct EscapeReply {
-    bytes: [u8; GPUP_VGPU_ESCAPE_INFO::SIZE],
+    bytes: [u8; MAX_REPLY],
     len: usize,
 }
 
@@ -434,6 +510,8 @@ impl Partitioning {
             wake_armed: false,
             vmbus: None,
             config,
+            msix: [None; MSIX_TABLE_SIZE],
+            migration: VfMigration::new(),
         };
         let slot = self.slots.get_mut(index).ok_or(Status::InvalidParameter)?;
         *slot = Some(vgpu);
@@ -500,12 +578,7 @@ impl Partitioning {
             .offset
             .checked_add(size)
             .ok_or(Status::InvalidParameter)?;
-        let overlaps = self.live().any(|(p, other)| {
-            p != partition
-                && other.reserve.is_some_and(|r| {
-                    r.offset < end && entry.offset < r.offset.saturating_add(other.reserve_size)
-                })
-        });
+        let overlaps = self.overlaps_other(partition, &[(entry.offset, size)])?;
         if allocation.reserve.instance != vgpu.instance
             || allocation.reserve.segment != self.segment
             || allocation.reserve.size < size
@@ -518,12 +591,51 @@ impl Partitioning {
         {
             return Err(Status::InvalidParameter);
         }
-        let offset = entry.offset;
-        self.allocations.get_mut(handle)?.bound_to = Some(partition);
-        self.vgpu_mut(partition)?.reserve = Some(BoundReserve {
-            allocation: handle,
-            offset,
-        });
+        let mut pieces = fallible::try_vec(1)?;
+        fallible::push(&mut pieces, (entry.offset, size))?;
+        self.bind(
+            partition,
+            BoundReserve {
+                allocation: handle,
+                pieces,
+                scattered: false,
+            },
+        )
+    }
+
+    /// Whether any of `pieces` (segment offset, bytes; pairwise disjoint)
+    /// overlaps the bound reserve of a vGPU other than `partition`. Sorts a
+    /// copy, then looks each other piece up in it: `O((n + m) log n)`.
+    ///
+    /// # Errors
+    /// `NoMemory`.
+    fn overlaps_other(&self, partition: u32, pieces: &[(u64, u64)]) -> Result<bool> {
+        let mut sorted = fallible::try_vec(pieces.len())?;
+        for &p in pieces {
+            fallible::push(&mut sorted, p)?;
+        }
+        sorted.sort_unstable_by_key(|p| p.0);
+        // Disjoint and sorted by offset, so also sorted by end.
+        let hits = |at: u64, end: u64| {
+            let i = sorted.partition_point(|p| p.0.saturating_add(p.1) <= at);
+            sorted.get(i).is_some_and(|p| p.0 < end)
+        };
+        Ok(self.live().any(|(p, other)| {
+            p != partition
+                && other.reserve.as_ref().is_some_and(|r| {
+                    r.pieces
+                        .iter()
+                        .any(|&(at, size)| hits(at, at.saturating_add(size)))
+                })
+        }))
+    }
+
+    /// The last, infallible step of SetVirtualGpuResources(2): the
+    /// allocation is marked bound and the reserve is the vGPU's.
+    fn bind(&mut self, partition: u32, reserve: BoundReserve) -> Result<()> {
+        self.vgpu(partition)?;
+        self.allocations.get_mut(reserve.allocation)?.bound_to = Some(partition);
+        self.vgpu_mut(partition)?.reserve = Some(reserve);
         Ok(())
     }
 
@@ -603,7 +715,7 @@ impl Partitioning {
             return Err(Status::InvalidParameter);
         }
         let mut reply = EscapeReply {
-            bytes: [0; GPUP_VGPU_ESCAPE_INFO::SIZE],
+            bytes: [0; MAX_REPLY],
             len: 0,
         };
         match command {
@@ -614,27 +726,57 @@ impl Partitioning {
                 if out_capacity < GPUP_VGPU_ESCAPE_INFO::SIZE {
                     return Err(Status::BufferTooSmall);
                 }
-                reply.bytes = self.describe(partition, vgpu).encode();
-                reply.len = GPUP_VGPU_ESCAPE_INFO::SIZE;
+                let bytes = self.describe(partition, vgpu).encode();
+                if let Some(dst) = reply.bytes.get_mut(..bytes.len()) {
+                    dst.copy_from_slice(&bytes);
+                }
+                reply.len = bytes.len();
                 Ok(reply)
             }
             GPUP_VGPU_ESCAPE_WRITE_NOTIFY => {
                 let (Some(offset), Some(length), 16) = (u64_at(16), u64_at(24), payload) else {
                     return Err(Status::InvalidParameter);
                 };
-                let reserve = match (vgpu.power, vgpu.reserve) {
-                    (Power::D0, Some(r)) => r,
+                // A paused VF is not scheduled: its GPU writes nothing.
+                let reserve = match (vgpu.power, &vgpu.reserve) {
+                    (Power::D0, Some(r)) if !vgpu.migration.paused() => r,
                     _ => return Err(Status::InvalidDeviceState),
                 };
                 let end = offset.checked_add(length).ok_or(Status::InvalidParameter)?;
                 if end > vgpu.reserve_size {
                     return Err(Status::InvalidParameter);
                 }
-                let at = reserve
-                    .offset
-                    .checked_add(offset)
-                    .ok_or(Status::InvalidParameter)?;
-                engine.mark(self.segment, at, length)?;
+                reserve.translate(offset, length, |at, len| engine.mark(self.segment, at, len))?;
+                Ok(reply)
+            }
+            GPUP_VGPU_ESCAPE_MSIX => {
+                if payload != 0 {
+                    return Err(Status::InvalidParameter);
+                }
+                if out_capacity < GPUP_VGPU_ESCAPE_MSIX_TABLE::SIZE {
+                    return Err(Status::BufferTooSmall);
+                }
+                let mut table = GPUP_VGPU_ESCAPE_MSIX_TABLE {
+                    EntryCount: u32::from(pci::MSIX_VECTORS),
+                    ..GPUP_VGPU_ESCAPE_MSIX_TABLE::default()
+                };
+                for (i, (out, entry)) in table.Entries.iter_mut().zip(&vgpu.msix).enumerate() {
+                    if let Some(e) = entry {
+                        table.WrittenMask |= 1u32
+                            .checked_shl(u32::try_from(i).unwrap_or(31))
+                            .unwrap_or(0);
+                        *out = GPUP_VGPU_ESCAPE_MSIX_ENTRY {
+                            MessageAddress: e.address,
+                            MessageData: e.data,
+                            VectorControl: e.vector_control,
+                        };
+                    }
+                }
+                let bytes = table.encode();
+                if let Some(dst) = reply.bytes.get_mut(..bytes.len()) {
+                    dst.copy_from_slice(&bytes);
+                }
+                reply.len = bytes.len();
                 Ok(reply)
             }
             _ => Err(Status::NotSupported),
@@ -656,8 +798,14 @@ impl Partitioning {
                 | flag(vgpu.vmbus.is_some(), GPUP_VGPU_FLAG_VMBUS)
                 | flag(vgpu.config.memory_enabled(), GPUP_VGPU_FLAG_MEMORY_ENABLED)
                 | flag(vgpu.config.msix_enabled(), GPUP_VGPU_FLAG_MSIX_ENABLED)
-                | flag(vgpu.revoked, GPUP_VGPU_FLAG_REVOKED),
-            ReserveOffset: vgpu.reserve.map_or(0, |r| r.offset),
+                | flag(vgpu.revoked, GPUP_VGPU_FLAG_REVOKED)
+                | flag(vgpu.migration.paused(), GPUP_VGPU_FLAG_PAUSED)
+                | flag(
+                    vgpu.reserve.as_ref().is_some_and(|r| r.scattered),
+                    GPUP_VGPU_FLAG_SCATTERED,
+                )
+                | (vgpu.migration.phase().code() << GPUP_VGPU_MIGRATION_SHIFT),
+            ReserveOffset: vgpu.reserve.as_ref().map_or(0, BoundReserve::base),
             ReserveSize: vgpu.reserve_size,
             VmBusHandle: vgpu.vmbus.and_then(|h| u64::try_from(h).ok()).unwrap_or(0),
         }
@@ -682,6 +830,7 @@ impl Partitioning {
         let vgpu = self.vgpu_mut(partition)?;
         if vgpu.config.write(offset, data)? == pci::WriteEffect::FunctionLevelReset {
             vgpu.wake_armed = false;
+            vgpu.msix = [None; MSIX_TABLE_SIZE];
         }
         Ok(())
     }
@@ -720,8 +869,9 @@ impl Partitioning {
     }
 
     /// `DxgkDdiResetVirtualFunction`: function-level reset. The config space
-    /// returns to its power-on values and wake is disarmed; the power state,
-    /// the bound reserve and the VM-bus handle are kept.
+    /// returns to its power-on values, the MSI-X table is cleared and wake is
+    /// disarmed; the power state, the bound reserve, the VM-bus handle, the
+    /// pause state and any migration in progress are kept.
     ///
     /// # Errors
     /// `InvalidParameter` for an unknown VF.
@@ -729,6 +879,7 @@ impl Partitioning {
         let vgpu = self.vgpu_mut(partition)?;
         vgpu.config.reset();
         vgpu.wake_armed = false;
+        vgpu.msix = [None; MSIX_TABLE_SIZE];
         Ok(())
     }
 

@@ -36,7 +36,7 @@ pub(crate) const VENDOR_ID: u16 = 0xFFFE;
 /// The VF's PCI device id (placeholder, see [`VENDOR_ID`]).
 pub(crate) const DEVICE_ID: u16 = 0x6770;
 /// Revision id.
-const REVISION_ID: u8 = 0x01;
+pub(crate) const REVISION_ID: u8 = 0x01;
 
 /// BAR0: the VF's register file and MSI-X structures (1 MiB).
 pub(crate) const BAR0_SIZE: u64 = 1 << 20;
@@ -270,6 +270,40 @@ impl ConfigSpace {
             return Ok(WriteEffect::FunctionLevelReset);
         }
         Ok(WriteEffect::None)
+    }
+
+    /// All 4 KiB, as they read (live migration saves them).
+    pub(crate) fn snapshot(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Checks a space saved from another VF before [`Self::restore`]: it must
+    /// be 4 KiB and agree with this one in every read-only bit (same ids,
+    /// class, capabilities and BAR sizes).
+    ///
+    /// # Errors
+    /// The first byte that differs: (offset, this VF's byte, the saved byte);
+    /// a saved space of another size reports its size as the offset.
+    pub(crate) fn check_restore(&self, saved: &[u8]) -> core::result::Result<(), (usize, u8, u8)> {
+        if saved.len() != CONFIG_SPACE_SIZE {
+            return Err((saved.len(), 0, 0));
+        }
+        for (i, ((ours, mask), theirs)) in self.bytes.iter().zip(&self.masks).zip(saved).enumerate()
+        {
+            if (ours & !mask) != (theirs & !mask) {
+                return Err((i, *ours, *theirs));
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes every writable bit from `saved` (checked with
+    /// [`Self::check_restore`]); read-only bits stay. No side effects: an
+    /// initiate-FLR bit is not writable, so a restore never resets.
+    pub(crate) fn restore(&mut self, saved: &[u8]) {
+        for ((byte, mask), value) in self.bytes.iter_mut().zip(&self.masks).zip(saved) {
+            *byte = (*byte & !mask) | (value & mask);
+        }
     }
 
     /// Whether the command register enables memory decoding.

@@ -1,0 +1,384 @@
+//! The nine GPU-P live-migration DDIs (slots 177-185 of
+//! `DRIVER_INITIALIZATION_DATA`). Each validates `hAdapter`, reads its
+//! argument block defensively, looks the VF up through the partitioning
+//! (`STATUS_INVALID_PARAMETER` for an unknown `vfIndex`), and calls
+//! `crate::vgpu::Partitioning` under the adapter's write lock. The state
+//! machine and the statuses of out-of-order calls are in
+//! `crate::migration::machine`; what is saved and checked in
+//! `crate::vgpu::live`.
+//!
+//! The Save DDIs follow the two-call protocol (`dirty-bit-tracking.md`
+//! section 6): a sizing call (`*DataSize == 0`, `Data == NULL`) sets
+//! `*DataSize` to the exact bytes needed and changes nothing; a filling call
+//! with a buffer of at least that many bytes writes them, sets `*DataSize` to
+//! the bytes written and moves the state machine on; one with a smaller
+//! buffer returns `STATUS_BUFFER_TOO_SMALL` with `*DataSize` = bytes needed,
+//! leaving the buffer and the state untouched. `Data == NULL` with a
+//! non-zero `*DataSize`, or a NULL `DataSize`, is `STATUS_INVALID_PARAMETER`.
+//! The state checks come first: an out-of-order sizing call is refused too.
+//!
+//! A Restore that rejects its data logs a
+//! [`crate::migration::triage`] event through `DxgkCbLogEtwEvent` and returns
+//! `STATUS_OBJECT_TYPE_MISMATCH`. `Data == NULL` is `STATUS_INVALID_PARAMETER`;
+//! a `DataSize` of 0 or above the format's largest blob is data that cannot
+//! be valid (`STATUS_OBJECT_TYPE_MISMATCH`, never read).
+
+use core::mem::{offset_of, size_of};
+
+use dxgk_sys::*;
+
+use crate::adapter::{Started, registry};
+use crate::basis::Engine;
+use crate::ddi::dxgkrnl::KernelInterface;
+use crate::ddi::{copy_in, copy_out, read_at, read_in, write_out};
+use crate::migration::codec::MAX_BLOB_LEN;
+use crate::migration::machine::Role;
+use crate::migration::triage::TRIAGE_EVENT_TYPE;
+use crate::status::{Result, Status, to_ntstatus};
+use crate::vgpu::live::{Rejection, Saved, ScatterEntry};
+use crate::vgpu::{MsixValue, Partitioning};
+
+/// Most descriptors a SetVirtualGpuResources2 block may carry (one per
+/// segment, 32 at most as for SetVirtualGpuResources); larger counts are
+/// refused unread.
+const MAX_SEGMENT_DESCRIPTORS: usize = 32;
+
+/// Runs `f` on the engine and the partitioning of a started adapter, under
+/// its write lock.
+fn with_vgpus<R>(
+    hAdapter: HANDLE,
+    f: impl FnOnce(&Engine, &mut Partitioning, &KernelInterface) -> Result<R>,
+) -> Result<R> {
+    registry::with_adapter_mut(hAdapter, |adapter| {
+        let Started {
+            kernel,
+            bases,
+            partitions,
+        } = adapter.started_mut()?;
+        let partitions = partitions.as_mut().ok_or(Status::NotSupported)?;
+        f(bases, partitions, kernel)
+    })
+}
+
+/// `DxgkDdiPrepareLiveMigration`: `STATUS_INVALID_PARAMETER` for an unknown
+/// VF or `MigrationType`; `STATUS_INVALID_DEVICE_STATE` while a migration is
+/// in progress or for a VF without VRAM.
+///
+/// # Safety
+/// `pArgs` is NULL or readable.
+pub(crate) unsafe extern "system" fn DxgkDdiPrepareLiveMigration(
+    hAdapter: HANDLE,
+    pArgs: *const DXGKARG_GPUP_PREPARE_LIVE_MIGRATION,
+) -> NTSTATUS {
+    to_ntstatus(with_vgpus(hAdapter, |_, p, _| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs) }?;
+        p.check(args.vfIndex)?;
+        let role = match args.MigrationType {
+            DXGK_GPUP_MIGRATIONTYPE_SOURCE => Role::Source,
+            DXGK_GPUP_MIGRATIONTYPE_TARGET => Role::Target,
+            _ => return Err(Status::InvalidParameter),
+        };
+        p.prepare(args.vfIndex, role)?;
+        crate::trace!("PrepareLiveMigration({}, {:?})", args.vfIndex, role);
+        Ok(())
+    }))
+}
+
+/// The common body of the two Save DDIs: `DataSize` and `Data` at the same
+/// offsets of both argument blocks.
+///
+/// # Safety
+/// `data_size` is NULL or readable and writable; `data` NULL or writable for
+/// `*data_size` bytes.
+unsafe fn save(
+    data_size: *mut UINT64,
+    data: *mut BYTE,
+    run: impl FnOnce(Option<usize>) -> Result<Saved>,
+) -> Result<()> {
+    // SAFETY: NULL or readable (contract).
+    let have = unsafe { read_in(data_size.cast_const()) }?;
+    let capacity = match (have, data.is_null()) {
+        (0, true) => None,
+        (_, true) => return Err(Status::InvalidParameter),
+        // Buffers past the address space cannot exist; treat as "large".
+        (n, false) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+    };
+    match run(capacity)? {
+        Saved::Size(n) => {
+            let n = UINT64::try_from(n).map_err(|_| Status::InvalidParameter)?;
+            // SAFETY: non-NULL (read above) and writable (contract).
+            unsafe { write_out(data_size, n) }
+        }
+        Saved::TooSmall(n) => {
+            let n = UINT64::try_from(n).map_err(|_| Status::InvalidParameter)?;
+            // SAFETY: as above.
+            unsafe { write_out(data_size, n) }?;
+            Err(Status::BufferTooSmall)
+        }
+        Saved::Blob(blob) => {
+            // SAFETY: `data` is non-NULL (the sizing case is above) and
+            // writable for `*data_size >= blob.len()` bytes (contract).
+            unsafe { copy_out(&blob, data.cast()) }?;
+            let n = UINT64::try_from(blob.len()).map_err(|_| Status::InvalidParameter)?;
+            // SAFETY: as above.
+            unsafe { write_out(data_size, n) }
+        }
+    }
+}
+
+/// `DxgkDdiSaveImmutableMigrationData` (module docs for the two calls):
+/// `STATUS_INVALID_DEVICE_STATE` unless the VF is a prepared source.
+///
+/// # Safety
+/// `pArgs` is NULL or readable; its `DataSize` NULL or readable and
+/// writable; its `Data` NULL or writable for `*DataSize` bytes.
+pub(crate) unsafe extern "system" fn DxgkDdiSaveImmutableMigrationData(
+    hAdapter: HANDLE,
+    pArgs: *mut DXGKARG_GPUP_SAVE_IMMUTABLE_MIGRATION_DATA,
+) -> NTSTATUS {
+    to_ntstatus(with_vgpus(hAdapter, |engine, p, _| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs.cast_const()) }?;
+        p.check(args.vfIndex)?;
+        // SAFETY: the pointers come from the block, under its contract.
+        unsafe {
+            save(args.DataSize, args.Data, |capacity| {
+                p.save_immutable(engine, args.vfIndex, capacity)
+            })
+        }
+    }))
+}
+
+/// `DxgkDdiSaveMutableMigrationData` (module docs for the two calls):
+/// `STATUS_INVALID_DEVICE_STATE` before SaveImmutable or when the VF is not
+/// paused.
+///
+/// # Safety
+/// As `DxgkDdiSaveImmutableMigrationData`.
+pub(crate) unsafe extern "system" fn DxgkDdiSaveMutableMigrationData(
+    hAdapter: HANDLE,
+    pArgs: *mut DXGKARG_GPUP_SAVE_MUTABLE_MIGRATION_DATA,
+) -> NTSTATUS {
+    to_ntstatus(with_vgpus(hAdapter, |engine, p, _| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs.cast_const()) }?;
+        p.check(args.vfIndex)?;
+        // SAFETY: the pointers come from the block, under its contract.
+        unsafe {
+            save(args.DataSize, args.Data, |capacity| {
+                p.save_mutable(engine, args.vfIndex, capacity)
+            })
+        }
+    }))
+}
+
+/// `DxgkDdiEndLiveMigration`: `STATUS_INVALID_DEVICE_STATE` when no
+/// migration is in progress. The pause stays as it is.
+///
+/// # Safety
+/// Always safe to call.
+pub(crate) unsafe extern "system" fn DxgkDdiEndLiveMigration(
+    hAdapter: HANDLE,
+    vfIndex: UINT,
+) -> NTSTATUS {
+    to_ntstatus(with_vgpus(hAdapter, |_, p, _| {
+        p.end(vfIndex)?;
+        crate::trace!("EndLiveMigration({})", vfIndex);
+        Ok(())
+    }))
+}
+
+/// The common body of the two Restore DDIs: copies the blob out of the OS
+/// buffer, runs `restore`, and logs the triage event of a rejection.
+///
+/// # Safety
+/// `data` is NULL or readable for `size` bytes.
+unsafe fn restore(
+    kernel: &KernelInterface,
+    size: UINT64,
+    data: *const BYTE,
+    restore: impl FnOnce(&[u8]) -> core::result::Result<(), Rejection>,
+) -> Result<()> {
+    if data.is_null() {
+        return Err(Status::InvalidParameter);
+    }
+    let outcome = match usize::try_from(size) {
+        Ok(n) if n != 0 && n <= MAX_BLOB_LEN => {
+            let mut blob = crate::fallible::try_vec(n)?;
+            blob.resize(n, 0);
+            // SAFETY: readable for `size` bytes (contract); `blob` is ours.
+            unsafe { copy_in(data.cast(), &mut blob) }?;
+            restore(&blob)
+        }
+        // An empty or oversized blob cannot be valid: it is rejected (after
+        // the state checks) as a truncated one, without reading it.
+        _ => restore(&[]).and(Err(Status::ObjectTypeMismatch.into())),
+    };
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(rejection) => {
+            if let Some(event) = rejection.triage {
+                let logged = kernel.log_etw_event(
+                    &crate::interfaces::MIGRATION_TRIAGE_EVENT.guid,
+                    TRIAGE_EVENT_TYPE,
+                    &event.encode(),
+                );
+                crate::trace!(
+                    "Restore rejected: reason {} detail {} (event logged: {})",
+                    event.Reason,
+                    event.Detail,
+                    logged
+                );
+            }
+            Err(rejection.status)
+        }
+    }
+}
+
+/// `DxgkDdiRestoreImmutableMigrationData`: `STATUS_INVALID_DEVICE_STATE`
+/// unless the VF is a prepared, paused target that has not restored yet;
+/// `STATUS_OBJECT_TYPE_MISMATCH`, with a triage event, for data that is
+/// malformed or comes from an incompatible adapter, driver or VF.
+///
+/// # Safety
+/// `pArgs` is NULL or readable; its `Data` NULL or readable for `DataSize` bytes.
+pub(crate) unsafe extern "system" fn DxgkDdiRestoreImmutableMigrationData(
+    hAdapter: HANDLE,
+    pArgs: *const DXGKARG_GPUP_RESTORE_IMMUTABLE_MIGRATION_DATA,
+) -> NTSTATUS {
+    to_ntstatus(with_vgpus(hAdapter, |engine, p, kernel| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs) }?;
+        p.check(args.vfIndex)?;
+        // SAFETY: `Data` is NULL or readable for `DataSize` bytes (contract).
+        unsafe {
+            restore(kernel, args.DataSize, args.Data, |blob| {
+                p.restore_immutable(engine, args.vfIndex, blob)
+            })
+        }
+    }))
+}
+
+/// `DxgkDdiRestoreMutableMigrationData`: `STATUS_INVALID_DEVICE_STATE`
+/// unless the VF restored its immutable data (not yet its mutable data) and
+/// is paused; `STATUS_OBJECT_TYPE_MISMATCH`, with a triage event, for data
+/// that is malformed or does not fit this VF.
+///
+/// # Safety
+/// As `DxgkDdiRestoreImmutableMigrationData`.
+pub(crate) unsafe extern "system" fn DxgkDdiRestoreMutableMigrationData(
+    hAdapter: HANDLE,
+    pArgs: *const DXGKARG_GPUP_RESTORE_MUTABLE_MIGRATION_DATA,
+) -> NTSTATUS {
+    to_ntstatus(with_vgpus(hAdapter, |engine, p, kernel| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs) }?;
+        p.check(args.vfIndex)?;
+        // SAFETY: `Data` is NULL or readable for `DataSize` bytes (contract).
+        unsafe {
+            restore(kernel, args.DataSize, args.Data, |blob| {
+                p.restore_mutable(engine, args.vfIndex, blob)
+            })
+        }
+    }))
+}
+
+/// `DxgkDdiWriteVirtualizedInterrupt`: one entry of the VF's MSI-X table;
+/// `STATUS_INVALID_PARAMETER` for an unknown VF or an `InterruptTableIndex`
+/// outside the table (negative, or at least 4).
+///
+/// # Safety
+/// `pArgs` is NULL or readable.
+pub(crate) unsafe extern "system" fn DxgkDdiWriteVirtualizedInterrupt(
+    hAdapter: HANDLE,
+    pArgs: *const DXGKARG_GPUP_WRITE_VIRTUALIZED_MSIX,
+) -> NTSTATUS {
+    to_ntstatus(with_vgpus(hAdapter, |_, p, _| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs) }?;
+        let entry = args.WriteValue;
+        p.write_interrupt(
+            args.vfIndex,
+            args.InterruptTableIndex,
+            MsixValue {
+                address: entry.MessageAddress,
+                data: entry.MessageData,
+                vector_control: entry.VectorControl,
+            },
+        )
+    }))
+}
+
+/// `DxgkDdiSetVirtualGpuResources2`: binds a memory basis's ranges as the
+/// VF's VRAM (see `Partitioning::set_resources2` for every rule):
+/// `STATUS_INVALID_HANDLE` for an unknown, stale, forged or NULL basis,
+/// `STATUS_INVALID_PARAMETER` for any other bad argument,
+/// `STATUS_INVALID_DEVICE_STATE` for a second binding. `SegmentCount` of 0
+/// or above 32 is refused before any descriptor is read.
+///
+/// # Safety
+/// `pArgs` is NULL or a readable block of `SegmentCount` descriptors.
+pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualGpuResources2(
+    hAdapter: HANDLE,
+    pArgs: *const DXGKARG_SETVIRTUALGPURESOURCES2,
+) -> NTSTATUS {
+    to_ntstatus(with_vgpus(hAdapter, |engine, p, _| {
+        if pArgs.is_null() {
+            return Err(Status::InvalidParameter);
+        }
+        let base = pArgs.cast::<u8>();
+        // SAFETY: non-NULL; the header is readable (contract).
+        let vf: ULONG =
+            unsafe { read_at(base, offset_of!(DXGKARG_SETVIRTUALGPURESOURCES2, vfIndex)) };
+        // SAFETY: as above.
+        let count: ULONG = unsafe {
+            read_at(
+                base,
+                offset_of!(DXGKARG_SETVIRTUALGPURESOURCES2, SegmentCount),
+            )
+        };
+        p.check(vf)?;
+        let n = usize::try_from(count).map_err(|_| Status::InvalidParameter)?;
+        if n == 0 || n > MAX_SEGMENT_DESCRIPTORS {
+            return Err(Status::InvalidParameter);
+        }
+        let first = offset_of!(DXGKARG_SETVIRTUALGPURESOURCES2, SegmentDescriptors);
+        let mut entries = [ScatterEntry {
+            allocation: core::ptr::null_mut(),
+            basis: core::ptr::null_mut(),
+        }; MAX_SEGMENT_DESCRIPTORS];
+        for (i, entry) in entries.iter_mut().take(n).enumerate() {
+            let offset = i
+                .checked_mul(size_of::<DXGK_GPU_PHYSICAL_RESERVE_DESCRIPTOR>())
+                .and_then(|o| o.checked_add(first))
+                .ok_or(Status::InvalidParameter)?;
+            // SAFETY: descriptor `i < SegmentCount` of the block (contract).
+            let raw: DXGK_GPU_PHYSICAL_RESERVE_DESCRIPTOR = unsafe { read_at(base, offset) };
+            *entry = ScatterEntry {
+                allocation: raw.DriverAllocationHandle,
+                basis: raw.MemoryBasis,
+            };
+        }
+        p.set_resources2(engine, vf, entries.get(..n).unwrap_or_default())
+    }))
+}
+
+/// `DxgkDdiSetVirtualFunctionPauseState`: `bPause` non-zero pauses the VF
+/// (it is no longer scheduled), zero removes the pause; idempotent.
+/// `STATUS_INVALID_PARAMETER` for an unknown VF.
+///
+/// # Safety
+/// `pArgs` is NULL or readable.
+pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualFunctionPauseState(
+    hAdapter: HANDLE,
+    pArgs: *const DXGKARG_SETVIRTUALFUNCTIONPAUSESTATE,
+) -> NTSTATUS {
+    to_ntstatus(with_vgpus(hAdapter, |_, p, _| {
+        // SAFETY: NULL or readable (contract).
+        let args = unsafe { read_in(pArgs) }?;
+        p.set_pause(args.vfIndex, args.bPause != 0)
+    }))
+}
+
+const _: () = assert!(size_of::<DXGK_GPU_PHYSICAL_RESERVE_DESCRIPTOR>() == 16);
