@@ -11,22 +11,28 @@
 //! through AddDevice, StartDevice, QueryAdapterInfo, StopDevice, RemoveDevice.
 //! [`vgpu`] is the OS side of GPU partitioning: the start-time checks of the
 //! partition, SR-IOV and FlexIOV interfaces, and vGPU creation with VRAM
-//! reserves as Dxgkrnl and VidMm do it.
+//! reserves (contiguous, or scattered and bound through a memory basis) as
+//! Dxgkrnl and VidMm do it; [`live`] the live-migration DDIs as Dxgkrnl
+//! calls them.
 //!
 //! On top of that, the OS side of a GPU-P live migration: simulated VRAM
 //! ([`vram`]), GPU writers that write it and mark it through the driver's
 //! software dirty-tracking backend ([`writers`]), VFs and their VRAM reserves
-//! ([`vf`]), and the orchestration of `dirty-bit-tracking.md` section 5 with
-//! its transfer model and byte-by-byte proof ([`migration`]).
+//! ([`vf`]), a VF's state as the OS reads it ([`vfstate`]), and the
+//! orchestration of `dirty-bit-tracking.md` section 5 with the live-migration
+//! DDIs, its transfer model, the byte-by-byte proof of the VRAM and the check
+//! of the VF's state ([`migration`]).
 
 #![allow(non_snake_case)]
 
 mod adapter;
 mod basis;
+pub mod live;
 mod loader;
 mod mandatory_slots;
 pub mod migration;
 pub mod vf;
+pub mod vfstate;
 pub mod vgpu;
 pub mod vram;
 pub mod writers;

@@ -6,28 +6,40 @@
 //! # The sequence
 //! 1. Load the driver; start a source and a target adapter with one tracked
 //!    segment each ([`Adapter::start`] reads GPUPCAPS, DIRTYBITTRACKINGCAPS and
-//!    the segment's page size, and refuses inconsistent caps).
-//! 2. Per VF, on both adapters: create the VF and its reserve (a
-//!    [`VfProvider`]), one memory basis over the reserve, StartDirtyTracking
-//!    right away if the adapter reports tracking as performant, bind the reserve.
+//!    the segment's page size, and refuses inconsistent caps); the run needs
+//!    `LiveMigration` (and `ScatterMapReserve` for scattered reserves).
+//!    SetGpuPartitionCount(VF count) on both.
+//! 2. Per VF, on both adapters: create the VF and its reserve through the
+//!    partition interface ([`PartitionVfs`]: CreateVirtualGpu, the standard
+//!    vGPU allocation pinned at the [`Layout`]'s ranges), one memory basis
+//!    over the reserve's ranges in VF address order, StartDirtyTracking right
+//!    away if the adapter reports tracking as performant, then bind the
+//!    reserve (SetVirtualGpuResources2 with that basis, or
+//!    SetVirtualGpuResources for a one-range reserve) and bring the VF up to
+//!    D0. On the source, the guest programs the VF ([`program_guest`]).
 //! 3. Start the source VFs' writers: each fills its working set once, then
 //!    writes with its pattern, for as long as the run lasts.
-//! 4. For each VF in turn (the others keep running): StartDirtyTracking now
-//!    if it was not started at creation (the first round then sends the whole
-//!    reserve); pre-copy rounds: QueryDirtyBitData over the whole basis with
-//!    CLEARDATA, copy the dirty pages from source to destination VRAM, while
-//!    the writers go on for the round's modelled transfer time; stop when the
-//!    pending set fits the downtime budget at the link bandwidth, or after
-//!    the maximum number of rounds. Pause the VF's writers, run the final
-//!    query, copy what is pending, and prove the destination byte-identical
-//!    to the source. Then tear the source VF down in the OS's order:
-//!    destroy the VF and free its reserve, StopDirtyTracking, DestroyMemoryBasis.
+//! 4. For each VF in turn (the others keep running), the protocol of
+//!    section 5.3 and 5.5: source PrepareLiveMigration(SOURCE) and
+//!    SaveImmutableMigrationData (two calls); target
+//!    PrepareLiveMigration(TARGET), SetVirtualFunctionPauseState(TRUE) (the
+//!    target VF is paused for the whole transfer) and
+//!    RestoreImmutableMigrationData; StartDirtyTracking now if it was not
+//!    started at creation (the first round then sends the whole reserve);
+//!    pre-copy rounds: QueryDirtyBitData over the whole basis with CLEARDATA,
+//!    copy the dirty pages from source to target VRAM, while the writers go
+//!    on for the round's modelled transfer time; stop when the pending set
+//!    fits the downtime budget at the link bandwidth, or after the maximum
+//!    number of rounds. Pause: the VF's writers stop and
+//!    SetVirtualFunctionPauseState(TRUE) on the source; the final query, then
+//!    SaveMutableMigrationData (two calls); what is pending is copied;
+//!    RestoreMutableMigrationData on the target. The target VF's state is
+//!    compared with the source's ([`VfSnapshot`]); EndLiveMigration on both,
+//!    then SetVirtualFunctionPauseState(FALSE) on the target, which now runs.
+//!    The destination VRAM is proven byte-identical to the source. Then the
+//!    source VF is torn down in the OS's order: destroy the VF and free its
+//!    reserve, StopDirtyTracking, DestroyMemoryBasis.
 //! 5. Tear the target VFs down the same way and stop both adapters.
-//!
-//! The live-migration DDIs (PrepareLiveMigration, Save/Restore of the
-//! immutable and mutable data, SetVirtualFunctionPauseState,
-//! EndLiveMigration) belong around steps 4's rounds and pause; the driver
-//! does not have them yet, so the model pauses the writers itself.
 //!
 //! # What is measured and what is modelled
 //! Measured (wall clock, this host): each QueryDirtyBitData call through the
@@ -39,12 +51,14 @@
 
 use std::time::{Duration, Instant};
 
-use dxgk_sys::{DirtyBitTrackingCaps, GpupCaps, NTSTATUS, STATUS_SUCCESS};
+use dxgk_sys::{DirtyBitTrackingCaps, GpupCaps, NTSTATUS, STATUS_SUCCESS, STATUS_UNSUCCESSFUL};
 
-use crate::adapter::{Adapter, AdapterConfig};
+use crate::adapter::{Adapter, AdapterConfig, PartitionConfig};
 use crate::basis::BasisHandle;
+use crate::live::{MigrationData, MigrationType};
 use crate::loader::Driver;
-use crate::vf::{ModelVfs, Reserve, VfProvider, status_of};
+use crate::vf::{Layout, PartitionVfs, Reserve, VfProvider, status_of};
+use crate::vfstate::{VfSnapshot, program_guest};
 use crate::vram::{Vram, VramError};
 use crate::writers::{Clock, Workload, WriterGroup, WriterTotals};
 
@@ -71,6 +85,21 @@ pub enum TrackingStart {
     AtMigration,
 }
 
+/// A deliberate fault in the live-migration protocol, to show that the
+/// checks catch it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MigrationFault {
+    /// None: the protocol as Dxgkrnl runs it.
+    #[default]
+    None,
+    /// One bit of the mutable data flipped on its way to the target: the
+    /// target's RestoreMutableMigrationData must refuse it.
+    CorruptMutableData,
+    /// The target never gets RestoreMutableMigrationData (End comes right
+    /// after the pages): the VF-state check must fail.
+    SkipMutableRestore,
+}
+
 /// What to simulate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MigrationConfig {
@@ -92,8 +121,10 @@ pub struct MigrationConfig {
     pub max_rounds: u32,
     /// When tracking starts.
     pub tracking: TrackingStart,
-    /// Seed of the writers' random streams.
+    /// Seed of the writers' random streams (and of the guest's programming).
     pub seed: u64,
+    /// A deliberate fault in the protocol.
+    pub fault: MigrationFault,
 }
 
 /// Why a migration could not run (a proof failure is not an error: see
@@ -153,8 +184,26 @@ pub enum Step {
     BindReserve,
     /// `DxgkDdiQueryDirtyBitData`, whole basis, CLEARDATA.
     QueryDirtyBitData,
-    /// The VF's writers were paused (the blackout starts).
+    /// The guest programmed the VF: config-space writes and every MSI-X
+    /// entry through `DxgkDdiWriteVirtualizedInterrupt`.
+    ProgramVf,
+    /// `DxgkDdiPrepareLiveMigration` (SOURCE on the source, TARGET on the target).
+    PrepareLiveMigration,
+    /// `DxgkDdiSaveImmutableMigrationData`, both calls.
+    SaveImmutableMigrationData,
+    /// `DxgkDdiRestoreImmutableMigrationData`.
+    RestoreImmutableMigrationData,
+    /// `DxgkDdiSetVirtualFunctionPauseState(TRUE)` (on the source, after its
+    /// writers stopped: the blackout starts).
     PauseVf,
+    /// `DxgkDdiSaveMutableMigrationData`, both calls.
+    SaveMutableMigrationData,
+    /// `DxgkDdiRestoreMutableMigrationData`.
+    RestoreMutableMigrationData,
+    /// `DxgkDdiEndLiveMigration`.
+    EndLiveMigration,
+    /// `DxgkDdiSetVirtualFunctionPauseState(FALSE)`: the target VF runs.
+    UnpauseVf,
     /// The VF was destroyed and its reserve freed ([`VfProvider::destroy_vf`]).
     DestroyVf,
     /// `DxgkDdiStopDirtyTracking`.
@@ -271,6 +320,32 @@ pub struct VfReport {
     pub writers: WriterTotals,
     /// The comparison.
     pub proof: Proof,
+    /// The live-migration protocol's data and the VF-state check.
+    pub protocol: ProtocolReport,
+}
+
+/// What the live-migration DDIs moved for one VF, and whether the target
+/// VF's state equals the source's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolReport {
+    /// Bytes of the immutable data (SaveImmutable's sizing call).
+    pub immutable_bytes: u64,
+    /// Bytes of the mutable data.
+    pub mutable_bytes: u64,
+    /// The source VF's state in the pause, after SaveMutable.
+    pub source: VfSnapshot,
+    /// The target VF's state after RestoreMutable, before it runs.
+    pub target: VfSnapshot,
+    /// What differs (empty: the target's state equals the source's).
+    pub differences: Vec<String>,
+}
+
+impl ProtocolReport {
+    /// Whether the target VF's state equals the source's.
+    #[must_use]
+    pub fn state_equal(&self) -> bool {
+        self.differences.is_empty()
+    }
 }
 
 /// The caps the model read from the source adapter.
@@ -300,15 +375,20 @@ pub struct MigrationReport {
     pub trace: Vec<TraceEvent>,
     /// Modelled time at which the first migration started (the warm-up).
     pub warm_up: Duration,
+    /// The partition count both adapters were set to.
+    pub partition_count: u32,
     /// Measured wall time of the whole run.
     pub wall: Duration,
 }
 
 impl MigrationReport {
-    /// Whether every VF's destination is byte-identical to its source.
+    /// Whether every VF's destination is byte-identical to its source and
+    /// every target VF's state equals its source's.
     #[must_use]
     pub fn passed(&self) -> bool {
-        self.vfs.iter().all(|v| v.proof.passed())
+        self.vfs
+            .iter()
+            .all(|v| v.proof.passed() && v.protocol.state_equal())
     }
 }
 
@@ -421,12 +501,12 @@ impl MigrationConfig {
         Ok(())
     }
 
-    /// The model's reserve layout for this configuration.
+    /// Where VidMm places the reserves for this configuration.
     ///
     /// # Errors
     /// [`MigrationError::Config`] if the segment cannot hold the reserves.
-    pub fn layout(&self) -> Result<ModelVfs, MigrationError> {
-        ModelVfs::new(
+    pub fn layout(&self) -> Result<Layout, MigrationError> {
+        Layout::new(
             SEGMENT,
             self.vram_size,
             u64::from(self.page_size),
@@ -444,14 +524,22 @@ impl MigrationConfig {
         }
     }
 
+    /// Each adapter: one tracked segment, and partitioning offered with
+    /// exactly the VF count as its partition count, so that each partition's
+    /// share of the segment holds one VF's reserve.
     fn adapter_config(&self) -> AdapterConfig {
         let mut config = AdapterConfig::single(self.vram_size, self.page_size);
         config.max_bases = self.vf_count.saturating_mul(2).max(8);
+        config.partitions = Some(PartitionConfig {
+            enabled: true,
+            options: vec![u16::try_from(self.vf_count).unwrap_or(u16::MAX)],
+        });
         config
     }
 }
 
-/// Runs the migration with the model's own VFs ([`ModelVfs`]) on both sides.
+/// Runs the migration with VFs created through the partition interface
+/// ([`PartitionVfs`]) on both sides, at the configuration's [`Layout`].
 ///
 /// # Errors
 /// See [`run_with`].
@@ -460,8 +548,8 @@ pub fn run(
     progress: &mut dyn Progress,
 ) -> Result<MigrationReport, MigrationError> {
     config.validate()?;
-    let mut source = config.layout()?;
-    let mut target = config.layout()?;
+    let mut source = PartitionVfs::new(config.layout()?);
+    let mut target = PartitionVfs::new(config.layout()?);
     run_with(config, &mut source, &mut target, progress)
 }
 
@@ -506,6 +594,29 @@ pub fn run_with(
             config.page_size
         )));
     }
+    let needed = if config.ranges_per_vf > 1 {
+        GpupCaps::LiveMigration | GpupCaps::ScatterMapReserve
+    } else {
+        GpupCaps::LiveMigration
+    };
+    for (side, adapter) in [("source", &source), ("target", &target)] {
+        let gpup = adapter.caps().gpup;
+        if !gpup.contains(needed) {
+            return Err(MigrationError::Config(format!(
+                "the {side} adapter's GPUPCAPS {:#x} lack {:#x}: no live migration{}",
+                gpup.bits(),
+                needed.bits(),
+                if config.ranges_per_vf > 1 {
+                    " of scattered reserves"
+                } else {
+                    ""
+                }
+            )));
+        }
+        adapter
+            .set_partition_count(config.vf_count)
+            .map_err(|status| driver_error(&format!("{side} SetGpuPartitionCount"), status))?;
+    }
     let performant = caps
         .dirty_bit_tracking
         .contains(DirtyBitTrackingCaps::DirtyBitTrackingPerformant)
@@ -524,6 +635,12 @@ pub fn run_with(
     for vf in 0..config.vf_count {
         let s = run.create_vf(Side::Source, source_vfs, vf)?;
         let t = run.create_vf(Side::Target, target_vfs, vf)?;
+        // The guest lives on the source: it programs its VF.
+        let programmed = source_vfs
+            .vgpu(vf)
+            .ok_or(STATUS_UNSUCCESSFUL)
+            .and_then(|vgpu| program_guest(&source, vgpu, config.seed));
+        run.record(Side::Source, vf, Step::ProgramVf, status_of(&programmed))?;
         if s.1.size() != t.1.size() {
             return Err(MigrationError::Config(format!(
                 "VF {vf}: source reserve {} bytes, target reserve {} bytes",
@@ -569,7 +686,14 @@ pub fn run_with(
                 scope.spawn(move || writer.run());
             }
         }
-        let outcome = run.migrate_all(&clock, &groups, &src_vram, &dst_vram, source_vfs);
+        let outcome = run.migrate_all(
+            &clock,
+            &groups,
+            &src_vram,
+            &dst_vram,
+            source_vfs,
+            &*target_vfs,
+        );
         for group in &groups {
             group.finish(&clock);
         }
@@ -605,6 +729,7 @@ pub fn run_with(
         vfs: reports,
         trace,
         warm_up,
+        partition_count: config.vf_count,
         wall: wall.elapsed(),
     })
 }
@@ -716,7 +841,7 @@ impl Run<'_> {
             let status = self.adapter(side).start_dirty_tracking(basis);
             self.record(side, vf, Step::StartDirtyTracking, status)?;
         }
-        let bound = provider.bind_reserve(self.adapter(side), vf, &reserve);
+        let bound = provider.bind_reserve(self.adapter(side), vf, &reserve, basis);
         self.record(side, vf, Step::BindReserve, status_of(&bound))?;
         Ok((basis, reserve))
     }
@@ -827,6 +952,7 @@ impl Run<'_> {
         src: &Vram,
         dst: &Vram,
         source_vfs: &mut dyn VfProvider,
+        target_vfs: &dyn VfProvider,
     ) -> Result<Vec<VfReport>, MigrationError> {
         let mut now = self.config.workload.fill_time();
         if now == u64::MAX {
@@ -840,7 +966,8 @@ impl Run<'_> {
         );
         let mut reports = Vec::new();
         for i in 0..self.vfs.len() {
-            let (report, end) = self.migrate(i, now, clock, groups, src, dst)?;
+            let vfs = (&*source_vfs, target_vfs);
+            let (report, end) = self.migrate(i, now, clock, groups, (src, dst), vfs)?;
             now = end;
             self.teardown_source(i, source_vfs)?;
             reports.push(report);
@@ -857,8 +984,8 @@ impl Run<'_> {
         start: u64,
         clock: &Clock,
         groups: &[WriterGroup],
-        src: &Vram,
-        dst: &Vram,
+        (src, dst): (&Vram, &Vram),
+        (source_vfs, target_vfs): (&dyn VfProvider, &dyn VfProvider),
     ) -> Result<(VfReport, u64), MigrationError> {
         let link = self.config.link();
         let budget = u64::try_from(self.config.downtime_budget.as_nanos()).unwrap_or(u64::MAX);
@@ -875,6 +1002,29 @@ impl Run<'_> {
         let mut rounds = Vec::new();
         let mut now = start;
         let mut whole_reserve = false;
+        // Section 5.3 / 5.5: the source prepares and saves what cannot
+        // change; the target prepares, pauses for the whole transfer, and
+        // checks that data before any page arrives.
+        let status = self
+            .source
+            .prepare_live_migration(vf, MigrationType::Source);
+        self.record(Side::Source, vf, Step::PrepareLiveMigration, status)?;
+        let immutable = self.save(vf, MigrationData::Immutable)?;
+        let status = self
+            .target
+            .prepare_live_migration(vf, MigrationType::Target);
+        self.record(Side::Target, vf, Step::PrepareLiveMigration, status)?;
+        let status = self.target.set_vf_pause(vf, true);
+        self.record(Side::Target, vf, Step::PauseVf, status)?;
+        let status = self
+            .target
+            .restore_migration_data(MigrationData::Immutable, vf, &immutable);
+        self.record(
+            Side::Target,
+            vf,
+            Step::RestoreImmutableMigrationData,
+            status,
+        )?;
         if !tracked_from_creation {
             let basis = self.vfs[i].source_basis;
             let status = self.source.start_dirty_tracking(basis);
@@ -943,13 +1093,16 @@ impl Run<'_> {
             whole_reserve = false;
             round += 1;
         };
-        // Blackout: pause the VF, collect what it wrote since the last
-        // query, send everything pending.
+        // Blackout: pause the VF (its GPU stops, then it is taken off the
+        // schedule), collect what it wrote since the last query, save its
+        // mutable state, send everything pending.
         let group = &groups[i];
         group.pause(clock);
-        self.record(Side::Source, vf, Step::PauseVf, STATUS_SUCCESS)?;
+        let status = self.source.set_vf_pause(vf, true);
+        self.record(Side::Source, vf, Step::PauseVf, status)?;
         let blackout_start = now;
         let final_harvest = self.harvest(i, &mut fresh)?;
+        let mut mutable = self.save(vf, MigrationData::Mutable)?;
         let mut found_after_pause = 0u64;
         for (p, f) in pending.iter_mut().zip(&fresh) {
             found_after_pause += u64::from((f & !*p).count_ones());
@@ -980,6 +1133,8 @@ impl Run<'_> {
         };
         self.progress.round(vf, &report);
         rounds.push(report);
+        let protocol =
+            self.finish_protocol(i, (source_vfs, target_vfs), immutable.len(), &mut mutable)?;
         now = now.saturating_add(blackout_ns);
         let end = now;
         // The other VFs run on through this VF's blackout.
@@ -1005,8 +1160,84 @@ impl Run<'_> {
             stop_and_copy: Duration::from_nanos(link.transfer_ns(reserve_size)),
             writers: WriterTotals::default(),
             proof,
+            protocol,
         };
         Ok((report, next))
+    }
+
+    /// Saves VF `vf`'s data on the source with the two-call protocol.
+    fn save(&mut self, vf: u32, kind: MigrationData) -> Result<Vec<u8>, MigrationError> {
+        let saved = self.source.save_migration_data(kind, vf);
+        let step = match kind {
+            MigrationData::Immutable => Step::SaveImmutableMigrationData,
+            MigrationData::Mutable => Step::SaveMutableMigrationData,
+        };
+        self.record(Side::Source, vf, step, status_of(&saved))?;
+        saved.map_err(|status| driver_error(&format!("{step:?}"), status))
+    }
+
+    /// The end of section 5.3 / 5.5 once the last pages are across: the
+    /// target restores the mutable data, both VFs' states are read and
+    /// compared (both still paused), EndLiveMigration on both sides, and the
+    /// target VF is unpaused.
+    fn finish_protocol(
+        &mut self,
+        i: usize,
+        (source_vfs, target_vfs): (&dyn VfProvider, &dyn VfProvider),
+        immutable_bytes: usize,
+        mutable: &mut [u8],
+    ) -> Result<ProtocolReport, MigrationError> {
+        let vf = self.vfs[i].vf;
+        match self.config.fault {
+            MigrationFault::CorruptMutableData => {
+                if let Some(byte) = mutable.get_mut(mutable.len() / 2) {
+                    *byte ^= 0x10;
+                }
+            }
+            MigrationFault::None | MigrationFault::SkipMutableRestore => {}
+        }
+        if self.config.fault != MigrationFault::SkipMutableRestore {
+            let status = self
+                .target
+                .restore_migration_data(MigrationData::Mutable, vf, mutable);
+            self.record(Side::Target, vf, Step::RestoreMutableMigrationData, status)?;
+        }
+        let snapshot =
+            |adapter: &Adapter, provider: &dyn VfProvider, reserve: &Reserve, tracked: bool| {
+                provider
+                    .vgpu(vf)
+                    .ok_or(STATUS_UNSUCCESSFUL)
+                    .and_then(|vgpu| {
+                        VfSnapshot::take(adapter, vgpu, reserve, reserve.ranges(), tracked)
+                    })
+                    .map_err(|status| driver_error(&format!("reading VF {vf}'s state"), status))
+            };
+        let v = &self.vfs[i];
+        let source = snapshot(
+            self.source,
+            source_vfs,
+            &v.source_reserve,
+            v.source_tracking,
+        )?;
+        let target = snapshot(
+            self.target,
+            target_vfs,
+            &v.target_reserve,
+            v.target_tracking,
+        )?;
+        for side in [Side::Source, Side::Target] {
+            let status = self.adapter(side).end_live_migration(vf);
+            self.record(side, vf, Step::EndLiveMigration, status)?;
+        }
+        let status = self.target.set_vf_pause(vf, false);
+        self.record(Side::Target, vf, Step::UnpauseVf, status)?;
+        Ok(ProtocolReport {
+            immutable_bytes: immutable_bytes as u64,
+            mutable_bytes: mutable.len() as u64,
+            differences: source.differences(&target),
+            source,
+            target,
+        })
     }
 
     /// Compares VF `i`'s destination VRAM with its source, page by page.

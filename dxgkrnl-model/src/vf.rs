@@ -9,15 +9,18 @@
 //!
 //! [`VfProvider`] is the seam for the vGPU part of that sequence (create,
 //! bind, destroy); the memory-basis part is the orchestration's
-//! ([`crate::migration`]). [`ModelVfs`] is the provider used while the driver
-//! has no partition interface: the model plays VidMm and lays the reserves out
-//! itself. A provider over `DxgkDdiCreateVirtualGpu` replaces it without
-//! touching the orchestration.
+//! ([`crate::migration`]). [`PartitionVfs`] is the provider: every VF comes
+//! from `DxgkDdiCreateVirtualGpu` through the partition interface, its
+//! reserve placed where the [`Layout`] (the model playing VidMm) says.
 
-use dxgk_sys::{NTSTATUS, STATUS_INVALID_DEVICE_STATE, STATUS_INVALID_PARAMETER};
+use std::collections::BTreeMap;
+
+use dxgk_sys::{NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_UNSUCCESSFUL};
 
 use crate::Result;
 use crate::adapter::Adapter;
+use crate::basis::BasisHandle;
+use crate::vgpu::{Stage, VgpuInfo, VgpuRequest};
 
 /// A VF's VRAM reserve: byte ranges of one segment, in the VF's address order
 /// (VF address 0 is the first byte of the first range). The same order is the
@@ -87,6 +90,41 @@ impl Reserve {
         (within < len).then(|| (offset + within, len - within))
     }
 
+    /// The VF address of segment offset `at`, and how many bytes of its
+    /// range follow it (at least 1); `None` if the reserve does not hold it.
+    #[must_use]
+    pub fn vf_address(&self, at: u64) -> Option<(u64, u64)> {
+        self.ranges
+            .iter()
+            .zip(&self.starts)
+            .find_map(|(&(offset, len), &start)| {
+                let within = at.checked_sub(offset)?;
+                (within < len).then(|| (start + within, len - within))
+            })
+    }
+
+    /// The VF-address runs that `ranges` (segment offset, size) cover, in
+    /// order, adjacent runs merged; `None` if a byte of them lies outside
+    /// the reserve. A memory basis over the reserve's own ranges covers
+    /// `[(0, size)]`, however scattered the reserve is.
+    #[must_use]
+    pub fn vf_runs(&self, ranges: &[(u64, u64)]) -> Option<Vec<(u64, u64)>> {
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for &(mut at, mut left) in ranges {
+            while left > 0 {
+                let (vf, room) = self.vf_address(at)?;
+                let n = room.min(left);
+                match runs.last_mut() {
+                    Some(last) if last.0 + last.1 == vf => last.1 += n,
+                    _ => runs.push((vf, n)),
+                }
+                at += n;
+                left -= n;
+            }
+        }
+        Some(runs)
+    }
+
     /// The pieces (segment offset, length) that VF addresses
     /// `[addr, addr + len)` occupy, in order; empty if the span leaves the reserve.
     #[must_use]
@@ -114,15 +152,22 @@ pub trait VfProvider {
     /// The failing status; nothing of the VF remains then.
     fn create_vf(&mut self, adapter: &Adapter, vf: u32) -> Result<Reserve>;
 
-    /// Binds the reserve to the VF (`DxgkDdiSetVirtualGpuResources`), after
-    /// its memory basis was created (and, if performant, tracked).
+    /// Binds the reserve to the VF and brings the VF up, after its memory
+    /// basis `basis` (over the reserve's ranges, in VF address order) was
+    /// created and, if performant, tracked.
     ///
     /// # Errors
     /// The failing status.
-    fn bind_reserve(&mut self, adapter: &Adapter, vf: u32, reserve: &Reserve) -> Result<()> {
-        let _ = (adapter, vf, reserve);
-        Ok(())
-    }
+    fn bind_reserve(
+        &mut self,
+        adapter: &Adapter,
+        vf: u32,
+        reserve: &Reserve,
+        basis: BasisHandle,
+    ) -> Result<()>;
+
+    /// The vGPU as the partition interface described it, once bound.
+    fn vgpu(&self, vf: u32) -> Option<&VgpuInfo>;
 
     /// Destroys VF `vf` and frees its reserve (`DxgkDdiDestroyVirtualGpu`,
     /// then the reserve's allocations). Its memory basis outlives it.
@@ -132,20 +177,19 @@ pub trait VfProvider {
     fn destroy_vf(&mut self, adapter: &Adapter, vf: u32) -> Result<()>;
 }
 
-/// The model's own VFs: the model plays VidMm and lays out every reserve.
+/// Where VidMm places each VF's reserve: the model's placement plan.
 ///
 /// The tracked segment is cut into `vfs * ranges` equal chunks (whole pages,
 /// deliberately not a multiple of 64 pages when the sizes allow); VF `v` owns
 /// chunks `v, v + vfs, v + 2 * vfs, ...`, so the reserves interleave and each
 /// VF's chunks touch the other VFs' chunks. Each reserve lists its chunks in
-/// a rotated, descending order, so `Ranges[]` is not sorted by offset.
+/// a rotated, descending order, so its VF address order is not its offset order.
 #[derive(Debug, Clone)]
-pub struct ModelVfs {
+pub struct Layout {
     reserves: Vec<Reserve>,
-    live: Vec<bool>,
 }
 
-impl ModelVfs {
+impl Layout {
     /// A layout of `vfs` reserves of `ranges` chunks each in `segment`
     /// (`segment_size` bytes, dirty-tracking pages of `page` bytes).
     ///
@@ -179,10 +223,7 @@ impl ModelVfs {
             }
             reserves.push(Reserve::new(segment, list).map_err(|s| format!("layout: {s:?}"))?);
         }
-        Ok(Self {
-            live: vec![false; reserves.len()],
-            reserves,
-        })
+        Ok(Self { reserves })
     }
 
     /// The reserve VF `vf` gets.
@@ -192,28 +233,85 @@ impl ModelVfs {
     }
 }
 
-impl VfProvider for ModelVfs {
-    fn create_vf(&mut self, _adapter: &Adapter, vf: u32) -> Result<Reserve> {
-        let i = usize::try_from(vf).map_err(|_| STATUS_INVALID_PARAMETER)?;
-        let (Some(live), Some(reserve)) = (self.live.get_mut(i), self.reserves.get(i)) else {
-            return Err(STATUS_INVALID_PARAMETER);
-        };
-        if *live {
-            return Err(STATUS_INVALID_DEVICE_STATE);
+/// VFs created through the driver's GPU partition interface, as Dxgkrnl and
+/// VidMm create them ([`crate::vgpu`]): `DxgkDdiCreateVirtualGpu` in the
+/// VF's slot for exactly its [`Layout`] reserve size, the standard vGPU
+/// allocation, pinned by VidMm at the layout's ranges; then, once the
+/// orchestration made the memory basis over those ranges,
+/// `DxgkDdiSetVirtualGpuResources2` with that basis (a reserve of several
+/// ranges) or `DxgkDdiSetVirtualGpuResources` (one range, placed first fit),
+/// GetVirtualGpuInfo, the virtual-PCI probe, the VM bus and D0. Teardown: D3,
+/// `DxgkDdiDestroyVirtualGpu`, `DxgkDdiDestroyAllocation`.
+#[derive(Debug, Clone)]
+pub struct PartitionVfs {
+    layout: Layout,
+    vgpus: BTreeMap<u32, VgpuInfo>,
+}
+
+impl PartitionVfs {
+    /// VFs laid out as `layout` says.
+    #[must_use]
+    pub fn new(layout: Layout) -> Self {
+        Self {
+            layout,
+            vgpus: BTreeMap::new(),
         }
-        *live = true;
-        Ok(reserve.clone())
+    }
+}
+
+impl VfProvider for PartitionVfs {
+    fn create_vf(&mut self, adapter: &Adapter, vf: u32) -> Result<Reserve> {
+        let planned = self.layout.reserve(vf).ok_or(STATUS_INVALID_PARAMETER)?;
+        let scattered = planned.ranges().len() > 1;
+        let request = VgpuRequest {
+            partition: Some(vf),
+            placement: scattered.then(|| planned.ranges().to_vec()),
+            ..VgpuRequest::vram(planned.size())
+        };
+        let vgpu = adapter.create_vgpu_until(&request, Stage::Reserved)?;
+        let pieces = vgpu.pieces.first().cloned().unwrap_or_default();
+        let reserve = vgpu
+            .reserves
+            .first()
+            .map(|r| r.segment)
+            .ok_or(STATUS_UNSUCCESSFUL)
+            .and_then(|segment| Reserve::new(segment, pieces));
+        match reserve {
+            Ok(reserve) if reserve.size() == planned.size() => {
+                self.vgpus.insert(vf, vgpu);
+                Ok(reserve)
+            }
+            other => {
+                let _ = adapter.destroy_vgpu(vf);
+                Err(other.err().unwrap_or(STATUS_UNSUCCESSFUL))
+            }
+        }
     }
 
-    fn destroy_vf(&mut self, _adapter: &Adapter, vf: u32) -> Result<()> {
-        let i = usize::try_from(vf).map_err(|_| STATUS_INVALID_PARAMETER)?;
-        match self.live.get_mut(i) {
-            Some(live) if *live => {
-                *live = false;
-                Ok(())
-            }
-            _ => Err(STATUS_INVALID_PARAMETER),
-        }
+    fn bind_reserve(
+        &mut self,
+        adapter: &Adapter,
+        vf: u32,
+        reserve: &Reserve,
+        basis: BasisHandle,
+    ) -> Result<()> {
+        let bases = if reserve.ranges().len() > 1 {
+            vec![basis]
+        } else {
+            Vec::new()
+        };
+        let vgpu = adapter.run_vgpu_with(vf, &bases)?;
+        self.vgpus.insert(vf, vgpu);
+        Ok(())
+    }
+
+    fn vgpu(&self, vf: u32) -> Option<&VgpuInfo> {
+        self.vgpus.get(&vf)
+    }
+
+    fn destroy_vf(&mut self, adapter: &Adapter, vf: u32) -> Result<()> {
+        self.vgpus.remove(&vf).ok_or(STATUS_INVALID_PARAMETER)?;
+        adapter.destroy_vgpu(vf)
     }
 }
 
@@ -232,7 +330,7 @@ mod tests {
 
     #[test]
     fn reserves_interleave_are_disjoint_and_unsorted() {
-        let vfs = ModelVfs::new(1, 64 << 20, 4096, 2, 3).unwrap();
+        let vfs = Layout::new(1, 64 << 20, 4096, 2, 3).unwrap();
         let a = vfs.reserve(0).unwrap();
         let b = vfs.reserve(1).unwrap();
         assert_eq!(a.ranges().len(), 3);
@@ -255,28 +353,58 @@ mod tests {
         assert_eq!(r.locate(12288), None);
         assert_eq!(r.pieces(4096, 8192), vec![(45056, 4096), (4096, 4096)]);
         assert!(r.pieces(8192, 8192).is_empty());
+        assert_eq!(r.vf_address(4096), Some((8192, 4096)));
+        assert_eq!(r.vf_address(0), None);
+        assert_eq!(r.vf_runs(r.ranges()), Some(vec![(0, 12288)]));
+        assert_eq!(
+            r.vf_runs(&[(4096, 4096), (40960, 4096)]),
+            Some(vec![(8192, 4096), (0, 4096)])
+        );
+        assert_eq!(r.vf_runs(&[(0, 4096)]), None);
     }
 
     #[test]
-    fn a_vf_cannot_be_created_twice_or_destroyed_when_absent() {
+    fn partition_vfs_come_from_create_virtual_gpu_at_the_layout() {
         let driver = crate::Driver::load().unwrap();
-        let adapter = driver
-            .start_adapter(&crate::AdapterConfig::single(16 << 20, 4096))
-            .unwrap();
-        let mut vfs = ModelVfs::new(1, 16 << 20, 4096, 2, 1).unwrap();
-        assert!(vfs.create_vf(&adapter, 0).is_ok());
+        let mut config = crate::AdapterConfig::single(16 << 20, 4096);
+        config.partitions = Some(crate::PartitionConfig {
+            enabled: true,
+            options: vec![2],
+        });
+        let adapter = driver.start_adapter(&config).unwrap();
+        adapter.set_partition_count(2).unwrap();
+        let layout = Layout::new(1, 16 << 20, 4096, 2, 3).unwrap();
+        let mut vfs = PartitionVfs::new(layout.clone());
+        let reserve = vfs.create_vf(&adapter, 1).unwrap();
+        assert_eq!(&reserve, layout.reserve(1).unwrap());
+        assert!(vfs.vgpu(1).is_some_and(|v| v.reserves[0].scattered));
         assert_eq!(
-            vfs.create_vf(&adapter, 0).unwrap_err(),
-            STATUS_INVALID_DEVICE_STATE
+            vfs.create_vf(&adapter, 1).unwrap_err(),
+            dxgk_sys::STATUS_INVALID_DEVICE_STATE,
+            "the slot is taken"
         );
         assert_eq!(
             vfs.create_vf(&adapter, 2).unwrap_err(),
             STATUS_INVALID_PARAMETER
         );
+        let basis = adapter
+            .create_memory_basis(1, reserve.ranges())
+            .expect("basis");
+        vfs.bind_reserve(&adapter, 1, &reserve, basis).unwrap();
+        let q = adapter.vgpu_query(vfs.vgpu(1).unwrap()).unwrap();
+        assert_ne!(
+            q.Flags & gpup_miniport::vgpu::escape::GPUP_VGPU_FLAG_SCATTERED,
+            0
+        );
+        assert_eq!(q.ReserveOffset, reserve.ranges()[0].0);
+        vfs.destroy_vf(&adapter, 1).unwrap();
         assert_eq!(
             vfs.destroy_vf(&adapter, 1).unwrap_err(),
             STATUS_INVALID_PARAMETER
         );
-        assert!(vfs.destroy_vf(&adapter, 0).is_ok());
+        assert_eq!(
+            adapter.destroy_memory_basis(basis),
+            dxgk_sys::STATUS_SUCCESS
+        );
     }
 }

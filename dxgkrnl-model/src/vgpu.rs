@@ -113,10 +113,14 @@ struct VirtState {
 pub struct Reserve {
     /// Driver segment id.
     pub segment: u32,
-    /// Where VidMm pinned it.
+    /// Where VidMm pinned it (for a scattered reserve: its first piece, VF
+    /// address 0; all pieces are in [`VgpuInfo::pieces`]).
     pub offset: u64,
     /// Bytes.
     pub size: u64,
+    /// Pinned in several pieces ([`VgpuRequest::placement`]) and bound with
+    /// SetVirtualGpuResources2 over its memory basis.
+    pub scattered: bool,
     /// The driver's allocation handle (`hAllocation`), as an address.
     pub allocation: usize,
     /// The memory basis over it (tracked segments only).
@@ -153,6 +157,9 @@ pub struct VgpuInfo {
     pub umed: GUID,
     /// The reserves, one per `SegmentInfo` entry.
     pub reserves: Vec<Reserve>,
+    /// Each reserve's pieces (segment offset, bytes) in VF address order,
+    /// index for index with `reserves` (one piece for a contiguous reserve).
+    pub pieces: Vec<Vec<(u64, u64)>>,
     /// `DxgkDdiGetVirtualGpuInfo` after creation.
     pub caps: [DXGK_VGPU_CAPABILITY; 4],
     /// The virtual-PCI probe.
@@ -173,12 +180,20 @@ pub enum Stage {
 }
 
 /// What management asks for when it creates a vGPU.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct VgpuRequest {
     /// The slot, or `None` for the lowest free one (Dxgkrnl's choice).
     pub partition: Option<u32>,
     /// Per capability (Min, Max, Optimal); all zero = not specified.
     pub profile: [(u64, u64, u64); 4],
+    /// Where VidMm places the (first) reserve: `None` for first fit in one
+    /// piece, bound with SetVirtualGpuResources; `Some(pieces)` for these
+    /// (segment offset, bytes) pieces in VF address order, which must add up
+    /// to the reserve and be multiples of the scatter granularity
+    /// (`DXGKQAITYPE_SCATTER_RESERVE`); the reserve is then bound with
+    /// SetVirtualGpuResources2 over a memory basis of those pieces. Needs
+    /// `ScatterMapReserve` (`STATUS_NOT_SUPPORTED` otherwise).
+    pub placement: Option<Vec<(u64, u64)>>,
 }
 
 impl VgpuRequest {
@@ -580,13 +595,25 @@ impl Adapter {
     /// failing DDI's status; `STATUS_UNSUCCESSFUL` for a LUID that differs
     /// between CreateVirtualGpu and the SR-IOV interface.
     pub fn run_vgpu(&self, partition: u32) -> Result<VgpuInfo> {
+        self.run_vgpu_with(partition, &[])
+    }
+
+    /// [`Self::run_vgpu`], binding the reserves with SetVirtualGpuResources2
+    /// over `bases` (one per reserve, created by the caller over the
+    /// reserve's pieces, and destroyed by the caller: the model's teardown
+    /// leaves them alone), as the live-migration orchestration does with the
+    /// bases it tracks. With no bases, as [`Self::run_vgpu`].
+    ///
+    /// # Errors
+    /// As [`Self::run_vgpu`].
+    pub fn run_vgpu_with(&self, partition: u32, bases: &[BasisHandle]) -> Result<VgpuInfo> {
         let g = self.gpup()?;
         let mut vgpu = lock(&g.state)
             .vgpus
             .get(&partition)
             .cloned()
             .ok_or(STATUS_INVALID_PARAMETER)?;
-        match self.run(g, &mut vgpu) {
+        match self.run(g, &mut vgpu, bases) {
             Ok(()) => {
                 lock(&g.state).vgpus.insert(partition, vgpu.clone());
                 Ok(vgpu)
@@ -633,6 +660,7 @@ impl Adapter {
             luid: args.VirtualGpuLuid,
             umed: args.UserModeVirtualDeviceProvider,
             reserves: Vec::new(),
+            pieces: Vec::new(),
             caps: [DXGK_VGPU_CAPABILITY::zeroed(); 4],
             probe: VfProbe {
                 vendor_id: 0,
@@ -644,7 +672,7 @@ impl Adapter {
             },
             vmbus: 0,
         };
-        match self.reserve(g, &args, &mut vgpu, bases) {
+        match self.reserve(g, &args, &mut vgpu, bases, request.placement.as_deref()) {
             Ok(()) => {
                 lock(&g.state).vgpus.insert(partition, vgpu.clone());
                 Ok(vgpu)
@@ -665,18 +693,21 @@ impl Adapter {
         created: &DXGKARG_CREATEVIRTUALGPU,
         vgpu: &mut VgpuInfo,
         bases: bool,
+        placement: Option<&[(u64, u64)]>,
     ) -> Result<()> {
         if created.NumMemorySegments > MAX_SEGMENT_INFOS {
             return Err(STATUS_UNSUCCESSFUL);
         }
         let caps = self.caps().clone();
-        for info in created
+        for (i, info) in created
             .SegmentInfo
             .iter()
             .take(created.NumMemorySegments as usize)
+            .enumerate()
         {
-            let reserve = self.create_reserve(g, info)?;
+            let (reserve, pieces) = self.create_reserve(g, info, placement.filter(|_| i == 0))?;
             vgpu.reserves.push(reserve);
+            vgpu.pieces.push(pieces);
             let Some(reserve) = vgpu.reserves.last_mut() else {
                 return Err(STATUS_UNSUCCESSFUL);
             };
@@ -685,9 +716,11 @@ impl Adapter {
                 .iter()
                 .any(|&(id, page)| id == info.DriverSegmentId && page.is_some());
             if tracked && bases {
-                // Before the KMD learns the reserve belongs to the vGPU.
+                // Before the KMD learns the reserve belongs to the vGPU; for
+                // a scattered reserve, its pieces in VF address order.
+                let pieces = vgpu.pieces.last().ok_or(STATUS_UNSUCCESSFUL)?;
                 let basis = self
-                    .create_memory_basis(reserve.segment, &[(reserve.offset, reserve.size)])
+                    .create_memory_basis(reserve.segment, pieces)
                     .ok_or(STATUS_UNSUCCESSFUL)?;
                 reserve.basis = Some(basis);
                 if caps
@@ -702,10 +735,26 @@ impl Adapter {
         Ok(())
     }
 
-    /// Steps 10-14 of section 5.
-    fn run(&self, g: &GpuVirtualization, vgpu: &mut VgpuInfo) -> Result<()> {
+    /// Steps 10-14 of section 5. A scattered reserve is bound with
+    /// SetVirtualGpuResources2 over `bases[i]` (the caller's) or else the
+    /// basis the model created for it; contiguous reserves with
+    /// SetVirtualGpuResources.
+    fn run(&self, g: &GpuVirtualization, vgpu: &mut VgpuInfo, bases: &[BasisHandle]) -> Result<()> {
         let p = vgpu.partition;
-        self.set_vgpu_resources(p, &vgpu.reserves)?;
+        if vgpu.reserves.iter().any(|r| r.scattered) || !bases.is_empty() {
+            let mut descriptors = Vec::new();
+            for (i, r) in vgpu.reserves.iter().enumerate() {
+                let basis = bases
+                    .get(i)
+                    .copied()
+                    .or(r.basis)
+                    .ok_or(STATUS_UNSUCCESSFUL)?;
+                descriptors.push((r.allocation, basis));
+            }
+            check(self.set_vgpu_resources2(p, &descriptors))?;
+        } else {
+            self.set_vgpu_resources(p, &vgpu.reserves)?;
+        }
         vgpu.caps = self.vgpu_info(p)?;
         vgpu.probe = self.probe_vf(p)?;
         if vgpu.probe.luid != vgpu.luid {
@@ -722,12 +771,18 @@ impl Adapter {
         self.set_vf_power(p, POWER_DEVICE_D0, false)
     }
 
-    /// Standard allocation of type VGPU for one `SegmentInfo`, pinned by VidMm.
+    /// Standard allocation of type VGPU for one `SegmentInfo`, pinned by
+    /// VidMm (first fit, or at the `placement` pieces); returns it and its
+    /// pieces in VF address order.
     fn create_reserve(
         &self,
         g: &GpuVirtualization,
         info: &DXGK_VIRTUALGPUSEGMENTINFO,
-    ) -> Result<Reserve> {
+        placement: Option<&[(u64, u64)]>,
+    ) -> Result<(Reserve, Vec<(u64, u64)>)> {
+        if placement.is_some() && !g.caps.contains(GpupCaps::ScatterMapReserve) {
+            return Err(STATUS_NOT_SUPPORTED);
+        }
         let mut surface = D3DKMDT_VIRTUALGPUSURFACEDATA {
             Size: info.Size,
             Alignment: info.Alignment,
@@ -779,28 +834,89 @@ impl Adapter {
             .and_then(|b| 1u32.checked_shl(b))
             .is_some_and(|bit| alloc_info.SupportedWriteSegmentSet & bit != 0);
         let size = alloc_info.Size as u64;
-        let placed = if allowed && size >= info.Size {
+        let placed = if !allowed || size < info.Size {
+            Err(STATUS_INSUFFICIENT_RESOURCES)
+        } else if let Some(pieces) = placement {
+            self.pin_at(g, segment, size, pieces)
+                .map(|()| pieces.to_vec())
+        } else {
             self.pin(
                 g,
                 segment,
                 size,
                 u64::from(alloc_info.Alignment.max(info.Alignment)),
             )
-        } else {
-            None
+            .map(|offset| vec![(offset, size)])
+            .ok_or(STATUS_INSUFFICIENT_RESOURCES)
         };
-        let Some(offset) = placed else {
-            let _ = self.destroy_allocations(&[handle.addr()]);
+        let pieces = match placed {
+            Ok(pieces) => pieces,
+            Err(status) => {
+                let _ = self.destroy_allocations(&[handle.addr()]);
+                return Err(status);
+            }
+        };
+        Ok((
+            Reserve {
+                segment,
+                offset: pieces[0].0,
+                size,
+                scattered: placement.is_some(),
+                allocation: handle.addr(),
+                basis: None,
+                tracking: false,
+            },
+            pieces,
+        ))
+    }
+
+    /// VidMm pins a reserve of `size` bytes at the given pieces: they must
+    /// add up to it, be multiples of the segment's scatter granularity
+    /// (`DXGKQAITYPE_SCATTER_RESERVE`) and be free.
+    fn pin_at(
+        &self,
+        g: &GpuVirtualization,
+        segment: u32,
+        size: u64,
+        pieces: &[(u64, u64)],
+    ) -> Result<()> {
+        let granularity = self.scatter_granularity(segment)?;
+        let segment_size = self
+            .memory_config()
+            .segments
+            .iter()
+            .find(|s| s.id == segment)
+            .map_or(0, |s| s.size);
+        let total = pieces.iter().try_fold(0u64, |sum, p| sum.checked_add(p.1));
+        let fits = pieces.iter().all(|&(offset, len)| {
+            len > 0
+                && offset.is_multiple_of(granularity)
+                && len.is_multiple_of(granularity)
+                && offset
+                    .checked_add(len)
+                    .is_some_and(|end| end <= segment_size)
+        });
+        if total != Some(size) || !fits {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        let mut state = lock(&g.state);
+        let busy = |offset: u64, len: u64| {
+            state
+                .pinned
+                .iter()
+                .any(|p| p.0 == segment && p.1 < offset + len && offset < p.1 + p.2)
+        };
+        let disjoint = pieces
+            .iter()
+            .enumerate()
+            .all(|(i, &(o, l))| pieces[..i].iter().all(|&(p, m)| o + l <= p || p + m <= o));
+        if !disjoint || pieces.iter().any(|&(o, l)| busy(o, l)) {
             return Err(STATUS_INSUFFICIENT_RESOURCES);
-        };
-        Ok(Reserve {
-            segment,
-            offset,
-            size,
-            allocation: handle.addr(),
-            basis: None,
-            tracking: false,
-        })
+        }
+        for &(offset, len) in pieces {
+            state.pinned.push((segment, offset, len));
+        }
+        Ok(())
     }
 
     /// VidMm: the lowest aligned offset of `segment` where `size` bytes are free.
@@ -834,14 +950,16 @@ impl Adapter {
         Some(candidate)
     }
 
-    fn unpin(g: &GpuVirtualization, r: &Reserve) {
+    fn unpin(g: &GpuVirtualization, segment: u32, pieces: &[(u64, u64)]) {
         let mut state = lock(&g.state);
-        if let Some(i) = state
-            .pinned
-            .iter()
-            .position(|p| *p == (r.segment, r.offset, r.size))
-        {
-            state.pinned.swap_remove(i);
+        for &(offset, size) in pieces {
+            if let Some(i) = state
+                .pinned
+                .iter()
+                .position(|p| *p == (segment, offset, size))
+            {
+                state.pinned.swap_remove(i);
+            }
         }
     }
 
@@ -857,14 +975,15 @@ impl Adapter {
             let result = self.destroy_allocations(&[r.allocation]);
             first = first.and(result);
         }
-        for r in &vgpu.reserves {
+        for (i, r) in vgpu.reserves.iter().enumerate() {
             if let Some(basis) = r.basis {
                 if r.tracking {
                     first = first.and(check(self.stop_dirty_tracking(basis)));
                 }
                 first = first.and(check(self.destroy_memory_basis(basis)));
             }
-            Self::unpin(g, r);
+            let whole = [(r.offset, r.size)];
+            Self::unpin(g, r.segment, vgpu.pieces.get(i).map_or(&whole[..], |p| p));
         }
         first
     }

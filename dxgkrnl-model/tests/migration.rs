@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use dxgk_sys::STATUS_SUCCESS;
+use dxgk_sys::{GpupCaps, STATUS_OBJECT_TYPE_MISMATCH};
 use dxgkrnl_model::migration::{
-    Convergence, MigrationConfig, MigrationReport, NoProgress, Phase, Side, Step, TrackingStart,
-    run,
+    Convergence, MigrationConfig, MigrationError, MigrationFault, MigrationReport, NoProgress,
+    Phase, Side, Step, TrackingStart, run,
 };
 use dxgkrnl_model::writers::{Pattern, Workload};
 
@@ -39,6 +40,7 @@ fn small() -> MigrationConfig {
         max_rounds: 30,
         tracking: TrackingStart::FromCaps,
         seed: 1,
+        fault: MigrationFault::None,
     }
 }
 
@@ -104,7 +106,27 @@ fn small_scattered_migration_is_byte_identical() {
         );
         assert_eq!(vf.writers.marks, vf.writers.writes);
         assert_eq!(vf.writers.dropped_marks, 0);
+        // The live-migration protocol moved the VF's state.
+        let p = &vf.protocol;
+        assert!(p.state_equal(), "{:?}", p.differences);
+        assert!(p.immutable_bytes > 32 && p.mutable_bytes > 4096);
+        assert_eq!(
+            p.source.msix.WrittenMask, 0b1111,
+            "the guest wrote all 4 entries"
+        );
+        assert_eq!(p.target.msix, p.source.msix);
+        assert!(p.source.memory_enabled && p.source.msix_enabled);
+        assert!(p.source.paused && p.target.paused);
+        assert_eq!(p.source.basis_runs, vec![(0, VF_PAGES * PAGE)]);
+        assert_eq!(p.target.config, p.source.config);
     }
+    assert!(
+        report
+            .caps
+            .gpup
+            .contains(GpupCaps::LiveMigration | GpupCaps::ScatterMapReserve)
+    );
+    assert_eq!(report.partition_count, 2);
 }
 
 #[test]
@@ -120,7 +142,10 @@ fn the_os_order_is_followed_on_both_adapters() {
                 Step::CreateVf,
                 Step::CreateMemoryBasis,
                 Step::StartDirtyTracking,
-                Step::BindReserve
+                Step::BindReserve,
+                Step::ProgramVf,
+                Step::PrepareLiveMigration,
+                Step::SaveImmutableMigrationData,
             ]
         );
         let pause = position(&source, Step::PauseVf);
@@ -134,12 +159,15 @@ fn the_os_order_is_followed_on_both_adapters() {
             &[
                 Step::PauseVf,
                 Step::QueryDirtyBitData,
+                Step::SaveMutableMigrationData,
+                Step::EndLiveMigration,
                 Step::DestroyVf,
                 Step::StopDirtyTracking,
                 Step::DestroyMemoryBasis
             ]
         );
-        // The target never sees a query.
+        // The target never sees a query; it is paused from before its
+        // immutable data is restored until after End.
         assert_eq!(
             steps(&report, Side::Target, vf),
             &[
@@ -147,10 +175,37 @@ fn the_os_order_is_followed_on_both_adapters() {
                 Step::CreateMemoryBasis,
                 Step::StartDirtyTracking,
                 Step::BindReserve,
+                Step::PrepareLiveMigration,
+                Step::PauseVf,
+                Step::RestoreImmutableMigrationData,
+                Step::RestoreMutableMigrationData,
+                Step::EndLiveMigration,
+                Step::UnpauseVf,
                 Step::DestroyVf,
                 Step::StopDirtyTracking,
                 Step::DestroyMemoryBasis
             ]
+        );
+        // Across the two adapters: the immutable data is restored before
+        // the first page is sent, the mutable data after the last query.
+        let at = |side: Side, step: Step| {
+            report
+                .trace
+                .iter()
+                .position(|e| e.side == side && e.vf == vf && e.step == step)
+                .unwrap()
+        };
+        assert!(
+            at(Side::Target, Step::RestoreImmutableMigrationData)
+                < at(Side::Source, Step::QueryDirtyBitData)
+        );
+        assert!(
+            at(Side::Source, Step::SaveMutableMigrationData)
+                < at(Side::Target, Step::RestoreMutableMigrationData)
+        );
+        assert!(
+            at(Side::Target, Step::RestoreMutableMigrationData)
+                < at(Side::Source, Step::EndLiveMigration)
         );
     }
     // VF 1 keeps running (and its basis stays tracked) while VF 0 migrates.
@@ -195,7 +250,12 @@ fn without_performant_tracking_the_first_round_sends_the_whole_reserve() {
             &[Step::CreateVf, Step::CreateMemoryBasis, Step::BindReserve]
         );
         let start = position(&source, Step::StartDirtyTracking);
+        assert_eq!(source[start - 1], Step::SaveImmutableMigrationData);
         assert_eq!(source[start + 1], Step::QueryDirtyBitData);
+        // Tracking state is the OS's policy per adapter: the target's basis
+        // is not tracked, the source's is, and the states still compare equal.
+        assert!(vf.protocol.source.tracked && !vf.protocol.target.tracked);
+        assert!(vf.protocol.state_equal());
     }
 }
 
@@ -282,4 +342,67 @@ fn the_same_workload_with_a_sound_tracker_passes() {
     config.max_rounds = 100_000;
     let report = run(&config, &mut NoProgress).expect("migration runs");
     assert!(report.passed());
+}
+
+/// One bit flipped in the mutable data on its way: the target refuses it
+/// (`STATUS_OBJECT_TYPE_MISMATCH`) and the run fails at that step.
+#[test]
+fn corrupted_mutable_data_is_refused_by_the_target() {
+    let config = MigrationConfig {
+        fault: MigrationFault::CorruptMutableData,
+        vf_count: 1,
+        ..small()
+    };
+    match run(&config, &mut NoProgress) {
+        Err(MigrationError::Driver { step, status }) => {
+            assert_eq!(status, STATUS_OBJECT_TYPE_MISMATCH);
+            assert!(step.contains("RestoreMutableMigrationData"), "{step}");
+        }
+        other => panic!("expected the restore to fail: {other:?}"),
+    }
+}
+
+/// Without RestoreMutableMigrationData the VRAM still arrives whole, but the
+/// target VF lacks the guest's programming: the state check must fail.
+#[test]
+fn a_skipped_mutable_restore_fails_the_state_check() {
+    let config = MigrationConfig {
+        fault: MigrationFault::SkipMutableRestore,
+        vf_count: 1,
+        ..small()
+    };
+    let report = run(&config, &mut NoProgress).expect("runs");
+    let vf = &report.vfs[0];
+    assert!(vf.proof.passed(), "the VRAM is byte-identical");
+    assert!(!vf.protocol.state_equal());
+    println!("{:#?}", vf.protocol.differences);
+    assert!(
+        vf.protocol
+            .differences
+            .iter()
+            .any(|d| d.starts_with("MSI-X table"))
+    );
+    assert!(
+        vf.protocol
+            .differences
+            .iter()
+            .any(|d| d.starts_with("configuration space"))
+    );
+    assert!(!report.passed());
+}
+
+/// A one-range reserve is placed first fit and bound with
+/// SetVirtualGpuResources; the protocol is the same.
+#[test]
+fn contiguous_reserves_migrate_too() {
+    let config = MigrationConfig {
+        ranges_per_vf: 1,
+        ..small()
+    };
+    let report = run(&config, &mut NoProgress).expect("runs");
+    assert!(report.passed());
+    for vf in &report.vfs {
+        assert_eq!(vf.source_reserve.ranges().len(), 1);
+        assert!(vf.protocol.state_equal());
+    }
 }

@@ -23,7 +23,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use dxgkrnl_model::migration::{MigrationConfig, MigrationError, TrackingStart, run};
+use dxgkrnl_model::migration::{
+    MigrationConfig, MigrationError, MigrationFault, TrackingStart, run,
+};
 use dxgkrnl_model::writers::{Pattern, Workload, portion};
 
 use units::WorkingSet;
@@ -167,6 +169,7 @@ impl MigrateArgs {
                 TrackingArg::AtMigration => TrackingStart::AtMigration,
             },
             seed: self.seed,
+            fault: MigrationFault::None,
         };
         config.workload.working_set = match self.working_set {
             WorkingSet::Bytes(bytes) => bytes,

@@ -179,6 +179,27 @@ fn vf_section(out: &mut String, report: &MigrationReport, vf: &VfReport) {
             String::new()
         }
     );
+    let p = &vf.protocol;
+    let _ = writeln!(
+        out,
+        "  live migration: PrepareLiveMigration (SOURCE, TARGET), immutable data {} B saved (2 calls) and restored into the paused target, pause, mutable data {} B saved (2 calls) and restored, EndLiveMigration on both, target unpaused",
+        p.immutable_bytes, p.mutable_bytes
+    );
+    if p.state_equal() {
+        let _ = writeln!(
+            out,
+            "  VF state: target equals source (config space {} B, MSI-X entries written {:#x}, paused, power D{}, basis covering VF pages {})",
+            p.source.config.len(),
+            p.source.msix.WrittenMask,
+            if p.source.power_state == 1 { 0 } else { 3 },
+            runs(&p.source.basis_runs),
+        );
+    } else {
+        let _ = writeln!(out, "  VF state: target DIFFERS from source:");
+        for d in &p.differences {
+            let _ = writeln!(out, "    {d}");
+        }
+    }
     if vf.proof.passed() {
         let _ = writeln!(
             out,
@@ -195,6 +216,14 @@ fn vf_section(out: &mut String, report: &MigrationReport, vf: &VfReport) {
             let _ = writeln!(out, "    {addr:#x} -> {offset:#x}");
         }
     }
+}
+
+/// VF-address runs, e.g. `[0x0, 0x100000000)`.
+fn runs(runs: &[(u64, u64)]) -> String {
+    runs.iter()
+        .map(|(at, len)| format!("[{at:#x}, {:#x})", at + len))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The readable report: configuration, caps, each VF's rounds, a summary
@@ -278,6 +307,26 @@ pub fn text(report: &MigrationReport) -> String {
             );
         }
     }
+    let scattered = c.ranges_per_vf > 1;
+    let _ = writeln!(
+        out,
+        "\nVFs created through DxgkDdiCreateVirtualGpu (the GPU partition interface, partition count {}) on both adapters:",
+        report.partition_count
+    );
+    let _ = writeln!(
+        out,
+        "  each reserve a standard vGPU allocation pinned {}, bound with {}",
+        if scattered {
+            format!("at {} scattered range(s)", c.ranges_per_vf)
+        } else {
+            "in one range".to_owned()
+        },
+        if scattered {
+            "DxgkDdiSetVirtualGpuResources2 over its memory basis"
+        } else {
+            "DxgkDdiSetVirtualGpuResources"
+        }
+    );
     if c.tracking == TrackingStart::AtMigration {
         let _ = writeln!(
             out,
@@ -294,13 +343,13 @@ pub fn text(report: &MigrationReport) -> String {
     let _ = writeln!(out, "\nSummary (times modelled)");
     let _ = writeln!(
         out,
-        "  {:>3}  {:>6}  {:>10}  {:>13}  {:>8}  {:>10}  {:>10}  {:>10}  proof",
+        "  {:>3}  {:>6}  {:>10}  {:>13}  {:>8}  {:>10}  {:>10}  {:>10}  proof   state",
         "VF", "rounds", "blackout", "stop-and-copy", "speed-up", "total", "sent", "reserve"
     );
     for vf in &report.vfs {
         let _ = writeln!(
             out,
-            "  {:>3}  {:>6}  {:>10}  {:>13}  {:>7.1}x  {:>10}  {:>10}  {:>10}  {}",
+            "  {:>3}  {:>6}  {:>10}  {:>13}  {:>7.1}x  {:>10}  {:>10}  {:>10}  {:<6}  {}",
             vf.vf,
             vf.rounds.len(),
             format_duration(vf.blackout),
@@ -313,6 +362,11 @@ pub fn text(report: &MigrationReport) -> String {
                 "passed"
             } else {
                 "FAILED"
+            },
+            if vf.protocol.state_equal() {
+                "equal"
+            } else {
+                "DIFFERS"
             }
         );
     }
@@ -335,8 +389,28 @@ pub fn text(report: &MigrationReport) -> String {
         format_duration(report.wall),
         format_duration(report.warm_up),
     );
+    let _ = writeln!(
+        out,
+        "Live-migration protocol: performed source to target for all {} VF(s) through the driver's DDIs (PrepareLiveMigration, Save/RestoreImmutableMigrationData, SetVirtualFunctionPauseState, Save/RestoreMutableMigrationData, EndLiveMigration).",
+        report.vfs.len()
+    );
+    let unequal: Vec<String> = report
+        .vfs
+        .iter()
+        .filter(|v| !v.protocol.state_equal())
+        .map(|v| format!("VF {}", v.vf))
+        .collect();
+    if unequal.is_empty() {
+        let _ = writeln!(
+            out,
+            "VF-state check: PASSED for all {} VF(s): each target VF's state (configuration space, MSI-X table, pause, power, reserve, basis) equals its source's.",
+            report.vfs.len()
+        );
+    } else {
+        let _ = writeln!(out, "VF-state check: FAILED for {}.", unequal.join(", "));
+    }
     let pages: u64 = report.vfs.iter().map(|v| v.proof.pages_compared).sum();
-    if report.passed() {
+    if report.vfs.iter().all(|v| v.proof.passed()) {
         let _ = writeln!(
             out,
             "Byte-identical check: PASSED for all {} VF(s): {pages} pages of destination VRAM equal their source.",
@@ -417,6 +491,15 @@ pub fn json(report: &MigrationReport) -> Value {
                     "marks": vf.writers.marks,
                     "dropped_marks": vf.writers.dropped_marks,
                 },
+                "protocol": {
+                    "immutable_bytes": vf.protocol.immutable_bytes,
+                    "mutable_bytes": vf.protocol.mutable_bytes,
+                    "state_equal": vf.protocol.state_equal(),
+                    "differences": vf.protocol.differences,
+                    "msix_written": vf.protocol.source.msix.WrittenMask,
+                    "source_tracked": vf.protocol.source.tracked,
+                    "target_tracked": vf.protocol.target.tracked,
+                },
                 "proof": {
                     "passed": vf.proof.passed(),
                     "pages_compared": vf.proof.pages_compared,
@@ -466,6 +549,9 @@ pub fn json(report: &MigrationReport) -> Value {
             "dirty_bit_tracking": report.caps.dirty_bit_tracking.bits(),
             "page_size": report.caps.page_size,
         },
+        "vf_creation": "DxgkDdiCreateVirtualGpu",
+        "reserve_binding": if c.ranges_per_vf > 1 { "DxgkDdiSetVirtualGpuResources2" } else { "DxgkDdiSetVirtualGpuResources" },
+        "partition_count": report.partition_count,
         "vfs": vfs,
         "trace": trace,
         "warm_up_ms": ms(report.warm_up),

@@ -81,6 +81,15 @@ fn a_small_migration_writes_valid_json_and_a_renderable_svg() {
         stdout.contains("Byte-identical check: PASSED for all 2 VF(s)"),
         "{stdout}"
     );
+    for line in [
+        "VFs created through DxgkDdiCreateVirtualGpu (the GPU partition interface, partition count 2)",
+        "bound with DxgkDdiSetVirtualGpuResources2 over its memory basis",
+        "Live-migration protocol: performed source to target for all 2 VF(s)",
+        "VF-state check: PASSED for all 2 VF(s)",
+        "GPUPCAPS                     LiveMigration | ScatterMapReserve",
+    ] {
+        assert!(stdout.contains(line), "{line:?} missing from\n{stdout}");
+    }
 
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).expect("valid JSON");
@@ -91,8 +100,13 @@ fn a_small_migration_writes_valid_json_and_a_renderable_svg() {
     assert_eq!(page, 4096);
     let vfs = json["vfs"].as_array().unwrap();
     assert_eq!(vfs.len(), 2);
+    assert_eq!(json["vf_creation"], "DxgkDdiCreateVirtualGpu");
+    assert_eq!(json["reserve_binding"], "DxgkDdiSetVirtualGpuResources2");
     for vf in vfs {
         assert_eq!(vf["proof"]["passed"], true);
+        assert_eq!(vf["protocol"]["state_equal"], true);
+        assert_eq!(vf["protocol"]["msix_written"], 0xF);
+        assert!(vf["protocol"]["mutable_bytes"].as_u64().unwrap() > 4096);
         assert_eq!(vf["proof"]["pages_compared"], 8190);
         assert_eq!(vf["source_ranges"].as_array().unwrap().len(), 3);
         let rounds = vf["rounds"].as_array().unwrap();
