@@ -1,0 +1,1129 @@
+//! The GPU-P live-migration DDIs (slots 177-185) through the C ABI: the
+//! two-call size protocol of the Save DDIs, the save -> restore round trip
+//! between two adapters, every class of malformed or incompatible data
+//! (each refused with `STATUS_OBJECT_TYPE_MISMATCH`, a triage event through
+//! `DxgkCbLogEtwEvent`, and nothing changed), every out-of-order call
+//! (`STATUS_INVALID_DEVICE_STATE`, nothing changed), unknown VFs and bad
+//! arguments, Destroy during a migration, SetVirtualGpuResources2,
+//! WriteVirtualizedInterrupt, the pause, `DXGKQAITYPE_SCATTER_RESERVE` and
+//! GPUPCAPS.
+
+#![allow(
+    clippy::undocumented_unsafe_blocks,
+    clippy::multiple_unsafe_ops_per_block
+)]
+
+mod common;
+
+use common::gpup::*;
+use common::*;
+use dxgk_sys::abi::Zeroable;
+use dxgk_sys::*;
+use dxgkrnl_model::live::{MigrationData, MigrationType, msix_entry};
+use dxgkrnl_model::vfstate::{VfSnapshot, program_guest};
+use dxgkrnl_model::{Adapter, BasisHandle, Driver, VgpuInfo, VgpuRequest, take_etw_events};
+use gpup_miniport::migration::triage::*;
+use gpup_miniport::migration::{BlobKind, inspect};
+use gpup_miniport::vgpu::escape::*;
+
+use MigrationData::{Immutable, Mutable};
+
+const RESERVE: u64 = 16 * MIB;
+
+/// A loaded driver and two started GPU-P adapters with partition count 2.
+fn pair() -> (Driver, Adapter, Adapter) {
+    let driver = Driver::load().unwrap();
+    let start = || {
+        let a = driver.start_adapter(&gpup_layout()).unwrap();
+        a.set_partition_count(2).unwrap();
+        a
+    };
+    let (s, t) = (start(), start());
+    (driver, s, t)
+}
+
+/// A running VF of `RESERVE` bytes in `slot` (the model's basis over it, tracked).
+fn vf(a: &Adapter, slot: u32) -> VgpuInfo {
+    a.create_vgpu(&VgpuRequest {
+        partition: Some(slot),
+        ..VgpuRequest::vram(RESERVE)
+    })
+    .unwrap()
+}
+
+/// A running VF of `RESERVE` bytes scattered over `pieces`, bound with
+/// SetVirtualGpuResources2.
+fn scattered_vf(a: &Adapter, slot: u32, pieces: &[(u64, u64)]) -> VgpuInfo {
+    a.create_vgpu(&VgpuRequest {
+        partition: Some(slot),
+        placement: Some(pieces.to_vec()),
+        ..VgpuRequest::vram(RESERVE)
+    })
+    .unwrap()
+}
+
+fn info(a: &Adapter, v: &VgpuInfo) -> GPUP_VGPU_ESCAPE_INFO {
+    a.vgpu_query(v).unwrap()
+}
+
+/// The VF's migration phase (`GPUP_VGPU_MIGRATION_*`).
+fn phase(a: &Adapter, v: &VgpuInfo) -> u32 {
+    (info(a, v).Flags & GPUP_VGPU_MIGRATION_MASK) >> GPUP_VGPU_MIGRATION_SHIFT
+}
+
+fn paused(a: &Adapter, v: &VgpuInfo) -> bool {
+    info(a, v).Flags & GPUP_VGPU_FLAG_PAUSED != 0
+}
+
+fn ok(status: NTSTATUS) {
+    assert_eq!(status, STATUS_SUCCESS);
+}
+
+/// The source side up to the pause: prepared, immutable data saved.
+fn source_saving(s: &Adapter, v: &VgpuInfo) -> Vec<u8> {
+    ok(s.prepare_live_migration(v.partition, MigrationType::Source));
+    s.save_migration_data(Immutable, v.partition).unwrap()
+}
+
+/// The whole source side: both blobs, the VF paused.
+fn source_saved(s: &Adapter, v: &VgpuInfo) -> (Vec<u8>, Vec<u8>) {
+    let immutable = source_saving(s, v);
+    ok(s.set_vf_pause(v.partition, true));
+    let mutable = s.save_migration_data(Mutable, v.partition).unwrap();
+    (immutable, mutable)
+}
+
+/// The target prepared and paused, ready for RestoreImmutable.
+fn target_ready(t: &Adapter, v: &VgpuInfo) {
+    ok(t.prepare_live_migration(v.partition, MigrationType::Target));
+    ok(t.set_vf_pause(v.partition, true));
+}
+
+/// The records of a blob: (type, payload offset, payload length).
+fn records(blob: &[u8]) -> Vec<(u16, usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = 32;
+    while at + 8 <= blob.len() {
+        let ty = u16::from_le_bytes([blob[at], blob[at + 1]]);
+        let len = u32::from_le_bytes(blob[at + 4..at + 8].try_into().unwrap()) as usize;
+        out.push((ty, at + 8, len));
+        at += 8 + len;
+    }
+    out
+}
+
+/// The payload offset of record `ty`.
+fn payload(blob: &[u8], ty: u16) -> usize {
+    records(blob).iter().find(|r| r.0 == ty).unwrap().1
+}
+
+/// Fixes a modified blob's total length and CRC32C, so that the checks
+/// behind the checksum are what rejects it.
+fn reseal(mut blob: Vec<u8>) -> Vec<u8> {
+    let total = u32::try_from(blob.len()).unwrap();
+    blob[16..20].copy_from_slice(&total.to_le_bytes());
+    blob[24..28].fill(0);
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(&blob);
+    blob[24..28].copy_from_slice(&crc.to_le_bytes());
+    blob
+}
+
+/// Restores `blob` into the paused, prepared target and expects it refused
+/// with `STATUS_OBJECT_TYPE_MISMATCH`, one triage event of `reason`, and the
+/// VF's phase unchanged. Returns the event.
+fn refused(
+    t: &Adapter,
+    v: &VgpuInfo,
+    kind: MigrationData,
+    blob: &[u8],
+    reason: u32,
+    what: &str,
+) -> GPUP_MIGRATION_TRIAGE {
+    let before = phase(t, v);
+    let _ = take_etw_events();
+    assert_eq!(
+        t.restore_migration_data(kind, v.partition, blob),
+        STATUS_OBJECT_TYPE_MISMATCH,
+        "{what}"
+    );
+    let events = take_etw_events();
+    assert_eq!(events.len(), 1, "{what}: one event");
+    let e = &events[0];
+    assert_eq!(
+        e.guid,
+        gpup_miniport::interfaces::MIGRATION_TRIAGE_EVENT.guid,
+        "{what}"
+    );
+    assert_eq!(e.event_type, TRIAGE_EVENT_TYPE);
+    let triage = GPUP_MIGRATION_TRIAGE::decode(&e.payload).expect("a triage payload");
+    assert_eq!(triage.Version, TRIAGE_VERSION);
+    assert_eq!(triage.VfIndex, v.partition);
+    assert_eq!(
+        triage.Ddi,
+        match kind {
+            Immutable => 181,
+            Mutable => 182,
+        }
+    );
+    assert_eq!(triage.Reason, reason, "{what}: {triage:?}");
+    assert_eq!(phase(t, v), before, "{what}: nothing changed");
+    triage
+}
+
+// ---- The two-call size protocol ----
+
+#[test]
+fn both_save_ddis_follow_the_two_call_size_protocol() {
+    let (_d, s, _t) = pair();
+    let v = vf(&s, 0);
+    program_guest(&s, &v, 7).unwrap();
+    ok(s.prepare_live_migration(v.partition, MigrationType::Source));
+    for kind in [Immutable, Mutable] {
+        if kind == Mutable {
+            ok(s.set_vf_pause(v.partition, true));
+        }
+        let before = phase(&s, &v);
+        // Call 1: DataSize 0, Data NULL: the exact size, nothing else.
+        let (status, needed) = s.save_migration_call(kind, v.partition, 0, None);
+        ok(status);
+        assert!(needed > 32, "{kind:?}: {needed}");
+        assert_eq!(phase(&s, &v), before, "the sizing call changes nothing");
+        let n = usize::try_from(needed).unwrap();
+        // A buffer one byte short: BUFFER_TOO_SMALL, the size needed, untouched.
+        let mut buf = vec![0xA5u8; n + 16];
+        let (status, size) = s.save_migration_call(kind, v.partition, needed - 1, Some(&mut buf));
+        assert_eq!(
+            (status, size),
+            (STATUS_BUFFER_TOO_SMALL, needed),
+            "{kind:?}"
+        );
+        assert!(buf.iter().all(|&b| b == 0xA5), "buffer untouched");
+        assert_eq!(phase(&s, &v), before);
+        // A zero size with a buffer is a too-small buffer.
+        let (status, size) = s.save_migration_call(kind, v.partition, 0, Some(&mut buf));
+        assert_eq!((status, size), (STATUS_BUFFER_TOO_SMALL, needed));
+        // A size without a buffer, or no DataSize at all: bad arguments.
+        let (status, size) = s.save_migration_call(kind, v.partition, needed, None);
+        assert_eq!((status, size), (STATUS_INVALID_PARAMETER, needed));
+        let mut block = DXGKARG_GPUP_SAVE_IMMUTABLE_MIGRATION_DATA::zeroed();
+        block.vfIndex = v.partition;
+        assert_eq!(
+            unsafe { s.save_migration_data_raw(kind, &raw mut block) },
+            STATUS_INVALID_PARAMETER
+        );
+        assert_eq!(
+            unsafe { s.save_migration_data_raw(kind, core::ptr::null_mut()) },
+            STATUS_INVALID_PARAMETER
+        );
+        // A larger buffer: exactly `needed` bytes written, DataSize = written.
+        let (status, size) = s.save_migration_call(kind, v.partition, needed + 16, Some(&mut buf));
+        assert_eq!((status, size), (STATUS_SUCCESS, needed));
+        assert!(buf[n..].iter().all(|&b| b == 0xA5), "nothing past the blob");
+        let expected = match kind {
+            Immutable => BlobKind::Immutable,
+            Mutable => BlobKind::Mutable,
+        };
+        assert_eq!(inspect(&buf[..n]), Ok(expected));
+        // The exact size works too, and gives the same bytes.
+        let mut exact = vec![0u8; n];
+        let (status, size) = s.save_migration_call(kind, v.partition, needed, Some(&mut exact));
+        assert_eq!((status, size), (STATUS_SUCCESS, needed));
+        assert_eq!(exact, buf[..n]);
+    }
+    assert_eq!(phase(&s, &v), GPUP_VGPU_MIGRATION_SAVED);
+}
+
+// ---- The round trip ----
+
+#[test]
+fn save_then_restore_moves_the_vf_state_to_the_target() {
+    let (_d, s, t) = pair();
+    // A contiguous source VF, a target VF scattered over three pieces out of
+    // offset order: the state still carries over.
+    let src = vf(&s, 1);
+    let pieces = [
+        (64 * MIB, 4 * MIB),
+        (8 * MIB, 8 * MIB),
+        (100 * MIB, 4 * MIB),
+    ];
+    let dst = scattered_vf(&t, 1, &pieces);
+    assert_ne!(info(&t, &dst).Flags & GPUP_VGPU_FLAG_SCATTERED, 0);
+    program_guest(&s, &src, 42).unwrap();
+    let (immutable, mutable) = source_saved(&s, &src);
+    assert_eq!(phase(&s, &src), GPUP_VGPU_MIGRATION_SAVED);
+
+    target_ready(&t, &dst);
+    assert_eq!(phase(&t, &dst), GPUP_VGPU_MIGRATION_PREPARED_TARGET);
+    ok(t.restore_migration_data(Immutable, dst.partition, &immutable));
+    assert_eq!(phase(&t, &dst), GPUP_VGPU_MIGRATION_RESTORING);
+    let before = t.vgpu_msix(&dst).unwrap();
+    assert_eq!(
+        before.WrittenMask, 0,
+        "nothing applied before the mutable data"
+    );
+    ok(t.restore_migration_data(Mutable, dst.partition, &mutable));
+    assert_eq!(phase(&t, &dst), GPUP_VGPU_MIGRATION_RESTORED);
+    assert!(take_etw_events().is_empty(), "no event on success");
+
+    let whole = |v: &VgpuInfo| {
+        dxgkrnl_model::vf::Reserve::new(v.reserves[0].segment, v.pieces[0].clone()).unwrap()
+    };
+    let a = VfSnapshot::take(&s, &src, &whole(&src), &src.pieces[0], true).unwrap();
+    let b = VfSnapshot::take(&t, &dst, &whole(&dst), &dst.pieces[0], true).unwrap();
+    assert_eq!(a.differences(&b), Vec::<String>::new());
+    assert_eq!(a.msix.WrittenMask, 0b1111);
+    assert_eq!(a.msix, b.msix);
+    assert_eq!(a.config, b.config);
+    assert!(b.memory_enabled && b.msix_enabled && b.paused);
+
+    ok(s.end_live_migration(src.partition));
+    ok(t.end_live_migration(dst.partition));
+    assert_eq!(phase(&t, &dst), GPUP_VGPU_MIGRATION_ENDED);
+    assert!(paused(&t, &dst), "End leaves the pause to the OS");
+    ok(t.set_vf_pause(dst.partition, false));
+    // The arrived VF runs: its GPU writes are marked through the scattered
+    // map (VF page 1024 = the second piece's first page).
+    t.vf_write_notify(&dst, 4 * MIB, 4096).unwrap();
+    let bits = query_all(&t, dst.reserves[0].basis.unwrap(), RESERVE / 4096, true);
+    assert_eq!(set_bits(&bits, RESERVE / 4096), vec![1024]);
+    // And it can leave again.
+    ok(t.prepare_live_migration(dst.partition, MigrationType::Source));
+}
+
+// ---- Malformed and incompatible data ----
+
+#[test]
+fn malformed_immutable_data_is_refused_and_reported() {
+    let (_d, s, t) = pair();
+    let src = vf(&s, 0);
+    let dst = vf(&t, 0);
+    let good = source_saving(&s, &src);
+    target_ready(&t, &dst);
+    let n = good.len();
+
+    // Truncated: every length short of the whole.
+    for len in [0, 1, 31, 32, 40, n / 2, n - 1] {
+        let e = refused(
+            &t,
+            &dst,
+            Immutable,
+            &good[..len],
+            TRIAGE_MALFORMED,
+            "truncated",
+        );
+        assert_eq!(
+            e.Detail,
+            gpup_miniport::migration::DecodeError::Truncated.code(),
+            "{len}"
+        );
+    }
+    // Trailing bytes, after the stated length or resealed into it.
+    let mut longer = good.clone();
+    longer.push(0);
+    refused(&t, &dst, Immutable, &longer, TRIAGE_MALFORMED, "trailing");
+    let e = refused(
+        &t,
+        &dst,
+        Immutable,
+        &reseal(longer),
+        TRIAGE_MALFORMED,
+        "trailing, resealed",
+    );
+    assert_eq!(
+        e.Detail,
+        gpup_miniport::migration::DecodeError::TrailingBytes.code()
+    );
+    // Every single bit flipped.
+    for i in 0..n {
+        for bit in 0..8 {
+            let mut flipped = good.clone();
+            flipped[i] ^= 1 << bit;
+            assert_eq!(
+                t.restore_migration_data(Immutable, dst.partition, &flipped),
+                STATUS_OBJECT_TYPE_MISMATCH,
+                "byte {i} bit {bit}"
+            );
+        }
+    }
+    assert_eq!(take_etw_events().len(), n * 8, "one event per refusal");
+    // Another format major version (with and without a fixed checksum).
+    let mut v2 = good.clone();
+    v2[8] = 2;
+    let e = refused(&t, &dst, Immutable, &v2, TRIAGE_MALFORMED, "major 2");
+    assert_eq!(
+        e.Detail,
+        gpup_miniport::migration::DecodeError::UnsupportedVersion.code()
+    );
+    refused(
+        &t,
+        &dst,
+        Immutable,
+        &reseal(v2),
+        TRIAGE_MALFORMED,
+        "major 2, resealed",
+    );
+    // Mutable data where immutable data belongs.
+    let other = vf(&s, 1);
+    ok(s.prepare_live_migration(other.partition, MigrationType::Source));
+    let _ = s.save_migration_data(Immutable, other.partition).unwrap();
+    ok(s.set_vf_pause(other.partition, true));
+    let mutable = s.save_migration_data(Mutable, other.partition).unwrap();
+    let e = refused(
+        &t,
+        &dst,
+        Immutable,
+        &mutable,
+        TRIAGE_MALFORMED,
+        "wrong kind",
+    );
+    assert_eq!(
+        e.Detail,
+        gpup_miniport::migration::DecodeError::WrongKind.code()
+    );
+
+    // Another adapter: the vendor id changed, checksum fixed.
+    let identity = payload(&good, 1);
+    let mut adapter = good.clone();
+    adapter[identity] ^= 0x01;
+    let e = refused(
+        &t,
+        &dst,
+        Immutable,
+        &reseal(adapter),
+        TRIAGE_ADAPTER,
+        "vendor",
+    );
+    assert_eq!(e.Expected >> 48, 0xFFFE);
+    assert_eq!(e.Found >> 48, 0xFFFF);
+    let mut revision = good.clone();
+    revision[identity + 8] = 9;
+    let e = refused(
+        &t,
+        &dst,
+        Immutable,
+        &reseal(revision),
+        TRIAGE_ADAPTER,
+        "revision",
+    );
+    assert_eq!(e.Detail, 0x0109);
+    // Another driver: minor version and interface version.
+    let driver = payload(&good, 2);
+    let mut minor = good.clone();
+    minor[driver + 2] ^= 0x40;
+    refused(&t, &dst, Immutable, &reseal(minor), TRIAGE_DRIVER, "minor");
+    let mut interface = good.clone();
+    interface[driver + 6] = 0x06;
+    let e = refused(
+        &t,
+        &dst,
+        Immutable,
+        &reseal(interface),
+        TRIAGE_DRIVER,
+        "interface",
+    );
+    assert_eq!(e.Expected & 0xFFFF_FFFF, 0x1_1007);
+    assert_eq!(e.Found & 0xFFFF_FFFF, 0x1_1006);
+    // A patch release is compatible (checked last: it succeeds).
+    // Another page size for the reserve's segment.
+    let segments = payload(&good, 3);
+    let mut page = good.clone();
+    page[segments + 4 + 5] = 0x20; // segment 1's page size: 4096 -> 8192
+    let e = refused(
+        &t,
+        &dst,
+        Immutable,
+        &reseal(page),
+        TRIAGE_SEGMENTS,
+        "page size",
+    );
+    assert_eq!((e.Detail, e.Expected, e.Found), (1, 4096, 8192));
+    // Another reserve size, and another partition count.
+    let resources = payload(&good, 4);
+    let mut size = good.clone();
+    size[resources + 20 + 4 + 3] ^= 0x01;
+    let e = refused(
+        &t,
+        &dst,
+        Immutable,
+        &reseal(size),
+        TRIAGE_RESOURCES,
+        "reserve size",
+    );
+    assert_eq!(e.Expected, RESERVE);
+    let mut count = good.clone();
+    count[resources + 4] = 4;
+    refused(
+        &t,
+        &dst,
+        Immutable,
+        &reseal(count),
+        TRIAGE_RESOURCES,
+        "partition count",
+    );
+    // A VF created differently on the target (half the reserve).
+    let small = t
+        .create_vgpu(&VgpuRequest {
+            partition: Some(1),
+            ..VgpuRequest::vram(RESERVE / 2)
+        })
+        .unwrap();
+    target_ready(&t, &small);
+    refused(
+        &t,
+        &small,
+        Immutable,
+        &good,
+        TRIAGE_RESOURCES,
+        "smaller target VF",
+    );
+
+    // After all that, the good data (with a newer patch level) is accepted.
+    let mut patch = good.clone();
+    patch[driver + 4] ^= 0x07;
+    ok(t.restore_migration_data(Immutable, dst.partition, &reseal(patch)));
+    assert_eq!(phase(&t, &dst), GPUP_VGPU_MIGRATION_RESTORING);
+}
+
+#[test]
+fn malformed_or_foreign_mutable_data_is_refused_and_reported() {
+    let (_d, s, t) = pair();
+    let src = vf(&s, 0);
+    let dst = vf(&t, 0);
+    program_guest(&s, &src, 3).unwrap();
+    let (immutable, good) = source_saved(&s, &src);
+    target_ready(&t, &dst);
+    ok(t.restore_migration_data(Immutable, dst.partition, &immutable));
+    let n = good.len();
+
+    for len in [0, 31, n / 2, n - 1] {
+        refused(
+            &t,
+            &dst,
+            Mutable,
+            &good[..len],
+            TRIAGE_MALFORMED,
+            "truncated",
+        );
+    }
+    let mut longer = good.clone();
+    longer.extend_from_slice(&[0; 3]);
+    refused(&t, &dst, Mutable, &longer, TRIAGE_MALFORMED, "trailing");
+    let mut flipped = good.clone();
+    flipped[n / 2] ^= 0x10;
+    refused(&t, &dst, Mutable, &flipped, TRIAGE_MALFORMED, "bit flip");
+    let mut v9 = good.clone();
+    v9[8] = 9;
+    refused(&t, &dst, Mutable, &reseal(v9), TRIAGE_MALFORMED, "major 9");
+    refused(
+        &t,
+        &dst,
+        Mutable,
+        &immutable,
+        TRIAGE_MALFORMED,
+        "immutable data",
+    );
+
+    // Another source VF's mutable data.
+    let other = vf(&s, 1);
+    let (_, foreign) = source_saved(&s, &other);
+    let e = refused(&t, &dst, Mutable, &foreign, TRIAGE_OTHER_VF, "other VF");
+    assert_eq!(e.Detail, 1);
+    // A source that says it was not paused.
+    let state = payload(&good, 16);
+    let mut running = good.clone();
+    running[state + 12] = 0;
+    refused(
+        &t,
+        &dst,
+        Mutable,
+        &reseal(running),
+        TRIAGE_NOT_PAUSED,
+        "not paused",
+    );
+    // An MSI-X entry past the table, and one given twice.
+    let msix = payload(&good, 17);
+    let mut past = good.clone();
+    past[msix + 4] = 4; // the first entry's index
+    let e = refused(&t, &dst, Mutable, &reseal(past), TRIAGE_MSIX, "index 4");
+    assert_eq!((e.Detail, e.Expected), (4, 4));
+    let mut twice = good.clone();
+    twice[msix + 4 + 18] = 0; // the second entry's index: 1 -> 0
+    refused(
+        &t,
+        &dst,
+        Mutable,
+        &reseal(twice),
+        TRIAGE_MSIX,
+        "index twice",
+    );
+    // A configuration space whose read-only bits are another device's.
+    let config = payload(&good, 19);
+    let mut device = good.clone();
+    device[config + 4 + 2] ^= 0xFF; // device id, low byte
+    let e = refused(
+        &t,
+        &dst,
+        Mutable,
+        &reseal(device),
+        TRIAGE_CONFIG,
+        "device id",
+    );
+    assert_eq!(e.Detail, 2);
+    let mut short = good.clone();
+    short[config..config + 4].copy_from_slice(&4095u32.to_le_bytes());
+    short.remove(config + 4);
+    let len_at = records(&good).iter().find(|r| r.0 == 19).unwrap().1 - 4;
+    short[len_at..len_at + 4].copy_from_slice(&(4 + 4095u32).to_le_bytes());
+    let e = refused(
+        &t,
+        &dst,
+        Mutable,
+        &reseal(short),
+        TRIAGE_CONFIG,
+        "3 KiB space",
+    );
+    assert_eq!(e.Detail, 4095);
+
+    // No basis of the target VF covers its VRAM as the source's did.
+    let basis = dst.reserves[0].basis.unwrap();
+    ok(t.stop_dirty_tracking(basis));
+    ok(t.destroy_memory_basis(basis));
+    let e = refused(&t, &dst, Mutable, &good, TRIAGE_BASES, "no basis");
+    assert_eq!((e.Detail, e.Found), (0, 1));
+    // A basis over the same VF pages, in another shape, does cover them.
+    let halves = [
+        (dst.reserves[0].offset, RESERVE / 2),
+        (dst.reserves[0].offset + RESERVE / 2, RESERVE / 2),
+    ];
+    let again = t.create_memory_basis(SEG_4K, &halves).unwrap();
+    ok(t.restore_migration_data(Mutable, dst.partition, &good));
+    assert_eq!(t.vgpu_msix(&dst).unwrap().WrittenMask, 0b1111);
+    ok(t.destroy_memory_basis(again));
+}
+
+// ---- Out-of-order calls ----
+
+/// Every migration call, as (name, call) on VF `v` of adapter `a`.
+type Call = (&'static str, fn(&Adapter, u32, &[u8]) -> NTSTATUS);
+
+fn calls() -> [Call; 7] {
+    [
+        ("prepare source", |a, v, _| {
+            a.prepare_live_migration(v, MigrationType::Source)
+        }),
+        ("prepare target", |a, v, _| {
+            a.prepare_live_migration(v, MigrationType::Target)
+        }),
+        ("save immutable", |a, v, _| {
+            a.save_migration_call(Immutable, v, 0, None).0
+        }),
+        ("save mutable", |a, v, _| {
+            a.save_migration_call(Mutable, v, 0, None).0
+        }),
+        ("restore immutable", |a, v, b| {
+            a.restore_migration_data(Immutable, v, b)
+        }),
+        ("restore mutable", |a, v, b| {
+            a.restore_migration_data(Mutable, v, b)
+        }),
+        ("end", |a, v, _| a.end_live_migration(v)),
+    ]
+}
+
+/// Asserts that every call not in `allowed` is refused with
+/// `STATUS_INVALID_DEVICE_STATE` in the VF's current state, changing
+/// nothing (phase, pause).
+fn only(a: &Adapter, v: &VgpuInfo, allowed: &[&str], blob: &[u8], what: &str) {
+    for (name, call) in calls() {
+        if allowed.contains(&name) {
+            continue;
+        }
+        let (before, was_paused) = (phase(a, v), paused(a, v));
+        assert_eq!(
+            call(a, v.partition, blob),
+            STATUS_INVALID_DEVICE_STATE,
+            "{name} in {what}"
+        );
+        assert_eq!((phase(a, v), paused(a, v)), (before, was_paused), "{name}");
+    }
+    assert!(take_etw_events().is_empty(), "state errors log nothing");
+}
+
+#[test]
+fn out_of_order_calls_are_invalid_device_state_and_change_nothing() {
+    let (_d, s, t) = pair();
+    let src = vf(&s, 0);
+    let dst = vf(&t, 0);
+    let idle = ["prepare source", "prepare target"];
+    only(&s, &src, &idle, &[], "idle");
+    only(&s, &src, &idle, &[], "idle");
+    ok(s.set_vf_pause(src.partition, true));
+    only(&s, &src, &idle, &[], "idle, paused");
+    ok(s.set_vf_pause(src.partition, false));
+
+    ok(s.prepare_live_migration(src.partition, MigrationType::Source));
+    assert_eq!(phase(&s, &src), GPUP_VGPU_MIGRATION_PREPARED_SOURCE);
+    only(&s, &src, &["save immutable", "end"], &[], "prepared source");
+    ok(s.set_vf_pause(src.partition, true));
+    only(
+        &s,
+        &src,
+        &["save immutable", "end"],
+        &[],
+        "prepared source, paused",
+    );
+    ok(s.set_vf_pause(src.partition, false));
+    let immutable = s.save_migration_data(Immutable, src.partition).unwrap();
+    assert_eq!(phase(&s, &src), GPUP_VGPU_MIGRATION_SAVING);
+    only(&s, &src, &["save immutable", "end"], &[], "saving, running");
+    ok(s.set_vf_pause(src.partition, true));
+    ok(s.set_vf_pause(src.partition, true)); // idempotent
+    only(
+        &s,
+        &src,
+        &["save immutable", "save mutable", "end"],
+        &[],
+        "saving, paused",
+    );
+    let mutable = s.save_migration_data(Mutable, src.partition).unwrap();
+    assert_eq!(phase(&s, &src), GPUP_VGPU_MIGRATION_SAVED);
+    // Repeatable while paused, and the data is the same.
+    assert_eq!(
+        s.save_migration_data(Mutable, src.partition).unwrap(),
+        mutable
+    );
+    assert_eq!(
+        s.save_migration_data(Immutable, src.partition).unwrap(),
+        immutable
+    );
+    only(
+        &s,
+        &src,
+        &["save immutable", "save mutable", "end"],
+        &[],
+        "saved",
+    );
+    ok(s.set_vf_pause(src.partition, false));
+    only(&s, &src, &["save immutable", "end"], &[], "saved, unpaused");
+    ok(s.end_live_migration(src.partition));
+    assert_eq!(phase(&s, &src), GPUP_VGPU_MIGRATION_ENDED);
+    only(&s, &src, &idle, &[], "ended");
+
+    ok(t.prepare_live_migration(dst.partition, MigrationType::Target));
+    only(&t, &dst, &["end"], &immutable, "prepared target, running");
+    ok(t.set_vf_pause(dst.partition, true));
+    only(
+        &t,
+        &dst,
+        &["restore immutable", "end"],
+        &immutable,
+        "prepared target, paused",
+    );
+    ok(t.restore_migration_data(Immutable, dst.partition, &immutable));
+    only(
+        &t,
+        &dst,
+        &["restore mutable", "end"],
+        &mutable,
+        "restoring, paused",
+    );
+    ok(t.set_vf_pause(dst.partition, false));
+    only(&t, &dst, &["end"], &mutable, "restoring, running");
+    ok(t.set_vf_pause(dst.partition, true));
+    ok(t.restore_migration_data(Mutable, dst.partition, &mutable));
+    only(&t, &dst, &["end"], &mutable, "restored (once each)");
+    ok(t.end_live_migration(dst.partition));
+    only(&t, &dst, &idle, &mutable, "target ended");
+    // End from a prepared phase abandons the migration.
+    ok(t.prepare_live_migration(dst.partition, MigrationType::Target));
+    ok(t.end_live_migration(dst.partition));
+    assert_eq!(phase(&t, &dst), GPUP_VGPU_MIGRATION_ENDED);
+}
+
+#[test]
+fn a_vf_without_vram_cannot_take_part() {
+    let (_d, s, _t) = pair();
+    let unbound = s.create_vgpu_unbound(&VgpuRequest::vram(RESERVE)).unwrap();
+    for ty in [MigrationType::Source, MigrationType::Target] {
+        assert_eq!(
+            s.prepare_live_migration(unbound.partition, ty),
+            STATUS_INVALID_DEVICE_STATE
+        );
+    }
+    // A VF whose reserve was destroyed under it, mid-migration.
+    let v = vf(&s, 1);
+    ok(s.prepare_live_migration(v.partition, MigrationType::Source));
+    s.destroy_allocations(&[v.reserves[0].allocation]).unwrap();
+    assert_eq!(
+        s.save_migration_call(Immutable, v.partition, 0, None).0,
+        STATUS_INVALID_DEVICE_STATE
+    );
+    ok(s.end_live_migration(v.partition));
+}
+
+#[test]
+fn unknown_vfs_and_bad_arguments_are_invalid_parameter() {
+    let (_d, s, _t) = pair();
+    let live = vf(&s, 0);
+    let bogus: HANDLE = core::ptr::without_provenance_mut(0x1234);
+    for vf in [1, 2, 63, u32::MAX] {
+        for (name, call) in calls() {
+            assert_eq!(
+                call(&s, vf, &[1, 2, 3]),
+                STATUS_INVALID_PARAMETER,
+                "{name} VF {vf}"
+            );
+        }
+        assert_eq!(s.set_vf_pause(vf, true), STATUS_INVALID_PARAMETER);
+        assert_eq!(
+            s.write_virtualized_interrupt(vf, 0, msix_entry(0xFEE0_0000, 1, 0)),
+            STATUS_INVALID_PARAMETER
+        );
+        let basis = live.reserves[0].basis.unwrap();
+        assert_eq!(
+            s.set_vgpu_resources2(vf, &[(live.reserves[0].allocation, basis)]),
+            STATUS_INVALID_PARAMETER
+        );
+    }
+    // A MigrationType that is neither.
+    let args = DXGKARG_GPUP_PREPARE_LIVE_MIGRATION {
+        vfIndex: live.partition,
+        MigrationType: DXGK_GPUP_MIGRATIONTYPE(2),
+    };
+    assert_eq!(
+        unsafe { s.prepare_live_migration_raw(&raw const args) },
+        STATUS_INVALID_PARAMETER
+    );
+    // NULL argument blocks.
+    unsafe {
+        assert_eq!(
+            s.prepare_live_migration_raw(core::ptr::null()),
+            STATUS_INVALID_PARAMETER
+        );
+        for kind in [Immutable, Mutable] {
+            assert_eq!(
+                s.restore_migration_data_raw(kind, core::ptr::null()),
+                STATUS_INVALID_PARAMETER
+            );
+        }
+        assert_eq!(
+            s.write_virtualized_interrupt_raw(core::ptr::null()),
+            STATUS_INVALID_PARAMETER
+        );
+        assert_eq!(
+            s.set_vf_pause_raw(core::ptr::null()),
+            STATUS_INVALID_PARAMETER
+        );
+        assert_eq!(
+            s.set_vgpu_resources2_raw(core::ptr::null()),
+            STATUS_INVALID_PARAMETER
+        );
+    }
+    // A Restore with a NULL Data pointer (on a VF ready for it).
+    target_ready(&s, &live);
+    let args = DXGKARG_GPUP_RESTORE_IMMUTABLE_MIGRATION_DATA {
+        vfIndex: live.partition,
+        DataSize: 64,
+        Data: core::ptr::null_mut(),
+    };
+    assert_eq!(
+        unsafe { s.restore_migration_data_raw(Immutable, &raw const args) },
+        STATUS_INVALID_PARAMETER
+    );
+    // An absurd DataSize is refused unread, as data that cannot be valid.
+    let byte = [0u8; 1];
+    let args = DXGKARG_GPUP_RESTORE_IMMUTABLE_MIGRATION_DATA {
+        vfIndex: live.partition,
+        DataSize: u64::MAX,
+        Data: byte.as_ptr().cast_mut(),
+    };
+    assert_eq!(
+        unsafe { s.restore_migration_data_raw(Immutable, &raw const args) },
+        STATUS_OBJECT_TYPE_MISMATCH
+    );
+    let _ = take_etw_events();
+    // An unknown adapter.
+    let t = s.driver().table();
+    unsafe {
+        assert_eq!(
+            t.DxgkDdiEndLiveMigration.unwrap()(bogus, 0),
+            STATUS_INVALID_PARAMETER
+        );
+        let pause = DXGKARG_SETVIRTUALFUNCTIONPAUSESTATE {
+            vfIndex: 0,
+            bPause: 1,
+        };
+        assert_eq!(
+            t.DxgkDdiSetVirtualFunctionPauseState.unwrap()(bogus, &raw const pause),
+            STATUS_INVALID_PARAMETER
+        );
+        assert_eq!(
+            t.DxgkDdiEndLiveMigration.unwrap()(core::ptr::null_mut(), 0),
+            STATUS_INVALID_PARAMETER
+        );
+    }
+}
+
+// ---- Destroy during a migration ----
+
+#[test]
+fn destroy_during_a_migration_ends_it_and_keeps_the_bases() {
+    let (_d, s, _t) = pair();
+    for pause in [false, true] {
+        let v = vf(&s, 0);
+        let basis = v.reserves[0].basis.unwrap();
+        ok(s.prepare_live_migration(v.partition, MigrationType::Source));
+        let _ = s.save_migration_data(Immutable, v.partition).unwrap();
+        if pause {
+            ok(s.set_vf_pause(v.partition, true));
+        }
+        assert_eq!(
+            s.destroy_vgpu_raw(v.partition),
+            STATUS_SUCCESS,
+            "paused {pause}"
+        );
+        // The basis is still valid until DestroyMemoryBasis.
+        let _ = query_all(&s, basis, RESERVE / 4096, true);
+        // The slot is free; a new VF in it starts idle and unpaused.
+        assert_eq!(s.end_live_migration(v.partition), STATUS_INVALID_PARAMETER);
+        s.destroy_allocations(&[v.reserves[0].allocation]).unwrap();
+        let w = s
+            .create_vgpu_unbound(&VgpuRequest {
+                partition: Some(0),
+                ..VgpuRequest::vram(RESERVE)
+            })
+            .unwrap();
+        s.set_vgpu_resources(w.partition, &w.reserves).unwrap();
+        assert_eq!(phase(&s, &w), GPUP_VGPU_MIGRATION_IDLE);
+        assert!(!paused(&s, &w));
+        ok(s.stop_dirty_tracking(basis));
+        ok(s.destroy_memory_basis(basis));
+        s.destroy_vgpu(w.partition).unwrap();
+        // The model's bookkeeping of the first VF: its basis is gone already.
+        let _ = s.destroy_vgpu(v.partition);
+    }
+}
+
+// ---- SetVirtualGpuResources2 ----
+
+#[test]
+fn set_virtual_gpu_resources2_binds_a_scattered_reserve() {
+    let (_d, a) = started_gpup(Some(2));
+    let v = a
+        .create_vgpu_until(&VgpuRequest::vram(RESERVE), dxgkrnl_model::Stage::Reserved)
+        .unwrap();
+    let alloc = v.reserves[0].allocation;
+    let seg = SEG_4K;
+    let pieces = [(32 * MIB, 8 * MIB), (4 * MIB, 8 * MIB)];
+    let basis = |ranges: &[(u64, u64)]| a.create_memory_basis(seg, ranges).unwrap();
+    let good = basis(&pieces);
+    let stale = basis(&pieces);
+    ok(a.destroy_memory_basis(stale));
+    let forged = BasisHandle(core::ptr::without_provenance_mut(0x4200_0000_0001_0001));
+    let null = BasisHandle(core::ptr::null_mut());
+    for (what, handle) in [("stale", stale), ("forged", forged), ("NULL", null)] {
+        assert_eq!(
+            a.set_vgpu_resources2(v.partition, &[(alloc, handle)]),
+            STATUS_INVALID_HANDLE,
+            "{what}"
+        );
+    }
+    // Another adapter's basis.
+    let (_d2, other) = started_gpup(Some(2));
+    let foreign = other.create_memory_basis(seg, &pieces).unwrap();
+    assert_eq!(
+        a.set_vgpu_resources2(v.partition, &[(alloc, foreign)]),
+        STATUS_INVALID_HANDLE
+    );
+    // Ranges that do not add up to the reserve, or are not page multiples,
+    // or lie in another segment.
+    let short = basis(&[(32 * MIB, 8 * MIB)]);
+    let long = basis(&[(32 * MIB, 8 * MIB), (4 * MIB, 12 * MIB)]);
+    let ragged = basis(&[(32 * MIB + 512, 8 * MIB), (4 * MIB, 8 * MIB - 512)]);
+    for (what, b) in [("short", short), ("long", long), ("unaligned", ragged)] {
+        assert_eq!(
+            a.set_vgpu_resources2(v.partition, &[(alloc, b)]),
+            STATUS_INVALID_PARAMETER,
+            "{what}"
+        );
+    }
+    // Not the VF's own allocation; no descriptor; two descriptors.
+    let w = a
+        .create_vgpu_until(&VgpuRequest::vram(RESERVE), dxgkrnl_model::Stage::Reserved)
+        .unwrap();
+    assert_eq!(
+        a.set_vgpu_resources2(v.partition, &[(w.reserves[0].allocation, good)]),
+        STATUS_INVALID_PARAMETER
+    );
+    assert_eq!(
+        a.set_vgpu_resources2(v.partition, &[]),
+        STATUS_INVALID_PARAMETER
+    );
+    assert_eq!(
+        a.set_vgpu_resources2(v.partition, &[(alloc, good), (alloc, good)]),
+        STATUS_INVALID_PARAMETER
+    );
+    assert_eq!(
+        a.vgpu_query(&v).unwrap().Flags & GPUP_VGPU_FLAG_RESERVE_BOUND,
+        0
+    );
+    // The good one binds, once.
+    ok(a.set_vgpu_resources2(v.partition, &[(alloc, good)]));
+    let q = a.vgpu_query(&v).unwrap();
+    assert_ne!(q.Flags & GPUP_VGPU_FLAG_SCATTERED, 0);
+    assert_eq!(q.ReserveOffset, 32 * MIB, "VF address 0 is the first range");
+    assert_eq!(
+        a.set_vgpu_resources2(v.partition, &[(alloc, good)]),
+        STATUS_INVALID_DEVICE_STATE
+    );
+    assert_eq!(
+        a.set_vgpu_resources(v.partition, &v.reserves),
+        Err(STATUS_INVALID_DEVICE_STATE)
+    );
+    // Another VF cannot overlap it, by either DDI.
+    let overlapping = basis(&[(36 * MIB, 16 * MIB)]);
+    assert_eq!(
+        a.set_vgpu_resources2(w.partition, &[(w.reserves[0].allocation, overlapping)]),
+        STATUS_INVALID_PARAMETER
+    );
+    let mut at_four = w.reserves.clone();
+    at_four[0].offset = 0;
+    assert_eq!(
+        a.set_vgpu_resources(w.partition, &at_four),
+        Err(STATUS_INVALID_PARAMETER)
+    );
+    // The VF's GPU writes land where the ranges say: VF page 2048 is the
+    // second range's first page (segment offset 4 MiB).
+    a.set_vf_power(v.partition, POWER_DEVICE_D0, false).unwrap();
+    let tracker = a.create_memory_basis(seg, &[(0, 64 * MIB)]).unwrap();
+    ok(a.start_dirty_tracking(tracker));
+    a.vf_write_notify(&v, 8 * MIB, 4096).unwrap();
+    a.vf_write_notify(&v, 8 * MIB - 4096, 8192).unwrap();
+    let bits = query_all(&a, tracker, 64 * MIB / 4096, true);
+    let pages = set_bits(&bits, 64 * MIB / 4096);
+    assert_eq!(pages, vec![1024, 32 * 256 + 2047]);
+    // The basis the binding came from may go; the binding stays.
+    ok(a.destroy_memory_basis(good));
+    a.vf_write_notify(&v, 0, 4096).unwrap();
+    let bits = query_all(&a, tracker, 64 * MIB / 4096, true);
+    assert_eq!(set_bits(&bits, 64 * MIB / 4096), vec![32 * 256]);
+}
+
+// ---- WriteVirtualizedInterrupt and the pause ----
+
+#[test]
+fn interrupt_writes_are_bounds_checked_and_reset_clears_them() {
+    let (_d, a) = started_gpup(Some(2));
+    let v = a.create_vgpu(&VgpuRequest::vram(RESERVE)).unwrap();
+    for index in [-1, 4, 5, i16::MIN, i16::MAX] {
+        assert_eq!(
+            a.write_virtualized_interrupt(v.partition, index, msix_entry(1, 2, 3)),
+            STATUS_INVALID_PARAMETER,
+            "{index}"
+        );
+    }
+    assert_eq!(a.vgpu_msix(&v).unwrap().WrittenMask, 0, "nothing written");
+    ok(a.write_virtualized_interrupt(v.partition, 3, msix_entry(0xFEE0_1000, 0x41, 1)));
+    ok(a.write_virtualized_interrupt(v.partition, 0, msix_entry(0xFEE0_2000, 0x42, 0)));
+    let t = a.vgpu_msix(&v).unwrap();
+    assert_eq!((t.EntryCount, t.WrittenMask), (4, 0b1001));
+    assert_eq!(
+        (
+            t.Entries[3].MessageAddress,
+            t.Entries[3].MessageData,
+            t.Entries[3].VectorControl
+        ),
+        (0xFEE0_1000, 0x41, 1)
+    );
+    assert_eq!(t.Entries[1], GPUP_VGPU_ESCAPE_MSIX_ENTRY::default());
+    a.reset_vf(v.partition).unwrap();
+    assert_eq!(
+        a.vgpu_msix(&v).unwrap().WrittenMask,
+        0,
+        "FLR clears the table"
+    );
+    // So does an FLR through the config space.
+    ok(a.write_virtualized_interrupt(v.partition, 1, msix_entry(1, 1, 0)));
+    a.vf_config_write(v.partition, 0x58, &0x8000u16.to_le_bytes())
+        .unwrap();
+    assert_eq!(a.vgpu_msix(&v).unwrap().WrittenMask, 0);
+}
+
+#[test]
+fn a_paused_vf_is_not_scheduled_and_the_pause_is_an_overlay() {
+    let (_d, a) = started_gpup(Some(2));
+    let v = a.create_vgpu(&VgpuRequest::vram(RESERVE)).unwrap();
+    a.vf_write_notify(&v, 0, 4096).unwrap();
+    ok(a.set_vf_pause(v.partition, true));
+    ok(a.set_vf_pause(v.partition, true));
+    assert!(paused(&a, &v));
+    assert_eq!(
+        a.vf_write_notify(&v, 0, 4096),
+        Err(STATUS_INVALID_DEVICE_STATE),
+        "its GPU does not run"
+    );
+    assert_eq!(
+        phase(&a, &v),
+        GPUP_VGPU_MIGRATION_IDLE,
+        "no migration involved"
+    );
+    ok(a.set_vf_pause(v.partition, false));
+    ok(a.set_vf_pause(v.partition, false));
+    a.vf_write_notify(&v, 0, 4096).unwrap();
+    // Power and pause are independent: D3 while paused, D0 again, still paused.
+    ok(a.set_vf_pause(v.partition, true));
+    a.set_vf_power(v.partition, POWER_DEVICE_D3, false).unwrap();
+    a.set_vf_power(v.partition, POWER_DEVICE_D0, false).unwrap();
+    assert!(paused(&a, &v));
+}
+
+// ---- Caps ----
+
+#[test]
+fn scatter_reserve_answers_the_granularity_per_segment() {
+    let (_d, a) = started_with(&layout());
+    a.set_partition_count(2).unwrap();
+    assert_eq!(a.scatter_granularity(SEG_4K), Ok(4096));
+    assert_eq!(a.scatter_granularity(SEG_64K), Ok(65536));
+    assert_eq!(
+        a.scatter_granularity(SEG_UNTRACKED),
+        Err(STATUS_NOT_IMPLEMENTED)
+    );
+    assert_eq!(a.scatter_granularity(9), Err(STATUS_INVALID_PARAMETER));
+    let mut out = [0u8; 7];
+    assert_eq!(
+        a.query_adapter_info_raw(DXGKQAITYPE_SCATTER_RESERVE, &1u32.to_le_bytes(), &mut out),
+        STATUS_BUFFER_TOO_SMALL
+    );
+    let mut out = [0u8; 8];
+    assert_eq!(
+        a.query_adapter_info_raw(DXGKQAITYPE_SCATTER_RESERVE, &[1, 0], &mut out),
+        STATUS_INVALID_PARAMETER,
+        "input shorter than DXGK_QUERYSCATTERRESERVEIN"
+    );
+    // Without partitioning there is no scatter-mapped reserve to ask about.
+    let (_d, off) = started_with_partitions(dxgkrnl_model::PartitionConfig {
+        enabled: false,
+        options: vec![],
+    });
+    assert_eq!(
+        off.query_adapter_info_raw(DXGKQAITYPE_SCATTER_RESERVE, &1u32.to_le_bytes(), &mut out),
+        STATUS_NOT_SUPPORTED
+    );
+}
+
+#[test]
+fn gpupcaps_report_live_migration_and_scatter_map_reserve() {
+    let (_d, a) = started_gpup(None);
+    let caps = a.caps();
+    assert_eq!(caps.gpup_query, Some(STATUS_SUCCESS));
+    assert_eq!(
+        caps.gpup,
+        GpupCaps::LiveMigration | GpupCaps::ScatterMapReserve
+    );
+    assert!(
+        caps.dirty_bit_tracking
+            .contains(DirtyBitTrackingCaps::DirtyBitTrackingSupported)
+    );
+    assert!(a.gpu_virtualization().is_some(), "the model kept GPU-P on");
+}
