@@ -408,3 +408,79 @@ fn without_the_partition_interface_the_adapter_starts_without_gpu_partitioning()
     );
     assert_eq!(adapter.partition_info().err(), Some(STATUS_NOT_SUPPORTED));
 }
+
+// ---- Rule 6 with the real driver: its own GPUPCAPS, now that LiveMigration is real ----
+
+#[test]
+fn the_real_driver_reports_live_migration_and_keeps_gpu_partitioning() {
+    let (_d, adapter, result) = start(gpup_miniport::DriverEntry);
+    result.expect("starts");
+    assert_eq!(adapter.caps().gpup_query, Some(STATUS_SUCCESS));
+    let g = adapter.gpu_virtualization().expect("GPU-P kept");
+    assert_eq!(
+        g.caps,
+        GpupCaps::LiveMigration | GpupCaps::ScatterMapReserve,
+        "derived from the nine filled slots and dirty-bit tracking"
+    );
+}
+
+/// The slot the `missing_slot` driver leaves NULL (177..=185).
+static MISSING_SLOT: AtomicU32 = AtomicU32::new(0);
+
+driver!(missing_slot, qi: real_qi, qai: real_qai, table: |t| {
+    // The real DDIs in every slot but one; the driver itself still answers
+    // GPUPCAPS from its own, complete table.
+    let missing = MISSING_SLOT.load(Ordering::SeqCst);
+    match missing {
+        177 => t.DxgkDdiPrepareLiveMigration = None,
+        178 => t.DxgkDdiSaveImmutableMigrationData = None,
+        179 => t.DxgkDdiSaveMutableMigrationData = None,
+        180 => t.DxgkDdiEndLiveMigration = None,
+        181 => t.DxgkDdiRestoreImmutableMigrationData = None,
+        182 => t.DxgkDdiRestoreMutableMigrationData = None,
+        183 => t.DxgkDdiWriteVirtualizedInterrupt = None,
+        184 => t.DxgkDdiSetVirtualGpuResources2 = None,
+        185 => t.DxgkDdiSetVirtualFunctionPauseState = None,
+        _ => {}
+    }
+});
+
+#[test]
+fn the_real_driver_registered_without_one_migration_slot_loses_gpu_partitioning() {
+    for slot in 177..=185 {
+        MISSING_SLOT.store(slot, Ordering::SeqCst);
+        let (_d, adapter, result) = start(missing_slot::driver_entry);
+        result.unwrap_or_else(|s| panic!("slot {slot}: the adapter starts ({s:?})"));
+        assert!(
+            adapter.caps().gpup.contains(GpupCaps::LiveMigration),
+            "slot {slot}: the driver still claims LiveMigration"
+        );
+        assert!(
+            adapter.gpu_virtualization().is_none(),
+            "slot {slot}: GPU-P silently dropped"
+        );
+        let r = refs(&adapter);
+        assert_eq!((r.Partition, r.Sriov, r.FlexIov), (0, 0, 0), "slot {slot}");
+    }
+    // The same harness with nothing missing keeps GPU-P: the test can fail.
+    MISSING_SLOT.store(0, Ordering::SeqCst);
+    let (_d, adapter, result) = start(missing_slot::driver_entry);
+    result.expect("starts");
+    assert!(adapter.gpu_virtualization().is_some());
+}
+
+driver!(real_caps_without_dirty_tracking, qi: real_qi, qai: |h, q| {
+    // The driver's own GPUPCAPS (LiveMigration), but no dirty-bit tracking.
+    if qai_type(q) == DXGKQAITYPE_DIRTYBITTRACKINGCAPS {
+        return write_output(q, 0);
+    }
+    real_qai(h, q)
+}, table: |_| {});
+
+#[test]
+fn the_real_driver_seen_without_dirty_tracking_fails_the_start() {
+    assert_refused(
+        real_caps_without_dirty_tracking::driver_entry,
+        STATUS_INVALID_PARAMETER,
+    );
+}

@@ -130,3 +130,21 @@ fn live_migration_without_dirty_tracking_is_refused() {
     assert_eq!(status, STATUS_INVALID_DEVICE_STATE);
     adapter.remove().unwrap();
 }
+
+#[test]
+fn the_real_driver_offers_live_migration_with_dirty_tracking_and_keeps_gpu_p() {
+    let driver = Driver::load().unwrap();
+    let adapter = driver
+        .start_adapter(&AdapterConfig::single(16 << 20, 4096))
+        .expect("starts");
+    let caps = adapter.caps();
+    assert_eq!(
+        caps.gpup,
+        GpupCaps::LiveMigration | GpupCaps::ScatterMapReserve
+    );
+    assert!(
+        caps.dirty_bit_tracking
+            .contains(DirtyBitTrackingCaps::DirtyBitTrackingSupported)
+    );
+    assert!(adapter.gpu_virtualization().is_some());
+}
