@@ -2,7 +2,7 @@
 //! table indexed by PartitionId (= `vfIndex` = `VirtualFunctionIndex`), each
 //! vGPU's VRAM reserve, its synthetic PCI function and its LUID.
 //! Platform-free safe code; the DDI trampolines are in `crate::ddi::partition`,
-//! `crate::ddi::sriov` and `crate::ddi::alloc`.
+//! `crate::ddi::sriov`, `crate::ddi::allocation` and `crate::ddi::migration`.
 //!
 //! # The VRAM split
 //! Partitions share the adapter's first tracked segment (on Windows the
@@ -21,10 +21,17 @@
 //!    the standard allocation and ties the allocation to this vGPU (and to no
 //!    later occupant of the slot).
 //! 2. The reserve arrives as a vGPU allocation (`allocation`), pinned by VidMm.
-//! 3. `set_resources` binds it: VF address 0 = its segment offset.
-//! 4. D0 (`set_power`) runs the vGPU; D3 stops it.
-//! 5. `destroy` frees the slot; the allocation and any memory basis over the
-//!    reserve outlive it until Dxgkrnl destroys them.
+//! 3. `set_resources` binds it: VF address 0 = its segment offset; or
+//!    `set_resources2` (`live`) binds the ranges of a memory basis, scattered,
+//!    VF address 0 = the first byte of its first range.
+//! 4. D0 (`set_power`) runs the vGPU; D3 stops it; the pause overlay
+//!    (`live::set_pause`) takes it off the schedule whatever its power state.
+//! 5. Live migration (`live`): Prepare, Save or Restore of the immutable and
+//!    mutable data, End, over the per-VF state machine of
+//!    `crate::migration::machine`.
+//! 6. `destroy` frees the slot, in any migration phase (the migration state
+//!    goes with it); the allocation and any memory basis over the reserve
+//!    outlive it until Dxgkrnl destroys them.
 //!
 //! # Locking
 //! Everything here lives in the adapter's started state, behind the adapter's
@@ -639,7 +646,8 @@ impl Partitioning {
         Ok(())
     }
 
-    /// `DxgkDdiDestroyVirtualGpu`: quiesces and frees the vGPU; its
+    /// `DxgkDdiDestroyVirtualGpu`: quiesces and frees the vGPU, also during a
+    /// migration (in D0 or paused: its migration state ends with it); its
     /// allocation is unbound and stays until DestroyAllocation.
     ///
     /// # Errors
