@@ -17,17 +17,15 @@ pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 #[cfg(not(loom))]
 pub(crate) use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+#[cfg(not(loom))]
 use core::cell::UnsafeCell;
+#[cfg(loom)]
+use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
-
-/// Tells the scheduler (or loom) that this thread is spinning.
-#[inline]
-pub(crate) fn spin_wait() {
-    #[cfg(loom)]
-    loom::thread::yield_now();
-    #[cfg(not(loom))]
-    core::hint::spin_loop();
-}
+// Under loom the lock's value lives in loom's cell, so the model checker also
+// proves the lock itself: an access it failed to exclude is reported as a race.
+#[cfg(loom)]
+use loom::cell::UnsafeCell;
 
 /// Set while a writer holds the lock.
 const WRITER: u32 = 1 << 31;
@@ -45,6 +43,19 @@ const READERS: u32 = WRITER_WAITING - 1;
 pub(crate) struct RwLock<T> {
     state: AtomicU32,
     value: UnsafeCell<T>,
+    /// Under loom, waiters sleep here instead of spinning: loom cannot make
+    /// progress when two threads spin at once (each yield lets the other spin
+    /// again, and the holder is never scheduled). Only how a blocked thread
+    /// waits differs; the protocol on `state` is the same code.
+    #[cfg(loom)]
+    parking: Parking,
+}
+
+/// Where a blocked thread waits under loom: woken by every release.
+#[cfg(loom)]
+struct Parking {
+    mutex: loom::sync::Mutex<()>,
+    released: loom::sync::Condvar,
 }
 
 // SAFETY: the lock hands out `&T` to several threads at once (needs `T: Sync`)
@@ -70,7 +81,46 @@ impl<T> RwLock<T> {
         Self {
             state: AtomicU32::new(0),
             value: UnsafeCell::new(value),
+            parking: Parking {
+                mutex: loom::sync::Mutex::new(()),
+                released: loom::sync::Condvar::new(),
+            },
         }
+    }
+
+    /// Waits a little while `blocked(state)`: a spin hint, or under loom a
+    /// sleep until the next release.
+    #[cfg(not(loom))]
+    #[inline]
+    fn wait(&self, _blocked: impl Fn(u32) -> bool) {
+        core::hint::spin_loop();
+    }
+
+    /// Waits a little while `blocked(state)`: a spin hint, or under loom a
+    /// sleep until the next release.
+    #[cfg(loom)]
+    fn wait(&self, blocked: impl Fn(u32) -> bool) {
+        let parked = self
+            .parking
+            .mutex
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A release after this load notifies under the mutex, hence after
+        // this thread sleeps: no wake-up is lost.
+        if blocked(self.state.load(Ordering::Relaxed)) {
+            drop(self.parking.released.wait(parked));
+        }
+    }
+
+    /// Called after every release (loom only): wakes the sleeping waiters.
+    #[cfg(loom)]
+    fn released(&self) {
+        let _parked = self
+            .parking
+            .mutex
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.parking.released.notify_all();
     }
 
     /// Shared access; spins while a writer holds or waits for the lock.
@@ -86,9 +136,13 @@ impl<T> RwLock<T> {
                     .compare_exchange_weak(s, s + 1, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
             {
-                return ReadGuard { lock: self };
+                return ReadGuard {
+                    lock: self,
+                    #[cfg(loom)]
+                    access: ManuallyDrop::new(self.value.get()),
+                };
             }
-            spin_wait();
+            self.wait(|s| s & (WRITER | WRITER_WAITING) != 0 || s & READERS == READERS);
         }
     }
 
@@ -103,12 +157,16 @@ impl<T> RwLock<T> {
                     .compare_exchange_weak(s, WRITER, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
                 {
-                    return WriteGuard { lock: self };
+                    return WriteGuard {
+                        lock: self,
+                        #[cfg(loom)]
+                        access: ManuallyDrop::new(self.value.get_mut()),
+                    };
                 }
             } else if s & WRITER_WAITING == 0 {
                 self.state.fetch_or(WRITER_WAITING, Ordering::Relaxed);
             }
-            spin_wait();
+            self.wait(|s| s & (WRITER | READERS) != 0);
         }
     }
 }
@@ -116,46 +174,84 @@ impl<T> RwLock<T> {
 /// Shared access to the value of a [`RwLock`].
 pub(crate) struct ReadGuard<'a, T> {
     lock: &'a RwLock<T>,
+    /// Loom's record of this shared access; it ends before the lock is released.
+    #[cfg(loom)]
+    access: ManuallyDrop<loom::cell::ConstPtr<T>>,
 }
 
 impl<T> Deref for ReadGuard<'_, T> {
     type Target = T;
+    #[cfg(not(loom))]
     fn deref(&self) -> &T {
         // SAFETY: this guard holds a reader count, so no `&mut T` exists.
         unsafe { &*self.lock.value.get() }
+    }
+    #[cfg(loom)]
+    fn deref(&self) -> &T {
+        // SAFETY: this guard holds a reader count, so no `&mut T` exists.
+        unsafe { loom::cell::ConstPtr::deref(&self.access) }
     }
 }
 
 impl<T> Drop for ReadGuard<'_, T> {
     fn drop(&mut self) {
+        // SAFETY: dropped once, here; `access` is not used after this.
+        #[cfg(loom)]
+        unsafe {
+            ManuallyDrop::drop(&mut self.access)
+        };
         self.lock.state.fetch_sub(1, Ordering::Release);
+        #[cfg(loom)]
+        self.lock.released();
     }
 }
 
 /// Exclusive access to the value of a [`RwLock`].
 pub(crate) struct WriteGuard<'a, T> {
     lock: &'a RwLock<T>,
+    /// Loom's record of this exclusive access; it ends before the lock is released.
+    #[cfg(loom)]
+    access: ManuallyDrop<loom::cell::MutPtr<T>>,
 }
 
 impl<T> Deref for WriteGuard<'_, T> {
     type Target = T;
+    #[cfg(not(loom))]
     fn deref(&self) -> &T {
         // SAFETY: this guard holds WRITER, so no other reference exists.
         unsafe { &*self.lock.value.get() }
     }
+    #[cfg(loom)]
+    fn deref(&self) -> &T {
+        // SAFETY: this guard holds WRITER, so no other reference exists.
+        unsafe { loom::cell::MutPtr::deref(&self.access) }
+    }
 }
 
 impl<T> DerefMut for WriteGuard<'_, T> {
+    #[cfg(not(loom))]
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: this guard holds WRITER, so no other reference exists.
         unsafe { &mut *self.lock.value.get() }
+    }
+    #[cfg(loom)]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: this guard holds WRITER, so no other reference exists.
+        unsafe { loom::cell::MutPtr::deref(&self.access) }
     }
 }
 
 impl<T> Drop for WriteGuard<'_, T> {
     fn drop(&mut self) {
+        // SAFETY: dropped once, here; `access` is not used after this.
+        #[cfg(loom)]
+        unsafe {
+            ManuallyDrop::drop(&mut self.access)
+        };
         // Keep WRITER_WAITING if another writer set it meanwhile.
         self.lock.state.fetch_and(!WRITER, Ordering::Release);
+        #[cfg(loom)]
+        self.lock.released();
     }
 }
 
@@ -166,12 +262,15 @@ mod tests {
 
     #[test]
     fn readers_share_and_writers_exclude() {
+        // Miri interprets every step and explores thread interleavings
+        // itself: a few rounds suffice there.
+        let rounds = if cfg!(miri) { 25 } else { 10_000 };
         let lock = Arc::new(RwLock::new(0u64));
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let lock = Arc::clone(&lock);
                 std::thread::spawn(move || {
-                    for _ in 0..10_000 {
+                    for _ in 0..rounds {
                         let before = *lock.read();
                         *lock.write() += 1;
                         assert!(*lock.read() > before);
@@ -182,6 +281,6 @@ mod tests {
         for t in threads {
             t.join().expect("no panic");
         }
-        assert_eq!(*lock.read(), 40_000);
+        assert_eq!(*lock.read(), 4 * rounds);
     }
 }
