@@ -27,6 +27,24 @@ use core::ops::{Deref, DerefMut};
 #[cfg(loom)]
 use loom::cell::UnsafeCell;
 
+/// A new `AtomicU64` holding `value`, for memory read with `SeqCst` (the
+/// bitplanes).
+///
+/// Under loom the value is also written once with a `SeqCst` store. Loom
+/// only orders a `SeqCst` load against newer `SeqCst` *stores* when the older
+/// value was itself written by one, so it lets such a load read an atomic's
+/// initial value after a newer `SeqCst` store; C11 forbids that when the
+/// initialisation happens before the store, as it always does here (a plane
+/// is built before it is published). Without this, loom reports lost writes
+/// that no C11 execution has.
+#[inline]
+pub(crate) fn new_seq_cst_u64(value: u64) -> AtomicU64 {
+    let atomic = AtomicU64::new(value);
+    #[cfg(loom)]
+    atomic.store(value, Ordering::SeqCst);
+    atomic
+}
+
 /// Set while a writer holds the lock.
 const WRITER: u32 = 1 << 31;
 /// Set while a writer waits: new readers stay out, so writers are not starved.

@@ -48,7 +48,7 @@ use alloc::vec::Vec;
 
 use crate::fallible::try_vec;
 use crate::status::{Result, Status};
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Ordering, new_seq_cst_u64};
 
 /// log2 of the words per summary block.
 const BLOCK_SHIFT: u32 = 3;
@@ -103,7 +103,7 @@ fn range_mask(lo: u64, hi: u64, index: usize) -> u64 {
 /// capacity reserved for exactly `n`).
 fn zeroed(n: usize) -> Result<Vec<AtomicU64>> {
     let mut v = try_vec(n)?;
-    v.extend((0..n).map(|_| AtomicU64::new(0)));
+    v.extend((0..n).map(|_| new_seq_cst_u64(0)));
     Ok(v)
 }
 
