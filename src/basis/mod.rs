@@ -36,6 +36,8 @@
 //! - No allocation happens on the query or mark path.
 
 pub(crate) mod bitplane;
+#[cfg(all(test, loom))]
+mod model_check;
 pub(crate) mod table;
 pub(crate) mod types;
 
