@@ -18,9 +18,17 @@ unsafe extern "system" {
 }
 
 /// Writes a trace line to stderr when the `GPUP_TRACE` environment variable is set.
+///
+/// Straight to the stderr handle, not `eprintln!`: the macro panics when the
+/// write fails (a closed pipe, say), and inside a test harness it appends to
+/// the harness's capture buffer, an allocation that aborts the process when
+/// it fails. Neither may happen on a DDI path; a lost trace line is harmless.
+/// The variable is read once, by DriverEntry's first trace line (reading it
+/// allocates only when it is set).
 pub(crate) fn trace(args: core::fmt::Arguments<'_>) {
+    use std::io::Write;
     static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     if *ENABLED.get_or_init(|| std::env::var_os("GPUP_TRACE").is_some()) {
-        eprintln!("gpup_miniport: {args}");
+        let _ = writeln!(std::io::stderr().lock(), "gpup_miniport: {args}");
     }
 }
