@@ -20,11 +20,24 @@ pub type Target = fn(&[u8]);
 /// Every fuzz target: its name (the file in `fuzz/fuzz_targets/` and the
 /// folder in `fuzz/seeds/`) and its body.
 pub const TARGETS: &[(&str, Target)] = &[
+    ("migration_decoder", migration_decoder),
     ("ops", ops),
     ("create_args", create_args),
     ("query_args", query_args),
     ("query_adapter_info", query_adapter_info),
 ];
+
+#[path = "../../fuzz/migration_decoder_check.rs"]
+mod migration_decoder_check;
+
+/// Arbitrary bytes as saved live-migration data: the decoder never panics and
+/// re-encodes what it accepts to a canonical fixed point (the property lives
+/// in `fuzz/migration_decoder_check.rs`, which the fuzz target includes too;
+/// `tests/migration_corpus.rs` also replays its seeds, checking `ok_*` seeds
+/// decode and `bad_*` ones do not).
+pub fn migration_decoder(data: &[u8]) {
+    migration_decoder_check::check(data);
+}
 
 /// Reads fixed-size values from the fuzzer's bytes; zeros once they run out.
 struct Input<'a>(&'a [u8]);

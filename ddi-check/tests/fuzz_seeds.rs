@@ -1,0 +1,137 @@
+//! The fuzz targets as ordinary tests, on the stable toolchain: each target's
+//! committed seeds (`fuzz/seeds/<target>/`), any local corpus a fuzzing run
+//! left (`fuzz/corpus/<target>/`, not committed), and a few thousand
+//! deterministic pseudo-random inputs and seed mutations per target. Also
+//! checks that `ddi_check::fuzz::TARGETS`, `fuzz/fuzz_targets/`,
+//! `fuzz/Cargo.toml` and `fuzz/seeds/` name the same targets.
+//!
+//! `FUZZ_REPLAY_INPUTS` sets the number of generated inputs per target
+//! (default 10,000).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use ddi_check::fuzz::TARGETS;
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// xorshift64*: deterministic inputs, the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn run(name: &str, target: fn(&[u8]), what: &str, data: &[u8]) {
+    if catch_unwind(AssertUnwindSafe(|| target(data))).is_err() {
+        panic!("fuzz target {name} failed on {what}: {data:02x?}");
+    }
+}
+
+#[test]
+fn every_fuzz_target_passes_its_seeds_corpus_and_generated_inputs() {
+    let generated: usize = std::env::var("FUZZ_REPLAY_INPUTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let mut total = 0usize;
+    for (i, &(name, target)) in TARGETS.iter().enumerate() {
+        let mut seeds: Vec<Vec<u8>> = Vec::new();
+        for dir in ["seeds", "corpus"] {
+            for path in files(&fuzz_dir().join(dir).join(name)) {
+                let data = std::fs::read(&path).expect("readable seed");
+                run(name, target, &path.display().to_string(), &data);
+                seeds.push(data);
+            }
+        }
+        assert!(!seeds.is_empty(), "fuzz/seeds/{name}/ has seeds");
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ i as u64);
+        for n in 0..generated {
+            // Half fresh random bytes, half a seed with a few bytes changed,
+            // inserted or cut.
+            let data: Vec<u8> = if n % 2 == 0 {
+                (0..rng.below(300)).map(|_| rng.next() as u8).collect()
+            } else {
+                let mut d = seeds[rng.below(seeds.len())].clone();
+                for _ in 0..1 + rng.below(4) {
+                    match rng.below(3) {
+                        0 if !d.is_empty() => {
+                            let at = rng.below(d.len());
+                            d[at] = rng.next() as u8;
+                        }
+                        1 => {
+                            let at = rng.below(d.len() + 1);
+                            d.insert(at, rng.next() as u8);
+                        }
+                        _ if !d.is_empty() => {
+                            let at = rng.below(d.len());
+                            d.truncate(at.max(1));
+                        }
+                        _ => {}
+                    }
+                }
+                d
+            };
+            run(name, target, "a generated input", &data);
+        }
+        println!(
+            "fuzz replay: {name}: {} seeds/corpus inputs + {generated} generated",
+            seeds.len()
+        );
+        total += seeds.len() + generated;
+    }
+    println!(
+        "fuzz replay: {total} executions over {} targets",
+        TARGETS.len()
+    );
+}
+
+#[test]
+fn the_target_list_the_fuzz_crate_and_the_seeds_agree() {
+    let manifest = std::fs::read_to_string(fuzz_dir().join("Cargo.toml")).expect("fuzz/Cargo.toml");
+    let mut on_disk: Vec<String> = files(&fuzz_dir().join("fuzz_targets"))
+        .iter()
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = TARGETS.iter().map(|(n, _)| n.to_string()).collect();
+    listed.sort();
+    assert_eq!(
+        on_disk, listed,
+        "fuzz/fuzz_targets/*.rs and ddi_check::fuzz::TARGETS"
+    );
+    for name in &listed {
+        assert!(
+            manifest.contains(&format!(
+                "name = \"{name}\"\npath = \"fuzz_targets/{name}.rs\""
+            )),
+            "fuzz/Cargo.toml has a [[bin]] for {name}"
+        );
+        assert!(
+            !files(&fuzz_dir().join("seeds").join(name)).is_empty(),
+            "fuzz/seeds/{name}/ has seeds"
+        );
+    }
+}
