@@ -393,6 +393,10 @@ const NOT_WDK_NAMES: &[&str] = &[
 ];
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "reads the ABI tables from disk (Miri isolates the file system, and parsing them interpreted takes many minutes) to compare layout facts: no unsafe code for Miri to check"
+)]
 fn every_type_and_constant_matches_the_wdk_tables() {
     let layouts = load_layouts();
     let consts = load_consts();
@@ -481,6 +485,10 @@ fn driver_initialization_data_has_version_and_192_slots() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "reads the ABI tables from disk (Miri isolates the file system, and parsing them interpreted takes many minutes) to compare layout facts: no unsafe code for Miri to check"
+)]
 fn the_checker_rejects_a_wrong_offset() {
     // A checker that cannot fail proves nothing: feed it a record whose second
     // field is one byte off and a constant with the wrong value.
@@ -528,6 +536,10 @@ fn the_checker_rejects_a_wrong_offset() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "reads the ABI tables from disk (Miri isolates the file system, and parsing them interpreted takes many minutes) to compare layout facts: no unsafe code for Miri to check"
+)]
 fn abi_tables_are_a_faithful_copy_of_the_shared_ones() {
     // The shared folder exists beside the checkout on development machines;
     // a clean clone elsewhere only has the copy (`.ci/run` also compares them).

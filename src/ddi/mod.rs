@@ -19,6 +19,8 @@ pub(crate) mod partition;
 pub(crate) mod qai;
 pub(crate) mod query_interface;
 pub(crate) mod sriov;
+#[cfg(test)]
+mod tests;
 pub(crate) mod unsupported;
 
 use core::ffi::c_void;
