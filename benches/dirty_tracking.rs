@@ -16,6 +16,12 @@
 //!   marking API, outside the timed region. The peer harvests with
 //!   `get_and_reset` and writes the words into the same output buffer in the
 //!   same layout; the baseline copies under its lock and then clears.
+//! - **swap floor**: the clearing protocol issue 4 fixes, alone: a plain load
+//!   of every word of a plane-sized array of atomics and `swap(0)` of each
+//!   non-zero one, with no summary, no DDI and no output, re-dirtied like the
+//!   others. No harvest that clears with one atomic RMW per dirty word can be
+//!   faster, so its ratios to memcpy and to vm-memory bound what any such
+//!   harvest can reach; the table marks a target beyond them out of reach.
 //! - **mark**: single-page marks through `gpup_sw_mark_dirty`, one thread and
 //!   two threads interleaving pages of the same words.
 //! - **lifecycle**: create + start + stop + destroy of a 1-range and a
@@ -25,9 +31,10 @@
 //! the time per iteration, timed by this file (criterion's `iter_custom`).
 //!
 //! For instruction counts, `DIRTY_TRACKING_CALLGRIND=<plane>/<impl>/<density>`
-//! (e.g. `16GiB@4KiB/ours/1%`, or `16GiB@4KiB/memcpy/-`) skips criterion and
-//! runs that one case's harvest [`CALLGRIND_HARVESTS`] times, each inside
-//! `counted`, re-dirtied before each outside it; under
+//! (e.g. `16GiB@4KiB/ours/1%`, `16GiB@4KiB/floor/100%` or
+//! `16GiB@4KiB/memcpy/-`) skips criterion and runs that one case's harvest
+//! [`CALLGRIND_HARVESTS`] times, each inside `counted`, re-dirtied before each
+//! outside it; under
 //! `valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*counted*'`
 //! the `Collected` total divided by that count is the instructions per harvest.
 
@@ -36,6 +43,7 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Barrier, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -278,17 +286,48 @@ impl Impl {
     }
 }
 
-/// The naive baseline's mark: under the lock, OR the run's bits into the words.
-fn naive_mark(words: &Mutex<Vec<u64>>, first: u64, pages: u64) {
-    let mut words = words.lock().unwrap_or_else(PoisonError::into_inner);
+/// Calls `f(word, mask)` for each 64-page word of the run `[first, first +
+/// pages)` with the run's bits in it.
+fn for_each_word(first: u64, pages: u64, mut f: impl FnMut(usize, u64)) {
     let mut bit = first;
     let end = first + pages;
     while bit < end {
         let in_word = (64 - bit % 64).min(end - bit);
         let mask = (u64::MAX >> (64 - in_word)) << (bit % 64);
-        words[usize::try_from(bit / 64).expect("fits")] |= mask;
+        f(usize::try_from(bit / 64).expect("fits"), mask);
         bit += in_word;
     }
+}
+
+/// The naive baseline's mark: under the lock, OR the run's bits into the words.
+fn naive_mark(words: &Mutex<Vec<u64>>, first: u64, pages: u64) {
+    let mut words = words.lock().unwrap_or_else(PoisonError::into_inner);
+    for_each_word(first, pages, |index, mask| words[index] |= mask);
+}
+
+/// The floor of the clearing protocol issue 4 fixes (a plain load of every
+/// word, `swap(0)` of each non-zero one): that alone, on a plain array of
+/// atomics with no summary, no DDI and no output. No harvest that clears with
+/// one atomic RMW per dirty word can take less time than this; its ratios to
+/// memcpy and vm-memory bound what the targets can ask of such a harvest.
+#[inline(never)]
+fn floor_harvest(words: &[AtomicU64]) -> u64 {
+    let mut seen = 0;
+    for word in words {
+        if word.load(Ordering::SeqCst) != 0 {
+            seen ^= word.swap(0, Ordering::SeqCst);
+        }
+    }
+    seen
+}
+
+/// Re-dirties the floor's words with `density`'s pages.
+fn floor_redirty(words: &[AtomicU64], plane: Plane, density: Density) {
+    density.for_each_run(plane.pages(), |first, pages| {
+        for_each_word(first, pages, |index, mask| {
+            words[index].fetch_or(mask, Ordering::SeqCst);
+        });
+    });
 }
 
 impl Harvesters<'_> {
@@ -398,6 +437,7 @@ fn bench_harvest(
 
         let src = vec![0x5Au8; plane.bytes()];
         let mut dst = vec![0u8; plane.bytes()];
+        let floor: Vec<AtomicU64> = (0..plane.bytes() / 8).map(|_| AtomicU64::new(0)).collect();
         let key = harvest_key(plane, "memcpy", "-");
         group.bench_function("memcpy", |b| {
             b.iter_custom(|iters| {
@@ -429,6 +469,23 @@ fn bench_harvest(
                     Some(r) => assert!(*r == out, "{} differs from ours", which.name()),
                 }
             }
+            let key = harvest_key(plane, "floor", density.label);
+            group.bench_with_input(
+                BenchmarkId::new("swap-floor", density.label),
+                &density,
+                |b, &density| {
+                    b.iter_custom(|iters| {
+                        let mut total = Duration::ZERO;
+                        for _ in 0..iters {
+                            floor_redirty(&floor, plane, density);
+                            let start = Instant::now();
+                            black_box(floor_harvest(black_box(&floor)));
+                            total += start.elapsed();
+                        }
+                        record(&key, iters, total)
+                    })
+                },
+            );
             for which in Impl::ALL {
                 let key = harvest_key(plane, which.name(), density.label);
                 group.bench_with_input(
@@ -594,9 +651,15 @@ fn print_tables(allocs: &AllocTable) {
     println!(
         "naive = Mutex<Vec<u64>>, copy then clear; x = ratio of bandwidths (ours/memcpy) or speed-up (ours vs vm-memory)"
     );
+    println!(
+        "floor = a plain load of every word and swap(0) of each non-zero one, nothing else (issue 4's clearing"
+    );
+    println!(
+        "protocol alone); floor/memcpy and vm/floor bound the ratios of any harvest that clears with one RMW per dirty word"
+    );
     println!();
     println!(
-        "{:<24} {:>5} {:>10} {:>7} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}  {:<8} targets",
+        "{:<24} {:>5} {:>10} {:>7} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}  {:<8} {:>10} {:>8} {:>8}  targets",
         "plane (bitmap)",
         "dirty",
         "ours",
@@ -607,7 +670,10 @@ fn print_tables(allocs: &AllocTable) {
         "GB/s",
         "/memcpy",
         "/vm-mem",
-        "allocs"
+        "allocs",
+        "floor",
+        "fl/mcpy",
+        "vm/fl"
     );
     for plane in PLANES {
         let bytes = plane.bytes() as f64;
@@ -617,9 +683,15 @@ fn print_tables(allocs: &AllocTable) {
             let (ours, vm, naive) = (get(Impl::Ours), get(Impl::VmMemory), get(Impl::Naive));
             let vs_memcpy = ours.zip(memcpy).map(|(o, m)| m / o);
             let vs_vm = ours.zip(vm).map(|(o, v)| v / o);
+            let floor = median_ns(&harvest_key(plane, "floor", density.label));
+            let floor_memcpy = floor.zip(memcpy).map(|(f, m)| m / f);
+            let vm_floor = floor.zip(vm).map(|(f, v)| v / f);
             let (t_memcpy, t_vm) = targets(density.label);
             let mut verdicts = Vec::new();
-            for (target, ratio, what) in [(t_memcpy, vs_memcpy, "memcpy"), (t_vm, vs_vm, "vm")] {
+            for (target, ratio, bound, what) in [
+                (t_memcpy, vs_memcpy, floor_memcpy, "memcpy"),
+                (t_vm, vs_vm, vm_floor, "vm"),
+            ] {
                 if let (Some(target), Some(ratio)) = (target, ratio) {
                     let ok = ratio >= target;
                     verdicts.push(format!(
@@ -629,8 +701,15 @@ fn print_tables(allocs: &AllocTable) {
                     if ok {
                         met += 1;
                     } else {
+                        let why = match bound {
+                            Some(b) if b < target => {
+                                format!(" (the swap floor alone gives {b:.2}x: out of reach)")
+                            }
+                            Some(b) => format!(" (the swap floor gives {b:.2}x)"),
+                            None => String::new(),
+                        };
                         missed.push(format!(
-                            "{} {} {what}: {ratio:.2}x < {target}x",
+                            "{} {} {what}: {ratio:.2}x < {target}x{why}",
                             plane.name, density.label
                         ));
                     }
@@ -642,7 +721,7 @@ fn print_tables(allocs: &AllocTable) {
                     .map_or_else(|| "-".to_owned(), u64::to_string)
             };
             println!(
-                "{:<24} {:>5} {:>10} {:>7} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}  {:<8} {}",
+                "{:<24} {:>5} {:>10} {:>7} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}  {:<8} {:>10} {:>8} {:>8}  {}",
                 format!("{} ({} KiB)", plane.name, plane.bytes() / 1024),
                 density.label,
                 opt(ours.map(time)),
@@ -654,6 +733,9 @@ fn print_tables(allocs: &AllocTable) {
                 opt(vs_memcpy.map(|r| format!("{r:.2}x"))),
                 opt(vs_vm.map(|r| format!("{r:.1}x"))),
                 format!("{}/{}", alloc(Impl::Ours), alloc(Impl::VmMemory)),
+                opt(floor.map(time)),
+                opt(floor_memcpy.map(|r| format!("{r:.2}x"))),
+                opt(vm_floor.map(|r| format!("{r:.1}x"))),
                 verdicts.join(" "),
             );
         }
@@ -705,13 +787,24 @@ fn print_tables(allocs: &AllocTable) {
 /// Harvests per case in the callgrind mode.
 const CALLGRIND_HARVESTS: u64 = 5;
 
-/// One harvest (`which`), or one memcpy of the plane's bytes (`None`): the
-/// only code the callgrind mode counts.
+/// What the callgrind mode counts.
+#[derive(Clone, Copy)]
+enum Counted {
+    Harvest(Impl),
+    Floor,
+    Memcpy,
+}
+
+/// One harvest, one pass of the swap floor, or one memcpy of the plane's
+/// bytes: the only code the callgrind mode counts.
 #[inline(never)]
-fn counted(h: &Harvesters, which: Option<Impl>, out: &mut [u8], src: &[u8]) {
-    match which {
-        Some(which) => h.harvest(which, out),
-        None => out.copy_from_slice(src),
+fn counted(h: &Harvesters, what: Counted, floor: &[AtomicU64], out: &mut [u8], src: &[u8]) {
+    match what {
+        Counted::Harvest(which) => h.harvest(which, out),
+        Counted::Floor => {
+            black_box(floor_harvest(floor));
+        }
+        Counted::Memcpy => out.copy_from_slice(src),
     }
     black_box(out);
 }
@@ -728,7 +821,11 @@ fn run_counted(adapter: &Adapter, bases: &[BasisHandle], spec: &str) {
         .position(|p| p.name == plane)
         .unwrap_or_else(|| panic!("unknown plane {plane:?}"));
     let plane = PLANES[index];
-    let which = Impl::ALL.into_iter().find(|i| i.name() == which);
+    let what = match Impl::ALL.into_iter().find(|i| i.name() == which) {
+        Some(which) => Counted::Harvest(which),
+        None if which == "floor" => Counted::Floor,
+        None => Counted::Memcpy,
+    };
     let density = DENSITIES
         .into_iter()
         .find(|d| d.label == density)
@@ -745,11 +842,14 @@ fn run_counted(adapter: &Adapter, bases: &[BasisHandle], spec: &str) {
     };
     let src = vec![0x5Au8; plane.bytes()];
     let mut out = vec![0u8; plane.bytes()];
+    let floor: Vec<AtomicU64> = (0..plane.bytes() / 8).map(|_| AtomicU64::new(0)).collect();
     for _ in 0..CALLGRIND_HARVESTS {
-        if let Some(which) = which {
-            h.redirty(which, density);
+        match what {
+            Counted::Harvest(which) => h.redirty(which, density),
+            Counted::Floor => floor_redirty(&floor, plane, density),
+            Counted::Memcpy => {}
         }
-        counted(&h, which, &mut out, &src);
+        counted(&h, what, &floor, &mut out, &src);
     }
     // Words holding a dirty page: the clearing RMWs ours makes per harvest.
     let mut words = vec![false; plane.bytes() / 8];
