@@ -52,6 +52,7 @@ pub mod host;
 pub mod interfaces;
 #[cfg(not(loom))]
 mod kernel;
+mod le;
 #[cfg(not(loom))]
 pub mod migration;
 mod status;

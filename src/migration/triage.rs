@@ -9,6 +9,8 @@
 
 #![allow(non_camel_case_types, non_snake_case)]
 
+use crate::le;
+
 /// The event type passed to `DxgkCbLogEtwEvent` (`EVENT_TRACE_TYPE_INFO`).
 pub const TRIAGE_EVENT_TYPE: u8 = 0;
 /// [`GPUP_MIGRATION_TRIAGE::Version`] of this layout.
@@ -79,23 +81,15 @@ impl GPUP_MIGRATION_TRIAGE {
     #[must_use]
     pub fn encode(&self) -> [u8; Self::SIZE] {
         let mut out = [0u8; Self::SIZE];
-        let parts: [&[u8]; 8] = [
-            &self.Version.to_le_bytes(),
-            &self.Ddi.to_le_bytes(),
-            &self.VfIndex.to_le_bytes(),
-            &self.Reason.to_le_bytes(),
-            &self.Detail.to_le_bytes(),
-            &self.Reserved.to_le_bytes(),
-            &self.Expected.to_le_bytes(),
-            &self.Found.to_le_bytes(),
-        ];
-        let mut at = 0usize;
-        for p in parts {
-            if let Some(dst) = at.checked_add(p.len()).and_then(|end| out.get_mut(at..end)) {
-                dst.copy_from_slice(p);
-            }
-            at = at.saturating_add(p.len());
-        }
+        le::Cursor::new(&mut out)
+            .put(&self.Version.to_le_bytes())
+            .put(&self.Ddi.to_le_bytes())
+            .put(&self.VfIndex.to_le_bytes())
+            .put(&self.Reason.to_le_bytes())
+            .put(&self.Detail.to_le_bytes())
+            .put(&self.Reserved.to_le_bytes())
+            .put(&self.Expected.to_le_bytes())
+            .put(&self.Found.to_le_bytes());
         out
     }
 
@@ -105,18 +99,8 @@ impl GPUP_MIGRATION_TRIAGE {
         if bytes.len() != Self::SIZE {
             return None;
         }
-        let u32_at = |at: usize| {
-            bytes
-                .get(at..at.checked_add(4)?)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_le_bytes)
-        };
-        let u64_at = |at: usize| {
-            bytes
-                .get(at..at.checked_add(8)?)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_le_bytes)
-        };
+        let u32_at = |at| le::u32_at(bytes, at);
+        let u64_at = |at| le::u64_at(bytes, at);
         Some(Self {
             Version: u32_at(0)?,
             Ddi: u32_at(4)?,

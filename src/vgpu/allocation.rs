@@ -15,6 +15,7 @@ use core::ffi::c_void;
 use core::sync::atomic::{AtomicU64 as UniqueCounter, Ordering as CounterOrdering};
 
 use crate::basis::types::SegmentId;
+use crate::le;
 use crate::status::{Result, Status};
 
 /// "GPVA": the magic of [`ReserveData`].
@@ -71,17 +72,8 @@ impl ReserveData {
         if bytes.len() != Self::SIZE {
             return Err(Status::NotSupported);
         }
-        let u32_at = |at: usize| -> u32 {
-            let mut b = [0u8; 4];
-            if let Some(src) = bytes.get(at..at.saturating_add(4)) {
-                b.copy_from_slice(src);
-            }
-            u32::from_le_bytes(b)
-        };
-        let mut size = [0u8; 8];
-        if let Some(src) = bytes.get(16..24) {
-            size.copy_from_slice(src);
-        }
+        // Every field lies inside the `SIZE` bytes checked above.
+        let u32_at = |at| le::u32_at(bytes, at).unwrap_or(0);
         if u32_at(0) != MAGIC {
             return Err(Status::NotSupported);
         }
@@ -91,7 +83,7 @@ impl ReserveData {
         Ok(Self {
             segment: SegmentId(u32_at(8)),
             alignment: u32_at(12),
-            size: u64::from_le_bytes(size),
+            size: le::u64_at(bytes, 16).unwrap_or(0),
             instance: u32_at(24),
         })
     }

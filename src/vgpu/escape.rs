@@ -33,6 +33,8 @@
 
 #![allow(non_camel_case_types, non_snake_case)]
 
+use crate::le;
+
 /// Command: describe the vGPU.
 pub const GPUP_VGPU_ESCAPE_QUERY: u32 = 1;
 /// Command: the VF wrote a span of its VRAM.
@@ -153,22 +155,15 @@ impl GPUP_VGPU_ESCAPE_MSIX_TABLE {
     #[must_use]
     pub fn encode(&self) -> [u8; Self::SIZE] {
         let mut out = [0u8; Self::SIZE];
-        let mut at = 0usize;
-        let mut put = |bytes: &[u8]| {
-            if let Some(dst) = at
-                .checked_add(bytes.len())
-                .and_then(|end| out.get_mut(at..end))
-            {
-                dst.copy_from_slice(bytes);
-            }
-            at = at.saturating_add(bytes.len());
-        };
-        put(&self.EntryCount.to_le_bytes());
-        put(&self.WrittenMask.to_le_bytes());
+        let mut cursor = le::Cursor::new(&mut out);
+        cursor
+            .put(&self.EntryCount.to_le_bytes())
+            .put(&self.WrittenMask.to_le_bytes());
         for e in &self.Entries {
-            put(&e.MessageAddress.to_le_bytes());
-            put(&e.MessageData.to_le_bytes());
-            put(&e.VectorControl.to_le_bytes());
+            cursor
+                .put(&e.MessageAddress.to_le_bytes())
+                .put(&e.MessageData.to_le_bytes())
+                .put(&e.VectorControl.to_le_bytes());
         }
         out
     }
@@ -179,18 +174,8 @@ impl GPUP_VGPU_ESCAPE_MSIX_TABLE {
         if bytes.len() != Self::SIZE {
             return None;
         }
-        let u32_at = |at: usize| {
-            bytes
-                .get(at..at.checked_add(4)?)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_le_bytes)
-        };
-        let u64_at = |at: usize| {
-            bytes
-                .get(at..at.checked_add(8)?)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_le_bytes)
-        };
+        let u32_at = |at| le::u32_at(bytes, at);
+        let u64_at = |at| le::u64_at(bytes, at);
         let mut table = Self {
             EntryCount: u32_at(0)?,
             WrittenMask: u32_at(4)?,
@@ -221,24 +206,16 @@ impl GPUP_VGPU_ESCAPE_INFO {
     #[must_use]
     pub fn encode(&self) -> [u8; Self::SIZE] {
         let mut out = [0u8; Self::SIZE];
-        let parts: [&[u8]; 9] = [
-            &self.PartitionId.to_le_bytes(),
-            &self.PowerState.to_le_bytes(),
-            &self.LuidLowPart.to_le_bytes(),
-            &self.LuidHighPart.to_le_bytes(),
-            &self.ReserveSegmentId.to_le_bytes(),
-            &self.Flags.to_le_bytes(),
-            &self.ReserveOffset.to_le_bytes(),
-            &self.ReserveSize.to_le_bytes(),
-            &self.VmBusHandle.to_le_bytes(),
-        ];
-        let mut at = 0usize;
-        for p in parts {
-            if let Some(dst) = at.checked_add(p.len()).and_then(|end| out.get_mut(at..end)) {
-                dst.copy_from_slice(p);
-            }
-            at = at.saturating_add(p.len());
-        }
+        le::Cursor::new(&mut out)
+            .put(&self.PartitionId.to_le_bytes())
+            .put(&self.PowerState.to_le_bytes())
+            .put(&self.LuidLowPart.to_le_bytes())
+            .put(&self.LuidHighPart.to_le_bytes())
+            .put(&self.ReserveSegmentId.to_le_bytes())
+            .put(&self.Flags.to_le_bytes())
+            .put(&self.ReserveOffset.to_le_bytes())
+            .put(&self.ReserveSize.to_le_bytes())
+            .put(&self.VmBusHandle.to_le_bytes());
         out
     }
 
@@ -248,18 +225,8 @@ impl GPUP_VGPU_ESCAPE_INFO {
         if bytes.len() != Self::SIZE {
             return None;
         }
-        let u32_at = |at: usize| {
-            bytes
-                .get(at..at.checked_add(4)?)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_le_bytes)
-        };
-        let u64_at = |at: usize| {
-            bytes
-                .get(at..at.checked_add(8)?)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_le_bytes)
-        };
+        let u32_at = |at| le::u32_at(bytes, at);
+        let u64_at = |at| le::u64_at(bytes, at);
         Some(Self {
             PartitionId: u32_at(0)?,
             PowerState: u32_at(4)?,

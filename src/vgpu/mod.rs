@@ -51,6 +51,7 @@ use dxgk_sys::LUID;
 use crate::basis::types::{PageSize, SegmentId};
 use crate::basis::{Engine, Segment};
 use crate::fallible;
+use crate::le;
 use crate::migration::machine::VfMigration;
 use crate::status::{Result, Status};
 use allocation::{AllocationHandle, Allocations, ReserveData};
@@ -698,18 +699,8 @@ impl Partitioning {
         out_capacity: usize,
     ) -> Result<EscapeReply> {
         let vgpu = self.vgpu(partition)?;
-        let u32_at = |at: usize| {
-            input
-                .get(at..at.checked_add(4)?)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_le_bytes)
-        };
-        let u64_at = |at: usize| {
-            input
-                .get(at..at.checked_add(8)?)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_le_bytes)
-        };
+        let u32_at = |at| le::u32_at(input, at);
+        let u64_at = |at| le::u64_at(input, at);
         let (Some(low), Some(high), Some(command), Some(payload)) =
             (u32_at(0), u32_at(4), u32_at(8), u32_at(12))
         else {
