@@ -45,7 +45,7 @@ use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 
 use bitplane::Bitplane;
-use table::{BasisHandle, Table};
+use table::{BASIS_TAG, BasisHandle, Table};
 use types::{PageSize, SegmentId, Span};
 
 use crate::fallible::{push, try_vec};
@@ -238,7 +238,7 @@ impl Harvest<'_> {
 /// The memory-basis engine of one adapter.
 pub(crate) struct Engine {
     segments: Vec<SegmentState>,
-    bases: Table<Basis>,
+    bases: Table<Basis, BASIS_TAG>,
 }
 
 impl Engine {

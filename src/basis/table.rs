@@ -1,5 +1,7 @@
-//! The handle table: memory bases by slot, each handle carrying the slot and
-//! the generation the slot had when the basis was published.
+//! The handle table: values by slot, each handle carrying a tag byte naming
+//! the kind of table, the slot, and the generation the slot had when the
+//! value was published. Memory bases (tag "B") and vGPU allocations (tag "A",
+//! `crate::vgpu::allocation`) live in such tables.
 //!
 //! A handle is never dereferenced. It is decoded arithmetically and looked up:
 //! NULL, a value without the tag, a slot past the table, or a generation that
@@ -17,9 +19,10 @@ use core::sync::atomic::{AtomicU64 as UniqueCounter, Ordering as CounterOrdering
 
 use crate::status::{Result, Status};
 
-/// Tag in the top byte of every basis handle ("B").
-const TAG: u64 = 0x42 << 56;
-const TAG_MASK: u64 = 0xFF << 56;
+/// Tag byte of memory-basis handles.
+pub(crate) const BASIS_TAG: u8 = b'B';
+const TAG_SHIFT: u32 = 56;
+const TAG_MASK: u64 = 0xFF << TAG_SHIFT;
 const SLOT_BITS: u32 = 12;
 const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
 const GENERATION_MASK: u64 = (1 << 44) - 1;
@@ -41,21 +44,30 @@ fn next_generation() -> Result<u64> {
     Ok(g)
 }
 
-/// A decoded memory-basis handle.
+/// A decoded handle of a table whose handles carry the tag byte `TAG` in
+/// their top byte: handles of different kinds of tables are different types
+/// and never decode as each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BasisHandle {
+pub(crate) struct Handle<const TAG: u8> {
     slot: usize,
     generation: u64,
 }
 
-impl BasisHandle {
+/// A decoded memory-basis handle.
+pub(crate) type BasisHandle = Handle<BASIS_TAG>;
+
+impl<const TAG: u8> Handle<TAG> {
+    /// The tag in place.
+    const TAG: u64 = (TAG as u64) << TAG_SHIFT;
+
     /// Decodes a `HANDLE` value, without dereferencing it.
     ///
     /// # Errors
-    /// `InvalidHandle` for NULL or a value no table ever issued the shape of.
+    /// `InvalidHandle` for NULL or a value no table of this kind ever issued
+    /// the shape of.
     pub(crate) fn from_raw(raw: *mut c_void) -> Result<Self> {
         let value = u64::try_from(raw.addr()).map_err(|_| Status::InvalidHandle)?;
-        if value & TAG_MASK != TAG {
+        if value & TAG_MASK != Self::TAG {
             return Err(Status::InvalidHandle);
         }
         let slot = usize::try_from(value & SLOT_MASK).map_err(|_| Status::InvalidHandle)?;
@@ -69,7 +81,7 @@ impl BasisHandle {
     /// The `HANDLE` value handed to Dxgkrnl: an integer, with no provenance.
     pub(crate) fn to_raw(self) -> *mut c_void {
         let slot = u64::try_from(self.slot).unwrap_or(SLOT_MASK) & SLOT_MASK;
-        let value = TAG | ((self.generation & GENERATION_MASK) << SLOT_BITS) | slot;
+        let value = Self::TAG | ((self.generation & GENERATION_MASK) << SLOT_BITS) | slot;
         core::ptr::without_provenance_mut(usize::try_from(value).unwrap_or(0))
     }
 
@@ -84,16 +96,17 @@ struct Slot<T> {
     value: Option<T>,
 }
 
-/// A bounded table of `T` addressed by generation-checked handles.
+/// A bounded table of `T` addressed by generation-checked handles tagged
+/// `TAG`.
 ///
 /// # Invariants
 /// `free` holds exactly the indices of the empty slots, each once.
-pub(crate) struct Table<T> {
+pub(crate) struct Table<T, const TAG: u8> {
     slots: Vec<Slot<T>>,
     free: Vec<u16>,
 }
 
-impl<T> Table<T> {
+impl<T, const TAG: u8> Table<T, TAG> {
     /// An empty table of `capacity` slots (at most [`MAX_CAPACITY`]).
     ///
     /// # Errors
@@ -125,13 +138,19 @@ impl<T> Table<T> {
         !self.free.is_empty()
     }
 
+    /// Free slots (a caller publishing several values checks this first, so
+    /// that all or none are published).
+    pub(crate) fn room(&self) -> usize {
+        self.free.len()
+    }
+
     /// Publishes `value` in a free slot and returns its handle. This is the
     /// last, infallible-in-effect step of a creation: on failure `value` is
     /// dropped and the table is unchanged.
     ///
     /// # Errors
     /// `InsufficientResources` when the table is full or generations are exhausted.
-    pub(crate) fn insert(&mut self, value: T) -> Result<BasisHandle> {
+    pub(crate) fn insert(&mut self, value: T) -> Result<Handle<TAG>> {
         let &index = self.free.last().ok_or(Status::InsufficientResources)?;
         let generation = next_generation()?;
         let slot = self
@@ -141,7 +160,7 @@ impl<T> Table<T> {
         slot.generation = generation;
         slot.value = Some(value);
         self.free.pop();
-        Ok(BasisHandle {
+        Ok(Handle {
             slot: usize::from(index),
             generation,
         })
@@ -151,7 +170,7 @@ impl<T> Table<T> {
     ///
     /// # Errors
     /// `InvalidHandle` for a stale or unknown handle.
-    pub(crate) fn get(&self, handle: BasisHandle) -> Result<&T> {
+    pub(crate) fn get(&self, handle: Handle<TAG>) -> Result<&T> {
         match self.slots.get(handle.slot) {
             Some(Slot {
                 generation,
@@ -165,7 +184,7 @@ impl<T> Table<T> {
     ///
     /// # Errors
     /// `InvalidHandle` for a stale or unknown handle.
-    pub(crate) fn get_mut(&mut self, handle: BasisHandle) -> Result<&mut T> {
+    pub(crate) fn get_mut(&mut self, handle: Handle<TAG>) -> Result<&mut T> {
         match self.slots.get_mut(handle.slot) {
             Some(Slot {
                 generation,
@@ -184,7 +203,7 @@ impl<T> Table<T> {
     ///
     /// # Errors
     /// `InvalidHandle` for a stale or unknown handle.
-    pub(crate) fn remove(&mut self, handle: BasisHandle) -> Result<T> {
+    pub(crate) fn remove(&mut self, handle: Handle<TAG>) -> Result<T> {
         let slot = match self.slots.get_mut(handle.slot) {
             Some(slot) if slot.generation == handle.generation && slot.value.is_some() => slot,
             _ => return Err(Status::InvalidHandle),
@@ -203,6 +222,11 @@ impl<T> Table<T> {
         self.slots.iter().filter_map(|s| s.value.as_ref())
     }
 
+    /// Every live value, mutably, in slot order.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.slots.iter_mut().filter_map(|s| s.value.as_mut())
+    }
+
     /// Number of live values.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
@@ -216,7 +240,7 @@ mod tests {
 
     #[test]
     fn handles_are_detected_stale_forged_and_null() {
-        let mut t = Table::new(2).unwrap();
+        let mut t = Table::<_, BASIS_TAG>::new(2).unwrap();
         let a = t.insert("a").unwrap();
         assert_eq!(*t.get(a).unwrap(), "a");
         assert_eq!(BasisHandle::from_raw(a.to_raw()), Ok(a));
@@ -247,7 +271,7 @@ mod tests {
 
     #[test]
     fn a_full_table_refuses_and_stays_consistent() {
-        let mut t = Table::new(2).unwrap();
+        let mut t = Table::<_, BASIS_TAG>::new(2).unwrap();
         let a = t.insert(1).unwrap();
         let _b = t.insert(2).unwrap();
         assert!(!t.has_room());
@@ -255,9 +279,12 @@ mod tests {
         assert_eq!(t.len(), 2);
         t.remove(a).unwrap();
         assert!(t.insert(4).is_ok());
-        assert_eq!(Table::<u8>::new(0).err(), Some(Status::InvalidParameter));
         assert_eq!(
-            Table::<u8>::new(MAX_CAPACITY + 1).err(),
+            Table::<u8, BASIS_TAG>::new(0).err(),
+            Some(Status::InvalidParameter)
+        );
+        assert_eq!(
+            Table::<u8, BASIS_TAG>::new(MAX_CAPACITY + 1).err(),
             Some(Status::InvalidParameter)
         );
     }

@@ -10,10 +10,7 @@
 //!   passes back as `DriverAllocationHandle` and to DestroyAllocation), so a
 //!   stale, forged or foreign handle is detected without dereferencing it.
 
-use alloc::vec::Vec;
-use core::ffi::c_void;
-use core::sync::atomic::{AtomicU64 as UniqueCounter, Ordering as CounterOrdering};
-
+use crate::basis::table::{Handle, Table};
 use crate::basis::types::SegmentId;
 use crate::le;
 use crate::status::{Result, Status};
@@ -98,60 +95,19 @@ pub(crate) struct Allocation {
     pub(crate) bound_to: Option<u32>,
 }
 
-/// Tag in the top byte of every allocation handle ("A").
-const TAG: u64 = 0x41 << 56;
-const TAG_MASK: u64 = 0xFF << 56;
-const SLOT_BITS: u32 = 8;
-const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
-const GENERATION_MASK: u64 = (1 << 48) - 1;
+/// Tag byte of allocation handles.
+const ALLOCATION_TAG: u8 = b'A';
 
 /// Allocations an adapter holds at most: two per vGPU of the largest partition count.
 pub(crate) const MAX_ALLOCATIONS: usize = 128;
 
-/// Process-wide generations: a handle is never valid twice, on any adapter.
-static NEXT_GENERATION: UniqueCounter = UniqueCounter::new(1);
-
-/// A decoded allocation handle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct AllocationHandle {
-    slot: usize,
-    generation: u64,
-}
-
-impl AllocationHandle {
-    /// Decodes a `HANDLE` without dereferencing it.
-    ///
-    /// # Errors
-    /// `InvalidHandle` for NULL or a value this driver never issued the shape of.
-    pub(crate) fn from_raw(raw: *mut c_void) -> Result<Self> {
-        let value = u64::try_from(raw.addr()).map_err(|_| Status::InvalidHandle)?;
-        if value & TAG_MASK != TAG {
-            return Err(Status::InvalidHandle);
-        }
-        let slot = usize::try_from(value & SLOT_MASK).map_err(|_| Status::InvalidHandle)?;
-        let generation = (value >> SLOT_BITS) & GENERATION_MASK;
-        if generation == 0 {
-            return Err(Status::InvalidHandle);
-        }
-        Ok(Self { slot, generation })
-    }
-
-    /// The `hAllocation` value handed to Dxgkrnl: an integer, no provenance.
-    pub(crate) fn to_raw(self) -> *mut c_void {
-        let slot = u64::try_from(self.slot).unwrap_or(SLOT_MASK) & SLOT_MASK;
-        let value = TAG | ((self.generation & GENERATION_MASK) << SLOT_BITS) | slot;
-        core::ptr::without_provenance_mut(usize::try_from(value).unwrap_or(0))
-    }
-}
-
-struct Slot {
-    generation: u64,
-    value: Option<Allocation>,
-}
+/// A decoded allocation handle: generation-checked like a memory-basis
+/// handle, with its own tag, so neither decodes as the other.
+pub(crate) type AllocationHandle = Handle<ALLOCATION_TAG>;
 
 /// The adapter's vGPU allocations.
 pub(crate) struct Allocations {
-    slots: Vec<Slot>,
+    table: Table<Allocation, ALLOCATION_TAG>,
 }
 
 impl Allocations {
@@ -160,22 +116,14 @@ impl Allocations {
     /// # Errors
     /// `NoMemory`.
     pub(crate) fn new() -> Result<Self> {
-        let mut slots = crate::fallible::try_vec(MAX_ALLOCATIONS)?;
-        for _ in 0..MAX_ALLOCATIONS {
-            crate::fallible::push(
-                &mut slots,
-                Slot {
-                    generation: 0,
-                    value: None,
-                },
-            )?;
-        }
-        Ok(Self { slots })
+        Ok(Self {
+            table: Table::new(MAX_ALLOCATIONS)?,
+        })
     }
 
     /// Free slots.
     pub(crate) fn room(&self) -> usize {
-        self.slots.iter().filter(|s| s.value.is_none()).count()
+        self.table.room()
     }
 
     /// Publishes an allocation. Callers check [`Self::room`] first when
@@ -184,22 +132,10 @@ impl Allocations {
     /// # Errors
     /// `InsufficientResources` when the table is full or generations are exhausted.
     pub(crate) fn insert(&mut self, reserve: ReserveData) -> Result<AllocationHandle> {
-        let (slot, entry) = self
-            .slots
-            .iter_mut()
-            .enumerate()
-            .find(|(_, s)| s.value.is_none())
-            .ok_or(Status::InsufficientResources)?;
-        let generation = NEXT_GENERATION.fetch_add(1, CounterOrdering::Relaxed);
-        if generation == 0 || generation > GENERATION_MASK {
-            return Err(Status::InsufficientResources);
-        }
-        entry.generation = generation;
-        entry.value = Some(Allocation {
+        self.table.insert(Allocation {
             reserve,
             bound_to: None,
-        });
-        Ok(AllocationHandle { slot, generation })
+        })
     }
 
     /// The allocation named by `handle`.
@@ -207,13 +143,7 @@ impl Allocations {
     /// # Errors
     /// `InvalidHandle` for a stale or unknown handle.
     pub(crate) fn get(&self, handle: AllocationHandle) -> Result<&Allocation> {
-        match self.slots.get(handle.slot) {
-            Some(Slot {
-                generation,
-                value: Some(a),
-            }) if *generation == handle.generation => Ok(a),
-            _ => Err(Status::InvalidHandle),
-        }
+        self.table.get(handle)
     }
 
     /// The allocation named by `handle`, mutably.
@@ -221,13 +151,7 @@ impl Allocations {
     /// # Errors
     /// `InvalidHandle` for a stale or unknown handle.
     pub(crate) fn get_mut(&mut self, handle: AllocationHandle) -> Result<&mut Allocation> {
-        match self.slots.get_mut(handle.slot) {
-            Some(Slot {
-                generation,
-                value: Some(a),
-            }) if *generation == handle.generation => Ok(a),
-            _ => Err(Status::InvalidHandle),
-        }
+        self.table.get_mut(handle)
     }
 
     /// Unpublishes the allocation named by `handle` and returns it.
@@ -235,16 +159,12 @@ impl Allocations {
     /// # Errors
     /// `InvalidHandle` for a stale or unknown handle.
     pub(crate) fn remove(&mut self, handle: AllocationHandle) -> Result<Allocation> {
-        self.get(handle)?;
-        self.slots
-            .get_mut(handle.slot)
-            .and_then(|s| s.value.take())
-            .ok_or(Status::InvalidHandle)
+        self.table.remove(handle)
     }
 
     /// Clears every binding (all vGPUs are gone).
     pub(crate) fn unbind_all(&mut self) {
-        for a in self.slots.iter_mut().filter_map(|s| s.value.as_mut()) {
+        for a in self.table.iter_mut() {
             a.bound_to = None;
         }
     }
@@ -252,7 +172,7 @@ impl Allocations {
     /// Clears every binding to vGPU slot `partition` (the vGPU is gone; the
     /// allocations stay until Dxgkrnl destroys them).
     pub(crate) fn unbind(&mut self, partition: u32) {
-        for a in self.slots.iter_mut().filter_map(|s| s.value.as_mut()) {
+        for a in self.table.iter_mut() {
             if a.bound_to == Some(partition) {
                 a.bound_to = None;
             }
@@ -301,7 +221,7 @@ mod tests {
         t.remove(a).unwrap();
         assert_eq!(t.get(a).err(), Some(Status::InvalidHandle));
         let b = t.insert(data()).unwrap();
-        assert_eq!(b.slot, a.slot);
+        assert_eq!(b.slot(), a.slot());
         assert_eq!(t.remove(a).err(), Some(Status::InvalidHandle));
         assert!(AllocationHandle::from_raw(core::ptr::null_mut()).is_err());
         assert!(
