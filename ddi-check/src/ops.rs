@@ -614,3 +614,13 @@ impl VgpuOp {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kind_names_agree() {
+        assert_eq!(&Op::KINDS[9..], &VgpuOp::KINDS[..]);
+    }
+}

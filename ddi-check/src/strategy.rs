@@ -373,9 +373,10 @@ fn vf_up(vf: u32, vram: VramSpec) -> impl Strategy<Value = Vec<Op>> {
         })
 }
 
-/// The source side: Prepare(SOURCE), SaveImmutable (sizing, filling), pause,
-/// SaveMutable (sizing, filling).
-fn source(vf: u32, call: SaveCall) -> Vec<Op> {
+/// The source side: Prepare(SOURCE), SaveImmutable (sizing, filling), pause
+/// (unless `!pause`: SaveMutable must then refuse), SaveMutable (sizing,
+/// filling).
+fn source(vf: u32, call: SaveCall, pause: bool) -> Vec<Op> {
     let this = AdapterSel::This;
     let save = |mutable, call| {
         v(VgpuOp::Save {
@@ -396,7 +397,7 @@ fn source(vf: u32, call: SaveCall) -> Vec<Op> {
         v(VgpuOp::Pause {
             adapter: this,
             vf,
-            pause: 1,
+            pause: u8::from(pause),
         }),
         save(true, SaveCall::Size),
         save(true, call),
@@ -404,11 +405,21 @@ fn source(vf: u32, call: SaveCall) -> Vec<Op> {
 }
 
 /// The target side, after `source`: Prepare(TARGET), pause (unless
-/// `!pause`: Restore must then refuse), Restore of the immutable then the
-/// mutable data (the two latest blobs), End, unpause.
-fn target(vf: u32, immutable: Damage, mutable: Damage, pause: bool) -> Vec<Op> {
+/// `!pause`: Restore must then refuse), Restore of the immutable data
+/// (`twice`: again, which must be refused) then the mutable data (the two
+/// latest blobs), End, unpause.
+fn target(vf: u32, immutable: Damage, mutable: Damage, pause: bool, twice: bool) -> Vec<Op> {
     let this = AdapterSel::This;
-    vec![
+    let again = twice.then_some(v(VgpuOp::Restore {
+        adapter: this,
+        vf,
+        mutable: false,
+        blob: BlobSel::Saved {
+            back: 1,
+            damage: Damage::None,
+        },
+    }));
+    let mut ops = vec![
         v(VgpuOp::Prepare {
             adapter: this,
             vf,
@@ -443,7 +454,87 @@ fn target(vf: u32, immutable: Damage, mutable: Damage, pause: bool) -> Vec<Op> {
             vf,
             pause: 0,
         }),
-    ]
+    ];
+    if let Some(again) = again {
+        ops.insert(3, again);
+    }
+    ops
+}
+
+/// A slot reused: its vGPU destroyed, a new one brought up in it, then the
+/// old reserve's allocation destroyed late (it must not take the new vGPU's
+/// VRAM) and the new vGPU prepared.
+fn slot_reuse() -> impl Strategy<Value = Vec<Op>> {
+    (0u32..4, vram()).prop_flat_map(|(vf, vram)| {
+        vf_up(vf, vram).prop_map(move |up| {
+            let this = AdapterSel::This;
+            [
+                vec![v(VgpuOp::DestroyVgpu { adapter: this, vf })],
+                up,
+                vec![
+                    v(VgpuOp::DestroyReserve {
+                        adapter: this,
+                        alloc: AllocSel::Issued(1),
+                    }),
+                    v(VgpuOp::Prepare {
+                        adapter: this,
+                        vf,
+                        ty: 0,
+                    }),
+                ],
+            ]
+            .concat()
+        })
+    })
+}
+
+/// Every vGPU destroyed and the partition count changed, then a target of
+/// a setup-count share brought up and given an earlier immutable blob: one
+/// saved under another count must be refused.
+fn recount() -> impl Strategy<Value = Vec<Op>> {
+    let share = (crate::model::Gpu::share(crate::model::vgpu::SETUP_COUNT) / 4096) as u16;
+    let vram = VramSpec::Pages {
+        min: share,
+        max: share,
+        optimal: share,
+    };
+    (prop::sample::select(vec![1u32, 2, 4, 8]), 0u32..4, 0u8..3).prop_flat_map(
+        move |(count, vf, back)| {
+            vf_up(vf, vram).prop_map(move |up| {
+                let this = AdapterSel::This;
+                let mut ops: Vec<Op> = (0..4)
+                    .map(|vf| v(VgpuOp::DestroyVgpu { adapter: this, vf }))
+                    .collect();
+                ops.push(v(VgpuOp::SetPartitionCount {
+                    adapter: this,
+                    count,
+                }));
+                ops.extend(up);
+                ops.extend([
+                    v(VgpuOp::Prepare {
+                        adapter: this,
+                        vf,
+                        ty: 1,
+                    }),
+                    v(VgpuOp::Pause {
+                        adapter: this,
+                        vf,
+                        pause: 1,
+                    }),
+                    v(VgpuOp::Restore {
+                        adapter: this,
+                        vf,
+                        mutable: false,
+                        blob: BlobSel::Saved {
+                            back,
+                            damage: Damage::None,
+                        },
+                    }),
+                ]);
+                ops
+            })
+        },
+    )
 }
 
 /// A whole live migration from slot `a` to slot `b` on the adapter: both
@@ -460,21 +551,25 @@ fn migration() -> impl Strategy<Value = Vec<Op>> {
             damage(),
             damage(),
             prop::bool::weighted(0.9),
+            prop::bool::weighted(0.9),
+            prop::bool::weighted(0.1),
         )
-            .prop_map(move |(up_a, up_b, call, di, dm, pause)| {
-                let end = v(VgpuOp::End {
-                    adapter: AdapterSel::This,
-                    vf: a,
-                });
-                [
-                    up_a,
-                    up_b,
-                    source(a, call),
-                    target(b, di, dm, pause),
-                    vec![end],
-                ]
-                .concat()
-            })
+            .prop_map(
+                move |(up_a, up_b, call, di, dm, paused_a, paused_b, twice)| {
+                    let end = v(VgpuOp::End {
+                        adapter: AdapterSel::This,
+                        vf: a,
+                    });
+                    [
+                        up_a,
+                        up_b,
+                        source(a, call, paused_a),
+                        target(b, di, dm, paused_b, twice),
+                        vec![end],
+                    ]
+                    .concat()
+                },
+            )
     })
 }
 
@@ -482,9 +577,18 @@ fn migration() -> impl Strategy<Value = Vec<Op>> {
 fn migration_part() -> impl Strategy<Value = Vec<Op>> {
     prop_oneof![
         (0u32..4, vram()).prop_flat_map(|(vf, vram)| vf_up(vf, vram)),
-        (0u32..4, save_call()).prop_map(|(vf, call)| source(vf, call)),
-        (0u32..4, damage(), damage(), prop::bool::weighted(0.8))
-            .prop_map(|(vf, i, m, pause)| target(vf, i, m, pause)),
+        (0u32..4, save_call(), prop::bool::weighted(0.8))
+            .prop_map(|(vf, call, pause)| source(vf, call, pause)),
+        (
+            0u32..4,
+            damage(),
+            damage(),
+            prop::bool::weighted(0.8),
+            any::<bool>()
+        )
+            .prop_map(|(vf, i, m, pause, twice)| target(vf, i, m, pause, twice)),
+        slot_reuse(),
+        recount(),
     ]
 }
 

@@ -7,6 +7,16 @@
 //! by step against the reference model (`ddi_check::model`). A difference in
 //! status, handle validity or returned bits fails with the shrunk sequence.
 //!
+//! The same sequences drive the GPU-partition and live-migration DDIs
+//! (`ddi_check::model::vgpu`): partition count and info, CreateVirtualGpu,
+//! DestroyVirtualGpu, GetVirtualGpuInfo, the reserve's allocation,
+//! SetVirtualGpuResources(2) over memory bases on the reserve, pause, MSI-X
+//! writes, Prepare, both calls of each Save (sizes exact, short and NULL
+//! buffers), Restore of data saved earlier (intact, damaged, on the wrong VF,
+//! in the wrong state), End; with unknown and destroyed VFs, double destroys,
+//! and vGPUs destroyed under a tracked basis over their reserve. Whole
+//! migrations between two VFs are one block, so they occur often.
+//!
 //! `PROPTEST_CASES` sets the number of sequences (default 10,000).
 
 use std::sync::atomic::{AtomicU64, Ordering};
