@@ -698,7 +698,35 @@ impl World {
                 if written.is_some_and(|w| w > n) {
                     return Err(self.fail(op, format!("wrote past the {n} bytes it needs")));
                 }
-                self.blobs.push(buf[..n].to_vec());
+                let blob = buf[..n].to_vec();
+                let kind = if mutable {
+                    gpup_miniport::migration::BlobKind::Mutable
+                } else {
+                    gpup_miniport::migration::BlobKind::Immutable
+                };
+                if gpup_miniport::migration::inspect(&blob) != Ok(kind) {
+                    return Err(self.fail(
+                        op,
+                        format!(
+                            "saved data that decodes as {:?}",
+                            gpup_miniport::migration::inspect(&blob)
+                        ),
+                    ));
+                }
+                // The immutable data cannot change: a repeated Save of the
+                // same vGPU under the same count writes the same bytes.
+                let same = self.model.gpu().blobs.iter().rposition(|b| {
+                    !mutable
+                        && matches!(*b, Blob::Immutable { uid, count, .. }
+                            if Some(uid) == self.model.gpu().vgpu(vf).map(|v| v.uid)
+                                && count == self.model.gpu().count)
+                });
+                if let Some(i) = same
+                    && self.blobs[i] != blob
+                {
+                    return Err(self.fail(op, "saved other immutable data than before".into()));
+                }
+                self.blobs.push(blob);
                 self.model.saved(vf, mutable);
                 self.stats.saves += 1;
                 return Ok(true);
