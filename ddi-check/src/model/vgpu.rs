@@ -648,9 +648,10 @@ impl Model {
         'bases: for (_, b) in self.live.iter().filter(|(_, b)| b.segment == VF_SEGMENT) {
             let mut runs: Vec<(u64, u64)> = Vec::new();
             for &(o, s) in &b.ranges {
-                // Bases are created over whole pages only where they are
-                // page multiples; a basis with a partial page cannot be
-                // wholly within a page-granular reserve unless its bytes are.
+                // Page by page (reserves are whole pages, so a byte is in
+                // the reserve exactly when its page is), keeping the bytes of
+                // each page the range covers: ranges need not be page
+                // multiples.
                 let (first, end) = (o / VF_PAGE, (o + s).div_ceil(VF_PAGE));
                 for page in first..end {
                     let Some(p) = vf_page(page) else {
