@@ -26,6 +26,8 @@ use dxgkrnl_model::{Adapter, AdapterConfig, BasisHandle, Driver, MemorySegment};
 use crate::model::{self, Flaw, MAX_RANGES, Model, QaiArgs, QueryArgs, SEGMENTS};
 use crate::ops::*;
 
+mod vgpu;
+
 /// What a run did, for the report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -37,6 +39,17 @@ pub struct Stats {
     pub created: u64,
     /// Successful queries that reported at least one dirty page.
     pub dirty_reports: u64,
+    /// vGPUs created.
+    pub vgpus: u64,
+    /// Save calls that filled a buffer.
+    pub saves: u64,
+    /// Successful Restores (immutable or mutable) of data a Save produced.
+    pub restores: u64,
+    /// Successful RestoreMutable calls: whole migrations (Save and Restore
+    /// of both blobs).
+    pub migrations: u64,
+    /// Restores of damaged data refused with `STATUS_OBJECT_TYPE_MISMATCH`.
+    pub corrupt_rejected: u64,
     /// Per operation kind ([`Op::kind`] order): calls and successes.
     pub by_kind: [(u64, u64); Op::KINDS.len()],
 }
@@ -50,8 +63,15 @@ impl core::fmt::Display for Stats {
         }
         write!(
             f,
-            "), {} bases created, {} queries reported dirty pages",
-            self.created, self.dirty_reports
+            "), {} bases created, {} queries reported dirty pages, {} vGPUs created, \
+             {} blobs saved, {} restored ({} whole migrations), {} damaged blobs refused",
+            self.created,
+            self.dirty_reports,
+            self.vgpus,
+            self.saves,
+            self.restores,
+            self.migrations,
+            self.corrupt_rejected
         )
     }
 }
@@ -62,6 +82,11 @@ impl core::ops::AddAssign for Stats {
         self.succeeded += o.succeeded;
         self.created += o.created;
         self.dirty_reports += o.dirty_reports;
+        self.vgpus += o.vgpus;
+        self.saves += o.saves;
+        self.restores += o.restores;
+        self.migrations += o.migrations;
+        self.corrupt_rejected += o.corrupt_rejected;
         for (a, b) in self.by_kind.iter_mut().zip(o.by_kind) {
             a.0 += b.0;
             a.1 += b.1;
@@ -99,6 +124,17 @@ pub struct World {
     driver: Driver,
     /// Every handle the adapter under test returned, in order.
     issued: Vec<usize>,
+    /// The GPU partition interface GPU-virtualization initialization took
+    /// (its functions, called with any `Context`).
+    partition: DXGKDDI_GPU_PARTITION_INTERFACE,
+    /// Every allocation handle CreateAllocation returned, in order.
+    allocs: Vec<usize>,
+    /// Every blob a Save filled, in order.
+    blobs: Vec<Vec<u8>>,
+    /// What CreateVirtualGpu asked for, by model uid.
+    asked: std::collections::BTreeMap<u64, vgpu::Asked>,
+    /// Every vGPU LUID issued (LowPart, HighPart).
+    luids: Vec<(u32, i32)>,
     model: Model,
     stats: Stats,
     step: usize,
@@ -144,6 +180,14 @@ impl World {
         if other.start_dirty_tracking(foreign) != STATUS_SUCCESS {
             return Err("start on the other adapter".into());
         }
+        let partition = adapter
+            .gpu_virtualization()
+            .ok_or("no GPU partition interface")?
+            .partition;
+        // As Dxgkrnl does before the first vGPU.
+        adapter
+            .set_partition_count(model::vgpu::SETUP_COUNT)
+            .map_err(|s| format!("set partition count: {s:?}"))?;
         Ok(Self {
             adapter,
             other,
@@ -151,6 +195,11 @@ impl World {
             removed,
             driver,
             issued: Vec::new(),
+            partition,
+            allocs: Vec::new(),
+            blobs: Vec::new(),
+            asked: std::collections::BTreeMap::new(),
+            luids: Vec::new(),
             model: Model::new(flaw),
             stats: Stats::default(),
             step: 0,
@@ -306,6 +355,7 @@ impl World {
                 }
                 status == STATUS_SUCCESS
             }
+            Op::Vgpu(v) => self.vgpu(op, v)?,
         };
         let kind = &mut self.stats.by_kind[op.kind()];
         kind.0 += 1;
@@ -669,6 +719,32 @@ impl World {
     /// # Errors
     /// The first difference, described.
     pub fn finish(mut self) -> Result<Stats, String> {
+        // The OS's teardown order (gpu-partitioning.md section 5, step 18):
+        // each vGPU, then its allocation, then (below) the memory bases,
+        // which outlive the reserve.
+        let this = AdapterSel::This;
+        let live: Vec<u32> = self.model.gpu().live().map(|(vf, _)| vf).collect();
+        for &vf in &live {
+            self.run(&Op::Vgpu(VgpuOp::DestroyVgpu { adapter: this, vf }))?;
+            // A second destroy of the slot is refused.
+            self.run(&Op::Vgpu(VgpuOp::DestroyVgpu { adapter: this, vf }))?;
+        }
+        let allocs: Vec<usize> = (0..self.allocs.len())
+            .filter(|&i| self.model.gpu().allocs[i].live)
+            .map(|i| self.allocs[i])
+            .collect();
+        for handle in allocs {
+            let alloc = AllocSel::Forged(handle as u64);
+            self.run(&Op::Vgpu(VgpuOp::DestroyReserve {
+                adapter: this,
+                alloc,
+            }))?;
+        }
+        if self.model.gpu().live().next().is_some()
+            || self.model.gpu().allocs.iter().any(|a| a.live)
+        {
+            return Err(self.fail(&"finish", "vGPUs or reserves survived".into()));
+        }
         let live: Vec<usize> = self.model.live().iter().map(|(h, _)| *h).collect();
         for handle in &live {
             let read_back = Op::Query {
@@ -684,6 +760,12 @@ impl World {
                 flags: 0,
             };
             self.run(&read_back)?;
+            if self.model.basis(*handle).is_some_and(|b| b.dirty.is_some()) {
+                self.run(&Op::Stop {
+                    adapter: AdapterSel::This,
+                    basis: HandleSel::Forged(*handle as u64),
+                })?;
+            }
             self.run(&Op::Destroy {
                 adapter: AdapterSel::This,
                 basis: HandleSel::Forged(*handle as u64),
@@ -691,6 +773,15 @@ impl World {
         }
         if !self.model.live().is_empty() {
             return Err(self.fail(&"finish", "bases survived their destroy".into()));
+        }
+        if self.model.started() {
+            for &handle in &self.allocs.clone() {
+                let alloc = AllocSel::Forged(handle as u64);
+                self.run(&Op::Vgpu(VgpuOp::DestroyReserve {
+                    adapter: this,
+                    alloc,
+                }))?;
+            }
         }
         for &handle in &self.issued {
             let start = self

@@ -145,8 +145,178 @@ impl Input<'_> {
             },
         }
     }
+    fn vf(&mut self) -> u32 {
+        match self.u8() {
+            b @ 0..=239 => u32::from(b % 8),
+            _ => self.u32(),
+        }
+    }
+    fn alloc(&mut self) -> AllocSel {
+        match self.u8() {
+            b @ 0..=199 => AllocSel::Issued(b % 4),
+            200..=239 => AllocSel::Null,
+            _ => AllocSel::Forged(self.u64()),
+        }
+    }
+    fn damage(&mut self) -> Damage {
+        match self.u8() {
+            0..=191 => Damage::None,
+            192..=215 => Damage::Flip {
+                at: self.u16(),
+                bit: self.u8(),
+            },
+            216..=239 => Damage::Truncate { by: self.u16() },
+            _ => Damage::Append(self.u8()),
+        }
+    }
+    /// A [`VgpuOp`]: a kind byte (modulo 16, in [`VgpuOp::KINDS`] order),
+    /// then its fields, each mostly one byte with a meaningful value.
+    fn vgpu_op(&mut self) -> VgpuOp {
+        let kind = self.u8() % 16;
+        let adapter = self.adapter();
+        if kind == 7 {
+            return VgpuOp::ReserveBasis(ReserveLayout {
+                vf: self.vf(),
+                pieces: self.u8(),
+                rotate: self.u8(),
+                fault: match self.u8() {
+                    0..=199 => 0,
+                    b => b % 4,
+                },
+            });
+        }
+        if kind == 0 {
+            let count = match self.u8() {
+                b @ 0..=239 => [1, 2, 4, 8][usize::from(b % 4)],
+                _ => self.u32(),
+            };
+            return VgpuOp::SetPartitionCount { adapter, count };
+        }
+        if kind == 1 {
+            return VgpuOp::GetPartitionInfo {
+                adapter,
+                capacity: self.u8(),
+                null_array: self.u8() >= 240,
+            };
+        }
+        if kind == 6 {
+            return VgpuOp::DestroyReserve {
+                adapter,
+                alloc: self.alloc(),
+            };
+        }
+        let vf = self.vf();
+        match kind {
+            2 => VgpuOp::CreateVgpu {
+                adapter,
+                vf,
+                vram: match self.u8() {
+                    0..=159 => VramSpec::Default,
+                    160..=223 => VramSpec::Pages {
+                        min: self.u16(),
+                        max: self.u16(),
+                        optimal: self.u16(),
+                    },
+                    _ => VramSpec::Raw {
+                        min: self.u64(),
+                        max: self.u64(),
+                        optimal: self.u64(),
+                    },
+                },
+                engine: match self.u8() {
+                    b @ 250.. => b,
+                    _ => 0,
+                },
+            },
+            3 => VgpuOp::DestroyVgpu { adapter, vf },
+            4 => VgpuOp::GetVgpuInfo { adapter, vf },
+            5 => VgpuOp::CreateReserve { adapter, vf },
+            8 => VgpuOp::SetResources {
+                adapter,
+                vf,
+                alloc: self.alloc(),
+                segment: match self.u8() {
+                    0..=239 => 0,
+                    _ => self.u32(),
+                },
+                place: match self.u8() {
+                    0..=199 => Place {
+                        slot: vf as u8,
+                        pages: 0,
+                        bytes: 0,
+                    },
+                    _ => Place {
+                        slot: self.u8(),
+                        pages: self.u16(),
+                        bytes: self.u32(),
+                    },
+                },
+                short: match self.u8() {
+                    b @ 240.. => b,
+                    _ => 0,
+                },
+            },
+            9 => VgpuOp::SetResources2 {
+                adapter,
+                vf,
+                alloc: self.alloc(),
+                basis: self.handle(),
+            },
+            10 => VgpuOp::Pause {
+                adapter,
+                vf,
+                pause: self.u8(),
+            },
+            11 => VgpuOp::WriteInterrupt {
+                adapter,
+                vf,
+                index: match self.u8() {
+                    b @ 0..=239 => i16::from(b % 5),
+                    _ => i16::from_le_bytes(self.take()),
+                },
+            },
+            12 => VgpuOp::Prepare {
+                adapter,
+                vf,
+                ty: match self.u8() {
+                    b @ 0..=239 => i32::from(b % 2),
+                    _ => i32::from_le_bytes(self.take()),
+                },
+            },
+            13 => VgpuOp::Save {
+                adapter,
+                vf,
+                mutable: self.bool(),
+                call: match self.u8() {
+                    0..=79 => SaveCall::Size,
+                    80..=199 => SaveCall::Fill { extra: 0 },
+                    200..=229 => SaveCall::Fill {
+                        extra: i8::from_le_bytes([self.u8()]),
+                    },
+                    230..=239 => SaveCall::NullData,
+                    240..=247 => SaveCall::NullDataSize,
+                    _ => SaveCall::NullArgs,
+                },
+            },
+            14 => VgpuOp::Restore {
+                adapter,
+                vf,
+                mutable: self.bool(),
+                blob: match self.u8() {
+                    b @ 0..=223 => BlobSel::Saved {
+                        back: b % 4,
+                        damage: self.damage(),
+                    },
+                    224..=235 => BlobSel::Empty,
+                    236..=245 => BlobSel::NullData,
+                    _ => BlobSel::NullArgs,
+                },
+            },
+            _ => VgpuOp::End { adapter, vf },
+        }
+    }
     fn op(&mut self) -> Op {
-        match self.u8() % 10 {
+        match self.u8() % 16 {
             0 | 1 => {
                 let (adapter, null_args, segment) =
                     (self.adapter(), self.u8() == 255, self.segment());
@@ -196,13 +366,14 @@ impl Input<'_> {
                 segment: self.segment(),
                 output: self.qai_buf(),
             },
-            _ => {
+            9 => {
                 if self.bool() {
                     Op::StopDevice
                 } else {
                     Op::StartDevice
                 }
             }
+            _ => Op::Vgpu(self.vgpu_op()),
         }
     }
 }
@@ -216,14 +387,23 @@ fn check(ops: &[Op]) {
     }
 }
 
-/// Arbitrary bytes as an operation sequence over every DDI.
+/// Arbitrary bytes as an operation sequence over every DDI: a selector byte
+/// per operation (modulo 16: 0 and 1 Create, 2 Destroy, 3 Start, 4 Stop, 5
+/// Query, 6 and 7 Mark, 8 QueryAdapterInfo, 9 StopDevice or StartDevice,
+/// 10 to 15 a GPU-partition or migration call), then its fields.
 pub fn ops(data: &[u8]) {
+    check(&ops_of(data));
+}
+
+/// The operation sequence the `ops` target makes of `data`.
+#[must_use]
+pub fn ops_of(data: &[u8]) -> Vec<Op> {
     let mut input = Input(data);
     let mut ops = Vec::new();
     while !input.is_empty() && ops.len() < MAX_OPS {
         ops.push(input.op());
     }
-    check(&ops);
+    ops
 }
 
 /// Arbitrary bytes as a `DXGKARG_CREATEMEMORYBASIS` block (`SegmentId`,

@@ -8,10 +8,11 @@
 //! `../fuzz`, whose bodies live in [`fuzz`] so that their seed corpus also
 //! replays as an ordinary test (`tests/fuzz_seeds.rs`).
 //!
-//! Extending it to a new DDI (the live-migration DDIs, say): a variant in
-//! [`ops::Op`], its contract in [`model::Model`], its call in
-//! [`exec::World::run`], a generator in `strategy::op` and a decoder in
-//! `fuzz`. Nothing else changes.
+//! It covers the dirty-tracking DDIs and the GPU-partition and live-migration
+//! DDIs ([`ops::VgpuOp`], [`model::vgpu`]). Extending it to a new DDI: a
+//! variant in [`ops::Op`] (or [`ops::VgpuOp`]), its contract in
+//! [`model::Model`], its call in [`exec::World::run`], a generator in
+//! `strategy::op` and a decoder in `fuzz`. Nothing else changes.
 
 // Test tooling: the no-panic rules of the driver crate do not apply here, and
 // the model indexes freely (an out-of-bounds index is a bug in the model).

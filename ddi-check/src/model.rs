@@ -14,6 +14,9 @@
 
 use dxgk_sys::*;
 
+pub mod vgpu;
+pub use vgpu::{Blob, Gpu};
+
 /// `DXGKARG_QUERYDIRTYBITDATAFLAGS_CLEARDATA`: the one flag a query knows.
 pub const CLEARDATA: u32 = 1;
 
@@ -122,6 +125,11 @@ pub enum Flaw {
     None,
     /// The model forgets that CLEARDATA clears the reported bits.
     QueryNeverClears,
+    /// The model forgets that Restore (immutable or mutable) needs a paused VF.
+    RestoreIgnoresPause,
+    /// The model forgets that the mutable data carries the VF's memory bases,
+    /// so its Save size is short whenever a basis lies within the reserve.
+    MutableSizeForgetsBases,
 }
 
 /// The span a valid query reports: first bit and number of bits.
@@ -150,6 +158,8 @@ pub struct Model {
     /// Live bases by handle value, in creation order.
     live: Vec<(usize, Basis)>,
     flaw: Flaw,
+    /// GPU partitioning and live migration (see [`vgpu`]).
+    gpu: Gpu,
 }
 
 impl Model {
@@ -160,6 +170,7 @@ impl Model {
             started: true,
             live: Vec::new(),
             flaw,
+            gpu: Gpu::new(),
         }
     }
 
@@ -175,7 +186,9 @@ impl Model {
         &self.live
     }
 
-    fn basis(&self, handle: usize) -> Option<&Basis> {
+    /// The live basis `handle`.
+    #[must_use]
+    pub fn basis(&self, handle: usize) -> Option<&Basis> {
         self.live.iter().find(|(h, _)| *h == handle).map(|(_, b)| b)
     }
 
@@ -523,6 +536,7 @@ impl Model {
     pub fn device_stopped(&mut self) {
         self.started = false;
         self.live.clear();
+        self.gpu_stopped();
     }
 
     /// `DxgkDdiStartDevice`: a stopped adapter starts, with no bases.

@@ -211,11 +211,14 @@ pub enum Op {
     StopDevice,
     /// `DxgkDdiStartDevice` (as Dxgkrnl does it, with the caps queries).
     StartDevice,
+    /// A GPU-partition or live-migration DDI (or the allocation path a
+    /// vGPU's reserve comes through).
+    Vgpu(VgpuOp),
 }
 
 impl Op {
     /// Names of the operation kinds, in [`Op::kind`] order.
-    pub const KINDS: [&'static str; 9] = [
+    pub const KINDS: [&'static str; 9 + VgpuOp::KINDS.len()] = [
         "Create",
         "Destroy",
         "Start",
@@ -225,6 +228,22 @@ impl Op {
         "QueryAdapterInfo",
         "StopDevice",
         "StartDevice",
+        "SetPartitionCount",
+        "GetPartitionInfo",
+        "CreateVirtualGpu",
+        "DestroyVirtualGpu",
+        "GetVirtualGpuInfo",
+        "CreateReserve",
+        "DestroyReserve",
+        "ReserveBasis",
+        "SetResources",
+        "SetResources2",
+        "Pause",
+        "WriteInterrupt",
+        "Prepare",
+        "Save",
+        "Restore",
+        "End",
     ];
 
     /// Index of this operation's kind in [`Op::KINDS`].
@@ -240,6 +259,7 @@ impl Op {
             Self::QueryAdapterInfo { .. } => 6,
             Self::StopDevice => 7,
             Self::StartDevice => 8,
+            Self::Vgpu(v) => 9 + v.kind(),
         }
     }
 }
@@ -262,4 +282,345 @@ pub fn qai_type(ty: i32) -> dxgk_sys::DXGK_QUERYADAPTERINFOTYPE {
         .and_then(|n| n.checked_sub(1))
         .and_then(|i| QAI_SHORTCUTS.get(i).copied())
         .unwrap_or(dxgk_sys::DXGK_QUERYADAPTERINFOTYPE(ty))
+}
+
+// ------------------------------------------------ GPU partition, migration
+
+/// Which driver allocation handle (a vGPU reserve's `hAllocation`) a call
+/// passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllocSel {
+    /// The `n`-th most recent handle CreateAllocation returned in this
+    /// sequence (0 is the latest; modulo how many; NULL if none yet): live,
+    /// destroyed, or from before a restart.
+    Issued(u8),
+    /// NULL.
+    Null,
+    /// Any value.
+    Forged(u64),
+}
+
+/// The VRAM part of a CreateVirtualGpu profile (`Capability[0]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VramSpec {
+    /// All zero: not specified (the count's profile applies).
+    Default,
+    /// Min, Max, Optimal in 4 KiB pages.
+    Pages {
+        /// `MinValue`.
+        min: u16,
+        /// `MaxValue`.
+        max: u16,
+        /// `OptimalValue` (0: unspecified).
+        optimal: u16,
+    },
+    /// Min, Max, Optimal in bytes.
+    Raw {
+        /// `MinValue`.
+        min: u64,
+        /// `MaxValue`.
+        max: u64,
+        /// `OptimalValue`.
+        optimal: u64,
+    },
+}
+
+/// Where SetVirtualGpuResources says VidMm pinned a reserve: in the region
+/// of slot `slot` (modulo the count; the region of slot `p` starts at `p`
+/// shares of the segment), `pages` pages and `bytes` bytes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    /// Whose region.
+    pub slot: u8,
+    /// Pages into it.
+    pub pages: u16,
+    /// Bytes more (misaligned when not a page multiple).
+    pub bytes: u32,
+}
+
+/// A memory basis over a VF's reserve, as the OS creates it before it binds
+/// the reserve with SetVirtualGpuResources2: the reserve's pages in the
+/// region of slot `vf` (see [`Place`]), cut into `1 + pieces % 4` pieces that
+/// are listed in VF order but laid out in the region in reverse order,
+/// rotated by `rotate`. The size is that of the vGPU in the slot (a share
+/// without one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReserveLayout {
+    /// The slot.
+    pub vf: u32,
+    /// Pieces, minus one (modulo 4).
+    pub pieces: u8,
+    /// Rotation of the layout in the region.
+    pub rotate: u8,
+    /// A deliberate fault: 0 none, 1 the last piece one page short, 2 the
+    /// whole layout one page further (into the next region), 3 whole
+    /// region (a share) rather than the reserve size.
+    pub fault: u8,
+}
+
+/// The `DataSize` / `Data` a Save call passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveCall {
+    /// The sizing call: `*DataSize == 0`, `Data == NULL`.
+    Size,
+    /// The filling call, with a buffer of the bytes the model says are
+    /// needed plus `extra` (wrapping down for a short one).
+    Fill {
+        /// Bytes more (or, negative, fewer) than needed.
+        extra: i8,
+    },
+    /// `Data == NULL` with a non-zero `*DataSize`.
+    NullData,
+    /// `DataSize == NULL`.
+    NullDataSize,
+    /// `pArgs == NULL`.
+    NullArgs,
+}
+
+/// How a restored blob is damaged in transit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Damage {
+    /// Intact.
+    None,
+    /// Bit `bit % 8` of byte `at % len` flipped.
+    Flip {
+        /// Which byte (modulo the length).
+        at: u16,
+        /// Which bit.
+        bit: u8,
+    },
+    /// The last `1 + by % len` bytes cut.
+    Truncate {
+        /// How many (see above).
+        by: u16,
+    },
+    /// One byte appended.
+    Append(u8),
+}
+
+/// The data a Restore call passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobSel {
+    /// The `back`-th most recent blob a Save filled in this sequence (0 is
+    /// the latest; modulo how many; 64 zero bytes if none yet), damaged as
+    /// `damage` says.
+    Saved {
+        /// Which blob.
+        back: u8,
+        /// What happened to it on the way.
+        damage: Damage,
+    },
+    /// `DataSize == 0`, `Data` non-NULL.
+    Empty,
+    /// `Data == NULL`.
+    NullData,
+    /// `pArgs == NULL`.
+    NullArgs,
+}
+
+/// One call of the GPU-partition interface, the live-migration DDIs, or the
+/// allocation path of a vGPU reserve. `vf` is the raw `PartitionId` /
+/// `vfIndex` passed (so unknown ones are reachable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VgpuOp {
+    /// `DxgkDdiSetGpuPartitionCount`.
+    SetPartitionCount {
+        /// `Context`.
+        adapter: AdapterSel,
+        /// `PartitionCount`.
+        count: u32,
+    },
+    /// `DxgkDdiGetGpuPartitionInfo`.
+    GetPartitionInfo {
+        /// `Context`.
+        adapter: AdapterSel,
+        /// `NumGpuPartitionOptions` in (the array's capacity).
+        capacity: u8,
+        /// `pGpuPartitionOptions == NULL`.
+        null_array: bool,
+    },
+    /// `DxgkDdiCreateVirtualGpu`.
+    CreateVgpu {
+        /// `Context`.
+        adapter: AdapterSel,
+        /// `PartitionId`.
+        vf: u32,
+        /// `Profile.Capability[0]`.
+        vram: VramSpec,
+        /// `Profile.Capability[1].MinValue` (= `MaxValue`): an engine this
+        /// adapter does not have, when non-zero.
+        engine: u8,
+    },
+    /// `DxgkDdiDestroyVirtualGpu`.
+    DestroyVgpu {
+        /// `Context`.
+        adapter: AdapterSel,
+        /// `PartitionId`.
+        vf: u32,
+    },
+    /// `DxgkDdiGetVirtualGpuInfo`.
+    GetVgpuInfo {
+        /// `Context`.
+        adapter: AdapterSel,
+        /// `PartitionId`.
+        vf: u32,
+    },
+    /// VidMm creates the reserve of the vGPU in slot `vf` (the one that was
+    /// there last, if it is gone): `DxgkDdiGetStandardAllocationDriverData`
+    /// (VGPU) with the `SegmentInfo` CreateVirtualGpu returned, then
+    /// `DxgkDdiCreateAllocation`.
+    CreateReserve {
+        /// `hAdapter`.
+        adapter: AdapterSel,
+        /// The slot.
+        vf: u32,
+    },
+    /// `DxgkDdiDestroyAllocation` of one reserve.
+    DestroyReserve {
+        /// `hAdapter`.
+        adapter: AdapterSel,
+        /// The handle.
+        alloc: AllocSel,
+    },
+    /// `DxgkDdiCreateMemoryBasis` over a VF's reserve layout (checked as
+    /// [`Op::Create`] is).
+    ReserveBasis(ReserveLayout),
+    /// `DxgkDdiSetVirtualGpuResources` with one entry.
+    SetResources {
+        /// `Context`.
+        adapter: AdapterSel,
+        /// `PartitionId`.
+        vf: u32,
+        /// `DriverAllocationHandle`.
+        alloc: AllocSel,
+        /// `MemorySegmentId` (0 is the tracked segment VFs live in, else raw).
+        segment: u32,
+        /// `MemorySegmentOffset`.
+        place: Place,
+        /// `AllocationSize`: the vGPU's reserve size minus this many pages.
+        short: u8,
+    },
+    /// `DxgkDdiSetVirtualGpuResources2` with one descriptor.
+    SetResources2 {
+        /// `hAdapter`.
+        adapter: AdapterSel,
+        /// `vfIndex`.
+        vf: u32,
+        /// `DriverAllocationHandle`.
+        alloc: AllocSel,
+        /// `MemoryBasis`.
+        basis: HandleSel,
+    },
+    /// `DxgkDdiSetVirtualFunctionPauseState`.
+    Pause {
+        /// `hAdapter`.
+        adapter: AdapterSel,
+        /// `vfIndex`.
+        vf: u32,
+        /// `bPause` (any non-zero value pauses).
+        pause: u8,
+    },
+    /// `DxgkDdiWriteVirtualizedInterrupt`.
+    WriteInterrupt {
+        /// `hAdapter`.
+        adapter: AdapterSel,
+        /// `vfIndex`.
+        vf: u32,
+        /// `InterruptTableIndex`.
+        index: i16,
+    },
+    /// `DxgkDdiPrepareLiveMigration`.
+    Prepare {
+        /// `hAdapter`.
+        adapter: AdapterSel,
+        /// `vfIndex`.
+        vf: u32,
+        /// `MigrationType` (0 SOURCE, 1 TARGET, others unknown).
+        ty: i32,
+    },
+    /// `DxgkDdiSaveImmutableMigrationData` or `DxgkDdiSaveMutableMigrationData`.
+    Save {
+        /// `hAdapter`.
+        adapter: AdapterSel,
+        /// `vfIndex`.
+        vf: u32,
+        /// The mutable data (else the immutable data).
+        mutable: bool,
+        /// Which of the two calls, or a fault.
+        call: SaveCall,
+    },
+    /// `DxgkDdiRestoreImmutableMigrationData` or `DxgkDdiRestoreMutableMigrationData`.
+    Restore {
+        /// `hAdapter`.
+        adapter: AdapterSel,
+        /// `vfIndex`.
+        vf: u32,
+        /// The mutable data (else the immutable data).
+        mutable: bool,
+        /// The data.
+        blob: BlobSel,
+    },
+    /// `DxgkDdiEndLiveMigration`.
+    End {
+        /// `hAdapter`.
+        adapter: AdapterSel,
+        /// `vfIndex`.
+        vf: u32,
+    },
+}
+
+impl VgpuOp {
+    /// Names of the kinds, in [`VgpuOp::kind`] order (also the tail of
+    /// [`Op::KINDS`]).
+    pub const KINDS: [&'static str; 16] = [
+        "SetPartitionCount",
+        "GetPartitionInfo",
+        "CreateVirtualGpu",
+        "DestroyVirtualGpu",
+        "GetVirtualGpuInfo",
+        "CreateReserve",
+        "DestroyReserve",
+        "ReserveBasis",
+        "SetResources",
+        "SetResources2",
+        "Pause",
+        "WriteInterrupt",
+        "Prepare",
+        "Save",
+        "Restore",
+        "End",
+    ];
+
+    /// Index of this operation's kind in [`VgpuOp::KINDS`].
+    #[must_use]
+    pub fn kind(&self) -> usize {
+        match self {
+            Self::SetPartitionCount { .. } => 0,
+            Self::GetPartitionInfo { .. } => 1,
+            Self::CreateVgpu { .. } => 2,
+            Self::DestroyVgpu { .. } => 3,
+            Self::GetVgpuInfo { .. } => 4,
+            Self::CreateReserve { .. } => 5,
+            Self::DestroyReserve { .. } => 6,
+            Self::ReserveBasis(_) => 7,
+            Self::SetResources { .. } => 8,
+            Self::SetResources2 { .. } => 9,
+            Self::Pause { .. } => 10,
+            Self::WriteInterrupt { .. } => 11,
+            Self::Prepare { .. } => 12,
+            Self::Save { .. } => 13,
+            Self::Restore { .. } => 14,
+            Self::End { .. } => 15,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kind_names_agree() {
+        assert_eq!(&Op::KINDS[9..], &VgpuOp::KINDS[..]);
+    }
 }

@@ -184,6 +184,411 @@ pub fn op() -> impl Strategy<Value = Op> {
             }),
         1 => Just(Op::StopDevice),
         4 => Just(Op::StartDevice),
+        40 => vgpu_op().prop_map(Op::Vgpu),
+    ]
+}
+
+// ------------------------------------------------ GPU partition, migration
+
+/// A `PartitionId` / `vfIndex`: mostly a slot of the setup count, sometimes
+/// one past it or anything.
+fn vf() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        85 => 0u32..4,
+        10 => 0u32..9,
+        5 => any::<u32>(),
+    ]
+}
+
+fn alloc() -> impl Strategy<Value = AllocSel> {
+    prop_oneof![
+        75 => (0u8..3).prop_map(AllocSel::Issued),
+        10 => any::<u8>().prop_map(AllocSel::Issued),
+        5 => Just(AllocSel::Null),
+        10 => any::<u64>().prop_map(AllocSel::Forged),
+    ]
+}
+
+fn vram() -> impl Strategy<Value = VramSpec> {
+    prop_oneof![
+        60 => Just(VramSpec::Default),
+        // Min = Max = Optimal: an exact request (over a share sometimes).
+        15 => (1u16..300).prop_map(|p| VramSpec::Pages { min: p, max: p, optimal: p }),
+        15 => (0u16..300, 0u16..1100, 0u16..400)
+            .prop_map(|(min, max, optimal)| VramSpec::Pages { min, max, optimal }),
+        10 => (any::<u64>(), any::<u64>(), prop_oneof![Just(0u64), any::<u64>()])
+            .prop_map(|(min, max, optimal)| VramSpec::Raw { min, max, optimal }),
+    ]
+}
+
+fn place(vf: u32) -> impl Strategy<Value = Place> {
+    let slot = vf as u8;
+    prop_oneof![
+        80 => Just(Place { slot, pages: 0, bytes: 0 }),
+        10 => (0u8..4, 0u16..300).prop_map(|(slot, pages)| Place { slot, pages, bytes: 0 }),
+        10 => (any::<u8>(), any::<u16>(), prop_oneof![1u32..4096, any::<u32>()])
+            .prop_map(|(slot, pages, bytes)| Place { slot, pages, bytes }),
+    ]
+}
+
+fn layout(vf: u32) -> impl Strategy<Value = ReserveLayout> {
+    (
+        any::<u8>(),
+        any::<u8>(),
+        prop_oneof![85 => Just(0u8), 15 => 1u8..4],
+    )
+        .prop_map(move |(pieces, rotate, fault)| ReserveLayout {
+            vf,
+            pieces,
+            rotate,
+            fault,
+        })
+}
+
+fn save_call() -> impl Strategy<Value = SaveCall> {
+    prop_oneof![
+        35 => Just(SaveCall::Size),
+        40 => Just(SaveCall::Fill { extra: 0 }),
+        13 => (-3i8..=3).prop_map(|extra| SaveCall::Fill { extra }),
+        4 => Just(SaveCall::NullData),
+        4 => Just(SaveCall::NullDataSize),
+        4 => Just(SaveCall::NullArgs),
+    ]
+}
+
+fn damage() -> impl Strategy<Value = Damage> {
+    prop_oneof![
+        80 => Just(Damage::None),
+        10 => (any::<u16>(), any::<u8>()).prop_map(|(at, bit)| Damage::Flip { at, bit }),
+        5 => any::<u16>().prop_map(|by| Damage::Truncate { by }),
+        5 => any::<u8>().prop_map(Damage::Append),
+    ]
+}
+
+fn blob() -> impl Strategy<Value = BlobSel> {
+    prop_oneof![
+        88 => (prop_oneof![3 => 0u8..3, 1 => any::<u8>()], damage())
+            .prop_map(|(back, damage)| BlobSel::Saved { back, damage }),
+        4 => Just(BlobSel::Empty),
+        4 => Just(BlobSel::NullData),
+        4 => Just(BlobSel::NullArgs),
+    ]
+}
+
+/// One GPU-partition or migration call, mostly with meaningful arguments.
+pub fn vgpu_op() -> impl Strategy<Value = VgpuOp> {
+    prop_oneof![
+        2 => (adapter(), prop_oneof![8 => prop::sample::select(vec![1u32, 2, 4, 8]), 2 => any::<u32>()])
+            .prop_map(|(adapter, count)| VgpuOp::SetPartitionCount { adapter, count }),
+        2 => (adapter(), prop_oneof![Just(4u8), Just(8), any::<u8>()], prop::bool::weighted(0.1))
+            .prop_map(|(adapter, capacity, null_array)| VgpuOp::GetPartitionInfo { adapter, capacity, null_array }),
+        8 => (adapter(), vf(), vram(), prop_oneof![19 => Just(0u8), 1 => any::<u8>()])
+            .prop_map(|(adapter, vf, vram, engine)| VgpuOp::CreateVgpu { adapter, vf, vram, engine }),
+        5 => (adapter(), vf()).prop_map(|(adapter, vf)| VgpuOp::DestroyVgpu { adapter, vf }),
+        3 => (adapter(), vf()).prop_map(|(adapter, vf)| VgpuOp::GetVgpuInfo { adapter, vf }),
+        6 => (adapter(), vf()).prop_map(|(adapter, vf)| VgpuOp::CreateReserve { adapter, vf }),
+        4 => (adapter(), alloc()).prop_map(|(adapter, alloc)| VgpuOp::DestroyReserve { adapter, alloc }),
+        6 => vf().prop_flat_map(layout).prop_map(VgpuOp::ReserveBasis),
+        5 => (adapter(), vf().prop_flat_map(|vf| (Just(vf), place(vf))), alloc(),
+              prop_oneof![9 => Just(0u32), 1 => any::<u32>()], prop_oneof![9 => Just(0u8), 1 => any::<u8>()])
+            .prop_map(|(adapter, (vf, place), alloc, segment, short)| VgpuOp::SetResources {
+                adapter, vf, alloc, segment, place, short,
+            }),
+        5 => (adapter(), vf(), alloc(), handle())
+            .prop_map(|(adapter, vf, alloc, basis)| VgpuOp::SetResources2 { adapter, vf, alloc, basis }),
+        6 => (adapter(), vf(), prop_oneof![Just(1u8), Just(0u8), any::<u8>()])
+            .prop_map(|(adapter, vf, pause)| VgpuOp::Pause { adapter, vf, pause }),
+        3 => (adapter(), vf(), prop_oneof![9 => 0i16..4, 1 => any::<i16>()])
+            .prop_map(|(adapter, vf, index)| VgpuOp::WriteInterrupt { adapter, vf, index }),
+        6 => (adapter(), vf(), prop_oneof![9 => 0i32..2, 1 => any::<i32>()])
+            .prop_map(|(adapter, vf, ty)| VgpuOp::Prepare { adapter, vf, ty }),
+        10 => (adapter(), vf(), any::<bool>(), save_call())
+            .prop_map(|(adapter, vf, mutable, call)| VgpuOp::Save { adapter, vf, mutable, call }),
+        8 => (adapter(), vf(), any::<bool>(), blob())
+            .prop_map(|(adapter, vf, mutable, blob)| VgpuOp::Restore { adapter, vf, mutable, blob }),
+        4 => (adapter(), vf()).prop_map(|(adapter, vf)| VgpuOp::End { adapter, vf }),
+    ]
+}
+
+fn v(op: VgpuOp) -> Op {
+    Op::Vgpu(op)
+}
+
+/// A vGPU brought up as the OS does: CreateVirtualGpu, its reserve, then
+/// either SetVirtualGpuResources at its region, or a memory basis over the
+/// reserve (tracked or not) bound with SetVirtualGpuResources2.
+fn vf_up(vf: u32, vram: VramSpec) -> impl Strategy<Value = Vec<Op>> {
+    let this = AdapterSel::This;
+    (
+        any::<bool>(),
+        layout(vf),
+        prop::bool::weighted(0.6),
+        0i16..4,
+    )
+        .prop_map(move |(scattered, layout, track, msix)| {
+            let mut ops = vec![
+                v(VgpuOp::CreateVgpu {
+                    adapter: this,
+                    vf,
+                    vram,
+                    engine: 0,
+                }),
+                v(VgpuOp::CreateReserve { adapter: this, vf }),
+            ];
+            if scattered {
+                ops.push(v(VgpuOp::ReserveBasis(layout)));
+                if track {
+                    ops.push(Op::Start {
+                        adapter: this,
+                        basis: HandleSel::Issued(0),
+                    });
+                }
+                ops.push(v(VgpuOp::SetResources2 {
+                    adapter: this,
+                    vf,
+                    alloc: AllocSel::Issued(0),
+                    basis: HandleSel::Issued(0),
+                }));
+            } else {
+                ops.push(v(VgpuOp::SetResources {
+                    adapter: this,
+                    vf,
+                    alloc: AllocSel::Issued(0),
+                    segment: 0,
+                    place: Place {
+                        slot: vf as u8,
+                        pages: 0,
+                        bytes: 0,
+                    },
+                    short: 0,
+                }));
+            }
+            ops.push(v(VgpuOp::GetVgpuInfo { adapter: this, vf }));
+            ops.push(v(VgpuOp::WriteInterrupt {
+                adapter: this,
+                vf,
+                index: msix,
+            }));
+            ops
+        })
+}
+
+/// The source side: Prepare(SOURCE), SaveImmutable (sizing, filling), pause
+/// (unless `!pause`: SaveMutable must then refuse), SaveMutable (sizing,
+/// filling).
+fn source(vf: u32, call: SaveCall, pause: bool) -> Vec<Op> {
+    let this = AdapterSel::This;
+    let save = |mutable, call| {
+        v(VgpuOp::Save {
+            adapter: this,
+            vf,
+            mutable,
+            call,
+        })
+    };
+    vec![
+        v(VgpuOp::Prepare {
+            adapter: this,
+            vf,
+            ty: 0,
+        }),
+        save(false, SaveCall::Size),
+        save(false, call),
+        v(VgpuOp::Pause {
+            adapter: this,
+            vf,
+            pause: u8::from(pause),
+        }),
+        save(true, SaveCall::Size),
+        save(true, call),
+    ]
+}
+
+/// The target side, after `source`: Prepare(TARGET), pause (unless
+/// `!pause`: Restore must then refuse), Restore of the immutable data
+/// (`twice`: again, which must be refused) then the mutable data (the two
+/// latest blobs), End, unpause.
+fn target(vf: u32, immutable: Damage, mutable: Damage, pause: bool, twice: bool) -> Vec<Op> {
+    let this = AdapterSel::This;
+    let again = twice.then_some(v(VgpuOp::Restore {
+        adapter: this,
+        vf,
+        mutable: false,
+        blob: BlobSel::Saved {
+            back: 1,
+            damage: Damage::None,
+        },
+    }));
+    let mut ops = vec![
+        v(VgpuOp::Prepare {
+            adapter: this,
+            vf,
+            ty: 1,
+        }),
+        v(VgpuOp::Pause {
+            adapter: this,
+            vf,
+            pause: u8::from(pause),
+        }),
+        v(VgpuOp::Restore {
+            adapter: this,
+            vf,
+            mutable: false,
+            blob: BlobSel::Saved {
+                back: 1,
+                damage: immutable,
+            },
+        }),
+        v(VgpuOp::Restore {
+            adapter: this,
+            vf,
+            mutable: true,
+            blob: BlobSel::Saved {
+                back: 0,
+                damage: mutable,
+            },
+        }),
+        v(VgpuOp::End { adapter: this, vf }),
+        v(VgpuOp::Pause {
+            adapter: this,
+            vf,
+            pause: 0,
+        }),
+    ];
+    if let Some(again) = again {
+        ops.insert(3, again);
+    }
+    ops
+}
+
+/// A slot reused: its vGPU destroyed, a new one brought up in it, then the
+/// old reserve's allocation destroyed late (it must not take the new vGPU's
+/// VRAM) and the new vGPU prepared.
+fn slot_reuse() -> impl Strategy<Value = Vec<Op>> {
+    (0u32..4, vram()).prop_flat_map(|(vf, vram)| {
+        vf_up(vf, vram).prop_map(move |up| {
+            let this = AdapterSel::This;
+            [
+                vec![v(VgpuOp::DestroyVgpu { adapter: this, vf })],
+                up,
+                vec![
+                    v(VgpuOp::DestroyReserve {
+                        adapter: this,
+                        alloc: AllocSel::Issued(1),
+                    }),
+                    v(VgpuOp::Prepare {
+                        adapter: this,
+                        vf,
+                        ty: 0,
+                    }),
+                ],
+            ]
+            .concat()
+        })
+    })
+}
+
+/// Every vGPU destroyed and the partition count changed, then a target of
+/// a setup-count share brought up and given an earlier immutable blob: one
+/// saved under another count must be refused.
+fn recount() -> impl Strategy<Value = Vec<Op>> {
+    let share = (crate::model::Gpu::share(crate::model::vgpu::SETUP_COUNT) / 4096) as u16;
+    let vram = VramSpec::Pages {
+        min: share,
+        max: share,
+        optimal: share,
+    };
+    (prop::sample::select(vec![1u32, 2, 4, 8]), 0u32..4, 0u8..3).prop_flat_map(
+        move |(count, vf, back)| {
+            vf_up(vf, vram).prop_map(move |up| {
+                let this = AdapterSel::This;
+                let mut ops: Vec<Op> = (0..4)
+                    .map(|vf| v(VgpuOp::DestroyVgpu { adapter: this, vf }))
+                    .collect();
+                ops.push(v(VgpuOp::SetPartitionCount {
+                    adapter: this,
+                    count,
+                }));
+                ops.extend(up);
+                ops.extend([
+                    v(VgpuOp::Prepare {
+                        adapter: this,
+                        vf,
+                        ty: 1,
+                    }),
+                    v(VgpuOp::Pause {
+                        adapter: this,
+                        vf,
+                        pause: 1,
+                    }),
+                    v(VgpuOp::Restore {
+                        adapter: this,
+                        vf,
+                        mutable: false,
+                        blob: BlobSel::Saved {
+                            back,
+                            damage: Damage::None,
+                        },
+                    }),
+                ]);
+                ops
+            })
+        },
+    )
+}
+
+/// A whole live migration from slot `a` to slot `b` on the adapter: both
+/// brought up (mostly alike, so that the target fits), the source saved, the
+/// target restored, both ended; with damage in transit sometimes.
+fn migration() -> impl Strategy<Value = Vec<Op>> {
+    let slots = (0u32..4, 1u32..4).prop_map(|(a, d)| (a, (a + d) % 4));
+    (slots, vram(), prop::bool::weighted(0.8), vram()).prop_flat_map(|((a, b), va, same, vb)| {
+        let vb = if same { va } else { vb };
+        (
+            vf_up(a, va),
+            vf_up(b, vb),
+            prop_oneof![9 => Just(SaveCall::Fill { extra: 0 }), 1 => save_call()],
+            damage(),
+            damage(),
+            prop::bool::weighted(0.9),
+            prop::bool::weighted(0.9),
+            prop::bool::weighted(0.1),
+        )
+            .prop_map(
+                move |(up_a, up_b, call, di, dm, paused_a, paused_b, twice)| {
+                    let end = v(VgpuOp::End {
+                        adapter: AdapterSel::This,
+                        vf: a,
+                    });
+                    [
+                        up_a,
+                        up_b,
+                        source(a, call, paused_a),
+                        target(b, di, dm, paused_b, twice),
+                        vec![end],
+                    ]
+                    .concat()
+                },
+            )
+    })
+}
+
+/// Bits of a migration, so that they interleave with everything else.
+fn migration_part() -> impl Strategy<Value = Vec<Op>> {
+    prop_oneof![
+        (0u32..4, vram()).prop_flat_map(|(vf, vram)| vf_up(vf, vram)),
+        (0u32..4, save_call(), prop::bool::weighted(0.8))
+            .prop_map(|(vf, call, pause)| source(vf, call, pause)),
+        (
+            0u32..4,
+            damage(),
+            damage(),
+            prop::bool::weighted(0.8),
+            any::<bool>()
+        )
+            .prop_map(|(vf, i, m, pause, twice)| target(vf, i, m, pause, twice)),
+        slot_reuse(),
+        recount(),
     ]
 }
 
@@ -194,6 +599,8 @@ fn block() -> impl Strategy<Value = Vec<Op>> {
     let latest = HandleSel::Issued(0);
     prop_oneof![
         50 => op().prop_map(|op| vec![op]),
+        6 => shrinkable(migration()),
+        10 => shrinkable(migration_part()),
         20 => (segment(), disjoint_ranges()).prop_map(move |(segment, ranges)| vec![
             Op::Create { adapter: this, null_args: false, segment, ranges, count: CountSpec::Exact, misaligned: false },
             Op::Start { adapter: this, basis: latest },
@@ -207,9 +614,33 @@ fn block() -> impl Strategy<Value = Vec<Op>> {
     ]
 }
 
-/// A sequence of 1 to `max` operations (a few more when the last block
-/// straddles `max`).
+/// Operations of a block that shrinking may drop one by one (the sequence
+/// itself only drops whole blocks): each comes with a flag, always set when
+/// generated, that shrinks to "left out".
+fn shrinkable(ops: impl Strategy<Value = Vec<Op>>) -> impl Strategy<Value = Vec<Op>> {
+    (
+        ops,
+        proptest::collection::vec(prop::bool::weighted(1.0), 32),
+    )
+        .prop_map(|(ops, keep)| {
+            ops.into_iter()
+                .zip(keep.into_iter().chain(core::iter::repeat(true)))
+                .filter_map(|(op, keep)| keep.then_some(op))
+                .collect()
+        })
+}
+
+/// A sequence of 1 to `max` operations (more when the last block straddles
+/// `max`: a whole migration is one block).
 pub fn sequence(max: usize) -> impl Strategy<Value = Vec<Op>> {
-    proptest::collection::vec(block(), 1..=max.div_ceil(2).max(1))
-        .prop_map(|blocks| blocks.into_iter().flatten().collect())
+    proptest::collection::vec(block(), 1..=max.div_ceil(2).max(1)).prop_map(move |blocks| {
+        let mut ops = Vec::new();
+        for b in blocks {
+            if ops.len() >= max {
+                break;
+            }
+            ops.extend(b);
+        }
+        ops
+    })
 }

@@ -135,3 +135,19 @@ fn the_target_list_the_fuzz_crate_and_the_seeds_agree() {
         );
     }
 }
+
+/// The `ops` seeds cover the migration DDIs: `migration` is a whole live
+/// migration (both blobs saved and restored on another VF), and
+/// `wrong_state_and_damage` has damaged blobs refused.
+#[test]
+fn the_ops_seeds_reach_a_whole_migration_and_refuse_damaged_data() {
+    let stats = |name: &str| {
+        let data = std::fs::read(fuzz_dir().join("seeds/ops").join(name)).expect("seed");
+        ddi_check::check_sequence(&ddi_check::fuzz::ops_of(&data), ddi_check::Flaw::None)
+            .expect("the seed passes")
+    };
+    let whole = stats("migration");
+    assert_eq!((whole.saves, whole.restores, whole.migrations), (2, 2, 1));
+    let damaged = stats("wrong_state_and_damage");
+    assert!(damaged.corrupt_rejected >= 2, "{damaged:?}");
+}

@@ -7,6 +7,16 @@
 //! by step against the reference model (`ddi_check::model`). A difference in
 //! status, handle validity or returned bits fails with the shrunk sequence.
 //!
+//! The same sequences drive the GPU-partition and live-migration DDIs
+//! (`ddi_check::model::vgpu`): partition count and info, CreateVirtualGpu,
+//! DestroyVirtualGpu, GetVirtualGpuInfo, the reserve's allocation,
+//! SetVirtualGpuResources(2) over memory bases on the reserve, pause, MSI-X
+//! writes, Prepare, both calls of each Save (sizes exact, short and NULL
+//! buffers), Restore of data saved earlier (intact, damaged, on the wrong VF,
+//! in the wrong state), End; with unknown and destroyed VFs, double destroys,
+//! and vGPUs destroyed under a tracked basis over their reserve. Whole
+//! migrations between two VFs are one block, so they occur often.
+//!
 //! `PROPTEST_CASES` sets the number of sequences (default 10,000).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,12 +74,38 @@ fn random_ddi_sequences_match_the_reference_model() {
         total.dirty_reports * 50 > u64::from(cases),
         "too few queries report dirty pages: {total:?}"
     );
+    // And they reach whole live migrations: a Save of both blobs restored
+    // on another VF, and damaged blobs refused.
+    assert!(
+        total.migrations * 20 > u64::from(cases),
+        "too few whole migrations: {total:?}"
+    );
+    assert!(
+        total.restores * 10 > u64::from(cases),
+        "too few Save -> Restore round trips: {total:?}"
+    );
+    assert!(
+        total.corrupt_rejected * 50 > u64::from(cases),
+        "too few damaged blobs refused: {total:?}"
+    );
 }
 
 /// The checker is not vacuous: a model that forgets that CLEARDATA clears is
 /// caught, and the counterexample shrinks to a handful of calls.
 #[test]
 fn a_wrong_model_is_caught_with_a_shrunk_counterexample() {
+    caught(Flaw::QueryNeverClears, 12);
+}
+
+/// The same for the migration DDIs: a model that forgets that a Restore
+/// needs a paused VF, and one whose Save size forgets the memory bases.
+#[test]
+fn a_wrong_migration_model_is_caught_with_a_shrunk_counterexample() {
+    caught(Flaw::RestoreIgnoresPause, 8);
+    caught(Flaw::MutableSizeForgetsBases, 12);
+}
+
+fn caught(flaw: Flaw, most: usize) {
     let mut runner = TestRunner::new_with_rng(
         Config {
             cases: 2_000,
@@ -79,17 +115,21 @@ fn a_wrong_model_is_caught_with_a_shrunk_counterexample() {
         TestRng::deterministic_rng(RngAlgorithm::ChaCha),
     );
     let result = runner.run(&strategy::sequence(MAX_OPS), |ops| {
-        check_sequence(&ops, Flaw::QueryNeverClears).map_err(TestCaseError::fail)?;
+        check_sequence(&ops, flaw).map_err(TestCaseError::fail)?;
         Ok(())
     });
     match result {
         Err(TestError::Fail(why, ops)) => {
             println!(
-                "shrunk counterexample ({} operations): {why}\n{ops:#?}",
+                "{flaw:?}: shrunk counterexample ({} operations): {why}\n{ops:#?}",
                 ops.len()
             );
-            assert!(ops.len() <= 12, "shrinks to a few calls, not {}", ops.len());
+            assert!(
+                ops.len() <= most,
+                "{flaw:?}: shrinks to a few calls, not {}",
+                ops.len()
+            );
         }
-        other => panic!("the flawed model was not caught: {other:?}"),
+        other => panic!("the flawed model ({flaw:?}) was not caught: {other:?}"),
     }
 }
