@@ -217,8 +217,8 @@ pub enum Op {
 }
 
 impl Op {
-    /// Names of the operation kinds, in [`Op::kind`] order.
-    pub const KINDS: [&'static str; 9 + VgpuOp::KINDS.len()] = [
+    /// Names of the dirty-tracking and adapter operation kinds (kinds 0..9).
+    const BASE_KINDS: [&'static str; 9] = [
         "Create",
         "Destroy",
         "Start",
@@ -228,23 +228,24 @@ impl Op {
         "QueryAdapterInfo",
         "StopDevice",
         "StartDevice",
-        "SetPartitionCount",
-        "GetPartitionInfo",
-        "CreateVirtualGpu",
-        "DestroyVirtualGpu",
-        "GetVirtualGpuInfo",
-        "CreateReserve",
-        "DestroyReserve",
-        "ReserveBasis",
-        "SetResources",
-        "SetResources2",
-        "Pause",
-        "WriteInterrupt",
-        "Prepare",
-        "Save",
-        "Restore",
-        "End",
     ];
+
+    /// Names of the operation kinds, in [`Op::kind`] order: the base kinds,
+    /// then [`VgpuOp::KINDS`].
+    pub const KINDS: [&'static str; 9 + VgpuOp::KINDS.len()] = {
+        let mut all = [""; 9 + VgpuOp::KINDS.len()];
+        let mut i = 0;
+        while i < Self::BASE_KINDS.len() {
+            all[i] = Self::BASE_KINDS[i];
+            i += 1;
+        }
+        let mut j = 0;
+        while j < VgpuOp::KINDS.len() {
+            all[Self::BASE_KINDS.len() + j] = VgpuOp::KINDS[j];
+            j += 1;
+        }
+        all
+    };
 
     /// Index of this operation's kind in [`Op::KINDS`].
     #[must_use]
