@@ -21,7 +21,7 @@ use dxgk_sys::{HANDLE, NTSTATUS};
 use crate::adapter::memory::{MAX_SEGMENTS, MemoryConfig, SegmentDesc};
 use crate::adapter::registry;
 use crate::status::{Status, to_ntstatus};
-use crate::vgpu::config::{MAX_OPTIONS, PartitionConfig};
+use crate::vgpu::options::{MAX_OPTIONS, PartitionConfig};
 
 /// One segment of a [`GPUP_MEMORY_CONFIG`].
 #[repr(C)]

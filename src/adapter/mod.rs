@@ -16,7 +16,7 @@ use crate::ddi::dxgkrnl::KernelInterface;
 use crate::status::{Result, Status};
 use crate::sync::{AtomicU32, Ordering};
 use crate::vgpu::Partitioning;
-use crate::vgpu::config::PartitionConfig;
+use crate::vgpu::options::PartitionConfig;
 use memory::MemoryConfig;
 
 /// What a started adapter has.

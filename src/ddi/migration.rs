@@ -31,12 +31,13 @@ use crate::adapter::{Started, registry};
 use crate::basis::Engine;
 use crate::ddi::dxgkrnl::KernelInterface;
 use crate::ddi::{copy_in, copy_out, read_at, read_in, write_out};
-use crate::migration::codec::MAX_BLOB_LEN;
+use crate::migration;
 use crate::migration::machine::Role;
+use crate::migration::restore::{Rejection, blob_len};
+use crate::migration::save::Saved;
 use crate::migration::triage::TRIAGE_EVENT_TYPE;
 use crate::status::{Result, Status, to_ntstatus};
-use crate::vgpu::live::{Rejection, Saved, ScatterEntry};
-use crate::vgpu::{MsixValue, Partitioning};
+use crate::vgpu::{MsixValue, Partitioning, ScatterEntry, VfIndex};
 
 /// Most descriptors a SetVirtualGpuResources2 block may carry (one per
 /// segment, 32 at most as for SetVirtualGpuResources); larger counts are
@@ -73,13 +74,13 @@ pub(crate) unsafe extern "system" fn DxgkDdiPrepareLiveMigration(
     to_ntstatus(with_vgpus(hAdapter, |_, p, _| {
         // SAFETY: NULL or readable (contract).
         let args = unsafe { read_in(pArgs) }?;
-        p.check(args.vfIndex)?;
+        let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
         let role = match args.MigrationType {
             DXGK_GPUP_MIGRATIONTYPE_SOURCE => Role::Source,
             DXGK_GPUP_MIGRATIONTYPE_TARGET => Role::Target,
             _ => return Err(Status::InvalidParameter),
         };
-        p.prepare(args.vfIndex, role)?;
+        migration::prepare(vgpu, role)?;
         crate::trace!("PrepareLiveMigration({}, {:?})", args.vfIndex, role);
         Ok(())
     }))
@@ -98,13 +99,7 @@ unsafe fn save(
 ) -> Result<()> {
     // SAFETY: NULL or readable (contract).
     let have = unsafe { read_in(data_size.cast_const()) }?;
-    let capacity = match (have, data.is_null()) {
-        (0, true) => None,
-        (_, true) => return Err(Status::InvalidParameter),
-        // Buffers past the address space cannot exist; treat as "large".
-        (n, false) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
-    };
-    match run(capacity)? {
+    match run(migration::save::capacity(have, data.is_null())?)? {
         Saved::Size(n) => {
             let n = UINT64::try_from(n).map_err(|_| Status::InvalidParameter)?;
             // SAFETY: non-NULL (read above) and writable (contract).
@@ -140,11 +135,11 @@ pub(crate) unsafe extern "system" fn DxgkDdiSaveImmutableMigrationData(
     to_ntstatus(with_vgpus(hAdapter, |engine, p, _| {
         // SAFETY: NULL or readable (contract).
         let args = unsafe { read_in(pArgs.cast_const()) }?;
-        p.check(args.vfIndex)?;
+        let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
         // SAFETY: the pointers come from the block, under its contract.
         unsafe {
             save(args.DataSize, args.Data, |capacity| {
-                p.save_immutable(engine, args.vfIndex, capacity)
+                migration::save::save_immutable(vgpu, engine, capacity)
             })
         }
     }))
@@ -163,11 +158,11 @@ pub(crate) unsafe extern "system" fn DxgkDdiSaveMutableMigrationData(
     to_ntstatus(with_vgpus(hAdapter, |engine, p, _| {
         // SAFETY: NULL or readable (contract).
         let args = unsafe { read_in(pArgs.cast_const()) }?;
-        p.check(args.vfIndex)?;
+        let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
         // SAFETY: the pointers come from the block, under its contract.
         unsafe {
             save(args.DataSize, args.Data, |capacity| {
-                p.save_mutable(engine, args.vfIndex, capacity)
+                migration::save::save_mutable(vgpu, engine, capacity)
             })
         }
     }))
@@ -183,7 +178,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiEndLiveMigration(
     vfIndex: UINT,
 ) -> NTSTATUS {
     to_ntstatus(with_vgpus(hAdapter, |_, p, _| {
-        p.end(vfIndex)?;
+        migration::end(p.vgpu_mut(VfIndex(vfIndex))?)?;
         crate::trace!("EndLiveMigration({})", vfIndex);
         Ok(())
     }))
@@ -203,8 +198,8 @@ unsafe fn restore(
     if data.is_null() {
         return Err(Status::InvalidParameter);
     }
-    let outcome = match usize::try_from(size) {
-        Ok(n) if n != 0 && n <= MAX_BLOB_LEN => {
+    let outcome = match blob_len(size) {
+        Some(n) => {
             let mut blob = crate::fallible::try_vec(n)?;
             blob.resize(n, 0);
             // SAFETY: readable for `size` bytes (contract); `blob` is ours.
@@ -213,7 +208,7 @@ unsafe fn restore(
         }
         // An empty or oversized blob cannot be valid: it is rejected (after
         // the state checks) as a truncated one, without reading it.
-        _ => restore(&[]).and(Err(Status::ObjectTypeMismatch.into())),
+        None => restore(&[]).and(Err(Status::ObjectTypeMismatch.into())),
     };
     match outcome {
         Ok(()) => Ok(()),
@@ -250,11 +245,11 @@ pub(crate) unsafe extern "system" fn DxgkDdiRestoreImmutableMigrationData(
     to_ntstatus(with_vgpus(hAdapter, |engine, p, kernel| {
         // SAFETY: NULL or readable (contract).
         let args = unsafe { read_in(pArgs) }?;
-        p.check(args.vfIndex)?;
+        let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
         // SAFETY: `Data` is NULL or readable for `DataSize` bytes (contract).
         unsafe {
             restore(kernel, args.DataSize, args.Data, |blob| {
-                p.restore_immutable(engine, args.vfIndex, blob)
+                migration::restore::restore_immutable(vgpu, engine, blob)
             })
         }
     }))
@@ -274,11 +269,11 @@ pub(crate) unsafe extern "system" fn DxgkDdiRestoreMutableMigrationData(
     to_ntstatus(with_vgpus(hAdapter, |engine, p, kernel| {
         // SAFETY: NULL or readable (contract).
         let args = unsafe { read_in(pArgs) }?;
-        p.check(args.vfIndex)?;
+        let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
         // SAFETY: `Data` is NULL or readable for `DataSize` bytes (contract).
         unsafe {
             restore(kernel, args.DataSize, args.Data, |blob| {
-                p.restore_mutable(engine, args.vfIndex, blob)
+                migration::restore::restore_mutable(vgpu, engine, blob)
             })
         }
     }))
@@ -298,8 +293,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiWriteVirtualizedInterrupt(
         // SAFETY: NULL or readable (contract).
         let args = unsafe { read_in(pArgs) }?;
         let entry = args.WriteValue;
-        p.write_interrupt(
-            args.vfIndex,
+        p.vgpu_mut(VfIndex(args.vfIndex))?.write_interrupt(
             args.InterruptTableIndex,
             MsixValue {
                 address: entry.MessageAddress,
@@ -338,7 +332,6 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualGpuResources2(
                 offset_of!(DXGKARG_SETVIRTUALGPURESOURCES2, SegmentCount),
             )
         };
-        p.check(vf)?;
         let n = usize::try_from(count).map_err(|_| Status::InvalidParameter)?;
         if n == 0 || n > MAX_SEGMENT_DESCRIPTORS {
             return Err(Status::InvalidParameter);
@@ -360,7 +353,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualGpuResources2(
                 basis: raw.MemoryBasis,
             };
         }
-        p.set_resources2(engine, vf, entries.get(..n).unwrap_or_default())
+        p.set_resources2(engine, VfIndex(vf), entries.get(..n).unwrap_or_default())
     }))
 }
 
@@ -377,7 +370,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualFunctionPauseState(
     to_ntstatus(with_vgpus(hAdapter, |_, p, _| {
         // SAFETY: NULL or readable (contract).
         let args = unsafe { read_in(pArgs) }?;
-        p.set_pause(args.vfIndex, args.bPause != 0)
+        p.vgpu_mut(VfIndex(args.vfIndex))?
+            .set_pause(args.bPause != 0);
+        Ok(())
     }))
 }
 

@@ -15,7 +15,7 @@ use crate::ddi::query_interface::{PartitionDereference, PartitionReference, size
 use crate::ddi::{copy_in, copy_out, read_at, read_in, write_at, write_out};
 use crate::status::{Result, Status, to_ntstatus};
 use crate::vgpu::escape::{GPUP_VGPU_ESCAPE_MAX_INPUT, GPUP_VGPU_ESCAPE_PREFIX};
-use crate::vgpu::{CAPABILITIES, Partitioning, PinnedReserve, Requested};
+use crate::vgpu::{CAPABILITIES, Partitioning, PinnedReserve, Requested, VfIndex};
 
 /// Most entries a SetVirtualGpuResources block may carry (the `SegmentInfo`
 /// array of CreateVirtualGpu has 32); larger counts are refused unread.
@@ -85,7 +85,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetGpuPartitionInfo(
             unsafe { write_out(pArgs, args) }?;
             return Err(Status::BufferTooSmall);
         }
-        let mut bytes = [0u8; 2 * crate::vgpu::config::MAX_OPTIONS];
+        let mut bytes = [0u8; 2 * crate::vgpu::options::MAX_OPTIONS];
         for (chunk, option) in bytes.chunks_exact_mut(2).zip(options) {
             chunk.copy_from_slice(&option.to_le_bytes());
         }
@@ -202,7 +202,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiCreateVirtualGpu(
                 optimal: c.OptimalValue,
             };
         }
-        let created = p.create(partition, &request)?;
+        let created = p.create(VfIndex(partition), &request)?;
         let segment = DXGK_VIRTUALGPUSEGMENTINFO {
             DriverSegmentId: created.reserve.segment.0,
             Size: created.reserve.size,
@@ -277,7 +277,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetVirtualGpuInfo(
     to_ntstatus(with_partitions(Context, |p| {
         // SAFETY: NULL or readable (contract).
         let mut args = unsafe { read_in(pArgs.cast_const()) }?;
-        let caps = p.info(args.PartitionId)?;
+        let caps = p.vgpu(VfIndex(args.PartitionId))?.info();
         for (out, cap) in args.Capability.iter_mut().zip(caps) {
             *out = DXGK_VGPU_CAPABILITY {
                 MinValue: cap.min,
@@ -344,7 +344,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualGpuResources(
                 size: raw.AllocationSize,
             };
         }
-        p.set_resources(partition, entries.get(..n).unwrap_or_default())
+        p.set_resources(VfIndex(partition), entries.get(..n).unwrap_or_default())
     }))
 }
 
@@ -360,7 +360,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiDestroyVirtualGpu(
     to_ntstatus(with_partitions_mut(Context, |p| {
         // SAFETY: NULL or readable (contract).
         let args = unsafe { read_in(pArgs) }?;
-        p.destroy(args.PartitionId)
+        p.destroy(VfIndex(args.PartitionId))
     }))
 }
 
@@ -395,7 +395,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiVirtualGpuDriverEscape(
         } else {
             usize::try_from(args.OutputBufferSize).map_err(|_| Status::InvalidParameter)?
         };
-        let reply = p.escape(&started.bases, args.PartitionId, input, capacity)?;
+        let vgpu = p.vgpu(VfIndex(args.PartitionId))?;
+        let reply = vgpu.escape(&started.bases, input, capacity)?;
         let written = reply.bytes();
         if !written.is_empty() {
             // SAFETY: non-NULL (capacity > 0) and writable for `capacity >=
@@ -428,6 +429,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualGpuVmBus(
     to_ntstatus(with_partitions_mut(Context, |p| {
         // SAFETY: NULL or readable (contract).
         let args = unsafe { read_in(pArgs) }?;
-        p.set_vmbus(args.VirtualGpuIndex, args.VmBusHandle.addr())
+        p.vgpu_mut(VfIndex(args.VirtualGpuIndex))?
+            .set_vmbus(args.VmBusHandle.addr())
     }))
 }

@@ -15,7 +15,7 @@ use crate::ddi::query_interface::{
 use crate::ddi::{copy_in, copy_out, read_in, write_at, write_out};
 use crate::interfaces::{POWER_DEVICE_D0, POWER_DEVICE_D1, POWER_DEVICE_D2, POWER_DEVICE_D3};
 use crate::status::{Status, to_ntstatus};
-use crate::vgpu::PowerRequest;
+use crate::vgpu::{PowerRequest, VfIndex, Vgpu};
 
 /// The SR-IOV interface, with `Context` = the adapter handle.
 pub(crate) fn interface(context: PVOID) -> DXGKDDI_SRIOV_INTERFACE {
@@ -68,7 +68,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiReadVirtualFunctionConfig(
         let args = unsafe { read_in(pArgs) }?;
         let len = usize::try_from(args.Length).map_err(|_| Status::InvalidParameter)?;
         crate::vgpu::pci::ConfigSpace::check(args.Offset, len)?;
-        let bytes = p.config_bytes(args.VirtualFunctionIndex, args.Offset, len)?;
+        let bytes = p
+            .vgpu(VfIndex(args.VirtualFunctionIndex))?
+            .config_bytes(args.Offset, len)?;
         // SAFETY: NULL or writable for `Length` bytes (contract).
         unsafe { copy_out(bytes, args.Data) }
     }))
@@ -89,13 +91,13 @@ pub(crate) unsafe extern "system" fn DxgkDdiWriteVirtualFunctionConfig(
         let args = unsafe { read_in(pArgs) }?;
         let len = usize::try_from(args.Length).map_err(|_| Status::InvalidParameter)?;
         crate::vgpu::pci::ConfigSpace::check(args.Offset, len)?;
-        p.check(args.VirtualFunctionIndex)?;
+        let vgpu = p.vgpu_mut(VfIndex(args.VirtualFunctionIndex))?;
         // `resize` only fills the capacity reserved exactly.
         let mut data = crate::fallible::try_vec(len)?;
         data.resize(len, 0);
         // SAFETY: NULL or readable for `Length` bytes (contract).
         unsafe { copy_in(args.Data, &mut data) }?;
-        p.config_write(args.VirtualFunctionIndex, args.Offset, &data)
+        vgpu.config_write(args.Offset, &data)
     }))
 }
 
@@ -111,7 +113,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiReadVirtualFunctionConfigBlock(
     to_ntstatus(with_partitions(Context, |p| {
         // SAFETY: NULL or readable (contract).
         let args = unsafe { read_in(pArgs) }?;
-        p.check(args.VirtualFunctionIndex)?;
+        p.vgpu(VfIndex(args.VirtualFunctionIndex))?;
         Err(Status::NotSupported)
     }))
 }
@@ -127,7 +129,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiWriteVirtualFunctionConfigBlock(
     to_ntstatus(with_partitions(Context, |p| {
         // SAFETY: NULL or readable (contract).
         let args = unsafe { read_in(pArgs) }?;
-        p.check(args.VirtualFunctionIndex)?;
+        p.vgpu(VfIndex(args.VirtualFunctionIndex))?;
         Err(Status::NotSupported)
     }))
 }
@@ -144,7 +146,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryProbedBars(
     let _ = with_partitions(Context, |p| {
         // SAFETY: NULL or readable (contract).
         let args = unsafe { read_in(pArgs.cast_const()) }?;
-        let bars = p.probed_bars(args.VirtualFunctionIndex).unwrap_or([0; 6]);
+        let bars = p
+            .vgpu(VfIndex(args.VirtualFunctionIndex))
+            .map_or([0; 6], Vgpu::probed_bars);
         let mut bytes = [0u8; 24];
         for (chunk, bar) in bytes.chunks_exact_mut(4).zip(bars) {
             chunk.copy_from_slice(&bar.to_le_bytes());
@@ -166,8 +170,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetVendorAndDevice(
         // SAFETY: NULL or readable (contract).
         let mut args = unsafe { read_in(pArgs.cast_const()) }?;
         let (vendor, device) = p
-            .vendor_and_device(args.VirtualFunctionIndex)
-            .unwrap_or((0, 0));
+            .vgpu(VfIndex(args.VirtualFunctionIndex))
+            .map_or((0, 0), Vgpu::vendor_and_device);
         args.VendorId = vendor;
         args.DeviceId = device;
         // SAFETY: non-NULL (read above) and writable (contract).
@@ -208,7 +212,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiResetVirtualFunction(
     to_ntstatus(with_partitions_mut(Context, |p| {
         // SAFETY: NULL or readable (contract).
         let args = unsafe { read_in(pArgs) }?;
-        p.reset(args.VirtualFunctionIndex)
+        p.vgpu_mut(VfIndex(args.VirtualFunctionIndex))?.reset();
+        Ok(())
     }))
 }
 
@@ -225,13 +230,14 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualFunctionPowerState(
     to_ntstatus(with_partitions_mut(Context, |p| {
         // SAFETY: NULL or readable (contract).
         let args = unsafe { read_in(pArgs) }?;
+        let vgpu = p.vgpu_mut(VfIndex(args.VirtualFunctionIndex))?;
         let state = match args.PowerState {
             POWER_DEVICE_D0 => PowerRequest::D0,
             POWER_DEVICE_D1 | POWER_DEVICE_D2 => PowerRequest::Intermediate,
             POWER_DEVICE_D3 => PowerRequest::D3,
             _ => return Err(Status::InvalidParameter),
         };
-        p.set_power(args.VirtualFunctionIndex, state, args.Wake != 0)
+        vgpu.set_power(state, args.Wake != 0)
     }))
 }
 
@@ -248,7 +254,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetResourceForBar(
     to_ntstatus(with_partitions(Context, |p| {
         // SAFETY: NULL or readable (contract).
         let args = unsafe { read_in(pArgs.cast_const()) }?;
-        p.check(args.VirtualFunctionIndex)?;
+        p.vgpu(VfIndex(args.VirtualFunctionIndex))?;
         Err(Status::NotSupported)
     }))
 }
@@ -265,10 +271,13 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryVirtualFunctionLuid(
     let _ = with_partitions(Context, |p| {
         // SAFETY: NULL or readable (contract).
         let args = unsafe { read_in(pArgs.cast_const()) }?;
-        let luid = p.luid(args.VirtualFunctionIndex).unwrap_or(LUID {
-            LowPart: 0,
-            HighPart: 0,
-        });
+        let luid = p.vgpu(VfIndex(args.VirtualFunctionIndex)).map_or(
+            LUID {
+                LowPart: 0,
+                HighPart: 0,
+            },
+            Vgpu::luid,
+        );
         // SAFETY: NULL or writable (contract).
         unsafe { write_out(args.pLuid, luid) }
     });
@@ -290,7 +299,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetBackingResource(
     to_ntstatus(with_partitions(Context, |p| {
         // SAFETY: NULL or readable (contract).
         let mut args = unsafe { read_in(pArgs.cast_const()) }?;
-        p.check(args.VirtualFunctionIndex)?;
+        p.vgpu(VfIndex(args.VirtualFunctionIndex))?;
         if !args.Resource.is_null() {
             // SAFETY: non-NULL and writable (contract); byte 0 is `Type`.
             unsafe { write_at(args.Resource.cast::<u8>(), 0, 0u8) };
@@ -313,7 +322,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetMmioRangeCount(
     to_ntstatus(with_partitions(Context, |p| {
         // SAFETY: NULL or readable (contract).
         let mut args = unsafe { read_in(pArgs.cast_const()) }?;
-        args.RangeCount = p.mmio_range_count(args.VirtualFunctionIndex)?;
+        args.RangeCount = p
+            .vgpu(VfIndex(args.VirtualFunctionIndex))?
+            .mmio_range_count();
         // SAFETY: non-NULL (read above) and writable (contract).
         unsafe { write_out(pArgs, args) }
     }))
@@ -334,7 +345,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetMmioRanges(
     to_ntstatus(with_partitions(Context, |p| {
         // SAFETY: NULL or readable (contract).
         let args = unsafe { read_in(pArgs.cast_const()) }?;
-        let ranges = p.mmio_ranges(args.VirtualFunctionIndex, args.BarIndex)?;
+        let ranges = p
+            .vgpu(VfIndex(args.VirtualFunctionIndex))?
+            .mmio_ranges(args.BarIndex)?;
         if args.pMmioRanges.is_null() {
             return Err(Status::InvalidParameter);
         }

@@ -1,5 +1,9 @@
 //! GPU-P live migration, platform-free:
 //!
+//! - the per-VF operations, each on one [`crate::vgpu::Vgpu`] and the memory
+//!   bases of the dirty-tracking layer: [`prepare`] and [`end`] here, `save`
+//!   (the source side), `restore` (the target side), over `snapshot` (what
+//!   this adapter saves for a VF);
 //! - the versioned saved-state format (what
 //!   `DxgkDdiSave{Immutable,Mutable}MigrationData` write on the source and
 //!   `DxgkDdiRestore{Immutable,Mutable}MigrationData` check and apply on the
@@ -13,13 +17,38 @@
 
 pub(crate) mod codec;
 pub(crate) mod machine;
+pub(crate) mod restore;
+pub(crate) mod save;
+mod snapshot;
 pub(crate) mod state;
 pub mod triage;
 
 use alloc::vec::Vec;
 
 pub use codec::DecodeError;
+use machine::Role;
 use state::{ImmutableState, MutableState};
+
+use crate::vgpu::Vgpu;
+
+/// `DxgkDdiPrepareLiveMigration`.
+///
+/// # Errors
+/// `InvalidDeviceState` while a migration is in progress, or for a VF
+/// without VRAM (no reserve bound, or its allocation destroyed under it).
+pub(crate) fn prepare(vgpu: &mut Vgpu, role: Role) -> crate::status::Result<()> {
+    vgpu.migratable()?;
+    vgpu.migration_mut().prepare(role)
+}
+
+/// `DxgkDdiEndLiveMigration`: the VF returns to a non-migrating
+/// configuration; the pause stays as it is.
+///
+/// # Errors
+/// `InvalidDeviceState` when no migration is in progress.
+pub(crate) fn end(vgpu: &mut Vgpu) -> crate::status::Result<()> {
+    vgpu.migration_mut().end()
+}
 
 /// Which blob a byte string decoded as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
