@@ -14,6 +14,7 @@ pub(crate) mod basis;
 pub(crate) mod device;
 pub(crate) mod dxgkrnl;
 pub mod entry;
+mod gpup;
 pub(crate) mod migration;
 pub(crate) mod partition;
 pub(crate) mod qai;

@@ -11,54 +11,15 @@ use dxgk_sys::*;
 
 use crate::adapter::registry;
 use crate::basis::types::SegmentId;
-use crate::ddi::query_interface::{PartitionDereference, PartitionReference, size_of_interface};
+use crate::ddi::gpup::{with_partitions, with_partitions_mut};
 use crate::ddi::{copy_in, copy_out, read_at, read_in, write_at, write_out};
-use crate::status::{Result, Status, to_ntstatus};
+use crate::status::{Status, to_ntstatus};
 use crate::vgpu::escape::{GPUP_VGPU_ESCAPE_MAX_INPUT, GPUP_VGPU_ESCAPE_PREFIX};
-use crate::vgpu::{CAPABILITIES, Partitioning, PinnedReserve, Requested, VfIndex};
+use crate::vgpu::{CAPABILITIES, PinnedReserve, Requested, VfIndex};
 
 /// Most entries a SetVirtualGpuResources block may carry (the `SegmentInfo`
 /// array of CreateVirtualGpu has 32); larger counts are refused unread.
 const MAX_MEMORY_ALLOCATIONS: usize = 32;
-
-/// The GPU partition interface, with `Context` = the adapter handle.
-pub(crate) fn interface(context: PVOID) -> DXGKDDI_GPU_PARTITION_INTERFACE {
-    DXGKDDI_GPU_PARTITION_INTERFACE {
-        Size: size_of_interface::<DXGKDDI_GPU_PARTITION_INTERFACE>(),
-        Version: DXGKDDI_GPU_PARTITION_INTERFACE_VERSION,
-        Context: context,
-        InterfaceReference: Some(PartitionReference),
-        InterfaceDereference: Some(PartitionDereference),
-        DxgkDdiGetGpuPartitionInfo: Some(DxgkDdiGetGpuPartitionInfo),
-        DxgkDdiSetGpuPartitionCount: Some(DxgkDdiSetGpuPartitionCount),
-        DxgkDdiGetGpuEngines: Some(DxgkDdiGetGpuEngines),
-        DxgkDdiGetVirtualGpuProfile: Some(DxgkDdiGetVirtualGpuProfile),
-        DxgkDdiCreateVirtualGpu: Some(DxgkDdiCreateVirtualGpu),
-        DxgkDdiGetVirtualGpuInfo: Some(DxgkDdiGetVirtualGpuInfo),
-        DxgkDdiSetVirtualGpuResources: Some(DxgkDdiSetVirtualGpuResources),
-        DxgkDdiDestroyVirtualGpu: Some(DxgkDdiDestroyVirtualGpu),
-        DxgkDdiSuspendVirtualGpu: Some(DxgkDdiSuspendVirtualGpu),
-        DxgkDdiResumeVirtualGpu: Some(DxgkDdiResumeVirtualGpu),
-        DxgkDdiVirtualGpuDriverEscape: Some(DxgkDdiVirtualGpuDriverEscape),
-        DxgkDdiSetVirtualGpuVmBus: Some(DxgkDdiSetVirtualGpuVmBus),
-    }
-}
-
-/// Runs `f` on the partitioning state under the adapter's read lock.
-pub(crate) fn with_partitions<R>(
-    context: HANDLE,
-    f: impl FnOnce(&Partitioning) -> Result<R>,
-) -> Result<R> {
-    registry::with_adapter(context, |a| f(a.started()?.partitions()?))
-}
-
-/// Runs `f` on the partitioning state under the adapter's write lock.
-pub(crate) fn with_partitions_mut<R>(
-    context: HANDLE,
-    f: impl FnOnce(&mut Partitioning) -> Result<R>,
-) -> Result<R> {
-    registry::with_adapter_mut(context, |a| f(a.started_mut()?.partitions_mut()?))
-}
 
 /// `DxgkDdiGetGpuPartitionInfo`: the options and the current count (0 before
 /// any SetGpuPartitionCount). A capacity below the option count, or a NULL

@@ -8,50 +8,11 @@ use core::mem::offset_of;
 
 use dxgk_sys::*;
 
-use crate::ddi::partition::{with_partitions, with_partitions_mut};
-use crate::ddi::query_interface::{
-    FlexIovDereference, FlexIovReference, SriovDereference, SriovReference, size_of_interface,
-};
+use crate::ddi::gpup::{with_partitions, with_partitions_mut};
 use crate::ddi::{copy_in, copy_out, read_in, write_at, write_out};
 use crate::interfaces::{POWER_DEVICE_D0, POWER_DEVICE_D1, POWER_DEVICE_D2, POWER_DEVICE_D3};
 use crate::status::{Status, to_ntstatus};
 use crate::vgpu::{PowerRequest, VfIndex, Vgpu};
-
-/// The SR-IOV interface, with `Context` = the adapter handle.
-pub(crate) fn interface(context: PVOID) -> DXGKDDI_SRIOV_INTERFACE {
-    DXGKDDI_SRIOV_INTERFACE {
-        Size: size_of_interface::<DXGKDDI_SRIOV_INTERFACE>(),
-        Version: DXGKDDI_SRIOV_INTERFACE_VERSION,
-        Context: context,
-        InterfaceReference: Some(SriovReference),
-        InterfaceDereference: Some(SriovDereference),
-        DxgkDdiReadVirtualFunctionConfig: Some(DxgkDdiReadVirtualFunctionConfig),
-        DxgkDdiWriteVirtualFunctionConfig: Some(DxgkDdiWriteVirtualFunctionConfig),
-        DxgkDdiReadVirtualFunctionConfigBlock: Some(DxgkDdiReadVirtualFunctionConfigBlock),
-        DxgkDdiWriteVirtualFunctionConfigBlock: Some(DxgkDdiWriteVirtualFunctionConfigBlock),
-        DxgkDdiQueryProbedBars: Some(DxgkDdiQueryProbedBars),
-        DxgkDdiGetVendorAndDevice: Some(DxgkDdiGetVendorAndDevice),
-        DxgkDdiGetDeviceLocation: Some(DxgkDdiGetDeviceLocation),
-        DxgkDdiResetVirtualFunction: Some(DxgkDdiResetVirtualFunction),
-        DxgkDdiSetVirtualFunctionPowerState: Some(DxgkDdiSetVirtualFunctionPowerState),
-        DxgkDdiGetResourceForBar: Some(DxgkDdiGetResourceForBar),
-        DxgkDdiQueryVirtualFunctionLuid: Some(DxgkDdiQueryVirtualFunctionLuid),
-    }
-}
-
-/// The FlexIOV device interface, with `Context` = the adapter handle.
-pub(crate) fn flexiov_interface(context: PVOID) -> DXGKDDI_FLEXIOV_DEVICE_INTERFACE {
-    DXGKDDI_FLEXIOV_DEVICE_INTERFACE {
-        Size: size_of_interface::<DXGKDDI_FLEXIOV_DEVICE_INTERFACE>(),
-        Version: DXGKDDI_FLEXIOV_DEVICE_INTERFACE_VERSION,
-        Context: context,
-        InterfaceReference: Some(FlexIovReference),
-        InterfaceDereference: Some(FlexIovDereference),
-        DxgkDdiGetBackingResource: Some(DxgkDdiGetBackingResource),
-        DxgkDdiGetMmioRangeCount: Some(DxgkDdiGetMmioRangeCount),
-        DxgkDdiGetMmioRanges: Some(DxgkDdiGetMmioRanges),
-    }
-}
 
 /// `DxgkDdiReadVirtualFunctionConfig`: `Length` bytes of the VF's 4 KiB
 /// config space at `Offset` into `Data`. A length of 0 or a span past 4 KiB
