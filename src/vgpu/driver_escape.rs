@@ -23,6 +23,24 @@ pub(crate) struct EscapeReply {
 }
 
 impl EscapeReply {
+    /// An empty reply.
+    fn empty() -> Self {
+        Self {
+            bytes: [0; MAX_REPLY],
+            len: 0,
+        }
+    }
+
+    /// A reply of `bytes` (at most [`MAX_REPLY`]).
+    fn of(bytes: &[u8]) -> Self {
+        let mut reply = Self::empty();
+        if let Some(dst) = reply.bytes.get_mut(..bytes.len()) {
+            dst.copy_from_slice(bytes);
+            reply.len = bytes.len();
+        }
+        reply
+    }
+
     /// The bytes to copy out.
     pub(crate) fn bytes(&self) -> &[u8] {
         self.bytes.get(..self.len).unwrap_or_default()
@@ -40,9 +58,7 @@ impl Vgpu {
         input: &[u8],
         out_capacity: usize,
     ) -> Result<EscapeReply> {
-        let vgpu = self;
         let u32_at = |at| le::u32_at(input, at);
-        let u64_at = |at| le::u64_at(input, at);
         let (Some(low), Some(high), Some(command), Some(payload)) =
             (u32_at(0), u32_at(4), u32_at(8), u32_at(12))
         else {
@@ -50,15 +66,11 @@ impl Vgpu {
         };
         let payload = usize::try_from(payload).map_err(|_| Status::InvalidParameter)?;
         if GPUP_VGPU_ESCAPE_PREFIX.checked_add(payload) != Some(input.len())
-            || low != vgpu.luid.LowPart
-            || i32::from_le_bytes(high.to_le_bytes()) != vgpu.luid.HighPart
+            || low != self.luid.LowPart
+            || i32::from_le_bytes(high.to_le_bytes()) != self.luid.HighPart
         {
             return Err(Status::InvalidParameter);
         }
-        let mut reply = EscapeReply {
-            bytes: [0; MAX_REPLY],
-            len: 0,
-        };
         match command {
             GPUP_VGPU_ESCAPE_QUERY => {
                 if payload != 0 {
@@ -67,28 +79,16 @@ impl Vgpu {
                 if out_capacity < GPUP_VGPU_ESCAPE_INFO::SIZE {
                     return Err(Status::BufferTooSmall);
                 }
-                let bytes = self.describe().encode();
-                if let Some(dst) = reply.bytes.get_mut(..bytes.len()) {
-                    dst.copy_from_slice(&bytes);
-                }
-                reply.len = bytes.len();
-                Ok(reply)
+                Ok(EscapeReply::of(&self.describe().encode()))
             }
             GPUP_VGPU_ESCAPE_WRITE_NOTIFY => {
-                let (Some(offset), Some(length), 16) = (u64_at(16), u64_at(24), payload) else {
+                let (Some(offset), Some(length), 16) =
+                    (le::u64_at(input, 16), le::u64_at(input, 24), payload)
+                else {
                     return Err(Status::InvalidParameter);
                 };
-                // A paused VF is not scheduled: its GPU writes nothing.
-                let reserve = match &vgpu.reserve {
-                    Some(r) if vgpu.running() => r,
-                    _ => return Err(Status::InvalidDeviceState),
-                };
-                let end = offset.checked_add(length).ok_or(Status::InvalidParameter)?;
-                if end > vgpu.reserve_size {
-                    return Err(Status::InvalidParameter);
-                }
-                reserve.translate(offset, length, |at, len| engine.mark(vgpu.segment, at, len))?;
-                Ok(reply)
+                self.gpu_wrote(engine, offset, length)?;
+                Ok(EscapeReply::empty())
             }
             GPUP_VGPU_ESCAPE_MSIX => {
                 if payload != 0 {
@@ -97,59 +97,73 @@ impl Vgpu {
                 if out_capacity < GPUP_VGPU_ESCAPE_MSIX_TABLE::SIZE {
                     return Err(Status::BufferTooSmall);
                 }
-                let mut table = GPUP_VGPU_ESCAPE_MSIX_TABLE {
-                    EntryCount: u32::from(pci::MSIX_VECTORS),
-                    ..GPUP_VGPU_ESCAPE_MSIX_TABLE::default()
-                };
-                for (i, (out, entry)) in table.Entries.iter_mut().zip(&vgpu.msix).enumerate() {
-                    if let Some(e) = entry {
-                        table.WrittenMask |= 1u32
-                            .checked_shl(u32::try_from(i).unwrap_or(31))
-                            .unwrap_or(0);
-                        *out = GPUP_VGPU_ESCAPE_MSIX_ENTRY {
-                            MessageAddress: e.address,
-                            MessageData: e.data,
-                            VectorControl: e.vector_control,
-                        };
-                    }
-                }
-                let bytes = table.encode();
-                if let Some(dst) = reply.bytes.get_mut(..bytes.len()) {
-                    dst.copy_from_slice(&bytes);
-                }
-                reply.len = bytes.len();
-                Ok(reply)
+                Ok(EscapeReply::of(&self.msix_table().encode()))
             }
             _ => Err(Status::NotSupported),
         }
     }
 
+    /// The VF's GPU wrote `[offset, offset + length)` of its VRAM: the pages
+    /// are marked dirty in every tracked basis over them.
+    fn gpu_wrote(&self, engine: &Engine, offset: u64, length: u64) -> Result<()> {
+        // A paused VF is not scheduled: its GPU writes nothing.
+        let reserve = match &self.reserve {
+            Some(r) if self.running() => r,
+            _ => return Err(Status::InvalidDeviceState),
+        };
+        let end = offset.checked_add(length).ok_or(Status::InvalidParameter)?;
+        if end > self.reserve_size {
+            return Err(Status::InvalidParameter);
+        }
+        reserve.translate(offset, length, |at, len| engine.mark(self.segment, at, len))
+    }
+
+    /// The MSI-X table as the escape reports it.
+    fn msix_table(&self) -> GPUP_VGPU_ESCAPE_MSIX_TABLE {
+        let mut table = GPUP_VGPU_ESCAPE_MSIX_TABLE {
+            EntryCount: u32::from(pci::MSIX_VECTORS),
+            ..GPUP_VGPU_ESCAPE_MSIX_TABLE::default()
+        };
+        for (i, (out, entry)) in table.Entries.iter_mut().zip(&self.msix).enumerate() {
+            if let Some(e) = entry {
+                table.WrittenMask |= 1u32
+                    .checked_shl(u32::try_from(i).unwrap_or(31))
+                    .unwrap_or(0);
+                *out = GPUP_VGPU_ESCAPE_MSIX_ENTRY {
+                    MessageAddress: e.address,
+                    MessageData: e.data,
+                    VectorControl: e.vector_control,
+                };
+            }
+        }
+        table
+    }
+
     fn describe(&self) -> GPUP_VGPU_ESCAPE_INFO {
-        let vgpu = self;
         let flag = |on: bool, bit: u32| if on { bit } else { 0 };
         GPUP_VGPU_ESCAPE_INFO {
-            PartitionId: vgpu.index,
-            PowerState: match vgpu.power {
+            PartitionId: self.index,
+            PowerState: match self.power {
                 Power::D0 => 1,
                 Power::D3 => 4,
             },
-            LuidLowPart: vgpu.luid.LowPart,
-            LuidHighPart: vgpu.luid.HighPart,
-            ReserveSegmentId: vgpu.segment.0,
-            Flags: flag(vgpu.reserve.is_some(), GPUP_VGPU_FLAG_RESERVE_BOUND)
-                | flag(vgpu.vmbus.is_some(), GPUP_VGPU_FLAG_VMBUS)
-                | flag(vgpu.config.memory_enabled(), GPUP_VGPU_FLAG_MEMORY_ENABLED)
-                | flag(vgpu.config.msix_enabled(), GPUP_VGPU_FLAG_MSIX_ENABLED)
-                | flag(vgpu.revoked, GPUP_VGPU_FLAG_REVOKED)
-                | flag(vgpu.migration.paused(), GPUP_VGPU_FLAG_PAUSED)
+            LuidLowPart: self.luid.LowPart,
+            LuidHighPart: self.luid.HighPart,
+            ReserveSegmentId: self.segment.0,
+            Flags: flag(self.reserve.is_some(), GPUP_VGPU_FLAG_RESERVE_BOUND)
+                | flag(self.vmbus.is_some(), GPUP_VGPU_FLAG_VMBUS)
+                | flag(self.config.memory_enabled(), GPUP_VGPU_FLAG_MEMORY_ENABLED)
+                | flag(self.config.msix_enabled(), GPUP_VGPU_FLAG_MSIX_ENABLED)
+                | flag(self.revoked, GPUP_VGPU_FLAG_REVOKED)
+                | flag(self.migration.paused(), GPUP_VGPU_FLAG_PAUSED)
                 | flag(
-                    vgpu.reserve.as_ref().is_some_and(BoundReserve::scattered),
+                    self.reserve.as_ref().is_some_and(BoundReserve::scattered),
                     GPUP_VGPU_FLAG_SCATTERED,
                 )
-                | (vgpu.migration.phase().code() << GPUP_VGPU_MIGRATION_SHIFT),
-            ReserveOffset: vgpu.reserve.as_ref().map_or(0, BoundReserve::base),
-            ReserveSize: vgpu.reserve_size,
-            VmBusHandle: vgpu.vmbus.and_then(|h| u64::try_from(h).ok()).unwrap_or(0),
+                | (self.migration.phase().code() << GPUP_VGPU_MIGRATION_SHIFT),
+            ReserveOffset: self.reserve.as_ref().map_or(0, BoundReserve::base),
+            ReserveSize: self.reserve_size,
+            VmBusHandle: self.vmbus.and_then(|h| u64::try_from(h).ok()).unwrap_or(0),
         }
     }
 }
