@@ -10,10 +10,10 @@ use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;
 
 use crate::adapter::registry;
-use crate::basis::types::SegmentId;
 use crate::ddi::query_interface::{PartitionDereference, PartitionReference, size_of_interface};
 use crate::ddi::{copy_in, copy_out, read_at, read_in, write_at, write_out};
-use crate::status::{Result, Status, to_ntstatus};
+use crate::foundation::status::{Result, Status, to_ntstatus};
+use crate::foundation::units::SegmentId;
 use crate::vgpu::escape::{GPUP_VGPU_ESCAPE_MAX_INPUT, GPUP_VGPU_ESCAPE_PREFIX};
 use crate::vgpu::{CAPABILITIES, Partitioning, PinnedReserve, Requested};
 

@@ -11,8 +11,8 @@ use dxgk_sys::*;
 
 use crate::adapter::{InterfaceKind, registry};
 use crate::ddi::{partition, read_in, sriov, write_out};
+use crate::foundation::status::{Status, to_ntstatus};
 use crate::interfaces;
-use crate::status::{Status, to_ntstatus};
 
 /// `DxgkDdiQueryInterface`.
 ///

@@ -13,8 +13,8 @@ use crate::ddi::query_interface::{
     FlexIovDereference, FlexIovReference, SriovDereference, SriovReference, size_of_interface,
 };
 use crate::ddi::{copy_in, copy_out, read_in, write_at, write_out};
+use crate::foundation::status::{Status, to_ntstatus};
 use crate::interfaces::{POWER_DEVICE_D0, POWER_DEVICE_D1, POWER_DEVICE_D2, POWER_DEVICE_D3};
-use crate::status::{Status, to_ntstatus};
 use crate::vgpu::PowerRequest;
 
 /// The SR-IOV interface, with `Context` = the adapter handle.
@@ -91,7 +91,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiWriteVirtualFunctionConfig(
         crate::vgpu::pci::ConfigSpace::check(args.Offset, len)?;
         p.check(args.VirtualFunctionIndex)?;
         // `resize` only fills the capacity reserved exactly.
-        let mut data = crate::fallible::try_vec(len)?;
+        let mut data = crate::foundation::fallible::try_vec(len)?;
         data.resize(len, 0);
         // SAFETY: NULL or readable for `Length` bytes (contract).
         unsafe { copy_in(args.Data, &mut data) }?;

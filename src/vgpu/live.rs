@@ -37,17 +37,17 @@ use core::ffi::c_void;
 
 use super::allocation::AllocationHandle;
 use super::{BoundReserve, MSIX_TABLE_SIZE, MsixValue, Partitioning, pci};
-use crate::basis::table::BasisHandle;
-use crate::basis::{BasisView, Engine};
-use crate::fallible::{push, try_vec};
-use crate::migration::codec::DecodeError;
-use crate::migration::machine::{Role, SourceVf};
-use crate::migration::state::{
+use crate::basis::BasisHandle;
+use crate::basis::{BasisView, Tracker};
+use crate::foundation::fallible::{push, try_vec};
+use crate::foundation::status::{Result, Status};
+use crate::savestate::codec::DecodeError;
+use crate::savestate::machine::{Role, SourceVf};
+use crate::savestate::state::{
     AdapterIdentity, BasisState, DriverVersion, ImmutableState, Incompatibility, MsixEntry,
     MutableState, ReserveSize, SegmentLayout,
 };
-use crate::migration::triage::*;
-use crate::status::{Result, Status};
+use crate::savestate::triage::*;
 
 /// One `DXGK_GPU_PHYSICAL_RESERVE_DESCRIPTOR`, as Dxgkrnl passed it.
 #[derive(Debug, Clone, Copy)]
@@ -227,7 +227,7 @@ impl Partitioning {
     /// were already set; `NoMemory`. Nothing is bound on error.
     pub(crate) fn set_resources2(
         &mut self,
-        engine: &Engine,
+        engine: &Tracker,
         partition: u32,
         entries: &[ScatterEntry],
     ) -> Result<()> {
@@ -331,7 +331,7 @@ impl Partitioning {
     }
 
     /// What this adapter saves as the immutable data of `partition`.
-    fn immutable_of(&self, engine: &Engine, partition: u32) -> Result<ImmutableState> {
+    fn immutable_of(&self, engine: &Tracker, partition: u32) -> Result<ImmutableState> {
         let vgpu = self.vgpu(partition)?;
         let mut segments = try_vec(engine.segments().count())?;
         for s in engine.segments() {
@@ -364,7 +364,7 @@ impl Partitioning {
     }
 
     /// The memory bases of the VF's reserve, as VF runs.
-    fn bases_of(&self, engine: &Engine, reserve: &BoundReserve) -> Result<Vec<BasisState>> {
+    fn bases_of(&self, engine: &Tracker, reserve: &BoundReserve) -> Result<Vec<BasisState>> {
         let map = ReserveMap::new(reserve)?;
         let mine = |b: &BasisView<'_>| b.segment == self.segment;
         let mut bases = try_vec(engine.bases().filter(|b| mine(b)).count())?;
@@ -384,7 +384,7 @@ impl Partitioning {
     }
 
     /// What this adapter saves as the mutable data of `partition`.
-    fn mutable_of(&self, engine: &Engine, partition: u32) -> Result<MutableState> {
+    fn mutable_of(&self, engine: &Tracker, partition: u32) -> Result<MutableState> {
         let reserve = self.migratable(partition)?;
         let vgpu = self.vgpu(partition)?;
         let mut msix = try_vec(MSIX_TABLE_SIZE)?;
@@ -445,7 +445,7 @@ impl Partitioning {
     /// unless the VF is a prepared source with its VRAM; `NoMemory`.
     pub(crate) fn save_immutable(
         &mut self,
-        engine: &Engine,
+        engine: &Tracker,
         partition: u32,
         capacity: Option<usize>,
     ) -> Result<Saved> {
@@ -471,7 +471,7 @@ impl Partitioning {
     /// `NoMemory`.
     pub(crate) fn save_mutable(
         &mut self,
-        engine: &Engine,
+        engine: &Tracker,
         partition: u32,
         capacity: Option<usize>,
     ) -> Result<Saved> {
@@ -500,7 +500,7 @@ impl Partitioning {
     /// `NoMemory`. Nothing changes on error.
     pub(crate) fn restore_immutable(
         &mut self,
-        engine: &Engine,
+        engine: &Tracker,
         partition: u32,
         blob: &[u8],
     ) -> core::result::Result<(), Rejection> {
@@ -532,7 +532,7 @@ impl Partitioning {
     /// is malformed or does not fit this VF; `NoMemory`. Nothing changes on error.
     pub(crate) fn restore_mutable(
         &mut self,
-        engine: &Engine,
+        engine: &Tracker,
         partition: u32,
         blob: &[u8],
     ) -> core::result::Result<(), Rejection> {

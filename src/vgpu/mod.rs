@@ -48,12 +48,13 @@ pub(crate) mod pci;
 use alloc::vec::Vec;
 use dxgk_sys::LUID;
 
-use crate::basis::types::{PageSize, SegmentId};
-use crate::basis::{Engine, Segment};
-use crate::fallible;
-use crate::le;
-use crate::migration::machine::VfMigration;
-use crate::status::{Result, Status};
+use crate::basis::Tracker;
+use crate::foundation::fallible;
+use crate::foundation::le;
+use crate::foundation::status::{Result, Status};
+use crate::foundation::units::Segment;
+use crate::foundation::units::{PageSize, SegmentId};
+use crate::savestate::machine::VfMigration;
 use allocation::{AllocationHandle, Allocations, ReserveData};
 use config::PartitionConfig;
 use escape::*;
@@ -693,7 +694,7 @@ impl Partitioning {
     /// As the [`escape`] module documents.
     pub(crate) fn escape(
         &self,
-        engine: &Engine,
+        engine: &Tracker,
         partition: u32,
         input: &[u8],
         out_capacity: usize,
