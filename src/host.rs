@@ -18,9 +18,9 @@
 
 use dxgk_sys::{HANDLE, NTSTATUS};
 
-use crate::adapter::memory::{MAX_SEGMENTS, MemoryConfig, SegmentDesc};
 use crate::adapter::registry;
-use crate::status::{Status, to_ntstatus};
+use crate::foundation::status::{Status, to_ntstatus};
+use crate::memory::{MAX_SEGMENTS, MemoryConfig, SegmentDesc};
 use crate::vgpu::options::{MAX_OPTIONS, PartitionConfig};
 
 /// One segment of a [`GPUP_MEMORY_CONFIG`].

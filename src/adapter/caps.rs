@@ -37,11 +37,11 @@ pub(crate) fn dirty_bit_tracking_caps() -> DXGK_DIRTY_BIT_TRACKING_CAPS {
 /// `InvalidParameter` for an unknown segment; `NotImplemented` for a segment
 /// without dirty tracking.
 pub(crate) fn segment_caps(
-    engine: &crate::basis::Engine,
-    segment: crate::basis::types::SegmentId,
-) -> crate::status::Result<DXGK_DIRTY_BIT_TRACKING_SEGMENT_CAPS> {
-    use crate::status::Status;
-    let segment = engine
+    tracker: &crate::basis::Tracker,
+    segment: crate::foundation::units::SegmentId,
+) -> crate::foundation::status::Result<DXGK_DIRTY_BIT_TRACKING_SEGMENT_CAPS> {
+    use crate::foundation::status::Status;
+    let segment = tracker
         .segments()
         .find(|s| s.id == segment)
         .ok_or(Status::InvalidParameter)?;
@@ -61,11 +61,11 @@ pub(crate) fn segment_caps(
 /// `InvalidParameter` for an unknown segment; `NotImplemented` for a
 /// segment without dirty tracking (no reserve lives there).
 pub(crate) fn scatter_reserve(
-    engine: &crate::basis::Engine,
-    segment: crate::basis::types::SegmentId,
-) -> crate::status::Result<DXGK_QUERYSCATTERRESERVEOUT> {
+    tracker: &crate::basis::Tracker,
+    segment: crate::foundation::units::SegmentId,
+) -> crate::foundation::status::Result<DXGK_QUERYSCATTERRESERVEOUT> {
     Ok(DXGK_QUERYSCATTERRESERVEOUT {
-        SetVGPUResourcesPageSize: u64::from(segment_caps(engine, segment)?.PageSize),
+        SetVGPUResourcesPageSize: u64::from(segment_caps(tracker, segment)?.PageSize),
     })
 }
 

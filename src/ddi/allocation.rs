@@ -12,10 +12,10 @@ use core::mem::size_of;
 use dxgk_sys::*;
 
 use crate::adapter::registry;
-use crate::basis::types::SegmentId;
 use crate::ddi::{copy_in, copy_out, read_at, read_in, write_at, write_out};
-use crate::fallible::{push, try_vec};
-use crate::status::{Status, to_ntstatus};
+use crate::foundation::fallible::{push, try_vec};
+use crate::foundation::status::{Status, to_ntstatus};
+use crate::foundation::units::SegmentId;
 use crate::vgpu::allocation::{AllocationHandle, MAX_ALLOCATIONS, ReserveData};
 
 /// Most allocations one CreateAllocation call may carry (one per

@@ -7,11 +7,11 @@ use core::mem::{offset_of, size_of};
 use dxgk_sys::*;
 
 use crate::adapter::registry;
-use crate::basis::table::BasisHandle;
+use crate::basis::BasisHandle;
 use crate::basis::{MAX_RANGES, QueryRequest, Range};
 use crate::ddi::{OutBuffer, read_in};
-use crate::fallible::{push, try_vec};
-use crate::status::{Result, Status, to_ntstatus};
+use crate::foundation::fallible::{push, try_vec};
+use crate::foundation::status::{Result, Status, to_ntstatus};
 
 /// Reads the header and ranges of a `DXGKARG_CREATEMEMORYBASIS` block.
 ///
@@ -24,7 +24,7 @@ use crate::status::{Result, Status, to_ntstatus};
 /// `NoMemory` if the copy cannot be allocated.
 unsafe fn read_create_args(
     args: *const DXGKARG_CREATEMEMORYBASIS,
-) -> Result<(crate::basis::types::SegmentId, Vec<Range>)> {
+) -> Result<(crate::foundation::units::SegmentId, Vec<Range>)> {
     if args.is_null() {
         return Err(Status::InvalidParameter);
     }
@@ -61,7 +61,7 @@ unsafe fn read_create_args(
             Range::new(range.SegmentOffset, range.SizeInBytes)?,
         )?;
     }
-    Ok((crate::basis::types::SegmentId(segment), ranges))
+    Ok((crate::foundation::units::SegmentId(segment), ranges))
 }
 
 /// `DxgkDdiCreateMemoryBasis`: returns the new basis's handle, or NULL on any
@@ -95,7 +95,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiCreateMemoryBasis(
 fn with_basis(
     hAdapter: HANDLE,
     hMemoryBasis: HANDLE,
-    op: impl FnOnce(&mut crate::basis::Engine, BasisHandle) -> Result<()>,
+    op: impl FnOnce(&mut crate::basis::Tracker, BasisHandle) -> Result<()>,
 ) -> NTSTATUS {
     to_ntstatus(registry::with_adapter_mut(hAdapter, |adapter| {
         let handle = BasisHandle::from_raw(hMemoryBasis)?;
@@ -196,12 +196,11 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryDirtyBitData(
             clear: args.Flags & clear_flag != 0,
         };
         let harvest = started.bases.query(handle, request)?;
-        let needed = usize::try_from(harvest.bytes_needed()).map_err(|_| Status::BufferTooSmall)?;
+        let needed = harvest.bytes_needed();
         // SAFETY: `Buffer` is NULL or writable for `BufferSize` bytes (contract).
         let mut out = unsafe { OutBuffer::new(args.Buffer, args.BufferSize) }?;
         let dst = out.prefix(needed).ok_or(Status::BufferTooSmall)?;
-        harvest.write(dst);
-        Ok(())
+        harvest.write(dst)
     }))
 }
 
@@ -225,7 +224,7 @@ pub fn sw_mark_dirty(
     to_ntstatus(registry::with_adapter(hAdapter, |adapter| {
         let started = adapter.started().map_err(|_| Status::InvalidParameter)?;
         started.bases.mark(
-            crate::basis::types::SegmentId(SegmentId),
+            crate::foundation::units::SegmentId(SegmentId),
             SegmentOffset,
             Length,
         )

@@ -3,9 +3,9 @@
 use dxgk_sys::*;
 
 use crate::adapter::{Adapter, registry};
-use crate::ddi::dxgkrnl::KernelInterface;
 use crate::ddi::read_in;
-use crate::status::{Status, to_ntstatus};
+use crate::foundation::status::{Status, to_ntstatus};
+use crate::kernel::KernelInterface;
 
 /// `DxgkDdiAddDevice`: creates the adapter context and returns its handle in
 /// `*MiniportDeviceContext`.

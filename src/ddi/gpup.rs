@@ -6,7 +6,7 @@
 use dxgk_sys::*;
 
 use crate::adapter::{InterfaceKind, registry};
-use crate::status::Result;
+use crate::foundation::status::Result;
 use crate::vgpu::Partitioning;
 
 /// Runs `f` on the partitioning state under the adapter's read lock.

@@ -28,16 +28,17 @@ use core::mem::{offset_of, size_of};
 use dxgk_sys::*;
 
 use crate::adapter::{Started, registry};
-use crate::basis::Engine;
-use crate::ddi::dxgkrnl::KernelInterface;
+use crate::basis::Tracker;
 use crate::ddi::{copy_in, copy_out, read_at, read_in, write_out};
+use crate::foundation::status::{Result, Status, to_ntstatus};
+use crate::foundation::units::VfIndex;
+use crate::kernel::KernelInterface;
 use crate::migration;
-use crate::migration::machine::Role;
 use crate::migration::restore::{Rejection, blob_len};
 use crate::migration::save::Saved;
-use crate::migration::triage::TRIAGE_EVENT_TYPE;
-use crate::status::{Result, Status, to_ntstatus};
-use crate::vgpu::{MsixValue, Partitioning, ScatterEntry, VfIndex};
+use crate::savestate::machine::Role;
+use crate::savestate::triage::TRIAGE_EVENT_TYPE;
+use crate::vgpu::{MsixValue, Partitioning, ScatterEntry};
 
 /// Most descriptors a SetVirtualGpuResources2 block may carry (one per
 /// segment, 32 at most as for SetVirtualGpuResources); larger counts are
@@ -48,7 +49,7 @@ const MAX_SEGMENT_DESCRIPTORS: usize = 32;
 /// its write lock.
 fn with_vgpus<R>(
     hAdapter: HANDLE,
-    f: impl FnOnce(&Engine, &mut Partitioning, &KernelInterface) -> Result<R>,
+    f: impl FnOnce(&Tracker, &mut Partitioning, &KernelInterface) -> Result<R>,
 ) -> Result<R> {
     registry::with_adapter_mut(hAdapter, |adapter| {
         let Started {
@@ -200,7 +201,7 @@ unsafe fn restore(
     }
     let outcome = match blob_len(size) {
         Some(n) => {
-            let mut blob = crate::fallible::try_vec(n)?;
+            let mut blob = crate::foundation::fallible::try_vec(n)?;
             blob.resize(n, 0);
             // SAFETY: readable for `size` bytes (contract); `blob` is ours.
             unsafe { copy_in(data.cast(), &mut blob) }?;

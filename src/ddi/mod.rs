@@ -12,7 +12,6 @@
 pub(crate) mod allocation;
 pub(crate) mod basis;
 pub(crate) mod device;
-pub(crate) mod dxgkrnl;
 pub mod entry;
 mod gpup;
 pub(crate) mod migration;
@@ -29,7 +28,7 @@ use core::ptr::NonNull;
 
 use dxgk_sys::abi::Record;
 
-use crate::status::{Result, Status};
+use crate::foundation::status::{Result, Status};
 
 /// Copies a DDI argument block out of the OS's memory.
 ///
@@ -73,6 +72,13 @@ pub(crate) unsafe fn write_out<T: Copy>(p: *mut T, value: T) -> Result<()> {
 ///
 /// # Errors
 /// `InvalidParameter` for NULL.
+#[cfg_attr(
+    not(test),
+    allow(
+        dead_code,
+        reason = "KernelInterface, its caller, reads its own block in `kernel`"
+    )
+)]
 pub(crate) unsafe fn read_prefix<T: Record>(p: *const T, len: usize) -> Result<T> {
     if p.is_null() {
         return Err(Status::InvalidParameter);

@@ -10,12 +10,13 @@ use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;
 
 use crate::adapter::registry;
-use crate::basis::types::SegmentId;
 use crate::ddi::gpup::{with_partitions, with_partitions_mut};
 use crate::ddi::{copy_in, copy_out, read_at, read_in, write_at, write_out};
-use crate::status::{Status, to_ntstatus};
+use crate::foundation::status::{Status, to_ntstatus};
+use crate::foundation::units::SegmentId;
+use crate::foundation::units::VfIndex;
 use crate::vgpu::escape::{GPUP_VGPU_ESCAPE_MAX_INPUT, GPUP_VGPU_ESCAPE_PREFIX};
-use crate::vgpu::{CAPABILITIES, PinnedReserve, Requested, VfIndex};
+use crate::vgpu::{CAPABILITIES, PinnedReserve, Requested};
 
 /// Most entries a SetVirtualGpuResources block may carry (the `SegmentInfo`
 /// array of CreateVirtualGpu has 32); larger counts are refused unread.

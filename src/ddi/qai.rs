@@ -3,9 +3,9 @@
 use dxgk_sys::*;
 
 use crate::adapter::{caps, registry};
-use crate::basis::types::SegmentId;
 use crate::ddi::{InBuffer, OutBuffer, read_in};
-use crate::status::{Status, to_ntstatus};
+use crate::foundation::status::{Status, to_ntstatus};
+use crate::foundation::units::SegmentId;
 
 /// `DxgkDdiQueryAdapterInfo`: answers `DXGKQAITYPE_DRIVERCAPS`,
 /// `DXGKQAITYPE_GPUPCAPS` (derived from the DDI table and the dirty-tracking

@@ -16,8 +16,8 @@ use crate::ddi::gpup::{
     SriovDereference, SriovReference, size_of_interface,
 };
 use crate::ddi::{partition, read_in, sriov, write_out};
+use crate::foundation::status::{Status, to_ntstatus};
 use crate::interfaces;
-use crate::status::{Status, to_ntstatus};
 
 /// `DxgkDdiQueryInterface`.
 ///

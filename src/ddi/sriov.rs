@@ -10,9 +10,10 @@ use dxgk_sys::*;
 
 use crate::ddi::gpup::{with_partitions, with_partitions_mut};
 use crate::ddi::{copy_in, copy_out, read_in, write_at, write_out};
+use crate::foundation::status::{Status, to_ntstatus};
+use crate::foundation::units::VfIndex;
 use crate::interfaces::{POWER_DEVICE_D0, POWER_DEVICE_D1, POWER_DEVICE_D2, POWER_DEVICE_D3};
-use crate::status::{Status, to_ntstatus};
-use crate::vgpu::{PowerRequest, VfIndex, Vgpu};
+use crate::vgpu::{PowerRequest, Vgpu};
 
 /// `DxgkDdiReadVirtualFunctionConfig`: `Length` bytes of the VF's 4 KiB
 /// config space at `Offset` into `Data`. A length of 0 or a span past 4 KiB
@@ -54,7 +55,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiWriteVirtualFunctionConfig(
         crate::vgpu::pci::ConfigSpace::check(args.Offset, len)?;
         let vgpu = p.vgpu_mut(VfIndex(args.VirtualFunctionIndex))?;
         // `resize` only fills the capacity reserved exactly.
-        let mut data = crate::fallible::try_vec(len)?;
+        let mut data = crate::foundation::fallible::try_vec(len)?;
         data.resize(len, 0);
         // SAFETY: NULL or readable for `Length` bytes (contract).
         unsafe { copy_in(args.Data, &mut data) }?;

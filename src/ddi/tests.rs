@@ -13,7 +13,7 @@ use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;
 
 use super::{InBuffer, OutBuffer, read_in, read_prefix};
-use crate::status::Status;
+use crate::foundation::status::Status;
 
 #[test]
 fn read_in_copies_from_an_unaligned_block_and_refuses_null() {

@@ -19,14 +19,14 @@
 //! carrying the triage event to log.
 
 use super::snapshot::{bases_of, immutable_of};
-use crate::basis::Engine;
-use crate::migration::codec::{DecodeError, MAX_BLOB_LEN};
-use crate::migration::machine::SourceVf;
-use crate::migration::state::{
+use crate::basis::Tracker;
+use crate::foundation::status::Status;
+use crate::savestate::codec::{DecodeError, MAX_BLOB_LEN};
+use crate::savestate::machine::SourceVf;
+use crate::savestate::state::{
     AdapterIdentity, DriverVersion, ImmutableState, Incompatibility, MutableState,
 };
-use crate::migration::triage::*;
-use crate::status::Status;
+use crate::savestate::triage::*;
 use crate::vgpu::{MSIX_TABLE_SIZE, MsixValue, Vgpu};
 
 /// A Restore that failed.
@@ -95,7 +95,7 @@ pub(crate) fn blob_len(data_size: u64) -> Option<usize> {
 /// `NoMemory`. Nothing changes on error.
 pub(crate) fn restore_immutable(
     vgpu: &mut Vgpu,
-    engine: &Engine,
+    engine: &Tracker,
     blob: &[u8],
 ) -> core::result::Result<(), Rejection> {
     vgpu.migration().check_restore_immutable()?;
@@ -125,7 +125,7 @@ pub(crate) fn restore_immutable(
 /// is malformed or does not fit this VF; `NoMemory`. Nothing changes on error.
 pub(crate) fn restore_mutable(
     vgpu: &mut Vgpu,
-    engine: &Engine,
+    engine: &Tracker,
     blob: &[u8],
 ) -> core::result::Result<(), Rejection> {
     vgpu.migration().check_restore_mutable()?;

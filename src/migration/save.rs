@@ -9,9 +9,9 @@
 use alloc::vec::Vec;
 
 use super::snapshot::{immutable_of, mutable_of};
-use crate::basis::Engine;
-use crate::fallible::try_vec;
-use crate::status::{Result, Status};
+use crate::basis::Tracker;
+use crate::foundation::fallible::try_vec;
+use crate::foundation::status::{Result, Status};
 use crate::vgpu::Vgpu;
 
 /// What a Save call produced.
@@ -69,7 +69,7 @@ fn save(
 /// `NoMemory`.
 pub(crate) fn save_immutable(
     vgpu: &mut Vgpu,
-    engine: &Engine,
+    engine: &Tracker,
     capacity: Option<usize>,
 ) -> Result<Saved> {
     vgpu.migration().check_save_immutable()?;
@@ -92,7 +92,7 @@ pub(crate) fn save_immutable(
 /// without VRAM; `NoMemory`.
 pub(crate) fn save_mutable(
     vgpu: &mut Vgpu,
-    engine: &Engine,
+    engine: &Tracker,
     capacity: Option<usize>,
 ) -> Result<Saved> {
     vgpu.migration().check_save_mutable()?;

@@ -10,13 +10,13 @@
 
 use alloc::vec::Vec;
 
-use crate::basis::{BasisView, Engine};
-use crate::fallible::{push, try_vec};
-use crate::migration::state::{
+use crate::basis::{BasisView, Tracker};
+use crate::foundation::fallible::{push, try_vec};
+use crate::foundation::status::{Result, Status};
+use crate::savestate::state::{
     AdapterIdentity, BasisState, DriverVersion, ImmutableState, MsixEntry, MutableState,
     ReserveSize, SegmentLayout,
 };
-use crate::status::{Result, Status};
 use crate::vgpu::{BoundReserve, MSIX_TABLE_SIZE, Vgpu, pci};
 
 /// `u16::from_str_radix` of a crate-version component, at compile time.
@@ -110,7 +110,7 @@ impl ReserveMap {
 }
 
 /// What this adapter saves as the immutable data of `vgpu`.
-pub(crate) fn immutable_of(engine: &Engine, vgpu: &Vgpu) -> Result<ImmutableState> {
+pub(crate) fn immutable_of(engine: &Tracker, vgpu: &Vgpu) -> Result<ImmutableState> {
     let mut segments = try_vec(engine.segments().count())?;
     for s in engine.segments() {
         push(
@@ -143,7 +143,7 @@ pub(crate) fn immutable_of(engine: &Engine, vgpu: &Vgpu) -> Result<ImmutableStat
 
 /// The memory bases of the VF's reserve, as VF runs.
 pub(crate) fn bases_of(
-    engine: &Engine,
+    engine: &Tracker,
     vgpu: &Vgpu,
     reserve: &BoundReserve,
 ) -> Result<Vec<BasisState>> {
@@ -169,7 +169,7 @@ pub(crate) fn bases_of(
 ///
 /// # Errors
 /// `InvalidDeviceState` for a VF without VRAM; `NoMemory`.
-pub(crate) fn mutable_of(engine: &Engine, vgpu: &Vgpu) -> Result<MutableState> {
+pub(crate) fn mutable_of(engine: &Tracker, vgpu: &Vgpu) -> Result<MutableState> {
     let reserve = vgpu.migratable()?;
     let mut msix = try_vec(MSIX_TABLE_SIZE)?;
     for (i, entry) in vgpu.msix().iter().enumerate() {

@@ -5,7 +5,7 @@
 //! [`super::pci`].
 
 use super::{MSIX_TABLE_SIZE, Vgpu, pci};
-use crate::status::{Result, Status};
+use crate::foundation::status::{Result, Status};
 
 /// One MSI-X table entry (`DXGK_INTERRUPT_TABLE_ENTRY`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -5,9 +5,9 @@
 
 use super::escape::*;
 use super::{BoundReserve, Power, Vgpu, pci};
-use crate::basis::Engine;
-use crate::le;
-use crate::status::{Result, Status};
+use crate::basis::Tracker;
+use crate::foundation::le;
+use crate::foundation::status::{Result, Status};
 
 /// The largest escape reply.
 const MAX_REPLY: usize = if GPUP_VGPU_ESCAPE_INFO::SIZE > GPUP_VGPU_ESCAPE_MSIX_TABLE::SIZE {
@@ -54,7 +54,7 @@ impl Vgpu {
     /// As the [`super::escape`] module documents.
     pub(crate) fn escape(
         &self,
-        engine: &Engine,
+        engine: &Tracker,
         input: &[u8],
         out_capacity: usize,
     ) -> Result<EscapeReply> {
@@ -105,7 +105,7 @@ impl Vgpu {
 
     /// The VF's GPU wrote `[offset, offset + length)` of its VRAM: the pages
     /// are marked dirty in every tracked basis over them.
-    fn gpu_wrote(&self, engine: &Engine, offset: u64, length: u64) -> Result<()> {
+    fn gpu_wrote(&self, engine: &Tracker, offset: u64, length: u64) -> Result<()> {
         // A paused VF is not scheduled: its GPU writes nothing.
         let reserve = match &self.reserve {
             Some(r) if self.running() => r,

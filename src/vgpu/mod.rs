@@ -67,11 +67,10 @@ pub(crate) mod resources;
 use alloc::vec::Vec;
 use dxgk_sys::LUID;
 
-use crate::basis::Segment;
-use crate::basis::types::{PageSize, SegmentId};
-use crate::fallible;
-use crate::migration::machine::VfMigration;
-use crate::status::{Result, Status};
+use crate::foundation::fallible;
+use crate::foundation::status::{Result, Status};
+use crate::foundation::units::{PageSize, Segment, SegmentId, VfIndex};
+use crate::savestate::machine::VfMigration;
 use allocation::Allocations;
 use options::PartitionConfig;
 use pci::ConfigSpace;
@@ -83,11 +82,6 @@ pub(crate) use resources::{BoundReserve, PinnedReserve, ScatterEntry};
 
 /// Entries of each VF's MSI-X table (the capability's table size + 1).
 pub(crate) const MSIX_TABLE_SIZE: usize = pci::MSIX_VECTORS as usize;
-
-/// A `vfIndex` / `PartitionId` / `VirtualFunctionIndex` as the OS passed it:
-/// not yet checked against the vGPU table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct VfIndex(pub(crate) u32);
 
 /// One vGPU: everything a per-VF operation reads or changes.
 pub(crate) struct Vgpu {

@@ -5,7 +5,7 @@
 //! counts 1, 2, 4 and 8. On the host a loader may replace it between
 //! AddDevice and the first StartDevice (`gpup_host_set_partition_config`).
 
-use crate::status::{Result, Status};
+use crate::foundation::status::{Result, Status};
 
 /// The most partition counts an adapter offers (`DXGKARG_GETGPUPARTITIONINFO`
 /// carries them in a caller-sized array; 32 is this driver's bound).

@@ -2,7 +2,7 @@
 //! pause overlay (`DxgkDdiSetVirtualFunctionPauseState`): whether it runs.
 
 use super::Vgpu;
-use crate::status::{Result, Status};
+use crate::foundation::status::{Result, Status};
 
 /// A vGPU's power state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

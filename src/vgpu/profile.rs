@@ -6,8 +6,8 @@
 use dxgk_sys::LUID;
 
 use super::{ConfigSpace, MSIX_TABLE_SIZE, Partitioning, Power, VfIndex, VfMigration, Vgpu, luid};
-use crate::basis::types::{PageSize, SegmentId};
-use crate::status::{Result, Status};
+use crate::foundation::status::{Result, Status};
+use crate::foundation::units::{PageSize, SegmentId};
 
 /// Capability indices (`DXGK_VGPU_CAPABILITY_TYPE`).
 pub(crate) const CAPABILITIES: usize = 4;
@@ -250,7 +250,7 @@ impl Partitioning {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::basis::Segment;
+    use crate::foundation::units::Segment;
     use crate::vgpu::options::PartitionConfig;
 
     fn partitioning() -> Partitioning {

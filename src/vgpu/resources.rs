@@ -11,11 +11,11 @@ use core::ffi::c_void;
 
 use super::allocation::{AllocationHandle, ReserveData};
 use super::{Partitioning, Power, VfIndex, Vgpu};
-use crate::basis::Engine;
-use crate::basis::table::BasisHandle;
-use crate::basis::types::SegmentId;
-use crate::fallible::{self, push, try_vec};
-use crate::status::{Result, Status};
+use crate::basis::BasisHandle;
+use crate::basis::Tracker;
+use crate::foundation::fallible::{self, push, try_vec};
+use crate::foundation::status::{Result, Status};
+use crate::foundation::units::SegmentId;
 
 /// One entry of SetVirtualGpuResources, as Dxgkrnl passed it.
 #[derive(Debug, Clone, Copy)]
@@ -199,7 +199,7 @@ impl Partitioning {
     /// were already set; `NoMemory`. Nothing is bound on error.
     pub(crate) fn set_resources2(
         &mut self,
-        engine: &Engine,
+        engine: &Tracker,
         vf: VfIndex,
         entries: &[ScatterEntry],
     ) -> Result<()> {
