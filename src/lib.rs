@@ -21,6 +21,14 @@
 //! | 6 | `adapter` | adapter state and lifecycle, the adapter registry, the capabilities it reports |
 //! | 7 | [`ddi`] | the `extern "system"` trampolines registered with Dxgkrnl |
 //! | 8 | [`host`] (host builds only) | the loader's extra C ABI (memory configuration, the software dirty-tracking backend as `gpup_sw_mark_dirty`) |
+//!
+//! `unsafe` lives in three places only, the boundaries with the OS: `ddi`
+//! (the trampolines read their argument blocks through `ddi::arg::ArgBlock`,
+//! whose one `unsafe` constructor carries Dxgkrnl's contract, and write OS
+//! memory through `OutBuffer`), `kernel` (the platform backends, Dxgkrnl's
+//! callbacks, the lock's cell) and `host` (the host loader's C ABI). The
+//! other modules are safe code; their tests use `unsafe` only to read back
+//! `MaybeUninit` buffers they initialised.
 
 #![cfg_attr(target_os = "windows", no_std)]
 // No panic reachable from a DDI: these hold for all driver code (tests may

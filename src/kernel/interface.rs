@@ -19,7 +19,9 @@ pub(crate) struct KernelInterface(DXGKRNL_INTERFACE);
 // SAFETY: the interface is a table of function pointers and an opaque handle
 // that Dxgkrnl allows to be used from any thread (type invariant).
 unsafe impl Send for KernelInterface {}
-// SAFETY: as above; the copy is never mutated after StartDevice.
+// SAFETY: shared use from several threads only reads the copy, which is
+// never mutated after StartDevice, and calls callbacks Dxgkrnl allows to be
+// called from any thread (type invariant).
 unsafe impl Sync for KernelInterface {}
 
 /// The callbacks the driver cannot work without; their end bounds the
