@@ -44,24 +44,6 @@ pub(crate) unsafe fn write_out<T: Copy>(p: *mut T, value: T) -> Result<()> {
     Ok(())
 }
 
-/// Reads the `T` at byte `offset` of an OS argument block.
-///
-/// # Safety
-/// `base` is non-NULL and `offset..offset + size_of::<T>()` of it is readable.
-pub(crate) unsafe fn read_at<T: Copy>(base: *const u8, offset: usize) -> T {
-    // SAFETY: readable by the caller's contract; unaligned reads accepted.
-    unsafe { base.wrapping_add(offset).cast::<T>().read_unaligned() }
-}
-
-/// Writes `value` at byte `offset` of an OS argument block.
-///
-/// # Safety
-/// `base` is non-NULL and `offset..offset + size_of::<T>()` of it is writable.
-pub(crate) unsafe fn write_at<T>(base: *mut u8, offset: usize, value: T) {
-    // SAFETY: writable by the caller's contract; unaligned writes accepted.
-    unsafe { base.wrapping_add(offset).cast::<T>().write_unaligned(value) }
-}
-
 /// Copies `dst.len()` bytes from an OS buffer.
 ///
 /// # Safety

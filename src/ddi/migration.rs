@@ -23,13 +23,14 @@
 //! a `DataSize` of 0 or above the format's largest blob is data that cannot
 //! be valid (`STATUS_OBJECT_TYPE_MISMATCH`, never read).
 
-use core::mem::{offset_of, size_of};
+use core::mem::size_of;
 
 use dxgk_sys::*;
 
 use crate::adapter::{Started, registry};
 use crate::basis::Tracker;
-use crate::ddi::{copy_in, copy_out, read_at, read_in, write_out};
+use crate::ddi::arg::ArgBlock;
+use crate::ddi::{copy_in, copy_out, read_in, write_out};
 use crate::foundation::status::{Result, Status, to_ntstatus};
 use crate::foundation::units::VfIndex;
 use crate::kernel::KernelInterface;
@@ -37,7 +38,6 @@ use crate::migration;
 use crate::migration::restore::{Rejection, blob_len};
 use crate::migration::save::Saved;
 use crate::savestate::machine::Role;
-use crate::savestate::triage::TRIAGE_EVENT_TYPE;
 use crate::vgpu::{MsixValue, Partitioning, ScatterEntry};
 
 /// Most descriptors a SetVirtualGpuResources2 block may carry (one per
@@ -73,8 +73,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiPrepareLiveMigration(
     pArgs: *const DXGKARG_GPUP_PREPARE_LIVE_MIGRATION,
 ) -> NTSTATUS {
     to_ntstatus(with_vgpus(hAdapter, |_, p, _| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
         let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
         let role = match args.MigrationType {
             DXGK_GPUP_MIGRATIONTYPE_SOURCE => Role::Source,
@@ -100,27 +100,21 @@ unsafe fn save(
 ) -> Result<()> {
     // SAFETY: NULL or readable (contract).
     let have = unsafe { read_in(data_size.cast_const()) }?;
-    match run(migration::save::capacity(have, data.is_null())?)? {
-        Saved::Size(n) => {
-            let n = UINT64::try_from(n).map_err(|_| Status::InvalidParameter)?;
-            // SAFETY: non-NULL (read above) and writable (contract).
-            unsafe { write_out(data_size, n) }
-        }
-        Saved::TooSmall(n) => {
-            let n = UINT64::try_from(n).map_err(|_| Status::InvalidParameter)?;
-            // SAFETY: as above.
-            unsafe { write_out(data_size, n) }?;
-            Err(Status::BufferTooSmall)
-        }
+    let (size, outcome) = match run(migration::save::capacity(have, data.is_null())?)? {
+        Saved::Size(n) => (n, Ok(())),
+        Saved::TooSmall(n) => (n, Err(Status::BufferTooSmall)),
         Saved::Blob(blob) => {
-            // SAFETY: `data` is non-NULL (the sizing case is above) and
-            // writable for `*data_size >= blob.len()` bytes (contract).
+            // SAFETY: `data` is non-NULL (`capacity` makes a NULL `data` the
+            // sizing call, which has no blob) and writable for `*data_size
+            // >= blob.len()` bytes (contract); `blob` is the driver's own.
             unsafe { copy_out(&blob, data.cast()) }?;
-            let n = UINT64::try_from(blob.len()).map_err(|_| Status::InvalidParameter)?;
-            // SAFETY: as above.
-            unsafe { write_out(data_size, n) }
+            (blob.len(), Ok(()))
         }
-    }
+    };
+    let size = UINT64::try_from(size).map_err(|_| Status::InvalidParameter)?;
+    // SAFETY: non-NULL (the read above succeeded) and writable (contract).
+    unsafe { write_out(data_size, size) }?;
+    outcome
 }
 
 /// `DxgkDdiSaveImmutableMigrationData` (module docs for the two calls):
@@ -134,8 +128,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiSaveImmutableMigrationData(
     pArgs: *mut DXGKARG_GPUP_SAVE_IMMUTABLE_MIGRATION_DATA,
 ) -> NTSTATUS {
     to_ntstatus(with_vgpus(hAdapter, |engine, p, _| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs.cast_const()) }?;
+        // SAFETY: NULL or a readable block (contract); the block itself is
+        // only read (the outputs go through its `DataSize` and `Data`).
+        let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
         let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
         // SAFETY: the pointers come from the block, under its contract.
         unsafe {
@@ -157,8 +152,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiSaveMutableMigrationData(
     pArgs: *mut DXGKARG_GPUP_SAVE_MUTABLE_MIGRATION_DATA,
 ) -> NTSTATUS {
     to_ntstatus(with_vgpus(hAdapter, |engine, p, _| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs.cast_const()) }?;
+        // SAFETY: NULL or a readable block (contract); the block itself is
+        // only read (the outputs go through its `DataSize` and `Data`).
+        let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
         let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
         // SAFETY: the pointers come from the block, under its contract.
         unsafe {
@@ -203,7 +199,8 @@ unsafe fn restore(
         Some(n) => {
             let mut blob = crate::foundation::fallible::try_vec(n)?;
             blob.resize(n, 0);
-            // SAFETY: readable for `size` bytes (contract); `blob` is ours.
+            // SAFETY: `data` is non-NULL (checked) and readable for `size`
+            // = `n` bytes (contract); `blob` is ours, so they cannot overlap.
             unsafe { copy_in(data.cast(), &mut blob) }?;
             restore(&blob)
         }
@@ -211,25 +208,7 @@ unsafe fn restore(
         // the state checks) as a truncated one, without reading it.
         None => restore(&[]).and(Err(Status::ObjectTypeMismatch.into())),
     };
-    match outcome {
-        Ok(()) => Ok(()),
-        Err(rejection) => {
-            if let Some(event) = rejection.triage {
-                let logged = kernel.log_etw_event(
-                    &crate::interfaces::MIGRATION_TRIAGE_EVENT.guid,
-                    TRIAGE_EVENT_TYPE,
-                    &event.encode(),
-                );
-                crate::trace!(
-                    "Restore rejected: reason {} detail {} (event logged: {})",
-                    event.Reason,
-                    event.Detail,
-                    logged
-                );
-            }
-            Err(rejection.status)
-        }
-    }
+    outcome.map_err(|rejection| rejection.report(kernel))
 }
 
 /// `DxgkDdiRestoreImmutableMigrationData`: `STATUS_INVALID_DEVICE_STATE`
@@ -244,8 +223,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiRestoreImmutableMigrationData(
     pArgs: *const DXGKARG_GPUP_RESTORE_IMMUTABLE_MIGRATION_DATA,
 ) -> NTSTATUS {
     to_ntstatus(with_vgpus(hAdapter, |engine, p, kernel| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
         let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
         // SAFETY: `Data` is NULL or readable for `DataSize` bytes (contract).
         unsafe {
@@ -268,8 +247,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiRestoreMutableMigrationData(
     pArgs: *const DXGKARG_GPUP_RESTORE_MUTABLE_MIGRATION_DATA,
 ) -> NTSTATUS {
     to_ntstatus(with_vgpus(hAdapter, |engine, p, kernel| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
         let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
         // SAFETY: `Data` is NULL or readable for `DataSize` bytes (contract).
         unsafe {
@@ -291,8 +270,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiWriteVirtualizedInterrupt(
     pArgs: *const DXGKARG_GPUP_WRITE_VIRTUALIZED_MSIX,
 ) -> NTSTATUS {
     to_ntstatus(with_vgpus(hAdapter, |_, p, _| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
         let entry = args.WriteValue;
         p.vgpu_mut(VfIndex(args.vfIndex))?.write_interrupt(
             args.InterruptTableIndex,
@@ -319,42 +298,27 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualGpuResources2(
     pArgs: *const DXGKARG_SETVIRTUALGPURESOURCES2,
 ) -> NTSTATUS {
     to_ntstatus(with_vgpus(hAdapter, |engine, p, _| {
-        if pArgs.is_null() {
+        // SAFETY: NULL or a readable block of `SegmentCount` descriptors
+        // (contract).
+        let block = unsafe { ArgBlock::new(pArgs) }?;
+        let header = block.get();
+        let n = usize::try_from(header.SegmentCount).map_err(|_| Status::InvalidParameter)?;
+        if n == 0 {
             return Err(Status::InvalidParameter);
         }
-        let base = pArgs.cast::<u8>();
-        // SAFETY: non-NULL; the header is readable (contract).
-        let vf: ULONG =
-            unsafe { read_at(base, offset_of!(DXGKARG_SETVIRTUALGPURESOURCES2, vfIndex)) };
-        // SAFETY: as above.
-        let count: ULONG = unsafe {
-            read_at(
-                base,
-                offset_of!(DXGKARG_SETVIRTUALGPURESOURCES2, SegmentCount),
-            )
-        };
-        let n = usize::try_from(count).map_err(|_| Status::InvalidParameter)?;
-        if n == 0 || n > MAX_SEGMENT_DESCRIPTORS {
-            return Err(Status::InvalidParameter);
-        }
-        let first = offset_of!(DXGKARG_SETVIRTUALGPURESOURCES2, SegmentDescriptors);
+        let raw = block.entries::<DXGK_GPU_PHYSICAL_RESERVE_DESCRIPTOR>(MAX_SEGMENT_DESCRIPTORS)?;
         let mut entries = [ScatterEntry {
             allocation: core::ptr::null_mut(),
             basis: core::ptr::null_mut(),
         }; MAX_SEGMENT_DESCRIPTORS];
-        for (i, entry) in entries.iter_mut().take(n).enumerate() {
-            let offset = i
-                .checked_mul(size_of::<DXGK_GPU_PHYSICAL_RESERVE_DESCRIPTOR>())
-                .and_then(|o| o.checked_add(first))
-                .ok_or(Status::InvalidParameter)?;
-            // SAFETY: descriptor `i < SegmentCount` of the block (contract).
-            let raw: DXGK_GPU_PHYSICAL_RESERVE_DESCRIPTOR = unsafe { read_at(base, offset) };
+        for (entry, raw) in entries.iter_mut().zip(raw.iter()) {
             *entry = ScatterEntry {
                 allocation: raw.DriverAllocationHandle,
                 basis: raw.MemoryBasis,
             };
         }
-        p.set_resources2(engine, VfIndex(vf), entries.get(..n).unwrap_or_default())
+        let vf = VfIndex(header.vfIndex);
+        p.set_resources2(engine, vf, entries.get(..n).unwrap_or_default())
     }))
 }
 
@@ -369,8 +333,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualFunctionPauseState(
     pArgs: *const DXGKARG_SETVIRTUALFUNCTIONPAUSESTATE,
 ) -> NTSTATUS {
     to_ntstatus(with_vgpus(hAdapter, |_, p, _| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
         p.vgpu_mut(VfIndex(args.vfIndex))?
             .set_pause(args.bPause != 0);
         Ok(())

@@ -40,9 +40,7 @@ pub(crate) mod unsupported;
 use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;
 
-pub(crate) use buffer::{
-    InBuffer, OutBuffer, copy_in, copy_out, read_at, read_in, write_at, write_out,
-};
+pub(crate) use buffer::{InBuffer, OutBuffer, copy_in, copy_out, read_in, write_out};
 
 /// The DDI table this driver registers: `Version` = WDDM 3.2 and every slot it
 /// implements; all others NULL.

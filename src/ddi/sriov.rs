@@ -4,12 +4,13 @@
 //! is the PartitionId; an unknown one is `STATUS_INVALID_PARAMETER`, and the
 //! VOID DDIs zero their outputs for it.
 
-use core::mem::offset_of;
+use core::mem::{offset_of, size_of};
 
 use dxgk_sys::*;
 
+use crate::ddi::arg::ArgBlock;
 use crate::ddi::gpup::{with_partitions, with_partitions_mut};
-use crate::ddi::{copy_in, copy_out, read_in, write_at, write_out};
+use crate::ddi::{OutBuffer, copy_in, copy_out, write_out};
 use crate::foundation::status::{Status, to_ntstatus};
 use crate::foundation::units::VfIndex;
 use crate::interfaces::{POWER_DEVICE_D0, POWER_DEVICE_D1, POWER_DEVICE_D2, POWER_DEVICE_D3};
@@ -26,8 +27,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiReadVirtualFunctionConfig(
     pArgs: *const DXGKARG_READVIRTUALFUNCTIONCONFIG,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
         let len = usize::try_from(args.Length).map_err(|_| Status::InvalidParameter)?;
         crate::vgpu::pci::ConfigSpace::check(args.Offset, len)?;
         let bytes = p
@@ -49,8 +50,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiWriteVirtualFunctionConfig(
     pArgs: *const DXGKARG_WRITEVIRTUALFUNCTIONCONFIG,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions_mut(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
         let len = usize::try_from(args.Length).map_err(|_| Status::InvalidParameter)?;
         crate::vgpu::pci::ConfigSpace::check(args.Offset, len)?;
         let vgpu = p.vgpu_mut(VfIndex(args.VirtualFunctionIndex))?;
@@ -73,8 +74,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiReadVirtualFunctionConfigBlock(
     pArgs: *const DXGKARG_READVIRTUALFUNCTIONCONFIGBLOCK,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
         p.vgpu(VfIndex(args.VirtualFunctionIndex))?;
         Err(Status::NotSupported)
     }))
@@ -89,8 +90,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiWriteVirtualFunctionConfigBlock(
     pArgs: *const DXGKARG_WRITEVIRTUALFUNCTIONCONFIGBLOCK,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
         p.vgpu(VfIndex(args.VirtualFunctionIndex))?;
         Err(Status::NotSupported)
     }))
@@ -106,8 +107,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryProbedBars(
     pArgs: *mut DXGKARG_QUERYPROBEDBARS,
 ) {
     let _ = with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs.cast_const()) }?;
+        // SAFETY: NULL or a readable block (contract); only read.
+        let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
         let bars = p
             .vgpu(VfIndex(args.VirtualFunctionIndex))
             .map_or([0; 6], Vgpu::probed_bars);
@@ -129,15 +130,16 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetVendorAndDevice(
     pArgs: *mut DXGKARG_GETVENDORANDDEVICE,
 ) {
     let _ = with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
+        // SAFETY: NULL or a readable and writable block (contract).
+        let mut block = unsafe { ArgBlock::new(pArgs) }?;
         let (vendor, device) = p
-            .vgpu(VfIndex(args.VirtualFunctionIndex))
+            .vgpu(VfIndex(block.get().VirtualFunctionIndex))
             .map_or((0, 0), Vgpu::vendor_and_device);
-        args.VendorId = vendor;
-        args.DeviceId = device;
-        // SAFETY: non-NULL (read above) and writable (contract).
-        unsafe { write_out(pArgs, args) }
+        block.update(|a| {
+            a.VendorId = vendor;
+            a.DeviceId = device;
+        });
+        Ok(())
     });
 }
 
@@ -152,13 +154,14 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetDeviceLocation(
     pArgs: *mut DXGKARG_GETDEVICELOCATION,
 ) {
     let _ = with_partitions(Context, |_| {
-        // SAFETY: NULL or readable (contract).
-        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
-        args.SegmentNumber = 0;
-        args.BusNumber = 0;
-        args.FunctionNumber = 0;
-        // SAFETY: non-NULL (read above) and writable (contract).
-        unsafe { write_out(pArgs, args) }
+        // SAFETY: NULL or a readable and writable block (contract).
+        let mut block = unsafe { ArgBlock::new(pArgs) }?;
+        block.update(|a| {
+            a.SegmentNumber = 0;
+            a.BusNumber = 0;
+            a.FunctionNumber = 0;
+        });
+        Ok(())
     });
 }
 
@@ -172,8 +175,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiResetVirtualFunction(
     pArgs: *const DXGKARG_RESETVIRTUALFUNCTION,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions_mut(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
         p.vgpu_mut(VfIndex(args.VirtualFunctionIndex))?.reset();
         Ok(())
     }))
@@ -190,8 +193,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualFunctionPowerState(
     pArgs: *const DXGKARG_SETVIRTUALFUNCTIONPOWERSTATE,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions_mut(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
         let vgpu = p.vgpu_mut(VfIndex(args.VirtualFunctionIndex))?;
         let state = match args.PowerState {
             POWER_DEVICE_D0 => PowerRequest::D0,
@@ -214,8 +217,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetResourceForBar(
     pArgs: *mut DXGKARG_GETRESOURCEFORBAR,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs.cast_const()) }?;
+        // SAFETY: NULL or a readable block (contract); only read.
+        let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
         p.vgpu(VfIndex(args.VirtualFunctionIndex))?;
         Err(Status::NotSupported)
     }))
@@ -231,8 +234,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryVirtualFunctionLuid(
     pArgs: *mut DXGKARG_QUERYVIRTUALFUNCTIONLUID,
 ) {
     let _ = with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs.cast_const()) }?;
+        // SAFETY: NULL or a readable block (contract); only read.
+        let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
         let luid = p.vgpu(VfIndex(args.VirtualFunctionIndex)).map_or(
             LUID {
                 LowPart: 0,
@@ -259,16 +262,17 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetBackingResource(
     pArgs: *mut DXGKARG_GETBACKINGRESOURCE,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
+        // SAFETY: NULL or a readable and writable block (contract).
+        let mut block = unsafe { ArgBlock::new(pArgs) }?;
+        let args = block.get();
         p.vgpu(VfIndex(args.VirtualFunctionIndex))?;
         if !args.Resource.is_null() {
-            // SAFETY: non-NULL and writable (contract); byte 0 is `Type`.
-            unsafe { write_at(args.Resource.cast::<u8>(), 0, 0u8) };
+            // SAFETY: non-NULL (checked) and writable (contract); byte 0 is
+            // the descriptor's `UCHAR Type`, any value of which is valid.
+            unsafe { write_out(args.Resource.cast::<u8>(), 0u8) }?;
         }
-        args.pMdl = core::ptr::null_mut();
-        // SAFETY: non-NULL (read above) and writable (contract).
-        unsafe { write_out(pArgs, args) }
+        block.update(|a| a.pMdl = core::ptr::null_mut());
+        Ok(())
     }))
 }
 
@@ -282,13 +286,13 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetMmioRangeCount(
     pArgs: *mut DXGKARG_GETMMIORANGECOUNT,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
-        args.RangeCount = p
-            .vgpu(VfIndex(args.VirtualFunctionIndex))?
+        // SAFETY: NULL or a readable and writable block (contract).
+        let mut block = unsafe { ArgBlock::new(pArgs) }?;
+        let counts = p
+            .vgpu(VfIndex(block.get().VirtualFunctionIndex))?
             .mmio_range_count();
-        // SAFETY: non-NULL (read above) and writable (contract).
-        unsafe { write_out(pArgs, args) }
+        block.update(|a| a.RangeCount = counts);
+        Ok(())
     }))
 }
 
@@ -305,8 +309,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetMmioRanges(
     pArgs: *mut DXGKARG_GETMMIORANGES,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs.cast_const()) }?;
+        // SAFETY: NULL or a readable block (contract); only read.
+        let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
         let ranges = p
             .vgpu(VfIndex(args.VirtualFunctionIndex))?
             .mmio_ranges(args.BarIndex)?;
@@ -327,11 +331,12 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetMmioRanges(
                 InterceptWrites: 1,
                 PageCount: r.pages,
             };
-            let at = i
-                .checked_mul(core::mem::size_of::<DXGK_MMIORANGEINFO>())
-                .ok_or(Status::InvalidParameter)?;
-            // SAFETY: entry `i < needed <= NumRanges` of the array (contract).
-            unsafe { write_at(args.pMmioRanges.cast::<u8>(), at, info) };
+            let entry = args.pMmioRanges.wrapping_add(i);
+            // SAFETY: `pMmioRanges` is non-NULL (checked) and writable for
+            // `NumRanges` entries (contract); entry `i < needed <= NumRanges`
+            // is one of them.
+            let mut out = unsafe { OutBuffer::new(entry.cast(), size_of::<DXGK_MMIORANGEINFO>()) }?;
+            out.write_whole(&info)?;
         }
         Ok(())
     }))

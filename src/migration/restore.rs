@@ -21,6 +21,7 @@
 use super::snapshot::{bases_of, immutable_of};
 use crate::basis::Tracker;
 use crate::foundation::status::Status;
+use crate::kernel::KernelInterface;
 use crate::savestate::codec::{DecodeError, MAX_BLOB_LEN};
 use crate::savestate::machine::SourceVf;
 use crate::savestate::state::{
@@ -36,6 +37,27 @@ pub(crate) struct Rejection {
     pub(crate) status: Status,
     /// The event to log, for a rejected blob (`STATUS_OBJECT_TYPE_MISMATCH`).
     pub(crate) triage: Option<GPUP_MIGRATION_TRIAGE>,
+}
+
+impl Rejection {
+    /// Logs the triage event of a rejected blob through
+    /// `DxgkCbLogEtwEvent`, and gives the status the DDI returns.
+    pub(crate) fn report(self, kernel: &KernelInterface) -> Status {
+        if let Some(event) = self.triage {
+            let logged = kernel.log_etw_event(
+                &crate::interfaces::MIGRATION_TRIAGE_EVENT.guid,
+                TRIAGE_EVENT_TYPE,
+                &event.encode(),
+            );
+            crate::trace!(
+                "Restore rejected: reason {} detail {} (event logged: {})",
+                event.Reason,
+                event.Detail,
+                logged
+            );
+        }
+        self.status
+    }
 }
 
 impl From<Status> for Rejection {

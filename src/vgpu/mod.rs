@@ -77,7 +77,7 @@ use pci::ConfigSpace;
 
 pub(crate) use config::MsixValue;
 pub(crate) use power::{Power, PowerRequest};
-pub(crate) use profile::{CAPABILITIES, Capability, Requested};
+pub(crate) use profile::{CAPABILITIES, Capability, Created, Requested};
 pub(crate) use resources::{BoundReserve, PinnedReserve, ScatterEntry};
 
 /// Entries of each VF's MSI-X table (the capability's table size + 1).
