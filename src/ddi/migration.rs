@@ -1,11 +1,11 @@
 //! The nine GPU-P live-migration DDIs (slots 177-185 of
 //! `DRIVER_INITIALIZATION_DATA`). Each validates `hAdapter`, reads its
-//! argument block defensively, looks the VF up through the partitioning
-//! (`STATUS_INVALID_PARAMETER` for an unknown `vfIndex`), and calls
-//! `crate::vgpu::Partitioning` under the adapter's write lock. The state
-//! machine and the statuses of out-of-order calls are in
-//! `crate::migration::machine`; what is saved and checked in
-//! `crate::vgpu::live`.
+//! argument block through an `ArgBlock`, resolves `vfIndex` once into its
+//! `crate::vgpu::Vgpu` (`STATUS_INVALID_PARAMETER` for an unknown one), and
+//! calls the per-VF operation of `crate::migration` (or of the `Vgpu`) under
+//! the adapter's write lock. The state machine and the statuses of
+//! out-of-order calls are in `crate::savestate::machine`; what is saved and
+//! checked in `crate::migration::snapshot` and `crate::migration::restore`.
 //!
 //! The Save DDIs follow the two-call protocol (`dirty-bit-tracking.md`
 //! section 6): a sizing call (`*DataSize == 0`, `Data == NULL`) sets
@@ -18,7 +18,7 @@
 //! The state checks come first: an out-of-order sizing call is refused too.
 //!
 //! A Restore that rejects its data logs a
-//! [`crate::migration::triage`] event through `DxgkCbLogEtwEvent` and returns
+//! [`crate::savestate::triage`] event through `DxgkCbLogEtwEvent` and returns
 //! `STATUS_OBJECT_TYPE_MISMATCH`. `Data == NULL` is `STATUS_INVALID_PARAMETER`;
 //! a `DataSize` of 0 or above the format's largest blob is data that cannot
 //! be valid (`STATUS_OBJECT_TYPE_MISMATCH`, never read).
