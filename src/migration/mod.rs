@@ -1,7 +1,7 @@
 //! GPU-P live migration of one VF, above the vGPU layer:
 //!
-//! - the per-VF operations, each on one [`crate::vgpu::Vgpu`] and the memory
-//!   bases of the dirty-tracking layer: [`prepare`] and [`end`] here, `save`
+//! - the per-VF operations, each on one `crate::vgpu::Vgpu` and the memory
+//!   bases of the dirty-tracking layer: `prepare` and `end` here, `save`
 //!   (the source side) and `restore` (the target side), over `snapshot`
 //!   (what this adapter saves for a VF);
 //! - the saved-state format's public API as other crates see it (the

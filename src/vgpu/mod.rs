@@ -1,17 +1,17 @@
 //! GPU partitioning: the partition count, the per-count profiles, the vGPU
 //! table indexed by PartitionId (= `vfIndex` = `VirtualFunctionIndex`), and
-//! one [`Vgpu`] per occupied slot with its VRAM reserve, its synthetic PCI
+//! one `Vgpu` per occupied slot with its VRAM reserve, its synthetic PCI
 //! function and its LUID. Platform-free safe code; the DDI trampolines are in
 //! `crate::ddi::partition`, `crate::ddi::sriov`, `crate::ddi::allocation` and
 //! `crate::ddi::migration`, the per-VF live migration in `crate::migration`.
 //!
 //! # Who owns what
-//! - [`Partitioning`] is the adapter-wide part: the count, the profiles, the
+//! - `Partitioning` is the adapter-wide part: the count, the profiles, the
 //!   VRAM accounting (which reserve lies where, the vGPU allocations) and the
 //!   vGPU table. Its methods that concern one VF (create, destroy, binding a
 //!   reserve) take the raw index and look it up once.
-//! - [`Vgpu`] is one VF. A trampoline resolves `vfIndex` once, with
-//!   [`Partitioning::vgpu`] or [`Partitioning::vgpu_mut`]: the borrow it gets
+//! - `Vgpu` is one VF. A trampoline resolves `vfIndex` once, with
+//!   `Partitioning::vgpu` or `Partitioning::vgpu_mut`: the borrow it gets
 //!   back is the checked index, and every per-VF operation is a method of it
 //!   (`profile`, `resources`, `power`, `config` and `driver_escape`), which
 //!   never looks at another VF nor at the table. A `Vgpu` holds everything
