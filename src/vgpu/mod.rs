@@ -52,6 +52,13 @@
 //! Everything here lives in the adapter's started state, behind the adapter's
 //! lock: changes (count, create, destroy, bind, power, config writes, resets,
 //! allocations) hold it for writing; queries and escapes for reading.
+//!
+//! Nothing here assumes that one lock: a per-VF operation borrows only its
+//! `Vgpu` (and, for the escape and migration, the memory bases), so each
+//! `Vgpu` can move behind a lock of its own. The adapter-wide operations
+//! that read or change VFs (VRAM accounting, binding a reserve, revoking one
+//! whose allocation is destroyed, create and destroy) would then take the
+//! partitioning's lock first and a VF's second.
 
 pub(crate) mod allocation;
 pub(crate) mod config;
