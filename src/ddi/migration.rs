@@ -45,7 +45,7 @@ use crate::vgpu::{MsixValue, Partitioning, ScatterEntry};
 /// refused unread.
 const MAX_SEGMENT_DESCRIPTORS: usize = 32;
 
-/// Runs `f` on the engine and the partitioning of a started adapter, under
+/// Runs `f` on the dirty-tracking layer and the partitioning of a started adapter, under
 /// its write lock.
 fn with_vgpus<R>(
     hAdapter: HANDLE,
@@ -127,7 +127,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiSaveImmutableMigrationData(
     hAdapter: HANDLE,
     pArgs: *mut DXGKARG_GPUP_SAVE_IMMUTABLE_MIGRATION_DATA,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |engine, p, _| {
+    to_ntstatus(with_vgpus(hAdapter, |tracker, p, _| {
         // SAFETY: NULL or a readable block (contract); the block itself is
         // only read (the outputs go through its `DataSize` and `Data`).
         let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
@@ -135,7 +135,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiSaveImmutableMigrationData(
         // SAFETY: the pointers come from the block, under its contract.
         unsafe {
             save(args.DataSize, args.Data, |capacity| {
-                migration::save::save_immutable(vgpu, engine, capacity)
+                migration::save::save_immutable(vgpu, tracker, capacity)
             })
         }
     }))
@@ -151,7 +151,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiSaveMutableMigrationData(
     hAdapter: HANDLE,
     pArgs: *mut DXGKARG_GPUP_SAVE_MUTABLE_MIGRATION_DATA,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |engine, p, _| {
+    to_ntstatus(with_vgpus(hAdapter, |tracker, p, _| {
         // SAFETY: NULL or a readable block (contract); the block itself is
         // only read (the outputs go through its `DataSize` and `Data`).
         let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
@@ -159,7 +159,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiSaveMutableMigrationData(
         // SAFETY: the pointers come from the block, under its contract.
         unsafe {
             save(args.DataSize, args.Data, |capacity| {
-                migration::save::save_mutable(vgpu, engine, capacity)
+                migration::save::save_mutable(vgpu, tracker, capacity)
             })
         }
     }))
@@ -222,14 +222,14 @@ pub(crate) unsafe extern "system" fn DxgkDdiRestoreImmutableMigrationData(
     hAdapter: HANDLE,
     pArgs: *const DXGKARG_GPUP_RESTORE_IMMUTABLE_MIGRATION_DATA,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |engine, p, kernel| {
+    to_ntstatus(with_vgpus(hAdapter, |tracker, p, kernel| {
         // SAFETY: NULL or a readable block (contract).
         let args = unsafe { ArgBlock::new(pArgs) }?.get();
         let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
         // SAFETY: `Data` is NULL or readable for `DataSize` bytes (contract).
         unsafe {
             restore(kernel, args.DataSize, args.Data, |blob| {
-                migration::restore::restore_immutable(vgpu, engine, blob)
+                migration::restore::restore_immutable(vgpu, tracker, blob)
             })
         }
     }))
@@ -246,14 +246,14 @@ pub(crate) unsafe extern "system" fn DxgkDdiRestoreMutableMigrationData(
     hAdapter: HANDLE,
     pArgs: *const DXGKARG_GPUP_RESTORE_MUTABLE_MIGRATION_DATA,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |engine, p, kernel| {
+    to_ntstatus(with_vgpus(hAdapter, |tracker, p, kernel| {
         // SAFETY: NULL or a readable block (contract).
         let args = unsafe { ArgBlock::new(pArgs) }?.get();
         let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
         // SAFETY: `Data` is NULL or readable for `DataSize` bytes (contract).
         unsafe {
             restore(kernel, args.DataSize, args.Data, |blob| {
-                migration::restore::restore_mutable(vgpu, engine, blob)
+                migration::restore::restore_mutable(vgpu, tracker, blob)
             })
         }
     }))
@@ -297,7 +297,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualGpuResources2(
     hAdapter: HANDLE,
     pArgs: *const DXGKARG_SETVIRTUALGPURESOURCES2,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |engine, p, _| {
+    to_ntstatus(with_vgpus(hAdapter, |tracker, p, _| {
         // SAFETY: NULL or a readable block of `SegmentCount` descriptors
         // (contract).
         let block = unsafe { ArgBlock::new(pArgs) }?;
@@ -318,7 +318,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualGpuResources2(
             };
         }
         let vf = VfIndex(header.vfIndex);
-        p.set_resources2(engine, vf, entries.get(..n).unwrap_or_default())
+        p.set_resources2(tracker, vf, entries.get(..n).unwrap_or_default())
     }))
 }
 

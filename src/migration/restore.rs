@@ -117,7 +117,7 @@ pub(crate) fn blob_len(data_size: u64) -> Option<usize> {
 /// `NoMemory`. Nothing changes on error.
 pub(crate) fn restore_immutable(
     vgpu: &mut Vgpu,
-    engine: &Tracker,
+    tracker: &Tracker,
     blob: &[u8],
 ) -> core::result::Result<(), Rejection> {
     vgpu.migration().check_restore_immutable()?;
@@ -125,7 +125,7 @@ pub(crate) fn restore_immutable(
     let partition = vgpu.index();
     let ddi = RESTORE_IMMUTABLE_SLOT;
     let source = ImmutableState::decode(blob).map_err(|e| malformed(ddi, partition, e))?;
-    let target = immutable_of(engine, vgpu)?;
+    let target = immutable_of(tracker, vgpu)?;
     if let Err(why) = source.check_compatible(&target) {
         return Err(incompatible(partition, why, &target, &source));
     }
@@ -147,7 +147,7 @@ pub(crate) fn restore_immutable(
 /// is malformed or does not fit this VF; `NoMemory`. Nothing changes on error.
 pub(crate) fn restore_mutable(
     vgpu: &mut Vgpu,
-    engine: &Tracker,
+    tracker: &Tracker,
     blob: &[u8],
 ) -> core::result::Result<(), Rejection> {
     vgpu.migration().check_restore_mutable()?;
@@ -194,7 +194,7 @@ pub(crate) fn restore_mutable(
             u64::from(theirs),
         ));
     }
-    let ours = bases_of(engine, vgpu, reserve)?;
+    let ours = bases_of(tracker, vgpu, reserve)?;
     for (i, theirs) in saved.bases.iter().enumerate() {
         let covered = ours
             .iter()

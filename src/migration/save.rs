@@ -69,12 +69,12 @@ fn save(
 /// `NoMemory`.
 pub(crate) fn save_immutable(
     vgpu: &mut Vgpu,
-    engine: &Tracker,
+    tracker: &Tracker,
     capacity: Option<usize>,
 ) -> Result<Saved> {
     vgpu.migration().check_save_immutable()?;
     vgpu.migratable()?;
-    let state = immutable_of(engine, vgpu)?;
+    let state = immutable_of(tracker, vgpu)?;
     let migration = vgpu.migration_mut();
     save(
         capacity,
@@ -92,11 +92,11 @@ pub(crate) fn save_immutable(
 /// without VRAM; `NoMemory`.
 pub(crate) fn save_mutable(
     vgpu: &mut Vgpu,
-    engine: &Tracker,
+    tracker: &Tracker,
     capacity: Option<usize>,
 ) -> Result<Saved> {
     vgpu.migration().check_save_mutable()?;
-    let state = mutable_of(engine, vgpu)?;
+    let state = mutable_of(tracker, vgpu)?;
     let migration = vgpu.migration_mut();
     save(
         capacity,

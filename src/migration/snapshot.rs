@@ -110,9 +110,9 @@ impl ReserveMap {
 }
 
 /// What this adapter saves as the immutable data of `vgpu`.
-pub(crate) fn immutable_of(engine: &Tracker, vgpu: &Vgpu) -> Result<ImmutableState> {
-    let mut segments = try_vec(engine.segments().count())?;
-    for s in engine.segments() {
+pub(crate) fn immutable_of(tracker: &Tracker, vgpu: &Vgpu) -> Result<ImmutableState> {
+    let mut segments = try_vec(tracker.segments().count())?;
+    for s in tracker.segments() {
         push(
             &mut segments,
             SegmentLayout {
@@ -143,14 +143,14 @@ pub(crate) fn immutable_of(engine: &Tracker, vgpu: &Vgpu) -> Result<ImmutableSta
 
 /// The memory bases of the VF's reserve, as VF runs.
 pub(crate) fn bases_of(
-    engine: &Tracker,
+    tracker: &Tracker,
     vgpu: &Vgpu,
     reserve: &BoundReserve,
 ) -> Result<Vec<BasisState>> {
     let map = ReserveMap::new(reserve)?;
     let mine = |b: &BasisView<'_>| b.segment == vgpu.segment();
-    let mut bases = try_vec(engine.bases().filter(|b| mine(b)).count())?;
-    for b in engine.bases().filter(|b| mine(b)) {
+    let mut bases = try_vec(tracker.bases().filter(|b| mine(b)).count())?;
+    for b in tracker.bases().filter(|b| mine(b)) {
         if let Some(ranges) = map.runs(&b)? {
             push(
                 &mut bases,
@@ -169,7 +169,7 @@ pub(crate) fn bases_of(
 ///
 /// # Errors
 /// `InvalidDeviceState` for a VF without VRAM; `NoMemory`.
-pub(crate) fn mutable_of(engine: &Tracker, vgpu: &Vgpu) -> Result<MutableState> {
+pub(crate) fn mutable_of(tracker: &Tracker, vgpu: &Vgpu) -> Result<MutableState> {
     let reserve = vgpu.migratable()?;
     let mut msix = try_vec(MSIX_TABLE_SIZE)?;
     for (i, entry) in vgpu.msix().iter().enumerate() {
@@ -193,7 +193,7 @@ pub(crate) fn mutable_of(engine: &Tracker, vgpu: &Vgpu) -> Result<MutableState> 
         luid: luid_value(vgpu.luid()),
         paused: vgpu.migration().paused(),
         msix,
-        bases: bases_of(engine, vgpu, reserve)?,
+        bases: bases_of(tracker, vgpu, reserve)?,
         config,
     })
 }

@@ -54,7 +54,7 @@ impl Vgpu {
     /// As the [`super::escape`] module documents.
     pub(crate) fn escape(
         &self,
-        engine: &Tracker,
+        tracker: &Tracker,
         input: &[u8],
         out_capacity: usize,
     ) -> Result<EscapeReply> {
@@ -87,7 +87,7 @@ impl Vgpu {
                 else {
                     return Err(Status::InvalidParameter);
                 };
-                self.gpu_wrote(engine, offset, length)?;
+                self.gpu_wrote(tracker, offset, length)?;
                 Ok(EscapeReply::empty())
             }
             GPUP_VGPU_ESCAPE_MSIX => {
@@ -105,7 +105,7 @@ impl Vgpu {
 
     /// The VF's GPU wrote `[offset, offset + length)` of its VRAM: the pages
     /// are marked dirty in every tracked basis over them.
-    fn gpu_wrote(&self, engine: &Tracker, offset: u64, length: u64) -> Result<()> {
+    fn gpu_wrote(&self, tracker: &Tracker, offset: u64, length: u64) -> Result<()> {
         // A paused VF is not scheduled: its GPU writes nothing.
         let reserve = match &self.reserve {
             Some(r) if self.running() => r,
@@ -115,7 +115,9 @@ impl Vgpu {
         if end > self.reserve_size {
             return Err(Status::InvalidParameter);
         }
-        reserve.translate(offset, length, |at, len| engine.mark(self.segment, at, len))
+        reserve.translate(offset, length, |at, len| {
+            tracker.mark(self.segment, at, len)
+        })
     }
 
     /// The MSI-X table as the escape reports it.

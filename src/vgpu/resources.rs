@@ -199,7 +199,7 @@ impl Partitioning {
     /// were already set; `NoMemory`. Nothing is bound on error.
     pub(crate) fn set_resources2(
         &mut self,
-        engine: &Tracker,
+        tracker: &Tracker,
         vf: VfIndex,
         entries: &[ScatterEntry],
     ) -> Result<()> {
@@ -208,7 +208,7 @@ impl Partitioning {
         let [entry] = entries else {
             return Err(Status::InvalidParameter);
         };
-        let basis = engine.basis(BasisHandle::from_raw(entry.basis)?)?;
+        let basis = tracker.basis(BasisHandle::from_raw(entry.basis)?)?;
         let handle =
             AllocationHandle::from_raw(entry.allocation).map_err(|_| Status::InvalidParameter)?;
         let allocation = self
