@@ -146,7 +146,8 @@ fn update_writes_the_fields_of_an_unaligned_block_and_entries_set_only_in_range(
     assert_eq!(entries.set(1, &info), Err(Status::InvalidParameter));
     assert_eq!((infos[0].Size, infos[1].Size), (0x4000, 0));
     create.pAllocationInfo = core::ptr::null_mut();
-    // SAFETY: as above, with a NULL array, which `entries` refuses.
+    // SAFETY: `create` is still a readable and writable block; its array
+    // pointer is NULL now, which `entries` refuses before any entry is read.
     let block = unsafe { ArgBlock::new(&raw mut create) }.expect("non-NULL");
     let none = block.entries::<DXGK_ALLOCATIONINFO>(8);
     assert_eq!(none.err(), Some(Status::InvalidParameter));
