@@ -1,6 +1,6 @@
 //! Adapter state: created in `DxgkDdiAddDevice`, started and stopped by
 //! Dxgkrnl, dropped in `DxgkDdiRemoveDevice`. Safe code only: the DDI
-//! trampolines (`crate::ddi`) read the OS's arguments and call in here.
+//! trampolines (`ddi`) read the OS's arguments and call in here.
 //!
 //! An adapter is protected by one reader-writer lock, its slot's in the
 //! adapter table ([`registry`]): DDIs that change state (lifecycle, creating,

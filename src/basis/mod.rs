@@ -20,7 +20,7 @@
 //!
 //! # Synchronisation
 //! The tracker lives inside the adapter, behind the adapter's lock (see
-//! `crate::adapter::registry`): one reader-writer lock per adapter.
+//! `adapter::registry`): one reader-writer lock per adapter.
 //! - Create, Destroy, Start and Stop take it for writing: they change the
 //!   table, the planes' existence and the reference counts, so they exclude
 //!   each other and everything else. They never run while a query or a mark

@@ -15,7 +15,7 @@
 //!   `sriov` and `migration` (GPU partitioning and live migration), and
 //!   `unsupported` (required slots this adapter answers trivially).
 //!
-//! `unsafe` lives here, in `crate::kernel` and in `crate::host` (the host
+//! `unsafe` lives here, in `kernel` and in `host` (the host
 //! loader's C ABI) only. Raw pointers stay raw until checked, and borrows made
 //! from them never outlive the call.
 

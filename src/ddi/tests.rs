@@ -146,7 +146,8 @@ fn update_writes_the_fields_of_an_unaligned_block_and_entries_set_only_in_range(
     assert_eq!(entries.set(1, &info), Err(Status::InvalidParameter));
     assert_eq!((infos[0].Size, infos[1].Size), (0x4000, 0));
     create.pAllocationInfo = core::ptr::null_mut();
-    // SAFETY: as above, with a NULL array, which `entries` refuses.
+    // SAFETY: `create` is still a readable and writable block; its array
+    // pointer is NULL now, which `entries` refuses before any entry is read.
     let block = unsafe { ArgBlock::new(&raw mut create) }.expect("non-NULL");
     let none = block.entries::<DXGK_ALLOCATIONINFO>(8);
     assert_eq!(none.err(), Some(Status::InvalidParameter));
@@ -246,16 +247,9 @@ unsafe extern "system" fn get_device_information(
     STATUS_SUCCESS
 }
 
-#[test]
-fn one_adapter_through_every_dirty_tracking_ddi_with_raw_blocks() {
-    use super::{basis, device, qai};
-    const PAGE: u64 = 4096;
-
-    // AddDevice and StartDevice, as Dxgkrnl calls them.
-    let mut pdo_storage = [0u64; 4];
-    let device_state = Device {
-        pdo: pdo_storage.as_mut_ptr().cast(),
-    };
+/// AddDevice and StartDevice, as Dxgkrnl calls them; returns `hAdapter`.
+fn add_and_start(device_state: &Device) -> PVOID {
+    use super::device;
     let mut h_adapter: PVOID = core::ptr::null_mut();
     // SAFETY: a live PDO (never dereferenced) and a writable out-parameter.
     let status = unsafe { device::DxgkDdiAddDevice(device_state.pdo, &raw mut h_adapter) };
@@ -263,7 +257,7 @@ fn one_adapter_through_every_dirty_tracking_ddi_with_raw_blocks() {
     let mut kernel = DXGKRNL_INTERFACE::zeroed();
     kernel.Size = u32::try_from(size_of::<DXGKRNL_INTERFACE>()).unwrap_or(0);
     kernel.Version = DXGKDDI_INTERFACE_VERSION_WDDM3_2;
-    kernel.DeviceHandle = core::ptr::from_ref(&device_state).cast_mut().cast();
+    kernel.DeviceHandle = core::ptr::from_ref(device_state).cast_mut().cast();
     kernel.DxgkCbGetDeviceInformation = Some(get_device_information);
     let mut start_info = DXGK_START_INFO::zeroed();
     let (mut sources, mut children) = (7u32, 7u32);
@@ -278,6 +272,48 @@ fn one_adapter_through_every_dirty_tracking_ddi_with_raw_blocks() {
         )
     };
     assert_eq!((status, sources, children), (STATUS_SUCCESS, 0, 0));
+    h_adapter
+}
+
+/// Queries-and-clears the whole basis (67 pages: 9 bytes) into a larger
+/// buffer, with the argument block at an odd address, twice: the second
+/// query reads zeros.
+fn query_twice(h_adapter: PVOID, h_basis: HANDLE) {
+    let mut buffer = [0xCCu8; 12];
+    let mut raw = [MaybeUninit::<u8>::zeroed(); 1 + size_of::<DXGKARG_QUERYDIRTYBITDATA>()];
+    let mut query = DXGKARG_QUERYDIRTYBITDATA::zeroed();
+    query.MemoryBasis = h_basis;
+    query.Buffer = buffer.as_mut_ptr().cast();
+    query.BufferSize = buffer.len();
+    query.Flags = 1;
+    let p_query = raw
+        .as_mut_ptr()
+        .wrapping_add(1)
+        .cast::<DXGKARG_QUERYDIRTYBITDATA>();
+    // SAFETY: `p_query` has room for the block (one byte in), unaligned.
+    unsafe { p_query.write_unaligned(query) };
+    // SAFETY: the block and its buffer are live.
+    let got = unsafe { super::basis::DxgkDdiQueryDirtyBitData(h_adapter, p_query) };
+    assert_eq!(got, STATUS_SUCCESS);
+    // Bit 1 (page 101) and bit 3 + 6 = 9 (page 6); bytes past 9 untouched.
+    assert_eq!(buffer, [0b10, 0b10, 0, 0, 0, 0, 0, 0, 0, 0xCC, 0xCC, 0xCC]);
+    // Cleared: a second query reads zeros.
+    // SAFETY: the block and its buffer are still live.
+    let got = unsafe { super::basis::DxgkDdiQueryDirtyBitData(h_adapter, p_query) };
+    assert_eq!(got, STATUS_SUCCESS);
+    assert_eq!(buffer[..9], [0; 9]);
+}
+
+#[test]
+fn one_adapter_through_every_dirty_tracking_ddi_with_raw_blocks() {
+    use super::{basis, device, qai};
+    const PAGE: u64 = 4096;
+
+    let mut pdo_storage = [0u64; 4];
+    let device_state = Device {
+        pdo: pdo_storage.as_mut_ptr().cast(),
+    };
+    let h_adapter = add_and_start(&device_state);
 
     // Segment caps, with the input at an odd address.
     let input = [0u8, 1, 0, 0, 0];
@@ -320,31 +356,7 @@ fn one_adapter_through_every_dirty_tracking_ddi_with_raw_blocks() {
         STATUS_SUCCESS
     );
 
-    // Query the whole basis (67 pages: 9 bytes) into a larger buffer, with the
-    // argument block at an odd address.
-    let mut buffer = [0xCCu8; 12];
-    let mut raw = [MaybeUninit::<u8>::zeroed(); 1 + size_of::<DXGKARG_QUERYDIRTYBITDATA>()];
-    let mut query = DXGKARG_QUERYDIRTYBITDATA::zeroed();
-    query.MemoryBasis = h_basis;
-    query.Buffer = buffer.as_mut_ptr().cast();
-    query.BufferSize = buffer.len();
-    query.Flags = 1;
-    let p_query = raw
-        .as_mut_ptr()
-        .wrapping_add(1)
-        .cast::<DXGKARG_QUERYDIRTYBITDATA>();
-    // SAFETY: `p_query` has room for the block (one byte in), unaligned.
-    unsafe { p_query.write_unaligned(query) };
-    // SAFETY: the block and its buffer are live.
-    let got = unsafe { basis::DxgkDdiQueryDirtyBitData(h_adapter, p_query) };
-    assert_eq!(got, STATUS_SUCCESS);
-    // Bit 1 (page 101) and bit 3 + 6 = 9 (page 6); bytes past 9 untouched.
-    assert_eq!(buffer, [0b10, 0b10, 0, 0, 0, 0, 0, 0, 0, 0xCC, 0xCC, 0xCC]);
-    // Cleared: a second query reads zeros.
-    // SAFETY: the block and its buffer are still live.
-    let got = unsafe { basis::DxgkDdiQueryDirtyBitData(h_adapter, p_query) };
-    assert_eq!(got, STATUS_SUCCESS);
-    assert_eq!(buffer[..9], [0; 9]);
+    query_twice(h_adapter, h_basis);
 
     // Stop, destroy, and the handle is dead.
     // SAFETY: handles are values.

@@ -1,8 +1,8 @@
 //! Generation-checked handles and the tables they name: a handle carries a
 //! tag byte naming the kind of table, the slot, and the generation the slot
 //! had when the value was published. Memory bases (tag "B",
-//! `crate::basis`), vGPU allocations (tag "A", `crate::vgpu::allocation`)
-//! and adapters (tag "G", `crate::adapter::registry`) are named this way.
+//! `basis`), vGPU allocations (tag "A", `vgpu::allocation`)
+//! and adapters (tag "G", `adapter::registry`) are named this way.
 //!
 //! A handle is never dereferenced. It is decoded arithmetically and looked up:
 //! NULL, a value without the tag, a slot past the table, or a generation that

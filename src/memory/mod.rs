@@ -3,7 +3,7 @@
 //!
 //! On Windows the adapter uses [`MemoryConfig::builtin`]. On the host, a loader
 //! may replace it between AddDevice and the first StartDevice through
-//! `gpup_host_set_memory_config` (see `crate::host`); that is the only caller
+//! `gpup_host_set_memory_config` (see `host`); that is the only caller
 //! of the validating constructor today, hence the `dead_code` allowances on
 //! Windows builds.
 

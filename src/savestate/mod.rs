@@ -13,7 +13,7 @@
 //! - [`inspect`] and [`reencode`], the decoder as a library call, for the
 //!   fuzz target and the tests that replay its corpus.
 //!
-//! The public paths are `crate::migration`'s, which re-exports them.
+//! The public paths are those of `migration`, which re-exports them.
 
 pub(crate) mod codec;
 pub(crate) mod machine;

@@ -1,5 +1,5 @@
 //! The per-VF migration phase as the vGPU escape reports it (bits 8-11 of
-//! `GPUP_VGPU_ESCAPE_INFO::Flags`, `crate::vgpu::escape`): public wire
+//! `GPUP_VGPU_ESCAPE_INFO::Flags`, `vgpu::escape`): public wire
 //! values, defined here beside the state machine whose phases they encode,
 //! and re-exported by the escape's wire format.
 
