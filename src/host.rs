@@ -13,15 +13,21 @@
 //!   loader can play the GPU that writes VRAM.
 //! - [`gpup_host_interface_references`]: the reference counts of the
 //!   interfaces `DxgkDdiQueryInterface` handed out (diagnostics).
+//!
+//! Like the DDI trampolines, these functions are the boundary with a caller
+//! that passes raw pointers, so this module is one of the three places with
+//! `unsafe` (with `crate::ddi` and `crate::kernel`): each reads or writes its
+//! caller's record once, through `crate::ddi`'s helpers, under that
+//! function's `# Safety` contract.
 
 #![allow(non_snake_case)]
 
 use dxgk_sys::{HANDLE, NTSTATUS};
 
-use crate::adapter::memory::{MAX_SEGMENTS, MemoryConfig, SegmentDesc};
 use crate::adapter::registry;
-use crate::status::{Status, to_ntstatus};
-use crate::vgpu::config::{MAX_OPTIONS, PartitionConfig};
+use crate::foundation::status::{Status, to_ntstatus};
+use crate::memory::{MAX_SEGMENTS, MemoryConfig, SegmentDesc};
+use crate::vgpu::options::{MAX_OPTIONS, PartitionConfig};
 
 /// One segment of a [`GPUP_MEMORY_CONFIG`].
 #[repr(C)]

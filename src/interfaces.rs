@@ -79,7 +79,7 @@ pub const FLEXIOV_DEVICE: InterfaceGuid = InterfaceGuid {
 pub const ALL: [InterfaceGuid; 4] = [GPU_PARTITION, SRIOV, MITIGABLE_DEVICE, FLEXIOV_DEVICE];
 
 /// The ETW provider of the event a rejected live-migration restore logs
-/// through `DxgkCbLogEtwEvent` ([`crate::migration::triage`]).
+/// through `DxgkCbLogEtwEvent` (its payload: `gpup_miniport::migration::triage`).
 ///
 /// Microsoft's page asks for `GUID_DxgkAzureTriageEvent`, whose value is in
 /// `d3dkmddi.h` but neither in the measured ABI tables nor in any public text

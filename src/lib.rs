@@ -5,19 +5,30 @@
 //! or WDK-free), and the Linux host, where `dxgkrnl-model` loads it through
 //! [`DriverEntry`] and drives it through its DDI table exactly as Dxgkrnl does.
 //!
-//! - [`ddi`]: the `extern "system"` trampolines registered with Dxgkrnl.
-//! - `adapter`: adapter state, its memory configuration, the capabilities it reports.
-//! - `basis`: the memory-basis engine (handle table, bitplanes, tracking units).
-//! - [`vgpu`]: GPU partitioning (partition count, profiles, the vGPU table,
-//!   VRAM reserves, synthetic SR-IOV functions); [`vgpu::escape`] is the
-//!   public wire format of the vGPU escape.
-//! - [`interfaces`]: WDK values the ABI tables lack (the interface GUIDs,
-//!   `DEVICE_POWER_STATE` values, the migration triage event's provider).
-//! - [`migration`]: GPU-P live migration: the versioned saved-state format,
-//!   the per-VF state machine, and the triage event's wire format.
-//! - `kernel`: the per-platform seam (allocation, debug output, `DxgkInitialize`).
-//! - [`host`] (host builds only): the loader's extra C ABI (memory configuration,
-//!   the software dirty-tracking backend as `gpup_sw_mark_dirty`).
+//! The modules form layers; each imports only the layers below it, and no two
+//! modules of one layer import each other:
+//!
+//! | layer | module | what |
+//! |---|---|---|
+//! | 0 | `foundation` | generation-checked handles and their tables, units (`SegmentId`, `PageSize`, `Span`, `VfIndex`), fallible allocation, little-endian fields, [`Status`] |
+//! | 0 | [`interfaces`] | WDK values the ABI tables lack (interface GUIDs, `DEVICE_POWER_STATE` values, the migration triage event's provider) |
+//! | 1 | `kernel` | the per-platform seam (allocation, debug output, `DxgkInitialize`), Dxgkrnl's callbacks (`KernelInterface`), the lock and atomics (`kernel::sync`) |
+//! | 2 | `basis` | memory bases and their dirty-bit tracking (`Tracker`, bitplanes) |
+//! | 2 | `memory` | the adapter's memory segments and their configuration |
+//! | 3 | `savestate` | the live-migration saved-state format, the per-VF migration state machine, the triage event's wire format |
+//! | 4 | [`vgpu`] | GPU partitioning (partition count, profiles, the vGPU table, VRAM reserves, synthetic SR-IOV functions); [`vgpu::escape`] is the public wire format of the vGPU escape |
+//! | 5 | [`migration`] | per-VF live migration; the public paths of the saved-state format ([`migration::inspect`], [`migration::triage`]) |
+//! | 6 | `adapter` | adapter state and lifecycle, the adapter registry, the capabilities it reports |
+//! | 7 | [`ddi`] | the `extern "system"` trampolines registered with Dxgkrnl |
+//! | 8 | [`host`] (host builds only) | the loader's extra C ABI (memory configuration, the software dirty-tracking backend as `gpup_sw_mark_dirty`) |
+//!
+//! `unsafe` lives in three places only, the boundaries with the OS: `ddi`
+//! (the trampolines read their argument blocks through `ddi::arg::ArgBlock`,
+//! whose one `unsafe` constructor carries Dxgkrnl's contract, and write OS
+//! memory through `OutBuffer`), `kernel` (the platform backends, Dxgkrnl's
+//! callbacks, the lock's cell) and `host` (the host loader's C ABI). The
+//! other modules are safe code; their tests use `unsafe` only to read back
+//! `MaybeUninit` buffers they initialised.
 
 #![cfg_attr(target_os = "windows", no_std)]
 // No panic reachable from a DDI: these hold for all driver code (tests may
@@ -45,18 +56,18 @@ mod adapter;
 mod basis;
 #[cfg(not(loom))]
 pub mod ddi;
-mod fallible;
+mod foundation;
 #[cfg(all(not(target_os = "windows"), not(loom)))]
 pub mod host;
 #[cfg(not(loom))]
 pub mod interfaces;
-#[cfg(not(loom))]
 mod kernel;
-mod le;
+#[cfg(not(loom))]
+mod memory;
 #[cfg(not(loom))]
 pub mod migration;
-mod status;
-mod sync;
+#[cfg(not(loom))]
+mod savestate;
 #[cfg(not(loom))]
 pub mod vgpu;
 
@@ -64,4 +75,4 @@ pub mod vgpu;
 pub use ddi::basis::sw_mark_dirty;
 #[cfg(not(loom))]
 pub use ddi::entry::{DriverEntry, initialization_data};
-pub use status::Status;
+pub use foundation::status::Status;

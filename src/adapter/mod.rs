@@ -1,6 +1,6 @@
 //! Adapter state: created in `DxgkDdiAddDevice`, started and stopped by
 //! Dxgkrnl, dropped in `DxgkDdiRemoveDevice`. Safe code only: the DDI
-//! trampolines (`crate::ddi`) read the OS's arguments and call in here.
+//! trampolines (`ddi`) read the OS's arguments and call in here.
 //!
 //! An adapter is protected by one reader-writer lock, its slot's in the
 //! adapter table ([`registry`]): DDIs that change state (lifecycle, creating,
@@ -8,23 +8,22 @@
 //! others (queries, marks, QueryAdapterInfo) for reading.
 
 pub(crate) mod caps;
-pub(crate) mod memory;
 pub(crate) mod registry;
 
-use crate::basis::Engine;
-use crate::ddi::dxgkrnl::KernelInterface;
-use crate::status::{Result, Status};
-use crate::sync::{AtomicU32, Ordering};
+use crate::basis::Tracker;
+use crate::foundation::status::{Result, Status};
+use crate::kernel::KernelInterface;
+use crate::kernel::sync::{AtomicU32, Ordering};
+use crate::memory::MemoryConfig;
 use crate::vgpu::Partitioning;
-use crate::vgpu::config::PartitionConfig;
-use memory::MemoryConfig;
+use crate::vgpu::options::PartitionConfig;
 
 /// What a started adapter has.
 pub(crate) struct Started {
     /// Dxgkrnl's callbacks (ETW logging of rejected migration data).
     pub(crate) kernel: KernelInterface,
-    /// The memory-basis engine, built at start from the memory configuration.
-    pub(crate) bases: Engine,
+    /// The memory-basis tracker, built at start from the memory configuration.
+    pub(crate) bases: Tracker,
     /// GPU partitioning, built at start from the partition configuration;
     /// `None` when it is disabled or no segment is tracked.
     pub(crate) partitions: Option<Partitioning>,
@@ -193,16 +192,16 @@ impl Adapter {
         &self.refs
     }
 
-    /// Moves the adapter to `Started`, building its memory-basis engine.
+    /// Moves the adapter to `Started`, building its memory-basis tracker.
     ///
     /// # Errors
-    /// `InvalidDeviceState` if it is already started; `NoMemory` if the engine
+    /// `InvalidDeviceState` if it is already started; `NoMemory` if the tracker
     /// cannot be allocated (the adapter is then unchanged).
     pub(crate) fn start(&mut self, kernel: KernelInterface) -> Result<()> {
         if matches!(self.lifecycle, Lifecycle::Started(_)) {
             return Err(Status::InvalidDeviceState);
         }
-        let bases = Engine::new(self.memory.segments(), self.memory.max_bases())?;
+        let bases = Tracker::new(self.memory.segments(), self.memory.max_bases())?;
         let partitions = Partitioning::new(&self.partition, self.memory.segments())?;
         self.lifecycle = Lifecycle::Started(Started {
             kernel,

@@ -46,9 +46,9 @@ use core::mem::MaybeUninit;
 
 use alloc::vec::Vec;
 
-use crate::fallible::try_vec;
-use crate::status::{Result, Status};
-use crate::sync::{AtomicU64, Ordering, new_seq_cst_u64};
+use crate::foundation::fallible::try_vec;
+use crate::foundation::status::{Result, Status};
+use crate::kernel::sync::{AtomicU64, Ordering, new_seq_cst_u64};
 
 /// log2 of the words per summary block.
 const BLOCK_SHIFT: u32 = 3;
@@ -107,16 +107,16 @@ fn zeroed(n: usize) -> Result<Vec<AtomicU64>> {
     Ok(v)
 }
 
-/// The validated shape of one harvest: the plane words it reads and the
-/// masks of its bits in the first and last of them.
-struct Span {
+/// The shape of one harvest: the plane words it reads and the masks of its
+/// bits in the first and last of them.
+struct WordSpan {
     first: usize,
     last: usize,
     first_mask: u64,
     last_mask: u64,
 }
 
-impl Span {
+impl WordSpan {
     /// The span's bits in plane word `index`.
     fn mask(&self, index: usize) -> u64 {
         let mut mask = u64::MAX;
@@ -127,6 +127,36 @@ impl Span {
             mask &= self.last_mask;
         }
         mask
+    }
+}
+
+/// A span of one plane's bits, checked once against that plane by
+/// [`Bitplane::span`] and then harvested by [`Bitplane::harvest`], which
+/// does not check it again: a span that does not fit its plane cannot be
+/// built, so a query can never report success with an unwritten buffer.
+///
+/// # Invariants
+/// `start + count <= plane.bits()` and `count >= 1`; `words` are the plane
+/// words of the span (`words.last < plane.words.len()`); `summary` are the
+/// summary words of the blocks the span touches, the first of them summary
+/// word `summary_first`, with `summary_masks` the bits of those blocks in the
+/// first and last of them; `covered` are the blocks wholly inside the span;
+/// `bytes == ceil(count / 8)`.
+pub(crate) struct QuerySpan<'a> {
+    plane: &'a Bitplane,
+    start: u64,
+    bytes: usize,
+    words: WordSpan,
+    summary: &'a [AtomicU64],
+    summary_first: usize,
+    summary_masks: (u64, u64),
+    covered: (u64, u64),
+}
+
+impl QuerySpan<'_> {
+    /// Bytes a harvest of the span writes: `ceil(bits / 8)`.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
     }
 }
 
@@ -202,35 +232,22 @@ impl Bitplane {
         }
     }
 
-    /// Copies bits `[start, start + count)` into `out`, LSB first (span bit
-    /// `n` is bit `n % 8` of byte `n / 8`), clearing them when `clear`. Writes
-    /// exactly `ceil(count / 8)` bytes (span bits past `count` in the last byte
-    /// are 0) and nothing else. No allocation.
+    /// Checks bits `[start, start + count)` against the plane, once: the
+    /// span a query reports, for [`Self::harvest`].
     ///
-    /// The caller has checked `start + count <= self.bits()` and that `out`
-    /// holds `ceil(count / 8)` bytes; anything else writes nothing.
-    pub(crate) fn harvest(&self, start: u64, count: u64, out: &mut [MaybeUninit<u8>], clear: bool) {
-        let Some(out_bytes) = usize::try_from(count.div_ceil(8)).ok() else {
-            return;
-        };
-        let Some(end) = start.checked_add(count).filter(|end| *end <= self.bits) else {
-            return;
-        };
-        let Some(out) = out.get_mut(..out_bytes) else {
-            return;
-        };
-        let Some((first, last, first_mask, last_mask)) = word_span(start, count) else {
-            return;
-        };
+    /// # Errors
+    /// `InvalidParameter` for an empty span or one past the plane's end.
+    pub(crate) fn span(&self, start: u64, count: u64) -> Result<QuerySpan<'_>> {
+        let end = start
+            .checked_add(count)
+            .filter(|end| *end <= self.bits)
+            .ok_or(Status::InvalidParameter)?;
+        let bytes = usize::try_from(count.div_ceil(8)).map_err(|_| Status::InvalidParameter)?;
+        let (first, last, first_mask, last_mask) =
+            word_span(start, count).ok_or(Status::InvalidParameter)?;
         if last >= self.words.len() {
-            return;
+            return Err(Status::InvalidParameter);
         }
-        let span = Span {
-            first,
-            last,
-            first_mask,
-            last_mask,
-        };
         // Blocks whose every plane bit lies in the span: a clearing harvest
         // may clear their summary bits. Bits past `self.bits` are never set,
         // so a span that reaches the end of the plane covers its last block.
@@ -241,37 +258,69 @@ impl Bitplane {
             end / BLOCK_BITS
         };
         let (first_block, last_block) = (first >> BLOCK_SHIFT, last >> BLOCK_SHIFT);
-        let (Ok(block_lo), Ok(block_hi)) = (u64::try_from(first_block), u64::try_from(last_block))
-        else {
-            return;
-        };
+        let block_lo = u64::try_from(first_block).map_err(|_| Status::InvalidParameter)?;
+        let block_hi = u64::try_from(last_block).map_err(|_| Status::InvalidParameter)?;
         let blocks = block_hi.saturating_sub(block_lo).saturating_add(1);
-        let Some((s_first, s_last, s_first_mask, s_last_mask)) = word_span(block_lo, blocks) else {
-            return;
-        };
-        let Some(summary) = self.summary.get(s_first..=s_last) else {
-            return;
-        };
+        let (s_first, s_last, s_first_mask, s_last_mask) =
+            word_span(block_lo, blocks).ok_or(Status::InvalidParameter)?;
+        let summary = self
+            .summary
+            .get(s_first..=s_last)
+            .ok_or(Status::InvalidParameter)?;
+        Ok(QuerySpan {
+            plane: self,
+            start,
+            bytes,
+            words: WordSpan {
+                first,
+                last,
+                first_mask,
+                last_mask,
+            },
+            summary,
+            summary_first: s_first,
+            summary_masks: (s_first_mask, s_last_mask),
+            covered: (covered_lo, covered_hi),
+        })
+    }
+
+    /// Copies the bits of `span` into `out`, LSB first (span bit `n` is bit
+    /// `n % 8` of byte `n / 8`), clearing them when `clear`. Writes exactly
+    /// [`QuerySpan::bytes`] bytes (span bits past its end in the last byte
+    /// are 0) and nothing else. No allocation.
+    ///
+    /// # Errors
+    /// `BufferTooSmall` if `out` is shorter than [`QuerySpan::bytes`]; nothing
+    /// is read, cleared or written then.
+    pub(crate) fn harvest(
+        span: &QuerySpan<'_>,
+        out: &mut [MaybeUninit<u8>],
+        clear: bool,
+    ) -> Result<()> {
+        let out = out.get_mut(..span.bytes).ok_or(Status::BufferTooSmall)?;
+        let plane = span.plane;
+        let words = &span.words;
+        let (covered_lo, covered_hi) = span.covered;
         let mut emit = Emitter {
             out,
             pos: 0,
-            shift: u32::try_from(start % 64).unwrap_or(0),
+            shift: u32::try_from(span.start % 64).unwrap_or(0),
             pending: None,
         };
-        let n = summary.len();
-        for (j, sword) in summary.iter().enumerate() {
-            let index = s_first.saturating_add(j);
+        let n = span.summary.len();
+        for (j, sword) in span.summary.iter().enumerate() {
+            let index = span.summary_first.saturating_add(j);
             let mut in_span = u64::MAX;
             if j == 0 {
-                in_span &= s_first_mask;
+                in_span &= span.summary_masks.0;
             }
             if j.checked_add(1) == Some(n) {
-                in_span &= s_last_mask;
+                in_span &= span.summary_masks.1;
             }
             // The plane words this summary word covers, within the span.
             let base = index.saturating_mul(SUMMARY_WORDS);
-            let lo = first.max(base);
-            let hi = last.min(base.saturating_add(SUMMARY_WORDS - 1));
+            let lo = words.first.max(base);
+            let hi = words.last.min(base.saturating_add(SUMMARY_WORDS - 1));
             let seen = sword.load(ORDER) & in_span;
             if seen == 0 {
                 emit.zeros(hi.saturating_sub(lo).saturating_add(1));
@@ -285,10 +334,11 @@ impl Bitplane {
             } else {
                 seen
             };
-            let next = self.scan_blocks(lo, hi, dirty, &span, clear, &mut emit);
-            self.scan(next, hi, dirty, &span, clear, &mut emit);
+            let next = plane.scan_blocks(lo, hi, dirty, words, clear, &mut emit);
+            plane.scan(next, hi, dirty, words, clear, &mut emit);
         }
         emit.finish();
+        Ok(())
     }
 
     /// The fast path of [`Self::scan`]: without a shift, emits the whole
@@ -299,7 +349,7 @@ impl Bitplane {
         lo: usize,
         hi: usize,
         dirty: u64,
-        span: &Span,
+        span: &WordSpan,
         clear: bool,
         emit: &mut Emitter,
     ) -> usize {
@@ -340,7 +390,15 @@ impl Bitplane {
     /// Emits plane words `[lo, hi]` (all under one summary word), reading the
     /// words of the blocks whose bit is set in `dirty` and emitting zeros for
     /// the others.
-    fn scan(&self, lo: usize, hi: usize, dirty: u64, span: &Span, clear: bool, emit: &mut Emitter) {
+    fn scan(
+        &self,
+        lo: usize,
+        hi: usize,
+        dirty: u64,
+        span: &WordSpan,
+        clear: bool,
+        emit: &mut Emitter,
+    ) {
         let mut index = lo;
         while index <= hi {
             let block_end = hi.min(index | (BLOCK_WORDS - 1));
@@ -517,7 +575,9 @@ mod tests {
     fn harvest_vec(plane: &Bitplane, start: u64, count: u64, clear: bool) -> Vec<u8> {
         let n = usize::try_from(count.div_ceil(8)).unwrap();
         let mut out = vec![MaybeUninit::new(0xAAu8); n + 3];
-        plane.harvest(start, count, &mut out, clear);
+        let span = plane.span(start, count).unwrap();
+        assert_eq!(span.bytes(), n);
+        Bitplane::harvest(&span, &mut out, clear).unwrap();
         // Bytes past the span are untouched.
         assert!(out[n..].iter().all(|b| byte(b) == 0xAA));
         out[..n].iter().map(byte).collect()
@@ -596,11 +656,18 @@ mod tests {
     fn out_of_range_harvest_writes_nothing() {
         let plane = Bitplane::new(10).unwrap();
         plane.set(0, 10);
-        let mut out = [MaybeUninit::new(0x55u8); 4];
-        plane.harvest(5, 10, &mut out, true);
-        assert!(out.iter().all(|b| byte(b) == 0x55));
+        assert_eq!(plane.span(5, 10).err(), Some(Status::InvalidParameter));
+        assert_eq!(plane.span(0, 0).err(), Some(Status::InvalidParameter));
+        assert_eq!(
+            plane.span(u64::MAX, 2).err(),
+            Some(Status::InvalidParameter)
+        );
         let mut short = [MaybeUninit::new(0x55u8); 1];
-        plane.harvest(0, 10, &mut short, true);
+        let span = plane.span(0, 10).unwrap();
+        assert_eq!(
+            Bitplane::harvest(&span, &mut short, true),
+            Err(Status::BufferTooSmall)
+        );
         assert_eq!(byte(&short[0]), 0x55);
         // Nothing was cleared by the refused harvests.
         assert_eq!(harvest_vec(&plane, 0, 10, false), vec![0xFF, 0x03]);
@@ -690,8 +757,9 @@ mod tests {
         // A clearing harvest of part of block 0 keeps its summary bit; one of
         // all of block 1 clears it.
         let mut out = [MaybeUninit::new(0u8); 64];
-        plane.harvest(0, 10, &mut out, true);
-        plane.harvest(BLOCK_BITS, BLOCK_BITS, &mut out, true);
+        Bitplane::harvest(&plane.span(0, 10).unwrap(), &mut out, true).unwrap();
+        let block_1 = plane.span(BLOCK_BITS, BLOCK_BITS).unwrap();
+        Bitplane::harvest(&block_1, &mut out, true).unwrap();
         assert_eq!(plane.summary[0].load(ORDER), 0b01 | 1 << 63);
     }
 }

@@ -1,10 +1,10 @@
-//! The memory-basis engine: memory bases, their dirty-bit tracking, and the
+//! The memory-basis tracker ([`Tracker`]): memory bases, their dirty-bit tracking, and the
 //! software dirty-tracking backend. Platform-free (`no_std + alloc`).
 //!
 //! # Model
 //! - A **memory basis** names an ordered list of disjoint byte ranges in one
 //!   tracked segment. It is created by `DxgkDdiCreateMemoryBasis` and named by a
-//!   generation-checked [`table::BasisHandle`].
+//!   generation-checked [`BasisHandle`].
 //! - **Tracking** a basis gives it a [`bitplane::Bitplane`] of one bit per page
 //!   of its ranges, concatenated in `Ranges[]` order with no padding. Each
 //!   basis has its own plane, so two tracked bases over the same pages are
@@ -14,13 +14,13 @@
 //!   tracked bases covering it; Start increments, Stop decrements, so stopping
 //!   one basis keeps every other one tracked. A mark whose pages lie in units
 //!   with a zero count is a no-op without touching any bitplane.
-//! - The **software backend** ([`Engine::mark`]) is what sets bits: whoever
+//! - The **software backend** ([`Tracker::mark`]) is what sets bits: whoever
 //!   writes VRAM calls it after the write, and it sets the page's bit in every
 //!   tracked basis that covers the page.
 //!
 //! # Synchronisation
-//! The engine lives inside the adapter, behind the adapter's lock (see
-//! `crate::adapter::registry`): one reader-writer lock per adapter.
+//! The tracker lives inside the adapter, behind the adapter's lock (see
+//! `adapter::registry`): one reader-writer lock per adapter.
 //! - Create, Destroy, Start and Stop take it for writing: they change the
 //!   table, the planes' existence and the reference counts, so they exclude
 //!   each other and everything else. They never run while a query or a mark
@@ -38,18 +38,22 @@
 pub(crate) mod bitplane;
 #[cfg(all(test, loom))]
 mod model_check;
-pub(crate) mod table;
-pub(crate) mod types;
 
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 
-use bitplane::Bitplane;
-use table::{BASIS_TAG, BasisHandle, Table};
-use types::{PageSize, SegmentId, Span};
+use bitplane::{Bitplane, QuerySpan};
 
-use crate::fallible::{push, try_vec};
-use crate::status::{Result, Status};
+use crate::foundation::fallible::{push, try_vec};
+use crate::foundation::handle::{Handle, Table};
+use crate::foundation::status::{Result, Status};
+use crate::foundation::units::{PageSize, Segment, SegmentId, Span};
+
+/// Tag byte of memory-basis handles.
+pub(crate) const BASIS_TAG: u8 = b'B';
+
+/// A decoded memory-basis handle.
+pub(crate) type BasisHandle = Handle<BASIS_TAG>;
 
 /// Pages per tracking unit (log2).
 const UNIT_SHIFT: u32 = 9;
@@ -57,17 +61,6 @@ const UNIT_SHIFT: u32 = 9;
 /// The most ranges one basis may have. Larger `RangeCount`s are rejected
 /// before the ranges are read.
 pub(crate) const MAX_RANGES: u64 = 65_536;
-
-/// One memory segment the engine tracks or knows of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Segment {
-    /// Driver segment id.
-    pub(crate) id: SegmentId,
-    /// Size in bytes.
-    pub(crate) size: u64,
-    /// Dirty-tracking page size, or `None` for a segment without tracking.
-    pub(crate) page: Option<PageSize>,
-}
 
 /// One range of a basis, in bytes, and where its bits start in the plane.
 #[derive(Debug, Clone, Copy)]
@@ -87,7 +80,7 @@ impl Range {
         )
     }
 
-    /// A range as Dxgkrnl passed it; [`Engine::create`] validates it.
+    /// A range as Dxgkrnl passed it; [`Tracker::create`] validates it.
     pub(crate) fn new(offset: u64, size: u64) -> Result<Self> {
         Ok(Self {
             span: Span::new(offset, size)?,
@@ -98,7 +91,7 @@ impl Range {
 
 /// A memory basis.
 struct Basis {
-    /// Index into [`Engine::segments`].
+    /// Index into [`Tracker::segments`].
     segment: usize,
     /// In `Ranges[]` order.
     ranges: Vec<Range>,
@@ -213,36 +206,40 @@ pub(crate) struct QueryRequest {
     pub(crate) clear: bool,
 }
 
-/// A validated query, ready to write its bits.
+/// A validated query, ready to write its bits: the span was checked once,
+/// by [`Tracker::query`], and is harvested as it is.
 pub(crate) struct Harvest<'a> {
-    plane: &'a Bitplane,
-    start: u64,
-    count: u64,
+    span: QuerySpan<'a>,
     clear: bool,
 }
 
 impl Harvest<'_> {
     /// Bytes the caller's buffer must hold: `ceil(pages / 8)`.
-    pub(crate) fn bytes_needed(&self) -> u64 {
-        self.count.div_ceil(8)
+    pub(crate) fn bytes_needed(&self) -> usize {
+        self.span.bytes()
     }
 
-    /// Writes the span's bits into `out` (which holds at least
-    /// [`Self::bytes_needed`] bytes; only those are written), clearing them if
-    /// asked. Cannot fail, so bits are never cleared and then lost.
-    pub(crate) fn write(&self, out: &mut [MaybeUninit<u8>]) {
-        self.plane.harvest(self.start, self.count, out, self.clear);
+    /// Writes the span's bits into `out` (only the first
+    /// [`Self::bytes_needed`] bytes), clearing them if asked. Once it reads
+    /// bits it cannot fail, so bits are never cleared and then lost.
+    ///
+    /// # Errors
+    /// `BufferTooSmall` if `out` is shorter than [`Self::bytes_needed`];
+    /// nothing is read, cleared or written then.
+    pub(crate) fn write(&self, out: &mut [MaybeUninit<u8>]) -> Result<()> {
+        Bitplane::harvest(&self.span, out, self.clear)
     }
 }
 
-/// The memory-basis engine of one adapter.
-pub(crate) struct Engine {
+/// The memory-basis tracker of one adapter: its bases, their bitplanes and
+/// the tracking units of its segments.
+pub(crate) struct Tracker {
     segments: Vec<SegmentState>,
     bases: Table<Basis, BASIS_TAG>,
 }
 
-impl Engine {
-    /// An engine for `segments`, holding at most `capacity` bases.
+impl Tracker {
+    /// A tracker for `segments`, holding at most `capacity` bases.
     ///
     /// # Errors
     /// `InvalidParameter` for a bad capacity; `NoMemory` if allocation fails
@@ -469,9 +466,7 @@ impl Engine {
             }
         };
         Ok(Harvest {
-            plane,
-            start,
-            count,
+            span: plane.span(start, count)?,
             clear: request.clear,
         })
     }
@@ -533,7 +528,7 @@ impl Engine {
         self.bases.iter().filter_map(|basis| self.view(basis))
     }
 
-    /// The segments this engine knows.
+    /// The segments this tracker knows.
     pub(crate) fn segments(&self) -> impl Iterator<Item = &Segment> {
         self.segments.iter().map(|s| &s.segment)
     }

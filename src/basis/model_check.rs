@@ -1,7 +1,7 @@
 //! Model checking of the memory-basis core with loom: every interleaving (and
 //! every outcome the C11 memory model allows for each of them) of small
-//! configurations of the real code (`Bitplane`, `Engine`, the adapter's
-//! `RwLock`), with the core's atomics replaced by loom's (`crate::sync`).
+//! configurations of the real code (`Bitplane`, `Tracker`, the adapter's
+//! `RwLock`), with the core's atomics replaced by loom's (`crate::kernel::sync`).
 //!
 //! Run with (a separate target directory keeps normal builds intact):
 //! ```sh
@@ -32,7 +32,7 @@
 //!   orderings, and a mark skipped when the bit already reads set) make the
 //!   model fail, so it can.
 //!
-//! Plane words are created with `crate::sync::new_seq_cst_u64`, which under
+//! Plane words are created with `crate::kernel::sync::new_seq_cst_u64`, which under
 //! loom also writes the initial zero with a `SeqCst` store: loom otherwise
 //! lets a `SeqCst` load read an initial value after a newer `SeqCst` store,
 //! which C11 forbids here, and reports lost writes no real execution has.
@@ -53,11 +53,10 @@ use loom::sync::Arc;
 use loom::thread;
 
 use super::bitplane::Bitplane;
-use super::table::BasisHandle;
-use super::types::{PageSize, SegmentId};
-use super::{Engine, QueryRequest, Range, Segment};
-use crate::status::Status;
-use crate::sync::{AtomicU64, Ordering, RwLock};
+use super::{BasisHandle, QueryRequest, Range, Tracker};
+use crate::foundation::status::Status;
+use crate::foundation::units::{PageSize, Segment, SegmentId};
+use crate::kernel::sync::{AtomicU64, Ordering, RwLock};
 
 /// Preemption bound of the models too large to explore exhaustively, when
 /// `LOOM_MAX_PREEMPTIONS` is unset (it overrides every model's bound: CI sets
@@ -116,7 +115,8 @@ impl Plane for Bitplane {
     }
     fn take(&self, start: u64, count: u64, out: &mut [u8]) {
         let mut raw: Vec<MaybeUninit<u8>> = out.iter().map(|b| MaybeUninit::new(*b)).collect();
-        self.harvest(start, count, &mut raw, true);
+        let span = self.span(start, count).expect("a span inside the plane");
+        Bitplane::harvest(&span, &mut raw, true).expect("a buffer of the span's size");
         for (dst, src) in out.iter_mut().zip(&raw) {
             // SAFETY: every byte was initialised from `out` above.
             *dst = unsafe { src.assume_init() };
@@ -388,7 +388,7 @@ const MARKED_PAGE: u64 = 70;
 /// the write-locked sections so far, read by readers under the lock to learn
 /// exactly where their section fell.
 struct Locked {
-    engine: Engine,
+    engine: Tracker,
     epoch: u32,
 }
 
@@ -400,7 +400,7 @@ fn two_range_basis() -> Vec<Range> {
 }
 
 /// Whole-basis query-and-clear; `None` for a refused query.
-fn query_all(engine: &Engine, handle: BasisHandle) -> Result<Vec<u64>, Status> {
+fn query_all(engine: &Tracker, handle: BasisHandle) -> Result<Vec<u64>, Status> {
     let harvest = engine.query(
         handle,
         QueryRequest {
@@ -408,8 +408,8 @@ fn query_all(engine: &Engine, handle: BasisHandle) -> Result<Vec<u64>, Status> {
             clear: true,
         },
     )?;
-    let mut out = vec![MaybeUninit::new(0u8); harvest.bytes_needed() as usize];
-    harvest.write(&mut out);
+    let mut out = vec![MaybeUninit::new(0u8); harvest.bytes_needed()];
+    harvest.write(&mut out)?;
     let bytes: Vec<u8> = out
         .iter()
         // SAFETY: every byte was initialised with `MaybeUninit::new`.
@@ -426,7 +426,7 @@ fn engine_model() {
         size: 128 * PAGE,
         page: PageSize::new(4096).ok(),
     }];
-    let mut engine = Engine::new(&segments, 2).expect("engine");
+    let mut engine = Tracker::new(&segments, 2).expect("engine");
     let old = engine.create(SEGMENT, two_range_basis()).expect("create");
     engine.start(old).expect("start");
     let lock = Arc::new(RwLock::new(Locked { engine, epoch: 0 }));

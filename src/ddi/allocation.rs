@@ -7,15 +7,14 @@
 //! standard allocation type, and any allocation whose private data is not
 //! this driver's vGPU reserve data, is refused with `STATUS_NOT_SUPPORTED`.
 
-use core::mem::size_of;
-
 use dxgk_sys::*;
 
 use crate::adapter::registry;
-use crate::basis::types::SegmentId;
-use crate::ddi::{copy_in, copy_out, read_at, read_in, write_at, write_out};
-use crate::fallible::{push, try_vec};
-use crate::status::{Status, to_ntstatus};
+use crate::ddi::arg::ArgBlock;
+use crate::ddi::{copy_in, copy_out};
+use crate::foundation::fallible::{push, try_vec};
+use crate::foundation::status::{Status, to_ntstatus};
+use crate::foundation::units::SegmentId;
 use crate::vgpu::allocation::{AllocationHandle, MAX_ALLOCATIONS, ReserveData};
 
 /// Most allocations one CreateAllocation call may carry (one per
@@ -38,14 +37,19 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetStandardAllocationDriverData(
 ) -> NTSTATUS {
     to_ntstatus(registry::with_adapter(hAdapter, |adapter| {
         let p = adapter.started()?.partitions();
-        // SAFETY: NULL or readable (contract).
-        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
+        // SAFETY: NULL or a readable and writable block (this function's
+        // contract).
+        let mut block = unsafe { ArgBlock::new(pArgs) }?;
+        let args = block.get();
         if args.StandardAllocationType != D3DKMDT_STANDARDALLOCATION_VGPU {
             return Err(Status::NotSupported);
         }
         let p = p?;
-        // SAFETY: NULL or readable (contract).
-        let surface = unsafe { read_in(args.pCreateVirtualGpuSurfaceData.cast_const()) }?;
+        // SAFETY: `pCreateVirtualGpuSurfaceData` is NULL or a readable
+        // surface description for the rest of the call (contract); it is an
+        // input, so it is taken read-only.
+        let surface =
+            unsafe { ArgBlock::new(args.pCreateVirtualGpuSurfaceData.cast_const()) }?.get();
         let reserve = ReserveData {
             segment: SegmentId(surface.DriverSegmentId),
             alignment: surface.Alignment,
@@ -64,10 +68,11 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetStandardAllocationDriverData(
             // the sizing call (contract).
             unsafe { copy_out(&reserve.encode(), args.pAllocationPrivateDriverData) }?;
         }
-        args.AllocationPrivateDriverDataSize = size;
-        args.ResourcePrivateDriverDataSize = 0;
-        // SAFETY: non-NULL (read above) and writable (contract).
-        unsafe { write_out(pArgs, args) }
+        block.update(|args| {
+            args.AllocationPrivateDriverDataSize = size;
+            args.ResourcePrivateDriverDataSize = 0;
+        });
+        Ok(())
     }))
 }
 
@@ -89,25 +94,26 @@ pub(crate) unsafe extern "system" fn DxgkDdiCreateAllocation(
 ) -> NTSTATUS {
     to_ntstatus(registry::with_adapter_mut(hAdapter, |adapter| {
         let p = adapter.started_mut()?.partitions_mut();
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs.cast_const()) }?;
+        // SAFETY: NULL or a readable and writable block whose
+        // `pAllocationInfo` is NULL or `NumAllocations` readable and writable
+        // entries (this function's contract).
+        let block = unsafe { ArgBlock::new(pArgs) }?;
+        let args = block.get();
         let n = usize::try_from(args.NumAllocations).map_err(|_| Status::InvalidParameter)?;
         if n == 0 || n > MAX_BATCH || args.pAllocationInfo.is_null() {
             return Err(Status::InvalidParameter);
         }
         let p = p.map_err(|_| Status::NotSupported)?;
-        let base = args.pAllocationInfo.cast::<u8>();
-        let entry = |i: usize| i.checked_mul(size_of::<DXGK_ALLOCATIONINFO>());
+        let mut infos = block.entries::<DXGK_ALLOCATIONINFO>(MAX_BATCH)?;
         let mut reserves = try_vec(n)?;
-        for i in 0..n {
-            let at = entry(i).ok_or(Status::InvalidParameter)?;
-            // SAFETY: entry `i < NumAllocations` of the array (contract).
-            let info: DXGK_ALLOCATIONINFO = unsafe { read_at(base, at) };
+        for info in infos.iter() {
             if usize::try_from(info.PrivateDriverDataSize).ok() != Some(ReserveData::SIZE) {
                 return Err(Status::NotSupported);
             }
             let mut bytes = [0u8; ReserveData::SIZE];
-            // SAFETY: NULL or readable for `PrivateDriverDataSize` (= 32) bytes (contract).
+            // SAFETY: the entry's `pPrivateDriverData` is NULL or readable for
+            // its `PrivateDriverDataSize` (checked: 32) bytes (contract), and
+            // cannot overlap this local buffer.
             unsafe { copy_in(info.pPrivateDriverData, &mut bytes) }?;
             push(&mut reserves, ReserveData::decode(&bytes)?)?;
         }
@@ -119,9 +125,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiCreateAllocation(
             .ok_or(Status::InvalidParameter)?;
         let handles = p.create_allocations(&reserves)?;
         for (i, (handle, reserve)) in handles.iter().zip(&reserves).enumerate() {
-            let at = entry(i).ok_or(Status::InvalidParameter)?;
-            // SAFETY: entry `i < NumAllocations` of the array (contract).
-            let mut info: DXGK_ALLOCATIONINFO = unsafe { read_at(base, at) };
+            let mut info = infos.get(i).ok_or(Status::InvalidParameter)?;
             info.Alignment = reserve.alignment;
             info.Size = usize::try_from(reserve.size).unwrap_or(usize::MAX);
             info.PitchAlignedSize = 0;
@@ -135,8 +139,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiCreateAllocation(
             info.Flags = DXGK_ALLOCATIONINFOFLAGS { Value: 0 };
             info.pAllocationUsageHint = core::ptr::null_mut();
             info.Flags2 = DXGK_ALLOCATIONINFOFLAGS2 { Value: 0 };
-            // SAFETY: as above, and writable.
-            unsafe { write_at(base, at, info) };
+            infos.set(i, &info)?;
         }
         Ok(())
     }))
@@ -157,20 +160,17 @@ pub(crate) unsafe extern "system" fn DxgkDdiDestroyAllocation(
 ) -> NTSTATUS {
     to_ntstatus(registry::with_adapter_mut(hAdapter, |adapter| {
         let p = adapter.started_mut()?.partitions_mut();
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
+        // SAFETY: NULL or a readable block whose `pAllocationList` is NULL
+        // or `NumAllocations` readable handles (this function's contract).
+        let block = unsafe { ArgBlock::new(pArgs) }?;
+        let args = block.get();
         let n = usize::try_from(args.NumAllocations).map_err(|_| Status::InvalidParameter)?;
         if n == 0 || n > MAX_ALLOCATIONS || args.pAllocationList.is_null() {
             return Err(Status::InvalidParameter);
         }
         let p = p.map_err(|_| Status::InvalidHandle)?;
         let mut handles = try_vec(n)?;
-        for i in 0..n {
-            let at = i
-                .checked_mul(size_of::<HANDLE>())
-                .ok_or(Status::InvalidParameter)?;
-            // SAFETY: entry `i < NumAllocations` of the list (contract).
-            let raw: HANDLE = unsafe { read_at(args.pAllocationList.cast::<u8>(), at) };
+        for raw in block.entries::<HANDLE>(MAX_ALLOCATIONS)?.iter() {
             push(&mut handles, AllocationHandle::from_raw(raw)?)?;
         }
         p.destroy_allocations(&handles)

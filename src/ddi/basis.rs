@@ -2,66 +2,41 @@
 //! entry point.
 
 use alloc::vec::Vec;
-use core::mem::{offset_of, size_of};
+use core::mem::size_of;
 
 use dxgk_sys::*;
 
 use crate::adapter::registry;
-use crate::basis::table::BasisHandle;
+use crate::basis::BasisHandle;
 use crate::basis::{MAX_RANGES, QueryRequest, Range};
-use crate::ddi::{OutBuffer, read_in};
-use crate::fallible::{push, try_vec};
-use crate::status::{Result, Status, to_ntstatus};
+use crate::ddi::OutBuffer;
+use crate::ddi::arg::{ArgBlock, In};
+use crate::foundation::fallible::{push, try_vec};
+use crate::foundation::status::{Result, Status, to_ntstatus};
+use crate::foundation::units;
 
-/// Reads the header and ranges of a `DXGKARG_CREATEMEMORYBASIS` block.
-///
-/// # Safety
-/// `args` is NULL or a block of `RangeCount` ranges, as Dxgkrnl passes it.
+/// Reads the segment and the ranges of a `DXGKARG_CREATEMEMORYBASIS` block.
 ///
 /// # Errors
-/// `InvalidParameter` for NULL, `RangeCount` 0 or above [`MAX_RANGES`] (checked
+/// `InvalidParameter` for `RangeCount` 0 or above [`MAX_RANGES`] (checked
 /// before any range is read), or a range of size 0 or whose end overflows;
 /// `NoMemory` if the copy cannot be allocated.
-unsafe fn read_create_args(
-    args: *const DXGKARG_CREATEMEMORYBASIS,
-) -> Result<(crate::basis::types::SegmentId, Vec<Range>)> {
-    if args.is_null() {
+fn read_create_args(
+    block: &ArgBlock<'_, DXGKARG_CREATEMEMORYBASIS, In>,
+) -> Result<(units::SegmentId, Vec<Range>)> {
+    let max = usize::try_from(MAX_RANGES).map_err(|_| Status::InvalidParameter)?;
+    let entries = block.entries::<DXGK_MEMORYRANGE>(max)?;
+    if entries.len() == 0 {
         return Err(Status::InvalidParameter);
     }
-    let base = args.cast::<u8>();
-    // SAFETY: non-NULL; the header's fields are readable (Dxgkrnl's contract).
-    let segment = unsafe {
-        read_in(
-            base.wrapping_add(offset_of!(DXGKARG_CREATEMEMORYBASIS, SegmentId))
-                .cast::<UINT>(),
-        )
-    }?;
-    // SAFETY: as above.
-    let count = unsafe {
-        read_in(
-            base.wrapping_add(offset_of!(DXGKARG_CREATEMEMORYBASIS, RangeCount))
-                .cast::<UINT64>(),
-        )
-    }?;
-    if count == 0 || count > MAX_RANGES {
-        return Err(Status::InvalidParameter);
-    }
-    let count = usize::try_from(count).map_err(|_| Status::InvalidParameter)?;
-    let mut ranges = try_vec(count)?;
-    let first = base
-        .wrapping_add(offset_of!(DXGKARG_CREATEMEMORYBASIS, Ranges))
-        .cast::<DXGK_MEMORYRANGE>();
-    for i in 0..count {
-        // `i < count <= MAX_RANGES`, so the offset stays inside the OS's block.
-        let entry = first.wrapping_add(i);
-        // SAFETY: entry `i < RangeCount` of the block (Dxgkrnl's contract).
-        let range = unsafe { read_in(entry) }?;
+    let mut ranges = try_vec(entries.len())?;
+    for range in entries.iter() {
         push(
             &mut ranges,
             Range::new(range.SegmentOffset, range.SizeInBytes)?,
         )?;
     }
-    Ok((crate::basis::types::SegmentId(segment), ranges))
+    Ok((units::SegmentId(block.get().SegmentId), ranges))
 }
 
 /// `DxgkDdiCreateMemoryBasis`: returns the new basis's handle, or NULL on any
@@ -76,8 +51,10 @@ pub(crate) unsafe extern "system" fn DxgkDdiCreateMemoryBasis(
 ) -> HANDLE {
     let created = registry::with_adapter_mut(hAdapter, |adapter| {
         let started = adapter.started_mut()?;
-        // SAFETY: NULL or a complete block (this function's contract).
-        let (segment, ranges) = unsafe { read_create_args(pArgs) }?;
+        // SAFETY: NULL or a complete block of `RangeCount` ranges (this
+        // function's contract, Dxgkrnl's).
+        let block = unsafe { ArgBlock::new(pArgs) }?;
+        let (segment, ranges) = read_create_args(&block)?;
         started.bases.create(segment, ranges)
     });
     match created {
@@ -95,7 +72,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiCreateMemoryBasis(
 fn with_basis(
     hAdapter: HANDLE,
     hMemoryBasis: HANDLE,
-    op: impl FnOnce(&mut crate::basis::Engine, BasisHandle) -> Result<()>,
+    op: impl FnOnce(&mut crate::basis::Tracker, BasisHandle) -> Result<()>,
 ) -> NTSTATUS {
     to_ntstatus(registry::with_adapter_mut(hAdapter, |adapter| {
         let handle = BasisHandle::from_raw(hMemoryBasis)?;
@@ -178,8 +155,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryDirtyBitData(
     pArgs: *mut DXGKARG_QUERYDIRTYBITDATA,
 ) -> NTSTATUS {
     to_ntstatus(registry::with_adapter(hAdapter, |adapter| {
-        // SAFETY: NULL or readable (this function's contract).
-        let args = unsafe { read_in(pArgs.cast_const()) }?;
+        // SAFETY: NULL or a readable block (this function's contract); it is
+        // an input, so it is taken read-only.
+        let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
         let handle = BasisHandle::from_raw(args.MemoryBasis)?;
         let clear_flag = UINT::try_from(DXGKARG_QUERYDIRTYBITDATAFLAGS_CLEARDATA.0)
             .map_err(|_| Status::InvalidParameter)?;
@@ -196,12 +174,12 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryDirtyBitData(
             clear: args.Flags & clear_flag != 0,
         };
         let harvest = started.bases.query(handle, request)?;
-        let needed = usize::try_from(harvest.bytes_needed()).map_err(|_| Status::BufferTooSmall)?;
-        // SAFETY: `Buffer` is NULL or writable for `BufferSize` bytes (contract).
+        let needed = harvest.bytes_needed();
+        // SAFETY: the block's `Buffer` is NULL or writable for its
+        // `BufferSize` bytes until this DDI returns (this function's contract).
         let mut out = unsafe { OutBuffer::new(args.Buffer, args.BufferSize) }?;
         let dst = out.prefix(needed).ok_or(Status::BufferTooSmall)?;
-        harvest.write(dst);
-        Ok(())
+        harvest.write(dst)
     }))
 }
 
@@ -224,11 +202,9 @@ pub fn sw_mark_dirty(
 ) -> NTSTATUS {
     to_ntstatus(registry::with_adapter(hAdapter, |adapter| {
         let started = adapter.started().map_err(|_| Status::InvalidParameter)?;
-        started.bases.mark(
-            crate::basis::types::SegmentId(SegmentId),
-            SegmentOffset,
-            Length,
-        )
+        started
+            .bases
+            .mark(units::SegmentId(SegmentId), SegmentOffset, Length)
     }))
 }
 

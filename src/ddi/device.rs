@@ -3,9 +3,10 @@
 use dxgk_sys::*;
 
 use crate::adapter::{Adapter, registry};
-use crate::ddi::dxgkrnl::KernelInterface;
-use crate::ddi::read_in;
-use crate::status::{Status, to_ntstatus};
+use crate::ddi::arg::ArgBlock;
+use crate::ddi::write_out;
+use crate::foundation::status::{Status, to_ntstatus};
+use crate::kernel::KernelInterface;
 
 /// `DxgkDdiAddDevice`: creates the adapter context and returns its handle in
 /// `*MiniportDeviceContext`.
@@ -24,8 +25,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiAddDevice(
             return Err(Status::InvalidParameter);
         }
         let handle = registry::insert(Adapter::new(PhysicalDeviceObject.addr()))?;
-        // SAFETY: checked non-NULL; writable by Dxgkrnl's contract.
-        unsafe { MiniportDeviceContext.write_unaligned(handle.to_raw()) };
+        // SAFETY: `MiniportDeviceContext` is the DDI's out-parameter, writable
+        // for one `PVOID` (this function's contract); checked non-NULL.
+        unsafe { write_out(MiniportDeviceContext, handle.to_raw()) }?;
         crate::trace!("AddDevice -> {:p}", handle.to_raw());
         Ok(())
     })())
@@ -56,8 +58,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiStartDevice(
             }
             // The start info carries nothing this adapter uses, but Dxgkrnl always
             // passes one: reading it checks the argument.
-            // SAFETY: NULL or readable (Dxgkrnl's contract).
-            let _start_info = unsafe { read_in(DxgkStartInfo) }?;
+            // SAFETY: NULL or a readable `DXGK_START_INFO` (Dxgkrnl's
+            // contract); read-only here.
+            let _start_info = unsafe { ArgBlock::new(DxgkStartInfo.cast_const()) }?.get();
             // SAFETY: NULL or a DXGKRNL_INTERFACE of its stated size (Dxgkrnl's contract).
             let kernel = unsafe { KernelInterface::copy_from(DxgkInterface) }?;
             let info = kernel.device_information()?;
@@ -65,10 +68,12 @@ pub(crate) unsafe extern "system" fn DxgkDdiStartDevice(
                 return Err(Status::InvalidParameter);
             }
             adapter.start(kernel)?;
-            // SAFETY: both checked non-NULL above; writable by Dxgkrnl's contract.
-            unsafe { NumberOfVideoPresentSources.write_unaligned(0) };
-            // SAFETY: as above.
-            unsafe { NumberOfChildren.write_unaligned(0) };
+            // SAFETY: the DDI's out-parameter for the source count, writable
+            // for one `ULONG` (this function's contract); checked non-NULL.
+            unsafe { write_out(NumberOfVideoPresentSources, 0) }?;
+            // SAFETY: the DDI's out-parameter for the child count, writable
+            // for one `ULONG` (this function's contract); checked non-NULL.
+            unsafe { write_out(NumberOfChildren, 0) }?;
             crate::trace!("StartDevice {:p}", MiniportDeviceContext);
             Ok(())
         },

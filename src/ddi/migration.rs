@@ -1,11 +1,11 @@
 //! The nine GPU-P live-migration DDIs (slots 177-185 of
 //! `DRIVER_INITIALIZATION_DATA`). Each validates `hAdapter`, reads its
-//! argument block defensively, looks the VF up through the partitioning
-//! (`STATUS_INVALID_PARAMETER` for an unknown `vfIndex`), and calls
-//! `crate::vgpu::Partitioning` under the adapter's write lock. The state
-//! machine and the statuses of out-of-order calls are in
-//! `crate::migration::machine`; what is saved and checked in
-//! `crate::vgpu::live`.
+//! argument block through an `ArgBlock`, resolves `vfIndex` once into its
+//! `crate::vgpu::Vgpu` (`STATUS_INVALID_PARAMETER` for an unknown one), and
+//! calls the per-VF operation of `crate::migration` (or of the `Vgpu`) under
+//! the adapter's write lock. The state machine and the statuses of
+//! out-of-order calls are in `crate::savestate::machine`; what is saved and
+//! checked in `crate::migration::snapshot` and `crate::migration::restore`.
 //!
 //! The Save DDIs follow the two-call protocol (`dirty-bit-tracking.md`
 //! section 6): a sizing call (`*DataSize == 0`, `Data == NULL`) sets
@@ -18,36 +18,38 @@
 //! The state checks come first: an out-of-order sizing call is refused too.
 //!
 //! A Restore that rejects its data logs a
-//! [`crate::migration::triage`] event through `DxgkCbLogEtwEvent` and returns
+//! [`crate::savestate::triage`] event through `DxgkCbLogEtwEvent` and returns
 //! `STATUS_OBJECT_TYPE_MISMATCH`. `Data == NULL` is `STATUS_INVALID_PARAMETER`;
 //! a `DataSize` of 0 or above the format's largest blob is data that cannot
 //! be valid (`STATUS_OBJECT_TYPE_MISMATCH`, never read).
 
-use core::mem::{offset_of, size_of};
+use core::mem::size_of;
 
 use dxgk_sys::*;
 
 use crate::adapter::{Started, registry};
-use crate::basis::Engine;
-use crate::ddi::dxgkrnl::KernelInterface;
-use crate::ddi::{copy_in, copy_out, read_at, read_in, write_out};
-use crate::migration::codec::MAX_BLOB_LEN;
-use crate::migration::machine::Role;
-use crate::migration::triage::TRIAGE_EVENT_TYPE;
-use crate::status::{Result, Status, to_ntstatus};
-use crate::vgpu::live::{Rejection, Saved, ScatterEntry};
-use crate::vgpu::{MsixValue, Partitioning};
+use crate::basis::Tracker;
+use crate::ddi::arg::ArgBlock;
+use crate::ddi::{copy_in, copy_out, read_in, write_out};
+use crate::foundation::status::{Result, Status, to_ntstatus};
+use crate::foundation::units::VfIndex;
+use crate::kernel::KernelInterface;
+use crate::migration;
+use crate::migration::restore::{Rejection, blob_len};
+use crate::migration::save::Saved;
+use crate::savestate::machine::Role;
+use crate::vgpu::{MsixValue, Partitioning, ScatterEntry};
 
 /// Most descriptors a SetVirtualGpuResources2 block may carry (one per
 /// segment, 32 at most as for SetVirtualGpuResources); larger counts are
 /// refused unread.
 const MAX_SEGMENT_DESCRIPTORS: usize = 32;
 
-/// Runs `f` on the engine and the partitioning of a started adapter, under
+/// Runs `f` on the dirty-tracking layer and the partitioning of a started adapter, under
 /// its write lock.
 fn with_vgpus<R>(
     hAdapter: HANDLE,
-    f: impl FnOnce(&Engine, &mut Partitioning, &KernelInterface) -> Result<R>,
+    f: impl FnOnce(&Tracker, &mut Partitioning, &KernelInterface) -> Result<R>,
 ) -> Result<R> {
     registry::with_adapter_mut(hAdapter, |adapter| {
         let Started {
@@ -71,15 +73,15 @@ pub(crate) unsafe extern "system" fn DxgkDdiPrepareLiveMigration(
     pArgs: *const DXGKARG_GPUP_PREPARE_LIVE_MIGRATION,
 ) -> NTSTATUS {
     to_ntstatus(with_vgpus(hAdapter, |_, p, _| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
-        p.check(args.vfIndex)?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
+        let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
         let role = match args.MigrationType {
             DXGK_GPUP_MIGRATIONTYPE_SOURCE => Role::Source,
             DXGK_GPUP_MIGRATIONTYPE_TARGET => Role::Target,
             _ => return Err(Status::InvalidParameter),
         };
-        p.prepare(args.vfIndex, role)?;
+        migration::prepare(vgpu, role)?;
         crate::trace!("PrepareLiveMigration({}, {:?})", args.vfIndex, role);
         Ok(())
     }))
@@ -98,33 +100,21 @@ unsafe fn save(
 ) -> Result<()> {
     // SAFETY: NULL or readable (contract).
     let have = unsafe { read_in(data_size.cast_const()) }?;
-    let capacity = match (have, data.is_null()) {
-        (0, true) => None,
-        (_, true) => return Err(Status::InvalidParameter),
-        // Buffers past the address space cannot exist; treat as "large".
-        (n, false) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
-    };
-    match run(capacity)? {
-        Saved::Size(n) => {
-            let n = UINT64::try_from(n).map_err(|_| Status::InvalidParameter)?;
-            // SAFETY: non-NULL (read above) and writable (contract).
-            unsafe { write_out(data_size, n) }
-        }
-        Saved::TooSmall(n) => {
-            let n = UINT64::try_from(n).map_err(|_| Status::InvalidParameter)?;
-            // SAFETY: as above.
-            unsafe { write_out(data_size, n) }?;
-            Err(Status::BufferTooSmall)
-        }
+    let (size, outcome) = match run(migration::save::capacity(have, data.is_null())?)? {
+        Saved::Size(n) => (n, Ok(())),
+        Saved::TooSmall(n) => (n, Err(Status::BufferTooSmall)),
         Saved::Blob(blob) => {
-            // SAFETY: `data` is non-NULL (the sizing case is above) and
-            // writable for `*data_size >= blob.len()` bytes (contract).
+            // SAFETY: `data` is non-NULL (`capacity` makes a NULL `data` the
+            // sizing call, which has no blob) and writable for `*data_size
+            // >= blob.len()` bytes (contract); `blob` is the driver's own.
             unsafe { copy_out(&blob, data.cast()) }?;
-            let n = UINT64::try_from(blob.len()).map_err(|_| Status::InvalidParameter)?;
-            // SAFETY: as above.
-            unsafe { write_out(data_size, n) }
+            (blob.len(), Ok(()))
         }
-    }
+    };
+    let size = UINT64::try_from(size).map_err(|_| Status::InvalidParameter)?;
+    // SAFETY: non-NULL (the read above succeeded) and writable (contract).
+    unsafe { write_out(data_size, size) }?;
+    outcome
 }
 
 /// `DxgkDdiSaveImmutableMigrationData` (module docs for the two calls):
@@ -137,14 +127,15 @@ pub(crate) unsafe extern "system" fn DxgkDdiSaveImmutableMigrationData(
     hAdapter: HANDLE,
     pArgs: *mut DXGKARG_GPUP_SAVE_IMMUTABLE_MIGRATION_DATA,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |engine, p, _| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs.cast_const()) }?;
-        p.check(args.vfIndex)?;
+    to_ntstatus(with_vgpus(hAdapter, |tracker, p, _| {
+        // SAFETY: NULL or a readable block (contract); the block itself is
+        // only read (the outputs go through its `DataSize` and `Data`).
+        let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
+        let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
         // SAFETY: the pointers come from the block, under its contract.
         unsafe {
             save(args.DataSize, args.Data, |capacity| {
-                p.save_immutable(engine, args.vfIndex, capacity)
+                migration::save::save_immutable(vgpu, tracker, capacity)
             })
         }
     }))
@@ -160,14 +151,15 @@ pub(crate) unsafe extern "system" fn DxgkDdiSaveMutableMigrationData(
     hAdapter: HANDLE,
     pArgs: *mut DXGKARG_GPUP_SAVE_MUTABLE_MIGRATION_DATA,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |engine, p, _| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs.cast_const()) }?;
-        p.check(args.vfIndex)?;
+    to_ntstatus(with_vgpus(hAdapter, |tracker, p, _| {
+        // SAFETY: NULL or a readable block (contract); the block itself is
+        // only read (the outputs go through its `DataSize` and `Data`).
+        let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
+        let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
         // SAFETY: the pointers come from the block, under its contract.
         unsafe {
             save(args.DataSize, args.Data, |capacity| {
-                p.save_mutable(engine, args.vfIndex, capacity)
+                migration::save::save_mutable(vgpu, tracker, capacity)
             })
         }
     }))
@@ -183,7 +175,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiEndLiveMigration(
     vfIndex: UINT,
 ) -> NTSTATUS {
     to_ntstatus(with_vgpus(hAdapter, |_, p, _| {
-        p.end(vfIndex)?;
+        migration::end(p.vgpu_mut(VfIndex(vfIndex))?)?;
         crate::trace!("EndLiveMigration({})", vfIndex);
         Ok(())
     }))
@@ -203,37 +195,20 @@ unsafe fn restore(
     if data.is_null() {
         return Err(Status::InvalidParameter);
     }
-    let outcome = match usize::try_from(size) {
-        Ok(n) if n != 0 && n <= MAX_BLOB_LEN => {
-            let mut blob = crate::fallible::try_vec(n)?;
+    let outcome = match blob_len(size) {
+        Some(n) => {
+            let mut blob = crate::foundation::fallible::try_vec(n)?;
             blob.resize(n, 0);
-            // SAFETY: readable for `size` bytes (contract); `blob` is ours.
+            // SAFETY: `data` is non-NULL (checked) and readable for `size`
+            // = `n` bytes (contract); `blob` is ours, so they cannot overlap.
             unsafe { copy_in(data.cast(), &mut blob) }?;
             restore(&blob)
         }
         // An empty or oversized blob cannot be valid: it is rejected (after
         // the state checks) as a truncated one, without reading it.
-        _ => restore(&[]).and(Err(Status::ObjectTypeMismatch.into())),
+        None => restore(&[]).and(Err(Status::ObjectTypeMismatch.into())),
     };
-    match outcome {
-        Ok(()) => Ok(()),
-        Err(rejection) => {
-            if let Some(event) = rejection.triage {
-                let logged = kernel.log_etw_event(
-                    &crate::interfaces::MIGRATION_TRIAGE_EVENT.guid,
-                    TRIAGE_EVENT_TYPE,
-                    &event.encode(),
-                );
-                crate::trace!(
-                    "Restore rejected: reason {} detail {} (event logged: {})",
-                    event.Reason,
-                    event.Detail,
-                    logged
-                );
-            }
-            Err(rejection.status)
-        }
-    }
+    outcome.map_err(|rejection| rejection.report(kernel))
 }
 
 /// `DxgkDdiRestoreImmutableMigrationData`: `STATUS_INVALID_DEVICE_STATE`
@@ -247,14 +222,14 @@ pub(crate) unsafe extern "system" fn DxgkDdiRestoreImmutableMigrationData(
     hAdapter: HANDLE,
     pArgs: *const DXGKARG_GPUP_RESTORE_IMMUTABLE_MIGRATION_DATA,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |engine, p, kernel| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
-        p.check(args.vfIndex)?;
+    to_ntstatus(with_vgpus(hAdapter, |tracker, p, kernel| {
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
+        let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
         // SAFETY: `Data` is NULL or readable for `DataSize` bytes (contract).
         unsafe {
             restore(kernel, args.DataSize, args.Data, |blob| {
-                p.restore_immutable(engine, args.vfIndex, blob)
+                migration::restore::restore_immutable(vgpu, tracker, blob)
             })
         }
     }))
@@ -271,14 +246,14 @@ pub(crate) unsafe extern "system" fn DxgkDdiRestoreMutableMigrationData(
     hAdapter: HANDLE,
     pArgs: *const DXGKARG_GPUP_RESTORE_MUTABLE_MIGRATION_DATA,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |engine, p, kernel| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
-        p.check(args.vfIndex)?;
+    to_ntstatus(with_vgpus(hAdapter, |tracker, p, kernel| {
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
+        let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
         // SAFETY: `Data` is NULL or readable for `DataSize` bytes (contract).
         unsafe {
             restore(kernel, args.DataSize, args.Data, |blob| {
-                p.restore_mutable(engine, args.vfIndex, blob)
+                migration::restore::restore_mutable(vgpu, tracker, blob)
             })
         }
     }))
@@ -295,11 +270,10 @@ pub(crate) unsafe extern "system" fn DxgkDdiWriteVirtualizedInterrupt(
     pArgs: *const DXGKARG_GPUP_WRITE_VIRTUALIZED_MSIX,
 ) -> NTSTATUS {
     to_ntstatus(with_vgpus(hAdapter, |_, p, _| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
         let entry = args.WriteValue;
-        p.write_interrupt(
-            args.vfIndex,
+        p.vgpu_mut(VfIndex(args.vfIndex))?.write_interrupt(
             args.InterruptTableIndex,
             MsixValue {
                 address: entry.MessageAddress,
@@ -323,44 +297,28 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualGpuResources2(
     hAdapter: HANDLE,
     pArgs: *const DXGKARG_SETVIRTUALGPURESOURCES2,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |engine, p, _| {
-        if pArgs.is_null() {
+    to_ntstatus(with_vgpus(hAdapter, |tracker, p, _| {
+        // SAFETY: NULL or a readable block of `SegmentCount` descriptors
+        // (contract).
+        let block = unsafe { ArgBlock::new(pArgs) }?;
+        let header = block.get();
+        let n = usize::try_from(header.SegmentCount).map_err(|_| Status::InvalidParameter)?;
+        if n == 0 {
             return Err(Status::InvalidParameter);
         }
-        let base = pArgs.cast::<u8>();
-        // SAFETY: non-NULL; the header is readable (contract).
-        let vf: ULONG =
-            unsafe { read_at(base, offset_of!(DXGKARG_SETVIRTUALGPURESOURCES2, vfIndex)) };
-        // SAFETY: as above.
-        let count: ULONG = unsafe {
-            read_at(
-                base,
-                offset_of!(DXGKARG_SETVIRTUALGPURESOURCES2, SegmentCount),
-            )
-        };
-        p.check(vf)?;
-        let n = usize::try_from(count).map_err(|_| Status::InvalidParameter)?;
-        if n == 0 || n > MAX_SEGMENT_DESCRIPTORS {
-            return Err(Status::InvalidParameter);
-        }
-        let first = offset_of!(DXGKARG_SETVIRTUALGPURESOURCES2, SegmentDescriptors);
+        let raw = block.entries::<DXGK_GPU_PHYSICAL_RESERVE_DESCRIPTOR>(MAX_SEGMENT_DESCRIPTORS)?;
         let mut entries = [ScatterEntry {
             allocation: core::ptr::null_mut(),
             basis: core::ptr::null_mut(),
         }; MAX_SEGMENT_DESCRIPTORS];
-        for (i, entry) in entries.iter_mut().take(n).enumerate() {
-            let offset = i
-                .checked_mul(size_of::<DXGK_GPU_PHYSICAL_RESERVE_DESCRIPTOR>())
-                .and_then(|o| o.checked_add(first))
-                .ok_or(Status::InvalidParameter)?;
-            // SAFETY: descriptor `i < SegmentCount` of the block (contract).
-            let raw: DXGK_GPU_PHYSICAL_RESERVE_DESCRIPTOR = unsafe { read_at(base, offset) };
+        for (entry, raw) in entries.iter_mut().zip(raw.iter()) {
             *entry = ScatterEntry {
                 allocation: raw.DriverAllocationHandle,
                 basis: raw.MemoryBasis,
             };
         }
-        p.set_resources2(engine, vf, entries.get(..n).unwrap_or_default())
+        let vf = VfIndex(header.vfIndex);
+        p.set_resources2(tracker, vf, entries.get(..n).unwrap_or_default())
     }))
 }
 
@@ -375,9 +333,11 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualFunctionPauseState(
     pArgs: *const DXGKARG_SETVIRTUALFUNCTIONPAUSESTATE,
 ) -> NTSTATUS {
     to_ntstatus(with_vgpus(hAdapter, |_, p, _| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
-        p.set_pause(args.vfIndex, args.bPause != 0)
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
+        p.vgpu_mut(VfIndex(args.vfIndex))?
+            .set_pause(args.bPause != 0);
+        Ok(())
     }))
 }
 

@@ -1,19 +1,33 @@
 //! The DDI trampolines: one thin `extern "system"` function per DDI (the
-//! KMDOD pattern). Each checks its raw arguments (NULL, alignment, sizes),
-//! converts them to typed values once, calls safe code in `crate::adapter`,
-//! and maps the `Result` to the DDI's return value.
+//! KMDOD pattern). Each checks its raw arguments (NULL, sizes), converts them
+//! to typed values once, calls safe code in `crate::adapter` (and the layers
+//! below it), and maps the `Result` to the DDI's return value.
 //!
-//! This module, `crate::kernel` and the FFI helpers below are the only places
-//! with `unsafe`. Raw pointers stay raw until checked, and borrows made from
-//! them never outlive the call.
+//! - [`initialization_data`] (here): the DDI table the driver registers;
+//!   [`entry`]: `DriverEntry`, which registers it.
+//! - `arg`: `ArgBlock`, the typed view of an argument block, with the
+//!   one `unsafe` constructor every trampoline goes through;
+//!   `buffer`: the raw OS-memory helpers under it (`OutBuffer`, the one way
+//!   to write into OS memory).
+//! - One module per DDI family: `device` (lifecycle), `qai`
+//!   (QueryAdapterInfo), `basis` (dirty-bit tracking), `allocation` (the
+//!   vGPU reserves' standard allocations), `query_interface`, `partition`,
+//!   `sriov` and `migration` (GPU partitioning and live migration), and
+//!   `unsupported` (required slots this adapter answers trivially).
+//!
+//! `unsafe` lives here, in `kernel` and in `host` (the host
+//! loader's C ABI) only. Raw pointers stay raw until checked, and borrows made
+//! from them never outlive the call.
 
 #![allow(non_snake_case)]
 
 pub(crate) mod allocation;
+pub(crate) mod arg;
 pub(crate) mod basis;
+mod buffer;
 pub(crate) mod device;
-pub(crate) mod dxgkrnl;
 pub mod entry;
+mod gpup;
 pub(crate) mod migration;
 pub(crate) mod partition;
 pub(crate) mod qai;
@@ -23,226 +37,79 @@ pub(crate) mod sriov;
 mod tests;
 pub(crate) mod unsupported;
 
-use core::ffi::c_void;
-use core::ptr::NonNull;
+use dxgk_sys::abi::Zeroable;
+use dxgk_sys::*;
 
-use dxgk_sys::abi::Record;
+pub(crate) use buffer::{InBuffer, OutBuffer, copy_in, copy_out, read_in, write_out};
 
-use crate::status::{Result, Status};
+/// The DDI table this driver registers: `Version` = WDDM 3.2 and every slot it
+/// implements; all others NULL.
+#[must_use]
+pub fn initialization_data() -> DRIVER_INITIALIZATION_DATA {
+    use self::unsupported as u;
+    let mut d = DRIVER_INITIALIZATION_DATA::zeroed();
+    d.Version = DXGKDDI_INTERFACE_VERSION_WDDM3_2;
+    d.DxgkDdiAddDevice = Some(device::DxgkDdiAddDevice);
+    d.DxgkDdiStartDevice = Some(device::DxgkDdiStartDevice);
+    d.DxgkDdiStopDevice = Some(device::DxgkDdiStopDevice);
+    d.DxgkDdiRemoveDevice = Some(device::DxgkDdiRemoveDevice);
+    d.DxgkDdiUnload = Some(device::DxgkDdiUnload);
+    d.DxgkDdiQueryAdapterInfo = Some(qai::DxgkDdiQueryAdapterInfo);
 
-/// Copies a DDI argument block out of the OS's memory.
-///
-/// # Safety
-/// `p` is NULL or points to a readable `T` (the DDI's contract with Dxgkrnl).
-///
-/// # Errors
-/// `InvalidParameter` for NULL.
-pub(crate) unsafe fn read_in<T: Copy>(p: *const T) -> Result<T> {
-    if p.is_null() {
-        return Err(Status::InvalidParameter);
-    }
-    // SAFETY: non-NULL, and readable by the caller's contract; unaligned reads
-    // are accepted because nothing here depends on the OS aligning its blocks.
-    Ok(unsafe { p.read_unaligned() })
-}
+    // GPU partitioning: the partition, SR-IOV and FlexIOV interfaces, and the
+    // standard-allocation path the vGPUs' VRAM reserves come through.
+    d.DxgkDdiQueryInterface = Some(query_interface::DxgkDdiQueryInterface);
+    d.DxgkDdiGetStandardAllocationDriverData =
+        Some(allocation::DxgkDdiGetStandardAllocationDriverData);
+    d.DxgkDdiCreateAllocation = Some(allocation::DxgkDdiCreateAllocation);
+    d.DxgkDdiDestroyAllocation = Some(allocation::DxgkDdiDestroyAllocation);
 
-/// Writes a DDI output block (or an in/out block back) into the OS's memory.
-///
-/// # Safety
-/// `p` is NULL or points to a writable `T` (the DDI's contract with Dxgkrnl).
-///
-/// # Errors
-/// `InvalidParameter` for NULL.
-pub(crate) unsafe fn write_out<T: Copy>(p: *mut T, value: T) -> Result<()> {
-    if p.is_null() {
-        return Err(Status::InvalidParameter);
-    }
-    // SAFETY: non-NULL, and writable by the caller's contract; unaligned
-    // writes are accepted for the same reason as in `read_in`.
-    unsafe { p.write_unaligned(value) };
-    Ok(())
-}
+    // Dirty-bit tracking (slots 172-176).
+    d.DxgkDdiCreateMemoryBasis = Some(basis::DxgkDdiCreateMemoryBasis);
+    d.DxgkDdiDestroyMemoryBasis = Some(basis::DxgkDdiDestroyMemoryBasis);
+    d.DxgkDdiStartDirtyTracking = Some(basis::DxgkDdiStartDirtyTracking);
+    d.DxgkDdiStopDirtyTracking = Some(basis::DxgkDdiStopDirtyTracking);
+    d.DxgkDdiQueryDirtyBitData = Some(basis::DxgkDdiQueryDirtyBitData);
 
-/// Copies the first `min(len, size_of::<T>())` bytes of a versioned structure
-/// (one that grows between WDDM versions and carries its own size) into a
-/// zeroed `T`, so fields the caller's version lacks read as zero.
-///
-/// # Safety
-/// `p` is NULL or points to `len` readable bytes.
-///
-/// # Errors
-/// `InvalidParameter` for NULL.
-pub(crate) unsafe fn read_prefix<T: Record>(p: *const T, len: usize) -> Result<T> {
-    if p.is_null() {
-        return Err(Status::InvalidParameter);
-    }
-    let mut value = T::zeroed();
-    let n = len.min(core::mem::size_of::<T>());
-    // SAFETY: `p` has `len >= n` readable bytes (caller's contract), `value`
-    // has `size_of::<T>() >= n` writable bytes, they cannot overlap, and any
-    // bytes are a valid `T` prefix because `T: Record` is plain data.
-    unsafe { core::ptr::copy_nonoverlapping(p.cast::<u8>(), (&raw mut value).cast::<u8>(), n) };
-    Ok(value)
-}
+    // GPU-P live migration (slots 177-185).
+    d.DxgkDdiPrepareLiveMigration = Some(migration::DxgkDdiPrepareLiveMigration);
+    d.DxgkDdiSaveImmutableMigrationData = Some(migration::DxgkDdiSaveImmutableMigrationData);
+    d.DxgkDdiSaveMutableMigrationData = Some(migration::DxgkDdiSaveMutableMigrationData);
+    d.DxgkDdiEndLiveMigration = Some(migration::DxgkDdiEndLiveMigration);
+    d.DxgkDdiRestoreImmutableMigrationData = Some(migration::DxgkDdiRestoreImmutableMigrationData);
+    d.DxgkDdiRestoreMutableMigrationData = Some(migration::DxgkDdiRestoreMutableMigrationData);
+    d.DxgkDdiWriteVirtualizedInterrupt = Some(migration::DxgkDdiWriteVirtualizedInterrupt);
+    d.DxgkDdiSetVirtualGpuResources2 = Some(migration::DxgkDdiSetVirtualGpuResources2);
+    d.DxgkDdiSetVirtualFunctionPauseState = Some(migration::DxgkDdiSetVirtualFunctionPauseState);
 
-/// Reads the `T` at byte `offset` of an OS argument block.
-///
-/// # Safety
-/// `base` is non-NULL and `offset..offset + size_of::<T>()` of it is readable.
-pub(crate) unsafe fn read_at<T: Copy>(base: *const u8, offset: usize) -> T {
-    // SAFETY: readable by the caller's contract; unaligned reads accepted.
-    unsafe { base.wrapping_add(offset).cast::<T>().read_unaligned() }
-}
-
-/// Writes `value` at byte `offset` of an OS argument block.
-///
-/// # Safety
-/// `base` is non-NULL and `offset..offset + size_of::<T>()` of it is writable.
-pub(crate) unsafe fn write_at<T>(base: *mut u8, offset: usize, value: T) {
-    // SAFETY: writable by the caller's contract; unaligned writes accepted.
-    unsafe { base.wrapping_add(offset).cast::<T>().write_unaligned(value) }
-}
-
-/// Copies `dst.len()` bytes from an OS buffer.
-///
-/// # Safety
-/// `src` is NULL or readable for `dst.len()` bytes, and does not overlap `dst`.
-///
-/// # Errors
-/// `InvalidParameter` for NULL.
-pub(crate) unsafe fn copy_in(src: *const c_void, dst: &mut [u8]) -> Result<()> {
-    if src.is_null() {
-        return Err(Status::InvalidParameter);
-    }
-    // SAFETY: readable for `dst.len()` bytes (caller's contract), no overlap
-    // with a buffer the driver owns.
-    unsafe { core::ptr::copy_nonoverlapping(src.cast::<u8>(), dst.as_mut_ptr(), dst.len()) };
-    Ok(())
-}
-
-/// Copies `src` into an OS buffer.
-///
-/// # Safety
-/// `dst` is NULL or writable for `src.len()` bytes, and does not overlap `src`.
-///
-/// # Errors
-/// `InvalidParameter` for NULL.
-pub(crate) unsafe fn copy_out(src: &[u8], dst: *mut c_void) -> Result<()> {
-    if dst.is_null() {
-        return Err(Status::InvalidParameter);
-    }
-    // SAFETY: writable for `src.len()` bytes (caller's contract), no overlap
-    // with a buffer the driver owns.
-    unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst.cast::<u8>(), src.len()) };
-    Ok(())
-}
-
-/// An output buffer the OS allocated, of a size it stated.
-///
-/// # Invariants
-/// `ptr` is valid for writes of `len` bytes for the duration of the DDI call.
-pub(crate) struct OutBuffer {
-    ptr: NonNull<u8>,
-    len: usize,
-}
-
-impl OutBuffer {
-    /// Wraps a DDI output buffer.
-    ///
-    /// # Safety
-    /// `ptr` is NULL or valid for writes of `len` bytes until the DDI returns.
-    ///
-    /// # Errors
-    /// `InvalidParameter` for NULL.
-    pub(crate) unsafe fn new(ptr: *mut c_void, len: usize) -> Result<Self> {
-        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or(Status::InvalidParameter)?;
-        Ok(Self { ptr, len })
-    }
-
-    /// Writes every whole field of `value` that fits in the buffer, field by
-    /// field (padding bytes are left as the OS had them). Structures grow
-    /// between WDDM versions: an older Dxgkrnl passes a smaller buffer.
-    ///
-    /// # Errors
-    /// `BufferTooSmall` if the buffer is shorter than `required` bytes.
-    pub(crate) fn write_record<T: Record>(&mut self, value: &T, required: usize) -> Result<()> {
-        if self.len < required {
-            return Err(Status::BufferTooSmall);
-        }
-        let src = core::ptr::from_ref(value).cast::<u8>();
-        for field in T::ABI.fields {
-            let Some(end) = field.offset.checked_add(field.size) else {
-                continue;
-            };
-            if end > self.len {
-                continue;
-            }
-            // SAFETY:
-            // - source: `field.offset..end` lies inside `*value` (offsets come from
-            //   `offset_of!`/`size_of` of `T`'s own fields), and field bytes are
-            //   initialised;
-            // - destination: `end <= self.len`, within the buffer (type invariant);
-            // - the OS buffer cannot overlap a value on this driver's stack.
-            unsafe {
-                core::ptr::copy_nonoverlapping(
-                    src.wrapping_add(field.offset),
-                    self.ptr.as_ptr().wrapping_add(field.offset),
-                    field.size,
-                );
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes all of `value`, which must fit whole.
-    ///
-    /// # Errors
-    /// `BufferTooSmall` if the buffer is shorter than `T`.
-    pub(crate) fn write_whole<T: Record>(&mut self, value: &T) -> Result<()> {
-        self.write_record(value, core::mem::size_of::<T>())
-    }
-
-    /// The buffer's first `len` bytes, for writing only, or `None` if it is shorter.
-    pub(crate) fn prefix(&mut self, len: usize) -> Option<&mut [core::mem::MaybeUninit<u8>]> {
-        if len > self.len {
-            return None;
-        }
-        // SAFETY: `len <= self.len` bytes are writable for the duration of the
-        // DDI (type invariant), nothing else refers to the OS buffer during the
-        // call, and `MaybeUninit<u8>` makes no claim about their contents. The
-        // borrow is tied to `&mut self`, which does not outlive the call.
-        Some(unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr().cast(), len) })
-    }
-}
-
-/// An input buffer the OS passed, of a size it stated.
-pub(crate) struct InBuffer {
-    ptr: *const u8,
-    len: usize,
-}
-
-impl InBuffer {
-    /// Wraps a DDI input buffer (NULL allowed when `len` is 0).
-    ///
-    /// # Safety
-    /// `ptr` is NULL or valid for reads of `len` bytes until the DDI returns.
-    pub(crate) unsafe fn new(ptr: *const c_void, len: usize) -> Self {
-        Self {
-            ptr: ptr.cast::<u8>(),
-            len,
-        }
-    }
-
-    /// Reads the `UINT` at the start of the buffer.
-    ///
-    /// # Errors
-    /// `InvalidParameter` for NULL or a buffer shorter than 4 bytes.
-    pub(crate) fn read_uint(&self) -> Result<u32> {
-        if self.ptr.is_null() || self.len < core::mem::size_of::<u32>() {
-            return Err(Status::InvalidParameter);
-        }
-        // SAFETY: non-NULL with at least 4 readable bytes (constructor
-        // contract); any 4 bytes are a valid `u32`.
-        Ok(unsafe { self.ptr.cast::<u32>().read_unaligned() })
-    }
+    // Required of a render-less adapter (Microsoft's MCDM minimum list); see
+    // `ddi::unsupported` for what each answers on this software adapter.
+    d.DxgkDdiInterruptRoutine = Some(u::DxgkDdiInterruptRoutine);
+    d.DxgkDdiDpcRoutine = Some(u::DxgkDdiDpcRoutine);
+    d.DxgkDdiQueryChildRelations = Some(u::DxgkDdiQueryChildRelations);
+    d.DxgkDdiQueryChildStatus = Some(u::DxgkDdiQueryChildStatus);
+    d.DxgkDdiQueryDeviceDescriptor = Some(u::DxgkDdiQueryDeviceDescriptor);
+    d.DxgkDdiSetPowerState = Some(u::DxgkDdiSetPowerState);
+    d.DxgkDdiResetDevice = Some(u::DxgkDdiResetDevice);
+    d.DxgkDdiCreateDevice = Some(u::DxgkDdiCreateDevice);
+    d.DxgkDdiDescribeAllocation = Some(u::DxgkDdiDescribeAllocation);
+    d.DxgkDdiPreemptCommand = Some(u::DxgkDdiPreemptCommand);
+    d.DxgkDdiBuildPagingBuffer = Some(u::DxgkDdiBuildPagingBuffer);
+    d.DxgkDdiResetFromTimeout = Some(u::DxgkDdiResetFromTimeout);
+    d.DxgkDdiRestartFromTimeout = Some(u::DxgkDdiRestartFromTimeout);
+    d.DxgkDdiCollectDbgInfo = Some(u::DxgkDdiCollectDbgInfo);
+    d.DxgkDdiDestroyDevice = Some(u::DxgkDdiDestroyDevice);
+    d.DxgkDdiOpenAllocation = Some(u::DxgkDdiOpenAllocation);
+    d.DxgkDdiCloseAllocation = Some(u::DxgkDdiCloseAllocation);
+    d.DxgkDdiCreateContext = Some(u::DxgkDdiCreateContext);
+    d.DxgkDdiDestroyContext = Some(u::DxgkDdiDestroyContext);
+    d.DxgkDdiQueryDependentEngineGroup = Some(u::DxgkDdiQueryDependentEngineGroup);
+    d.DxgkDdiQueryEngineStatus = Some(u::DxgkDdiQueryEngineStatus);
+    d.DxgkDdiResetEngine = Some(u::DxgkDdiResetEngine);
+    d.DxgkDdiGetNodeMetadata = Some(u::DxgkDdiGetNodeMetadata);
+    d.DxgkDdiCalibrateGpuClock = Some(u::DxgkDdiCalibrateGpuClock);
+    d.DxgkDdiFormatHistoryBuffer = Some(u::DxgkDdiFormatHistoryBuffer);
+    d.DxgkDdiSetStablePowerState = Some(u::DxgkDdiSetStablePowerState);
+    d.DxgkDdiSetVirtualMachineData = Some(u::DxgkDdiSetVirtualMachineData);
+    d
 }

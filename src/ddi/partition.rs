@@ -1,64 +1,28 @@
 //! The twelve DDIs of the GPU partition interface. Each validates its
 //! `Context` as an adapter handle before reading anything, reads its argument
-//! block defensively, and calls `crate::vgpu::Partitioning`. Outputs are
-//! written only on success (and, for GetGpuPartitionInfo, on
-//! `STATUS_BUFFER_TOO_SMALL`, whose counts are outputs).
+//! block through an [`ArgBlock`] into typed values, and calls
+//! `crate::vgpu::Partitioning` (adapter-wide work) or the one
+//! `crate::vgpu::Vgpu` its index resolves to. Outputs are written only on
+//! success (and, for GetGpuPartitionInfo, on `STATUS_BUFFER_TOO_SMALL`, whose
+//! counts are outputs).
 
-use core::mem::{offset_of, size_of};
+use core::mem::size_of;
 
 use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;
 
 use crate::adapter::registry;
-use crate::basis::types::SegmentId;
-use crate::ddi::query_interface::{PartitionDereference, PartitionReference, size_of_interface};
-use crate::ddi::{copy_in, copy_out, read_at, read_in, write_at, write_out};
-use crate::status::{Result, Status, to_ntstatus};
+use crate::ddi::arg::ArgBlock;
+use crate::ddi::gpup::{with_partitions, with_partitions_mut};
+use crate::ddi::{copy_in, copy_out};
+use crate::foundation::status::{Status, to_ntstatus};
+use crate::foundation::units::{SegmentId, VfIndex};
 use crate::vgpu::escape::{GPUP_VGPU_ESCAPE_MAX_INPUT, GPUP_VGPU_ESCAPE_PREFIX};
-use crate::vgpu::{CAPABILITIES, Partitioning, PinnedReserve, Requested};
+use crate::vgpu::{CAPABILITIES, Created, PinnedReserve, Requested};
 
 /// Most entries a SetVirtualGpuResources block may carry (the `SegmentInfo`
 /// array of CreateVirtualGpu has 32); larger counts are refused unread.
 const MAX_MEMORY_ALLOCATIONS: usize = 32;
-
-/// The GPU partition interface, with `Context` = the adapter handle.
-pub(crate) fn interface(context: PVOID) -> DXGKDDI_GPU_PARTITION_INTERFACE {
-    DXGKDDI_GPU_PARTITION_INTERFACE {
-        Size: size_of_interface::<DXGKDDI_GPU_PARTITION_INTERFACE>(),
-        Version: DXGKDDI_GPU_PARTITION_INTERFACE_VERSION,
-        Context: context,
-        InterfaceReference: Some(PartitionReference),
-        InterfaceDereference: Some(PartitionDereference),
-        DxgkDdiGetGpuPartitionInfo: Some(DxgkDdiGetGpuPartitionInfo),
-        DxgkDdiSetGpuPartitionCount: Some(DxgkDdiSetGpuPartitionCount),
-        DxgkDdiGetGpuEngines: Some(DxgkDdiGetGpuEngines),
-        DxgkDdiGetVirtualGpuProfile: Some(DxgkDdiGetVirtualGpuProfile),
-        DxgkDdiCreateVirtualGpu: Some(DxgkDdiCreateVirtualGpu),
-        DxgkDdiGetVirtualGpuInfo: Some(DxgkDdiGetVirtualGpuInfo),
-        DxgkDdiSetVirtualGpuResources: Some(DxgkDdiSetVirtualGpuResources),
-        DxgkDdiDestroyVirtualGpu: Some(DxgkDdiDestroyVirtualGpu),
-        DxgkDdiSuspendVirtualGpu: Some(DxgkDdiSuspendVirtualGpu),
-        DxgkDdiResumeVirtualGpu: Some(DxgkDdiResumeVirtualGpu),
-        DxgkDdiVirtualGpuDriverEscape: Some(DxgkDdiVirtualGpuDriverEscape),
-        DxgkDdiSetVirtualGpuVmBus: Some(DxgkDdiSetVirtualGpuVmBus),
-    }
-}
-
-/// Runs `f` on the partitioning state under the adapter's read lock.
-pub(crate) fn with_partitions<R>(
-    context: HANDLE,
-    f: impl FnOnce(&Partitioning) -> Result<R>,
-) -> Result<R> {
-    registry::with_adapter(context, |a| f(a.started()?.partitions()?))
-}
-
-/// Runs `f` on the partitioning state under the adapter's write lock.
-pub(crate) fn with_partitions_mut<R>(
-    context: HANDLE,
-    f: impl FnOnce(&mut Partitioning) -> Result<R>,
-) -> Result<R> {
-    registry::with_adapter_mut(context, |a| f(a.started_mut()?.partitions_mut()?))
-}
 
 /// `DxgkDdiGetGpuPartitionInfo`: the options and the current count (0 before
 /// any SetGpuPartitionCount). A capacity below the option count, or a NULL
@@ -73,32 +37,37 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetGpuPartitionInfo(
     pArgs: *mut DXGKARG_GETGPUPARTITIONINFO,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
+        // SAFETY: NULL or a readable and writable block (contract).
+        let mut block = unsafe { ArgBlock::new(pArgs) }?;
+        let args = block.get();
         let options = p.options();
         let needed = ULONG::try_from(options.len()).map_err(|_| Status::InvalidParameter)?;
-        let capacity = args.NumGpuPartitionOptions;
-        args.NumGpuPartitionOptions = needed;
-        args.CurrentGpuPartitionCount = USHORT::try_from(p.count()).unwrap_or(USHORT::MAX);
-        if capacity < needed || args.pGpuPartitionOptions.is_null() {
-            // SAFETY: non-NULL (read above) and writable (contract).
-            unsafe { write_out(pArgs, args) }?;
-            return Err(Status::BufferTooSmall);
+        let fits = args.NumGpuPartitionOptions >= needed && !args.pGpuPartitionOptions.is_null();
+        if fits {
+            let mut bytes = [0u8; 2 * crate::vgpu::options::MAX_OPTIONS];
+            for (chunk, option) in bytes.chunks_exact_mut(2).zip(options) {
+                chunk.copy_from_slice(&option.to_le_bytes());
+            }
+            let len = options.len().saturating_mul(size_of::<USHORT>());
+            // SAFETY: the array is non-NULL (checked) and writable for
+            // `NumGpuPartitionOptions >= needed` USHORTs, `len` bytes
+            // (contract); it cannot overlap this local buffer.
+            unsafe {
+                copy_out(
+                    bytes.get(..len).unwrap_or_default(),
+                    args.pGpuPartitionOptions.cast(),
+                )
+            }?;
         }
-        let mut bytes = [0u8; 2 * crate::vgpu::config::MAX_OPTIONS];
-        for (chunk, option) in bytes.chunks_exact_mut(2).zip(options) {
-            chunk.copy_from_slice(&option.to_le_bytes());
+        block.update(|a| {
+            a.NumGpuPartitionOptions = needed;
+            a.CurrentGpuPartitionCount = USHORT::try_from(p.count()).unwrap_or(USHORT::MAX);
+        });
+        if fits {
+            Ok(())
+        } else {
+            Err(Status::BufferTooSmall)
         }
-        let len = options.len().saturating_mul(size_of::<USHORT>());
-        // SAFETY: the array holds `capacity >= needed` USHORTs (contract).
-        unsafe {
-            copy_out(
-                bytes.get(..len).unwrap_or_default(),
-                args.pGpuPartitionOptions.cast(),
-            )
-        }?;
-        // SAFETY: as above.
-        unsafe { write_out(pArgs, args) }
     }))
 }
 
@@ -113,8 +82,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetGpuPartitionCount(
     pArgs: *const DXGKARG_SETGPUPARTITIONCOUNT,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions_mut(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
         p.set_count(args.PartitionCount)
     }))
 }
@@ -155,21 +124,22 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetVirtualGpuProfile(
     pArgs: *mut DXGKARG_GETVIRTUALGPUPROFILE,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
-        let (flags, caps) = p.profile(args.PartitionCount)?;
-        args.VirtualizationFlags = flags;
-        for (out, cap) in args.ProfileCapability.iter_mut().zip(caps) {
-            *out = DXGK_VGPU_PROFILE_CAPABILITY {
-                TotalValue: cap.total,
-                AvailableValue: cap.available,
-                MinPartitionValue: cap.min,
-                MaxPartitionValue: cap.max,
-                OptimalPartitionValue: cap.optimal,
-            };
-        }
-        // SAFETY: non-NULL (read above) and writable (contract).
-        unsafe { write_out(pArgs, args) }
+        // SAFETY: NULL or a readable and writable block (contract).
+        let mut block = unsafe { ArgBlock::new(pArgs) }?;
+        let (flags, caps) = p.profile(block.get().PartitionCount)?;
+        block.update(|a| {
+            a.VirtualizationFlags = flags;
+            for (out, cap) in a.ProfileCapability.iter_mut().zip(caps) {
+                *out = DXGK_VGPU_PROFILE_CAPABILITY {
+                    TotalValue: cap.total,
+                    AvailableValue: cap.available,
+                    MinPartitionValue: cap.min,
+                    MaxPartitionValue: cap.max,
+                    OptimalPartitionValue: cap.optimal,
+                };
+            }
+        });
+        Ok(())
     }))
 }
 
@@ -184,26 +154,44 @@ pub(crate) unsafe extern "system" fn DxgkDdiCreateVirtualGpu(
     pArgs: *mut DXGKARG_CREATEVIRTUALGPU,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions_mut(Context, |p| {
-        if pArgs.is_null() {
-            return Err(Status::InvalidParameter);
-        }
-        let base = pArgs.cast::<u8>();
-        // SAFETY: non-NULL and a readable block (contract).
-        let partition: ULONG =
-            unsafe { read_at(base, offset_of!(DXGKARG_CREATEVIRTUALGPU, PartitionId)) };
-        // SAFETY: as above.
-        let profile: DXGK_VIRTUALGPUPROFILE =
-            unsafe { read_at(base, offset_of!(DXGKARG_CREATEVIRTUALGPU, Profile)) };
-        let mut request = [Requested::default(); CAPABILITIES];
-        for (r, c) in request.iter_mut().zip(profile.Capability) {
-            *r = Requested {
-                min: c.MinValue,
-                max: c.MaxValue,
-                optimal: c.OptimalValue,
-            };
-        }
-        let created = p.create(partition, &request)?;
-        let segment = DXGK_VIRTUALGPUSEGMENTINFO {
+        // SAFETY: NULL or a readable and writable block (contract).
+        let mut block = unsafe { ArgBlock::new(pArgs) }?;
+        let args = block.get();
+        let vf = VfIndex(args.PartitionId);
+        let created = p.create(vf, &requested(&args.Profile))?;
+        block.update(|a| write_created(a, &created));
+        crate::trace!(
+            "CreateVirtualGpu({}): {} bytes in segment {}",
+            vf.0,
+            created.reserve.size,
+            created.reserve.segment.0
+        );
+        Ok(())
+    }))
+}
+
+/// What the VM asks for each capability, from a `DXGK_VIRTUALGPUPROFILE`.
+fn requested(profile: &DXGK_VIRTUALGPUPROFILE) -> [Requested; CAPABILITIES] {
+    let mut request = [Requested::default(); CAPABILITIES];
+    for (r, c) in request.iter_mut().zip(profile.Capability) {
+        *r = Requested {
+            min: c.MinValue,
+            max: c.MaxValue,
+            optimal: c.OptimalValue,
+        };
+    }
+    request
+}
+
+/// The outputs of CreateVirtualGpu: the LUID, one segment entry for the
+/// reserve, no engines (the deprecated `EngineInfo` zeroed) and no user-mode
+/// emulation DLL (a zero CLSID).
+fn write_created(args: &mut DXGKARG_CREATEVIRTUALGPU, created: &Created) {
+    args.UserModeVirtualDeviceProvider = GUID::zeroed();
+    args.VirtualGpuLuid = created.luid;
+    args.NumMemorySegments = 1;
+    if let Some(entry) = args.SegmentInfo.first_mut() {
+        *entry = DXGK_VIRTUALGPUSEGMENTINFO {
             DriverSegmentId: created.reserve.segment.0,
             Size: created.reserve.size,
             Alignment: created.reserve.alignment,
@@ -211,59 +199,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiCreateVirtualGpu(
             MaxSegmentOffset: 0,
             PrivateDriverData: created.reserve.instance,
         };
-        // Each write below: `pArgs` is non-NULL and a writable block
-        // (contract), and every offset and size is a field of
-        // `DXGKARG_CREATEVIRTUALGPU`. No user-mode emulation DLL: zero CLSID.
-        // SAFETY: see above.
-        unsafe {
-            write_at(
-                base,
-                offset_of!(DXGKARG_CREATEVIRTUALGPU, UserModeVirtualDeviceProvider),
-                GUID::zeroed(),
-            );
-        }
-        // SAFETY: see above.
-        unsafe {
-            write_at(
-                base,
-                offset_of!(DXGKARG_CREATEVIRTUALGPU, VirtualGpuLuid),
-                created.luid,
-            );
-        }
-        // SAFETY: see above.
-        unsafe {
-            write_at(
-                base,
-                offset_of!(DXGKARG_CREATEVIRTUALGPU, NumMemorySegments),
-                1u32,
-            )
-        };
-        // SAFETY: see above; entry 0 of `SegmentInfo`.
-        unsafe {
-            write_at(
-                base,
-                offset_of!(DXGKARG_CREATEVIRTUALGPU, SegmentInfo),
-                segment,
-            )
-        };
-        // SAFETY: see above.
-        unsafe { write_at(base, offset_of!(DXGKARG_CREATEVIRTUALGPU, NumEngines), 0u32) };
-        // SAFETY: see above; the whole deprecated `EngineInfo` array.
-        unsafe {
-            write_at(
-                base,
-                offset_of!(DXGKARG_CREATEVIRTUALGPU, EngineInfo),
-                <[DXGK_VIRTUALGPUENGINEINFO; 64]>::zeroed(),
-            );
-        }
-        crate::trace!(
-            "CreateVirtualGpu({}): {} bytes in segment {}",
-            partition,
-            created.reserve.size,
-            created.reserve.segment.0
-        );
-        Ok(())
-    }))
+    }
+    args.NumEngines = 0;
+    args.EngineInfo = Zeroable::zeroed();
 }
 
 /// `DxgkDdiGetVirtualGpuInfo`: min, max and current of each capability.
@@ -275,18 +213,19 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetVirtualGpuInfo(
     pArgs: *mut DXGKARG_GETVIRTUALGPUINFO,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
-        let caps = p.info(args.PartitionId)?;
-        for (out, cap) in args.Capability.iter_mut().zip(caps) {
-            *out = DXGK_VGPU_CAPABILITY {
-                MinValue: cap.min,
-                MaxValue: cap.max,
-                CurrentValue: cap.current,
-            };
-        }
-        // SAFETY: non-NULL (read above) and writable (contract).
-        unsafe { write_out(pArgs, args) }
+        // SAFETY: NULL or a readable and writable block (contract).
+        let mut block = unsafe { ArgBlock::new(pArgs) }?;
+        let caps = p.vgpu(VfIndex(block.get().PartitionId))?.info();
+        block.update(|a| {
+            for (out, cap) in a.Capability.iter_mut().zip(caps) {
+                *out = DXGK_VGPU_CAPABILITY {
+                    MinValue: cap.min,
+                    MaxValue: cap.max,
+                    CurrentValue: cap.current,
+                };
+            }
+        });
+        Ok(())
     }))
 }
 
@@ -301,42 +240,23 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualGpuResources(
     pArgs: *const DXGKARG_SETVIRTUALGPURESOURCES,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions_mut(Context, |p| {
-        if pArgs.is_null() {
+        // SAFETY: NULL or a readable block of `NumMemoryAllocations` entries
+        // (contract).
+        let block = unsafe { ArgBlock::new(pArgs) }?;
+        let header = block.get();
+        let n =
+            usize::try_from(header.NumMemoryAllocations).map_err(|_| Status::InvalidParameter)?;
+        if n == 0 {
             return Err(Status::InvalidParameter);
         }
-        let base = pArgs.cast::<u8>();
-        // SAFETY: non-NULL; the header is readable (contract).
-        let partition: ULONG = unsafe {
-            read_at(
-                base,
-                offset_of!(DXGKARG_SETVIRTUALGPURESOURCES, PartitionId),
-            )
-        };
-        // SAFETY: as above.
-        let count: ULONG = unsafe {
-            read_at(
-                base,
-                offset_of!(DXGKARG_SETVIRTUALGPURESOURCES, NumMemoryAllocations),
-            )
-        };
-        let n = usize::try_from(count).map_err(|_| Status::InvalidParameter)?;
-        if n == 0 || n > MAX_MEMORY_ALLOCATIONS {
-            return Err(Status::InvalidParameter);
-        }
-        let first = offset_of!(DXGKARG_SETVIRTUALGPURESOURCES, MemoryInfo);
+        let raw = block.entries::<DXGK_VIRTUALGPUMEMORYRESOURCE>(MAX_MEMORY_ALLOCATIONS)?;
         let mut entries = [PinnedReserve {
             allocation: core::ptr::null_mut(),
             segment: SegmentId(0),
             offset: 0,
             size: 0,
         }; MAX_MEMORY_ALLOCATIONS];
-        for (i, entry) in entries.iter_mut().take(n).enumerate() {
-            let offset = i
-                .checked_mul(size_of::<DXGK_VIRTUALGPUMEMORYRESOURCE>())
-                .and_then(|o| o.checked_add(first))
-                .ok_or(Status::InvalidParameter)?;
-            // SAFETY: entry `i < NumMemoryAllocations` of the block (contract).
-            let raw: DXGK_VIRTUALGPUMEMORYRESOURCE = unsafe { read_at(base, offset) };
+        for (entry, raw) in entries.iter_mut().zip(raw.iter()) {
             *entry = PinnedReserve {
                 allocation: raw.DriverAllocationHandle,
                 segment: SegmentId(raw.AllocationAddress.MemorySegmentId),
@@ -344,7 +264,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualGpuResources(
                 size: raw.AllocationSize,
             };
         }
-        p.set_resources(partition, entries.get(..n).unwrap_or_default())
+        let vf = VfIndex(header.PartitionId);
+        p.set_resources(vf, entries.get(..n).unwrap_or_default())
     }))
 }
 
@@ -358,9 +279,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiDestroyVirtualGpu(
     pArgs: *const DXGKARG_DESTROYVIRTUALGPU,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions_mut(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
-        p.destroy(args.PartitionId)
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
+        p.destroy(VfIndex(args.PartitionId))
     }))
 }
 
@@ -380,8 +301,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiVirtualGpuDriverEscape(
     to_ntstatus(registry::with_adapter(Context, |adapter| {
         let started = adapter.started()?;
         let p = started.partitions()?;
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs.cast_const()) }?;
+        // SAFETY: NULL or a readable and writable block (contract).
+        let mut block = unsafe { ArgBlock::new(pArgs) }?;
+        let args = block.get();
         let len = usize::try_from(args.InputBufferSize).map_err(|_| Status::InvalidParameter)?;
         if !(GPUP_VGPU_ESCAPE_PREFIX..=GPUP_VGPU_ESCAPE_MAX_INPUT).contains(&len) {
             return Err(Status::InvalidParameter);
@@ -395,7 +317,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiVirtualGpuDriverEscape(
         } else {
             usize::try_from(args.OutputBufferSize).map_err(|_| Status::InvalidParameter)?
         };
-        let reply = p.escape(&started.bases, args.PartitionId, input, capacity)?;
+        let vgpu = p.vgpu(VfIndex(args.PartitionId))?;
+        let reply = vgpu.escape(&started.bases, input, capacity)?;
         let written = reply.bytes();
         if !written.is_empty() {
             // SAFETY: non-NULL (capacity > 0) and writable for `capacity >=
@@ -403,14 +326,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiVirtualGpuDriverEscape(
             unsafe { copy_out(written, args.pOutputBuffer) }?;
         }
         let written = ULONG::try_from(written.len()).map_err(|_| Status::InvalidParameter)?;
-        // SAFETY: non-NULL (read above) and writable (contract).
-        unsafe {
-            write_at(
-                pArgs.cast::<u8>(),
-                offset_of!(DXGK_VIRTUALGPUDRIVERESCAPE, OutputBufferSize),
-                written,
-            );
-        }
+        block.update(|a| a.OutputBufferSize = written);
         Ok(())
     }))
 }
@@ -426,8 +342,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualGpuVmBus(
     pArgs: *const DXGKARG_SETVIRTUALGPUVMBUS,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions_mut(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
-        p.set_vmbus(args.VirtualGpuIndex, args.VmBusHandle.addr())
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
+        p.vgpu_mut(VfIndex(args.VirtualGpuIndex))?
+            .set_vmbus(args.VmBusHandle.addr())
     }))
 }

@@ -3,9 +3,10 @@
 use dxgk_sys::*;
 
 use crate::adapter::{caps, registry};
-use crate::basis::types::SegmentId;
-use crate::ddi::{InBuffer, OutBuffer, read_in};
-use crate::status::{Status, to_ntstatus};
+use crate::ddi::arg::ArgBlock;
+use crate::ddi::{InBuffer, OutBuffer, initialization_data};
+use crate::foundation::status::{Status, to_ntstatus};
+use crate::foundation::units::SegmentId;
 
 /// `DxgkDdiQueryAdapterInfo`: answers `DXGKQAITYPE_DRIVERCAPS`,
 /// `DXGKQAITYPE_GPUPCAPS` (derived from the DDI table and the dirty-tracking
@@ -28,13 +29,15 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryAdapterInfo(
     pQueryAdapterInfo: *const DXGKARG_QUERYADAPTERINFO,
 ) -> NTSTATUS {
     to_ntstatus(registry::with_adapter(hAdapter, |adapter| {
-        // SAFETY: NULL or readable (Dxgkrnl's contract).
-        let args = unsafe { read_in(pQueryAdapterInfo) }?;
+        // SAFETY: NULL or a readable block (Dxgkrnl's contract).
+        let args = unsafe { ArgBlock::new(pQueryAdapterInfo) }?.get();
         let out_len = usize::try_from(args.OutputDataSize).map_err(|_| Status::InvalidParameter)?;
-        // SAFETY: `pOutputData` is NULL or holds `OutputDataSize` writable bytes.
+        // SAFETY: the block's `pOutputData` is NULL or holds `OutputDataSize`
+        // writable bytes until this DDI returns (Dxgkrnl's contract).
         let mut out = unsafe { OutBuffer::new(args.pOutputData, out_len) }?;
         let in_len = usize::try_from(args.InputDataSize).map_err(|_| Status::InvalidParameter)?;
-        // SAFETY: `pInputData` is NULL or holds `InputDataSize` readable bytes.
+        // SAFETY: the block's `pInputData` is NULL or holds `InputDataSize`
+        // readable bytes until this DDI returns (Dxgkrnl's contract).
         let input = unsafe { InBuffer::new(args.pInputData, in_len) };
         let started = adapter.started()?;
         match args.Type {
@@ -44,7 +47,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryAdapterInfo(
             DXGKQAITYPE_DIRTYBITTRACKINGCAPS => out.write_whole(&caps::dirty_bit_tracking_caps()),
             DXGKQAITYPE_GPUPCAPS => {
                 started.partitions()?;
-                let table = crate::ddi::entry::initialization_data();
+                // The table the driver registers: the caps follow its slots.
+                let table = initialization_data();
                 out.write_whole(&caps::gpup_caps(
                     &table,
                     caps::dirty_bit_tracking_caps().Value,

@@ -1,5 +1,6 @@
-//! `DxgkDdiQueryInterface` (slot 15) and the reference-counting functions of
-//! the interfaces it returns: the GPU partition interface (128 bytes), the
+//! `DxgkDdiQueryInterface` (slot 15) and the interfaces it returns, built
+//! from the DDIs of `partition` and `sriov` and the reference-counting
+//! functions of `gpup`: the GPU partition interface (128 bytes), the
 //! SR-IOV interface (120 bytes) and the FlexIOV device interface (56 bytes),
 //! all version 1. The mitigable-device interface is not exported: every BAR
 //! page of this software adapter's VFs is emulated, which FlexIOV describes.
@@ -10,9 +11,13 @@
 use dxgk_sys::*;
 
 use crate::adapter::{InterfaceKind, registry};
+use crate::ddi::gpup::{
+    FlexIovDereference, FlexIovReference, PartitionDereference, PartitionReference,
+    SriovDereference, SriovReference, size_of_interface,
+};
 use crate::ddi::{partition, read_in, sriov, write_out};
+use crate::foundation::status::{Status, to_ntstatus};
 use crate::interfaces;
-use crate::status::{Status, to_ntstatus};
 
 /// `DxgkDdiQueryInterface`.
 ///
@@ -64,15 +69,15 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryInterface(
         match kind {
             InterfaceKind::Partition => {
                 // SAFETY: non-NULL and writable for `Size >= 128` bytes (contract, checked).
-                unsafe { write_out(query.Interface.cast(), partition::interface(context)) }?;
+                unsafe { write_out(query.Interface.cast(), partition_interface(context)) }?;
             }
             InterfaceKind::Sriov => {
                 // SAFETY: non-NULL and writable for `Size >= 120` bytes (contract, checked).
-                unsafe { write_out(query.Interface.cast(), sriov::interface(context)) }?;
+                unsafe { write_out(query.Interface.cast(), sriov_interface(context)) }?;
             }
             InterfaceKind::FlexIov => {
                 // SAFETY: non-NULL and writable for `Size >= 56` bytes (contract, checked).
-                unsafe { write_out(query.Interface.cast(), sriov::flexiov_interface(context)) }?;
+                unsafe { write_out(query.Interface.cast(), flexiov_interface(context)) }?;
             }
         }
         adapter.refs().reference(kind);
@@ -80,40 +85,61 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryInterface(
     }))
 }
 
-/// The size an interface structure states in its `Size` field.
-pub(crate) fn size_of_interface<T>() -> USHORT {
-    USHORT::try_from(core::mem::size_of::<T>()).unwrap_or(USHORT::MAX)
+/// The GPU partition interface, with `Context` = the adapter handle.
+fn partition_interface(context: PVOID) -> DXGKDDI_GPU_PARTITION_INTERFACE {
+    DXGKDDI_GPU_PARTITION_INTERFACE {
+        Size: size_of_interface::<DXGKDDI_GPU_PARTITION_INTERFACE>(),
+        Version: DXGKDDI_GPU_PARTITION_INTERFACE_VERSION,
+        Context: context,
+        InterfaceReference: Some(PartitionReference),
+        InterfaceDereference: Some(PartitionDereference),
+        DxgkDdiGetGpuPartitionInfo: Some(partition::DxgkDdiGetGpuPartitionInfo),
+        DxgkDdiSetGpuPartitionCount: Some(partition::DxgkDdiSetGpuPartitionCount),
+        DxgkDdiGetGpuEngines: Some(partition::DxgkDdiGetGpuEngines),
+        DxgkDdiGetVirtualGpuProfile: Some(partition::DxgkDdiGetVirtualGpuProfile),
+        DxgkDdiCreateVirtualGpu: Some(partition::DxgkDdiCreateVirtualGpu),
+        DxgkDdiGetVirtualGpuInfo: Some(partition::DxgkDdiGetVirtualGpuInfo),
+        DxgkDdiSetVirtualGpuResources: Some(partition::DxgkDdiSetVirtualGpuResources),
+        DxgkDdiDestroyVirtualGpu: Some(partition::DxgkDdiDestroyVirtualGpu),
+        DxgkDdiSuspendVirtualGpu: Some(partition::DxgkDdiSuspendVirtualGpu),
+        DxgkDdiResumeVirtualGpu: Some(partition::DxgkDdiResumeVirtualGpu),
+        DxgkDdiVirtualGpuDriverEscape: Some(partition::DxgkDdiVirtualGpuDriverEscape),
+        DxgkDdiSetVirtualGpuVmBus: Some(partition::DxgkDdiSetVirtualGpuVmBus),
+    }
 }
 
-macro_rules! reference_functions {
-    ($( $reference:ident, $dereference:ident => $kind:expr; )*) => { $(
-        /// `InterfaceReference` of one interface.
-        ///
-        /// # Safety
-        /// Always safe to call: the context is looked up, never dereferenced.
-        pub(crate) unsafe extern "system" fn $reference(Context: PVOID) {
-            let _ = registry::with_adapter(Context, |a| {
-                a.refs().reference($kind);
-                Ok(())
-            });
-        }
-
-        /// `InterfaceDereference` of one interface: a call with no reference
-        /// held is ignored (and logged).
-        ///
-        /// # Safety
-        /// Always safe to call: the context is looked up, never dereferenced.
-        pub(crate) unsafe extern "system" fn $dereference(Context: PVOID) {
-            let _ = registry::with_adapter(Context, |a| {
-                a.refs().dereference($kind);
-                Ok(())
-            });
-        }
-    )* };
+/// The SR-IOV interface, with `Context` = the adapter handle.
+fn sriov_interface(context: PVOID) -> DXGKDDI_SRIOV_INTERFACE {
+    DXGKDDI_SRIOV_INTERFACE {
+        Size: size_of_interface::<DXGKDDI_SRIOV_INTERFACE>(),
+        Version: DXGKDDI_SRIOV_INTERFACE_VERSION,
+        Context: context,
+        InterfaceReference: Some(SriovReference),
+        InterfaceDereference: Some(SriovDereference),
+        DxgkDdiReadVirtualFunctionConfig: Some(sriov::DxgkDdiReadVirtualFunctionConfig),
+        DxgkDdiWriteVirtualFunctionConfig: Some(sriov::DxgkDdiWriteVirtualFunctionConfig),
+        DxgkDdiReadVirtualFunctionConfigBlock: Some(sriov::DxgkDdiReadVirtualFunctionConfigBlock),
+        DxgkDdiWriteVirtualFunctionConfigBlock: Some(sriov::DxgkDdiWriteVirtualFunctionConfigBlock),
+        DxgkDdiQueryProbedBars: Some(sriov::DxgkDdiQueryProbedBars),
+        DxgkDdiGetVendorAndDevice: Some(sriov::DxgkDdiGetVendorAndDevice),
+        DxgkDdiGetDeviceLocation: Some(sriov::DxgkDdiGetDeviceLocation),
+        DxgkDdiResetVirtualFunction: Some(sriov::DxgkDdiResetVirtualFunction),
+        DxgkDdiSetVirtualFunctionPowerState: Some(sriov::DxgkDdiSetVirtualFunctionPowerState),
+        DxgkDdiGetResourceForBar: Some(sriov::DxgkDdiGetResourceForBar),
+        DxgkDdiQueryVirtualFunctionLuid: Some(sriov::DxgkDdiQueryVirtualFunctionLuid),
+    }
 }
 
-reference_functions! {
-    PartitionReference, PartitionDereference => InterfaceKind::Partition;
-    SriovReference, SriovDereference => InterfaceKind::Sriov;
-    FlexIovReference, FlexIovDereference => InterfaceKind::FlexIov;
+/// The FlexIOV device interface, with `Context` = the adapter handle.
+fn flexiov_interface(context: PVOID) -> DXGKDDI_FLEXIOV_DEVICE_INTERFACE {
+    DXGKDDI_FLEXIOV_DEVICE_INTERFACE {
+        Size: size_of_interface::<DXGKDDI_FLEXIOV_DEVICE_INTERFACE>(),
+        Version: DXGKDDI_FLEXIOV_DEVICE_INTERFACE_VERSION,
+        Context: context,
+        InterfaceReference: Some(FlexIovReference),
+        InterfaceDereference: Some(FlexIovDereference),
+        DxgkDdiGetBackingResource: Some(sriov::DxgkDdiGetBackingResource),
+        DxgkDdiGetMmioRangeCount: Some(sriov::DxgkDdiGetMmioRangeCount),
+        DxgkDdiGetMmioRanges: Some(sriov::DxgkDdiGetMmioRanges),
+    }
 }

@@ -4,54 +4,17 @@
 //! is the PartitionId; an unknown one is `STATUS_INVALID_PARAMETER`, and the
 //! VOID DDIs zero their outputs for it.
 
-use core::mem::offset_of;
+use core::mem::{offset_of, size_of};
 
 use dxgk_sys::*;
 
-use crate::ddi::partition::{with_partitions, with_partitions_mut};
-use crate::ddi::query_interface::{
-    FlexIovDereference, FlexIovReference, SriovDereference, SriovReference, size_of_interface,
-};
-use crate::ddi::{copy_in, copy_out, read_in, write_at, write_out};
+use crate::ddi::arg::ArgBlock;
+use crate::ddi::gpup::{with_partitions, with_partitions_mut};
+use crate::ddi::{OutBuffer, copy_in, copy_out, write_out};
+use crate::foundation::status::{Status, to_ntstatus};
+use crate::foundation::units::VfIndex;
 use crate::interfaces::{POWER_DEVICE_D0, POWER_DEVICE_D1, POWER_DEVICE_D2, POWER_DEVICE_D3};
-use crate::status::{Status, to_ntstatus};
-use crate::vgpu::PowerRequest;
-
-/// The SR-IOV interface, with `Context` = the adapter handle.
-pub(crate) fn interface(context: PVOID) -> DXGKDDI_SRIOV_INTERFACE {
-    DXGKDDI_SRIOV_INTERFACE {
-        Size: size_of_interface::<DXGKDDI_SRIOV_INTERFACE>(),
-        Version: DXGKDDI_SRIOV_INTERFACE_VERSION,
-        Context: context,
-        InterfaceReference: Some(SriovReference),
-        InterfaceDereference: Some(SriovDereference),
-        DxgkDdiReadVirtualFunctionConfig: Some(DxgkDdiReadVirtualFunctionConfig),
-        DxgkDdiWriteVirtualFunctionConfig: Some(DxgkDdiWriteVirtualFunctionConfig),
-        DxgkDdiReadVirtualFunctionConfigBlock: Some(DxgkDdiReadVirtualFunctionConfigBlock),
-        DxgkDdiWriteVirtualFunctionConfigBlock: Some(DxgkDdiWriteVirtualFunctionConfigBlock),
-        DxgkDdiQueryProbedBars: Some(DxgkDdiQueryProbedBars),
-        DxgkDdiGetVendorAndDevice: Some(DxgkDdiGetVendorAndDevice),
-        DxgkDdiGetDeviceLocation: Some(DxgkDdiGetDeviceLocation),
-        DxgkDdiResetVirtualFunction: Some(DxgkDdiResetVirtualFunction),
-        DxgkDdiSetVirtualFunctionPowerState: Some(DxgkDdiSetVirtualFunctionPowerState),
-        DxgkDdiGetResourceForBar: Some(DxgkDdiGetResourceForBar),
-        DxgkDdiQueryVirtualFunctionLuid: Some(DxgkDdiQueryVirtualFunctionLuid),
-    }
-}
-
-/// The FlexIOV device interface, with `Context` = the adapter handle.
-pub(crate) fn flexiov_interface(context: PVOID) -> DXGKDDI_FLEXIOV_DEVICE_INTERFACE {
-    DXGKDDI_FLEXIOV_DEVICE_INTERFACE {
-        Size: size_of_interface::<DXGKDDI_FLEXIOV_DEVICE_INTERFACE>(),
-        Version: DXGKDDI_FLEXIOV_DEVICE_INTERFACE_VERSION,
-        Context: context,
-        InterfaceReference: Some(FlexIovReference),
-        InterfaceDereference: Some(FlexIovDereference),
-        DxgkDdiGetBackingResource: Some(DxgkDdiGetBackingResource),
-        DxgkDdiGetMmioRangeCount: Some(DxgkDdiGetMmioRangeCount),
-        DxgkDdiGetMmioRanges: Some(DxgkDdiGetMmioRanges),
-    }
-}
+use crate::vgpu::{PowerRequest, Vgpu};
 
 /// `DxgkDdiReadVirtualFunctionConfig`: `Length` bytes of the VF's 4 KiB
 /// config space at `Offset` into `Data`. A length of 0 or a span past 4 KiB
@@ -64,11 +27,13 @@ pub(crate) unsafe extern "system" fn DxgkDdiReadVirtualFunctionConfig(
     pArgs: *const DXGKARG_READVIRTUALFUNCTIONCONFIG,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
         let len = usize::try_from(args.Length).map_err(|_| Status::InvalidParameter)?;
         crate::vgpu::pci::ConfigSpace::check(args.Offset, len)?;
-        let bytes = p.config_bytes(args.VirtualFunctionIndex, args.Offset, len)?;
+        let bytes = p
+            .vgpu(VfIndex(args.VirtualFunctionIndex))?
+            .config_bytes(args.Offset, len)?;
         // SAFETY: NULL or writable for `Length` bytes (contract).
         unsafe { copy_out(bytes, args.Data) }
     }))
@@ -85,17 +50,17 @@ pub(crate) unsafe extern "system" fn DxgkDdiWriteVirtualFunctionConfig(
     pArgs: *const DXGKARG_WRITEVIRTUALFUNCTIONCONFIG,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions_mut(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
         let len = usize::try_from(args.Length).map_err(|_| Status::InvalidParameter)?;
         crate::vgpu::pci::ConfigSpace::check(args.Offset, len)?;
-        p.check(args.VirtualFunctionIndex)?;
+        let vgpu = p.vgpu_mut(VfIndex(args.VirtualFunctionIndex))?;
         // `resize` only fills the capacity reserved exactly.
-        let mut data = crate::fallible::try_vec(len)?;
+        let mut data = crate::foundation::fallible::try_vec(len)?;
         data.resize(len, 0);
         // SAFETY: NULL or readable for `Length` bytes (contract).
         unsafe { copy_in(args.Data, &mut data) }?;
-        p.config_write(args.VirtualFunctionIndex, args.Offset, &data)
+        vgpu.config_write(args.Offset, &data)
     }))
 }
 
@@ -109,9 +74,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiReadVirtualFunctionConfigBlock(
     pArgs: *const DXGKARG_READVIRTUALFUNCTIONCONFIGBLOCK,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
-        p.check(args.VirtualFunctionIndex)?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
+        p.vgpu(VfIndex(args.VirtualFunctionIndex))?;
         Err(Status::NotSupported)
     }))
 }
@@ -125,9 +90,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiWriteVirtualFunctionConfigBlock(
     pArgs: *const DXGKARG_WRITEVIRTUALFUNCTIONCONFIGBLOCK,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
-        p.check(args.VirtualFunctionIndex)?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
+        p.vgpu(VfIndex(args.VirtualFunctionIndex))?;
         Err(Status::NotSupported)
     }))
 }
@@ -142,9 +107,11 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryProbedBars(
     pArgs: *mut DXGKARG_QUERYPROBEDBARS,
 ) {
     let _ = with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs.cast_const()) }?;
-        let bars = p.probed_bars(args.VirtualFunctionIndex).unwrap_or([0; 6]);
+        // SAFETY: NULL or a readable block (contract); only read.
+        let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
+        let bars = p
+            .vgpu(VfIndex(args.VirtualFunctionIndex))
+            .map_or([0; 6], Vgpu::probed_bars);
         let mut bytes = [0u8; 24];
         for (chunk, bar) in bytes.chunks_exact_mut(4).zip(bars) {
             chunk.copy_from_slice(&bar.to_le_bytes());
@@ -163,15 +130,16 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetVendorAndDevice(
     pArgs: *mut DXGKARG_GETVENDORANDDEVICE,
 ) {
     let _ = with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
+        // SAFETY: NULL or a readable and writable block (contract).
+        let mut block = unsafe { ArgBlock::new(pArgs) }?;
         let (vendor, device) = p
-            .vendor_and_device(args.VirtualFunctionIndex)
-            .unwrap_or((0, 0));
-        args.VendorId = vendor;
-        args.DeviceId = device;
-        // SAFETY: non-NULL (read above) and writable (contract).
-        unsafe { write_out(pArgs, args) }
+            .vgpu(VfIndex(block.get().VirtualFunctionIndex))
+            .map_or((0, 0), Vgpu::vendor_and_device);
+        block.update(|a| {
+            a.VendorId = vendor;
+            a.DeviceId = device;
+        });
+        Ok(())
     });
 }
 
@@ -186,13 +154,14 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetDeviceLocation(
     pArgs: *mut DXGKARG_GETDEVICELOCATION,
 ) {
     let _ = with_partitions(Context, |_| {
-        // SAFETY: NULL or readable (contract).
-        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
-        args.SegmentNumber = 0;
-        args.BusNumber = 0;
-        args.FunctionNumber = 0;
-        // SAFETY: non-NULL (read above) and writable (contract).
-        unsafe { write_out(pArgs, args) }
+        // SAFETY: NULL or a readable and writable block (contract).
+        let mut block = unsafe { ArgBlock::new(pArgs) }?;
+        block.update(|a| {
+            a.SegmentNumber = 0;
+            a.BusNumber = 0;
+            a.FunctionNumber = 0;
+        });
+        Ok(())
     });
 }
 
@@ -206,9 +175,10 @@ pub(crate) unsafe extern "system" fn DxgkDdiResetVirtualFunction(
     pArgs: *const DXGKARG_RESETVIRTUALFUNCTION,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions_mut(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
-        p.reset(args.VirtualFunctionIndex)
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
+        p.vgpu_mut(VfIndex(args.VirtualFunctionIndex))?.reset();
+        Ok(())
     }))
 }
 
@@ -223,15 +193,16 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualFunctionPowerState(
     pArgs: *const DXGKARG_SETVIRTUALFUNCTIONPOWERSTATE,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions_mut(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs) }?;
+        // SAFETY: NULL or a readable block (contract).
+        let args = unsafe { ArgBlock::new(pArgs) }?.get();
+        let vgpu = p.vgpu_mut(VfIndex(args.VirtualFunctionIndex))?;
         let state = match args.PowerState {
             POWER_DEVICE_D0 => PowerRequest::D0,
             POWER_DEVICE_D1 | POWER_DEVICE_D2 => PowerRequest::Intermediate,
             POWER_DEVICE_D3 => PowerRequest::D3,
             _ => return Err(Status::InvalidParameter),
         };
-        p.set_power(args.VirtualFunctionIndex, state, args.Wake != 0)
+        vgpu.set_power(state, args.Wake != 0)
     }))
 }
 
@@ -246,9 +217,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetResourceForBar(
     pArgs: *mut DXGKARG_GETRESOURCEFORBAR,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs.cast_const()) }?;
-        p.check(args.VirtualFunctionIndex)?;
+        // SAFETY: NULL or a readable block (contract); only read.
+        let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
+        p.vgpu(VfIndex(args.VirtualFunctionIndex))?;
         Err(Status::NotSupported)
     }))
 }
@@ -263,12 +234,15 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryVirtualFunctionLuid(
     pArgs: *mut DXGKARG_QUERYVIRTUALFUNCTIONLUID,
 ) {
     let _ = with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs.cast_const()) }?;
-        let luid = p.luid(args.VirtualFunctionIndex).unwrap_or(LUID {
-            LowPart: 0,
-            HighPart: 0,
-        });
+        // SAFETY: NULL or a readable block (contract); only read.
+        let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
+        let luid = p.vgpu(VfIndex(args.VirtualFunctionIndex)).map_or(
+            LUID {
+                LowPart: 0,
+                HighPart: 0,
+            },
+            Vgpu::luid,
+        );
         // SAFETY: NULL or writable (contract).
         unsafe { write_out(args.pLuid, luid) }
     });
@@ -288,16 +262,17 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetBackingResource(
     pArgs: *mut DXGKARG_GETBACKINGRESOURCE,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
-        p.check(args.VirtualFunctionIndex)?;
+        // SAFETY: NULL or a readable and writable block (contract).
+        let mut block = unsafe { ArgBlock::new(pArgs) }?;
+        let args = block.get();
+        p.vgpu(VfIndex(args.VirtualFunctionIndex))?;
         if !args.Resource.is_null() {
-            // SAFETY: non-NULL and writable (contract); byte 0 is `Type`.
-            unsafe { write_at(args.Resource.cast::<u8>(), 0, 0u8) };
+            // SAFETY: non-NULL (checked) and writable (contract); byte 0 is
+            // the descriptor's `UCHAR Type`, any value of which is valid.
+            unsafe { write_out(args.Resource.cast::<u8>(), 0u8) }?;
         }
-        args.pMdl = core::ptr::null_mut();
-        // SAFETY: non-NULL (read above) and writable (contract).
-        unsafe { write_out(pArgs, args) }
+        block.update(|a| a.pMdl = core::ptr::null_mut());
+        Ok(())
     }))
 }
 
@@ -311,11 +286,13 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetMmioRangeCount(
     pArgs: *mut DXGKARG_GETMMIORANGECOUNT,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let mut args = unsafe { read_in(pArgs.cast_const()) }?;
-        args.RangeCount = p.mmio_range_count(args.VirtualFunctionIndex)?;
-        // SAFETY: non-NULL (read above) and writable (contract).
-        unsafe { write_out(pArgs, args) }
+        // SAFETY: NULL or a readable and writable block (contract).
+        let mut block = unsafe { ArgBlock::new(pArgs) }?;
+        let counts = p
+            .vgpu(VfIndex(block.get().VirtualFunctionIndex))?
+            .mmio_range_count();
+        block.update(|a| a.RangeCount = counts);
+        Ok(())
     }))
 }
 
@@ -332,9 +309,11 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetMmioRanges(
     pArgs: *mut DXGKARG_GETMMIORANGES,
 ) -> NTSTATUS {
     to_ntstatus(with_partitions(Context, |p| {
-        // SAFETY: NULL or readable (contract).
-        let args = unsafe { read_in(pArgs.cast_const()) }?;
-        let ranges = p.mmio_ranges(args.VirtualFunctionIndex, args.BarIndex)?;
+        // SAFETY: NULL or a readable block (contract); only read.
+        let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
+        let ranges = p
+            .vgpu(VfIndex(args.VirtualFunctionIndex))?
+            .mmio_ranges(args.BarIndex)?;
         if args.pMmioRanges.is_null() {
             return Err(Status::InvalidParameter);
         }
@@ -352,11 +331,12 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetMmioRanges(
                 InterceptWrites: 1,
                 PageCount: r.pages,
             };
-            let at = i
-                .checked_mul(core::mem::size_of::<DXGK_MMIORANGEINFO>())
-                .ok_or(Status::InvalidParameter)?;
-            // SAFETY: entry `i < needed <= NumRanges` of the array (contract).
-            unsafe { write_at(args.pMmioRanges.cast::<u8>(), at, info) };
+            let entry = args.pMmioRanges.wrapping_add(i);
+            // SAFETY: `pMmioRanges` is non-NULL (checked) and writable for
+            // `NumRanges` entries (contract); entry `i < needed <= NumRanges`
+            // is one of them.
+            let mut out = unsafe { OutBuffer::new(entry.cast(), size_of::<DXGK_MMIORANGEINFO>()) }?;
+            out.write_whole(&info)?;
         }
         Ok(())
     }))

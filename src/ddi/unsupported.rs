@@ -8,7 +8,7 @@
 use dxgk_sys::*;
 
 use crate::adapter::registry;
-use crate::status::{Status, to_ntstatus};
+use crate::foundation::status::{Status, to_ntstatus};
 
 macro_rules! adapter_answers {
     ($( $(#[$meta:meta])* fn $name:ident($adapter:ident: $aty:ty $(, $arg:ident: $ty:ty)*) => $answer:expr; )*) => { $(

@@ -8,11 +8,25 @@
 //! | Windows | off | `raw`: WDK-free, imports from `ntoskrnl.exe` only, its own displib-style `DxgkInitialize` (`handoff`) |
 //! | anything else | (ignored) | `host`: std; `DxgkInitialize` is resolved from whoever loads the driver |
 //!
+//! Beside the backends, two pieces every platform shares:
+//! - [`sync`]: the lock and the atomics, written once (and built also under
+//!   `--cfg loom`, where they are loom's: only this module of `kernel` is
+//!   built then);
+//! - [`KernelInterface`]: the `DXGKRNL_INTERFACE` callbacks a started
+//!   adapter calls.
+//!
 //! No driver logic lives here.
 
-#[cfg(not(target_os = "windows"))]
+pub(crate) mod sync;
+
+#[cfg(not(loom))]
+mod interface;
+#[cfg(not(loom))]
+pub(crate) use interface::KernelInterface;
+
+#[cfg(all(not(target_os = "windows"), not(loom)))]
 mod host;
-#[cfg(not(target_os = "windows"))]
+#[cfg(all(not(target_os = "windows"), not(loom)))]
 pub(crate) use host::*;
 
 #[cfg(all(target_os = "windows", feature = "wdk"))]
@@ -28,13 +42,13 @@ pub(crate) use raw::*;
 
 // Platform-free parts of the `raw` backend, compiled into it and into the
 // host tests, which drive them without a kernel.
-#[cfg(any(test, all(target_os = "windows", not(feature = "wdk"))))]
+#[cfg(all(not(loom), any(test, all(target_os = "windows", not(feature = "wdk")))))]
 mod handoff;
-#[cfg(any(test, all(target_os = "windows", not(feature = "wdk"))))]
+#[cfg(all(not(loom), any(test, all(target_os = "windows", not(feature = "wdk")))))]
 mod line_buffer;
-#[cfg(any(test, all(target_os = "windows", not(feature = "wdk"))))]
+#[cfg(all(not(loom), any(test, all(target_os = "windows", not(feature = "wdk")))))]
 mod nt_string;
-#[cfg(any(test, all(target_os = "windows", not(feature = "wdk"))))]
+#[cfg(all(not(loom), any(test, all(target_os = "windows", not(feature = "wdk")))))]
 mod pool_block;
 
 /// Debug output through the platform's channel (DbgPrintEx on Windows,

@@ -1,77 +1,41 @@
-//! GPU-P live migration, platform-free:
+//! GPU-P live migration of one VF, above the vGPU layer:
 //!
-//! - the versioned saved-state format (what
-//!   `DxgkDdiSave{Immutable,Mutable}MigrationData` write on the source and
-//!   `DxgkDdiRestore{Immutable,Mutable}MigrationData` check and apply on the
-//!   target): `codec` (header, records, CRC32C; no panic on any input) and
-//!   `state` (the typed contents);
-//! - `machine`, the per-VF migration state machine and the pause overlay;
-//! - [`triage`], the payload of the `DxgkCbLogEtwEvent` event a rejected
-//!   restore reports (public: it is a wire format);
-//! - [`inspect`] and [`reencode`], the decoder as a library call, for the
-//!   fuzz target and the tests that replay its corpus.
+//! - the per-VF operations, each on one `crate::vgpu::Vgpu` and the memory
+//!   bases of the dirty-tracking layer: `prepare` and `end` here, `save`
+//!   (the source side) and `restore` (the target side), over `snapshot`
+//!   (what this adapter saves for a VF);
+//! - the saved-state format's public API as other crates see it (the
+//!   decoder as a library call, the triage event's wire format), defined in
+//!   the saved-state layer (`crate::savestate`, below the vGPU layer, which
+//!   also holds the per-VF state machine a `Vgpu` carries) and re-exported
+//!   here under its public path.
 
-pub(crate) mod codec;
-pub(crate) mod machine;
-pub(crate) mod state;
-pub mod triage;
+pub(crate) mod restore;
+pub(crate) mod save;
+mod snapshot;
 
-use alloc::vec::Vec;
+pub use crate::savestate::triage;
+pub use crate::savestate::{BlobKind, DecodeError, inspect, reencode};
 
-pub use codec::DecodeError;
-use state::{ImmutableState, MutableState};
+use crate::foundation::status::Result;
+use crate::savestate::machine::Role;
+use crate::vgpu::Vgpu;
 
-/// Which blob a byte string decoded as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BlobKind {
-    /// `DxgkDdiSaveImmutableMigrationData`'s.
-    Immutable,
-    /// `DxgkDdiSaveMutableMigrationData`'s.
-    Mutable,
-}
-
-/// Decodes `blob` as either kind of migration data, with every check a
-/// Restore makes on the format (not the compatibility with an adapter).
+/// `DxgkDdiPrepareLiveMigration`.
 ///
 /// # Errors
-/// Why it is not a valid blob: the immutable decoder's error, unless the
-/// header says mutable data, then the mutable decoder's.
-pub fn inspect(blob: &[u8]) -> Result<BlobKind, DecodeError> {
-    match ImmutableState::decode(blob) {
-        Ok(_) => Ok(BlobKind::Immutable),
-        Err(DecodeError::WrongKind) => MutableState::decode(blob).map(|_| BlobKind::Mutable),
-        Err(e) => Err(e),
-    }
+/// `InvalidDeviceState` while a migration is in progress, or for a VF
+/// without VRAM (no reserve bound, or its allocation destroyed under it).
+pub(crate) fn prepare(vgpu: &mut Vgpu, role: Role) -> Result<()> {
+    vgpu.migratable()?;
+    vgpu.migration_mut().prepare(role)
 }
 
-/// Decodes `blob` ([`inspect`]) and encodes what it holds again, in this
-/// driver's canonical form (optional records of a newer minor dropped). The
-/// canonical form of a blob is a fixed point: `reencode(reencode(b))` equals
-/// `reencode(b)`, which the fuzz target checks.
+/// `DxgkDdiEndLiveMigration`: the VF returns to a non-migrating
+/// configuration; the pause stays as it is.
 ///
 /// # Errors
-/// As [`inspect`]; `NoMemory` if the copy cannot be allocated.
-pub fn reencode(blob: &[u8]) -> Result<(BlobKind, Vec<u8>), DecodeError> {
-    fn out(
-        kind: BlobKind,
-        encode: impl Fn(Option<&mut [u8]>) -> crate::status::Result<usize>,
-    ) -> Result<(BlobKind, Vec<u8>), DecodeError> {
-        // A decoded state is within the format's limits: encoding it cannot
-        // fail but for memory.
-        let n = encode(None).map_err(|_| DecodeError::NoMemory)?;
-        let mut bytes = crate::fallible::try_vec(n).map_err(|_| DecodeError::NoMemory)?;
-        bytes.resize(n, 0);
-        encode(Some(&mut bytes)).map_err(|_| DecodeError::NoMemory)?;
-        Ok((kind, bytes))
-    }
-    match inspect(blob)? {
-        BlobKind::Immutable => {
-            let state = ImmutableState::decode(blob)?;
-            out(BlobKind::Immutable, |o| state.encode(o))
-        }
-        BlobKind::Mutable => {
-            let state = MutableState::decode(blob)?;
-            out(BlobKind::Mutable, |o| state.encode(o))
-        }
-    }
+/// `InvalidDeviceState` when no migration is in progress.
+pub(crate) fn end(vgpu: &mut Vgpu) -> Result<()> {
+    vgpu.migration_mut().end()
 }

@@ -10,10 +10,10 @@
 //!   passes back as `DriverAllocationHandle` and to DestroyAllocation), so a
 //!   stale, forged or foreign handle is detected without dereferencing it.
 
-use crate::basis::table::{Handle, Table};
-use crate::basis::types::SegmentId;
-use crate::le;
-use crate::status::{Result, Status};
+use crate::foundation::handle::{Handle, Table};
+use crate::foundation::le;
+use crate::foundation::status::{Result, Status};
+use crate::foundation::units::SegmentId;
 
 /// "GPVA": the magic of [`ReserveData`].
 const MAGIC: u32 = u32::from_le_bytes(*b"GPVA");

@@ -1,116 +1,138 @@
-//! The partition configuration: whether the adapter offers GPU partitioning
-//! at all, and the partition counts it offers.
-//!
-//! On Windows the adapter uses [`PartitionConfig::builtin`]: partitioning on,
-//! counts 1, 2, 4 and 8. On the host a loader may replace it between
-//! AddDevice and the first StartDevice (`gpup_host_set_partition_config`).
+//! A vGPU as a PCI function: its configuration space
+//! (`DxgkDdi{Read,Write}VirtualFunctionConfig`, function-level reset), the
+//! BARs SR-IOV probes and FlexIOV describes, and its synthetic MSI-X table
+//! (`DxgkDdiWriteVirtualizedInterrupt`). The register model is in
+//! [`super::pci`].
 
-use crate::status::{Result, Status};
+use super::{MSIX_TABLE_SIZE, Vgpu, pci};
+use crate::foundation::status::{Result, Status};
 
-/// The most partition counts an adapter offers (`DXGKARG_GETGPUPARTITIONINFO`
-/// carries them in a caller-sized array; 32 is this driver's bound).
-pub(crate) const MAX_OPTIONS: usize = 32;
-/// The largest partition count accepted: bounds the vGPU table.
-pub(crate) const MAX_PARTITION_COUNT: u16 = 64;
-/// The built-in partition counts.
-pub(crate) const BUILTIN_OPTIONS: [u16; 4] = [1, 2, 4, 8];
-
-/// Validated partition configuration.
-///
-/// # Invariants
-/// When enabled, `1 <= count <= MAX_OPTIONS`, and the first `count` options
-/// are strictly ascending values in `1..=MAX_PARTITION_COUNT`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct PartitionConfig {
-    enabled: bool,
-    options: [u16; MAX_OPTIONS],
-    count: usize,
+/// One MSI-X table entry (`DXGK_INTERRUPT_TABLE_ENTRY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct MsixValue {
+    pub(crate) address: u64,
+    pub(crate) data: u32,
+    pub(crate) vector_control: u32,
 }
 
-impl PartitionConfig {
-    /// Partitioning on, with counts 1, 2, 4 and 8.
-    pub(crate) fn builtin() -> Self {
-        let mut options = [0; MAX_OPTIONS];
-        for (slot, value) in options.iter_mut().zip(BUILTIN_OPTIONS) {
-            *slot = value;
-        }
-        Self {
-            enabled: true,
-            options,
-            count: BUILTIN_OPTIONS.len(),
-        }
-    }
+/// One run of pages of a virtual BAR (`DXGK_MMIORANGEINFO`), all emulated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MmioRange {
+    pub(crate) first_page: u64,
+    pub(crate) pages: u32,
+}
 
-    /// Partitioning off: `DxgkDdiQueryInterface` answers `STATUS_NOT_SUPPORTED`
-    /// for every interface.
-    #[cfg_attr(target_os = "windows", allow(dead_code))]
-    pub(crate) fn disabled() -> Self {
-        Self {
-            enabled: false,
-            options: [0; MAX_OPTIONS],
-            count: 0,
-        }
-    }
+/// Most pages one MMIO range describes (`PageCount` is a ULONG).
+const MAX_RANGE_PAGES: u64 = 1 << 31;
+/// The MMIO page size the FlexIOV ranges count in.
+const MMIO_PAGE: u64 = 4096;
 
-    /// Validates a list of partition counts, in any order.
+impl Vgpu {
+    /// `DxgkDdiReadVirtualFunctionConfig`: the `len` bytes at `offset`.
     ///
     /// # Errors
-    /// `InvalidParameter` for no counts, more than [`MAX_OPTIONS`], a count of
-    /// 0 or above [`MAX_PARTITION_COUNT`], or a count given twice.
-    #[cfg_attr(target_os = "windows", allow(dead_code))]
-    pub(crate) fn new(counts: &[u16]) -> Result<Self> {
-        if counts.is_empty() || counts.len() > MAX_OPTIONS {
-            return Err(Status::InvalidParameter);
+    /// `InvalidParameter` for a length of 0 or a span past 4 KiB.
+    pub(crate) fn config_bytes(&self, offset: u32, len: usize) -> Result<&[u8]> {
+        self.config.bytes(offset, len)
+    }
+
+    /// `DxgkDdiWriteVirtualFunctionConfig`, with its side effects (an FLR
+    /// write resets the VF as `DxgkDdiResetVirtualFunction` does).
+    ///
+    /// # Errors
+    /// `InvalidParameter` for a length of 0 or a span past 4 KiB.
+    pub(crate) fn config_write(&mut self, offset: u32, data: &[u8]) -> Result<()> {
+        if self.config.write(offset, data)? == pci::WriteEffect::FunctionLevelReset {
+            self.wake_armed = false;
+            self.msix = [None; MSIX_TABLE_SIZE];
         }
-        let mut options = [0; MAX_OPTIONS];
-        for (slot, &value) in options.iter_mut().zip(counts) {
-            if value == 0 || value > MAX_PARTITION_COUNT {
-                return Err(Status::InvalidParameter);
+        Ok(())
+    }
+
+    /// The configuration space, whole (what migration saves and checks).
+    pub(crate) fn config_space(&self) -> &pci::ConfigSpace {
+        &self.config
+    }
+
+    /// `DxgkDdiResetVirtualFunction`: function-level reset. The config space
+    /// returns to its power-on values, the MSI-X table is cleared and wake is
+    /// disarmed; the power state, the bound reserve, the VM-bus handle, the
+    /// pause state and any migration in progress are kept.
+    pub(crate) fn reset(&mut self) {
+        self.config.reset();
+        self.wake_armed = false;
+        self.msix = [None; MSIX_TABLE_SIZE];
+    }
+
+    /// `DxgkDdiQueryProbedBars`.
+    pub(crate) fn probed_bars(&self) -> [u32; 6] {
+        pci::probed_bars(self.reserve_size)
+    }
+
+    /// `DxgkDdiGetVendorAndDevice`.
+    pub(crate) fn vendor_and_device(&self) -> (u16, u16) {
+        (pci::VENDOR_ID, pci::DEVICE_ID)
+    }
+
+    /// `DxgkDdiGetMmioRangeCount`: ranges per virtual BAR.
+    pub(crate) fn mmio_range_count(&self) -> [u32; 6] {
+        let ranges = |size: u64| {
+            let pages = size.div_ceil(MMIO_PAGE);
+            u32::try_from(pages.div_ceil(MAX_RANGE_PAGES)).unwrap_or(u32::MAX)
+        };
+        [ranges(pci::BAR0_SIZE), 0, ranges(self.aperture()), 0, 0, 0]
+    }
+
+    /// `DxgkDdiGetMmioRanges`: the ranges of virtual BAR `bar`, every page
+    /// emulated.
+    ///
+    /// # Errors
+    /// `InvalidParameter` for a BAR without ranges.
+    pub(crate) fn mmio_ranges(&self, bar: u32) -> Result<impl Iterator<Item = MmioRange> + Clone> {
+        let size = match bar {
+            0 => pci::BAR0_SIZE,
+            2 => self.aperture(),
+            _ => return Err(Status::InvalidParameter),
+        };
+        let pages = size.div_ceil(MMIO_PAGE);
+        let count = pages.div_ceil(MAX_RANGE_PAGES);
+        Ok((0..count).map(move |i| {
+            let first = i.saturating_mul(MAX_RANGE_PAGES);
+            let left = pages.saturating_sub(first).min(MAX_RANGE_PAGES);
+            MmioRange {
+                first_page: first,
+                pages: u32::try_from(left).unwrap_or(u32::MAX),
             }
-            *slot = value;
-        }
-        let sorted = options.get_mut(..counts.len()).unwrap_or_default();
-        sorted.sort_unstable();
-        if sorted.windows(2).any(|w| w.first() == w.get(1)) {
-            return Err(Status::InvalidParameter);
-        }
-        Ok(Self {
-            enabled: true,
-            options,
-            count: counts.len(),
-        })
+        }))
     }
 
-    /// Whether partitioning is offered.
-    pub(crate) fn enabled(&self) -> bool {
-        self.enabled
+    /// `DxgkDdiWriteVirtualizedInterrupt`: writes one entry of the VF's
+    /// MSI-X table (any value: the address is the one Dxgkrnl substituted).
+    ///
+    /// # Errors
+    /// `InvalidParameter` for an index outside the table (negative, or at
+    /// least its size).
+    pub(crate) fn write_interrupt(&mut self, index: i16, value: MsixValue) -> Result<()> {
+        let i = usize::try_from(index).map_err(|_| Status::InvalidParameter)?;
+        let entry = self.msix.get_mut(i).ok_or(Status::InvalidParameter)?;
+        *entry = Some(value);
+        Ok(())
     }
 
-    /// The partition counts offered, ascending.
-    pub(crate) fn options(&self) -> &[u16] {
-        self.options.get(..self.count).unwrap_or_default()
+    /// The MSI-X table: `None` for an entry not written since creation or
+    /// the last function reset.
+    pub(crate) fn msix(&self) -> &[Option<MsixValue>; MSIX_TABLE_SIZE] {
+        &self.msix
     }
 
-    /// Whether `count` is one of the options.
-    pub(crate) fn offers(&self, count: u32) -> bool {
-        self.options().iter().any(|&o| u32::from(o) == count)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn options_are_validated_and_sorted() {
-        assert_eq!(PartitionConfig::builtin().options(), &[1, 2, 4, 8]);
-        let c = PartitionConfig::new(&[8, 1, 32]).unwrap();
-        assert_eq!(c.options(), &[1, 8, 32]);
-        assert!(c.offers(32) && !c.offers(2) && !c.offers(0));
-        for bad in [&[][..], &[0], &[65], &[2, 2], &[1; 33]] {
-            assert_eq!(PartitionConfig::new(bad), Err(Status::InvalidParameter));
-        }
-        assert!(!PartitionConfig::disabled().enabled());
-        assert!(PartitionConfig::disabled().options().is_empty());
+    /// Applies a restored MSI-X table and the writable bits of a restored
+    /// configuration space (live migration, after every check passed).
+    pub(crate) fn apply_restored(
+        &mut self,
+        msix: [Option<MsixValue>; MSIX_TABLE_SIZE],
+        config: &[u8],
+    ) {
+        self.msix = msix;
+        self.config.restore(config);
     }
 }

@@ -33,7 +33,7 @@
 
 #![allow(non_camel_case_types, non_snake_case)]
 
-use crate::le;
+use crate::foundation::le;
 
 /// Command: describe the vGPU.
 pub const GPUP_VGPU_ESCAPE_QUERY: u32 = 1;
@@ -61,22 +61,13 @@ pub const GPUP_VGPU_FLAG_SCATTERED: u32 = 1 << 6;
 pub const GPUP_VGPU_MIGRATION_SHIFT: u32 = 8;
 /// Mask of the migration phase in `Flags` (before shifting down).
 pub const GPUP_VGPU_MIGRATION_MASK: u32 = 0xF << GPUP_VGPU_MIGRATION_SHIFT;
-/// No migration since creation.
-pub const GPUP_VGPU_MIGRATION_IDLE: u32 = 0;
-/// `DxgkDdiPrepareLiveMigration(SOURCE)` done.
-pub const GPUP_VGPU_MIGRATION_PREPARED_SOURCE: u32 = 1;
-/// The immutable data was saved: pre-copy (brownout) runs.
-pub const GPUP_VGPU_MIGRATION_SAVING: u32 = 2;
-/// The mutable data was saved (in the pause).
-pub const GPUP_VGPU_MIGRATION_SAVED: u32 = 3;
-/// `DxgkDdiPrepareLiveMigration(TARGET)` done.
-pub const GPUP_VGPU_MIGRATION_PREPARED_TARGET: u32 = 4;
-/// The immutable data was restored: VRAM pages arrive.
-pub const GPUP_VGPU_MIGRATION_RESTORING: u32 = 5;
-/// The mutable data was restored.
-pub const GPUP_VGPU_MIGRATION_RESTORED: u32 = 6;
-/// `DxgkDdiEndLiveMigration` ended the last migration.
-pub const GPUP_VGPU_MIGRATION_ENDED: u32 = 7;
+// The phase values are the saved-state machine's (`crate::savestate`, a
+// lower layer); this wire format names them here.
+pub use crate::savestate::phase_code::{
+    GPUP_VGPU_MIGRATION_ENDED, GPUP_VGPU_MIGRATION_IDLE, GPUP_VGPU_MIGRATION_PREPARED_SOURCE,
+    GPUP_VGPU_MIGRATION_PREPARED_TARGET, GPUP_VGPU_MIGRATION_RESTORED,
+    GPUP_VGPU_MIGRATION_RESTORING, GPUP_VGPU_MIGRATION_SAVED, GPUP_VGPU_MIGRATION_SAVING,
+};
 
 /// Follows the LUID in every escape input.
 #[repr(C)]

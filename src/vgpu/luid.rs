@@ -11,7 +11,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use dxgk_sys::LUID;
 
-use crate::status::{Result, Status};
+use crate::foundation::status::{Result, Status};
 
 /// `HighPart` of every vGPU LUID: "GP".
 const HIGH_TAG: i32 = 0x4750;

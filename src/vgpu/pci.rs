@@ -24,7 +24,7 @@
 
 use alloc::vec::Vec;
 
-use crate::status::{Result, Status};
+use crate::foundation::status::{Result, Status};
 
 /// Bytes of a VF's configuration space.
 pub(crate) const CONFIG_SPACE_SIZE: usize = 4096;
@@ -138,7 +138,7 @@ fn put(buf: &mut [u8], offset: usize, value: &[u8]) {
 
 /// `len` zero bytes; `resize` only fills the capacity reserved exactly.
 fn try_zeroed(len: usize) -> Result<Vec<u8>> {
-    let mut v = crate::fallible::try_vec(len)?;
+    let mut v = crate::foundation::fallible::try_vec(len)?;
     v.resize(len, 0);
     Ok(v)
 }

@@ -112,9 +112,11 @@ impl HandoffServices for Kernel {
         // SAFETY: `request` points to a live request (the caller's contract);
         // this only computes a field's address.
         let event = unsafe { &raw mut (*request).event };
-        // SAFETY: as above.
+        // SAFETY: `request` points to a live request (the caller's contract);
+        // this only computes the address of its `status` field.
         let status = unsafe { &raw mut (*request).status };
-        // SAFETY: as above.
+        // SAFETY: `request` points to a live request (the caller's contract);
+        // this only computes the address of its `routine` field.
         let routine = unsafe { &raw mut (*request).routine }.cast::<c_void>();
         // SAFETY: `event` is in place for the request's life (the caller's
         // contract) and not yet in use.

@@ -44,7 +44,8 @@ fn allocate_block(size: usize) -> *mut u8 {
         // DISPATCH_LEVEL); without POOL_FLAG_UNINITIALIZED it zeroes the block.
         return unsafe { allocate(POOL_FLAG_NON_PAGED, size, POOL_TAG) }.cast();
     }
-    // SAFETY: as above, through the routine every Windows release exports.
+    // SAFETY: a plain non-paged, no-execute allocation (callable at IRQL <=
+    // DISPATCH_LEVEL), through the routine every Windows release exports.
     let block = unsafe { ExAllocatePoolWithTag(NON_PAGED_POOL_NX, size, POOL_TAG) }.cast::<u8>();
     if !block.is_null() {
         // SAFETY: `block` is a fresh allocation of `size` writable bytes.

@@ -37,7 +37,7 @@
 //! again); it is kept apart so that a second EndLiveMigration is refused and
 //! the escape query can tell a VF that took part in a migration.
 
-use crate::status::{Result, Status};
+use crate::foundation::status::{Result, Status};
 
 /// Which side of a migration a VF is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +72,7 @@ pub(crate) enum Phase {
 impl Phase {
     /// The `GPUP_VGPU_MIGRATION_*` value of the escape query.
     pub(crate) fn code(self) -> u32 {
-        use crate::vgpu::escape::*;
+        use super::phase_code::*;
         match self {
             Self::Idle => GPUP_VGPU_MIGRATION_IDLE,
             Self::PreparedSource => GPUP_VGPU_MIGRATION_PREPARED_SOURCE,

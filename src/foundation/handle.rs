@@ -1,26 +1,30 @@
-//! The handle table: values by slot, each handle carrying a tag byte naming
-//! the kind of table, the slot, and the generation the slot had when the
-//! value was published. Memory bases (tag "B") and vGPU allocations (tag "A",
-//! `crate::vgpu::allocation`) live in such tables.
+//! Generation-checked handles and the tables they name: a handle carries a
+//! tag byte naming the kind of table, the slot, and the generation the slot
+//! had when the value was published. Memory bases (tag "B",
+//! `basis`), vGPU allocations (tag "A", `vgpu::allocation`)
+//! and adapters (tag "G", `adapter::registry`) are named this way.
 //!
 //! A handle is never dereferenced. It is decoded arithmetically and looked up:
 //! NULL, a value without the tag, a slot past the table, or a generation that
-//! is not the slot's current one (a destroyed basis, a basis of another
-//! adapter, a forged value) are all rejected with `STATUS_INVALID_HANDLE`.
+//! is not the slot's current one (a destroyed object, one of another adapter,
+//! a forged value) are all rejected with `STATUS_INVALID_HANDLE`. The tag
+//! byte is non-zero, so no handle value is NULL.
 //!
 //! Generations come from one process-wide counter, so they are unique across
-//! slots, tables and adapters: a stale handle can never name a later basis,
+//! slots, tables and adapters: a stale handle can never name a later object,
 //! here or on another adapter. The 44-bit space is exhausted after 2^44
 //! creations, at which point creation fails (`STATUS_INSUFFICIENT_RESOURCES`).
+//!
+//! [`Table`] is a bounded, heap-allocated table of [`Slot`]s; a table that
+//! must be a `static` (the adapter registry, one lock per slot) uses
+//! [`Slot`] directly and so shares the encoding and the generation check.
 
 use alloc::vec::Vec;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicU64 as UniqueCounter, Ordering as CounterOrdering};
 
-use crate::status::{Result, Status};
+use crate::foundation::status::{Result, Status};
 
-/// Tag byte of memory-basis handles.
-pub(crate) const BASIS_TAG: u8 = b'B';
 const TAG_SHIFT: u32 = 56;
 const TAG_MASK: u64 = 0xFF << TAG_SHIFT;
 const SLOT_BITS: u32 = 12;
@@ -52,9 +56,6 @@ pub(crate) struct Handle<const TAG: u8> {
     slot: usize,
     generation: u64,
 }
-
-/// A decoded memory-basis handle.
-pub(crate) type BasisHandle = Handle<BASIS_TAG>;
 
 impl<const TAG: u8> Handle<TAG> {
     /// The tag in place.
@@ -91,9 +92,86 @@ impl<const TAG: u8> Handle<TAG> {
     }
 }
 
-struct Slot<T> {
+/// One slot of a handle table: the value it holds, if any, and the
+/// generation that value was published under.
+///
+/// # Invariants
+/// `generation` is 0 until the first publication, and only ever replaced by
+/// a fresh one from the process-wide counter.
+pub(crate) struct Slot<T> {
     generation: u64,
     value: Option<T>,
+}
+
+impl<T> Slot<T> {
+    /// A slot that never held a value (usable in a `static`).
+    pub(crate) const fn empty() -> Self {
+        Self {
+            generation: 0,
+            value: None,
+        }
+    }
+
+    /// Whether the slot holds no value.
+    pub(crate) fn is_free(&self) -> bool {
+        self.value.is_none()
+    }
+
+    /// Publishes `value` in this slot, which is slot `index` of its table,
+    /// under a fresh generation. The slot's previous value, if any, is
+    /// dropped: callers publish only into free slots.
+    ///
+    /// # Errors
+    /// `InsufficientResources` when generations are exhausted (the slot is
+    /// unchanged then and `value` is dropped).
+    pub(crate) fn publish<const TAG: u8>(&mut self, index: usize, value: T) -> Result<Handle<TAG>> {
+        let generation = next_generation()?;
+        self.generation = generation;
+        self.value = Some(value);
+        Ok(Handle {
+            slot: index,
+            generation,
+        })
+    }
+
+    /// The value, if `handle` names what the slot holds now. The caller found
+    /// this slot by `handle.slot()`.
+    ///
+    /// # Errors
+    /// `InvalidHandle` for a stale handle or an empty slot.
+    pub(crate) fn get<const TAG: u8>(&self, handle: Handle<TAG>) -> Result<&T> {
+        match &self.value {
+            Some(value) if self.generation == handle.generation => Ok(value),
+            _ => Err(Status::InvalidHandle),
+        }
+    }
+
+    /// The value, mutably, if `handle` names what the slot holds now.
+    ///
+    /// # Errors
+    /// `InvalidHandle` for a stale handle or an empty slot.
+    pub(crate) fn get_mut<const TAG: u8>(&mut self, handle: Handle<TAG>) -> Result<&mut T> {
+        match &mut self.value {
+            Some(value) if self.generation == handle.generation => Ok(value),
+            _ => Err(Status::InvalidHandle),
+        }
+    }
+
+    /// Unpublishes the value `handle` names and returns it.
+    ///
+    /// # Errors
+    /// `InvalidHandle` for a stale handle or an empty slot.
+    pub(crate) fn take<const TAG: u8>(&mut self, handle: Handle<TAG>) -> Result<T> {
+        if self.generation != handle.generation {
+            return Err(Status::InvalidHandle);
+        }
+        self.value.take().ok_or(Status::InvalidHandle)
+    }
+
+    /// The value, whatever its generation (for iteration by slot index).
+    pub(crate) fn value(&self) -> Option<&T> {
+        self.value.as_ref()
+    }
 }
 
 /// A bounded table of `T` addressed by generation-checked handles tagged
@@ -120,10 +198,7 @@ impl<T, const TAG: u8> Table<T, TAG> {
         slots
             .try_reserve_exact(capacity)
             .map_err(|_| Status::NoMemory)?;
-        slots.extend((0..capacity).map(|_| Slot {
-            generation: 0,
-            value: None,
-        }));
+        slots.extend((0..capacity).map(|_| Slot::empty()));
         let mut free = Vec::new();
         free.try_reserve_exact(capacity)
             .map_err(|_| Status::NoMemory)?;
@@ -152,18 +227,14 @@ impl<T, const TAG: u8> Table<T, TAG> {
     /// `InsufficientResources` when the table is full or generations are exhausted.
     pub(crate) fn insert(&mut self, value: T) -> Result<Handle<TAG>> {
         let &index = self.free.last().ok_or(Status::InsufficientResources)?;
-        let generation = next_generation()?;
+        let index = usize::from(index);
         let slot = self
             .slots
-            .get_mut(usize::from(index))
+            .get_mut(index)
             .ok_or(Status::InsufficientResources)?;
-        slot.generation = generation;
-        slot.value = Some(value);
+        let handle = slot.publish(index, value)?;
         self.free.pop();
-        Ok(Handle {
-            slot: usize::from(index),
-            generation,
-        })
+        Ok(handle)
     }
 
     /// The value named by `handle`.
@@ -171,13 +242,10 @@ impl<T, const TAG: u8> Table<T, TAG> {
     /// # Errors
     /// `InvalidHandle` for a stale or unknown handle.
     pub(crate) fn get(&self, handle: Handle<TAG>) -> Result<&T> {
-        match self.slots.get(handle.slot) {
-            Some(Slot {
-                generation,
-                value: Some(value),
-            }) if *generation == handle.generation => Ok(value),
-            _ => Err(Status::InvalidHandle),
-        }
+        self.slots
+            .get(handle.slot)
+            .ok_or(Status::InvalidHandle)?
+            .get(handle)
     }
 
     /// The value named by `handle`, mutably.
@@ -185,18 +253,15 @@ impl<T, const TAG: u8> Table<T, TAG> {
     /// # Errors
     /// `InvalidHandle` for a stale or unknown handle.
     pub(crate) fn get_mut(&mut self, handle: Handle<TAG>) -> Result<&mut T> {
-        match self.slots.get_mut(handle.slot) {
-            Some(Slot {
-                generation,
-                value: Some(value),
-            }) if *generation == handle.generation => Ok(value),
-            _ => Err(Status::InvalidHandle),
-        }
+        self.slots
+            .get_mut(handle.slot)
+            .ok_or(Status::InvalidHandle)?
+            .get_mut(handle)
     }
 
     /// The value in `slot`, if any (for iteration by slot index).
     pub(crate) fn at(&self, slot: usize) -> Option<&T> {
-        self.slots.get(slot).and_then(|s| s.value.as_ref())
+        self.slots.get(slot).and_then(Slot::value)
     }
 
     /// Unpublishes the value named by `handle` and returns it.
@@ -204,12 +269,12 @@ impl<T, const TAG: u8> Table<T, TAG> {
     /// # Errors
     /// `InvalidHandle` for a stale or unknown handle.
     pub(crate) fn remove(&mut self, handle: Handle<TAG>) -> Result<T> {
-        let slot = match self.slots.get_mut(handle.slot) {
-            Some(slot) if slot.generation == handle.generation && slot.value.is_some() => slot,
-            _ => return Err(Status::InvalidHandle),
-        };
         let index = u16::try_from(handle.slot).map_err(|_| Status::InvalidHandle)?;
-        let value = slot.value.take().ok_or(Status::InvalidHandle)?;
+        let value = self
+            .slots
+            .get_mut(handle.slot)
+            .ok_or(Status::InvalidHandle)?
+            .take(handle)?;
         // Cannot fail: `free` has capacity for every slot and this one was not in it.
         if self.free.len() < self.free.capacity() {
             self.free.push(index);
@@ -238,12 +303,16 @@ impl<T, const TAG: u8> Table<T, TAG> {
 mod tests {
     use super::*;
 
+    /// Tag byte of the tables under test.
+    const TEST_TAG: u8 = b'T';
+    type TestHandle = Handle<TEST_TAG>;
+
     #[test]
     fn handles_are_detected_stale_forged_and_null() {
-        let mut t = Table::<_, BASIS_TAG>::new(2).unwrap();
+        let mut t = Table::<_, TEST_TAG>::new(2).unwrap();
         let a = t.insert("a").unwrap();
         assert_eq!(*t.get(a).unwrap(), "a");
-        assert_eq!(BasisHandle::from_raw(a.to_raw()), Ok(a));
+        assert_eq!(TestHandle::from_raw(a.to_raw()), Ok(a));
         t.remove(a).unwrap();
         assert_eq!(t.get(a), Err(Status::InvalidHandle), "stale");
         assert_eq!(t.remove(a), Err(Status::InvalidHandle), "double remove");
@@ -255,14 +324,14 @@ mod tests {
             "... but never the handle"
         );
         assert_eq!(
-            BasisHandle::from_raw(core::ptr::null_mut()),
+            TestHandle::from_raw(core::ptr::null_mut()),
             Err(Status::InvalidHandle)
         );
         assert_eq!(
-            BasisHandle::from_raw(core::ptr::without_provenance_mut(0x1000)),
+            TestHandle::from_raw(core::ptr::without_provenance_mut(0x1000)),
             Err(Status::InvalidHandle)
         );
-        let past_end = BasisHandle {
+        let past_end = TestHandle {
             slot: 7,
             generation: b.generation,
         };
@@ -271,7 +340,7 @@ mod tests {
 
     #[test]
     fn a_full_table_refuses_and_stays_consistent() {
-        let mut t = Table::<_, BASIS_TAG>::new(2).unwrap();
+        let mut t = Table::<_, TEST_TAG>::new(2).unwrap();
         let a = t.insert(1).unwrap();
         let _b = t.insert(2).unwrap();
         assert!(!t.has_room());
@@ -280,11 +349,11 @@ mod tests {
         t.remove(a).unwrap();
         assert!(t.insert(4).is_ok());
         assert_eq!(
-            Table::<u8, BASIS_TAG>::new(0).err(),
+            Table::<u8, TEST_TAG>::new(0).err(),
             Some(Status::InvalidParameter)
         );
         assert_eq!(
-            Table::<u8, BASIS_TAG>::new(MAX_CAPACITY + 1).err(),
+            Table::<u8, TEST_TAG>::new(MAX_CAPACITY + 1).err(),
             Some(Status::InvalidParameter)
         );
     }

@@ -19,7 +19,7 @@
 //!              then `length` payload bytes
 //! ```
 
-use crate::status::Status;
+use crate::foundation::status::Status;
 
 /// First 8 bytes of every blob.
 pub(crate) const MAGIC: [u8; 8] = *b"GPUPMIG\0";

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct OutOfMemory;
 
-impl From<OutOfMemory> for crate::status::Status {
+impl From<OutOfMemory> for super::status::Status {
     fn from(_: OutOfMemory) -> Self {
         Self::NoMemory
     }

@@ -1,7 +1,7 @@
 //! Typed values of the memory-basis engine: each raw integer from the OS is
 //! converted once, at the trampoline, into one of these.
 
-use crate::status::{Result, Status};
+use crate::foundation::status::{Result, Status};
 
 /// A driver segment id (`DXGK_SEGMENTDESCRIPTOR` numbering, 1-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -91,3 +91,26 @@ impl Span {
         end
     }
 }
+
+/// One memory segment as the adapter describes it: what the dirty-tracking
+/// layer tracks and the partitioning layer carves VRAM reserves from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Segment {
+    /// Driver segment id.
+    pub(crate) id: SegmentId,
+    /// Size in bytes.
+    pub(crate) size: u64,
+    /// Dirty-tracking page size, or `None` for a segment without tracking.
+    pub(crate) page: Option<PageSize>,
+}
+
+/// A virtual function's index (`vfIndex`, `PartitionId`) as Dxgkrnl passes
+/// it: raw and unchecked. The partitioning layer checks it against the
+/// partition count once, into its own token; this type only keeps a VF index
+/// from being confused with any other `u32`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[allow(
+    dead_code,
+    reason = "the per-VF types of the partitioning layer build on it"
+)]
+pub(crate) struct VfIndex(pub(crate) u32);

@@ -9,7 +9,7 @@
 
 #![allow(non_camel_case_types, non_snake_case)]
 
-use crate::le;
+use crate::foundation::le;
 
 /// The event type passed to `DxgkCbLogEtwEvent` (`EVENT_TRACE_TYPE_INFO`).
 pub const TRIAGE_EVENT_TYPE: u8 = 0;

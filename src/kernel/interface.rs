@@ -1,10 +1,11 @@
 //! Calls from the driver into Dxgkrnl, through the `DXGKRNL_INTERFACE` it
-//! received in DxgkDdiStartDevice.
+//! received in DxgkDdiStartDevice: the kernel side of the platform seam
+//! that the adapter keeps while started.
 
 use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;
 
-use crate::status::{Result, Status};
+use crate::foundation::status::{Result, Status};
 
 /// A copy of the `DXGKRNL_INTERFACE` Dxgkrnl handed to StartDevice.
 ///
@@ -18,7 +19,9 @@ pub(crate) struct KernelInterface(DXGKRNL_INTERFACE);
 // SAFETY: the interface is a table of function pointers and an opaque handle
 // that Dxgkrnl allows to be used from any thread (type invariant).
 unsafe impl Send for KernelInterface {}
-// SAFETY: as above; the copy is never mutated after StartDevice.
+// SAFETY: shared use from several threads only reads the copy, which is
+// never mutated after StartDevice, and calls callbacks Dxgkrnl allows to be
+// called from any thread (type invariant).
 unsafe impl Sync for KernelInterface {}
 
 /// The callbacks the driver cannot work without; their end bounds the
@@ -37,14 +40,30 @@ impl KernelInterface {
     /// `InvalidParameter` for NULL, a `Size` too small to hold the callbacks
     /// the driver needs, or a NULL `DxgkCbGetDeviceInformation`.
     pub(crate) unsafe fn copy_from(p: *const DXGKRNL_INTERFACE) -> Result<Self> {
-        // SAFETY: `p` is NULL or readable for at least 4 bytes (caller's contract).
-        let size = unsafe { super::read_in(p.cast::<ULONG>()) }?;
+        if p.is_null() {
+            return Err(Status::InvalidParameter);
+        }
+        // SAFETY: `p` is non-NULL and points to a `DXGKRNL_INTERFACE`, whose
+        // first field is its `ULONG Size` (caller's contract): 4 readable
+        // bytes. Unaligned reads are accepted, as for every OS block.
+        let size = unsafe { p.cast::<ULONG>().read_unaligned() };
         let size = usize::try_from(size).map_err(|_| Status::InvalidParameter)?;
         if size < REQUIRED_SIZE {
             return Err(Status::InvalidParameter);
         }
-        // SAFETY: `p` is readable for `size` bytes (its own `Size`, caller's contract).
-        let interface = unsafe { super::read_prefix(p, size) }?;
+        let mut interface = DXGKRNL_INTERFACE::zeroed();
+        let n = size.min(core::mem::size_of::<DXGKRNL_INTERFACE>());
+        // SAFETY:
+        // - source: `p` is readable for its own `Size` bytes (caller's
+        //   contract), and `n <= size`;
+        // - destination: `interface` is a local of `size_of` >= `n` bytes;
+        // - they cannot overlap (a local of this frame vs the OS's block);
+        // - any bytes are a valid prefix: `DXGKRNL_INTERFACE` is plain data
+        //   (`Record`), its callbacks `Option`s of function pointers whose
+        //   NULL is `None`, and fields past `n` stay zero (`None`).
+        unsafe {
+            core::ptr::copy_nonoverlapping(p.cast::<u8>(), (&raw mut interface).cast::<u8>(), n);
+        }
         if interface.DxgkCbGetDeviceInformation.is_none() {
             return Err(Status::InvalidParameter);
         }

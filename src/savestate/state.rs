@@ -23,7 +23,7 @@
 use alloc::vec::Vec;
 
 use super::codec::{self, DecodeError, Kind, Reader, Records, Writer, record};
-use crate::status::Status;
+use crate::foundation::status::Status;
 
 /// The most segments, reserves, MSI-X entries, bases and ranges per basis a
 /// blob may hold: the driver's own limits (`DXGK_MAX_VIRTUAL_GPU_ALLOCATIONS`
@@ -194,12 +194,12 @@ impl Records for ImmutableState {
 
 /// A `Vec` of exactly `n` elements' capacity, or `NoMemory`.
 fn try_vec<T>(n: usize) -> Result<Vec<T>, DecodeError> {
-    crate::fallible::try_vec(n).map_err(|_| DecodeError::NoMemory)
+    crate::foundation::fallible::try_vec(n).map_err(|_| DecodeError::NoMemory)
 }
 
 /// Appends into reserved capacity, or `NoMemory` (never reallocates).
 fn push<T>(v: &mut Vec<T>, value: T) -> Result<(), DecodeError> {
-    crate::fallible::push(v, value).map_err(|_| DecodeError::NoMemory)
+    crate::foundation::fallible::push(v, value).map_err(|_| DecodeError::NoMemory)
 }
 
 /// Sets `slot` once; a second record of the same type is an error.

@@ -1,15 +1,15 @@
-//! The adapter's memory configuration: its local memory segments and the
-//! dirty-tracking page size of each.
+//! The adapter's memory: its local memory segments (VRAM) and the
+//! dirty-tracking page size of each, as a validated configuration.
 //!
 //! On Windows the adapter uses [`MemoryConfig::builtin`]. On the host, a loader
 //! may replace it between AddDevice and the first StartDevice through
-//! `gpup_host_set_memory_config` (see `crate::host`); that is the only caller
+//! `gpup_host_set_memory_config` (see `host`); that is the only caller
 //! of the validating constructor today, hence the `dead_code` allowances on
 //! Windows builds.
 
-use crate::basis::types::{PageSize, SegmentId};
-use crate::basis::{Segment, table};
-use crate::status::{Result, Status};
+use crate::foundation::handle;
+use crate::foundation::status::{Result, Status};
+use crate::foundation::units::{PageSize, Segment, SegmentId};
 
 /// The most segments an adapter describes.
 pub(crate) const MAX_SEGMENTS: usize = 8;
@@ -30,7 +30,7 @@ pub(crate) const BUILTIN_MAX_BASES: usize = 256;
 /// # Invariants
 /// `count <= MAX_SEGMENTS`; the first `count` segments have distinct non-zero
 /// ids, non-zero sizes of at most `MAX_SEGMENT_SIZE`, and sizes that are whole
-/// pages of their page size; `1 <= max_bases <= table::MAX_CAPACITY`.
+/// pages of their page size; `1 <= max_bases <= handle::MAX_CAPACITY`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct MemoryConfig {
     segments: [Segment; MAX_SEGMENTS],
@@ -74,7 +74,7 @@ impl MemoryConfig {
         if descs.is_empty()
             || descs.len() > MAX_SEGMENTS
             || max_bases == 0
-            || max_bases > table::MAX_CAPACITY
+            || max_bases > handle::MAX_CAPACITY
         {
             return Err(Status::InvalidParameter);
         }

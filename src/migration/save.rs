@@ -1,0 +1,108 @@
+//! The source side: `DxgkDdiSave{Immutable,Mutable}MigrationData` on one
+//! vGPU, with the two-call protocol (`dirty-bit-tracking.md` section 6): a
+//! sizing call learns the exact bytes needed and changes nothing; a filling
+//! call with a buffer of at least that many bytes gets the blob and moves
+//! the state machine on; one with a smaller buffer learns the size again,
+//! with nothing changed. The state checks come first: an out-of-order sizing
+//! call is refused too.
+
+use alloc::vec::Vec;
+
+use super::snapshot::{immutable_of, mutable_of};
+use crate::basis::Tracker;
+use crate::foundation::fallible::try_vec;
+use crate::foundation::status::{Result, Status};
+use crate::vgpu::Vgpu;
+
+/// What a Save call produced.
+pub(crate) enum Saved {
+    /// The sizing call: the exact bytes needed.
+    Size(usize),
+    /// The OS's buffer is smaller than the bytes needed (the value).
+    TooSmall(usize),
+    /// The blob, to copy into the OS's buffer (the state machine moved on).
+    Blob(Vec<u8>),
+}
+
+/// The capacity a Save call offers, from the `*DataSize` and whether `Data`
+/// is NULL that the OS passed: `None` for the sizing call (`*DataSize == 0`,
+/// `Data == NULL`).
+///
+/// # Errors
+/// `InvalidParameter` for `Data == NULL` with a non-zero `*DataSize`.
+pub(crate) fn capacity(data_size: u64, data_is_null: bool) -> Result<Option<usize>> {
+    match (data_size, data_is_null) {
+        (0, true) => Ok(None),
+        (_, true) => Err(Status::InvalidParameter),
+        // Buffers past the address space cannot exist; treat as "large".
+        (n, false) => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
+    }
+}
+
+/// One Save call: `capacity` is `None` for the sizing call, else the size of
+/// the OS's buffer; `commit` runs only once the blob is made.
+fn save(
+    capacity: Option<usize>,
+    encode: impl Fn(Option<&mut [u8]>) -> Result<usize>,
+    commit: impl FnOnce(),
+) -> Result<Saved> {
+    let needed = encode(None)?;
+    let Some(capacity) = capacity else {
+        return Ok(Saved::Size(needed));
+    };
+    if capacity < needed {
+        return Ok(Saved::TooSmall(needed));
+    }
+    let mut blob = try_vec(needed)?;
+    blob.resize(needed, 0);
+    let written = encode(Some(&mut blob))?;
+    blob.truncate(written);
+    commit();
+    Ok(Saved::Blob(blob))
+}
+
+/// `DxgkDdiSaveImmutableMigrationData` (either call of the two-call
+/// protocol).
+///
+/// # Errors
+/// `InvalidDeviceState` unless the VF is a prepared source with its VRAM;
+/// `NoMemory`.
+pub(crate) fn save_immutable(
+    vgpu: &mut Vgpu,
+    tracker: &Tracker,
+    capacity: Option<usize>,
+) -> Result<Saved> {
+    vgpu.migration().check_save_immutable()?;
+    vgpu.migratable()?;
+    let state = immutable_of(tracker, vgpu)?;
+    let migration = vgpu.migration_mut();
+    save(
+        capacity,
+        |out| state.encode(out),
+        || {
+            migration.saved_immutable();
+        },
+    )
+}
+
+/// `DxgkDdiSaveMutableMigrationData` (either call).
+///
+/// # Errors
+/// `InvalidDeviceState` before SaveImmutable, when the VF is not paused, or
+/// without VRAM; `NoMemory`.
+pub(crate) fn save_mutable(
+    vgpu: &mut Vgpu,
+    tracker: &Tracker,
+    capacity: Option<usize>,
+) -> Result<Saved> {
+    vgpu.migration().check_save_mutable()?;
+    let state = mutable_of(tracker, vgpu)?;
+    let migration = vgpu.migration_mut();
+    save(
+        capacity,
+        |out| state.encode(out),
+        || {
+            migration.saved_mutable();
+        },
+    )
+}
