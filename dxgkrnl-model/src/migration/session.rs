@@ -30,24 +30,40 @@ const LEAD_WRITES: u64 = 256;
 
 /// One VF on both adapters.
 pub(super) struct VfState {
+    /// The VF (partition id), the same on both adapters.
     pub(super) vf: u32,
+    /// The memory basis over its reserve on the source.
     pub(super) source_basis: BasisHandle,
+    /// Its reserve on the source.
     pub(super) source_reserve: Reserve,
+    /// The memory basis over its reserve on the target.
     pub(super) target_basis: BasisHandle,
+    /// Its reserve on the target.
     pub(super) target_reserve: Reserve,
+    /// Whether StartDirtyTracking ran on the source basis.
     pub(super) source_tracking: bool,
+    /// Whether StartDirtyTracking ran on the target basis.
     pub(super) target_tracking: bool,
 }
 
 /// The orchestration's state.
 pub(super) struct Run<'a> {
+    /// What is simulated.
     pub(super) config: &'a MigrationConfig,
+    /// The dirty-tracking page size, bytes.
     pub(super) page: u64,
+    /// Whether tracking starts at VF creation (performant, and not
+    /// overridden by [`MigrationConfig::tracking`]).
     pub(super) performant: bool,
+    /// The adapter the VFs leave.
     pub(super) source: &'a Adapter,
+    /// The adapter the VFs arrive on.
     pub(super) target: &'a Adapter,
+    /// Every call of the OS sequence so far.
     pub(super) trace: Vec<TraceEvent>,
+    /// The VFs, in creation (and migration) order.
     pub(super) vfs: Vec<VfState>,
+    /// Whoever watches the run.
     pub(super) progress: &'a mut dyn Progress,
     /// How far writers may run (modelled): the last target set.
     pub(super) allowed: u64,
@@ -55,17 +71,19 @@ pub(super) struct Run<'a> {
 
 impl Run<'_> {
     /// See [`LEAD_NS`].
-    pub(super) fn lead(&self) -> u64 {
+    fn lead(&self) -> u64 {
         LEAD_NS.max(self.config.workload.time_of(LEAD_WRITES))
     }
 
-    pub(super) fn adapter(&self, side: Side) -> &Adapter {
+    /// The adapter on `side`.
+    fn adapter(&self, side: Side) -> &Adapter {
         match side {
             Side::Source => self.source,
             Side::Target => self.target,
         }
     }
 
+    /// Traces a call of the OS sequence; a failing status ends the run.
     pub(super) fn record(
         &mut self,
         side: Side,
@@ -342,7 +360,7 @@ impl Run<'_> {
 
     /// The OS's teardown of a VF: destroy the vGPU and free its reserve,
     /// then StopDirtyTracking (if tracking), then DestroyMemoryBasis.
-    pub(super) fn teardown(
+    fn teardown(
         &mut self,
         side: Side,
         i: usize,
@@ -365,6 +383,7 @@ impl Run<'_> {
         self.record(side, vf, Step::DestroyMemoryBasis, status)
     }
 
+    /// Tears down VF `i` on the source (once it is across).
     pub(super) fn teardown_source(
         &mut self,
         i: usize,
@@ -373,6 +392,7 @@ impl Run<'_> {
         self.teardown(Side::Source, i, provider)
     }
 
+    /// Tears down every VF on the target (the end of the run).
     pub(super) fn teardown_targets(
         &mut self,
         provider: &mut dyn VfProvider,
