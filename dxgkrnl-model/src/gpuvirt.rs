@@ -223,6 +223,7 @@ pub(crate) fn init(
         release_partition();
         return Err(STATUS_UNSUCCESSFUL);
     }
+    // 3. GPUPCAPS (asked only now: Dxgkrnl asks only adapters with the interface).
     let caps = match gpup_caps(miniport, record) {
         Ok(caps) => caps,
         Err(status) => {
@@ -230,6 +231,7 @@ pub(crate) fn init(
             return Err(status);
         }
     };
+    // 4. SR-IOV, mandatory once the partition interface exists.
     let sriov = match sriov_interface(miniport) {
         Ok(sriov) => sriov,
         Err(status) => {
