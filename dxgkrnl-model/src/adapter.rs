@@ -1,117 +1,19 @@
-//! One adapter, driven through the DDI table as Dxgkrnl drives it, and the
-//! `DXGKRNL_INTERFACE` callbacks the model provides to the driver.
+//! One adapter, driven through the DDI table as Dxgkrnl drives it: AddDevice,
+//! the configuration its hardware would have, StartDevice with the caps
+//! queries and GPU-virtualization initialization ([`crate::gpuvirt`]),
+//! StopDevice, RemoveDevice. The DDIs of memory bases, vGPUs and live
+//! migration are adapter methods too, in the layers above this one.
 
-use std::cell::RefCell;
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
 
 use dxgk_sys::abi::{Record, Zeroable};
 use dxgk_sys::*;
 
+use crate::callbacks::DeviceState;
+use crate::gpuvirt::{self, GpuVirtualization};
 use crate::loader::Driver;
-use crate::{Result, check};
-
-/// What the model knows of an adapter, reached by the driver through the
-/// `DeviceHandle` of the `DXGKRNL_INTERFACE`.
-struct DeviceState {
-    physical_device: PDEVICE_OBJECT,
-    miniport_context: PVOID,
-    registry_path: Vec<u16>,
-}
-
-/// The device states alive, by address, so that a callback can tell a
-/// `DeviceHandle` it issued from anything else without dereferencing it.
-fn live_devices() -> &'static Mutex<HashSet<usize>> {
-    static LIVE: OnceLock<Mutex<HashSet<usize>>> = OnceLock::new();
-    LIVE.get_or_init(|| Mutex::new(HashSet::new()))
-}
-
-/// `DxgkCbGetDeviceInformation`.
-unsafe extern "system" fn get_device_information(
-    DeviceHandle: HANDLE,
-    DeviceInfo: *mut DXGK_DEVICE_INFO,
-) -> NTSTATUS {
-    if DeviceInfo.is_null()
-        || !live_devices()
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains(&DeviceHandle.addr())
-    {
-        return STATUS_INVALID_PARAMETER;
-    }
-    // SAFETY: `DeviceHandle` is a live `DeviceState` the model owns (checked above).
-    let state = unsafe { &*DeviceHandle.cast::<DeviceState>() };
-    let mut info = DXGK_DEVICE_INFO::zeroed();
-    info.MiniportDeviceContext = state.miniport_context;
-    info.PhysicalDeviceObject = state.physical_device;
-    let bytes = u16::try_from(state.registry_path.len() * 2).unwrap_or(u16::MAX);
-    info.DeviceRegistryPath = UNICODE_STRING {
-        Length: bytes,
-        MaximumLength: bytes,
-        Buffer: state.registry_path.as_ptr().cast_mut(),
-    };
-    info.SystemMemorySize = LARGE_INTEGER { QuadPart: 16 << 30 };
-    info.HighestPhysicalAddress = LARGE_INTEGER {
-        QuadPart: (1 << 46) - 1,
-    };
-    // SAFETY: non-NULL, and the driver passes a writable DXGK_DEVICE_INFO.
-    unsafe { DeviceInfo.write_unaligned(info) };
-    STATUS_SUCCESS
-}
-
-/// One event the driver logged through `DxgkCbLogEtwEvent`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EtwEvent {
-    /// The event's provider GUID.
-    pub guid: GUID,
-    /// The event type.
-    pub event_type: u8,
-    /// The event payload.
-    pub payload: Vec<u8>,
-}
-
-thread_local! {
-    /// The callback has no device argument; DDIs run on the caller's thread,
-    /// so a per-thread log attributes each event to the test that caused it.
-    static ETW_EVENTS: RefCell<Vec<EtwEvent>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The ETW events the driver logged on this thread since the last call.
-#[must_use]
-pub fn take_etw_events() -> Vec<EtwEvent> {
-    ETW_EVENTS.with(|events| std::mem::take(&mut *events.borrow_mut()))
-}
-
-/// `DxgkCbLogEtwEvent`.
-unsafe extern "system" fn log_etw_event(
-    EventGuid: *const GUID,
-    Type: UCHAR,
-    EventBufferSize: USHORT,
-    EventBuffer: PVOID,
-) {
-    if EventGuid.is_null() || (EventBuffer.is_null() && EventBufferSize != 0) {
-        return;
-    }
-    // SAFETY: non-NULL; the driver passes a readable GUID.
-    let guid = unsafe { EventGuid.read_unaligned() };
-    let payload = if EventBufferSize == 0 {
-        Vec::new()
-    } else {
-        // SAFETY: the driver passes `EventBufferSize` readable bytes.
-        unsafe {
-            std::slice::from_raw_parts(EventBuffer.cast::<u8>(), usize::from(EventBufferSize))
-        }
-        .to_vec()
-    };
-    ETW_EVENTS.with(|events| {
-        events.borrow_mut().push(EtwEvent {
-            guid,
-            event_type: Type,
-            payload,
-        })
-    });
-}
+use crate::miniport::Miniport;
+use crate::status::{Result, check};
 
 /// The physical device object the model creates per adapter: opaque to the driver.
 struct PhysicalDeviceObject {
@@ -224,8 +126,8 @@ impl StartedCaps {
 ///
 /// Dropping an adapter that was not removed stops (if started) and removes it.
 pub struct Adapter {
-    driver: Driver,
-    context: PVOID,
+    /// The driver and the context AddDevice returned.
+    miniport: Miniport,
     /// Kept alive for as long as the driver may compare against its address.
     _pdo: Box<PhysicalDeviceObject>,
     device: Box<DeviceState>,
@@ -234,7 +136,7 @@ pub struct Adapter {
     config: Option<AdapterConfig>,
     caps: StartedCaps,
     /// What GPU-virtualization initialization kept at the last start.
-    gpup: Option<crate::vgpu::GpuVirtualization>,
+    gpup: Option<GpuVirtualization>,
 }
 
 // SAFETY: `context` is an opaque handle the driver accepts from any thread;
@@ -256,21 +158,9 @@ impl Adapter {
         let mut context: PVOID = core::ptr::null_mut();
         // SAFETY: a DDI of the loaded driver, with a live PDO and out-parameter.
         check(unsafe { add(pdo_ptr, &raw mut context) })?;
-        let device = Box::new(DeviceState {
-            physical_device: pdo_ptr,
-            miniport_context: context,
-            registry_path:
-                "\\REGISTRY\\MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Video\\{gpup}\\0000"
-                    .encode_utf16()
-                    .collect(),
-        });
-        live_devices()
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(core::ptr::from_ref::<DeviceState>(&device).addr());
+        let device = DeviceState::register(pdo_ptr, context);
         Ok(Self {
-            driver,
-            context,
+            miniport: Miniport::new(driver, context),
             _pdo: pdo,
             device,
             started: false,
@@ -290,7 +180,7 @@ impl Adapter {
         let raw = config.to_driver();
         // SAFETY: the host export of the linked driver, with a live configuration.
         check(unsafe {
-            gpup_miniport::host::gpup_host_set_memory_config(self.context, &raw const raw)
+            gpup_miniport::host::gpup_host_set_memory_config(self.context(), &raw const raw)
         })?;
         if let Some(partitions) = &config.partitions {
             let mut raw = gpup_miniport::host::GPUP_PARTITION_CONFIG {
@@ -303,7 +193,7 @@ impl Adapter {
             }
             // SAFETY: the host export of the linked driver, with a live configuration.
             check(unsafe {
-                gpup_miniport::host::gpup_host_set_partition_config(self.context, &raw const raw)
+                gpup_miniport::host::gpup_host_set_partition_config(self.context(), &raw const raw)
             })?;
         }
         self.config = Some(config.clone());
@@ -328,28 +218,19 @@ impl Adapter {
     /// The driver that created this adapter.
     #[must_use]
     pub fn driver(&self) -> &Driver {
-        &self.driver
+        self.miniport.driver()
     }
 
     /// The `MiniportDeviceContext` (`hAdapter`) the driver returned.
     #[must_use]
     pub fn context(&self) -> PVOID {
-        self.context
+        self.miniport.context()
     }
 
     /// The `DXGKRNL_INTERFACE` the model hands to StartDevice.
     #[must_use]
     pub fn kernel_interface(&self) -> DXGKRNL_INTERFACE {
-        let mut kernel = DXGKRNL_INTERFACE::zeroed();
-        kernel.Size =
-            ULONG::try_from(core::mem::size_of::<DXGKRNL_INTERFACE>()).unwrap_or(ULONG::MAX);
-        kernel.Version = DXGKDDI_INTERFACE_VERSION_WDDM3_2;
-        kernel.DeviceHandle = core::ptr::from_ref::<DeviceState>(&self.device)
-            .cast_mut()
-            .cast();
-        kernel.DxgkCbGetDeviceInformation = Some(get_device_information);
-        kernel.DxgkCbLogEtwEvent = Some(log_etw_event);
-        kernel
+        self.device.kernel_interface()
     }
 
     /// Starts the adapter as Dxgkrnl does: `DxgkDdiStartDevice`, then the
@@ -367,8 +248,43 @@ impl Adapter {
     /// # Errors
     /// StartDevice's failure status, or the caps checks above.
     pub fn start(&mut self) -> Result<(u32, u32)> {
+        let (sources, children) = self.start_device()?;
+        self.started = true;
+        let caps: DXGK_DRIVERCAPS = self.query_adapter_info(DXGKQAITYPE_DRIVERCAPS, &[])?;
+        if Some(caps.WDDMVersion) != wddm_version_for(self.driver().table().Version) {
+            eprintln!(
+                "dxgkrnl-model: DRIVERCAPS.WDDMVersion {:#x} does not match interface version {:#x}",
+                caps.WDDMVersion.0,
+                self.driver().table().Version
+            );
+            self.stop()?;
+            return Err(STATUS_REVISION_MISMATCH);
+        }
+        self.caps = self.tracking_caps()?;
+        // GPU virtualization (gpu-partitioning.md section 2): the partition
+        // interface, then GPUPCAPS (only then: Dxgkrnl asks only adapters
+        // that have the interface) and the other interfaces. It may fail the
+        // start, or leave the adapter without GPU-P.
+        let caps = &mut self.caps;
+        let initialized = gpuvirt::init(&self.miniport, caps.dirty_bit_tracking, |gpup, status| {
+            caps.gpup = gpup;
+            caps.gpup_query = Some(status);
+        });
+        match initialized {
+            Ok(gpup) => self.gpup = gpup,
+            Err(status) => {
+                self.stop()?;
+                return Err(status);
+            }
+        }
+        Ok((sources, children))
+    }
+
+    /// `DxgkDdiStartDevice` with a fresh LUID and the model's
+    /// `DXGKRNL_INTERFACE`: (video present sources, children).
+    fn start_device(&self) -> Result<(u32, u32)> {
         let start = self
-            .driver
+            .driver()
             .table()
             .DxgkDdiStartDevice
             .ok_or(STATUS_REVISION_MISMATCH)?;
@@ -389,26 +305,21 @@ impl Adapter {
         // SAFETY: a DDI of the loaded driver, with live argument blocks.
         check(unsafe {
             start(
-                self.context,
+                self.context(),
                 &raw mut start_info,
                 &raw mut kernel,
                 &raw mut sources,
                 &raw mut children,
             )
         })?;
-        self.started = true;
-        let caps: DXGK_DRIVERCAPS = self.query_adapter_info(DXGKQAITYPE_DRIVERCAPS, &[])?;
-        if Some(caps.WDDMVersion) != wddm_version_for(self.driver.table().Version) {
-            eprintln!(
-                "dxgkrnl-model: DRIVERCAPS.WDDMVersion {:#x} does not match interface version {:#x}",
-                caps.WDDMVersion.0,
-                self.driver.table().Version
-            );
-            self.stop()?;
-            return Err(STATUS_REVISION_MISMATCH);
-        }
-        // Adapter initialisation, as Dxgkrnl does it: dirty-bit tracking caps,
-        // then the page size of every segment.
+        Ok((sources, children))
+    }
+
+    /// Adapter initialisation, as Dxgkrnl does it: dirty-bit tracking caps,
+    /// then the page size of every segment (GPU-P caps not read yet). A
+    /// segment query failing otherwise than `STATUS_NOT_IMPLEMENTED` stops
+    /// the adapter again and fails the start.
+    fn tracking_caps(&mut self) -> Result<StartedCaps> {
         let dirty: DXGK_DIRTY_BIT_TRACKING_CAPS =
             self.query_adapter_info(DXGKQAITYPE_DIRTYBITTRACKINGCAPS, &[])?;
         let mut pages = Vec::new();
@@ -431,38 +342,24 @@ impl Adapter {
                 }
             }
         }
-        self.caps = StartedCaps {
+        Ok(StartedCaps {
             dirty_bit_tracking: dirty.Value,
             segment_page_sizes: pages,
             gpup: GpupCaps::empty(),
             gpup_query: None,
-        };
-        // GPU virtualization (gpu-partitioning.md section 2): the partition
-        // interface, then GPUPCAPS (only then: Dxgkrnl asks only adapters
-        // that have the interface) and the other interfaces. It may fail the
-        // start, or leave the adapter without GPU-P.
-        match self.init_gpu_virtualization() {
-            Ok(gpup) => self.gpup = gpup,
-            Err(status) => {
-                self.stop()?;
-                return Err(status);
-            }
-        }
-        Ok((sources, children))
+        })
     }
 
-    /// What the GPUPCAPS query of GPU-virtualization initialization answered.
-    pub(crate) fn record_gpup_caps(&mut self, caps: GpupCaps, status: NTSTATUS) {
-        self.caps.gpup = caps;
-        self.caps.gpup_query = Some(status);
-    }
-
-    pub(crate) fn take_gpu_virtualization(&mut self) -> Option<crate::vgpu::GpuVirtualization> {
-        self.gpup.take()
-    }
-
-    pub(crate) fn gpu_virtualization_ref(&self) -> Option<&crate::vgpu::GpuVirtualization> {
+    /// The interfaces GPU-virtualization initialization kept, if any.
+    #[must_use]
+    pub fn gpu_virtualization(&self) -> Option<&GpuVirtualization> {
         self.gpup.as_ref()
+    }
+
+    /// The interfaces GPU-virtualization initialization kept, or
+    /// `STATUS_NOT_SUPPORTED` (for the vGPU DDIs, which need them).
+    pub(crate) fn gpup(&self) -> Result<&GpuVirtualization> {
+        self.gpu_virtualization().ok_or(STATUS_NOT_SUPPORTED)
     }
 
     /// `DxgkDdiQueryAdapterInfo` with raw buffers.
@@ -473,21 +370,7 @@ impl Adapter {
         input: &[u8],
         output: &mut [u8],
     ) -> NTSTATUS {
-        let Some(qai) = self.driver.table().DxgkDdiQueryAdapterInfo else {
-            return STATUS_REVISION_MISMATCH;
-        };
-        let mut args = DXGKARG_QUERYADAPTERINFO::zeroed();
-        args.Type = ty;
-        args.pInputData = if input.is_empty() {
-            core::ptr::null_mut()
-        } else {
-            input.as_ptr().cast_mut().cast()
-        };
-        args.InputDataSize = UINT::try_from(input.len()).unwrap_or(UINT::MAX);
-        args.pOutputData = output.as_mut_ptr().cast();
-        args.OutputDataSize = UINT::try_from(output.len()).unwrap_or(UINT::MAX);
-        // SAFETY: a DDI of the loaded driver; the buffers live across the call.
-        unsafe { qai(self.context, &raw const args) }
+        self.miniport.query_adapter_info_raw(ty, input, output)
     }
 
     /// `DxgkDdiQueryAdapterInfo` answered into a zeroed `T` (as Dxgkrnl zeroes
@@ -500,10 +383,18 @@ impl Adapter {
         ty: DXGK_QUERYADAPTERINFOTYPE,
         input: &[u8],
     ) -> Result<T> {
-        let mut out = vec![0u8; core::mem::size_of::<T>()];
-        check(self.query_adapter_info_raw(ty, input, &mut out))?;
-        // SAFETY: `out` holds `size_of::<T>()` bytes and `T: Record` is plain data.
-        Ok(unsafe { out.as_ptr().cast::<T>().read_unaligned() })
+        self.miniport.query_adapter_info(ty, input)
+    }
+
+    /// `DxgkDdiQueryInterface` with a raw argument block.
+    ///
+    /// # Safety
+    /// `q` is NULL or a readable block whose pointers are NULL or valid for
+    /// what they name (the GUID, `Size` writable bytes of interface).
+    #[must_use]
+    pub unsafe fn query_interface_raw(&self, q: *mut QUERY_INTERFACE) -> NTSTATUS {
+        // SAFETY: the caller's guarantee is the one the miniport call needs.
+        unsafe { self.miniport.query_interface_raw(q) }
     }
 
     /// `DxgkDdiStopDevice`, after InterfaceDereference of every GPU-P
@@ -512,14 +403,16 @@ impl Adapter {
     /// # Errors
     /// StopDevice's failure status.
     pub fn stop(&mut self) -> Result<()> {
-        self.release_gpu_virtualization();
+        if let Some(g) = self.gpup.take() {
+            g.release();
+        }
         let stop = self
-            .driver
+            .driver()
             .table()
             .DxgkDdiStopDevice
             .ok_or(STATUS_REVISION_MISMATCH)?;
         // SAFETY: a DDI of the loaded driver.
-        check(unsafe { stop(self.context) })?;
+        check(unsafe { stop(self.context()) })?;
         self.started = false;
         Ok(())
     }
@@ -535,12 +428,12 @@ impl Adapter {
 
     fn remove_raw(&self) -> Result<()> {
         let remove = self
-            .driver
+            .driver()
             .table()
             .DxgkDdiRemoveDevice
             .ok_or(STATUS_REVISION_MISMATCH)?;
         // SAFETY: a DDI of the loaded driver.
-        check(unsafe { remove(self.context) })
+        check(unsafe { remove(self.context()) })
     }
 }
 
@@ -552,9 +445,31 @@ impl Drop for Adapter {
             }
             let _ = self.remove_raw();
         }
-        live_devices()
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&core::ptr::from_ref::<DeviceState>(&self.device).addr());
+        // `device` drops after this, unregistering it from the callbacks.
+    }
+}
+
+/// Adapters are created from a loaded driver, as the PnP manager asks
+/// Dxgkrnl to (the methods live here, with the adapter they create, so the
+/// loader stays below the adapter).
+impl Driver {
+    /// Creates an adapter through `DxgkDdiAddDevice`.
+    ///
+    /// # Errors
+    /// AddDevice's failure status.
+    pub fn add_device(&self) -> Result<Adapter> {
+        Adapter::add(self.clone())
+    }
+
+    /// Creates an adapter, gives it `config` (as its hardware would), and
+    /// starts it the way Dxgkrnl does (see [`Adapter::start`]).
+    ///
+    /// # Errors
+    /// The failure status of AddDevice, the configuration, or StartDevice.
+    pub fn start_adapter(&self, config: &AdapterConfig) -> Result<Adapter> {
+        let mut adapter = self.add_device()?;
+        adapter.configure(config)?;
+        adapter.start()?;
+        Ok(adapter)
     }
 }

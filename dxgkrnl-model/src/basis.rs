@@ -5,15 +5,7 @@ use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;
 
 use crate::adapter::Adapter;
-
-/// A memory-basis handle the driver returned: opaque, compared and passed back only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct BasisHandle(pub HANDLE);
-
-// SAFETY: an opaque integer value for the model; never dereferenced here.
-unsafe impl Send for BasisHandle {}
-// SAFETY: as above.
-unsafe impl Sync for BasisHandle {}
+use crate::records::BasisHandle;
 
 /// Builds a `DXGKARG_CREATEMEMORYBASIS` block of `ranges.len()` ranges (8-byte
 /// aligned words: `SegmentId` and its padding, `RangeCount`, then the ranges).

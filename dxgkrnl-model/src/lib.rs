@@ -22,40 +22,57 @@
 //! orchestration of `dirty-bit-tracking.md` section 5 with the live-migration
 //! DDIs, its transfer model, the byte-by-byte proof of the VRAM and the check
 //! of the VF's state ([`migration`]).
+//!
+//! # Layers
+//! The modules form layers; each imports only modules of the layers below it
+//! (no two modules depend on each other, by `use` or by any other path):
+//!
+//! 1. Foundation, no crate dependencies: `status` ([`Result`], [`check`]),
+//!    `mandatory_slots`, `records` (the plain records of what the driver
+//!    created: [`BasisHandle`], [`VgpuInfo`], [`Reserve`], [`VfProbe`]),
+//!    [`vram`].
+//! 2. Loading the driver: `loader` ([`Driver`], [`DxgkInitialize`],
+//!    [`validate_table`]); the `DXGKRNL_INTERFACE` callbacks (`callbacks`:
+//!    device states, [`take_etw_events`]).
+//! 3. `miniport`: one adapter's seam into the driver (the driver and the
+//!    context AddDevice returned; QueryAdapterInfo, QueryInterface).
+//! 4. `gpuvirt`: GPU-virtualization initialization at adapter start, and
+//!    what it keeps ([`GpuVirtualization`]).
+//! 5. `adapter`: the [`Adapter`] and its lifecycle; it also creates adapters
+//!    for a [`Driver`] ([`Driver::add_device`], [`Driver::start_adapter`]).
+//! 6. The DDIs over an adapter, each layer an `impl Adapter` block: `basis`
+//!    (memory bases, dirty-bit tracking), then [`vgpu`] (partitioning, vGPU
+//!    creation), then [`live`] (the live-migration DDIs).
+//! 7. The OS side of a migration: [`vf`] (VFs and their reserves), then
+//!    [`vfstate`] and [`writers`] (a VF's state, the GPU writers).
+//! 8. [`migration`]: the orchestration, on top.
+//!
+//! This crate root only declares the modules and re-exports.
 
 #![allow(non_snake_case)]
 
 mod adapter;
 mod basis;
+mod callbacks;
+mod gpuvirt;
 pub mod live;
 mod loader;
 mod mandatory_slots;
 pub mod migration;
+mod miniport;
+mod records;
+mod status;
 pub mod vf;
 pub mod vfstate;
 pub mod vgpu;
 pub mod vram;
 pub mod writers;
 
-pub use adapter::{
-    Adapter, AdapterConfig, EtwEvent, MemorySegment, PartitionConfig, StartedCaps, take_etw_events,
-};
-pub use basis::{BasisHandle, create_args};
+pub use adapter::{Adapter, AdapterConfig, MemorySegment, PartitionConfig, StartedCaps};
+pub use basis::create_args;
+pub use callbacks::{EtwEvent, take_etw_events};
+pub use gpuvirt::GpuVirtualization;
 pub use loader::{Driver, DriverEntryFn, DxgkInitialize, MANDATORY_SLOTS, validate_table};
-pub use vgpu::{GpuVirtualization, Reserve, Stage, VfProbe, VgpuInfo, VgpuRequest};
-
-/// An NTSTATUS failure from the driver, or from a check the model makes where
-/// Dxgkrnl would.
-pub type Result<T> = core::result::Result<T, dxgk_sys::NTSTATUS>;
-
-/// Maps an NTSTATUS to `Ok(())` or `Err(status)`.
-///
-/// # Errors
-/// Any status that is not `NT_SUCCESS`.
-pub fn check(status: dxgk_sys::NTSTATUS) -> Result<()> {
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(status)
-    }
-}
+pub use records::{BasisHandle, Reserve, VfProbe, VgpuInfo};
+pub use status::{Result, check};
+pub use vgpu::{Stage, VgpuRequest};

@@ -1,16 +1,17 @@
-//! The GPU-P live-migration DDIs (slots 177-185) as Dxgkrnl calls them, and
-//! `DXGKQAITYPE_SCATTER_RESERVE`: one raw call per DDI (for tests) and the
-//! calling patterns Dxgkrnl uses (the two-call Save protocol, a Restore with
-//! the whole buffer).
+//! The GPU-P live-migration DDIs (slots 177-185) as Dxgkrnl calls them: one
+//! raw call per DDI (for tests) and the calling patterns Dxgkrnl uses (the
+//! two-call Save protocol, a Restore with the whole buffer). The binding
+//! of a reserve over its memory basis (`DxgkDdiSetVirtualGpuResources2`) and
+//! `DXGKQAITYPE_SCATTER_RESERVE`, which vGPU creation needs too, are with the
+//! other vGPU DDIs ([`crate::vgpu`]).
 
 use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;
 use gpup_miniport::vgpu::escape::{GPUP_VGPU_ESCAPE_MSIX, GPUP_VGPU_ESCAPE_MSIX_TABLE};
 
 use crate::adapter::Adapter;
-use crate::basis::BasisHandle;
-use crate::vgpu::VgpuInfo;
-use crate::{Result, check};
+use crate::records::VgpuInfo;
+use crate::status::{Result, check};
 
 /// Which of the two blobs of a migration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,53 +264,6 @@ impl Adapter {
         };
         // SAFETY: `args` is live.
         unsafe { self.set_vf_pause_raw(&raw const args) }
-    }
-
-    /// `DxgkDdiSetVirtualGpuResources2` with a raw block.
-    ///
-    /// # Safety
-    /// `args` is NULL or a readable block of `SegmentCount` descriptors (or
-    /// of as many as the driver reads before it rejects the count).
-    #[must_use]
-    pub unsafe fn set_vgpu_resources2_raw(
-        &self,
-        args: *const DXGKARG_SETVIRTUALGPURESOURCES2,
-    ) -> NTSTATUS {
-        let Some(f) = self.driver().table().DxgkDdiSetVirtualGpuResources2 else {
-            return STATUS_NOT_SUPPORTED;
-        };
-        // SAFETY: a DDI of the loaded driver; the caller owns the block.
-        unsafe { f(self.context(), args) }
-    }
-
-    /// `DxgkDdiSetVirtualGpuResources2` with one descriptor per
-    /// (allocation handle as an address, memory basis).
-    #[must_use]
-    pub fn set_vgpu_resources2(&self, vf: u32, descriptors: &[(usize, BasisHandle)]) -> NTSTATUS {
-        // 8 bytes of header, then 16 per descriptor (at least one, as declared).
-        let mut block = vec![0u64; 1 + 2 * descriptors.len().max(1)];
-        block[0] = u64::from(vf) | ((descriptors.len() as u64) << 32);
-        for (i, (allocation, basis)) in descriptors.iter().enumerate() {
-            block[1 + 2 * i] = *allocation as u64;
-            block[2 + 2 * i] = basis.0.addr() as u64;
-        }
-        // SAFETY: `block` is a complete argument block.
-        unsafe { self.set_vgpu_resources2_raw(block.as_ptr().cast()) }
-    }
-
-    /// `DXGKQAITYPE_SCATTER_RESERVE` of `segment`: the granularity of the
-    /// ranges SetVirtualGpuResources2 takes.
-    ///
-    /// # Errors
-    /// The query's failure status; `STATUS_UNSUCCESSFUL` for a zero answer.
-    pub fn scatter_granularity(&self, segment: u32) -> Result<u64> {
-        let input = DXGK_QUERYSCATTERRESERVEIN { SegmentId: segment };
-        let out: DXGK_QUERYSCATTERRESERVEOUT =
-            self.query_adapter_info(DXGKQAITYPE_SCATTER_RESERVE, &input.SegmentId.to_le_bytes())?;
-        if out.SetVGPUResourcesPageSize == 0 {
-            return Err(STATUS_UNSUCCESSFUL);
-        }
-        Ok(out.SetVGPUResourcesPageSize)
     }
 
     /// The VF's MSI-X table (`GPUP_VGPU_ESCAPE_MSIX`).

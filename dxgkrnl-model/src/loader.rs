@@ -6,8 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;
 
-use crate::Result;
-use crate::adapter::Adapter;
+use crate::status::{Result, check};
 
 /// The signature of a driver's `DriverEntry`.
 pub type DriverEntryFn = unsafe extern "system" fn(PDRIVER_OBJECT, *mut UNICODE_STRING) -> NTSTATUS;
@@ -207,7 +206,7 @@ impl Driver {
             _registry_path: registry_path,
             table: DRIVER_INITIALIZATION_DATA::zeroed(),
         };
-        crate::check(status)?;
+        check(status)?;
         inner.table = registered.ok_or(STATUS_UNSUCCESSFUL)?;
         let table = inner.table;
         Ok(Self {
@@ -234,26 +233,6 @@ impl Driver {
             inner: Arc::clone(&self.inner),
             table,
         }
-    }
-
-    /// Creates an adapter through `DxgkDdiAddDevice`.
-    ///
-    /// # Errors
-    /// AddDevice's failure status.
-    pub fn add_device(&self) -> Result<Adapter> {
-        Adapter::add(self.clone())
-    }
-
-    /// Creates an adapter, gives it `config` (as its hardware would), and
-    /// starts it the way Dxgkrnl does (see [`Adapter::start`]).
-    ///
-    /// # Errors
-    /// The failure status of AddDevice, the configuration, or StartDevice.
-    pub fn start_adapter(&self, config: &crate::AdapterConfig) -> Result<Adapter> {
-        let mut adapter = self.add_device()?;
-        adapter.configure(config)?;
-        adapter.start()?;
-        Ok(adapter)
     }
 
     /// Unloads the driver through `DxgkDdiUnload` (Dxgkrnl calls it once

@@ -17,10 +17,10 @@ use std::collections::BTreeMap;
 
 use dxgk_sys::{NTSTATUS, STATUS_INVALID_PARAMETER, STATUS_UNSUCCESSFUL};
 
-use crate::Result;
 use crate::adapter::Adapter;
-use crate::basis::BasisHandle;
-use crate::vgpu::{Stage, VgpuInfo, VgpuRequest};
+use crate::records::{BasisHandle, VgpuInfo};
+use crate::status::Result;
+use crate::vgpu::{Stage, VgpuRequest};
 
 /// A VF's VRAM reserve: byte ranges of one segment, in the VF's address order
 /// (VF address 0 is the first byte of the first range). The same order is the
@@ -365,9 +365,9 @@ mod tests {
 
     #[test]
     fn partition_vfs_come_from_create_virtual_gpu_at_the_layout() {
-        let driver = crate::Driver::load().unwrap();
-        let mut config = crate::AdapterConfig::single(16 << 20, 4096);
-        config.partitions = Some(crate::PartitionConfig {
+        let driver = crate::loader::Driver::load().unwrap();
+        let mut config = crate::adapter::AdapterConfig::single(16 << 20, 4096);
+        config.partitions = Some(crate::adapter::PartitionConfig {
             enabled: true,
             options: vec![2],
         });

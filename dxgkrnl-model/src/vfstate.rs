@@ -14,9 +14,9 @@ use gpup_miniport::vgpu::escape::{
 
 use crate::adapter::Adapter;
 use crate::live::msix_entry;
+use crate::records::VgpuInfo;
+use crate::status::{Result, check};
 use crate::vf::Reserve;
-use crate::vgpu::VgpuInfo;
-use crate::{Result, check};
 
 /// What the OS reads of one VF.
 #[derive(Debug, Clone, PartialEq, Eq)]
