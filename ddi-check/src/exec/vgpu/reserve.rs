@@ -50,7 +50,9 @@ impl World {
                 return Err(self.fail(op, "asked for more private data than a reserve has".into()));
             }
             data.pAllocationPrivateDriverData = private.as_mut_ptr().cast();
-            // SAFETY: as above; the buffer holds the size the driver asked for.
+            // SAFETY: the filling call: the block is live and names the live
+            // `surface`, and its private-data buffer `private` holds the size
+            // the driver asked for (checked just above).
             status = unsafe { get(h, &raw mut data) };
         }
         if status == STATUS_SUCCESS {
