@@ -169,27 +169,136 @@ impl Input<'_> {
             _ => Damage::Append(self.u8()),
         }
     }
+    /// A [`ReserveLayout`]: mostly without a fault.
+    fn reserve_layout(&mut self) -> ReserveLayout {
+        ReserveLayout {
+            vf: self.vf(),
+            pieces: self.u8(),
+            rotate: self.u8(),
+            fault: match self.u8() {
+                0..=199 => 0,
+                b => b % 4,
+            },
+        }
+    }
+
+    /// A partition count: mostly one the adapter offers.
+    fn partition_count(&mut self) -> u32 {
+        match self.u8() {
+            b @ 0..=239 => [1, 2, 4, 8][usize::from(b % 4)],
+            _ => self.u32(),
+        }
+    }
+
+    /// A [`VramSpec`]: mostly the default.
+    fn vram(&mut self) -> VramSpec {
+        match self.u8() {
+            0..=159 => VramSpec::Default,
+            160..=223 => VramSpec::Pages {
+                min: self.u16(),
+                max: self.u16(),
+                optimal: self.u16(),
+            },
+            _ => VramSpec::Raw {
+                min: self.u64(),
+                max: self.u64(),
+                optimal: self.u64(),
+            },
+        }
+    }
+
+    /// An engine capability: mostly none.
+    fn engine(&mut self) -> u8 {
+        match self.u8() {
+            b @ 250.. => b,
+            _ => 0,
+        }
+    }
+
+    /// A reserve's segment id: mostly 0 (the VF segment).
+    fn reserve_segment(&mut self) -> u32 {
+        match self.u8() {
+            0..=239 => 0,
+            _ => self.u32(),
+        }
+    }
+
+    /// Where a reserve is placed: mostly at the start of `vf`'s own region.
+    fn place(&mut self, vf: u32) -> Place {
+        match self.u8() {
+            0..=199 => Place {
+                slot: vf as u8,
+                pages: 0,
+                bytes: 0,
+            },
+            _ => Place {
+                slot: self.u8(),
+                pages: self.u16(),
+                bytes: self.u32(),
+            },
+        }
+    }
+
+    /// Pages short of a vGPU's size: mostly none.
+    fn short(&mut self) -> u8 {
+        match self.u8() {
+            b @ 240.. => b,
+            _ => 0,
+        }
+    }
+
+    /// An MSI-X table index: mostly one of the first five.
+    fn interrupt_index(&mut self) -> i16 {
+        match self.u8() {
+            b @ 0..=239 => i16::from(b % 5),
+            _ => i16::from_le_bytes(self.take()),
+        }
+    }
+
+    /// A migration type: mostly SOURCE or TARGET.
+    fn migration_type(&mut self) -> i32 {
+        match self.u8() {
+            b @ 0..=239 => i32::from(b % 2),
+            _ => i32::from_le_bytes(self.take()),
+        }
+    }
+
+    /// A [`SaveCall`]: mostly sizing or filling exactly.
+    fn save_call(&mut self) -> SaveCall {
+        match self.u8() {
+            0..=79 => SaveCall::Size,
+            80..=199 => SaveCall::Fill { extra: 0 },
+            200..=229 => SaveCall::Fill {
+                extra: i8::from_le_bytes([self.u8()]),
+            },
+            230..=239 => SaveCall::NullData,
+            240..=247 => SaveCall::NullDataSize,
+            _ => SaveCall::NullArgs,
+        }
+    }
+
+    /// A [`BlobSel`]: mostly a saved blob.
+    fn blob(&mut self) -> BlobSel {
+        match self.u8() {
+            b @ 0..=223 => BlobSel::Saved {
+                back: b % 4,
+                damage: self.damage(),
+            },
+            224..=235 => BlobSel::Empty,
+            236..=245 => BlobSel::NullData,
+            _ => BlobSel::NullArgs,
+        }
+    }
     /// A [`VgpuOp`]: a kind byte (modulo 16, in [`VgpuOp::KINDS`] order),
     /// then its fields, each mostly one byte with a meaningful value.
     fn vgpu_op(&mut self) -> VgpuOp {
         let kind = self.u8() % 16;
         let adapter = self.adapter();
         if kind == 7 {
-            return VgpuOp::ReserveBasis(ReserveLayout {
-                vf: self.vf(),
-                pieces: self.u8(),
-                rotate: self.u8(),
-                fault: match self.u8() {
-                    0..=199 => 0,
-                    b => b % 4,
-                },
-            });
+            return VgpuOp::ReserveBasis(self.reserve_layout());
         }
         if kind == 0 {
-            let count = match self.u8() {
-                b @ 0..=239 => [1, 2, 4, 8][usize::from(b % 4)],
-                _ => self.u32(),
-            };
+            let count = self.partition_count();
             return VgpuOp::SetPartitionCount { adapter, count };
         }
         if kind == 1 {
@@ -210,23 +319,8 @@ impl Input<'_> {
             2 => VgpuOp::CreateVgpu {
                 adapter,
                 vf,
-                vram: match self.u8() {
-                    0..=159 => VramSpec::Default,
-                    160..=223 => VramSpec::Pages {
-                        min: self.u16(),
-                        max: self.u16(),
-                        optimal: self.u16(),
-                    },
-                    _ => VramSpec::Raw {
-                        min: self.u64(),
-                        max: self.u64(),
-                        optimal: self.u64(),
-                    },
-                },
-                engine: match self.u8() {
-                    b @ 250.. => b,
-                    _ => 0,
-                },
+                vram: self.vram(),
+                engine: self.engine(),
             },
             3 => VgpuOp::DestroyVgpu { adapter, vf },
             4 => VgpuOp::GetVgpuInfo { adapter, vf },
@@ -235,26 +329,9 @@ impl Input<'_> {
                 adapter,
                 vf,
                 alloc: self.alloc(),
-                segment: match self.u8() {
-                    0..=239 => 0,
-                    _ => self.u32(),
-                },
-                place: match self.u8() {
-                    0..=199 => Place {
-                        slot: vf as u8,
-                        pages: 0,
-                        bytes: 0,
-                    },
-                    _ => Place {
-                        slot: self.u8(),
-                        pages: self.u16(),
-                        bytes: self.u32(),
-                    },
-                },
-                short: match self.u8() {
-                    b @ 240.. => b,
-                    _ => 0,
-                },
+                segment: self.reserve_segment(),
+                place: self.place(vf),
+                short: self.short(),
             },
             9 => VgpuOp::SetResources2 {
                 adapter,
@@ -270,47 +347,24 @@ impl Input<'_> {
             11 => VgpuOp::WriteInterrupt {
                 adapter,
                 vf,
-                index: match self.u8() {
-                    b @ 0..=239 => i16::from(b % 5),
-                    _ => i16::from_le_bytes(self.take()),
-                },
+                index: self.interrupt_index(),
             },
             12 => VgpuOp::Prepare {
                 adapter,
                 vf,
-                ty: match self.u8() {
-                    b @ 0..=239 => i32::from(b % 2),
-                    _ => i32::from_le_bytes(self.take()),
-                },
+                ty: self.migration_type(),
             },
             13 => VgpuOp::Save {
                 adapter,
                 vf,
                 mutable: self.bool(),
-                call: match self.u8() {
-                    0..=79 => SaveCall::Size,
-                    80..=199 => SaveCall::Fill { extra: 0 },
-                    200..=229 => SaveCall::Fill {
-                        extra: i8::from_le_bytes([self.u8()]),
-                    },
-                    230..=239 => SaveCall::NullData,
-                    240..=247 => SaveCall::NullDataSize,
-                    _ => SaveCall::NullArgs,
-                },
+                call: self.save_call(),
             },
             14 => VgpuOp::Restore {
                 adapter,
                 vf,
                 mutable: self.bool(),
-                blob: match self.u8() {
-                    b @ 0..=223 => BlobSel::Saved {
-                        back: b % 4,
-                        damage: self.damage(),
-                    },
-                    224..=235 => BlobSel::Empty,
-                    236..=245 => BlobSel::NullData,
-                    _ => BlobSel::NullArgs,
-                },
+                blob: self.blob(),
             },
             _ => VgpuOp::End { adapter, vf },
         }

@@ -84,8 +84,18 @@ fn round_row(out: &mut String, r: &RoundReport) {
     );
 }
 
+/// One VF's part of the readable report: its reserve, rounds, outcome,
+/// live-migration protocol and proof.
 fn vf_section(out: &mut String, report: &MigrationReport, vf: &VfReport) {
-    let config = &report.config;
+    vf_reserve(out, vf);
+    vf_rounds(out, vf);
+    vf_outcome(out, report, vf);
+    vf_protocol(out, vf);
+    vf_proof(out, vf);
+}
+
+/// The VF's reserve and when its tracking started.
+fn vf_reserve(out: &mut String, vf: &VfReport) {
     let ranges: Vec<String> = vf
         .source_reserve
         .ranges()
@@ -109,6 +119,10 @@ fn vf_section(out: &mut String, report: &MigrationReport, vf: &VfReport) {
             "migration start: the first round sends the whole reserve"
         }
     );
+}
+
+/// The VF's rounds: all of them, or the first and last ones.
+fn vf_rounds(out: &mut String, vf: &VfReport) {
     let _ = writeln!(
         out,
         "  {:>5}  {:<8}  {:>11}  {:>10}  {:>12}  {:>10}  {:>10}",
@@ -132,6 +146,11 @@ fn vf_section(out: &mut String, report: &MigrationReport, vf: &VfReport) {
             round_row(out, r);
         }
     }
+}
+
+/// Whether the VF converged, and its blackout against stop-and-copy.
+fn vf_outcome(out: &mut String, report: &MigrationReport, vf: &VfReport) {
+    let config = &report.config;
     let pre_copy = vf.rounds.len().saturating_sub(1);
     match vf.convergence {
         Convergence::Budget => {
@@ -166,6 +185,10 @@ fn vf_section(out: &mut String, report: &MigrationReport, vf: &VfReport) {
         format_size(vf.bytes_sent),
         format_size(vf.source_reserve.size()),
     );
+}
+
+/// The VF's writers, the live-migration protocol and the VF-state check.
+fn vf_protocol(out: &mut String, vf: &VfReport) {
     let w = &vf.writers;
     let _ = writeln!(
         out,
@@ -200,6 +223,10 @@ fn vf_section(out: &mut String, report: &MigrationReport, vf: &VfReport) {
             let _ = writeln!(out, "    {d}");
         }
     }
+}
+
+/// The VF's byte-identical proof.
+fn vf_proof(out: &mut String, vf: &VfReport) {
     if vf.proof.passed() {
         let _ = writeln!(
             out,
@@ -230,13 +257,30 @@ fn runs(runs: &[(u64, u64)]) -> String {
 /// table and the verdict.
 #[must_use]
 pub fn text(report: &MigrationReport) -> String {
-    let c = &report.config;
-    let w = &c.workload;
     let mut out = String::new();
     let _ = writeln!(
         out,
         "gpup-sim migrate: GPU-P live migration through gpup-miniport's DDI table (dxgkrnl-model)\n"
     );
+    configuration(&mut out, report);
+    caps(&mut out, report);
+    vfs_created(&mut out, report);
+    for vf in &report.vfs {
+        vf_section(&mut out, report, vf);
+    }
+    let _ = writeln!(
+        out,
+        "\n* modelled (link bandwidth, writers' time); † measured (wall time of QueryDirtyBitData through the C ABI)"
+    );
+    summary(&mut out, report);
+    verdicts(&mut out, report);
+    out
+}
+
+/// The run's configuration.
+fn configuration(out: &mut String, report: &MigrationReport) {
+    let c = &report.config;
+    let w = &c.workload;
     let _ = writeln!(out, "Configuration");
     let _ = writeln!(
         out,
@@ -275,6 +319,10 @@ pub fn text(report: &MigrationReport) -> String {
         c.max_rounds,
         c.seed
     );
+}
+
+/// The adapter caps read at start.
+fn caps(out: &mut String, report: &MigrationReport) {
     let _ = writeln!(out, "\nAdapter caps read at start (source and target)");
     let _ = writeln!(
         out,
@@ -307,6 +355,11 @@ pub fn text(report: &MigrationReport) -> String {
             );
         }
     }
+}
+
+/// How the VFs were created and their reserves bound.
+fn vfs_created(out: &mut String, report: &MigrationReport) {
+    let c = &report.config;
     let scattered = c.ranges_per_vf > 1;
     let _ = writeln!(
         out,
@@ -333,13 +386,10 @@ pub fn text(report: &MigrationReport) -> String {
             "  (--tracking at-migration: tracking treated as not performant)"
         );
     }
-    for vf in &report.vfs {
-        vf_section(&mut out, report, vf);
-    }
-    let _ = writeln!(
-        out,
-        "\n* modelled (link bandwidth, writers' time); † measured (wall time of QueryDirtyBitData through the C ABI)"
-    );
+}
+
+/// The summary table, one row per VF.
+fn summary(out: &mut String, report: &MigrationReport) {
     let _ = writeln!(out, "\nSummary (times modelled)");
     let _ = writeln!(
         out,
@@ -370,6 +420,11 @@ pub fn text(report: &MigrationReport) -> String {
             }
         );
     }
+}
+
+/// What was measured, and the verdicts of the protocol, VF-state and
+/// byte-identical checks.
+fn verdicts(out: &mut String, report: &MigrationReport) {
     let queries: Vec<Duration> = report
         .vfs
         .iter()
@@ -434,7 +489,6 @@ pub fn text(report: &MigrationReport) -> String {
             failed.join(", ")
         );
     }
-    out
 }
 
 fn pattern_json(p: &Pattern) -> Value {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use dxgkrnl_model::migration::{MigrationReport, Phase};
+use dxgkrnl_model::migration::{MigrationReport, Phase, VfReport};
 
 use crate::units::{format_duration, ratio};
 
@@ -54,27 +54,55 @@ fn nice(v: f64) -> f64 {
         .unwrap_or(10.0 * p)
 }
 
+/// The first panel's axes: rounds across, dirty pages up.
+struct Axes {
+    /// The most rounds of any VF (at least 1).
+    rounds: usize,
+    /// The top of the pages axis.
+    y_max: f64,
+}
+
+impl Axes {
+    /// The x coordinate of round `round` (from 1).
+    fn x_of(&self, round: usize) -> f64 {
+        if self.rounds == 1 {
+            LEFT + PLOT_W / 2.0
+        } else {
+            LEFT + PLOT_W * ratio(round as u64 - 1, self.rounds as u64 - 1)
+        }
+    }
+
+    /// The y coordinate of `pages` dirty pages.
+    fn y_of(&self, pages: u64) -> f64 {
+        TOP1 + PLOT1_H - PLOT1_H * float(pages) / self.y_max
+    }
+}
+
 /// The chart as a standalone SVG document.
 #[must_use]
 pub fn chart(report: &MigrationReport) -> String {
     let vfs = &report.vfs;
-    let rounds = vfs.iter().map(|v| v.rounds.len()).max().unwrap_or(1).max(1);
-    let max_pages = vfs
-        .iter()
-        .flat_map(|v| v.rounds.iter().map(|r| r.dirty_pages))
-        .max()
-        .unwrap_or(0);
-    let y_max = nice(float(max_pages));
     let height = TOP2 + float(vfs.len() as u64) * (2.0 * BAR_H + 22.0) + 70.0;
-    let x_of = |round: usize| {
-        if rounds == 1 {
-            LEFT + PLOT_W / 2.0
-        } else {
-            LEFT + PLOT_W * ratio(round as u64 - 1, rounds as u64 - 1)
-        }
-    };
-    let y_of = |pages: u64| TOP1 + PLOT1_H - PLOT1_H * float(pages) / y_max;
     let mut s = String::new();
+    heading(&mut s, report, height);
+    rounds_panel(&mut s, report);
+    blackout_panel(&mut s, report);
+    let _ = writeln!(
+        s,
+        r#"<text x="{LEFT}" y="{:.0}" font-size="11">{}</text>"#,
+        height - 16.0,
+        esc(&format!(
+            "Byte-identical check: {}. Transfer times and blackouts are modelled from the link bandwidth; query times are measured.",
+            if report.passed() { "passed" } else { "FAILED" }
+        ))
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
+/// The document's opening, background and title.
+fn heading(s: &mut String, report: &MigrationReport, height: f64) {
+    let vfs = &report.vfs;
     let _ = writeln!(
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0}" viewBox="0 0 {WIDTH} {height:.0}" font-family="sans-serif" font-size="12">"#
@@ -94,14 +122,37 @@ pub fn chart(report: &MigrationReport) -> String {
             format_duration(report.config.downtime_budget)
         ))
     );
+}
+
+/// The first panel: dirty pages per round, one line per VF.
+fn rounds_panel(s: &mut String, report: &MigrationReport) {
+    let vfs = &report.vfs;
+    let rounds = vfs.iter().map(|v| v.rounds.len()).max().unwrap_or(1).max(1);
+    let max_pages = vfs
+        .iter()
+        .flat_map(|v| v.rounds.iter().map(|r| r.dirty_pages))
+        .max()
+        .unwrap_or(0);
+    let axes = Axes {
+        rounds,
+        y_max: nice(float(max_pages)),
+    };
     let _ = writeln!(
         s,
         r#"<text x="{LEFT}" y="{:.0}" font-size="14">Dirty pages per round (the last round of each VF is its blackout)</text>"#,
         TOP1 - 12.0
     );
-    // Axes and grid of the first panel.
+    rounds_axes(s, &axes);
+    for (i, vf) in vfs.iter().enumerate() {
+        round_line(s, &axes, i, vf);
+    }
+}
+
+/// The first panel's axes, grid and round ticks.
+fn rounds_axes(s: &mut String, axes: &Axes) {
+    let rounds = axes.rounds;
     for i in 0..=4u64 {
-        let pages = y_max * ratio(i, 4);
+        let pages = axes.y_max * ratio(i, 4);
         let y = TOP1 + PLOT1_H - PLOT1_H * ratio(i, 4);
         let _ = writeln!(
             s,
@@ -129,7 +180,7 @@ pub fn chart(report: &MigrationReport) -> String {
         let _ = writeln!(
             s,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{round}</text>"#,
-            x_of(round),
+            axes.x_of(round),
             TOP1 + PLOT1_H + 16.0
         );
     }
@@ -139,54 +190,60 @@ pub fn chart(report: &MigrationReport) -> String {
         LEFT + PLOT_W / 2.0,
         TOP1 + PLOT1_H + 34.0
     );
-    for (i, vf) in vfs.iter().enumerate() {
-        let points: Vec<String> = vf
-            .rounds
-            .iter()
-            .enumerate()
-            .map(|(k, r)| format!("{:.1},{:.1}", x_of(k + 1), y_of(r.dirty_pages)))
-            .collect();
-        let _ = writeln!(
-            s,
-            r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>"#,
-            points.join(" "),
-            color(i)
-        );
-        if vf.rounds.len() <= 60 {
-            for (k, r) in vf.rounds.iter().enumerate() {
-                let (x, y) = (x_of(k + 1), y_of(r.dirty_pages));
-                match r.phase {
-                    Phase::Brownout => {
-                        let _ = writeln!(
-                            s,
-                            r#"<circle cx="{x:.1}" cy="{y:.1}" r="4" fill="{}"/>"#,
-                            color(i)
-                        );
-                    }
-                    Phase::Blackout => {
-                        let _ = writeln!(
-                            s,
-                            r##"<rect x="{:.1}" y="{:.1}" width="10" height="10" fill="{}" stroke="#000000"/>"##,
-                            x - 5.0,
-                            y - 5.0,
-                            color(i)
-                        );
-                    }
+}
+
+/// VF number `i`'s line in the first panel, its round markers and its legend.
+fn round_line(s: &mut String, axes: &Axes, i: usize, vf: &VfReport) {
+    let points: Vec<String> = vf
+        .rounds
+        .iter()
+        .enumerate()
+        .map(|(k, r)| format!("{:.1},{:.1}", axes.x_of(k + 1), axes.y_of(r.dirty_pages)))
+        .collect();
+    let _ = writeln!(
+        s,
+        r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>"#,
+        points.join(" "),
+        color(i)
+    );
+    if vf.rounds.len() <= 60 {
+        for (k, r) in vf.rounds.iter().enumerate() {
+            let (x, y) = (axes.x_of(k + 1), axes.y_of(r.dirty_pages));
+            match r.phase {
+                Phase::Brownout => {
+                    let _ = writeln!(
+                        s,
+                        r#"<circle cx="{x:.1}" cy="{y:.1}" r="4" fill="{}"/>"#,
+                        color(i)
+                    );
+                }
+                Phase::Blackout => {
+                    let _ = writeln!(
+                        s,
+                        r##"<rect x="{:.1}" y="{:.1}" width="10" height="10" fill="{}" stroke="#000000"/>"##,
+                        x - 5.0,
+                        y - 5.0,
+                        color(i)
+                    );
                 }
             }
         }
-        let lx = LEFT + PLOT_W - 150.0;
-        let ly = TOP1 + 10.0 + 18.0 * float(i as u64);
-        let _ = writeln!(
-            s,
-            r#"<rect x="{lx:.1}" y="{ly:.1}" width="12" height="12" fill="{}"/><text x="{:.1}" y="{:.1}">VF {}</text>"#,
-            color(i),
-            lx + 18.0,
-            ly + 10.0,
-            vf.vf
-        );
     }
-    // Second panel: blackout against stop-and-copy.
+    let lx = LEFT + PLOT_W - 150.0;
+    let ly = TOP1 + 10.0 + 18.0 * float(i as u64);
+    let _ = writeln!(
+        s,
+        r#"<rect x="{lx:.1}" y="{ly:.1}" width="12" height="12" fill="{}"/><text x="{:.1}" y="{:.1}">VF {}</text>"#,
+        color(i),
+        lx + 18.0,
+        ly + 10.0,
+        vf.vf
+    );
+}
+
+/// The second panel: each VF's blackout against stop-and-copy.
+fn blackout_panel(s: &mut String, report: &MigrationReport) {
+    let vfs = &report.vfs;
     let _ = writeln!(
         s,
         r#"<text x="{LEFT}" y="{:.0}" font-size="14">Blackout, modelled: live migration with dirty-bit tracking against stop-and-copy of the whole reserve</text>"#,
@@ -232,17 +289,6 @@ pub fn chart(report: &MigrationReport) -> String {
             );
         }
     }
-    let _ = writeln!(
-        s,
-        r#"<text x="{LEFT}" y="{:.0}" font-size="11">{}</text>"#,
-        height - 16.0,
-        esc(&format!(
-            "Byte-identical check: {}. Transfer times and blackouts are modelled from the link bandwidth; query times are measured.",
-            if report.passed() { "passed" } else { "FAILED" }
-        ))
-    );
-    s.push_str("</svg>\n");
-    s
 }
 
 #[cfg(test)]

@@ -269,7 +269,7 @@ pub fn self_test(image: &[u8], policy: &ImagePolicy) -> Result<Vec<String>, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testimage::{POLICY, TestImage};
+    use crate::pe::testimage::{POLICY, TestImage};
 
     #[test]
     fn every_corruption_of_the_test_image_fails_exactly_its_checks() {

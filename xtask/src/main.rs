@@ -10,11 +10,10 @@
 
 mod corrupt;
 mod inf;
+mod kernel_image;
 mod package;
 mod pe;
 mod sign;
-#[cfg(test)]
-mod testimage;
 mod tool;
 mod wine_smoke;
 

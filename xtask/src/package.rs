@@ -17,13 +17,12 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use crate::kernel_image::{
+    BROKEN_MARKER, TARGET, build_kernel_image, is_broken_variant, workspace_root,
+};
 use crate::pe::{ImagePolicy, check_image};
 use crate::{corrupt, inf, sign, tool};
-
-/// The Windows target of the kernel image.
-pub const TARGET: &str = "x86_64-pc-windows-msvc";
 
 /// What the miniport's image must import (all from `ntoskrnl.exe`).
 pub const MINIPORT: ImagePolicy = ImagePolicy {
@@ -56,92 +55,6 @@ pub const MINIPORT: ImagePolicy = ImagePolicy {
         "memset",
     ],
 };
-
-/// The workspace root (the driver package).
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-}
-
-/// Cargo's target directory, as cargo resolves it from the environment.
-pub fn target_dir_of(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .or_else(|| std::env::var_os("CARGO_BUILD_TARGET_DIR"))
-        .map_or_else(|| root.join("target"), PathBuf::from)
-}
-
-/// Builds the cdylib of `package` as a kernel image and returns the path of
-/// the linked image (named `.dll` by cargo).
-///
-/// `cargo rustc --crate-type cdylib` builds only the cdylib (the package also
-/// declares an rlib for the host tests), which lets the release profile's
-/// LTO apply. `rust-lld` comes with the toolchain; `build.rs` supplies the
-/// kernel link arguments when it sees it configured.
-///
-/// # Errors
-/// If the build fails.
-pub fn build_kernel_image(root: &Path, package: &str, lib_name: &str) -> Result<PathBuf, String> {
-    build_kernel_image_with(root, package, lib_name, None, &[])
-}
-
-/// [`build_kernel_image`] into `target_dir` (cargo's default when `None`),
-/// with `rustc_args` passed to the compilation of `package` itself (not of
-/// its dependencies), e.g. a `--cfg` that selects a test-only variant, which
-/// then never shares the default target directory with the real image.
-///
-/// # Errors
-/// If the build fails.
-pub fn build_kernel_image_with(
-    root: &Path,
-    package: &str,
-    lib_name: &str,
-    target_dir: Option<&Path>,
-    rustc_args: &[&str],
-) -> Result<PathBuf, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut command = Command::new(&cargo);
-    command
-        .current_dir(root)
-        .env("CARGO_TARGET_X86_64_PC_WINDOWS_MSVC_LINKER", "rust-lld")
-        .args([
-            "rustc",
-            "--locked",
-            "--release",
-            "--package",
-            package,
-            "--lib",
-        ])
-        .args([
-            "--crate-type",
-            "cdylib",
-            "--target",
-            TARGET,
-            "--no-default-features",
-        ]);
-    if let Some(dir) = target_dir {
-        command.env("CARGO_TARGET_DIR", dir);
-    }
-    if !rustc_args.is_empty() {
-        command.arg("--").args(rustc_args);
-    }
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
-    if !status.success() {
-        return Err(format!("building {package} for {TARGET} failed ({status})"));
-    }
-    let image = target_dir
-        .map_or_else(|| target_dir_of(root), Path::to_path_buf)
-        .join(TARGET)
-        .join("release")
-        .join(format!("{lib_name}.dll"));
-    if !image.is_file() {
-        return Err(format!("the build produced no {}", image.display()));
-    }
-    Ok(image)
-}
-
 /// The import list as `llvm-readobj --coff-imports` reads it: `dll!name`.
 fn readobj_imports(image: &Path) -> Result<Vec<String>, String> {
     let output = tool::run("llvm-readobj", &["--coff-imports", tool::path_str(image)?])?;
@@ -199,20 +112,58 @@ pub fn run() -> Result<(), String> {
         .to_path_buf();
 
     println!("==> checking the image (unsigned; cargo names it .dll)");
-    let report = check_file(&image, &MINIPORT)?;
-    let data = fs::read(&image).map_err(|e| e.to_string())?;
-    if crate::wine_smoke::is_broken_variant(&data) {
+    let (report, data) = check_unsigned(&image)?;
+
+    let package = out_dir.join("gpup_miniport_package");
+    if package.exists() {
+        fs::remove_dir_all(&package).map_err(|e| format!("{}: {e}", package.display()))?;
+    }
+    fs::create_dir_all(&package).map_err(|e| format!("{}: {e}", package.display()))?;
+
+    println!("==> stamping inf/gpup_miniport.inx");
+    stamp_inf(&root, &package)?;
+
+    println!("==> test-signing");
+    let signed = test_sign(&image, &data, &out_dir, &package)?;
+
+    println!("==> checking the signed image");
+    let signed_report = check_file(&signed, &MINIPORT)?;
+
+    let pdb = out_dir.join("gpup_miniport.pdb");
+    if pdb.is_file() {
+        fs::copy(&pdb, package.join("gpup_miniport.pdb")).map_err(|e| e.to_string())?;
+    }
+
+    println!("==> package: {}", package.display());
+    list_package(&package)?;
+    println!(
+        "  image: {} bytes unsigned, {} signed; {} imports, all from ntoskrnl.exe",
+        report.size,
+        signed_report.size,
+        report.imports.len()
+    );
+    println!("  no .cat: inf2cat (Windows only) makes the catalog; see README");
+    Ok(())
+}
+
+/// Checks the unsigned image: the kernel-image checks, not the Wine smoke
+/// test's broken variant, every corrupted copy rejected, and the same imports
+/// as `llvm-readobj` sees. Returns the report and the image's bytes.
+fn check_unsigned(image: &Path) -> Result<(crate::pe::Report, Vec<u8>), String> {
+    let report = check_file(image, &MINIPORT)?;
+    let data = fs::read(image).map_err(|e| e.to_string())?;
+    if is_broken_variant(&data) {
         return Err(format!(
             "{} is the Wine smoke test's deliberately broken variant (it holds {:?}): refusing to package it",
             image.display(),
-            crate::wine_smoke::BROKEN_MARKER
+            BROKEN_MARKER
         ));
     }
     println!("  not the Wine smoke test's broken variant");
     for line in corrupt::self_test(&data, &MINIPORT)? {
         println!("  {line}");
     }
-    let readobj = readobj_imports(&image)?;
+    let readobj = readobj_imports(image)?;
     if multiset(&readobj) != multiset(&report.imports) {
         return Err(format!(
             "llvm-readobj sees other imports than the checker:\n  llvm-readobj: {readobj:?}\n  checker:      {:?}",
@@ -223,14 +174,11 @@ pub fn run() -> Result<(), String> {
         "  llvm-readobj --coff-imports agrees: {} imports",
         readobj.len()
     );
+    Ok((report, data))
+}
 
-    let package = out_dir.join("gpup_miniport_package");
-    if package.exists() {
-        fs::remove_dir_all(&package).map_err(|e| format!("{}: {e}", package.display()))?;
-    }
-    fs::create_dir_all(&package).map_err(|e| format!("{}: {e}", package.display()))?;
-
-    println!("==> stamping inf/gpup_miniport.inx");
+/// Stamps `inf/gpup_miniport.inx` into `package/gpup_miniport.inf`.
+fn stamp_inf(root: &Path, package: &Path) -> Result<(), String> {
     let template_path = root.join("inf").join("gpup_miniport.inx");
     let template = fs::read_to_string(&template_path)
         .map_err(|e| format!("{}: {e}", template_path.display()))?;
@@ -243,8 +191,13 @@ pub fn run() -> Result<(), String> {
         stamp.driver_ver(),
         stamp.catalog
     );
+    Ok(())
+}
 
-    println!("==> test-signing");
+/// Test-signs `image` (whose bytes are `data`) into `package` with a
+/// throwaway certificate, verifies the signature and shows that a tampered
+/// copy fails it. Returns the signed image's path.
+fn test_sign(image: &Path, data: &[u8], out_dir: &Path, package: &Path) -> Result<PathBuf, String> {
     let signing = out_dir.join("gpup_miniport_signing");
     if signing.exists() {
         fs::remove_dir_all(&signing).map_err(|e| format!("{}: {e}", signing.display()))?;
@@ -252,7 +205,7 @@ pub fn run() -> Result<(), String> {
     fs::create_dir_all(&signing).map_err(|e| e.to_string())?;
     let cert = sign::make_certificate(&signing)?;
     let signed = package.join("gpup_miniport.sys");
-    let signed_result = sign::sign(&cert, &image, &signed);
+    let signed_result = sign::sign(&cert, image, &signed);
     // The key signs this one image and is never kept.
     fs::remove_file(&cert.key_pem).map_err(|e| format!("{}: {e}", cert.key_pem.display()))?;
     signed_result?;
@@ -261,7 +214,7 @@ pub fn run() -> Result<(), String> {
         println!("  osslsigncode verify: {line}");
     }
 
-    let text = crate::pe::section_file_offset(&data, b".text").ok_or("the image has no .text")?;
+    let text = crate::pe::section_file_offset(data, b".text").ok_or("the image has no .text")?;
     sign::verify_rejects_tampered(
         &signed,
         &cert.cert_pem,
@@ -269,17 +222,12 @@ pub fn run() -> Result<(), String> {
         text + 0x10,
     )?;
     println!("  osslsigncode verify rejects a copy with one .text byte changed");
+    Ok(signed)
+}
 
-    println!("==> checking the signed image");
-    let signed_report = check_file(&signed, &MINIPORT)?;
-
-    let pdb = out_dir.join("gpup_miniport.pdb");
-    if pdb.is_file() {
-        fs::copy(&pdb, package.join("gpup_miniport.pdb")).map_err(|e| e.to_string())?;
-    }
-
-    println!("==> package: {}", package.display());
-    let mut entries: Vec<_> = fs::read_dir(&package)
+/// Prints the package's files and their sizes.
+fn list_package(package: &Path) -> Result<(), String> {
+    let mut entries: Vec<_> = fs::read_dir(package)
         .map_err(|e| e.to_string())?
         .filter_map(Result::ok)
         .collect();
@@ -291,12 +239,5 @@ pub fn run() -> Result<(), String> {
             entry.file_name().to_string_lossy()
         );
     }
-    println!(
-        "  image: {} bytes unsigned, {} signed; {} imports, all from ntoskrnl.exe",
-        report.size,
-        signed_report.size,
-        report.imports.len()
-    );
-    println!("  no .cat: inf2cat (Windows only) makes the catalog; see README");
     Ok(())
 }

@@ -9,6 +9,9 @@ use object::LittleEndian as LE;
 use object::pe;
 use object::read::pe::{ExportTarget, ImageNtHeaders, ImageOptionalHeader, Import, PeFile64};
 
+#[cfg(test)]
+pub mod testimage;
+
 /// One property of the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Check {
@@ -612,8 +615,8 @@ fn check_sections(report: &mut Report, file: &PeFile64<'_>) {
 
 #[cfg(test)]
 mod tests {
+    use super::testimage::{POLICY, TestImage};
     use super::*;
-    use crate::testimage::{POLICY, TestImage};
 
     #[test]
     fn a_well_formed_kernel_image_passes_every_check() {

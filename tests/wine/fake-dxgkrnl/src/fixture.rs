@@ -403,25 +403,27 @@ impl Run<'_> {
             format_args!("DxgkDdiQueryDirtyBitData(forged: a stack address): {status:?}"),
         );
 
-        // SAFETY: as above.
+        // SAFETY: StopDirtyTracking; handles are looked up, never dereferenced.
         let status = unsafe { stop(adapter, basis) };
         self.check(
             status == STATUS_SUCCESS,
             format_args!("DxgkDdiStopDirtyTracking (the forged calls changed nothing): {status:?}"),
         );
-        // SAFETY: as above.
+        // SAFETY: DestroyMemoryBasis; handles are looked up, never dereferenced.
         let status = unsafe { destroy(adapter, basis) };
         self.check(
             status == STATUS_SUCCESS,
             format_args!("DxgkDdiDestroyMemoryBasis: {status:?}"),
         );
-        // SAFETY: as above; `basis` is now stale.
+        // SAFETY: DestroyMemoryBasis with the now stale `basis`: handles are
+        // looked up, never dereferenced, so a stale one is only a value.
         let status = unsafe { destroy(adapter, basis) };
         self.check(
             status == STATUS_INVALID_HANDLE,
             format_args!("DxgkDdiDestroyMemoryBasis(stale: destroyed above): {status:?}"),
         );
-        // SAFETY: as above.
+        // SAFETY: StartDirtyTracking with the stale `basis`; handles are
+        // looked up, never dereferenced.
         let status = unsafe { start(adapter, basis) };
         self.check(
             status == STATUS_INVALID_HANDLE,

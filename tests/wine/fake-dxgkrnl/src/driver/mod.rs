@@ -98,7 +98,8 @@ pub unsafe extern "system" fn DriverEntry(
     }
     // SAFETY: the I/O manager's live driver object, ours to fill in DriverEntry.
     unsafe { (*driver).MajorFunction = major };
-    // SAFETY: as above.
+    // SAFETY: the I/O manager's live driver object; its unload routine is
+    // ours to set in DriverEntry.
     unsafe { (*driver).DriverUnload = Some(unload) };
 
     let mut name = NtString::new(DEVICE_NAME);
@@ -161,7 +162,8 @@ unsafe fn complete(irp: *mut IRP, status: NTSTATUS, information: usize) -> NTSTA
             Information: information,
         }
     };
-    // SAFETY: as above; the I/O manager takes the IRP back.
+    // SAFETY: a live IRP dispatched to this driver (contract), completed
+    // once here; the I/O manager takes it back and it is not used after.
     unsafe { IofCompleteRequest(irp, IO_NO_INCREMENT) };
     status
 }
@@ -205,7 +207,8 @@ unsafe extern "system" fn dispatch_internal_device_control(
             .cast::<Option<fixture::InitializeRoutine>>()
             .write_unaligned(Some(routine))
     };
-    // SAFETY: as above.
+    // SAFETY: the IRP being dispatched, completed once and not used
+    // afterwards.
     unsafe { complete(Irp, STATUS_SUCCESS, 8) }
 }
 

@@ -113,8 +113,10 @@ pub(super) fn install() -> Result<*mut u8, NTSTATUS> {
     }
     let replacement: IoGetDeviceObjectPointerFn = io_get_device_object_pointer;
     let target = u64::try_from(replacement as usize).unwrap_or(0);
-    // SAFETY: as above; DriverEntry runs before any other driver of this
-    // process calls the function (the miniport waits in ZwLoadDriver).
+    // SAFETY: `at` starts a function longer than JUMP_LEN bytes (see the
+    // reads above), and no thread is executing it: DriverEntry runs before
+    // any other driver of this process calls the function (the miniport
+    // waits in ZwLoadDriver).
     let status = unsafe { write_code(at, &absolute_jump(target)) };
     if !status.is_success() {
         return Err(status);
@@ -174,7 +176,8 @@ unsafe extern "system" fn io_get_device_object_pointer(
     unsafe { ObfReferenceObject(device) };
     // SAFETY: checked non-NULL; writable by the routine's contract.
     unsafe { FileObject.write(device) };
-    // SAFETY: as above.
+    // SAFETY: `DeviceObject` checked non-NULL; writable by the routine's
+    // contract, like `FileObject`.
     unsafe { DeviceObject.write(device) };
     STATUS_SUCCESS
 }

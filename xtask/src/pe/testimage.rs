@@ -8,7 +8,7 @@
 use object::pe;
 use object::write::pe::{NtHeaders, Writer};
 
-use crate::pe::{HeaderOffsets, ImagePolicy, pe_checksum};
+use super::{HeaderOffsets, ImagePolicy, pe_checksum};
 
 /// The policy the test image is checked against.
 pub const POLICY: ImagePolicy = ImagePolicy {
