@@ -152,12 +152,11 @@ impl<'a> Resolver<'a> {
             }
         }
         for glob in &module.globs {
-            if let Some(Target::Module(g)) = self.resolve_at(m, glob, depth + 1) {
-                if g != m {
-                    if let Some(t) = self.lookup(g, name, depth + 1) {
-                        return Some(t);
-                    }
-                }
+            if let Some(Target::Module(g)) = self.resolve_at(m, glob, depth + 1)
+                && g != m
+                && let Some(t) = self.lookup(g, name, depth + 1)
+            {
+                return Some(t);
             }
         }
         None

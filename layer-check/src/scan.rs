@@ -165,7 +165,9 @@ impl RefVisitor<'_> {
         });
     }
 
-    /// Records a function: `start` is its first signature line, `block` its body.
+    /// Records a function (`start` is its first signature line, `block` its
+    /// body) and makes it the owner of the functions nested in it; the
+    /// caller pops it after walking the body.
     fn function(
         &mut self,
         name: &syn::Ident,
@@ -180,6 +182,7 @@ impl RefVisitor<'_> {
         };
         let loc = self.loc(start);
         let lines = end.saturating_sub(start).saturating_add(1);
+        self.owner.push(name.clone());
         self.krate.fns.push(FnSize {
             name,
             loc,
@@ -251,6 +254,7 @@ impl<'ast> Visit<'ast> for RefVisitor<'_> {
             &f.block,
         );
         visit::visit_item_fn(self, f);
+        self.owner.pop();
     }
 
     fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
@@ -261,18 +265,23 @@ impl<'ast> Visit<'ast> for RefVisitor<'_> {
             &f.block,
         );
         visit::visit_impl_item_fn(self, f);
+        self.owner.pop();
     }
 
     fn visit_trait_item_fn(&mut self, f: &'ast syn::TraitItemFn) {
         match &f.default {
-            Some(block) => self.function(&f.sig.ident, sig_start(None, &f.sig), &f.sig, block),
+            Some(block) => {
+                self.function(&f.sig.ident, sig_start(None, &f.sig), &f.sig, block);
+                visit::visit_trait_item_fn(self, f);
+                self.owner.pop();
+            }
             None => {
                 if let Some(u) = &f.sig.unsafety {
                     self.unsafe_site(UnsafeKind::Fn, u.span.start().line);
                 }
+                visit::visit_trait_item_fn(self, f);
             }
         }
-        visit::visit_trait_item_fn(self, f);
     }
 
     fn visit_item_impl(&mut self, i: &'ast syn::ItemImpl) {

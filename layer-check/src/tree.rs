@@ -293,10 +293,10 @@ impl Loader<'_> {
     /// holds it.
     fn owner_of(&self, file: &str, includer: usize) -> Option<usize> {
         let outside = |m: usize| !self.krate.ancestry(m).contains(&includer);
-        if let Some(&m) = self.natural.get(file) {
-            if outside(m) {
-                return Some(m);
-            }
+        if let Some(&m) = self.natural.get(file)
+            && outside(m)
+        {
+            return Some(m);
         }
         self.dirs
             .iter()
