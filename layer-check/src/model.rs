@@ -28,6 +28,9 @@ pub enum RefKind {
     Inline,
     /// A path found in a macro invocation's tokens.
     Macro,
+    /// A single name in code, which counts only when a glob import brings
+    /// it in (an explicit `use` of it already counts on its own line).
+    GlobName,
     /// A `#[path]` module or an `include!` of a file that belongs to another
     /// module of the same crate.
     Include,

@@ -56,8 +56,9 @@ pub fn edges(krate: &Crate) -> Vec<Edge> {
     let mut out = Vec::new();
     for (from, module) in krate.modules.iter().enumerate() {
         for r in &module.refs {
-            let to = match r.kind {
-                RefKind::Include => r.include_owner,
+            let to = match (r.kind, r.segs.as_slice()) {
+                (RefKind::Include, _) => r.include_owner,
+                (RefKind::GlobName, [name]) => resolver.glob_name(from, name),
                 _ => resolver.resolve(from, &r.segs),
             };
             if let Some(to) = to.filter(|&to| to != from) {
@@ -100,6 +101,26 @@ impl<'a> Resolver<'a> {
     /// The module defining what `segs`, written in module `ctx`, names.
     pub fn resolve(&mut self, ctx: usize, segs: &[String]) -> Option<usize> {
         self.resolve_at(ctx, segs, 0).map(Target::module)
+    }
+
+    /// The module defining `name`, used alone in module `m`, when only a
+    /// glob import of `m` brings it into scope (an item of `m` or an
+    /// explicit `use` shadows globs; a module cannot be used alone).
+    pub fn glob_name(&mut self, m: usize, name: &str) -> Option<usize> {
+        let krate = self.krate;
+        let module = krate.modules.get(m)?;
+        if module.items.contains(name) || module.bindings.iter().any(|b| b.name == name) {
+            return None;
+        }
+        for glob in &module.globs {
+            if let Some(Target::Module(g)) = self.resolve_at(m, glob, 0)
+                && g != m
+                && let Some(Target::Item(t)) = self.lookup(g, name, 0)
+            {
+                return Some(t);
+            }
+        }
+        None
     }
 
     fn resolve_at(&mut self, ctx: usize, segs: &[String], depth: usize) -> Option<Target> {

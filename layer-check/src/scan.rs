@@ -3,7 +3,9 @@
 //! the way. The module tree itself is built by [`crate::tree`].
 
 use proc_macro2::{Spacing, TokenStream, TokenTree};
+use std::collections::BTreeSet;
 use syn::spanned::Spanned;
+
 use syn::visit::{self, Visit};
 
 use crate::model::{Binding, Crate, FnSize, Loc, Ref, RefKind, UnsafeKind, UnsafeSite};
@@ -124,6 +126,7 @@ pub fn scan_item(krate: &mut Crate, module: usize, file: &str, item: &syn::Item)
         module,
         file,
         owner: Vec::new(),
+        locals: Vec::new(),
     };
     v.visit_item(item);
 }
@@ -134,6 +137,9 @@ struct RefVisitor<'a> {
     file: &'a str,
     /// The `impl`/`trait` whose methods are being walked, for names.
     owner: Vec<String>,
+    /// Names bound by patterns (parameters, `let`, arms) in each function
+    /// being walked: a single name among them is a local, not an item.
+    locals: Vec<BTreeSet<String>>,
 }
 
 impl RefVisitor<'_> {
@@ -154,6 +160,12 @@ impl RefVisitor<'_> {
                 include_owner: None,
             });
         }
+    }
+
+    /// Leaves the function [`Self::function`] entered.
+    fn end_function(&mut self) {
+        self.owner.pop();
+        self.locals.pop();
     }
 
     fn unsafe_site(&mut self, kind: UnsafeKind, line: usize) {
@@ -183,6 +195,10 @@ impl RefVisitor<'_> {
         let loc = self.loc(start);
         let lines = end.saturating_sub(start).saturating_add(1);
         self.owner.push(name.clone());
+        let mut locals = LocalNames::default();
+        locals.visit_signature(sig);
+        locals.visit_block(block);
+        self.locals.push(locals.0);
         self.krate.fns.push(FnSize {
             name,
             loc,
@@ -192,6 +208,17 @@ impl RefVisitor<'_> {
         if let Some(u) = &sig.unsafety {
             self.unsafe_site(UnsafeKind::Fn, u.span.start().line);
         }
+    }
+}
+
+/// Every name a pattern binds in a function (all scopes at once).
+#[derive(Default)]
+struct LocalNames(BTreeSet<String>);
+
+impl<'ast> Visit<'ast> for LocalNames {
+    fn visit_pat_ident(&mut self, p: &'ast syn::PatIdent) {
+        self.0.insert(p.ident.to_string());
+        visit::visit_pat_ident(self, p);
     }
 }
 
@@ -207,15 +234,24 @@ fn sig_start(vis: Option<&syn::Visibility>, sig: &syn::Signature) -> usize {
 
 impl<'ast> Visit<'ast> for RefVisitor<'_> {
     fn visit_path(&mut self, p: &'ast syn::Path) {
-        // A single segment is a local name, a generic or an imported item
-        // whose `use` line already counts; `::x` is an external crate.
-        if p.leading_colon.is_none() && p.segments.len() >= 2 {
-            let segs = p.segments.iter().map(|s| s.ident.to_string()).collect();
+        // A single segment is a local name, a generic, an item of this
+        // module, or an imported item: only the last is a reference, and
+        // counts here only when a glob brought it in and no pattern of the
+        // enclosing functions binds it. `::x` is external.
+        let local = |name: &syn::Ident| self.locals.iter().any(|l| l.contains(&name.to_string()));
+        let is_local = p.segments.len() == 1 && p.segments.first().is_some_and(|s| local(&s.ident));
+        if p.leading_colon.is_none() && !is_local {
+            let segs: Vec<String> = p.segments.iter().map(|s| s.ident.to_string()).collect();
             let line = p
                 .segments
                 .first()
                 .map_or(0, |s| s.ident.span().start().line);
-            self.push_ref(segs, line, RefKind::Inline);
+            let kind = if segs.len() >= 2 {
+                RefKind::Inline
+            } else {
+                RefKind::GlobName
+            };
+            self.push_ref(segs, line, kind);
         }
         visit::visit_path(self, p);
     }
@@ -254,7 +290,7 @@ impl<'ast> Visit<'ast> for RefVisitor<'_> {
             &f.block,
         );
         visit::visit_item_fn(self, f);
-        self.owner.pop();
+        self.end_function();
     }
 
     fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
@@ -265,7 +301,7 @@ impl<'ast> Visit<'ast> for RefVisitor<'_> {
             &f.block,
         );
         visit::visit_impl_item_fn(self, f);
-        self.owner.pop();
+        self.end_function();
     }
 
     fn visit_trait_item_fn(&mut self, f: &'ast syn::TraitItemFn) {
@@ -273,7 +309,7 @@ impl<'ast> Visit<'ast> for RefVisitor<'_> {
             Some(block) => {
                 self.function(&f.sig.ident, sig_start(None, &f.sig), &f.sig, block);
                 visit::visit_trait_item_fn(self, f);
-                self.owner.pop();
+                self.end_function();
             }
             None => {
                 if let Some(u) = &f.sig.unsafety {

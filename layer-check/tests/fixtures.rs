@@ -426,3 +426,23 @@ fn each_integration_test_is_a_crate_with_its_common_module() {
     );
     fx.expect_one("cycle: fx (test one) under crate: common -> util -> common");
 }
+
+#[test]
+fn a_name_brought_in_by_a_glob_resolves_through_re_exports() {
+    let fx = Fixture::new();
+    // `x` alone, brought in by `use super::*` from the root's re-export of
+    // `a::x`: the edge is b -> a, closing a cycle with a -> b. A local `x`
+    // elsewhere is no reference.
+    fx.file("plain/src/lib.rs", "mod a;\nmod b;\npub use a::x;\n");
+    fx.file("plain/src/a.rs", "pub fn x() { crate::b::z() }\n");
+    fx.file(
+        "plain/src/b.rs",
+        "use super::*;\npub fn z() {}\npub fn v(x: u8) -> u8 {\n    let y = x;\n    y\n}\npub fn w() {\n    x()\n}\n",
+    );
+    fx.expect_one("cycle: plain under crate: a -> b -> a");
+    let found = fx.violations();
+    assert!(
+        found[0].ends_with("b -> a: plain/src/b.rs:8 via x"),
+        "{found:#?}"
+    );
+}
