@@ -63,6 +63,7 @@ pub mod model;
 pub mod resolve;
 pub mod rules;
 pub mod scan;
+pub mod tokens;
 pub mod tree;
 
 use std::path::Path;

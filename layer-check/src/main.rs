@@ -1,7 +1,7 @@
-//! `layer-check [--root PATH] [--crate PACKAGE] [--config FILE] [--metrics]`:
+//! `layer-check [--root PATH] [--crate PACKAGE] [--config FILE] [--metrics | --list]`:
 //! prints every violation of the workspace's module rules (exit status 1 if
-//! any), or with `--metrics` the before/after figures. See the library
-//! documentation for the rules.
+//! any), with `--metrics` the before/after figures, with `--list` the
+//! crates read. See the library documentation for the rules.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,6 +11,7 @@ struct Args {
     only: Option<String>,
     config: Option<PathBuf>,
     metrics: bool,
+    list: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -21,6 +22,7 @@ fn parse_args() -> Result<Args, String> {
         only: None,
         config: None,
         metrics: false,
+        list: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -30,8 +32,9 @@ fn parse_args() -> Result<Args, String> {
             "--crate" => args.only = Some(value()?),
             "--config" => args.config = Some(PathBuf::from(value()?)),
             "--metrics" => args.metrics = true,
+            "--list" => args.list = true,
             "-h" | "--help" => {
-                return Err("usage: layer-check [--root PATH] [--crate PACKAGE] [--config FILE] [--metrics]".into());
+                return Err("usage: layer-check [--root PATH] [--crate PACKAGE] [--config FILE] [--metrics | --list]".into());
             }
             other => return Err(format!("unknown argument {other}")),
         }
@@ -43,6 +46,18 @@ fn run() -> Result<bool, String> {
     let args = parse_args()?;
     let config = layer_check::load_config(&args.root, args.config.as_deref())?;
     let analysis = layer_check::analyse(&args.root, config, args.only.as_deref())?;
+    if args.list {
+        for k in &analysis.crates {
+            let root = k.modules.first().map_or("?", |m| m.file.as_str());
+            println!(
+                "{:<48} {root} ({} modules, {} files)",
+                k.label(),
+                k.modules.len(),
+                k.files.len()
+            );
+        }
+        return Ok(true);
+    }
     if args.metrics {
         print!("{}", layer_check::metrics::report(&analysis.crates));
         return Ok(true);

@@ -105,6 +105,7 @@ fn kind_name(k: UnsafeKind) -> &'static str {
         UnsafeKind::Fn => "unsafe fns",
         UnsafeKind::Impl => "unsafe impls",
         UnsafeKind::Trait => "unsafe traits",
+        UnsafeKind::Extern => "unsafe extern blocks",
     }
 }
 

@@ -114,6 +114,8 @@ pub enum UnsafeKind {
     Impl,
     /// An `unsafe trait`.
     Trait,
+    /// An `unsafe extern { }` block.
+    Extern,
 }
 
 /// One use of the `unsafe` keyword.

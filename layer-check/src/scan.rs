@@ -2,13 +2,13 @@
 //! macro invocations, plus the function sizes and `unsafe` sites found on
 //! the way. The module tree itself is built by [`crate::tree`].
 
-use proc_macro2::{Spacing, TokenStream, TokenTree};
 use std::collections::BTreeSet;
 use syn::spanned::Spanned;
 
 use syn::visit::{self, Visit};
 
 use crate::model::{Binding, Crate, FnSize, Loc, Ref, RefKind, UnsafeKind, UnsafeSite};
+use crate::tokens;
 
 /// Records module `module`'s `use` item: one [`Ref`] per leaf, a binding
 /// per imported name, a glob per `*`.
@@ -266,10 +266,13 @@ impl<'ast> Visit<'ast> for RefVisitor<'_> {
 
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
         self.visit_path(&mac.path);
-        let mut found = Vec::new();
-        scan_tokens(mac.tokens.clone(), &mut found);
-        for (segs, line) in found {
+        let mut found = tokens::Found::default();
+        tokens::scan(mac.tokens.clone(), &mut found);
+        for (segs, line) in found.paths {
             self.push_ref(segs, line, RefKind::Macro);
+        }
+        for (kind, line) in found.unsafes {
+            self.unsafe_site(kind, line);
         }
     }
 
@@ -333,6 +336,13 @@ impl<'ast> Visit<'ast> for RefVisitor<'_> {
         self.owner.pop();
     }
 
+    fn visit_item_foreign_mod(&mut self, f: &'ast syn::ItemForeignMod) {
+        if let Some(u) = &f.unsafety {
+            self.unsafe_site(UnsafeKind::Extern, u.span.start().line);
+        }
+        visit::visit_item_foreign_mod(self, f);
+    }
+
     fn visit_item_trait(&mut self, t: &'ast syn::ItemTrait) {
         if let Some(u) = &t.unsafety {
             self.unsafe_site(UnsafeKind::Trait, u.span.start().line);
@@ -346,69 +356,4 @@ impl<'ast> Visit<'ast> for RefVisitor<'_> {
         self.unsafe_site(UnsafeKind::Block, e.unsafe_token.span.start().line);
         visit::visit_expr_unsafe(self, e);
     }
-}
-
-/// Finds `a::b::c` sequences (two segments or more) in a macro's tokens,
-/// at any depth of delimiters. `$crate::` counts as `crate::`; a path
-/// after `.` (a method), after `::` (a leading `::` or a path's tail) or
-/// starting with a metavariable (`$x::`) does not count.
-pub fn scan_tokens(ts: TokenStream, out: &mut Vec<(Vec<String>, usize)>) {
-    let toks: Vec<TokenTree> = ts.into_iter().collect();
-    let mut i = 0;
-    while let Some(tok) = toks.get(i) {
-        match tok {
-            TokenTree::Group(g) => {
-                scan_tokens(g.stream(), out);
-                i += 1;
-            }
-            TokenTree::Ident(id) => {
-                let (segs, next) = read_path(&toks, i);
-                if segs.len() >= 2 && counts(&toks, i, id) {
-                    out.push((segs, id.span().start().line));
-                }
-                i = next.max(i + 1);
-            }
-            _ => i += 1,
-        }
-    }
-}
-
-fn is_punct(tok: Option<&TokenTree>, c: char) -> bool {
-    matches!(tok, Some(TokenTree::Punct(p)) if p.as_char() == c)
-}
-
-/// Whether the path starting at `toks[i]` is a path of its own.
-fn counts(toks: &[TokenTree], i: usize, id: &proc_macro2::Ident) -> bool {
-    let before = |back: usize| i.checked_sub(back).and_then(|j| toks.get(j));
-    if is_punct(before(1), '$') {
-        return id == "crate";
-    }
-    if is_punct(before(1), '.') {
-        return false;
-    }
-    !(is_punct(before(1), ':') && is_punct(before(2), ':'))
-}
-
-/// Reads `ident (:: ident)*` from `toks[i]`; returns the segments and the
-/// index after the path.
-fn read_path(toks: &[TokenTree], i: usize) -> (Vec<String>, usize) {
-    let mut segs = Vec::new();
-    let Some(TokenTree::Ident(first)) = toks.get(i) else {
-        return (segs, i);
-    };
-    segs.push(first.to_string());
-    let mut j = i + 1;
-    loop {
-        let joint = matches!(toks.get(j), Some(TokenTree::Punct(p)) if p.as_char() == ':' && p.spacing() == Spacing::Joint);
-        match (joint, toks.get(j + 1), toks.get(j + 2)) {
-            (true, Some(TokenTree::Punct(p)), Some(TokenTree::Ident(next)))
-                if p.as_char() == ':' =>
-            {
-                segs.push(next.to_string());
-                j += 3;
-            }
-            _ => break,
-        }
-    }
-    (segs, j)
 }

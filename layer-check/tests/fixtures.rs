@@ -446,3 +446,35 @@ fn a_name_brought_in_by_a_glob_resolves_through_re_exports() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn metrics_count_unsafe_where_it_is_written_macros_included() {
+    let fx = Fixture::new();
+    fx.file(
+        "plain/src/a.rs",
+        "pub fn x() {\n    let _ = unsafe { core::ptr::null::<u8>().read() };\n}\n\
+         pub unsafe fn y() {}\n\
+         pub struct S;\nunsafe impl Send for S {}\n\
+         macro_rules! m { () => { pub unsafe extern \"C\" fn z() { unsafe { y() } } } }\n\
+         m!();\n",
+    );
+    let config = layer_check::load_config(&fx.root, None).expect("the fixture's layers.toml");
+    let analysis =
+        layer_check::analyse(&fx.root, config, Some("plain")).expect("the fixture can be read");
+    let report = layer_check::metrics::report(&analysis.crates);
+    assert!(
+        report.contains("== unsafe: 2 blocks, 2 unsafe fns, 1 unsafe impls\n"),
+        "{report}"
+    );
+    assert!(
+        report
+            .contains("plain/src/a.rs: 2 blocks at 2,7; 2 unsafe fns at 4,7; 1 unsafe impls at 6"),
+        "{report}"
+    );
+    assert!(report.contains("plain: 11 lines in 3 files"), "{report}");
+    assert!(
+        report.contains("  a                                 8 lines   1 files"),
+        "{report}"
+    );
+    assert!(report.contains("== largest functions (3 distinct functions, 0 over 100 lines)\n       3  plain/src/a.rs:1 fn x\n"), "{report}");
+}
