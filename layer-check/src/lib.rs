@@ -14,10 +14,13 @@
 //! # Paths
 //!
 //! Every path a module's code writes is collected ([`scan`]): each leaf of a
-//! `use` tree (groups, globs, renames, `pub use`), every path of two segments
-//! or more in an expression, type, pattern or bound, and every `a::b` token
-//! sequence inside a macro invocation (`format!("{}", crate::a::f())`,
-//! `matches!(x, m::E::V)`, `$crate::` in `macro_rules!`). Attributes and
+//! `use` tree (groups, globs, renames, `pub use`; a `use` inside a function
+//! counts for its module), every path of two segments or more in an
+//! expression, type, pattern or bound, every `a::b` token sequence inside a
+//! macro invocation ([`tokens`]: `format!("{}", crate::a::f())`,
+//! `matches!(x, m::E::V)`, `$crate::` in `macro_rules!`), and every single
+//! name that only a glob import brings into scope (a name bound by a pattern
+//! of the enclosing function is a local and does not count). Attributes and
 //! visibilities (`pub(super)`) are not references. Each path is resolved
 //! ([`resolve`]) to the module defining what it names, following `use`
 //! bindings and globs, so a re-export counts as a reference to the module
@@ -55,6 +58,22 @@
 //!    are exempt from both.
 //!
 //! Files that cannot be read or parsed are reported as `error`.
+//!
+//! # Limits of a static read
+//!
+//! Items a macro invocation defines (`bitflags!`, `records!`) are unknown by
+//! name: a path to one resolves to the module holding the invocation, which
+//! is where it is defined. Functions written inside a macro invocation are
+//! not measured. Nothing that cargo does not build from the files above
+//! (generated `OUT_DIR` sources) is read.
+//!
+//! # Metrics ([`metrics`])
+//!
+//! `--metrics` prints the lines of each crate and of its top-level modules,
+//! the largest files and functions, and every `unsafe` keyword where it is
+//! written (blocks, `unsafe fn`, `unsafe impl`, `unsafe trait`, `unsafe
+//! extern` blocks; inside macro invocations and `macro_rules!` bodies too,
+//! counted once where written), per top-level module and per file.
 
 pub mod config;
 pub mod discover;
