@@ -50,6 +50,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use dxgk_sys::{DXGKARG_CREATEMEMORYBASIS, STATUS_SUCCESS};
 use dxgkrnl_model::{Adapter, AdapterConfig, BasisHandle, Driver, MemorySegment, create_args};
+use gpup_rng::XorShift64Star;
 use vm_memory::bitmap::AtomicBitmap;
 
 // ---------------------------------------------------------------------------
@@ -203,20 +204,6 @@ const DENSITIES: [Density; 5] = [
     },
 ];
 
-/// xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
 impl Density {
     /// Calls `f(first_page, pages)` for each run of dirty pages.
     ///
@@ -228,20 +215,20 @@ impl Density {
     ///   per word keeps re-dirtying quick);
     /// - 100 %: one run of every page.
     fn for_each_run(self, pages: u64, mut f: impl FnMut(u64, u64)) {
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut rng = XorShift64Star::from_state(0x9E37_79B9_7F4A_7C15);
         if self.fraction <= 0.0 {
         } else if self.fraction >= 1.0 {
             f(0, pages);
         } else if self.fraction >= 0.5 {
             for word in 0..pages / 64 {
-                f(word * 64 + rng.next() % 33, 32);
+                f(word * 64 + rng.next_u64() % 33, 32);
             }
         } else {
             let ln_clean = (1.0 - self.fraction).ln();
             let mut page = 0u64;
             loop {
                 // u in (0, 1]: the gap before the next dirty page is geometric.
-                let u = ((rng.next() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+                let u = ((rng.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
                 page += (u.ln() / ln_clean) as u64;
                 if page >= pages {
                     break;

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use dxgk_sys::STATUS_SUCCESS;
+use gpup_rng::XorShift64Star;
 
 const PAGE: u64 = 4096;
 /// Busy work between writes, to keep the dirty density per round low.
@@ -66,12 +67,12 @@ fn query_with_clear_never_loses_a_racing_write() {
             );
             let pages = pages.clone();
             std::thread::spawn(move || {
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (w as u64 + 1));
+                let mut rng = XorShift64Star::from_state(0x9E37_79B9_7F4A_7C15 ^ (w as u64 + 1));
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let r = round.load(Ordering::Acquire);
                     seen[w].store(r, Ordering::Release);
-                    let i = rng.below(total);
+                    let i = rng.below_mod(total);
                     vram[usize::try_from(i).unwrap()].store(r, Ordering::Relaxed);
                     assert_eq!(
                         adapter.mark_dirty(SEG_4K, pages[usize::try_from(i).unwrap()] * PAGE, 1),

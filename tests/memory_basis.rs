@@ -16,6 +16,7 @@ use common::*;
 use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;
 use dxgkrnl_model::{AdapterConfig, BasisHandle, MemorySegment, create_args};
+use gpup_rng::XorShift64Star;
 
 const PAGE: u64 = 4096;
 
@@ -855,17 +856,20 @@ impl ModelBasis {
 
 #[test]
 fn random_marks_and_queries_match_a_reference_model_at_every_page_size_from_4k_to_2m() {
-    let mut rng = Rng(0x5EED_0FD1_B7E5);
+    let mut rng = XorShift64Star::from_state(0x5EED_0FD1_B7E5);
     for shift in 12..=21u32 {
         let page = 1u64 << shift;
         let pages_in_segment = 4096u64;
         let config = AdapterConfig::single(pages_in_segment * page, u32::try_from(page).unwrap());
         let (_d, adapter) = started_with(&config);
         // 1-4 disjoint ranges, given out of order, sizes not multiples of 64 pages.
-        let count = 1 + rng.below(4);
-        let mut starts: Vec<u64> = (0..count).map(|i| i * 1000 + rng.below(300)).collect();
+        let count = 1 + rng.below_mod(4);
+        let mut starts: Vec<u64> = (0..count).map(|i| i * 1000 + rng.below_mod(300)).collect();
         starts.reverse();
-        let ranges: Vec<(u64, u64)> = starts.iter().map(|s| (*s, 1 + rng.below(600))).collect();
+        let ranges: Vec<(u64, u64)> = starts
+            .iter()
+            .map(|s| (*s, 1 + rng.below_mod(600)))
+            .collect();
         let byte_ranges: Vec<(u64, u64)> =
             ranges.iter().map(|(s, n)| (s * page, n * page)).collect();
         let basis = tracked(&adapter, 1, &byte_ranges);
@@ -879,18 +883,18 @@ fn random_marks_and_queries_match_a_reference_model_at_every_page_size_from_4k_t
         };
         for _ in 0..300 {
             // A write anywhere in the segment, up to 3 pages long, at byte granularity.
-            let offset = rng.below(pages_in_segment * page - 3 * page);
-            let len = 1 + rng.below(3 * page);
+            let offset = rng.below_mod(pages_in_segment * page - 3 * page);
+            let len = 1 + rng.below_mod(3 * page);
             assert_eq!(adapter.mark_dirty(1, offset, len), STATUS_SUCCESS);
             model.mark(offset >> shift, (offset + len - 1) >> shift);
-            if rng.below(4) == 0 {
-                let clear = rng.below(2) == 0;
-                let span = if rng.below(2) == 0 {
+            if rng.below_mod(4) == 0 {
+                let clear = rng.below_mod(2) == 0;
+                let span = if rng.below_mod(2) == 0 {
                     None
                 } else {
-                    let r = usize::try_from(rng.below(count)).unwrap();
-                    let first = rng.below(ranges[r].1);
-                    let n = 1 + rng.below(ranges[r].1 - first);
+                    let r = usize::try_from(rng.below_mod(count)).unwrap();
+                    let first = rng.below_mod(ranges[r].1);
+                    let n = 1 + rng.below_mod(ranges[r].1 - first);
                     Some((r, first, n))
                 };
                 let pages = span.map_or(total, |s| s.2);
