@@ -1,7 +1,8 @@
-//! The five dirty-tracking DDIs (their caps: `tests/memory_config.rs`), through the C ABI, one test per
-//! row of `../shared/spec/dirty-bit-tracking.md` section 6 (and the rules of
+//! The five dirty-tracking DDIs through the C ABI, one test per row of
+//! `../shared/spec/dirty-bit-tracking.md` section 6 (and the rules of
 //! section 4), each asserting the exact NTSTATUS (or NULL handle) and that
-//! state and buffers are unchanged on error.
+//! state and buffers are unchanged on error. Their caps and the host memory
+//! configuration: `tests/memory_config.rs`.
 
 // These tests call DDIs through raw function pointers with deliberately bad
 // arguments: the soundness of each call is the driver contract under test.
