@@ -120,7 +120,7 @@ fn four_vgpus_in_the_lowest_slots(
         assert_eq!(v.umed, GUID::zeroed(), "no user-mode emulation DLL");
         assert_eq!(v.probe.luid, v.luid);
     }
-    check_reserves(&adapter, &vgpus);
+    check_reserves(adapter, &vgpus);
     let luids: std::collections::HashSet<_> = vgpus
         .iter()
         .map(|v| (v.luid.LowPart, v.luid.HighPart))

@@ -514,7 +514,7 @@ fn void_ddis_zero_their_outputs(a: &Adapter, s: &DXGKDDI_SRIOV_INTERFACE, vf: u3
         );
     }
     assert_eq!(
-        vf_luid(&a, vf),
+        vf_luid(a, vf),
         LUID {
             LowPart: 0,
             HighPart: 0
