@@ -144,6 +144,7 @@ pub(crate) fn walk<S, R>(
     })
 }
 
+/// `Ok` if a DDI returned `want`; otherwise a message naming the call.
 pub(crate) fn expect(what: &str, got: NTSTATUS, want: NTSTATUS) -> Result<(), String> {
     if got == want {
         Ok(())
@@ -152,6 +153,7 @@ pub(crate) fn expect(what: &str, got: NTSTATUS, want: NTSTATUS) -> Result<(), St
     }
 }
 
+/// `Ok` if `got` is `expected`; otherwise a message naming `what`.
 pub(crate) fn want<T: PartialEq + std::fmt::Debug>(
     what: &str,
     got: T,
