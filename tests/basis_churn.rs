@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use common::*;
 use dxgk_sys::*;
+use gpup_rng::XorShift64Star;
 
 struct Counting;
 
@@ -116,7 +117,7 @@ fn clearing_whole_basis_queries_of_a_16_gib_basis_allocate_nothing() {
     let (_driver, adapter) = started_with(&dxgkrnl_model::AdapterConfig::single(size, 4096));
     let basis = tracked(&adapter, 1, &[(0, size)]);
     let mut buf = vec![0u8; bytes_for(pages)];
-    let mut rng = Rng(0x5EED);
+    let mut rng = XorShift64Star::from_state(0x5EED);
     let before = THREAD_ALLOCATIONS.with(Cell::get);
     for round in 0..12u64 {
         // The exact count when known; 1 % of random pages (a few collide) otherwise.
@@ -124,7 +125,7 @@ fn clearing_whole_basis_queries_of_a_16_gib_basis_allocate_nothing() {
             0 => Some(0),
             1 => {
                 for _ in 0..pages / 100 {
-                    let page = rng.below(pages);
+                    let page = rng.below_mod(pages);
                     assert_eq!(adapter.mark_dirty(1, page * 4096, 4096), STATUS_SUCCESS);
                 }
                 None

@@ -21,15 +21,88 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use dxgk_sys::STATUS_SUCCESS;
+use gpup_rng::XorShift64Star;
 
 const PAGE: u64 = 4096;
 /// Busy work between writes, to keep the dirty density per round low.
 const SPIN_PER_WRITE: u32 = 40;
 
+/// What the writers and the harvester share.
+struct Shared {
+    adapter: dxgkrnl_model::Adapter,
+    /// Bit i of a harvest is page `pages[i]`: ranges concatenated in their
+    /// given order.
+    pages: Vec<u64>,
+    /// One word of simulated VRAM per page: the round number last written.
+    vram: Vec<AtomicU64>,
+    round: AtomicU64,
+    stop: AtomicBool,
+    /// The round each writer read at the start of its latest write.
+    seen: Vec<AtomicU64>,
+    writes: AtomicU64,
+}
+
+/// Writer `w`: stores the current round into random pages and marks each
+/// after the store, until told to stop.
+fn write_pages(s: &Shared, w: usize) {
+    let total = s.pages.len() as u64;
+    let mut rng = XorShift64Star::from_state(0x9E37_79B9_7F4A_7C15 ^ (w as u64 + 1));
+    let mut n = 0u64;
+    while !s.stop.load(Ordering::Relaxed) {
+        let r = s.round.load(Ordering::Acquire);
+        s.seen[w].store(r, Ordering::Release);
+        let i = rng.below_mod(total);
+        s.vram[usize::try_from(i).unwrap()].store(r, Ordering::Relaxed);
+        assert_eq!(
+            s.adapter
+                .mark_dirty(SEG_4K, s.pages[usize::try_from(i).unwrap()] * PAGE, 1),
+            STATUS_SUCCESS
+        );
+        n += 1;
+        for _ in 0..SPIN_PER_WRITE {
+            std::hint::spin_loop();
+        }
+        if n.is_multiple_of(4096) {
+            s.writes.fetch_add(4096, Ordering::Relaxed);
+        }
+    }
+    s.writes.fetch_add(n % 4096, Ordering::Relaxed);
+}
+
+/// Checks the harvest `buf` of round `r` against the VRAM: the pages owed
+/// from the last harvest are reported, and every reported page holds `r` or
+/// `r - 1`; then records the pages this harvest now owes (holding `r`, bit
+/// clear). Returns the pages reported and the violations found.
+fn check_harvest(s: &Shared, buf: &[u8], r: u64, must_report_next: &mut Vec<usize>) -> (u64, u64) {
+    let (mut reported, mut violations) = (0u64, 0u64);
+    for &i in must_report_next.iter() {
+        if !bit(buf, i as u64) {
+            violations += 1;
+            eprintln!(
+                "round {r}: page {i} held round {} but its mark was lost",
+                r - 1
+            );
+        }
+    }
+    must_report_next.clear();
+    for i in 0..s.pages.len() {
+        let value = s.vram[i].load(Ordering::Relaxed);
+        if bit(buf, i as u64) {
+            reported += 1;
+            if value != r && value + 1 != r {
+                violations += 1;
+                eprintln!("round {r}: page {i} reported dirty but holds round {value}");
+            }
+        } else if value == r {
+            must_report_next.push(i);
+        }
+    }
+    (reported, violations)
+}
+
 #[test]
 fn query_with_clear_never_loses_a_racing_write() {
     let (_driver, adapter) = started();
-    let adapter = Arc::new(adapter);
     // Three ranges, out of order, none a multiple of 64 pages: 7001 + 7003 + 77
     // pages. Enough pages, and writers slow enough, that a page is rarely
     // written twice in one round: a lost mark is then not hidden by a rewrite.
@@ -44,107 +117,63 @@ fn query_with_clear_never_loses_a_racing_write() {
         .collect();
     let total = pages.len() as u64;
     let basis = tracked(&adapter, SEG_4K, &ranges);
-
-    // One word of simulated VRAM per page: the round number last written.
-    let vram: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(0)).collect());
-    let round = Arc::new(AtomicU64::new(1));
-    let stop = Arc::new(AtomicBool::new(false));
     let writers = 2;
-    let seen: Arc<Vec<AtomicU64>> = Arc::new((0..writers).map(|_| AtomicU64::new(0)).collect());
-    let writes = Arc::new(AtomicU64::new(0));
     let target_writes = 1_500_000u64;
+    let shared = Arc::new(Shared {
+        adapter,
+        pages,
+        vram: (0..total).map(|_| AtomicU64::new(0)).collect(),
+        round: AtomicU64::new(1),
+        stop: AtomicBool::new(false),
+        seen: (0..writers).map(|_| AtomicU64::new(0)).collect(),
+        writes: AtomicU64::new(0),
+    });
+    let s = &*shared;
 
     let handles: Vec<_> = (0..writers)
         .map(|w| {
-            let (adapter, vram, round, stop, seen, writes) = (
-                adapter.clone(),
-                vram.clone(),
-                round.clone(),
-                stop.clone(),
-                seen.clone(),
-                writes.clone(),
-            );
-            let pages = pages.clone();
-            std::thread::spawn(move || {
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (w as u64 + 1));
-                let mut n = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    let r = round.load(Ordering::Acquire);
-                    seen[w].store(r, Ordering::Release);
-                    let i = rng.below(total);
-                    vram[usize::try_from(i).unwrap()].store(r, Ordering::Relaxed);
-                    assert_eq!(
-                        adapter.mark_dirty(SEG_4K, pages[usize::try_from(i).unwrap()] * PAGE, 1),
-                        STATUS_SUCCESS
-                    );
-                    n += 1;
-                    for _ in 0..SPIN_PER_WRITE {
-                        std::hint::spin_loop();
-                    }
-                    if n.is_multiple_of(4096) {
-                        writes.fetch_add(4096, Ordering::Relaxed);
-                    }
-                }
-                writes.fetch_add(n % 4096, Ordering::Relaxed);
-            })
+            let shared = shared.clone();
+            std::thread::spawn(move || write_pages(&shared, w))
         })
         .collect();
 
-    // Bit i of a harvest is page `pages[i]`: ranges concatenated in their given order.
     let mut must_report_next: Vec<usize> = Vec::new();
     let (mut rounds, mut reported_total, mut violations) = (0u64, 0u64, 0u64);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut buf = vec![0u8; bytes_for(total)];
     loop {
-        let r = round.load(Ordering::Relaxed);
+        let r = s.round.load(Ordering::Relaxed);
         std::thread::sleep(Duration::from_millis(1));
         buf.iter_mut().for_each(|b| *b = 0);
         assert_eq!(
-            adapter.query_dirty_bits(basis, None, true, &mut buf),
+            s.adapter.query_dirty_bits(basis, None, true, &mut buf),
             STATUS_SUCCESS
         );
         rounds += 1;
-        for &i in &must_report_next {
-            if !bit(&buf, i as u64) {
-                violations += 1;
-                eprintln!(
-                    "round {r}: page {i} held round {} but its mark was lost",
-                    r - 1
-                );
-            }
-        }
-        must_report_next.clear();
-        for i in 0..usize::try_from(total).unwrap() {
-            let value = vram[i].load(Ordering::Relaxed);
-            if bit(&buf, i as u64) {
-                reported_total += 1;
-                if value != r && value + 1 != r {
-                    violations += 1;
-                    eprintln!("round {r}: page {i} reported dirty but holds round {value}");
-                }
-            } else if value == r {
-                must_report_next.push(i);
-            }
-        }
+        let (reported, found) = check_harvest(s, &buf, r, &mut must_report_next);
+        reported_total += reported;
+        violations += found;
         // Next round, and the handshake: no writer still carries round r or older.
-        round.store(r + 1, Ordering::Release);
-        while seen.iter().any(|s| s.load(Ordering::Acquire) <= r) && !stop.load(Ordering::Relaxed) {
+        s.round.store(r + 1, Ordering::Release);
+        while s.seen.iter().any(|w| w.load(Ordering::Acquire) <= r)
+            && !s.stop.load(Ordering::Relaxed)
+        {
             std::hint::spin_loop();
         }
-        let enough = rounds >= 100 && writes.load(Ordering::Relaxed) >= target_writes;
+        let enough = rounds >= 100 && s.writes.load(Ordering::Relaxed) >= target_writes;
         if enough || Instant::now() > deadline {
             break;
         }
     }
-    stop.store(true, Ordering::Relaxed);
+    s.stop.store(true, Ordering::Relaxed);
     for h in handles {
         h.join().expect("writer");
     }
-    let written = writes.load(Ordering::Relaxed);
+    let written = s.writes.load(Ordering::Relaxed);
     // Writers are stopped: one last harvest must hold every page still owed.
     buf.iter_mut().for_each(|b| *b = 0);
     assert_eq!(
-        adapter.query_dirty_bits(basis, None, true, &mut buf),
+        s.adapter.query_dirty_bits(basis, None, true, &mut buf),
         STATUS_SUCCESS
     );
     for &i in &must_report_next {
@@ -162,5 +191,5 @@ fn query_with_clear_never_loses_a_racing_write() {
         written >= 1_000_000,
         "at least 10^6 page writes (got {written})"
     );
-    assert_eq!(adapter.destroy_memory_basis(basis), STATUS_SUCCESS);
+    assert_eq!(s.adapter.destroy_memory_basis(basis), STATUS_SUCCESS);
 }

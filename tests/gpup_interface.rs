@@ -429,6 +429,43 @@ fn surface_of(created: &DXGKARG_CREATEVIRTUALGPU) -> D3DKMDT_VIRTUALGPUSURFACEDA
     }
 }
 
+/// Surface data that no live vGPU asked for, each named: `surface` with one
+/// field changed.
+fn surfaces_no_vgpu_asked_for(
+    surface: D3DKMDT_VIRTUALGPUSURFACEDATA,
+) -> [(&'static str, D3DKMDT_VIRTUALGPUSURFACEDATA); 4] {
+    [
+        (
+            "other instance",
+            D3DKMDT_VIRTUALGPUSURFACEDATA {
+                PrivateDriverData: surface.PrivateDriverData + 1,
+                ..surface
+            },
+        ),
+        (
+            "other segment",
+            D3DKMDT_VIRTUALGPUSURFACEDATA {
+                DriverSegmentId: SEG_UNTRACKED,
+                ..surface
+            },
+        ),
+        (
+            "smaller",
+            D3DKMDT_VIRTUALGPUSURFACEDATA {
+                Size: surface.Size - 4096,
+                ..surface
+            },
+        ),
+        (
+            "other alignment",
+            D3DKMDT_VIRTUALGPUSURFACEDATA {
+                Alignment: 65536,
+                ..surface
+            },
+        ),
+    ]
+}
+
 #[test]
 fn standard_allocation_data_only_for_vgpu_reserves_a_live_vgpu_asked_for() {
     let (_d, a) = started_gpup(Some(2));
@@ -477,36 +514,7 @@ fn standard_allocation_data_only_for_vgpu_reserves_a_live_vgpu_asked_for() {
     assert_eq!(&data[..4], b"GPVA");
     assert_eq!(&data[32..], &[0xFF; 8], "nothing past 32 bytes");
     // Surface data no live vGPU asked for.
-    for (what, tweak) in [
-        (
-            "other instance",
-            D3DKMDT_VIRTUALGPUSURFACEDATA {
-                PrivateDriverData: surface.PrivateDriverData + 1,
-                ..surface
-            },
-        ),
-        (
-            "other segment",
-            D3DKMDT_VIRTUALGPUSURFACEDATA {
-                DriverSegmentId: SEG_UNTRACKED,
-                ..surface
-            },
-        ),
-        (
-            "smaller",
-            D3DKMDT_VIRTUALGPUSURFACEDATA {
-                Size: surface.Size - 4096,
-                ..surface
-            },
-        ),
-        (
-            "other alignment",
-            D3DKMDT_VIRTUALGPUSURFACEDATA {
-                Alignment: 65536,
-                ..surface
-            },
-        ),
-    ] {
+    for (what, tweak) in surfaces_no_vgpu_asked_for(surface) {
         let mut bad = tweak;
         let mut args = std_args(&mut bad);
         args.AllocationPrivateDriverDataSize = 9;

@@ -94,18 +94,12 @@ fn check_reserves(adapter: &Adapter, vgpus: &[VgpuInfo]) {
     }
 }
 
-#[test]
-fn vgpus_up_to_the_count_then_refusal_destroy_and_reuse_with_a_new_luid() {
-    let (_d, adapter) = started_with(&gpup_layout());
-    let g = adapter
-        .gpu_virtualization()
-        .expect("the real driver is GPU-P capable");
-    assert!(g.flexiov.is_some() && g.mitigable.is_none());
-    assert_eq!(adapter.partition_info().unwrap(), (vec![1, 2, 4, 8], 0));
-    adapter.set_partition_count(4).unwrap();
-    assert_eq!(adapter.partition_info().unwrap().1, 4);
-
-    let mut vgpus: Vec<VgpuInfo> = (0..4)
+/// Four vGPUs at count 4: the lowest slots, the profile's optimum each,
+/// unique LUIDs, and no VRAM left. Returns them and their LUIDs.
+fn four_vgpus_in_the_lowest_slots(
+    adapter: &Adapter,
+) -> (Vec<VgpuInfo>, std::collections::HashSet<(u32, i32)>) {
+    let vgpus: Vec<VgpuInfo> = (0..4)
         .map(|_| {
             adapter
                 .create_vgpu(&VgpuRequest::default())
@@ -126,7 +120,7 @@ fn vgpus_up_to_the_count_then_refusal_destroy_and_reuse_with_a_new_luid() {
         assert_eq!(v.umed, GUID::zeroed(), "no user-mode emulation DLL");
         assert_eq!(v.probe.luid, v.luid);
     }
-    check_reserves(&adapter, &vgpus);
+    check_reserves(adapter, &vgpus);
     let luids: std::collections::HashSet<_> = vgpus
         .iter()
         .map(|v| (v.luid.LowPart, v.luid.HighPart))
@@ -136,6 +130,21 @@ fn vgpus_up_to_the_count_then_refusal_destroy_and_reuse_with_a_new_luid() {
         adapter.vgpu_profile(4).unwrap().ProfileCapability[0].AvailableValue,
         0
     );
+    (vgpus, luids)
+}
+
+#[test]
+fn vgpus_up_to_the_count_then_refusal_destroy_and_reuse_with_a_new_luid() {
+    let (_d, adapter) = started_with(&gpup_layout());
+    let g = adapter
+        .gpu_virtualization()
+        .expect("the real driver is GPU-P capable");
+    assert!(g.flexiov.is_some() && g.mitigable.is_none());
+    assert_eq!(adapter.partition_info().unwrap(), (vec![1, 2, 4, 8], 0));
+    adapter.set_partition_count(4).unwrap();
+    assert_eq!(adapter.partition_info().unwrap().1, 4);
+
+    let (mut vgpus, luids) = four_vgpus_in_the_lowest_slots(&adapter);
 
     // The fifth: Dxgkrnl has no free slot; the driver itself refuses an id
     // at the count and an occupied slot.

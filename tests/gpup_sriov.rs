@@ -349,6 +349,179 @@ fn flexiov_ranges_need_room_and_no_bar_has_a_backing_resource() {
     assert_eq!(data, [0; 16]);
 }
 
+/// The partition DDIs refuse VF `vf` with `STATUS_INVALID_PARAMETER`; `o`
+/// points at a scratch buffer that must stay unwritten.
+fn partition_ddis_refuse(p: &DXGKDDI_GPU_PARTITION_INTERFACE, vf: u32, o: PVOID) {
+    unsafe {
+        let mut info = DXGKARG_GETVIRTUALGPUINFO::zeroed();
+        info.PartitionId = vf;
+        assert_eq!(
+            (p.DxgkDdiGetVirtualGpuInfo.unwrap())(p.Context, &raw mut info),
+            STATUS_INVALID_PARAMETER
+        );
+        let d = DXGKARG_DESTROYVIRTUALGPU { PartitionId: vf };
+        assert_eq!(
+            (p.DxgkDdiDestroyVirtualGpu.unwrap())(p.Context, &raw const d),
+            STATUS_INVALID_PARAMETER
+        );
+        let vm = DXGKARG_SETVIRTUALGPUVMBUS {
+            VirtualGpuIndex: vf,
+            VmBusHandle: o,
+        };
+        assert_eq!(
+            (p.DxgkDdiSetVirtualGpuVmBus.unwrap())(p.Context, &raw const vm),
+            STATUS_INVALID_PARAMETER
+        );
+    }
+}
+
+/// The SR-IOV DDIs that take a VF refuse `vf`.
+fn sriov_ddis_refuse(s: &DXGKDDI_SRIOV_INTERFACE, vf: u32, o: PVOID) {
+    unsafe {
+        let r = DXGKARG_READVIRTUALFUNCTIONCONFIG {
+            Data: o,
+            VirtualFunctionIndex: vf,
+            Offset: 0,
+            Length: 4,
+        };
+        assert_eq!(
+            (s.DxgkDdiReadVirtualFunctionConfig.unwrap())(s.Context, &raw const r),
+            STATUS_INVALID_PARAMETER
+        );
+        let w = DXGKARG_WRITEVIRTUALFUNCTIONCONFIG {
+            Data: o,
+            VirtualFunctionIndex: vf,
+            Offset: 4,
+            Length: 2,
+        };
+        assert_eq!(
+            (s.DxgkDdiWriteVirtualFunctionConfig.unwrap())(s.Context, &raw const w),
+            STATUS_INVALID_PARAMETER
+        );
+        let rb = DXGKARG_READVIRTUALFUNCTIONCONFIGBLOCK {
+            Data: o,
+            VirtualFunctionIndex: vf,
+            BlockId: 0,
+            Length: 4,
+        };
+        assert_eq!(
+            (s.DxgkDdiReadVirtualFunctionConfigBlock.unwrap())(s.Context, &raw const rb),
+            STATUS_INVALID_PARAMETER
+        );
+        let wb = DXGKARG_WRITEVIRTUALFUNCTIONCONFIGBLOCK {
+            Data: o,
+            VirtualFunctionIndex: vf,
+            BlockId: 0,
+            Length: 4,
+        };
+        assert_eq!(
+            (s.DxgkDdiWriteVirtualFunctionConfigBlock.unwrap())(s.Context, &raw const wb),
+            STATUS_INVALID_PARAMETER
+        );
+        let reset = DXGKARG_RESETVIRTUALFUNCTION {
+            VirtualFunctionIndex: vf,
+        };
+        assert_eq!(
+            (s.DxgkDdiResetVirtualFunction.unwrap())(s.Context, &raw const reset),
+            STATUS_INVALID_PARAMETER
+        );
+        for state in [POWER_DEVICE_D0, POWER_DEVICE_D3, POWER_DEVICE_D1] {
+            let pw = DXGKARG_SETVIRTUALFUNCTIONPOWERSTATE {
+                VirtualFunctionIndex: vf,
+                PowerState: state,
+                Wake: 0,
+            };
+            assert_eq!(
+                (s.DxgkDdiSetVirtualFunctionPowerState.unwrap())(s.Context, &raw const pw),
+                STATUS_INVALID_PARAMETER
+            );
+        }
+        let mut rfb = DXGKARG_GETRESOURCEFORBAR {
+            VirtualFunctionIndex: vf,
+            BarIndex: 0,
+            pResource: o,
+        };
+        assert_eq!(
+            (s.DxgkDdiGetResourceForBar.unwrap())(s.Context, &raw mut rfb),
+            STATUS_INVALID_PARAMETER
+        );
+    }
+}
+
+/// The FlexIOV DDIs refuse `vf`, changing none of their outputs.
+fn flexiov_ddis_refuse(f: &DXGKDDI_FLEXIOV_DEVICE_INTERFACE, vf: u32, o: PVOID) {
+    unsafe {
+        let mut count = DXGKARG_GETMMIORANGECOUNT {
+            VirtualFunctionIndex: vf,
+            RangeCount: [9; 6],
+        };
+        assert_eq!(
+            (f.DxgkDdiGetMmioRangeCount.unwrap())(f.Context, &raw mut count),
+            STATUS_INVALID_PARAMETER
+        );
+        assert_eq!(count.RangeCount, [9; 6]);
+        let mut ranges = DXGKARG_GETMMIORANGES {
+            VirtualFunctionIndex: vf,
+            BarIndex: 0,
+            NumRanges: 2,
+            pMmioRanges: o.cast(),
+        };
+        assert_eq!(
+            (f.DxgkDdiGetMmioRanges.unwrap())(f.Context, &raw mut ranges),
+            STATUS_INVALID_PARAMETER
+        );
+        let mut backing = DXGKARG_GETBACKINGRESOURCE {
+            VirtualFunctionIndex: vf,
+            ResourceIndex: 0,
+            Resource: o,
+            pMdl: o,
+        };
+        assert_eq!(
+            (f.DxgkDdiGetBackingResource.unwrap())(f.Context, &raw mut backing),
+            STATUS_INVALID_PARAMETER
+        );
+        assert_eq!(backing.pMdl, o, "unchanged");
+    }
+}
+
+/// The VOID DDIs zero their outputs for `vf`, and its LUID reads as zero.
+fn void_ddis_zero_their_outputs(a: &Adapter, s: &DXGKDDI_SRIOV_INTERFACE, vf: u32) {
+    unsafe {
+        let mut ids = DXGKARG_GETVENDORANDDEVICE {
+            VirtualFunctionIndex: vf,
+            VendorId: 0xAAAA,
+            DeviceId: 0xBBBB,
+        };
+        (s.DxgkDdiGetVendorAndDevice.unwrap())(s.Context, &raw mut ids);
+        assert_eq!((ids.VendorId, ids.DeviceId), (0, 0));
+        let mut bars = [0xCCCC_CCCCu32; 6];
+        let mut pb = DXGKARG_QUERYPROBEDBARS {
+            VirtualFunctionIndex: vf,
+            BaseRegisterValues: bars.as_mut_ptr(),
+        };
+        (s.DxgkDdiQueryProbedBars.unwrap())(s.Context, &raw mut pb);
+        assert_eq!(bars, [0; 6]);
+        let mut loc = DXGKARG_GETDEVICELOCATION {
+            VirtualFunctionIndex: vf,
+            SegmentNumber: 7,
+            BusNumber: 7,
+            FunctionNumber: 7,
+        };
+        (s.DxgkDdiGetDeviceLocation.unwrap())(s.Context, &raw mut loc);
+        assert_eq!(
+            (loc.SegmentNumber, loc.BusNumber, loc.FunctionNumber),
+            (0, 0, 0)
+        );
+    }
+    assert_eq!(
+        vf_luid(a, vf),
+        LUID {
+            LowPart: 0,
+            HighPart: 0
+        }
+    );
+}
+
 #[test]
 fn an_unknown_vf_is_invalid_in_every_per_vgpu_ddi_and_void_ddis_zero_their_outputs() {
     let (_d, a) = started_gpup(Some(4));
@@ -359,124 +532,9 @@ fn an_unknown_vf_is_invalid_in_every_per_vgpu_ddi_and_void_ddis_zero_their_outpu
     for vf in [2u32, 4, 5, 1000, u32::MAX] {
         let mut out = [0x77u8; 64];
         let o = out.as_mut_ptr().cast();
-        unsafe {
-            let mut info = DXGKARG_GETVIRTUALGPUINFO::zeroed();
-            info.PartitionId = vf;
-            assert_eq!(
-                (p.DxgkDdiGetVirtualGpuInfo.unwrap())(p.Context, &raw mut info),
-                STATUS_INVALID_PARAMETER
-            );
-            let d = DXGKARG_DESTROYVIRTUALGPU { PartitionId: vf };
-            assert_eq!(
-                (p.DxgkDdiDestroyVirtualGpu.unwrap())(p.Context, &raw const d),
-                STATUS_INVALID_PARAMETER
-            );
-            let vm = DXGKARG_SETVIRTUALGPUVMBUS {
-                VirtualGpuIndex: vf,
-                VmBusHandle: o,
-            };
-            assert_eq!(
-                (p.DxgkDdiSetVirtualGpuVmBus.unwrap())(p.Context, &raw const vm),
-                STATUS_INVALID_PARAMETER
-            );
-            let r = DXGKARG_READVIRTUALFUNCTIONCONFIG {
-                Data: o,
-                VirtualFunctionIndex: vf,
-                Offset: 0,
-                Length: 4,
-            };
-            assert_eq!(
-                (s.DxgkDdiReadVirtualFunctionConfig.unwrap())(s.Context, &raw const r),
-                STATUS_INVALID_PARAMETER
-            );
-            let w = DXGKARG_WRITEVIRTUALFUNCTIONCONFIG {
-                Data: o,
-                VirtualFunctionIndex: vf,
-                Offset: 4,
-                Length: 2,
-            };
-            assert_eq!(
-                (s.DxgkDdiWriteVirtualFunctionConfig.unwrap())(s.Context, &raw const w),
-                STATUS_INVALID_PARAMETER
-            );
-            let rb = DXGKARG_READVIRTUALFUNCTIONCONFIGBLOCK {
-                Data: o,
-                VirtualFunctionIndex: vf,
-                BlockId: 0,
-                Length: 4,
-            };
-            assert_eq!(
-                (s.DxgkDdiReadVirtualFunctionConfigBlock.unwrap())(s.Context, &raw const rb),
-                STATUS_INVALID_PARAMETER
-            );
-            let wb = DXGKARG_WRITEVIRTUALFUNCTIONCONFIGBLOCK {
-                Data: o,
-                VirtualFunctionIndex: vf,
-                BlockId: 0,
-                Length: 4,
-            };
-            assert_eq!(
-                (s.DxgkDdiWriteVirtualFunctionConfigBlock.unwrap())(s.Context, &raw const wb),
-                STATUS_INVALID_PARAMETER
-            );
-            let reset = DXGKARG_RESETVIRTUALFUNCTION {
-                VirtualFunctionIndex: vf,
-            };
-            assert_eq!(
-                (s.DxgkDdiResetVirtualFunction.unwrap())(s.Context, &raw const reset),
-                STATUS_INVALID_PARAMETER
-            );
-            for state in [POWER_DEVICE_D0, POWER_DEVICE_D3, POWER_DEVICE_D1] {
-                let pw = DXGKARG_SETVIRTUALFUNCTIONPOWERSTATE {
-                    VirtualFunctionIndex: vf,
-                    PowerState: state,
-                    Wake: 0,
-                };
-                assert_eq!(
-                    (s.DxgkDdiSetVirtualFunctionPowerState.unwrap())(s.Context, &raw const pw),
-                    STATUS_INVALID_PARAMETER
-                );
-            }
-            let mut rfb = DXGKARG_GETRESOURCEFORBAR {
-                VirtualFunctionIndex: vf,
-                BarIndex: 0,
-                pResource: o,
-            };
-            assert_eq!(
-                (s.DxgkDdiGetResourceForBar.unwrap())(s.Context, &raw mut rfb),
-                STATUS_INVALID_PARAMETER
-            );
-            let mut count = DXGKARG_GETMMIORANGECOUNT {
-                VirtualFunctionIndex: vf,
-                RangeCount: [9; 6],
-            };
-            assert_eq!(
-                (f.DxgkDdiGetMmioRangeCount.unwrap())(f.Context, &raw mut count),
-                STATUS_INVALID_PARAMETER
-            );
-            assert_eq!(count.RangeCount, [9; 6]);
-            let mut ranges = DXGKARG_GETMMIORANGES {
-                VirtualFunctionIndex: vf,
-                BarIndex: 0,
-                NumRanges: 2,
-                pMmioRanges: o.cast(),
-            };
-            assert_eq!(
-                (f.DxgkDdiGetMmioRanges.unwrap())(f.Context, &raw mut ranges),
-                STATUS_INVALID_PARAMETER
-            );
-            let mut backing = DXGKARG_GETBACKINGRESOURCE {
-                VirtualFunctionIndex: vf,
-                ResourceIndex: 0,
-                Resource: o,
-                pMdl: o,
-            };
-            assert_eq!(
-                (f.DxgkDdiGetBackingResource.unwrap())(f.Context, &raw mut backing),
-                STATUS_INVALID_PARAMETER
-            );
-            assert_eq!(backing.pMdl, o, "unchanged");
-        }
+        partition_ddis_refuse(&p, vf, o);
+        sriov_ddis_refuse(&s, vf, o);
+        flexiov_ddis_refuse(&f, vf, o);
         assert_eq!(out, [0x77; 64], "VF {vf}: nothing written");
         assert_eq!(
             a.vgpu_escape(vf, live.luid, GPUP_VGPU_ESCAPE_QUERY, &[], 64)
@@ -487,41 +545,7 @@ fn an_unknown_vf_is_invalid_in_every_per_vgpu_ddi_and_void_ddis_zero_their_outpu
             a.set_vgpu_resources(vf, &live.reserves),
             Err(STATUS_INVALID_PARAMETER)
         );
-        // The VOID DDIs zero their outputs.
-        unsafe {
-            let mut ids = DXGKARG_GETVENDORANDDEVICE {
-                VirtualFunctionIndex: vf,
-                VendorId: 0xAAAA,
-                DeviceId: 0xBBBB,
-            };
-            (s.DxgkDdiGetVendorAndDevice.unwrap())(s.Context, &raw mut ids);
-            assert_eq!((ids.VendorId, ids.DeviceId), (0, 0));
-            let mut bars = [0xCCCC_CCCCu32; 6];
-            let mut pb = DXGKARG_QUERYPROBEDBARS {
-                VirtualFunctionIndex: vf,
-                BaseRegisterValues: bars.as_mut_ptr(),
-            };
-            (s.DxgkDdiQueryProbedBars.unwrap())(s.Context, &raw mut pb);
-            assert_eq!(bars, [0; 6]);
-            let mut loc = DXGKARG_GETDEVICELOCATION {
-                VirtualFunctionIndex: vf,
-                SegmentNumber: 7,
-                BusNumber: 7,
-                FunctionNumber: 7,
-            };
-            (s.DxgkDdiGetDeviceLocation.unwrap())(s.Context, &raw mut loc);
-            assert_eq!(
-                (loc.SegmentNumber, loc.BusNumber, loc.FunctionNumber),
-                (0, 0, 0)
-            );
-        }
-        assert_eq!(
-            vf_luid(&a, vf),
-            LUID {
-                LowPart: 0,
-                HighPart: 0
-            }
-        );
+        void_ddis_zero_their_outputs(&a, &s, vf);
     }
     assert_eq!(
         a.vgpu_query(&live).unwrap(),

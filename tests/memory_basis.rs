@@ -1,7 +1,8 @@
-//! The five dirty-tracking DDIs and their caps, through the C ABI, one test per
-//! row of `../shared/spec/dirty-bit-tracking.md` section 6 (and the rules of
+//! The five dirty-tracking DDIs through the C ABI, one test per row of
+//! `../shared/spec/dirty-bit-tracking.md` section 6 (and the rules of
 //! section 4), each asserting the exact NTSTATUS (or NULL handle) and that
-//! state and buffers are unchanged on error.
+//! state and buffers are unchanged on error. Their caps and the host memory
+//! configuration: `tests/memory_config.rs`.
 
 // These tests call DDIs through raw function pointers with deliberately bad
 // arguments: the soundness of each call is the driver contract under test.
@@ -15,7 +16,8 @@ mod common;
 use common::*;
 use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;
-use dxgkrnl_model::{AdapterConfig, BasisHandle, MemorySegment, create_args};
+use dxgkrnl_model::{AdapterConfig, BasisHandle, create_args};
+use gpup_rng::XorShift64Star;
 
 const PAGE: u64 = 4096;
 
@@ -660,158 +662,6 @@ fn marks_outside_a_segment_are_invalid_and_mark_nothing() {
     assert_eq!(adapter.destroy_memory_basis(basis), STATUS_SUCCESS);
 }
 
-#[test]
-fn dirty_bit_tracking_caps_and_segment_caps() {
-    let (_d, adapter) = started();
-    let caps: DXGK_DIRTY_BIT_TRACKING_CAPS = adapter
-        .query_adapter_info(DXGKQAITYPE_DIRTYBITTRACKINGCAPS, &[])
-        .unwrap();
-    assert_eq!(
-        caps.Value,
-        DirtyBitTrackingCaps::DirtyBitTrackingSupported
-            | DirtyBitTrackingCaps::DirtyBitTrackingPerformant
-    );
-    let page = |segment: u32| {
-        adapter.query_adapter_info::<DXGK_DIRTY_BIT_TRACKING_SEGMENT_CAPS>(
-            DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS,
-            &segment.to_le_bytes(),
-        )
-    };
-    assert_eq!(page(SEG_4K).unwrap().PageSize, 4096);
-    assert_eq!(page(SEG_64K).unwrap().PageSize, 65536);
-    assert_eq!(page(SEG_UNTRACKED).err(), Some(STATUS_NOT_IMPLEMENTED));
-    assert_eq!(page(7).err(), Some(STATUS_INVALID_PARAMETER));
-    // The model read the same at start, as Dxgkrnl does.
-    assert_eq!(
-        adapter.caps().segment_page_sizes,
-        vec![(1, Some(4096)), (2, Some(65536)), (3, None)]
-    );
-    let mut out = [0u8; 4];
-    assert_eq!(
-        adapter.query_adapter_info_raw(DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS, &[], &mut out),
-        STATUS_INVALID_PARAMETER,
-        "no input"
-    );
-    assert_eq!(
-        adapter.query_adapter_info_raw(DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS, &[1, 0], &mut out),
-        STATUS_INVALID_PARAMETER,
-        "short input"
-    );
-    let mut short = [0xAAu8; 3];
-    assert_eq!(
-        adapter.query_adapter_info_raw(DXGKQAITYPE_DIRTYBITTRACKINGCAPS, &[], &mut short),
-        STATUS_BUFFER_TOO_SMALL
-    );
-    assert_eq!(short, [0xAA; 3]);
-}
-
-#[test]
-fn the_host_memory_configuration_is_validated_and_only_before_start() {
-    let driver = dxgkrnl_model::Driver::load().unwrap();
-    let mut adapter = driver.add_device().unwrap();
-    let seg = |id, size, page_size| MemorySegment {
-        id,
-        size,
-        page_size,
-    };
-    for (what, config) in [
-        (
-            "no segments",
-            AdapterConfig {
-                segments: vec![],
-                max_bases: 8,
-                partitions: None,
-            },
-        ),
-        (
-            "page size 2048",
-            AdapterConfig {
-                segments: vec![seg(1, MIB, 2048)],
-                max_bases: 8,
-                partitions: None,
-            },
-        ),
-        (
-            "page size not a power of two",
-            AdapterConfig {
-                segments: vec![seg(1, MIB, 12288)],
-                max_bases: 8,
-                partitions: None,
-            },
-        ),
-        (
-            "size not whole pages",
-            AdapterConfig {
-                segments: vec![seg(1, MIB + 4096, 65536)],
-                max_bases: 8,
-                partitions: None,
-            },
-        ),
-        (
-            "duplicate id",
-            AdapterConfig {
-                segments: vec![seg(1, MIB, 4096), seg(1, MIB, 4096)],
-                max_bases: 8,
-                partitions: None,
-            },
-        ),
-        (
-            "id 0",
-            AdapterConfig {
-                segments: vec![seg(0, MIB, 4096)],
-                max_bases: 8,
-                partitions: None,
-            },
-        ),
-        (
-            "no bases",
-            AdapterConfig {
-                segments: vec![seg(1, MIB, 4096)],
-                max_bases: 0,
-                partitions: None,
-            },
-        ),
-        (
-            "too many bases",
-            AdapterConfig {
-                segments: vec![seg(1, MIB, 4096)],
-                max_bases: 5000,
-                partitions: None,
-            },
-        ),
-        (
-            "nine segments",
-            AdapterConfig {
-                segments: (1..=9).map(|i| seg(i, MIB, 4096)).collect(),
-                max_bases: 8,
-                partitions: None,
-            },
-        ),
-    ] {
-        assert_eq!(
-            adapter.configure(&config),
-            Err(STATUS_INVALID_PARAMETER),
-            "{what}"
-        );
-    }
-    adapter
-        .configure(&AdapterConfig::single(2 * MIB, 2 * MIB as u32))
-        .unwrap();
-    adapter.start().unwrap();
-    assert_eq!(
-        adapter.configure(&AdapterConfig::single(MIB, 4096)),
-        Err(STATUS_INVALID_DEVICE_STATE)
-    );
-    assert_eq!(
-        adapter.caps().segment_page_sizes,
-        vec![(1, Some(2 * 1024 * 1024))]
-    );
-    // The built-in configuration when none is given.
-    let mut plain = driver.add_device().unwrap();
-    plain.start().unwrap();
-    assert_eq!(plain.caps().segment_page_sizes, vec![(1, Some(4096))]);
-}
-
 /// A reference model of one basis: a set of dirty pages per range.
 struct ModelBasis {
     /// (segment page of the range start, pages)
@@ -855,17 +705,20 @@ impl ModelBasis {
 
 #[test]
 fn random_marks_and_queries_match_a_reference_model_at_every_page_size_from_4k_to_2m() {
-    let mut rng = Rng(0x5EED_0FD1_B7E5);
+    let mut rng = XorShift64Star::from_state(0x5EED_0FD1_B7E5);
     for shift in 12..=21u32 {
         let page = 1u64 << shift;
         let pages_in_segment = 4096u64;
         let config = AdapterConfig::single(pages_in_segment * page, u32::try_from(page).unwrap());
         let (_d, adapter) = started_with(&config);
         // 1-4 disjoint ranges, given out of order, sizes not multiples of 64 pages.
-        let count = 1 + rng.below(4);
-        let mut starts: Vec<u64> = (0..count).map(|i| i * 1000 + rng.below(300)).collect();
+        let count = 1 + rng.below_mod(4);
+        let mut starts: Vec<u64> = (0..count).map(|i| i * 1000 + rng.below_mod(300)).collect();
         starts.reverse();
-        let ranges: Vec<(u64, u64)> = starts.iter().map(|s| (*s, 1 + rng.below(600))).collect();
+        let ranges: Vec<(u64, u64)> = starts
+            .iter()
+            .map(|s| (*s, 1 + rng.below_mod(600)))
+            .collect();
         let byte_ranges: Vec<(u64, u64)> =
             ranges.iter().map(|(s, n)| (s * page, n * page)).collect();
         let basis = tracked(&adapter, 1, &byte_ranges);
@@ -879,18 +732,18 @@ fn random_marks_and_queries_match_a_reference_model_at_every_page_size_from_4k_t
         };
         for _ in 0..300 {
             // A write anywhere in the segment, up to 3 pages long, at byte granularity.
-            let offset = rng.below(pages_in_segment * page - 3 * page);
-            let len = 1 + rng.below(3 * page);
+            let offset = rng.below_mod(pages_in_segment * page - 3 * page);
+            let len = 1 + rng.below_mod(3 * page);
             assert_eq!(adapter.mark_dirty(1, offset, len), STATUS_SUCCESS);
             model.mark(offset >> shift, (offset + len - 1) >> shift);
-            if rng.below(4) == 0 {
-                let clear = rng.below(2) == 0;
-                let span = if rng.below(2) == 0 {
+            if rng.below_mod(4) == 0 {
+                let clear = rng.below_mod(2) == 0;
+                let span = if rng.below_mod(2) == 0 {
                     None
                 } else {
-                    let r = usize::try_from(rng.below(count)).unwrap();
-                    let first = rng.below(ranges[r].1);
-                    let n = 1 + rng.below(ranges[r].1 - first);
+                    let r = usize::try_from(rng.below_mod(count)).unwrap();
+                    let first = rng.below_mod(ranges[r].1);
+                    let n = 1 + rng.below_mod(ranges[r].1 - first);
                     Some((r, first, n))
                 };
                 let pages = span.map_or(total, |s| s.2);

@@ -12,6 +12,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use ddi_check::fuzz::TARGETS;
+use gpup_rng::XorShift64Star;
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
@@ -29,18 +30,16 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// xorshift64*: deterministic inputs, the same on every run.
-struct Rng(u64);
+/// Deterministic inputs, the same on every run: the shared xorshift64*,
+/// with indices drawn as `usize`.
+struct Rng(XorShift64Star);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        self.0.next_u64()
     }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        self.0.below_mod(n as u64) as usize
     }
 }
 
@@ -67,7 +66,7 @@ fn every_fuzz_target_passes_its_seeds_corpus_and_generated_inputs() {
             }
         }
         assert!(!seeds.is_empty(), "fuzz/seeds/{name}/ has seeds");
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ i as u64);
+        let mut rng = Rng(XorShift64Star::from_state(0x9E37_79B9_7F4A_7C15 ^ i as u64));
         for n in 0..generated {
             // Half fresh random bytes, half a seed with a few bytes changed,
             // inserted or cut.

@@ -28,6 +28,7 @@ use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use dxgk_sys::NTSTATUS;
+use gpup_rng::XorShift64Star;
 
 use crate::adapter::Adapter;
 use crate::vf::Reserve;
@@ -305,37 +306,6 @@ impl WriterGroup {
     }
 }
 
-/// xorshift64*: a small, seedable, deterministic generator.
-#[derive(Debug, Clone)]
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    pub(crate) fn new(seed: u64) -> Self {
-        // A zero state would stay zero.
-        Self(seed ^ 0x2545_F491_4F6C_DD1D | 1)
-    }
-
-    pub(crate) fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in `[0, n)` (0 when `n` is 0).
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        u64::try_from((u128::from(self.next()) * u128::from(n)) >> 64).unwrap_or(0)
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub(crate) fn unit(&mut self) -> f64 {
-        let bits = u32::try_from(self.next() >> 40).unwrap_or(0);
-        f64::from(bits) / f64::from(1u32 << 24)
-    }
-}
-
 /// Everything one writer thread uses.
 pub(crate) struct Writer<'a> {
     pub(crate) adapter: &'a Adapter,
@@ -352,7 +322,7 @@ pub(crate) struct Writer<'a> {
 
 impl Writer<'_> {
     /// The slot of write `n`.
-    fn slot(&self, n: u64, rng: &mut Rng) -> u64 {
+    fn slot(&self, n: u64, rng: &mut XorShift64Star) -> u64 {
         let slots = self.workload.slots();
         let (start, end) = self.workload.share(self.index);
         if n < end - start {
@@ -360,16 +330,16 @@ impl Writer<'_> {
         }
         match self.workload.pattern {
             Pattern::Sweep => (start + n) % slots,
-            Pattern::Uniform => rng.below(slots),
+            Pattern::Uniform => rng.below_mul_shift(slots),
             Pattern::HotSet {
                 hot_fraction,
                 hot_writes,
             } => {
                 let hot = hot_slots(slots, hot_fraction);
-                if hot >= slots || rng.unit() < hot_writes {
-                    rng.below(hot)
+                if hot >= slots || rng.unit_24_bits() < hot_writes {
+                    rng.below_mul_shift(hot)
                 } else {
-                    hot + rng.below(slots - hot)
+                    hot + rng.below_mul_shift(slots - hot)
                 }
             }
         }
@@ -381,7 +351,8 @@ impl Writer<'_> {
             return;
         };
         let w = self.workload;
-        let mut rng = Rng::new(self.seed ^ self.id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng =
+            XorShift64Star::from_seed(self.seed ^ self.id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut n = 0u64;
         let mut mark_calls = 0u64;
         let done_writing = |n: u64| {
@@ -501,9 +472,9 @@ mod tests {
         assert_eq!(hot_slots(1000, 0.0), 1);
         assert_eq!(hot_slots(1000, 1.0), 1000);
         assert_eq!(hot_slots(7, 0.5), 4);
-        let mut rng = Rng::new(0);
-        assert!((0..10_000).all(|_| rng.below(10) < 10));
-        assert!((0..10_000).all(|_| (0.0..1.0).contains(&rng.unit())));
+        let mut rng = XorShift64Star::from_seed(0);
+        assert!((0..10_000).all(|_| rng.below_mul_shift(10) < 10));
+        assert!((0..10_000).all(|_| (0.0..1.0).contains(&rng.unit_24_bits())));
         assert_eq!(portion(u64::MAX, 1.0), u64::MAX);
         assert_eq!(portion(10, f64::NAN), 0);
     }

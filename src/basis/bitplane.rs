@@ -565,6 +565,7 @@ impl Emitter<'_> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use gpup_rng::XorShift64Star;
 
     /// Test buffers start initialised (`MaybeUninit::new`), so every byte is.
     fn byte(b: &MaybeUninit<u8>) -> u8 {
@@ -673,14 +674,6 @@ mod tests {
         assert_eq!(harvest_vec(&plane, 0, 10, false), vec![0xFF, 0x03]);
     }
 
-    /// xorshift64*, for the model test below.
-    fn next(state: &mut u64) -> u64 {
-        *state ^= *state >> 12;
-        *state ^= *state << 25;
-        *state ^= *state >> 27;
-        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
     #[test]
     fn harvests_across_blocks_and_summary_words_match_a_model() {
         // Three summary words and a partial last block: spans start and end
@@ -690,24 +683,24 @@ mod tests {
         let plane = Bitplane::new(total).unwrap();
         assert_eq!(plane.summary.len(), 3);
         let mut model = vec![false; usize::try_from(total).unwrap()];
-        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-        let span = |rng: &mut u64| {
+        let mut rng = XorShift64Star::from_state(0x9E37_79B9_7F4A_7C15);
+        let span = |rng: &mut XorShift64Star| {
             // Word- and block-aligned starts too: they take the fast paths.
-            let start = match next(rng) % 3 {
-                0 => next(rng) % total / 64 * 64,
-                1 => next(rng) % total / BLOCK_BITS * BLOCK_BITS,
-                _ => next(rng) % total,
+            let start = match rng.next_u64() % 3 {
+                0 => rng.next_u64() % total / 64 * 64,
+                1 => rng.next_u64() % total / BLOCK_BITS * BLOCK_BITS,
+                _ => rng.next_u64() % total,
             };
-            let len = match next(rng) % 4 {
-                0 => 1 + next(rng) % 64,
-                1 => 1 + next(rng) % (4 * BLOCK_BITS),
-                _ => 1 + next(rng) % (total - start),
+            let len = match rng.next_u64() % 4 {
+                0 => 1 + rng.next_u64() % 64,
+                1 => 1 + rng.next_u64() % (4 * BLOCK_BITS),
+                _ => 1 + rng.next_u64() % (total - start),
             };
             (start, len.min(total - start))
         };
         for op in 0..4000u32 {
             let (start, count) = span(&mut rng);
-            if next(&mut rng).is_multiple_of(3) {
+            if rng.next_u64().is_multiple_of(3) {
                 let count = if op.is_multiple_of(2) {
                     count.min(5)
                 } else {
@@ -719,7 +712,7 @@ mod tests {
                 }
                 continue;
             }
-            let clear = !next(&mut rng).is_multiple_of(4);
+            let clear = !rng.next_u64().is_multiple_of(4);
             let got = harvest_vec(&plane, start, count, clear);
             for i in 0..count {
                 let n = usize::try_from(start + i).unwrap();

@@ -465,6 +465,7 @@ impl MutableState {
 mod tests {
     use super::*;
     use alloc::vec;
+    use gpup_rng::XorShift64;
 
     fn immutable() -> ImmutableState {
         ImmutableState {
@@ -645,12 +646,10 @@ mod tests {
 
     #[test]
     fn arbitrary_bytes_never_panic() {
-        let mut x = 0x1234_5678_9ABC_DEF0u64;
+        let mut rng = XorShift64::from_state(0x1234_5678_9ABC_DEF0);
         let seed = blob(&|o| mutable().encode(o));
         for round in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next_u64();
             let len = usize::try_from(x % 200).unwrap();
             let mut bytes: Vec<u8> = if round % 2 == 0 {
                 seed.clone()

@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: a started adapter with a known
-//! memory layout, buffers, and a small deterministic PRNG.
+//! memory layout, buffers.
 
 #![allow(dead_code)]
 
@@ -84,24 +84,6 @@ pub fn bit(buf: &[u8], n: u64) -> bool {
 /// The set bits of a buffer, as page indices.
 pub fn set_bits(buf: &[u8], pages: u64) -> Vec<u64> {
     (0..pages).filter(|&n| bit(buf, n)).collect()
-}
-
-/// xorshift64*: deterministic, dependency-free randomness for tests.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// The GPU-P layout: segment 1 of 256 MiB at 4 KiB pages (the tracked

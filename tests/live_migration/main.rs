@@ -13,162 +13,24 @@
     clippy::multiple_unsafe_ops_per_block
 )]
 
+#[path = "../common/mod.rs"]
 mod common;
+mod malformed;
+mod support;
 
-use common::gpup::*;
-use common::*;
+use crate::common::gpup::*;
+use crate::common::*;
 use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;
 use dxgkrnl_model::live::{MigrationData, MigrationType, msix_entry};
 use dxgkrnl_model::vfstate::{VfSnapshot, program_guest};
-use dxgkrnl_model::{Adapter, BasisHandle, Driver, VgpuInfo, VgpuRequest, take_etw_events};
-use gpup_miniport::migration::triage::*;
+use dxgkrnl_model::{Adapter, BasisHandle, VgpuInfo, VgpuRequest, take_etw_events};
 use gpup_miniport::migration::{BlobKind, inspect};
 use gpup_miniport::vgpu::escape::*;
 
 use MigrationData::{Immutable, Mutable};
 
-const RESERVE: u64 = 16 * MIB;
-
-/// A loaded driver and two started GPU-P adapters with partition count 2.
-fn pair() -> (Driver, Adapter, Adapter) {
-    let driver = Driver::load().unwrap();
-    let start = || {
-        let a = driver.start_adapter(&gpup_layout()).unwrap();
-        a.set_partition_count(2).unwrap();
-        a
-    };
-    let (s, t) = (start(), start());
-    (driver, s, t)
-}
-
-/// A running VF of `RESERVE` bytes in `slot` (the model's basis over it, tracked).
-fn vf(a: &Adapter, slot: u32) -> VgpuInfo {
-    a.create_vgpu(&VgpuRequest {
-        partition: Some(slot),
-        ..VgpuRequest::vram(RESERVE)
-    })
-    .unwrap()
-}
-
-/// A running VF of `RESERVE` bytes scattered over `pieces`, bound with
-/// SetVirtualGpuResources2.
-fn scattered_vf(a: &Adapter, slot: u32, pieces: &[(u64, u64)]) -> VgpuInfo {
-    a.create_vgpu(&VgpuRequest {
-        partition: Some(slot),
-        placement: Some(pieces.to_vec()),
-        ..VgpuRequest::vram(RESERVE)
-    })
-    .unwrap()
-}
-
-fn info(a: &Adapter, v: &VgpuInfo) -> GPUP_VGPU_ESCAPE_INFO {
-    a.vgpu_query(v).unwrap()
-}
-
-/// The VF's migration phase (`GPUP_VGPU_MIGRATION_*`).
-fn phase(a: &Adapter, v: &VgpuInfo) -> u32 {
-    (info(a, v).Flags & GPUP_VGPU_MIGRATION_MASK) >> GPUP_VGPU_MIGRATION_SHIFT
-}
-
-fn paused(a: &Adapter, v: &VgpuInfo) -> bool {
-    info(a, v).Flags & GPUP_VGPU_FLAG_PAUSED != 0
-}
-
-fn ok(status: NTSTATUS) {
-    assert_eq!(status, STATUS_SUCCESS);
-}
-
-/// The source side up to the pause: prepared, immutable data saved.
-fn source_saving(s: &Adapter, v: &VgpuInfo) -> Vec<u8> {
-    ok(s.prepare_live_migration(v.partition, MigrationType::Source));
-    s.save_migration_data(Immutable, v.partition).unwrap()
-}
-
-/// The whole source side: both blobs, the VF paused.
-fn source_saved(s: &Adapter, v: &VgpuInfo) -> (Vec<u8>, Vec<u8>) {
-    let immutable = source_saving(s, v);
-    ok(s.set_vf_pause(v.partition, true));
-    let mutable = s.save_migration_data(Mutable, v.partition).unwrap();
-    (immutable, mutable)
-}
-
-/// The target prepared and paused, ready for RestoreImmutable.
-fn target_ready(t: &Adapter, v: &VgpuInfo) {
-    ok(t.prepare_live_migration(v.partition, MigrationType::Target));
-    ok(t.set_vf_pause(v.partition, true));
-}
-
-/// The records of a blob: (type, payload offset, payload length).
-fn records(blob: &[u8]) -> Vec<(u16, usize, usize)> {
-    let mut out = Vec::new();
-    let mut at = 32;
-    while at + 8 <= blob.len() {
-        let ty = u16::from_le_bytes([blob[at], blob[at + 1]]);
-        let len = u32::from_le_bytes(blob[at + 4..at + 8].try_into().unwrap()) as usize;
-        out.push((ty, at + 8, len));
-        at += 8 + len;
-    }
-    out
-}
-
-/// The payload offset of record `ty`.
-fn payload(blob: &[u8], ty: u16) -> usize {
-    records(blob).iter().find(|r| r.0 == ty).unwrap().1
-}
-
-/// Fixes a modified blob's total length and CRC32C, so that the checks
-/// behind the checksum are what rejects it.
-fn reseal(mut blob: Vec<u8>) -> Vec<u8> {
-    let total = u32::try_from(blob.len()).unwrap();
-    blob[16..20].copy_from_slice(&total.to_le_bytes());
-    blob[24..28].fill(0);
-    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(&blob);
-    blob[24..28].copy_from_slice(&crc.to_le_bytes());
-    blob
-}
-
-/// Restores `blob` into the paused, prepared target and expects it refused
-/// with `STATUS_OBJECT_TYPE_MISMATCH`, one triage event of `reason`, and the
-/// VF's phase unchanged. Returns the event.
-fn refused(
-    t: &Adapter,
-    v: &VgpuInfo,
-    kind: MigrationData,
-    blob: &[u8],
-    reason: u32,
-    what: &str,
-) -> GPUP_MIGRATION_TRIAGE {
-    let before = phase(t, v);
-    let _ = take_etw_events();
-    assert_eq!(
-        t.restore_migration_data(kind, v.partition, blob),
-        STATUS_OBJECT_TYPE_MISMATCH,
-        "{what}"
-    );
-    let events = take_etw_events();
-    assert_eq!(events.len(), 1, "{what}: one event");
-    let e = &events[0];
-    assert_eq!(
-        e.guid,
-        gpup_miniport::interfaces::MIGRATION_TRIAGE_EVENT.guid,
-        "{what}"
-    );
-    assert_eq!(e.event_type, TRIAGE_EVENT_TYPE);
-    let triage = GPUP_MIGRATION_TRIAGE::decode(&e.payload).expect("a triage payload");
-    assert_eq!(triage.Version, TRIAGE_VERSION);
-    assert_eq!(triage.VfIndex, v.partition);
-    assert_eq!(
-        triage.Ddi,
-        match kind {
-            Immutable => 181,
-            Mutable => 182,
-        }
-    );
-    assert_eq!(triage.Reason, reason, "{what}: {triage:?}");
-    assert_eq!(phase(t, v), before, "{what}: nothing changed");
-    triage
-}
+use support::*;
 
 // ---- The two-call size protocol ----
 
@@ -299,185 +161,14 @@ fn malformed_immutable_data_is_refused_and_reported() {
     let dst = vf(&t, 0);
     let good = source_saving(&s, &src);
     target_ready(&t, &dst);
-    let n = good.len();
 
-    // Truncated: every length short of the whole.
-    for len in [0, 1, 31, 32, 40, n / 2, n - 1] {
-        let e = refused(
-            &t,
-            &dst,
-            Immutable,
-            &good[..len],
-            TRIAGE_MALFORMED,
-            "truncated",
-        );
-        assert_eq!(
-            e.Detail,
-            gpup_miniport::migration::DecodeError::Truncated.code(),
-            "{len}"
-        );
-    }
-    // Trailing bytes, after the stated length or resealed into it.
-    let mut longer = good.clone();
-    longer.push(0);
-    refused(&t, &dst, Immutable, &longer, TRIAGE_MALFORMED, "trailing");
-    let e = refused(
-        &t,
-        &dst,
-        Immutable,
-        &reseal(longer),
-        TRIAGE_MALFORMED,
-        "trailing, resealed",
-    );
-    assert_eq!(
-        e.Detail,
-        gpup_miniport::migration::DecodeError::TrailingBytes.code()
-    );
-    // Every single bit flipped.
-    for i in 0..n {
-        for bit in 0..8 {
-            let mut flipped = good.clone();
-            flipped[i] ^= 1 << bit;
-            assert_eq!(
-                t.restore_migration_data(Immutable, dst.partition, &flipped),
-                STATUS_OBJECT_TYPE_MISMATCH,
-                "byte {i} bit {bit}"
-            );
-        }
-    }
-    assert_eq!(take_etw_events().len(), n * 8, "one event per refusal");
-    // Another format major version (with and without a fixed checksum).
-    let mut v2 = good.clone();
-    v2[8] = 2;
-    let e = refused(&t, &dst, Immutable, &v2, TRIAGE_MALFORMED, "major 2");
-    assert_eq!(
-        e.Detail,
-        gpup_miniport::migration::DecodeError::UnsupportedVersion.code()
-    );
-    refused(
-        &t,
-        &dst,
-        Immutable,
-        &reseal(v2),
-        TRIAGE_MALFORMED,
-        "major 2, resealed",
-    );
-    // Mutable data where immutable data belongs.
-    let other = vf(&s, 1);
-    ok(s.prepare_live_migration(other.partition, MigrationType::Source));
-    let _ = s.save_migration_data(Immutable, other.partition).unwrap();
-    ok(s.set_vf_pause(other.partition, true));
-    let mutable = s.save_migration_data(Mutable, other.partition).unwrap();
-    let e = refused(
-        &t,
-        &dst,
-        Immutable,
-        &mutable,
-        TRIAGE_MALFORMED,
-        "wrong kind",
-    );
-    assert_eq!(
-        e.Detail,
-        gpup_miniport::migration::DecodeError::WrongKind.code()
-    );
-
-    // Another adapter: the vendor id changed, checksum fixed.
-    let identity = payload(&good, 1);
-    let mut adapter = good.clone();
-    adapter[identity] ^= 0x01;
-    let e = refused(
-        &t,
-        &dst,
-        Immutable,
-        &reseal(adapter),
-        TRIAGE_ADAPTER,
-        "vendor",
-    );
-    assert_eq!(e.Expected >> 48, 0xFFFE);
-    assert_eq!(e.Found >> 48, 0xFFFF);
-    let mut revision = good.clone();
-    revision[identity + 8] = 9;
-    let e = refused(
-        &t,
-        &dst,
-        Immutable,
-        &reseal(revision),
-        TRIAGE_ADAPTER,
-        "revision",
-    );
-    assert_eq!(e.Detail, 0x0109);
-    // Another driver: minor version and interface version.
-    let driver = payload(&good, 2);
-    let mut minor = good.clone();
-    minor[driver + 2] ^= 0x40;
-    refused(&t, &dst, Immutable, &reseal(minor), TRIAGE_DRIVER, "minor");
-    let mut interface = good.clone();
-    interface[driver + 6] = 0x06;
-    let e = refused(
-        &t,
-        &dst,
-        Immutable,
-        &reseal(interface),
-        TRIAGE_DRIVER,
-        "interface",
-    );
-    assert_eq!(e.Expected & 0xFFFF_FFFF, 0x1_1007);
-    assert_eq!(e.Found & 0xFFFF_FFFF, 0x1_1006);
-    // A patch release is compatible (checked last: it succeeds).
-    // Another page size for the reserve's segment.
-    let segments = payload(&good, 3);
-    let mut page = good.clone();
-    page[segments + 4 + 5] = 0x20; // segment 1's page size: 4096 -> 8192
-    let e = refused(
-        &t,
-        &dst,
-        Immutable,
-        &reseal(page),
-        TRIAGE_SEGMENTS,
-        "page size",
-    );
-    assert_eq!((e.Detail, e.Expected, e.Found), (1, 4096, 8192));
-    // Another reserve size, and another partition count.
-    let resources = payload(&good, 4);
-    let mut size = good.clone();
-    size[resources + 20 + 4 + 3] ^= 0x01;
-    let e = refused(
-        &t,
-        &dst,
-        Immutable,
-        &reseal(size),
-        TRIAGE_RESOURCES,
-        "reserve size",
-    );
-    assert_eq!(e.Expected, RESERVE);
-    let mut count = good.clone();
-    count[resources + 4] = 4;
-    refused(
-        &t,
-        &dst,
-        Immutable,
-        &reseal(count),
-        TRIAGE_RESOURCES,
-        "partition count",
-    );
-    // A VF created differently on the target (half the reserve).
-    let small = t
-        .create_vgpu(&VgpuRequest {
-            partition: Some(1),
-            ..VgpuRequest::vram(RESERVE / 2)
-        })
-        .unwrap();
-    target_ready(&t, &small);
-    refused(
-        &t,
-        &small,
-        Immutable,
-        &good,
-        TRIAGE_RESOURCES,
-        "smaller target VF",
-    );
+    malformed::immutable_framing_is_checked(&t, &dst, &good);
+    malformed::immutable_of_the_wrong_kind(&s, &t, &dst);
+    malformed::immutable_from_another_adapter_or_driver(&t, &dst, &good);
+    malformed::immutable_of_another_layout(&t, &dst, &good);
 
     // After all that, the good data (with a newer patch level) is accepted.
+    let driver = payload(&good, 2);
     let mut patch = good.clone();
     patch[driver + 4] ^= 0x07;
     ok(t.restore_migration_data(Immutable, dst.partition, &reseal(patch)));
@@ -493,112 +184,10 @@ fn malformed_or_foreign_mutable_data_is_refused_and_reported() {
     let (immutable, good) = source_saved(&s, &src);
     target_ready(&t, &dst);
     ok(t.restore_migration_data(Immutable, dst.partition, &immutable));
-    let n = good.len();
-
-    for len in [0, 31, n / 2, n - 1] {
-        refused(
-            &t,
-            &dst,
-            Mutable,
-            &good[..len],
-            TRIAGE_MALFORMED,
-            "truncated",
-        );
-    }
-    let mut longer = good.clone();
-    longer.extend_from_slice(&[0; 3]);
-    refused(&t, &dst, Mutable, &longer, TRIAGE_MALFORMED, "trailing");
-    let mut flipped = good.clone();
-    flipped[n / 2] ^= 0x10;
-    refused(&t, &dst, Mutable, &flipped, TRIAGE_MALFORMED, "bit flip");
-    let mut v9 = good.clone();
-    v9[8] = 9;
-    refused(&t, &dst, Mutable, &reseal(v9), TRIAGE_MALFORMED, "major 9");
-    refused(
-        &t,
-        &dst,
-        Mutable,
-        &immutable,
-        TRIAGE_MALFORMED,
-        "immutable data",
-    );
-
-    // Another source VF's mutable data.
-    let other = vf(&s, 1);
-    let (_, foreign) = source_saved(&s, &other);
-    let e = refused(&t, &dst, Mutable, &foreign, TRIAGE_OTHER_VF, "other VF");
-    assert_eq!(e.Detail, 1);
-    // A source that says it was not paused.
-    let state = payload(&good, 16);
-    let mut running = good.clone();
-    running[state + 12] = 0;
-    refused(
-        &t,
-        &dst,
-        Mutable,
-        &reseal(running),
-        TRIAGE_NOT_PAUSED,
-        "not paused",
-    );
-    // An MSI-X entry past the table, and one given twice.
-    let msix = payload(&good, 17);
-    let mut past = good.clone();
-    past[msix + 4] = 4; // the first entry's index
-    let e = refused(&t, &dst, Mutable, &reseal(past), TRIAGE_MSIX, "index 4");
-    assert_eq!((e.Detail, e.Expected), (4, 4));
-    let mut twice = good.clone();
-    twice[msix + 4 + 18] = 0; // the second entry's index: 1 -> 0
-    refused(
-        &t,
-        &dst,
-        Mutable,
-        &reseal(twice),
-        TRIAGE_MSIX,
-        "index twice",
-    );
-    // A configuration space whose read-only bits are another device's.
-    let config = payload(&good, 19);
-    let mut device = good.clone();
-    device[config + 4 + 2] ^= 0xFF; // device id, low byte
-    let e = refused(
-        &t,
-        &dst,
-        Mutable,
-        &reseal(device),
-        TRIAGE_CONFIG,
-        "device id",
-    );
-    assert_eq!(e.Detail, 2);
-    let mut short = good.clone();
-    short[config..config + 4].copy_from_slice(&4095u32.to_le_bytes());
-    short.remove(config + 4);
-    let len_at = records(&good).iter().find(|r| r.0 == 19).unwrap().1 - 4;
-    short[len_at..len_at + 4].copy_from_slice(&(4 + 4095u32).to_le_bytes());
-    let e = refused(
-        &t,
-        &dst,
-        Mutable,
-        &reseal(short),
-        TRIAGE_CONFIG,
-        "3 KiB space",
-    );
-    assert_eq!(e.Detail, 4095);
-
-    // No basis of the target VF covers its VRAM as the source's did.
-    let basis = dst.reserves[0].basis.unwrap();
-    ok(t.stop_dirty_tracking(basis));
-    ok(t.destroy_memory_basis(basis));
-    let e = refused(&t, &dst, Mutable, &good, TRIAGE_BASES, "no basis");
-    assert_eq!((e.Detail, e.Found), (0, 1));
-    // A basis over the same VF pages, in another shape, does cover them.
-    let halves = [
-        (dst.reserves[0].offset, RESERVE / 2),
-        (dst.reserves[0].offset + RESERVE / 2, RESERVE / 2),
-    ];
-    let again = t.create_memory_basis(SEG_4K, &halves).unwrap();
-    ok(t.restore_migration_data(Mutable, dst.partition, &good));
-    assert_eq!(t.vgpu_msix(&dst).unwrap().WrittenMask, 0b1111);
-    ok(t.destroy_memory_basis(again));
+    malformed::mutable_framing_is_checked(&t, &dst, &good, &immutable);
+    malformed::mutable_from_another_source(&s, &t, &dst, &good);
+    malformed::mutable_msix_and_config_are_checked(&t, &dst, &good);
+    malformed::mutable_needs_bases_over_the_vram(&t, &dst, &good);
 }
 
 // ---- Out-of-order calls ----
@@ -761,6 +350,34 @@ fn a_vf_without_vram_cannot_take_part() {
     ok(s.end_live_migration(v.partition));
 }
 
+/// Every migration DDI refuses a NULL argument block.
+fn null_argument_blocks_are_invalid_parameter(s: &Adapter) {
+    unsafe {
+        assert_eq!(
+            s.prepare_live_migration_raw(core::ptr::null()),
+            STATUS_INVALID_PARAMETER
+        );
+        for kind in [Immutable, Mutable] {
+            assert_eq!(
+                s.restore_migration_data_raw(kind, core::ptr::null()),
+                STATUS_INVALID_PARAMETER
+            );
+        }
+        assert_eq!(
+            s.write_virtualized_interrupt_raw(core::ptr::null()),
+            STATUS_INVALID_PARAMETER
+        );
+        assert_eq!(
+            s.set_vf_pause_raw(core::ptr::null()),
+            STATUS_INVALID_PARAMETER
+        );
+        assert_eq!(
+            s.set_vgpu_resources2_raw(core::ptr::null()),
+            STATUS_INVALID_PARAMETER
+        );
+    }
+}
+
 #[test]
 fn unknown_vfs_and_bad_arguments_are_invalid_parameter() {
     let (_d, s, _t) = pair();
@@ -794,31 +411,7 @@ fn unknown_vfs_and_bad_arguments_are_invalid_parameter() {
         unsafe { s.prepare_live_migration_raw(&raw const args) },
         STATUS_INVALID_PARAMETER
     );
-    // NULL argument blocks.
-    unsafe {
-        assert_eq!(
-            s.prepare_live_migration_raw(core::ptr::null()),
-            STATUS_INVALID_PARAMETER
-        );
-        for kind in [Immutable, Mutable] {
-            assert_eq!(
-                s.restore_migration_data_raw(kind, core::ptr::null()),
-                STATUS_INVALID_PARAMETER
-            );
-        }
-        assert_eq!(
-            s.write_virtualized_interrupt_raw(core::ptr::null()),
-            STATUS_INVALID_PARAMETER
-        );
-        assert_eq!(
-            s.set_vf_pause_raw(core::ptr::null()),
-            STATUS_INVALID_PARAMETER
-        );
-        assert_eq!(
-            s.set_vgpu_resources2_raw(core::ptr::null()),
-            STATUS_INVALID_PARAMETER
-        );
-    }
+    null_argument_blocks_are_invalid_parameter(&s);
     // A Restore with a NULL Data pointer (on a VF ready for it).
     target_ready(&s, &live);
     let args = DXGKARG_GPUP_RESTORE_IMMUTABLE_MIGRATION_DATA {
@@ -906,6 +499,27 @@ fn destroy_during_a_migration_ends_it_and_keeps_the_bases() {
 
 // ---- SetVirtualGpuResources2 ----
 
+/// The VF's GPU writes land where the ranges of its binding say, and the
+/// binding outlives the basis it came from.
+fn scattered_writes_land_where_the_ranges_say(a: &Adapter, v: &VgpuInfo, good: BasisHandle) {
+    let seg = SEG_4K;
+    // The VF's GPU writes land where the ranges say: VF page 2048 is the
+    // second range's first page (segment offset 4 MiB).
+    a.set_vf_power(v.partition, POWER_DEVICE_D0, false).unwrap();
+    let tracker = a.create_memory_basis(seg, &[(0, 64 * MIB)]).unwrap();
+    ok(a.start_dirty_tracking(tracker));
+    a.vf_write_notify(v, 8 * MIB, 4096).unwrap();
+    a.vf_write_notify(v, 8 * MIB - 4096, 8192).unwrap();
+    let bits = query_all(a, tracker, 64 * MIB / 4096, true);
+    let pages = set_bits(&bits, 64 * MIB / 4096);
+    assert_eq!(pages, vec![1024, 32 * 256 + 2047]);
+    // The basis the binding came from may go; the binding stays.
+    ok(a.destroy_memory_basis(good));
+    a.vf_write_notify(v, 0, 4096).unwrap();
+    let bits = query_all(a, tracker, 64 * MIB / 4096, true);
+    assert_eq!(set_bits(&bits, 64 * MIB / 4096), vec![32 * 256]);
+}
+
 #[test]
 fn set_virtual_gpu_resources2_binds_a_scattered_reserve() {
     let (_d, a) = started_gpup(Some(2));
@@ -992,21 +606,7 @@ fn set_virtual_gpu_resources2_binds_a_scattered_reserve() {
         a.set_vgpu_resources(w.partition, &at_four),
         Err(STATUS_INVALID_PARAMETER)
     );
-    // The VF's GPU writes land where the ranges say: VF page 2048 is the
-    // second range's first page (segment offset 4 MiB).
-    a.set_vf_power(v.partition, POWER_DEVICE_D0, false).unwrap();
-    let tracker = a.create_memory_basis(seg, &[(0, 64 * MIB)]).unwrap();
-    ok(a.start_dirty_tracking(tracker));
-    a.vf_write_notify(&v, 8 * MIB, 4096).unwrap();
-    a.vf_write_notify(&v, 8 * MIB - 4096, 8192).unwrap();
-    let bits = query_all(&a, tracker, 64 * MIB / 4096, true);
-    let pages = set_bits(&bits, 64 * MIB / 4096);
-    assert_eq!(pages, vec![1024, 32 * 256 + 2047]);
-    // The basis the binding came from may go; the binding stays.
-    ok(a.destroy_memory_basis(good));
-    a.vf_write_notify(&v, 0, 4096).unwrap();
-    let bits = query_all(&a, tracker, 64 * MIB / 4096, true);
-    assert_eq!(set_bits(&bits, 64 * MIB / 4096), vec![32 * 256]);
+    scattered_writes_land_where_the_ranges_say(&a, &v, good);
 }
 
 // ---- WriteVirtualizedInterrupt and the pause ----

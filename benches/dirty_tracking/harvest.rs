@@ -1,0 +1,144 @@
+//! The harvest cases: every plane, implementation and density.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use dxgkrnl_model::{Adapter, BasisHandle};
+use vm_memory::bitmap::AtomicBitmap;
+
+use crate::cases::*;
+use crate::counting::*;
+use crate::timings::*;
+
+/// Runs `iters` harvests of `which`, each after re-dirtying `density`'s pages
+/// untimed; returns the time of the harvests alone.
+pub(crate) fn timed_harvests(
+    h: &Harvesters,
+    which: Impl,
+    density: Density,
+    out: &mut [u8],
+    iters: u64,
+) -> Duration {
+    if density.fraction <= 0.0 {
+        // Nothing to re-dirty: time the batch, like memcpy's.
+        let start = Instant::now();
+        for _ in 0..iters {
+            h.harvest(which, out);
+            black_box(&mut *out);
+        }
+        return start.elapsed();
+    }
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        h.redirty(which, density);
+        let start = Instant::now();
+        h.harvest(which, out);
+        total += start.elapsed();
+        black_box(&mut *out);
+    }
+    total
+}
+
+pub(crate) fn harvest_key(plane: Plane, which: &str, density: &str) -> String {
+    format!("harvest/{}/{which}/{density}", plane.name)
+}
+
+/// Allocations per harvest, by (plane, implementation, density).
+pub(crate) type AllocTable = BTreeMap<(String, &'static str, &'static str), u64>;
+
+pub(crate) fn bench_harvest(
+    c: &mut Criterion,
+    adapter: &Adapter,
+    bases: &[BasisHandle],
+    allocs: &mut AllocTable,
+) {
+    for (plane, &basis) in PLANES.iter().copied().zip(bases) {
+        let h = Harvesters {
+            plane,
+            adapter,
+            basis,
+            peer: AtomicBitmap::new(
+                usize::try_from(plane.vram).expect("fits"),
+                NonZeroUsize::new(usize::try_from(plane.page).expect("fits")).expect("non-zero"),
+            ),
+            naive: Mutex::new(vec![0; plane.bytes() / 8]),
+        };
+        let mut out = vec![0u8; plane.bytes()];
+        let mut group = c.benchmark_group(format!("harvest/{}", plane.name));
+        group
+            .throughput(Throughput::Bytes(plane.bytes() as u64))
+            .sampling_mode(SamplingMode::Flat);
+
+        let src = vec![0x5Au8; plane.bytes()];
+        let mut dst = vec![0u8; plane.bytes()];
+        let floor: Vec<AtomicU64> = (0..plane.bytes() / 8).map(|_| AtomicU64::new(0)).collect();
+        let key = harvest_key(plane, "memcpy", "-");
+        group.bench_function("memcpy", |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    dst.copy_from_slice(black_box(&src));
+                    black_box(&mut dst);
+                }
+                record(&key, iters, start.elapsed())
+            })
+        });
+
+        for density in DENSITIES {
+            // All three report the same bits, and what each allocates per harvest.
+            let mut reference: Option<Vec<u8>> = None;
+            for which in Impl::ALL {
+                h.redirty(which, density);
+                let n = allocations_of(|| h.harvest(which, &mut out));
+                allocs.insert((plane.name.to_owned(), which.name(), density.label), n);
+                let dirty: u64 = out.iter().map(|b| u64::from(b.count_ones())).sum();
+                assert_eq!(
+                    dirty,
+                    density.dirty_pages(plane.pages()),
+                    "{}",
+                    which.name()
+                );
+                match &reference {
+                    None => reference = Some(out.clone()),
+                    Some(r) => assert!(*r == out, "{} differs from ours", which.name()),
+                }
+            }
+            let key = harvest_key(plane, "floor", density.label);
+            group.bench_with_input(
+                BenchmarkId::new("swap-floor", density.label),
+                &density,
+                |b, &density| {
+                    b.iter_custom(|iters| {
+                        let mut total = Duration::ZERO;
+                        for _ in 0..iters {
+                            floor_redirty(&floor, plane, density);
+                            let start = Instant::now();
+                            black_box(floor_harvest(black_box(&floor)));
+                            total += start.elapsed();
+                        }
+                        record(&key, iters, total)
+                    })
+                },
+            );
+            for which in Impl::ALL {
+                let key = harvest_key(plane, which.name(), density.label);
+                group.bench_with_input(
+                    BenchmarkId::new(which.name(), density.label),
+                    &density,
+                    |b, &density| {
+                        b.iter_custom(|iters| {
+                            let time = timed_harvests(&h, which, density, &mut out, iters);
+                            record(&key, iters, time)
+                        })
+                    },
+                );
+            }
+        }
+        group.finish();
+    }
+}

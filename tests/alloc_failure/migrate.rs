@@ -1,0 +1,272 @@
+//! Live migration: a source and a target mid-migration, and the walks of
+//! the Save and Restore DDIs.
+
+use std::cell::RefCell;
+
+use dxgk_sys::*;
+use dxgkrnl_model::live::MigrationData::{self, Immutable, Mutable};
+use dxgkrnl_model::live::MigrationType;
+use dxgkrnl_model::vfstate::{VfSnapshot, program_guest};
+use dxgkrnl_model::{Adapter, Driver, VgpuInfo, VgpuRequest, take_etw_events};
+use gpup_miniport::vgpu::escape::*;
+
+use crate::common::*;
+use crate::harness::*;
+use crate::vgpu::*;
+
+/// A source and a target adapter with a VF each, the guest's state
+/// programmed on the source, both prepared and the target paused; then, as
+/// far as `stage` says, the immutable data saved (1), restored with the
+/// source paused (2), and the mutable data saved (3).
+pub(crate) struct Migrating {
+    pub(crate) _driver: Driver,
+    pub(crate) s: Adapter,
+    pub(crate) t: Adapter,
+    pub(crate) src: VgpuInfo,
+    pub(crate) dst: VgpuInfo,
+    pub(crate) immutable: Vec<u8>,
+    pub(crate) mutable: Vec<u8>,
+    /// The OS's buffer of a filling Save call, and its size.
+    pub(crate) buf: RefCell<Vec<u8>>,
+    pub(crate) needed: u64,
+}
+
+/// How the source VF's VRAM is laid out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// One range, one memory basis over it (on both sides).
+    Contiguous,
+    /// Scattered over [`SCATTER`] on the source (contiguous on the target),
+    /// with a second memory basis over VF bytes `[4 MiB, 5 MiB)` on both
+    /// sides (tracked on the source only).
+    Scattered,
+}
+
+pub(crate) fn migrating(stage: u32, shape: Shape) -> Migrating {
+    let driver = Driver::load().unwrap();
+    let start = || {
+        let a = driver.start_adapter(&gpup_layout()).unwrap();
+        a.set_partition_count(2).unwrap();
+        a
+    };
+    let (s, t) = (start(), start());
+    let src = s
+        .create_vgpu(&VgpuRequest {
+            partition: Some(0),
+            placement: (shape == Shape::Scattered).then(|| SCATTER.to_vec()),
+            ..VgpuRequest::vram(VF_RESERVE)
+        })
+        .unwrap();
+    program_guest(&s, &src, 7).unwrap();
+    let dst = running_vf(&t, 0);
+    if shape == Shape::Scattered {
+        // VF bytes [4 MiB, 5 MiB): the start of the second piece on the source.
+        let _ = tracked(&s, SEG_4K, &[(SCATTER[1].0, MIB)]);
+        let at = dst.reserves[0].offset + 4 * MIB;
+        t.create_memory_basis(SEG_4K, &[(at, MIB)]).unwrap();
+    }
+    assert_eq!(
+        s.prepare_live_migration(0, MigrationType::Source),
+        STATUS_SUCCESS
+    );
+    assert_eq!(
+        t.prepare_live_migration(0, MigrationType::Target),
+        STATUS_SUCCESS
+    );
+    assert_eq!(t.set_vf_pause(0, true), STATUS_SUCCESS);
+    let mut m = Migrating {
+        _driver: driver,
+        s,
+        t,
+        src,
+        dst,
+        immutable: Vec::new(),
+        mutable: Vec::new(),
+        buf: RefCell::new(Vec::new()),
+        needed: 0,
+    };
+    if stage >= 1 {
+        m.immutable = m.s.save_migration_data(Immutable, 0).unwrap();
+    }
+    if stage >= 2 {
+        assert_eq!(
+            m.t.restore_migration_data(Immutable, 0, &m.immutable),
+            STATUS_SUCCESS
+        );
+        assert_eq!(m.s.set_vf_pause(0, true), STATUS_SUCCESS);
+    }
+    if stage >= 3 {
+        m.mutable = m.s.save_migration_data(Mutable, 0).unwrap();
+    }
+    let _ = take_etw_events();
+    m
+}
+
+/// The VF's state as the OS reads it.
+pub(crate) fn snapshot(a: &Adapter, v: &VgpuInfo) -> VfSnapshot {
+    let reserve =
+        dxgkrnl_model::vf::Reserve::new(v.reserves[0].segment, v.pieces[0].clone()).unwrap();
+    VfSnapshot::take(a, v, &reserve, &v.pieces[0], true).unwrap()
+}
+
+/// After the mutable data was restored: the target's state equals the source's.
+pub(crate) fn arrived(m: &Migrating) -> Result<(), String> {
+    want(
+        "target phase",
+        phase(&m.t, &m.dst),
+        GPUP_VGPU_MIGRATION_RESTORED,
+    )?;
+    let differences = snapshot(&m.s, &m.src).differences(&snapshot(&m.t, &m.dst));
+    want("differences", differences, Vec::<String>::new())
+}
+
+pub(crate) fn walk_save(
+    name: &str,
+    kind: MigrationData,
+    fill: bool,
+    shape: Shape,
+) -> Result<Walked, String> {
+    let (stage, phase_before, phase_after) = match kind {
+        Immutable => (
+            0,
+            GPUP_VGPU_MIGRATION_PREPARED_SOURCE,
+            GPUP_VGPU_MIGRATION_SAVING,
+        ),
+        Mutable => (2, GPUP_VGPU_MIGRATION_SAVING, GPUP_VGPU_MIGRATION_SAVED),
+    };
+    let call = move |m: &Migrating| {
+        if fill {
+            let mut buf = m.buf.borrow_mut();
+            m.s.save_migration_call(kind, 0, m.needed, Some(&mut buf[..]))
+        } else {
+            m.s.save_migration_call(kind, 0, 0, None)
+        }
+    };
+    // Restores what the source saved; for the mutable data the VF arrives.
+    let restore = move |m: &Migrating, blob: &[u8]| -> Result<(), String> {
+        expect(
+            "Restore",
+            m.t.restore_migration_data(kind, 0, blob),
+            STATUS_SUCCESS,
+        )?;
+        match kind {
+            Immutable => want(
+                "target phase",
+                phase(&m.t, &m.dst),
+                GPUP_VGPU_MIGRATION_RESTORING,
+            ),
+            Mutable => arrived(m),
+        }
+    };
+    walk(
+        name,
+        || {
+            let mut m = migrating(stage, shape);
+            if fill {
+                let (status, needed) = m.s.save_migration_call(kind, 0, 0, None);
+                assert_eq!(status, STATUS_SUCCESS);
+                m.needed = needed;
+                m.buf = RefCell::new(vec![0xA5; needed as usize]);
+            }
+            m
+        },
+        call,
+        |_, (status, size)| {
+            expect("Save", status, STATUS_SUCCESS)?;
+            if size <= 32 {
+                return Err(format!("DataSize {size}"));
+            }
+            Ok(())
+        },
+        |m, (status, size)| {
+            expect("Save", status, STATUS_NO_MEMORY)?;
+            // DataSize, the buffer and the migration state are as they were.
+            want("DataSize", size, if fill { m.needed } else { 0 })?;
+            if m.buf.borrow().iter().any(|&b| b != 0xA5) {
+                return Err("the buffer was written".into());
+            }
+            want("source phase", phase(&m.s, &m.src), phase_before)?;
+            // A retried Save succeeds, and what it saved restores.
+            let blob = if fill {
+                let (status, written) = call(m);
+                expect("Save again", status, STATUS_SUCCESS)?;
+                m.buf.borrow()[..written as usize].to_vec()
+            } else {
+                m.s.save_migration_data(kind, 0)
+                    .map_err(|e| format!("Save again: {e:?}"))?
+            };
+            want("source phase after", phase(&m.s, &m.src), phase_after)?;
+            restore(m, &blob)
+        },
+    )
+}
+
+pub(crate) fn walk_restore(
+    name: &str,
+    kind: MigrationData,
+    shape: Shape,
+) -> Result<Walked, String> {
+    let (stage, phase_before) = match kind {
+        Immutable => (1, GPUP_VGPU_MIGRATION_PREPARED_TARGET),
+        Mutable => (3, GPUP_VGPU_MIGRATION_RESTORING),
+    };
+    fn blob(m: &Migrating, kind: MigrationData) -> &[u8] {
+        match kind {
+            Immutable => &m.immutable,
+            Mutable => &m.mutable,
+        }
+    }
+    walk(
+        name,
+        || {
+            let m = migrating(stage, shape);
+            let before = (
+                m.t.vf_config_space(0).unwrap(),
+                m.t.vgpu_msix(&m.dst).unwrap(),
+            );
+            (m, before)
+        },
+        |(m, _)| m.t.restore_migration_data(kind, 0, blob(m, kind)),
+        |(m, _), status| {
+            expect("Restore", status, STATUS_SUCCESS)?;
+            want("events", take_etw_events(), Vec::new())?;
+            if kind == Mutable {
+                arrived(m)?;
+            }
+            Ok(())
+        },
+        |(m, (config, msix)), status| {
+            expect("Restore", status, STATUS_NO_MEMORY)?;
+            // No triage event (the data is not at fault), nothing applied.
+            want("events", take_etw_events(), Vec::new())?;
+            want("target phase", phase(&m.t, &m.dst), phase_before)?;
+            if m.t.vf_config_space(0).unwrap() != *config {
+                return Err("the configuration space changed".into());
+            }
+            want("MSI-X table", m.t.vgpu_msix(&m.dst).unwrap(), *msix)?;
+            // The target is restorable by a retry, and the VF arrives.
+            expect(
+                "Restore again",
+                m.t.restore_migration_data(kind, 0, blob(m, kind)),
+                STATUS_SUCCESS,
+            )?;
+            if kind == Immutable {
+                want(
+                    "target phase",
+                    phase(&m.t, &m.dst),
+                    GPUP_VGPU_MIGRATION_RESTORING,
+                )?;
+                expect("pause source", m.s.set_vf_pause(0, true), STATUS_SUCCESS)?;
+                let mutable =
+                    m.s.save_migration_data(Mutable, 0)
+                        .map_err(|e| format!("SaveMutable: {e:?}"))?;
+                expect(
+                    "RestoreMutable",
+                    m.t.restore_migration_data(Mutable, 0, &mutable),
+                    STATUS_SUCCESS,
+                )?;
+            }
+            arrived(m)
+        },
+    )
+}
