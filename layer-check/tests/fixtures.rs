@@ -478,3 +478,36 @@ fn metrics_count_unsafe_where_it_is_written_macros_included() {
     );
     assert!(report.contains("== largest functions (3 distinct functions, 0 over 100 lines)\n       3  plain/src/a.rs:1 fn x\n"), "{report}");
 }
+
+#[test]
+fn code_under_any_cfg_and_uses_inside_functions_count() {
+    let fx = Fixture::new();
+    fx.file(
+        "src/low.rs",
+        "pub enum E { A, B }\npub fn base() -> u32 { 1 }\n#[cfg(any())]\nmod never;\n",
+    );
+    fx.file(
+        "src/low/never.rs",
+        "fn f() {\n    use crate::mid::g;\n    let _ = g;\n}\n",
+    );
+    fx.expect("upward: src/low/never.rs:2 low (0) -> mid (1) via crate::mid::g");
+}
+
+#[test]
+fn an_excluded_workspace_and_declared_targets_are_read() {
+    let fx = Fixture::new();
+    fx.file(
+        "Cargo.toml",
+        &MANIFEST.replace(
+            "members = [\"plain\"]",
+            "members = [\"plain\"]\nexclude = [\"fz\"]",
+        ),
+    );
+    fx.file(
+        "fz/Cargo.toml",
+        "[package]\nname = \"fz\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n[workspace]\nmembers = [\".\"]\n\n\
+         [[bin]]\nname = \"t\"\npath = \"targets/t.rs\"\n",
+    );
+    fx.file("fz/targets/t.rs", "mod a { pub fn x() { super::b::y() } }\nmod b { pub fn y() {} pub fn z() { super::a::x() } }\nfn main() {}\n");
+    fx.expect_one("cycle: fz (bin t) under crate: a -> b -> a");
+}
