@@ -14,6 +14,7 @@ mod kernel_image;
 mod package;
 mod pe;
 mod sign;
+mod stack;
 mod tool;
 mod wine_smoke;
 

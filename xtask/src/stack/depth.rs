@@ -1,0 +1,147 @@
+//! Recursion and depth over the call graph: the strongly connected
+//! components (Tarjan's algorithm, written with an explicit stack) and, on
+//! the acyclic graph, each function's deepest chain.
+
+use std::collections::BTreeSet;
+
+use super::graph::{Graph, Reach};
+
+/// The functions `f` can enter next: `(callee, is_tail)`. Indirect calls
+/// reach their resolved targets; unresolved ones reach nothing in the image
+/// (the check fails on them unless allow-listed).
+pub fn successors(graph: &Graph, f: usize) -> Vec<(usize, bool)> {
+    let Some(function) = graph.functions.get(f) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(usize, bool)> = function.calls.iter().map(|&c| (c, false)).collect();
+    out.extend(function.tails.iter().map(|&t| (t, true)));
+    for site in &function.indirect {
+        if let Reach::Functions(targets) = &site.reach {
+            out.extend(targets.iter().map(|&t| (t, site.tail)));
+        }
+    }
+    out
+}
+
+/// The cycles of the graph: every strongly connected component of more than
+/// one function, and every function that enters itself.
+pub fn cycles(graph: &Graph) -> Vec<Vec<usize>> {
+    let n = graph.functions.len();
+    let succ: Vec<Vec<usize>> = (0..n)
+        .map(|f| successors(graph, f).into_iter().map(|(c, _)| c).collect())
+        .collect();
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut next = 0;
+    let mut out = Vec::new();
+    for root in 0..n {
+        if index[root] != usize::MAX {
+            continue;
+        }
+        // (node, position in its successor list)
+        let mut work = vec![(root, 0usize)];
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (v, ref mut i)) = work.last_mut() {
+            if let Some(&w) = succ[v].get(*i) {
+                *i += 1;
+                if index[w] == usize::MAX {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    work.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            work.pop();
+            if let Some(&(parent, _)) = work.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let mut component = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                if component.len() > 1 || succ[v].contains(&v) {
+                    component.sort_unstable();
+                    out.push(component);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Each function's deepest chain in bytes, and the next function on it.
+/// Edges inside a cycle are not followed (the check has failed already).
+pub fn deepest(graph: &Graph, cyclic: &BTreeSet<usize>) -> (Vec<u64>, Vec<Option<usize>>) {
+    let n = graph.functions.len();
+    let mut depth = vec![None::<u64>; n];
+    let mut next = vec![None; n];
+    for root in 0..n {
+        let mut work = vec![root];
+        while let Some(&v) = work.last() {
+            if depth[v].is_some() {
+                work.pop();
+                continue;
+            }
+            let succ: Vec<(usize, bool)> = successors(graph, v)
+                .into_iter()
+                .filter(|&(c, _)| !(cyclic.contains(&v) && cyclic.contains(&c)) && c != v)
+                .collect();
+            let pending: Vec<usize> = succ
+                .iter()
+                .map(|&(c, _)| c)
+                .filter(|&c| depth[c].is_none())
+                .collect();
+            if !pending.is_empty() && !pending.iter().any(|c| work.contains(c)) {
+                work.extend(pending);
+                continue;
+            }
+            let frame = u64::from(graph.functions[v].frame);
+            let mut best = (frame, None);
+            for (c, tail) in succ {
+                let below = depth[c].unwrap_or(0);
+                let total = if tail {
+                    below.max(frame)
+                } else {
+                    frame + below
+                };
+                if total > best.0 || (best.1.is_none() && total >= best.0 && total > frame) {
+                    best = (total, Some(c));
+                }
+            }
+            depth[v] = Some(best.0);
+            next[v] = best.1;
+            work.pop();
+        }
+    }
+    (depth.into_iter().map(|d| d.unwrap_or(0)).collect(), next)
+}
+
+/// The chain from `f` down its deepest path.
+pub fn chain(next: &[Option<usize>], f: usize) -> Vec<usize> {
+    let mut out = vec![f];
+    let mut at = f;
+    while let Some(Some(c)) = next.get(at) {
+        if out.contains(c) {
+            break;
+        }
+        out.push(*c);
+        at = *c;
+    }
+    out
+}
