@@ -198,6 +198,13 @@ fn check_unsigned(image: &Path) -> Result<(crate::pe::Report, Vec<u8>), String> 
     for line in corrupt::self_test(&data, &MINIPORT)? {
         println!("  {line}");
     }
+    println!(
+        "==> the stack check rejects a deliberately broken build (--cfg {}, own target directory)",
+        stack::demo::CFG
+    );
+    for line in stack::demo::demonstrate(&workspace_root())? {
+        println!("  {line}");
+    }
     let readobj = readobj_imports(image)?;
     if multiset(&readobj) != multiset(&report.imports) {
         return Err(format!(

@@ -145,3 +145,61 @@ pub fn chain(next: &[Option<usize>], f: usize) -> Vec<usize> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::graph::{Function, Indirect};
+
+    fn function(name: &str, frame: u32, calls: &[usize], tails: &[usize]) -> Function {
+        Function {
+            name: name.into(),
+            frame,
+            calls: calls.iter().copied().collect(),
+            tails: tails.iter().copied().collect(),
+            ..Function::default()
+        }
+    }
+
+    #[test]
+    fn mutual_recursion_and_self_calls_are_cycles() {
+        let graph = Graph {
+            functions: vec![
+                function("entry", 40, &[1, 3], &[]),
+                function("ping", 32, &[2], &[]),
+                function("pong", 32, &[1], &[]),
+                function("self", 16, &[3], &[]),
+                function("leaf", 8, &[], &[]),
+            ],
+            ..Graph::default()
+        };
+        assert_eq!(cycles(&graph), vec![vec![1, 2], vec![3]]);
+    }
+
+    #[test]
+    fn the_deepest_chain_adds_frames_and_a_tail_jump_replaces_the_frame() {
+        let mut graph = Graph {
+            functions: vec![
+                function("entry", 100, &[1, 2], &[]),
+                function("shallow", 50, &[], &[]),
+                function("deep", 200, &[3], &[]),
+                function("leaf", 8, &[], &[]),
+                function("tailer", 300, &[], &[3]),
+            ],
+            ..Graph::default()
+        };
+        let (depths, next) = deepest(&graph, &BTreeSet::new());
+        assert_eq!(depths[0], 100 + 200 + 8);
+        assert_eq!(chain(&next, 0), vec![0, 2, 3]);
+        // A tail jump runs the target in place of the jumper's frame.
+        assert_eq!(depths[4], 300);
+        // An indirect call counts its deepest resolved target.
+        graph.functions[1].indirect.push(Indirect {
+            reach: Reach::Functions(BTreeSet::from([4])),
+            ..Indirect::default()
+        });
+        let (depths, next) = deepest(&graph, &BTreeSet::new());
+        assert_eq!(depths[0], 100 + 50 + 300);
+        assert_eq!(chain(&next, 0), vec![0, 1, 4]);
+    }
+}

@@ -29,16 +29,17 @@ use super::map::LinkerMap;
 use super::unwind::{self, Frame};
 
 /// What an indirect call can reach.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Reach {
     /// Exactly these functions (vtable slot or a loaded address).
     Functions(BTreeSet<usize>),
     /// Not determined from the image.
+    #[default]
     Unresolved,
 }
 
 /// One indirect call (or indirect tail jump).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Indirect {
     /// Address of the instruction (RVA).
     pub at: u32,

@@ -15,6 +15,7 @@
 //!   [`Limits::chain`], and on an indirect call whose targets are not
 //!   determined unless its function is in [`ALLOWED`].
 
+pub mod demo;
 mod depth;
 mod graph;
 mod indirect;
