@@ -87,45 +87,54 @@ pub fn cycles(graph: &Graph) -> Vec<Vec<usize>> {
 
 /// Each function's deepest chain in bytes, and the next function on it.
 /// Edges inside a cycle are not followed (the check has failed already).
+/// A depth-first search with an explicit stack: a function is computed once
+/// every successor not on the current path is.
 pub fn deepest(graph: &Graph, cyclic: &BTreeSet<usize>) -> (Vec<u64>, Vec<Option<usize>>) {
     let n = graph.functions.len();
     let mut depth = vec![None::<u64>; n];
     let mut next = vec![None; n];
+    let mut on_path = vec![false; n];
+    let succ = |v: usize| -> Vec<(usize, bool)> {
+        successors(graph, v)
+            .into_iter()
+            .filter(|&(c, _)| c != v && !(cyclic.contains(&v) && cyclic.contains(&c)))
+            .collect()
+    };
     for root in 0..n {
-        let mut work = vec![root];
-        while let Some(&v) = work.last() {
+        let mut work = vec![(root, false)];
+        while let Some(&(v, expanded)) = work.last() {
             if depth[v].is_some() {
                 work.pop();
                 continue;
             }
-            let succ: Vec<(usize, bool)> = successors(graph, v)
-                .into_iter()
-                .filter(|&(c, _)| !(cyclic.contains(&v) && cyclic.contains(&c)) && c != v)
-                .collect();
-            let pending: Vec<usize> = succ
-                .iter()
-                .map(|&(c, _)| c)
-                .filter(|&c| depth[c].is_none())
-                .collect();
-            if !pending.is_empty() && !pending.iter().any(|c| work.contains(c)) {
-                work.extend(pending);
+            if !expanded {
+                if let Some(top) = work.last_mut() {
+                    top.1 = true;
+                }
+                on_path[v] = true;
+                for (c, _) in succ(v) {
+                    if depth[c].is_none() && !on_path[c] {
+                        work.push((c, false));
+                    }
+                }
                 continue;
             }
             let frame = u64::from(graph.functions[v].frame);
             let mut best = (frame, None);
-            for (c, tail) in succ {
+            for (c, tail) in succ(v) {
                 let below = depth[c].unwrap_or(0);
                 let total = if tail {
                     below.max(frame)
                 } else {
                     frame + below
                 };
-                if total > best.0 || (best.1.is_none() && total >= best.0 && total > frame) {
+                if total > best.0 {
                     best = (total, Some(c));
                 }
             }
             depth[v] = Some(best.0);
             next[v] = best.1;
+            on_path[v] = false;
             work.pop();
         }
     }

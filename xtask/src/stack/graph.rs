@@ -19,24 +19,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use iced_x86::{Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register};
+use iced_x86::{Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind};
 use object::LittleEndian as LE;
 use object::pe;
 use object::read::pe::PeFile64;
 
-use super::indirect::JumpTables;
+pub use super::indirect::Reach;
+use super::indirect::{JumpTables, memory_text};
 use super::map::LinkerMap;
 use super::unwind::{self, Frame};
-
-/// What an indirect call can reach.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Reach {
-    /// Exactly these functions (vtable slot or a loaded address).
-    Functions(BTreeSet<usize>),
-    /// Not determined from the image.
-    #[default]
-    Unresolved,
-}
 
 /// One indirect call (or indirect tail jump).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -420,7 +411,14 @@ fn edge(
             if instr.op0_kind() == OpKind::Register && !is_call && !has_rex_w(raw) {
                 return; // a jump table inside the function
             }
-            let site = super::indirect::resolve(graph, instrs, i, imports, tables);
+            let image = super::indirect::Image {
+                starting_at: &|rva| graph.starting_at(rva),
+                symbol_at: &|rva| graph.symbol_at(rva),
+                vtable_slots: &graph.vtable_slots,
+                imports,
+                tables,
+            };
+            let site = super::indirect::resolve(&image, instrs, i);
             let Some(function) = graph.functions.get_mut(f) else {
                 return;
             };
@@ -464,14 +462,4 @@ pub fn operand_text(instr: &Instruction) -> String {
         return format!("{:?}", instr.op0_register()).to_lowercase();
     }
     memory_text(instr)
-}
-
-/// The memory operand of `instr` as `[base+index*scale+disp]`.
-pub fn memory_text(instr: &Instruction) -> String {
-    let base = format!("{:?}", instr.memory_base()).to_lowercase();
-    let index = match instr.memory_index() {
-        Register::None => String::new(),
-        r => format!("+{:?}*{}", r, instr.memory_index_scale()).to_lowercase(),
-    };
-    format!("[{base}{index}+{:#x}]", instr.memory_displacement64())
 }

@@ -19,7 +19,40 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use iced_x86::{Code, FlowControl, Instruction, Mnemonic, OpKind, Register};
 
-use super::graph::{Graph, Reach, memory_text};
+/// What an indirect call can reach.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Reach {
+    /// Exactly these functions (vtable slot or a loaded address).
+    Functions(BTreeSet<usize>),
+    /// Not determined from the image.
+    #[default]
+    Unresolved,
+}
+
+/// What the resolution needs to know of the image (the call graph's
+/// lookups, passed in so that this module does not depend on the graph's).
+pub struct Image<'a> {
+    /// The function starting at an RVA.
+    pub starting_at: &'a dyn Fn(u32) -> Option<usize>,
+    /// The map's name of an RVA.
+    pub symbol_at: &'a dyn Fn(u32) -> String,
+    /// Functions in vtables, by slot offset.
+    pub vtable_slots: &'a BTreeMap<u32, BTreeSet<usize>>,
+    /// Import slots (RVA to `dll!name`).
+    pub imports: &'a BTreeMap<u32, String>,
+    /// Reads 32-bit values (jump tables).
+    pub tables: &'a JumpTables<'a>,
+}
+
+/// The memory operand of `instr` as `[base+index*scale+disp]`.
+pub fn memory_text(instr: &Instruction) -> String {
+    let base = format!("{:?}", instr.memory_base()).to_lowercase();
+    let index = match instr.memory_index() {
+        Register::None => String::new(),
+        r => format!("+{:?}*{}", r, instr.memory_index_scale()).to_lowercase(),
+    };
+    format!("[{base}{index}+{:#x}]", instr.memory_displacement64())
+}
 
 /// What an indirect call turned out to be.
 pub enum Site {
@@ -44,26 +77,17 @@ enum Source {
 }
 
 /// Resolves the indirect call `instrs[i]`.
-pub fn resolve(
-    graph: &Graph,
-    instrs: &[Instruction],
-    i: usize,
-    imports: &BTreeMap<u32, String>,
-    tables: &JumpTables<'_>,
-) -> Site {
+pub fn resolve(image: &Image<'_>, instrs: &[Instruction], i: usize) -> Site {
     let Some(instr) = instrs.get(i) else {
         return unresolved(None, "no instruction".into());
     };
     let sources = if instr.op0_kind() == OpKind::Register {
-        match writes(instrs, i, tables) {
-            Ok(writes) => writes
-                .iter()
-                .map(|w| source(graph, w, 1, imports))
-                .collect(),
+        match writes(instrs, i, image.tables) {
+            Ok(writes) => writes.iter().map(|w| source(image, w, 1)).collect(),
             Err(why) => vec![Source::Unknown(why)],
         }
     } else {
-        vec![source(graph, instr, 0, imports)]
+        vec![source(image, instr, 0)]
     };
     combine(sources)
 }
@@ -298,18 +322,13 @@ fn slot_of(instr: &Instruction) -> Option<u32> {
 
 /// What `instr` (a write of the register, or the call itself; its memory
 /// operand is operand `operand`) gives as the target.
-fn source(
-    graph: &Graph,
-    instr: &Instruction,
-    operand: u32,
-    imports: &BTreeMap<u32, String>,
-) -> Source {
+fn source(image: &Image<'_>, instr: &Instruction, operand: u32) -> Source {
     let memory = instr.op_count() > operand && instr.op_kind(operand) == OpKind::Memory;
     if instr.code() == Code::Lea_r64_m && instr.is_ip_rel_memory_operand() {
         let target = u32::try_from(instr.ip_rel_memory_address()).unwrap_or(u32::MAX);
-        return match graph.starting_at(target) {
+        return match (image.starting_at)(target) {
             Some(f) => Source::Functions(BTreeSet::from([f]), None),
-            None => Source::Unknown(format!("address of {}", graph.symbol_at(target))),
+            None => Source::Unknown(format!("address of {}", (image.symbol_at)(target))),
         };
     }
     if !memory
@@ -322,12 +341,12 @@ fn source(
     }
     if instr.is_ip_rel_memory_operand() {
         let at = u32::try_from(instr.ip_rel_memory_address()).unwrap_or(u32::MAX);
-        return match imports.get(&at) {
+        return match image.imports.get(&at) {
             Some(name) => Source::Import(name.clone()),
-            None => Source::Unknown(format!("pointer in {}", graph.symbol_at(at))),
+            None => Source::Unknown(format!("pointer in {}", (image.symbol_at)(at))),
         };
     }
-    match slot_of(instr).and_then(|slot| Some((slot, graph.vtable_slots.get(&slot)?))) {
+    match slot_of(instr).and_then(|slot| Some((slot, image.vtable_slots.get(&slot)?))) {
         Some((slot, f)) if !f.is_empty() => Source::Functions(f.clone(), Some(slot)),
         _ => Source::Unknown(format!("pointer at {}", memory_text(instr))),
     }

@@ -177,6 +177,7 @@ pub fn check(
     frames(&graph, limits, &mut report);
     chains(&graph, &roots, &depths, &next, limits, &mut report);
     indirect(&graph, &depths, allowed, &mut report);
+    stale(&graph, allowed, &mut report);
     panics(&graph, &roots, &mut report);
     Ok(report)
 }
@@ -313,13 +314,9 @@ fn chains(
             .into(),
     );
     for (i, (d, chain)) in report.chains.clone().iter().take(10).enumerate() {
-        report.lines.push(format!(
-            "{:>3}. {d:>5}  {}",
-            i + 1,
-            chain.first().map_or("", |c| c.0.as_str())
-        ));
-        for (name, frame) in chain.iter().skip(1) {
-            report.lines.push(format!("           {frame:>5}  {name}"));
+        report.lines.push(format!("{:>3}. total {d} bytes:", i + 1));
+        for (name, frame) in chain {
+            report.lines.push(format!("      {frame:>5}  {name}"));
         }
     }
 }
@@ -374,6 +371,22 @@ fn indirect(graph: &Graph, depths: &[u64], allowed: &[Allowed], report: &mut Sta
                     }
                 },
             }
+        }
+    }
+}
+
+/// Notes allow-list entries that match no indirect call of this image
+/// (inlining moved the call, or it is gone): to review, not a failure.
+fn stale(graph: &Graph, allowed: &[Allowed], report: &mut StackReport) {
+    for a in allowed {
+        let used = graph.functions.iter().any(|f| {
+            f.name.starts_with(a.function) && f.indirect.iter().any(|s| s.origin.contains(a.origin))
+        });
+        if !used {
+            report.lines.push(format!(
+                "note: allow-list entry for {} ({:?}) matches no indirect call of this image",
+                a.function, a.origin
+            ));
         }
     }
 }
