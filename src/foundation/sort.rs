@@ -12,15 +12,11 @@
 pub(crate) fn sort_by_key<T, K: Ord>(v: &mut [T], mut key: impl FnMut(&T) -> K) {
     let len = v.len();
     // Heapify: sift down every parent, the last one first.
-    let mut start = len / 2;
-    while start > 0 {
-        start -= 1;
+    for start in (0..len / 2).rev() {
         sift_down(v, start, len, &mut key);
     }
     // Move the largest to the end, shrink the heap, restore it.
-    let mut end = len;
-    while end > 1 {
-        end -= 1;
+    for end in (1..len).rev() {
         swap(v, 0, end);
         sift_down(v, 0, end, &mut key);
     }
