@@ -345,6 +345,11 @@ fn indirect(graph: &Graph, depths: &[u64], allowed: &[Allowed], report: &mut Sta
                         deepest.map_or(0, |t| depths[t]),
                         deepest.map_or("", |t| graph.functions[t].name.as_str())
                     ));
+                    let names: Vec<&str> = targets
+                        .iter()
+                        .map(|&t| graph.functions[t].name.as_str())
+                        .collect();
+                    report.lines.push(format!("      -> {}", names.join(", ")));
                 }
                 Reach::Unresolved => match find_allowed(allowed, &function.name, &site.origin) {
                     Some(a) if a.reaches == Reaches::Formatters => {
