@@ -315,14 +315,18 @@ impl Tracker {
             return Err(Status::InsufficientResources);
         }
         let mut by_offset: Vec<u32> = try_vec(ranges.len())?;
-        by_offset.extend((0..ranges.len()).filter_map(|i| u32::try_from(i).ok()));
+        // Pushed into the reserved capacity: `extend` over a `filter_map`
+        // keeps a growth path (and its panic) in the image.
+        for i in (0..ranges.len()).filter_map(|i| u32::try_from(i).ok()) {
+            push(&mut by_offset, i)?;
+        }
         let offset_of = |i: &u32| {
             usize::try_from(*i)
                 .ok()
                 .and_then(|i| ranges.get(i))
                 .map_or(0, |r| r.span.offset)
         };
-        by_offset.sort_unstable_by_key(offset_of);
+        crate::foundation::sort::sort_by_key(&mut by_offset, offset_of);
         let sorted = || {
             by_offset
                 .iter()

@@ -135,6 +135,10 @@ pub(crate) unsafe extern "system" fn DxgkDdiStopDirtyTracking(
     hAdapter: HANDLE,
     hMemoryBasis: HANDLE,
 ) -> NTSTATUS {
+    // The stack check's deliberately broken variant (`--cfg gpup_stack_broken`,
+    // built by `cargo xtask package` in its own target directory).
+    #[cfg(gpup_stack_broken)]
+    core::hint::black_box(super::stack_broken::faults(hMemoryBasis.addr()));
     with_basis(hAdapter, hMemoryBasis, |engine, handle| engine.stop(handle))
 }
 

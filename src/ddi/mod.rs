@@ -33,6 +33,8 @@ pub(crate) mod partition;
 pub(crate) mod qai;
 pub(crate) mod query_interface;
 pub(crate) mod sriov;
+#[cfg(gpup_stack_broken)]
+mod stack_broken;
 #[cfg(test)]
 mod tests;
 pub(crate) mod unsupported;

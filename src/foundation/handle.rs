@@ -202,8 +202,12 @@ impl<T, const TAG: u8> Table<T, TAG> {
         let mut free = Vec::new();
         free.try_reserve_exact(capacity)
             .map_err(|_| Status::NoMemory)?;
-        // Reversed, so that slot 0 is handed out first.
-        free.extend((0..capacity).rev().filter_map(|i| u16::try_from(i).ok()));
+        // Reversed, so that slot 0 is handed out first; pushed into the
+        // reserved capacity (`extend` over a `filter_map` keeps a growth
+        // path, and its panic, in the image).
+        for i in (0..capacity).rev().filter_map(|i| u16::try_from(i).ok()) {
+            super::fallible::push(&mut free, i)?;
+        }
         Ok(Self { slots, free })
     }
 

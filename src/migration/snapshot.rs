@@ -64,7 +64,7 @@ impl ReserveMap {
             push(&mut pieces, (at, size, vf))?;
             vf = vf.saturating_add(size);
         }
-        pieces.sort_unstable_by_key(|p| p.0);
+        crate::foundation::sort::sort_by_key(&mut pieces, |p| p.0);
         Ok(Self { pieces })
     }
 

@@ -70,7 +70,7 @@ impl PartitionConfig {
             *slot = value;
         }
         let sorted = options.get_mut(..counts.len()).unwrap_or_default();
-        sorted.sort_unstable();
+        crate::foundation::sort::sort(sorted);
         if sorted.windows(2).any(|w| w.first() == w.get(1)) {
             return Err(Status::InvalidParameter);
         }

@@ -202,9 +202,12 @@ impl ConfigSpace {
 
     /// Back to the power-on values (a function-level reset).
     pub(crate) fn reset(&mut self) {
-        // PANIC: `copy_from_slice` needs equal lengths; both are
-        // CONFIG_SPACE_SIZE from construction on (type invariant).
-        self.bytes.copy_from_slice(&self.defaults);
+        // Both are CONFIG_SPACE_SIZE from construction on; copied pairwise,
+        // which has no length check to fail (`copy_from_slice` would keep
+        // a panic path in the image).
+        for (byte, default) in self.bytes.iter_mut().zip(&self.defaults) {
+            *byte = *default;
+        }
     }
 
     /// Checks an access of `len` bytes at `offset`.

@@ -260,7 +260,7 @@ impl Partitioning {
         for &p in pieces {
             push(&mut sorted, p)?;
         }
-        sorted.sort_unstable_by_key(|p| p.0);
+        crate::foundation::sort::sort_by_key(&mut sorted, |p| p.0);
         // Disjoint and sorted by offset, so also sorted by end.
         let hits = |at: u64, end: u64| {
             let i = sorted.partition_point(|p| p.0.saturating_add(p.1) <= at);

@@ -84,20 +84,24 @@ pub fn build_kernel_image_with(
     if let Some(dir) = target_dir {
         command.env("CARGO_TARGET_DIR", dir);
     }
-    if !rustc_args.is_empty() {
-        command.arg("--").args(rustc_args);
-    }
+    let out_dir = target_dir
+        .map_or_else(|| target_dir_of(root), Path::to_path_buf)
+        .join(TARGET)
+        .join("release");
+    // The linker map beside the image: the names of the stack check
+    // (`crate::stack`), from the same link as the image.
+    let map_arg = format!(
+        "link-arg=/MAP:{}",
+        out_dir.join(format!("{lib_name}.map")).display()
+    );
+    command.args(["--", "-C", &map_arg]).args(rustc_args);
     let status = command
         .status()
         .map_err(|e| format!("cannot run {cargo}: {e}"))?;
     if !status.success() {
         return Err(format!("building {package} for {TARGET} failed ({status})"));
     }
-    let image = target_dir
-        .map_or_else(|| target_dir_of(root), Path::to_path_buf)
-        .join(TARGET)
-        .join("release")
-        .join(format!("{lib_name}.dll"));
+    let image = out_dir.join(format!("{lib_name}.dll"));
     if !image.is_file() {
         return Err(format!("the build produced no {}", image.display()));
     }

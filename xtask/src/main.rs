@@ -4,7 +4,9 @@
 //! - `cargo xtask package`: the WDK-free driver package (build with
 //!   `rust-lld`, image checks, INF stamping, test-signing); see [`package`].
 //! - `cargo xtask check-image FILE`: the kernel-image checks, with the
-//!   miniport's import policy, on any `.sys`.
+//!   miniport's import policy, and the stack check ([`stack`], which reads
+//!   the linker map beside the image), on any `.sys`; see
+//!   `docs/image-checks.md`.
 //! - `cargo xtask wine-smoke`: the real image under Wine, with a fake
 //!   DXGKrnl driving its DDIs; see [`wine_smoke`].
 
@@ -14,6 +16,7 @@ mod kernel_image;
 mod package;
 mod pe;
 mod sign;
+mod stack;
 mod tool;
 mod wine_smoke;
 
@@ -22,7 +25,8 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo xtask <task>
   package            build, check, stamp and test-sign the WDK-free driver package
-  check-image FILE   run the kernel-image checks (the miniport's import policy) on FILE
+  check-image FILE   run the kernel-image checks (the miniport's import policy) and the stack
+                     check on FILE (which reads the linker map FILE.map beside it)
   wine-smoke [--skip-broken] [--keep]
                      run the real .sys under Wine with a fake DXGKrnl that drives its DDIs,
                      then show that a deliberately broken miniport fails the same test";

@@ -22,7 +22,7 @@ use crate::kernel_image::{
     BROKEN_MARKER, TARGET, build_kernel_image, is_broken_variant, workspace_root,
 };
 use crate::pe::{ImagePolicy, check_image};
-use crate::{corrupt, inf, sign, tool};
+use crate::{corrupt, inf, sign, stack, tool};
 
 /// What the miniport's image must import (all from `ntoskrnl.exe`).
 pub const MINIPORT: ImagePolicy = ImagePolicy {
@@ -95,6 +95,38 @@ pub fn check_file(image: &Path, policy: &ImagePolicy) -> Result<crate::pe::Repor
             report.failed()
         ));
     }
+    let stack = check_stack(image, &data)?;
+    if !stack.passed() {
+        return Err(format!(
+            "{} fails the stack check:\n  {}",
+            image.display(),
+            stack.failures.join("\n  ")
+        ));
+    }
+    Ok(report)
+}
+
+/// The linker map `rust-lld` wrote beside `image` (same name, `.map`).
+pub fn map_beside(image: &Path) -> PathBuf {
+    image.with_extension("map")
+}
+
+/// Runs the stack check on `image` (whose bytes are `data`) with the linker
+/// map beside it, and prints its report.
+///
+/// # Errors
+/// If the map is missing or the image cannot be analysed (a failed check is
+/// returned in the report).
+pub fn check_stack(image: &Path, data: &[u8]) -> Result<stack::StackReport, String> {
+    let map_path = map_beside(image);
+    let map = fs::read_to_string(&map_path).map_err(|e| {
+        format!(
+            "{}: {e} (the stack check names functions from the linker map beside the image; cargo xtask package writes it)",
+            map_path.display()
+        )
+    })?;
+    let report = stack::check(data, &map, &stack::LIMITS, stack::ALLOWED)?;
+    print!("{}", stack::render(&report));
     Ok(report)
 }
 
@@ -126,6 +158,9 @@ pub fn run() -> Result<(), String> {
     println!("==> test-signing");
     let signed = test_sign(&image, &data, &out_dir, &package)?;
 
+    // The stack check of the signed image reads the map beside it.
+    fs::copy(map_beside(&image), map_beside(&signed))
+        .map_err(|e| format!("copying the linker map: {e}"))?;
     println!("==> checking the signed image");
     let signed_report = check_file(&signed, &MINIPORT)?;
 
@@ -161,6 +196,13 @@ fn check_unsigned(image: &Path) -> Result<(crate::pe::Report, Vec<u8>), String> 
     }
     println!("  not the Wine smoke test's broken variant");
     for line in corrupt::self_test(&data, &MINIPORT)? {
+        println!("  {line}");
+    }
+    println!(
+        "==> the stack check rejects a deliberately broken build (--cfg {}, own target directory)",
+        stack::demo::CFG
+    );
+    for line in stack::demo::demonstrate(&workspace_root())? {
         println!("  {line}");
     }
     let readobj = readobj_imports(image)?;

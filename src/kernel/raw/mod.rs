@@ -81,7 +81,12 @@ pub(crate) unsafe fn DxgkInitialize(
 pub(crate) fn trace(args: core::fmt::Arguments<'_>) {
     use core::fmt::Write;
     let mut line = LineBuffer::<256>::new();
-    let _ = writeln!(line, "gpup_miniport: {args}");
+    // The prefix, then `args` written directly: formatting `args` as a `{}`
+    // argument would go through `<Arguments as Display>::fmt`, which calls
+    // `core::fmt::write` again (a cycle the image's stack check refuses).
+    let _ = line.write_str("gpup_miniport: ");
+    let _ = line.write_fmt(args);
+    let _ = line.write_char('\n');
     // SAFETY: `line` is a NUL-terminated C string that outlives the call, and
     // the format string consumes exactly one `char *` argument.
     unsafe {
