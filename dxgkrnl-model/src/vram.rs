@@ -64,7 +64,11 @@ pub enum VramError {
 impl core::fmt::Display for VramError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::BadSize(size) => write!(f, "VRAM size {} is not a non-zero multiple of 8 bytes", format_size(*size)),
+            Self::BadSize(size) => write!(
+                f,
+                "VRAM size {} is not a non-zero multiple of 8 bytes",
+                format_size(*size)
+            ),
             Self::NoMemory(size) => write!(
                 f,
                 "cannot reserve the chunk map of {} of VRAM ({} MiB chunks) in host memory",
@@ -99,15 +103,13 @@ fn pieces(offset: u64, len: u64) -> impl Iterator<Item = Option<Piece>> {
         let within = at % CHUNK;
         let take = (CHUNK - within).min(end - at);
         at += take;
-        Some(
-            (|| {
-                Some(Piece {
-                    chunk: usize::try_from(chunk).ok()?,
-                    word: usize::try_from(within / WORD).ok()?,
-                    words: usize::try_from(take / WORD).ok()?,
-                })
-            })(),
-        )
+        Some((|| {
+            Some(Piece {
+                chunk: usize::try_from(chunk).ok()?,
+                word: usize::try_from(within / WORD).ok()?,
+                words: usize::try_from(take / WORD).ok()?,
+            })
+        })())
     })
 }
 
@@ -395,7 +397,10 @@ mod tests {
         assert_eq!(format_size(12), "12 B");
         assert_eq!(format_size(4096), "4 KiB");
         assert_eq!(format_size(1 << 30), "1 GiB");
-        assert_eq!(format_size((1 << 30) + (1 << 29)), "1.50 GiB (1610612736 bytes)");
+        assert_eq!(
+            format_size((1 << 30) + (1 << 29)),
+            "1.50 GiB (1610612736 bytes)"
+        );
     }
 
     #[test]

@@ -276,7 +276,12 @@ fn migrate(args: &MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     if estimate.beyond_limit || estimate.modelled > limit {
         let _ = writeln!(
             err,
-            "error: this run would take {} of modelled time, over the {} limit ({}); raise --max-modelled-time to run it anyway, or use a faster --link, a smaller --working-set or fewer --max-rounds",
+            "error: this run would take {}{} of modelled time, over the {} limit ({}); raise --max-modelled-time to run it anyway, or use a faster --link, a smaller --working-set or fewer --max-rounds",
+            if estimate.beyond_limit {
+                "more than "
+            } else {
+                ""
+            },
             units::format_duration(estimate.modelled),
             units::format_duration(limit),
             estimate.describe(),

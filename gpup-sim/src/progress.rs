@@ -56,11 +56,7 @@ pub struct Bars {
 /// `done` of `total` as a line with a percentage and an ETA.
 fn plain_line(c: &Current, started: Instant) -> String {
     let elapsed = c.since.map_or(Duration::ZERO, |t| t.elapsed());
-    let percent = if c.total == 0 {
-        0
-    } else {
-        c.done.saturating_mul(100) / c.total
-    };
+    let percent = c.done.saturating_mul(100).checked_div(c.total).unwrap_or(0);
     let eta = if c.done == 0 {
         "ETA unknown".to_owned()
     } else {

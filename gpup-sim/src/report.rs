@@ -409,8 +409,16 @@ fn summary(out: &mut String, report: &MigrationReport) {
     let _ = writeln!(out, "\nSummary (times modelled; s&c = stop-and-copy)");
     let _ = writeln!(
         out,
-        "  {:>3}  {:>6}  {:>10}  {:>12}  {:>12}  {:>13}  {:>10}  {:>10}  {:>10}  proof   state",
-        "VF", "rounds", "blackout", "s&c reserve", "s&c written", "budget", "total", "sent", "reserve"
+        "  {:>3}  {:>6}  {:>10}  {:>12}  {:>12}  {:>15}  {:>10}  {:>10}  {:>10}  proof   state",
+        "VF",
+        "rounds",
+        "blackout",
+        "s&c reserve",
+        "s&c written",
+        "budget",
+        "total",
+        "sent",
+        "reserve"
     );
     for vf in &report.vfs {
         let written = verdict::stop_and_copy_written(report, vf);
@@ -427,7 +435,7 @@ fn summary(out: &mut String, report: &MigrationReport) {
         };
         let _ = writeln!(
             out,
-            "  {:>3}  {:>6}  {:>10}  {:>12}  {:>12}  {:>13}  {:>10}  {:>10}  {:>10}  {:<6}  {}",
+            "  {:>3}  {:>6}  {:>10}  {:>12}  {:>12}  {:>15}  {:>10}  {:>10}  {:>10}  {:<6}  {}",
             vf.vf,
             vf.rounds.len(),
             format_duration(vf.blackout),
@@ -458,7 +466,11 @@ fn budget_verdict(out: &mut String, report: &MigrationReport) {
         .iter()
         .filter_map(|vf| {
             verdict::budget_problem(report, vf).map(|why| {
-                format!("VF {} ({why}: blackout {})", vf.vf, format_duration(vf.blackout))
+                format!(
+                    "VF {} ({why}: blackout {})",
+                    vf.vf,
+                    format_duration(vf.blackout)
+                )
             })
         })
         .collect();

@@ -34,7 +34,10 @@ fn a_run_that_cannot_finish_is_refused_before_it_starts() {
     ] {
         assert!(stderr.contains(needle), "{needle:?} missing from {stderr}");
     }
-    assert!(started.elapsed() < Duration::from_secs(5), "refused at once");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "refused at once"
+    );
 
     // The small run's estimate (about 0.1 s modelled) is over a 1 ms limit,
     // and runs once the limit is raised; its estimate is printed first.
@@ -82,7 +85,11 @@ fn unwritable_outputs_fail_early_with_the_io_exit_code() {
         assert_eq!(out.code, Exit::Io.code(), "{option}: {stderr}");
         assert_eq!(out.code, 3);
         assert!(stderr.contains("cannot write"), "{stderr}");
-        assert!(out.stdout.is_empty(), "no migration ran: {}", text(&out.stdout));
+        assert!(
+            out.stdout.is_empty(),
+            "no migration ran: {}",
+            text(&out.stdout)
+        );
         assert!(started.elapsed() < Duration::from_secs(2));
     }
     // A path that can be written is not left behind by the check.
@@ -146,12 +153,21 @@ fn an_80_gib_adapter_runs_in_about_the_time_of_a_4_gib_one() {
 fn meaningless_values_exit_2_with_a_message() {
     for (args, needle) in [
         (vec!["--hot-set", "0%"], "'0%': must be above zero"),
-        (vec!["--working-set", "0"], "the working set must be above zero"),
+        (
+            vec!["--working-set", "0"],
+            "the working set must be above zero",
+        ),
         (vec!["--working-set", "0%"], "'0%': must be above zero"),
-        (vec!["--write-limit", "0"], "'0': the value must be above zero"),
+        (
+            vec!["--write-limit", "0"],
+            "'0': the value must be above zero",
+        ),
         (vec!["--drop-one-mark-in", "0"], "must be above zero"),
         (vec!["--dirty-rate", "0B/s"], "the rate must be above zero"),
-        (vec!["--dirty-rate", "-1"], "'-1': the value must not be negative"),
+        (
+            vec!["--dirty-rate", "-1"],
+            "'-1': the value must not be negative",
+        ),
         (vec!["--seed", "-1"], "'-1': the value must not be negative"),
         (vec!["--vfs", "-2"], "must not be negative"),
         (vec!["--link", "0"], "the link speed must be above zero"),
@@ -164,7 +180,10 @@ fn meaningless_values_exit_2_with_a_message() {
         let stderr = text(&out.stderr);
         assert_eq!(out.code, 2, "{args:?}: {stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
-        assert!(!stderr.contains("unexpected argument"), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("unexpected argument"),
+            "{args:?}: {stderr}"
+        );
         assert!(out.stdout.is_empty());
     }
 }
@@ -282,7 +301,10 @@ fn off_a_terminal_progress_is_plain_lines_at_a_steady_pace() {
         .filter(|l| l.contains("VF 0: proof (pages compared): 25% (250 of 1000), ETA "))
         .collect();
     assert!(phase.len() >= 3, "{log}");
-    assert!(!log.contains('\r') && !log.contains('\u{1b}'), "no terminal control: {log:?}");
+    assert!(
+        !log.contains('\r') && !log.contains('\u{1b}'),
+        "no terminal control: {log:?}"
+    );
 }
 
 /// The font the chart test renders with (Debian's fonts-dejavu-core, which
@@ -352,7 +374,10 @@ fn the_chart_renders_its_labels_where_they_belong() {
         let (label, swatch) = (nodes[i].1, nodes[i - 1].1);
         assert!(label.left() > swatch.right() && label.left() < swatch.right() + 12.0);
         let middle = (swatch.top() + swatch.bottom()) / 2.0;
-        assert!(label.top() < middle && label.bottom() > middle, "{label:?} {swatch:?}");
+        assert!(
+            label.top() < middle && label.bottom() > middle,
+            "{label:?} {swatch:?}"
+        );
         labels.push(label);
         // Each bar's label: right of its bar's end, within its height.
         for k in 0..3 {
@@ -375,10 +400,16 @@ fn the_chart_renders_its_labels_where_they_belong() {
     let label = nodes[find("budget-label")].1;
     let centre = (label.left() + label.right()) / 2.0;
     let x = (line.left() + line.right()) / 2.0;
-    assert!((centre - x).abs() < 2.0 && label.top() > line.bottom() - 1.0, "{label:?} {line:?}");
+    assert!(
+        (centre - x).abs() < 2.0 && label.top() > line.bottom() - 1.0,
+        "{label:?} {line:?}"
+    );
     labels.push(label);
     for (k, a) in labels.iter().enumerate() {
-        assert!(a.width() > 10.0 && dark_in(a) > 20, "label {k} not drawn: {a:?}");
+        assert!(
+            a.width() > 10.0 && dark_in(a) > 20,
+            "label {k} not drawn: {a:?}"
+        );
         for b in &labels[k + 1..] {
             assert!(a.intersect(b).is_none(), "labels overlap: {a:?} {b:?}");
         }
