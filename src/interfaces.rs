@@ -3,8 +3,7 @@
 //!
 //! - The four interface GUIDs `DxgkDdiQueryInterface` is asked for. The tables
 //!   have the interfaces' layouts and versions, not their GUIDs; these come
-//!   from the table in section 2 of `../shared/spec/gpu-partitioning.md`
-//!   (itself from dispmprt.h). Each is kept twice, as the registry spelling
+//!   from dispmprt.h, and `docs/contract.md` lists them (GPU partitioning). Each is kept twice, as the registry spelling
 //!   of the spec and as a [`GUID`] value; a unit test checks that the two
 //!   agree, and `tests/gpup_interface.rs` checks the spellings against the
 //!   spec text whenever the spec is present beside the checkout.

@@ -1,5 +1,5 @@
 //! GPU partitioning end to end, through the C ABI, with dxgkrnl-model playing
-//! Dxgkrnl and VidMm (`../shared/spec/gpu-partitioning.md` section 5):
+//! Dxgkrnl and VidMm (`docs/contract.md`, how the OS drives a live migration):
 //! vGPUs up to the partition count, the next one refused, one destroyed and
 //! its slot reused with a new LUID, reserves that never overlap and that are
 //! exactly the memory bases the model created.

@@ -1,5 +1,5 @@
 //! The twelve GPU-partition DDIs through the C ABI: one test per row of
-//! section 6 of `../shared/spec/gpu-partitioning.md` that concerns them, each
+//! the GPU-partitioning fixed behaviours of `docs/contract.md` that concern them, each
 //! asserting the exact status and that nothing changed on error. The
 //! escape (VirtualGpuDriverEscape) has its own file, `tests/gpup_escape.rs`.
 

@@ -1,4 +1,4 @@
-//! The adapter-start rules of section 2 of `../shared/spec/gpu-partitioning.md`,
+//! The adapter-start rules of `docs/contract.md` (GPU partitioning: how the adapter becomes GPU-P capable),
 //! as dxgkrnl-model enforces them: one deliberately broken driver per rule
 //! (the real driver's table with one DDI wrapped to break that rule), which
 //! the model must refuse exactly where Windows would, and the real driver,

@@ -1,6 +1,6 @@
 //! The five dirty-tracking DDIs through the C ABI, one test per row of
-//! `../shared/spec/dirty-bit-tracking.md` section 6 (and the rules of
-//! section 4), each asserting the exact NTSTATUS (or NULL handle) and that
+//! the dirty-tracking fixed behaviours of `docs/contract.md` (and the rules
+//! the OS may rely on), each asserting the exact NTSTATUS (or NULL handle) and that
 //! state and buffers are unchanged on error. Their caps and the host memory
 //! configuration: `tests/memory_config.rs`.
 

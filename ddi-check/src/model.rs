@@ -1,5 +1,5 @@
-//! The reference model: what `../shared/spec/dirty-bit-tracking.md` (sections
-//! 4 and 6) says each call must do, written as directly as possible, with no
+//! The reference model: what `docs/contract.md` (memory bases and dirty-bit
+//! tracking) says each call must do, written as directly as possible, with no
 //! code shared with the driver.
 //!
 //! Memory bases are lists of byte ranges; tracked ones have a `Vec<bool>` of

@@ -1,5 +1,5 @@
 //! GPU-virtualization initialization at adapter start
-//! (`../shared/spec/gpu-partitioning.md` section 2), as Dxgkrnl runs it after
+//! (`docs/contract.md`, how the adapter becomes GPU-P capable), as Dxgkrnl runs it after
 //! StartDevice and the adapter-init queries: the partition interface (128/1),
 //! its twelve pointers, `DXGKQAITYPE_GPUPCAPS`, the SR-IOV interface (120/1)
 //! and its eleven pointers, the mitigable (48/1) and FlexIOV (56/1)

@@ -210,7 +210,9 @@ impl Layout {
         let chunk = segment_size / chunks / page * page;
         if chunk == 0 {
             return Err(format!(
-                "{segment_size} bytes of VRAM cannot hold {vfs} VF(s) x {ranges} range(s) of at least one {page}-byte page"
+                "{} of VRAM cannot hold {vfs} VF(s) x {ranges} range(s) of at least one {} page",
+                crate::vram::format_size(segment_size),
+                crate::vram::format_size(page)
             ));
         }
         let mut reserves = Vec::new();

@@ -13,27 +13,42 @@
 //! that harvest reported, and a write still racing the copy leaves its page
 //! dirty for the next harvest.
 //!
-//! # Host memory
-//! The words are allocated zeroed (`alloc_zeroed`, so the OS hands out zero
-//! pages lazily), and [`Vram::copy_to`] stores only the words that differ:
-//! VRAM nobody wrote costs no host memory on either side, so an 8 GiB segment
-//! costs only what the workload touches.
+//! # Host memory: a chunk map
+//! The segment is a map of [`CHUNK`]-byte chunks, each allocated the first
+//! time something stores into it (a `OnceLock`, so racing writers agree on
+//! one allocation). An untouched chunk reads as zeros and costs only its map
+//! slot (16 bytes per MiB of VRAM), so an 80 GiB segment costs what the
+//! workload touches. [`Vram::copy_to`] stores only words that differ (copying
+//! zeros into an untouched chunk allocates nothing), and [`Vram::same`]
+//! compares two untouched chunks by their map entries, without reading a byte.
 
-use std::alloc::Layout;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bytes per simulated word.
 pub const WORD: u64 = 8;
 
+/// Bytes per chunk of the map: 1 MiB.
+pub const CHUNK: u64 = 1 << 20;
+
+/// Words per chunk.
+const CHUNK_WORDS: u64 = CHUNK / WORD;
+
+/// One chunk: allocated on first store.
+type Chunk = OnceLock<Box<[AtomicU64]>>;
+
 /// The VRAM of one segment.
 pub struct Vram {
-    words: Box<[AtomicU64]>,
+    chunks: Box<[Chunk]>,
     size: u64,
 }
 
 impl core::fmt::Debug for Vram {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Vram").field("size", &self.size()).finish()
+        f.debug_struct("Vram")
+            .field("size", &self.size())
+            .field("touched_chunks", &self.touched_chunks())
+            .finish()
     }
 }
 
@@ -42,43 +57,86 @@ impl core::fmt::Debug for Vram {
 pub enum VramError {
     /// The size is zero or not a multiple of 8 bytes.
     BadSize(u64),
-    /// The host could not reserve the memory.
+    /// The host could not reserve the memory (the chunk map).
     NoMemory(u64),
 }
 
 impl core::fmt::Display for VramError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::BadSize(size) => write!(f, "VRAM size {size} is not a non-zero multiple of 8"),
-            Self::NoMemory(size) => write!(f, "cannot reserve {size} bytes of host memory"),
+            Self::BadSize(size) => write!(
+                f,
+                "VRAM size {} is not a non-zero multiple of 8 bytes",
+                format_size(*size)
+            ),
+            Self::NoMemory(size) => write!(
+                f,
+                "cannot reserve the chunk map of {} of VRAM ({} MiB chunks) in host memory",
+                format_size(*size),
+                CHUNK >> 20
+            ),
         }
     }
 }
 
 impl std::error::Error for VramError {}
 
+/// A piece of a span that lies inside one chunk: the chunk's index, the
+/// first word inside it, and the number of words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Piece {
+    chunk: usize,
+    word: usize,
+    words: usize,
+}
+
+/// The pieces of `[offset, offset + len)` (both multiples of 8), chunk by
+/// chunk; `None` if a value does not fit the host's `usize`.
+fn pieces(offset: u64, len: u64) -> impl Iterator<Item = Option<Piece>> {
+    let mut at = offset;
+    let end = offset.saturating_add(len);
+    core::iter::from_fn(move || {
+        if at >= end {
+            return None;
+        }
+        let chunk = at / CHUNK;
+        let within = at % CHUNK;
+        let take = (CHUNK - within).min(end - at);
+        at += take;
+        Some((|| {
+            Some(Piece {
+                chunk: usize::try_from(chunk).ok()?,
+                word: usize::try_from(within / WORD).ok()?,
+                words: usize::try_from(take / WORD).ok()?,
+            })
+        })())
+    })
+}
+
+/// A fresh all-zero chunk.
+fn zero_chunk() -> Box<[AtomicU64]> {
+    (0..CHUNK_WORDS).map(|_| AtomicU64::new(0)).collect()
+}
+
 impl Vram {
-    /// All-zero VRAM of `size` bytes.
+    /// All-zero VRAM of `size` bytes; only its chunk map is allocated.
     ///
     /// # Errors
-    /// [`VramError`] for a bad size or when the host has no room.
+    /// [`VramError`] for a bad size or when the host has no room for the map.
     pub fn new(size: u64) -> Result<Self, VramError> {
         if size == 0 || !size.is_multiple_of(WORD) {
             return Err(VramError::BadSize(size));
         }
-        let count = usize::try_from(size / WORD).map_err(|_| VramError::NoMemory(size))?;
-        let layout = Layout::array::<AtomicU64>(count).map_err(|_| VramError::NoMemory(size))?;
-        // SAFETY: `layout` has a non-zero size (count > 0).
-        let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<AtomicU64>();
-        if ptr.is_null() {
-            return Err(VramError::NoMemory(size));
-        }
-        let slice = core::ptr::slice_from_raw_parts_mut(ptr, count);
-        // SAFETY: `ptr` was allocated by the global allocator with the layout
-        // of `[AtomicU64; count]`, which is what the box frees it with; all-zero
-        // bytes are a valid `AtomicU64` (it has the layout of `u64`).
-        let words = unsafe { Box::from_raw(slice) };
-        Ok(Self { words, size })
+        let count = usize::try_from(size.div_ceil(CHUNK)).map_err(|_| VramError::NoMemory(size))?;
+        let mut chunks = Vec::new();
+        chunks
+            .try_reserve_exact(count)
+            .map_err(|_| VramError::NoMemory(size))?;
+        chunks.resize_with(count, Chunk::new);
+        Ok(Self {
+            chunks: chunks.into_boxed_slice(),
+            size,
+        })
     }
 
     /// Size in bytes.
@@ -87,65 +145,183 @@ impl Vram {
         self.size
     }
 
-    /// The words of `[offset, offset + len)`; `None` unless both are
-    /// multiples of 8 and the span lies inside.
+    /// Chunks allocated so far (each [`CHUNK`] bytes of host memory).
     #[must_use]
-    pub fn words(&self, offset: u64, len: u64) -> Option<&[AtomicU64]> {
-        if !offset.is_multiple_of(WORD) || !len.is_multiple_of(WORD) {
-            return None;
-        }
-        let end = offset.checked_add(len)?;
-        let first = usize::try_from(offset / WORD).ok()?;
-        let last = usize::try_from(end / WORD).ok()?;
-        self.words.get(first..last)
+    pub fn touched_chunks(&self) -> usize {
+        self.chunks.iter().filter(|c| c.get().is_some()).count()
+    }
+
+    /// Whether `[offset, offset + len)` lies inside with both multiples of 8.
+    fn inside(&self, offset: u64, len: u64) -> bool {
+        offset.is_multiple_of(WORD)
+            && len.is_multiple_of(WORD)
+            && offset.checked_add(len).is_some_and(|end| end <= self.size)
+    }
+
+    /// The words of one piece if its chunk was ever stored into.
+    fn existing(&self, p: Piece) -> Option<&[AtomicU64]> {
+        self.chunks
+            .get(p.chunk)?
+            .get()?
+            .get(p.word..p.word.checked_add(p.words)?)
+    }
+
+    /// The words of one piece, allocating its chunk if needed.
+    fn allocated(&self, p: Piece) -> Option<&[AtomicU64]> {
+        self.chunks
+            .get(p.chunk)?
+            .get_or_init(zero_chunk)
+            .get(p.word..p.word.checked_add(p.words)?)
     }
 
     /// Writes `[offset, offset + len)` with values derived from `stamp`
     /// (distinct per stamp, so every write changes the bytes it covers).
-    /// Returns `false` (writing nothing) for a span [`Self::words`] rejects.
+    /// Returns `false` (writing nothing) for an unaligned span or one that
+    /// does not lie inside.
     pub fn write(&self, offset: u64, len: u64, stamp: u64) -> bool {
-        let Some(words) = self.words(offset, len) else {
+        if !self.inside(offset, len) {
             return false;
-        };
+        }
         let base = mix(stamp);
-        for (i, word) in (0u64..).zip(words) {
-            word.store(base.wrapping_add(i), Ordering::Relaxed);
+        let mut i = 0u64;
+        for piece in pieces(offset, len) {
+            let Some(words) = piece.and_then(|p| self.allocated(p)) else {
+                return false;
+            };
+            for word in words {
+                word.store(base.wrapping_add(i), Ordering::Relaxed);
+                i += 1;
+            }
         }
         true
     }
 
+    /// Reads the word at `offset` (zero in an untouched chunk); `None` for
+    /// an unaligned offset or one outside.
+    #[must_use]
+    pub fn read(&self, offset: u64) -> Option<u64> {
+        if !self.inside(offset, WORD) {
+            return None;
+        }
+        let p = pieces(offset, WORD).next()??;
+        Some(
+            self.existing(p)
+                .and_then(|w| w.first())
+                .map_or(0, |w| w.load(Ordering::Relaxed)),
+        )
+    }
+
     /// Copies `len` bytes at `src_offset` of `self` to `dst_offset` of `dst`,
     /// storing only the words that differ (the result is the same as a plain
-    /// copy; untouched destination memory stays unallocated). Returns `false`
-    /// (copying nothing) for a span either side rejects.
+    /// copy; zeros copied into an untouched chunk allocate nothing). Returns
+    /// `false` (copying nothing) for a span either side rejects.
     ///
     /// `dst` must have no other writer while this runs (Dxgkrnl's copier is
     /// the only writer of the destination VRAM).
     pub fn copy_to(&self, src_offset: u64, dst: &Self, dst_offset: u64, len: u64) -> bool {
-        let (Some(src), Some(dst)) = (self.words(src_offset, len), dst.words(dst_offset, len))
-        else {
+        if !self.inside(src_offset, len) || !dst.inside(dst_offset, len) {
             return false;
-        };
-        for (s, d) in src.iter().zip(dst) {
-            let value = s.load(Ordering::Relaxed);
-            if d.load(Ordering::Relaxed) != value {
-                d.store(value, Ordering::Relaxed);
+        }
+        let mut at = 0;
+        while at < len {
+            // Walk in runs that stay inside one chunk on both sides.
+            let run = (CHUNK - (src_offset + at) % CHUNK)
+                .min(CHUNK - (dst_offset + at) % CHUNK)
+                .min(len - at);
+            let (Some(Some(s)), Some(Some(d))) = (
+                pieces(src_offset + at, run).next(),
+                pieces(dst_offset + at, run).next(),
+            ) else {
+                return false;
+            };
+            match (self.existing(s), dst.existing(d)) {
+                // Zeros onto zeros: nothing to do.
+                (None, None) => {}
+                (None, Some(d)) => d.iter().for_each(|w| w.store(0, Ordering::Relaxed)),
+                (Some(s), _) => {
+                    let Some(d) = dst.allocated(d) else {
+                        return false;
+                    };
+                    for (s, d) in s.iter().zip(d) {
+                        let value = s.load(Ordering::Relaxed);
+                        if d.load(Ordering::Relaxed) != value {
+                            d.store(value, Ordering::Relaxed);
+                        }
+                    }
+                }
             }
+            at += run;
         }
         true
     }
 
     /// Whether `len` bytes at `offset` of `self` equal `len` bytes at
     /// `other_offset` of `other`; `None` for a span either side rejects.
+    /// Two untouched chunks are equal by their map entries: nothing is read.
     #[must_use]
     pub fn same(&self, offset: u64, other: &Self, other_offset: u64, len: u64) -> Option<bool> {
-        let a = self.words(offset, len)?;
-        let b = other.words(other_offset, len)?;
-        Some(
-            a.iter()
-                .zip(b)
-                .all(|(x, y)| x.load(Ordering::Relaxed) == y.load(Ordering::Relaxed)),
-        )
+        if !self.inside(offset, len) || !other.inside(other_offset, len) {
+            return None;
+        }
+        let zero = |w: &[AtomicU64]| w.iter().all(|w| w.load(Ordering::Relaxed) == 0);
+        let mut at = 0;
+        while at < len {
+            let run = (CHUNK - (offset + at) % CHUNK)
+                .min(CHUNK - (other_offset + at) % CHUNK)
+                .min(len - at);
+            let a = pieces(offset + at, run).next()??;
+            let b = pieces(other_offset + at, run).next()??;
+            let equal = match (self.existing(a), other.existing(b)) {
+                (None, None) => true,
+                (Some(w), None) | (None, Some(w)) => zero(w),
+                (Some(a), Some(b)) => a
+                    .iter()
+                    .zip(b)
+                    .all(|(x, y)| x.load(Ordering::Relaxed) == y.load(Ordering::Relaxed)),
+            };
+            if !equal {
+                return Some(false);
+            }
+            at += run;
+        }
+        Some(true)
+    }
+
+    /// Whether `len` bytes at `offset` are all zero (untouched chunks by
+    /// their map); `None` for a span [`Self::same`] would reject.
+    #[must_use]
+    pub fn is_zero(&self, offset: u64, len: u64) -> Option<bool> {
+        if !self.inside(offset, len) {
+            return None;
+        }
+        for piece in pieces(offset, len) {
+            let p = piece?;
+            if let Some(words) = self.existing(p)
+                && words.iter().any(|w| w.load(Ordering::Relaxed) != 0)
+            {
+                return Some(false);
+            }
+        }
+        Some(true)
+    }
+}
+/// `bytes` for a message: with a binary unit (`1.00 GiB`, `4 KiB`, `12 B`),
+/// and the exact count where the unit rounds.
+#[must_use]
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let (mut unit, mut scale) = (0, 1u64);
+    while unit + 1 < UNITS.len() && bytes >= scale * 1024 {
+        scale *= 1024;
+        unit += 1;
+    }
+    let name = UNITS.get(unit).copied().unwrap_or("B");
+    if bytes.is_multiple_of(scale) {
+        format!("{} {name}", bytes / scale)
+    } else {
+        let whole = bytes / scale;
+        let hundredths = (bytes % scale) * 100 / scale;
+        format!("{whole}.{hundredths:02} {name} ({bytes} bytes)")
     }
 }
 
@@ -184,12 +360,46 @@ mod tests {
         let before: Vec<u64> = (0..512).map(|i| mix(1).wrapping_add(i)).collect();
         assert!(vram.write(0, 4096, 1));
         assert!(vram.write(0, 4096, 2));
-        let words = vram.words(0, 4096).unwrap();
-        assert!(
-            words
-                .iter()
-                .zip(&before)
-                .all(|(w, b)| w.load(Ordering::Relaxed) != *b)
+        for (i, b) in (0u64..).zip(&before) {
+            assert_ne!(vram.read(i * 8), Some(*b));
+        }
+    }
+
+    #[test]
+    fn vram_costs_only_the_chunks_touched() {
+        // 80 GiB: only the chunk map is allocated (80 Ki slots).
+        let a = Vram::new(80 << 30).unwrap();
+        let b = Vram::new(80 << 30).unwrap();
+        assert_eq!(a.touched_chunks(), 0);
+        assert_eq!(a.same(0, &b, 0, 80 << 30), Some(true), "by the map alone");
+        // A write straddling a chunk boundary touches both chunks.
+        assert!(a.write(CHUNK - 4096, 8192, 9));
+        assert_eq!(a.touched_chunks(), 2);
+        assert_eq!(a.same(0, &b, 0, 2 * CHUNK), Some(false));
+        assert_eq!(a.is_zero(CHUNK - 4096, 8192), Some(false));
+        assert_eq!(a.is_zero(0, CHUNK - 4096), Some(true));
+        // Copy to another offset in the other VRAM, across its chunks too.
+        assert!(a.copy_to(CHUNK - 4096, &b, 3 * CHUNK - 2048, 8192));
+        assert_eq!(a.same(CHUNK - 4096, &b, 3 * CHUNK - 2048, 8192), Some(true));
+        assert_eq!(b.touched_chunks(), 2);
+        // Copying zeros into untouched VRAM allocates nothing; over touched
+        // VRAM it clears it.
+        assert!(a.copy_to(40 * CHUNK, &b, 50 * CHUNK, CHUNK));
+        assert_eq!(b.touched_chunks(), 2);
+        assert!(a.copy_to(10 * CHUNK, &b, 3 * CHUNK - 2048, 8192));
+        assert_eq!(b.is_zero(3 * CHUNK - 2048, 8192), Some(true));
+        assert_eq!(a.read(80 << 30), None);
+        assert_eq!(a.read(4), None);
+    }
+
+    #[test]
+    fn sizes_in_messages_have_units() {
+        assert_eq!(format_size(12), "12 B");
+        assert_eq!(format_size(4096), "4 KiB");
+        assert_eq!(format_size(1 << 30), "1 GiB");
+        assert_eq!(
+            format_size((1 << 30) + (1 << 29)),
+            "1.50 GiB (1610612736 bytes)"
         );
     }
 

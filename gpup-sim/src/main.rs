@@ -6,15 +6,20 @@
 //! target adapter, runs simulated GPU writers on the source, migrates every VF
 //! with dirty-bit tracking (pre-copy rounds, pause, final round), proves each
 //! destination byte-identical to its source, and prints what it measured and
-//! what it modelled. Exit codes: 0 passed, 1 the proof failed (or the driver
-//! did), 2 bad options.
+//! what it modelled. Exit codes: one table for every command, [`exit::TABLE`]
+//! (documented in `docs/simulator.md`).
 
+mod estimate;
+mod exit;
 mod progress;
 mod report;
 mod svg;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_guard;
 mod units;
+mod verdict;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -28,13 +33,15 @@ use dxgkrnl_model::migration::{
 };
 use dxgkrnl_model::writers::{Pattern, Workload, portion};
 
+use exit::Exit;
 use units::WorkingSet;
 
 #[derive(Parser)]
 #[command(
     name = "gpup-sim",
     version,
-    about = "GPU-P live migration through gpup-miniport, on any Linux machine"
+    about = "GPU-P live migration through gpup-miniport, on any Linux machine",
+    after_help = exit::help()
 )]
 struct Cli {
     #[command(subcommand)]
@@ -45,6 +52,7 @@ struct Cli {
 enum Command {
     /// Migrate every VF of a source adapter to a target adapter, with
     /// simulated GPU writers running, and prove the copy byte-identical.
+    #[command(allow_negative_numbers = true, after_help = exit::help())]
     Migrate(MigrateArgs),
 }
 
@@ -75,25 +83,26 @@ struct MigrateArgs {
     #[arg(long, default_value = "8GiB", value_parser = units::parse_size, value_name = "SIZE")]
     vram: u64,
     /// Number of VFs.
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    #[arg(long, default_value = "2", value_parser = units::parse_u32, value_name = "N")]
     vfs: u32,
     /// Dirty-tracking page size of the segment.
     #[arg(long, default_value = "4KiB", value_parser = units::parse_size, value_name = "SIZE")]
     page_size: u64,
     /// Ranges each VF's reserve is scattered over.
-    #[arg(long, default_value_t = 4, value_name = "N")]
+    #[arg(long, default_value = "4", value_parser = units::parse_u32, value_name = "N")]
     ranges: u32,
     /// Bytes each VF's GPU writes per second (modelled time).
     #[arg(long, default_value = "1GiB/s", value_parser = units::parse_rate, value_name = "RATE")]
     dirty_rate: u64,
-    /// Part of each VF's reserve its GPU writes: a size or a percentage.
-    #[arg(long, default_value = "1GiB", value_parser = units::parse_working_set, value_name = "SIZE|PCT")]
+    /// Part of each VF's reserve its GPU writes: a size or a percentage of
+    /// the reserve (the default scales with --vram and --vfs).
+    #[arg(long, default_value = "25%", value_parser = units::parse_working_set, value_name = "SIZE|PCT")]
     working_set: WorkingSet,
     /// Where the writes land.
     #[arg(long, value_enum, default_value = "hot-set")]
     pattern: PatternArg,
     /// Hot part of the working set (hot-set pattern).
-    #[arg(long, default_value = "10%", value_parser = units::parse_fraction, value_name = "PCT")]
+    #[arg(long, default_value = "10%", value_parser = units::parse_positive_fraction, value_name = "PCT")]
     hot_set: f64,
     /// Share of the writes that go to the hot part (hot-set pattern).
     #[arg(long, default_value = "90%", value_parser = units::parse_fraction, value_name = "PCT")]
@@ -102,7 +111,7 @@ struct MigrateArgs {
     #[arg(long, default_value = "4KiB", value_parser = units::parse_size, value_name = "SIZE")]
     write_size: u64,
     /// Writer threads per VF.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(long, default_value = "1", value_parser = units::parse_u32, value_name = "N")]
     writers_per_vf: u32,
     /// Link bandwidth between source and target.
     #[arg(long, default_value = "10Gbit", value_parser = units::parse_link, value_name = "RATE")]
@@ -111,19 +120,22 @@ struct MigrateArgs {
     #[arg(long, default_value = "750ms", value_parser = units::parse_duration, value_name = "DURATION")]
     downtime: u64,
     /// Pre-copy stops after this many rounds (the last one is the blackout).
-    #[arg(long, default_value_t = 30, value_name = "N")]
+    #[arg(long, default_value = "30", value_parser = units::parse_u32, value_name = "N")]
     max_rounds: u32,
+    /// Refuse a run whose estimated modelled time exceeds this.
+    #[arg(long, default_value = estimate::DEFAULT_LIMIT, value_parser = units::parse_duration, value_name = "DURATION")]
+    max_modelled_time: u64,
     /// When dirty-bit tracking starts.
     #[arg(long, value_enum, default_value = "caps")]
     tracking: TrackingArg,
     /// Seed of the writers' random streams.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value = "1", value_parser = units::parse_count, value_name = "N")]
     seed: u64,
     /// Fault injection: each writer skips every N-th mark (the proof must catch it).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_parser = units::parse_positive_count, value_name = "N")]
     drop_one_mark_in: Option<u64>,
     /// Each writer stops after N writes (the guest's work is done).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_parser = units::parse_positive_count, value_name = "N")]
     write_limit: Option<u64>,
     /// Write the full result as JSON to PATH.
     #[arg(long, value_name = "PATH")]
@@ -131,7 +143,7 @@ struct MigrateArgs {
     /// Write a chart (dirty pages per round; blackout against stop-and-copy) as SVG to PATH.
     #[arg(long, value_name = "PATH")]
     svg: Option<PathBuf>,
-    /// No progress bars.
+    /// No progress output (bars on a terminal, plain lines otherwise).
     #[arg(long)]
     quiet: bool,
 }
@@ -182,7 +194,16 @@ impl MigrateArgs {
                     .reserve(0)
                     .map_or(0, dxgkrnl_model::vf::Reserve::size);
                 let bytes = portion(reserve, fraction);
-                bytes - bytes % self.write_size.max(1)
+                let bytes = bytes - bytes % self.write_size.max(1);
+                if bytes == 0 {
+                    return Err(format!(
+                        "--working-set {:.4}% of a {} reserve is less than one write of {}",
+                        fraction * 100.0,
+                        units::format_size(reserve),
+                        units::format_size(self.write_size)
+                    ));
+                }
+                bytes
             }
         };
         config.validate().map_err(|e| e.to_string())?;
@@ -204,8 +225,8 @@ fn main() -> ExitCode {
 
 /// The whole program: parses `args` (the program name first), runs the
 /// command, writes the report to `out` and errors to `err`, and returns the
-/// exit code: 0 passed, 1 failed, 2 bad options. Usage errors are coloured
-/// when `color` is set.
+/// exit code of [`exit::TABLE`]. Usage errors are coloured when `color` is
+/// set.
 fn cli<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write, color: bool) -> u8
 where
     I: IntoIterator<Item = T>,
@@ -240,9 +261,37 @@ fn migrate(args: &MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
         Ok(config) => config,
         Err(message) => {
             let _ = writeln!(err, "error: {message}");
-            return 2;
+            return Exit::BadOptions.code();
         }
     };
+    // The outputs are checked before anything runs.
+    for path in [&args.json, &args.svg].into_iter().flatten() {
+        if let Err(e) = check_writable(path) {
+            let _ = writeln!(err, "error: cannot write {}: {e}", path.display());
+            return Exit::Io.code();
+        }
+    }
+    let limit = Duration::from_nanos(args.max_modelled_time);
+    let estimate = estimate::estimate(&config, limit);
+    if estimate.beyond_limit || estimate.modelled > limit {
+        let _ = writeln!(
+            err,
+            "error: this run would take {}{} of modelled time, over the {} limit ({}); raise --max-modelled-time to run it anyway, or use a faster --link, a smaller --working-set or fewer --max-rounds",
+            if estimate.beyond_limit {
+                "more than "
+            } else {
+                ""
+            },
+            units::format_duration(estimate.modelled),
+            units::format_duration(limit),
+            estimate.describe(),
+        );
+        return Exit::BadOptions.code();
+    }
+    // Shown before the run (with the progress), and atop the report.
+    if !args.quiet {
+        let _ = writeln!(err, "{}", estimate.describe());
+    }
     let mut bars = progress::Bars::new(args.quiet);
     let report = match run(&config, &mut bars) {
         Ok(report) => report,
@@ -251,32 +300,68 @@ fn migrate(args: &MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             let _ = writeln!(err, "error: {e}");
             // A configuration this host cannot run is a bad option too.
             return if matches!(e, MigrationError::Config(_) | MigrationError::Vram(_)) {
-                2
+                Exit::BadOptions
             } else {
-                1
-            };
+                Exit::CheckFailed
+            }
+            .code();
         }
     };
     drop(bars);
+    let _ = writeln!(out, "{}\n", estimate.describe());
     let _ = write!(out, "{}", report::text(&report));
-    let mut failed = !report.passed();
+    let mut exit = verdict::exit(&report);
     if let Some(path) = &args.json {
         let json = report::json(&report);
         let text = serde_json::to_string_pretty(&json).unwrap_or_default();
-        if let Err(e) = std::fs::write(path, text + "\n") {
-            let _ = writeln!(err, "error: cannot write {}: {e}", path.display());
-            failed = true;
-        } else {
-            let _ = writeln!(out, "JSON result written to {}", path.display());
-        }
+        exit = written(path, &(text + "\n"), "JSON result", exit, out, err);
     }
     if let Some(path) = &args.svg {
-        if let Err(e) = std::fs::write(path, svg::chart(&report)) {
+        exit = written(path, &svg::chart(&report), "SVG chart", exit, out, err);
+    }
+    exit.code()
+}
+
+/// Whether `path` can be written: an existing file is opened for writing
+/// (not truncated), a new one is created and removed again.
+fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        return Err(std::io::Error::other("it is a directory"));
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    if !existed {
+        std::fs::remove_file(path)?;
+    }
+    Ok(())
+}
+
+/// Writes `text` to `path`; an error turns `exit` into [`Exit::Io`] unless a
+/// check already failed.
+fn written(
+    path: &std::path::Path,
+    text: &str,
+    what: &str,
+    exit: Exit,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Exit {
+    match std::fs::write(path, text) {
+        Ok(()) => {
+            let _ = writeln!(out, "{what} written to {}", path.display());
+            exit
+        }
+        Err(e) => {
             let _ = writeln!(err, "error: cannot write {}: {e}", path.display());
-            failed = true;
-        } else {
-            let _ = writeln!(out, "SVG chart written to {}", path.display());
+            if exit == Exit::CheckFailed {
+                exit
+            } else {
+                Exit::Io
+            }
         }
     }
-    u8::from(failed)
 }

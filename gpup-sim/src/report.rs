@@ -11,6 +11,7 @@ use dxgkrnl_model::writers::Pattern;
 use serde_json::{Value, json};
 
 use crate::units::{format_duration, format_link, format_size, ratio};
+use crate::verdict;
 
 /// Rounds listed in full; longer runs show the first and last few.
 const ROUNDS_SHOWN: usize = 12;
@@ -148,43 +149,57 @@ fn vf_rounds(out: &mut String, vf: &VfReport) {
     }
 }
 
-/// Whether the VF converged, and its blackout against stop-and-copy.
+/// Whether the VF converged, and its blackout against the two
+/// stop-and-copy baselines (a ratio only when the budget was met).
 fn vf_outcome(out: &mut String, report: &MigrationReport, vf: &VfReport) {
     let config = &report.config;
     let pre_copy = vf.rounds.len().saturating_sub(1);
+    let budget = format_duration(config.downtime_budget);
     match vf.convergence {
         Convergence::Budget => {
             let _ = writeln!(
                 out,
-                "  converged after {pre_copy} pre-copy round(s): the pending set fitted the {} budget",
-                format_duration(config.downtime_budget)
+                "  converged after {pre_copy} pre-copy round(s): the pending set fitted the {budget} budget"
             );
         }
         Convergence::MaxRounds => {
             let _ = writeln!(
                 out,
-                "  did NOT converge: stopped after {} rounds (--max-rounds); the blackout {} the {} budget",
-                vf.rounds.len(),
-                if vf.blackout > config.downtime_budget {
-                    "exceeds"
-                } else {
-                    "fits"
-                },
-                format_duration(config.downtime_budget)
+                "  did NOT converge: stopped after {} rounds (--max-rounds)",
+                vf.rounds.len()
             );
         }
     }
+    let page = u64::from(report.caps.page_size);
+    let written = verdict::stop_and_copy_written(report, vf);
     let _ = writeln!(
         out,
-        "  blackout {} vs stop-and-copy {} ({:.1}x shorter); total {} vs {}; sent {} vs {}",
-        format_duration(vf.blackout),
+        "  stop-and-copy baselines: whole reserve {} ({}); pages ever written {} ({})",
         format_duration(vf.stop_and_copy),
-        ms(vf.stop_and_copy) / ms(vf.blackout).max(1e-6),
-        format_duration(vf.total),
-        format_duration(vf.stop_and_copy),
-        format_size(vf.bytes_sent),
         format_size(vf.source_reserve.size()),
+        format_duration(written),
+        format_size(vf.proof.pages_written.saturating_mul(page)),
     );
+    if verdict::within_budget(report, vf) {
+        let _ = writeln!(
+            out,
+            "  blackout {} within the {budget} budget: {:.1}x shorter than stop-and-copy of the whole reserve, {:.1}x shorter than of the pages ever written; total {}; sent {}",
+            format_duration(vf.blackout),
+            verdict::times_shorter(vf.stop_and_copy, vf.blackout),
+            verdict::times_shorter(written, vf.blackout),
+            format_duration(vf.total),
+            format_size(vf.bytes_sent),
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  OVER BUDGET: blackout {} against a {budget} budget ({}); total {}; sent {}",
+            format_duration(vf.blackout),
+            verdict::budget_problem(report, vf).unwrap_or("over budget"),
+            format_duration(vf.total),
+            format_size(vf.bytes_sent),
+        );
+    }
 }
 
 /// The VF's writers, the live-migration protocol and the VF-state check.
@@ -388,23 +403,45 @@ fn vfs_created(out: &mut String, report: &MigrationReport) {
     }
 }
 
-/// The summary table, one row per VF.
+/// The summary table, one row per VF: the speed-up over each baseline only
+/// for a VF that met its budget.
 fn summary(out: &mut String, report: &MigrationReport) {
-    let _ = writeln!(out, "\nSummary (times modelled)");
+    let _ = writeln!(out, "\nSummary (times modelled; s&c = stop-and-copy)");
     let _ = writeln!(
         out,
-        "  {:>3}  {:>6}  {:>10}  {:>13}  {:>8}  {:>10}  {:>10}  {:>10}  proof   state",
-        "VF", "rounds", "blackout", "stop-and-copy", "speed-up", "total", "sent", "reserve"
+        "  {:>3}  {:>6}  {:>10}  {:>12}  {:>12}  {:>15}  {:>10}  {:>10}  {:>10}  proof   state",
+        "VF",
+        "rounds",
+        "blackout",
+        "s&c reserve",
+        "s&c written",
+        "budget",
+        "total",
+        "sent",
+        "reserve"
     );
     for vf in &report.vfs {
+        let written = verdict::stop_and_copy_written(report, vf);
+        let budget = if verdict::within_budget(report, vf) {
+            format!(
+                "met {:.1}x/{:.1}x",
+                verdict::times_shorter(vf.stop_and_copy, vf.blackout),
+                verdict::times_shorter(written, vf.blackout)
+            )
+        } else if vf.convergence == Convergence::Budget {
+            "EXCEEDED".to_owned()
+        } else {
+            "NOT CONVERGED".to_owned()
+        };
         let _ = writeln!(
             out,
-            "  {:>3}  {:>6}  {:>10}  {:>13}  {:>7.1}x  {:>10}  {:>10}  {:>10}  {:<6}  {}",
+            "  {:>3}  {:>6}  {:>10}  {:>12}  {:>12}  {:>15}  {:>10}  {:>10}  {:>10}  {:<6}  {}",
             vf.vf,
             vf.rounds.len(),
             format_duration(vf.blackout),
             format_duration(vf.stop_and_copy),
-            ms(vf.stop_and_copy) / ms(vf.blackout).max(1e-6),
+            format_duration(written),
+            budget,
             format_duration(vf.total),
             format_size(vf.bytes_sent),
             format_size(vf.source_reserve.size()),
@@ -418,6 +455,37 @@ fn summary(out: &mut String, report: &MigrationReport) {
             } else {
                 "DIFFERS"
             }
+        );
+    }
+}
+
+/// The downtime verdict: met, or which VFs missed it and how.
+fn budget_verdict(out: &mut String, report: &MigrationReport) {
+    let missed: Vec<String> = report
+        .vfs
+        .iter()
+        .filter_map(|vf| {
+            verdict::budget_problem(report, vf).map(|why| {
+                format!(
+                    "VF {} ({why}: blackout {})",
+                    vf.vf,
+                    format_duration(vf.blackout)
+                )
+            })
+        })
+        .collect();
+    let budget = format_duration(report.config.downtime_budget);
+    if missed.is_empty() {
+        let _ = writeln!(
+            out,
+            "Downtime budget: MET for all {} VF(s): each converged with a blackout within {budget}.",
+            report.vfs.len()
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "Downtime budget: MISSED ({budget}) for {}.",
+            missed.join(", ")
         );
     }
 }
@@ -489,6 +557,13 @@ fn verdicts(out: &mut String, report: &MigrationReport) {
             failed.join(", ")
         );
     }
+    budget_verdict(out, report);
+    let exit = verdict::exit(report);
+    let name = crate::exit::TABLE
+        .iter()
+        .find(|(e, _, _)| *e == exit)
+        .map_or("", |(_, name, _)| *name);
+    let _ = writeln!(out, "Verdict: {name} (exit code {}).", exit.code());
 }
 
 fn pattern_json(p: &Pattern) -> Value {
@@ -539,6 +614,8 @@ pub fn json(report: &MigrationReport) -> Value {
                 "total_ms": ms(vf.total),
                 "bytes_sent": vf.bytes_sent,
                 "stop_and_copy_ms": ms(vf.stop_and_copy),
+                "stop_and_copy_written_ms": ms(verdict::stop_and_copy_written(report, vf)),
+                "within_budget": verdict::within_budget(report, vf),
                 "writers": {
                     "writes": vf.writers.writes,
                     "bytes": vf.writers.bytes,
@@ -558,6 +635,7 @@ pub fn json(report: &MigrationReport) -> Value {
                     "passed": vf.proof.passed(),
                     "pages_compared": vf.proof.pages_compared,
                     "differing_pages": vf.proof.differing_pages,
+                    "pages_written": vf.proof.pages_written,
                     "first_differences": vf.proof.first_differences.iter()
                         .map(|(addr, offset)| json!({"vf_address": addr, "segment_offset": offset}))
                         .collect::<Vec<_>>(),
@@ -577,8 +655,11 @@ pub fn json(report: &MigrationReport) -> Value {
             })
         })
         .collect();
+    let exit = verdict::exit(report);
     json!({
         "passed": report.passed(),
+        "exit_code": exit.code(),
+        "within_budget": report.vfs.iter().all(|vf| verdict::within_budget(report, vf)),
         "config": {
             "vram_bytes": c.vram_size,
             "page_size": c.page_size,

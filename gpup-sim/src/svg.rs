@@ -5,7 +5,10 @@ use std::fmt::Write as _;
 
 use dxgkrnl_model::migration::{MigrationReport, Phase, VfReport};
 
+use std::time::Duration;
+
 use crate::units::{format_duration, ratio};
+use crate::verdict;
 
 const WIDTH: f64 = 960.0;
 const LEFT: f64 = 90.0;
@@ -15,6 +18,10 @@ const TOP1: f64 = 60.0;
 const PLOT1_H: f64 = 260.0;
 const TOP2: f64 = TOP1 + PLOT1_H + 90.0;
 const BAR_H: f64 = 16.0;
+/// Bars per VF in the blackout panel: live migration and the two baselines.
+const BARS: f64 = 3.0;
+/// Dash patterns per series, so that coinciding lines stay distinguishable.
+const DASHES: [&str; 4] = ["none", "10 5", "3 4", "12 4 3 4"];
 const COLORS: [&str; 8] = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
 ];
@@ -82,7 +89,7 @@ impl Axes {
 #[must_use]
 pub fn chart(report: &MigrationReport) -> String {
     let vfs = &report.vfs;
-    let height = TOP2 + float(vfs.len() as u64) * (2.0 * BAR_H + 22.0) + 70.0;
+    let height = TOP2 + float(vfs.len() as u64) * (BARS * (BAR_H + 2.0) + 20.0) + 70.0;
     let mut s = String::new();
     heading(&mut s, report, height);
     rounds_panel(&mut s, report);
@@ -144,7 +151,7 @@ fn rounds_panel(s: &mut String, report: &MigrationReport) {
     );
     rounds_axes(s, &axes);
     for (i, vf) in vfs.iter().enumerate() {
-        round_line(s, &axes, i, vf);
+        round_line(s, &axes, i, vfs.len(), vf);
     }
 }
 
@@ -192,8 +199,13 @@ fn rounds_axes(s: &mut String, axes: &Axes) {
     );
 }
 
-/// VF number `i`'s line in the first panel, its round markers and its legend.
-fn round_line(s: &mut String, axes: &Axes, i: usize, vf: &VfReport) {
+/// VF number `i` (of `n`)'s line in the first panel, its round markers and
+/// its legend. Earlier series are drawn wider and later ones dashed and
+/// narrower on top, so where two VFs' lines coincide both stay visible.
+fn round_line(s: &mut String, axes: &Axes, i: usize, n: usize, vf: &VfReport) {
+    let layer = float(n.saturating_sub(i + 1) as u64);
+    let width = 2.0 + 3.0 * layer;
+    let dash = DASHES[i % DASHES.len()];
     let points: Vec<String> = vf
         .rounds
         .iter()
@@ -202,10 +214,12 @@ fn round_line(s: &mut String, axes: &Axes, i: usize, vf: &VfReport) {
         .collect();
     let _ = writeln!(
         s,
-        r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>"#,
+        r#"<polyline id="series-vf{}" points="{}" fill="none" stroke="{}" stroke-width="{width:.1}" stroke-dasharray="{dash}"/>"#,
+        vf.vf,
         points.join(" "),
         color(i)
     );
+    let marker = 3.0 + 2.5 * layer;
     if vf.rounds.len() <= 60 {
         for (k, r) in vf.rounds.iter().enumerate() {
             let (x, y) = (axes.x_of(k + 1), axes.y_of(r.dirty_pages));
@@ -213,16 +227,18 @@ fn round_line(s: &mut String, axes: &Axes, i: usize, vf: &VfReport) {
                 Phase::Brownout => {
                     let _ = writeln!(
                         s,
-                        r#"<circle cx="{x:.1}" cy="{y:.1}" r="4" fill="{}"/>"#,
+                        r#"<circle cx="{x:.1}" cy="{y:.1}" r="{marker:.1}" fill="{}"/>"#,
                         color(i)
                     );
                 }
                 Phase::Blackout => {
                     let _ = writeln!(
                         s,
-                        r##"<rect x="{:.1}" y="{:.1}" width="10" height="10" fill="{}" stroke="#000000"/>"##,
-                        x - 5.0,
-                        y - 5.0,
+                        r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}" stroke="#000000"/>"##,
+                        x - marker - 1.0,
+                        y - marker - 1.0,
+                        2.0 * marker + 2.0,
+                        2.0 * marker + 2.0,
                         color(i)
                     );
                 }
@@ -233,47 +249,70 @@ fn round_line(s: &mut String, axes: &Axes, i: usize, vf: &VfReport) {
     let ly = TOP1 + 10.0 + 18.0 * float(i as u64);
     let _ = writeln!(
         s,
-        r#"<rect x="{lx:.1}" y="{ly:.1}" width="12" height="12" fill="{}"/><text x="{:.1}" y="{:.1}">VF {}</text>"#,
+        r#"<line x1="{lx:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{}" stroke-width="{width:.1}" stroke-dasharray="{dash}"/><text id="legend-vf{}" x="{:.1}" y="{:.1}">VF {}</text>"#,
+        ly + 6.0,
+        lx + 28.0,
+        ly + 6.0,
         color(i),
-        lx + 18.0,
+        vf.vf,
+        lx + 34.0,
         ly + 10.0,
         vf.vf
     );
 }
 
-/// The second panel: each VF's blackout against stop-and-copy.
+/// The second panel: each VF's blackout against both stop-and-copy
+/// baselines, with the `--downtime` budget as a dashed line.
 fn blackout_panel(s: &mut String, report: &MigrationReport) {
     let vfs = &report.vfs;
+    let budget = report.config.downtime_budget;
     let _ = writeln!(
         s,
-        r#"<text x="{LEFT}" y="{:.0}" font-size="14">Blackout, modelled: live migration with dirty-bit tracking against stop-and-copy of the whole reserve</text>"#,
+        r#"<text x="{LEFT}" y="{:.0}" font-size="14">Blackout, modelled, against stop-and-copy (whole reserve; pages ever written)</text>"#,
         TOP2 - 16.0
     );
     let longest = vfs
         .iter()
         .map(|v| v.stop_and_copy.max(v.blackout))
         .max()
-        .unwrap_or_default();
-    let scale = |d: std::time::Duration| {
+        .unwrap_or_default()
+        .max(budget);
+    let scale = |d: Duration| {
         PLOT_W
-            * 0.8
+            * 0.7
             * ratio(
                 u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
                 u64::try_from(longest.as_nanos()).unwrap_or(u64::MAX).max(1),
             )
     };
+    let per_vf = BARS * (BAR_H + 2.0) + 20.0;
     for (i, vf) in vfs.iter().enumerate() {
-        let y = TOP2 + float(i as u64) * (2.0 * BAR_H + 22.0);
+        let y = TOP2 + float(i as u64) * per_vf;
         let _ = writeln!(
             s,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">VF {}</text>"#,
+            r#"<text id="blackout-vf{}" x="{:.1}" y="{:.1}" text-anchor="end">VF {}</text>"#,
+            vf.vf,
             LEFT - 6.0,
             y + BAR_H + 4.0,
             vf.vf
         );
+        let verdict = if verdict::within_budget(report, vf) {
+            ""
+        } else {
+            " (OVER BUDGET)"
+        };
         for (k, (d, label, fill)) in [
-            (vf.blackout, "live migration", color(i)),
-            (vf.stop_and_copy, "stop-and-copy", "#999999"),
+            (vf.blackout, format!("live migration{verdict}"), color(i)),
+            (
+                vf.stop_and_copy,
+                "stop-and-copy, whole reserve".to_owned(),
+                "#999999",
+            ),
+            (
+                verdict::stop_and_copy_written(report, vf),
+                "stop-and-copy, pages written".to_owned(),
+                "#cccccc",
+            ),
         ]
         .into_iter()
         .enumerate()
@@ -282,13 +321,23 @@ fn blackout_panel(s: &mut String, report: &MigrationReport) {
             let w = scale(d).max(1.0);
             let _ = writeln!(
                 s,
-                r#"<rect x="{LEFT}" y="{by:.1}" width="{w:.1}" height="{BAR_H}" fill="{fill}"/><text x="{:.1}" y="{:.1}">{}</text>"#,
+                r#"<rect x="{LEFT}" y="{by:.1}" width="{w:.1}" height="{BAR_H}" fill="{fill}"/><text id="bar-vf{}-{k}" x="{:.1}" y="{:.1}">{}</text>"#,
+                vf.vf,
                 LEFT + w + 6.0,
                 by + BAR_H - 4.0,
                 esc(&format!("{label}: {}", format_duration(d)))
             );
         }
     }
+    let x = LEFT + scale(budget);
+    let bottom = TOP2 + float(vfs.len() as u64) * per_vf;
+    let _ = writeln!(
+        s,
+        r##"<line id="budget-line" x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{bottom:.1}" stroke="#d62728" stroke-width="2" stroke-dasharray="6 4"/><text id="budget-label" x="{x:.1}" y="{:.1}" text-anchor="middle" fill="#d62728">{}</text>"##,
+        TOP2 - 6.0,
+        bottom + 14.0,
+        esc(&format!("--downtime budget {}", format_duration(budget)))
+    );
 }
 
 #[cfg(test)]

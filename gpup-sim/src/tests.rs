@@ -11,13 +11,13 @@ use resvg::{tiny_skia, usvg};
 use super::cli;
 
 /// What a run printed and returned.
-struct Output {
-    code: u8,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
+pub(crate) struct Output {
+    pub(crate) code: u8,
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) stderr: Vec<u8>,
 }
 
-fn sim(args: &[&str]) -> Output {
+pub(crate) fn sim(args: &[&str]) -> Output {
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     let code = cli(
         std::iter::once("gpup-sim").chain(args.iter().copied()),
@@ -32,14 +32,14 @@ fn sim(args: &[&str]) -> Output {
     }
 }
 
-fn temp(name: &str) -> PathBuf {
+pub(crate) fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("gpup-sim-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }
 
 /// 64 MiB, 2 VFs over 3 ranges each: seconds at most.
-const SMALL: &[&str] = &[
+pub(crate) const SMALL: &[&str] = &[
     "migrate",
     "--vram",
     "64MiB",
@@ -182,7 +182,10 @@ fn bad_options_exit_with_code_2_and_a_clear_message() {
             "larger than the working set",
         ),
         // More than the address space: refused whatever the host's overcommit policy.
-        (vec!["migrate", "--vram", "16000000TiB"], "cannot reserve"),
+        (
+            vec!["migrate", "--vram", "16000000TiB", "--working-set", "4KiB"],
+            "cannot reserve",
+        ),
         (vec!["migrate", "--link", "0Gbit"], "link speed"),
         (
             vec!["migrate", "--vram", "4KiB", "--vfs", "2"],

@@ -17,6 +17,9 @@ struct Decimal {
 /// Splits `text` into its leading decimal number and the rest.
 fn number(text: &str) -> Result<(Decimal, &str), String> {
     let text = text.trim();
+    if text.starts_with('-') {
+        return Err(format!("'{text}': the value must not be negative"));
+    }
     let end = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
         .unwrap_or(text.len());
@@ -96,6 +99,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// # Errors
 /// A message naming the problem.
 pub fn parse_rate(text: &str) -> Result<u64, String> {
+    above_zero(text, "the rate", rate(text)?)
+}
+
+/// [`parse_rate`] without the zero check.
+fn rate(text: &str) -> Result<u64, String> {
     let (value, unit) = number(text)?;
     let unit = unit
         .strip_suffix("/s")
@@ -124,6 +132,15 @@ pub fn parse_rate(text: &str) -> Result<u64, String> {
 /// # Errors
 /// A message naming the problem.
 pub fn parse_link(text: &str) -> Result<u64, String> {
+    let (value, _) = number(text)?;
+    if value.mantissa == 0 {
+        return Err(format!("'{text}': the link speed must be above zero"));
+    }
+    above_zero(text, "the link speed", link(text)?)
+}
+
+/// [`parse_link`] without the zero check.
+fn link(text: &str) -> Result<u64, String> {
     let (value, unit) = number(text)?;
     let unit = unit
         .strip_suffix("/s")
@@ -136,7 +153,7 @@ pub fn parse_link(text: &str) -> Result<u64, String> {
             return scaled(&value, multiplier, 1, text);
         }
     }
-    parse_rate(text).and_then(|bytes| {
+    rate(text).and_then(|bytes| {
         bytes
             .checked_mul(8)
             .ok_or_else(|| format!("'{text}' is too large"))
@@ -202,10 +219,60 @@ pub enum WorkingSet {
 /// A message naming the problem.
 pub fn parse_working_set(text: &str) -> Result<WorkingSet, String> {
     if text.trim().ends_with('%') {
-        parse_fraction(text).map(WorkingSet::OfReserve)
+        parse_positive_fraction(text).map(WorkingSet::OfReserve)
     } else {
-        parse_size(text).map(WorkingSet::Bytes)
+        above_zero(text, "the working set", parse_size(text)?).map(WorkingSet::Bytes)
     }
+}
+
+/// `value` unless it is zero: a message naming `what` otherwise.
+fn above_zero(text: &str, what: &str, value: u64) -> Result<u64, String> {
+    if value == 0 {
+        Err(format!("'{text}': {what} must be above zero"))
+    } else {
+        Ok(value)
+    }
+}
+
+/// A fraction in `(0, 1]`: [`parse_fraction`] that refuses zero.
+///
+/// # Errors
+/// A message naming the problem.
+pub fn parse_positive_fraction(text: &str) -> Result<f64, String> {
+    let fraction = parse_fraction(text)?;
+    if fraction > 0.0 {
+        Ok(fraction)
+    } else {
+        Err(format!("'{text}': must be above zero"))
+    }
+}
+
+/// A whole number (`--seed`); a negative one gets a message about its sign.
+///
+/// # Errors
+/// A message naming the problem.
+pub fn parse_count(text: &str) -> Result<u64, String> {
+    let (value, unit) = number(text)?;
+    if !unit.is_empty() || value.scale != 0 {
+        return Err(format!("'{text}' is not a whole number"));
+    }
+    u64::try_from(value.mantissa).map_err(|_| format!("'{text}' is too large"))
+}
+
+/// A whole number of at least 1 (`--write-limit`, `--drop-one-mark-in`).
+///
+/// # Errors
+/// A message naming the problem.
+pub fn parse_positive_count(text: &str) -> Result<u64, String> {
+    above_zero(text, "the value", parse_count(text)?)
+}
+
+/// A whole number that fits 32 bits (`--vfs`, `--ranges`, ...).
+///
+/// # Errors
+/// A message naming the problem.
+pub fn parse_u32(text: &str) -> Result<u32, String> {
+    u32::try_from(parse_count(text)?).map_err(|_| format!("'{text}' is too large"))
 }
 
 /// `bytes` with a binary unit, 3 significant digits (`1.00 GiB`, `512 KiB`).
@@ -255,8 +322,12 @@ pub fn format_duration(d: std::time::Duration) -> String {
         format!("{:.1} µs", ratio(ns, 1_000))
     } else if ns < 1_000_000_000 {
         format!("{:.1} ms", ratio(ns, 1_000_000))
-    } else {
+    } else if ns < 600_000_000_000 {
         format!("{:.2} s", ratio(ns, 1_000_000_000))
+    } else if ns < 86_400_000_000_000 {
+        format!("{:.1} min", ratio(ns, 60_000_000_000))
+    } else {
+        format!("{:.1} days", ratio(ns, 86_400_000_000_000))
     }
 }
 

@@ -1,7 +1,7 @@
 //! The displib-style `DxgkInitialize`: how a display miniport reaches
 //! Dxgkrnl without the WDK's `displib.lib`.
 //!
-//! The sequence (`../shared/spec/dirty-bit-tracking.md`, section 7):
+//! The sequence (`docs/contract.md`, registration and the DDI table):
 //! 1. load the DXGKrnl service (`ZwLoadDriver`); `STATUS_IMAGE_ALREADY_LOADED`
 //!    counts as success, remembered as "not loaded by us";
 //! 2. `IoGetDeviceObjectPointer` on `\Device\DxgKrnl`, which references its

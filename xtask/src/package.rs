@@ -12,7 +12,9 @@
 //!
 //! Output: `target/x86_64-pc-windows-msvc/release/gpup_miniport_package/`
 //! with `gpup_miniport.sys`, `gpup_miniport.inf`, `gpup_miniport.cer` (the
-//! public test certificate) and `gpup_miniport.pdb`.
+//! public test certificate, DER, for Windows), `gpup_miniport.pem` (the same
+//! certificate in PEM, for `osslsigncode verify -CAfile`) and
+//! `gpup_miniport.pdb`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -177,7 +179,7 @@ pub fn run() -> Result<(), String> {
         signed_report.size,
         report.imports.len()
     );
-    println!("  no .cat: inf2cat (Windows only) makes the catalog; see README");
+    println!("  no .cat: inf2cat (Windows only) makes the catalog; see docs/windows.md");
     Ok(())
 }
 
@@ -252,7 +254,11 @@ fn test_sign(image: &Path, data: &[u8], out_dir: &Path, package: &Path) -> Resul
     fs::remove_file(&cert.key_pem).map_err(|e| format!("{}: {e}", cert.key_pem.display()))?;
     signed_result?;
     sign::export_der(&cert, &package.join("gpup_miniport.cer"))?;
-    for line in sign::verify(&signed, &cert.cert_pem)? {
+    // The same certificate in PEM, which `osslsigncode verify -CAfile`
+    // needs: the shipped copy is the one the signature is verified against.
+    let pem = package.join("gpup_miniport.pem");
+    fs::copy(&cert.cert_pem, &pem).map_err(|e| format!("{}: {e}", pem.display()))?;
+    for line in sign::verify(&signed, &pem)? {
         println!("  osslsigncode verify: {line}");
     }
 

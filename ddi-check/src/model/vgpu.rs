@@ -1,6 +1,5 @@
 //! The reference model of the GPU-partition and live-migration DDIs: what
-//! `../shared/spec/gpu-partitioning.md` (sections 3, 5, 6) and
-//! `../shared/spec/dirty-bit-tracking.md` (sections 3, 5, 6) say, plus the
+//! `docs/contract.md` says of GPU partitioning and live migration, plus the
 //! fixed behaviour of the project's migration state machine
 //! (`src/migration/machine.rs`'s table) and the saved-state format's sizes
 //! (`src/migration/state.rs`'s record table), written from those documents

@@ -7,7 +7,7 @@ use dxgk_sys::NTSTATUS;
 
 use crate::adapter::{AdapterConfig, PartitionConfig};
 use crate::vf::{Layout, Reserve};
-use crate::vram::VramError;
+use crate::vram::{VramError, format_size as size};
 use crate::writers::Workload;
 
 /// The segment the model tracks (driver segment id).
@@ -140,8 +140,9 @@ impl MigrationConfig {
         }
         if self.vram_size == 0 || !self.vram_size.is_multiple_of(page) {
             return bad(format!(
-                "VRAM size {} is not a non-zero multiple of the page size {page}",
-                self.vram_size
+                "VRAM size {} is not a non-zero multiple of the page size {}",
+                size(self.vram_size),
+                size(page)
             ));
         }
         if self.vf_count == 0 || self.vf_count > 32 {
@@ -156,14 +157,15 @@ impl MigrationConfig {
         let w = &self.workload;
         if w.write_size < 8 || !w.write_size.is_multiple_of(8) || w.write_size > 1 << 30 {
             return bad(format!(
-                "write size {} is not a multiple of 8 bytes in 8..=1GiB",
-                w.write_size
+                "write size {} is not a multiple of 8 bytes in 8 B..=1 GiB",
+                size(w.write_size)
             ));
         }
         if w.working_set > 0 && w.write_size > w.working_set {
             return bad(format!(
                 "write size {} is larger than the working set {}",
-                w.write_size, w.working_set
+                size(w.write_size),
+                size(w.working_set)
             ));
         }
         if w.writers_per_vf == 0 || w.writers_per_vf > 16 {
@@ -185,8 +187,9 @@ impl MigrationConfig {
         let reserve = layout.reserve(0).map_or(0, Reserve::size);
         if w.working_set > reserve {
             return bad(format!(
-                "working set {} is larger than a VF's reserve ({reserve} bytes)",
-                w.working_set
+                "working set {} is larger than a VF's reserve ({})",
+                size(w.working_set),
+                size(reserve)
             ));
         }
         Ok(())

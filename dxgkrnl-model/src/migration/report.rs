@@ -126,6 +126,10 @@ pub struct Proof {
     pub pages_compared: u64,
     /// Pages that differ.
     pub differing_pages: u64,
+    /// Pages of the source reserve that are not all zero: the pages the
+    /// guest ever wrote (a write never leaves a page all zero), so what a
+    /// stop-and-copy that knew which pages were written would send.
+    pub pages_written: u64,
     /// The first differing pages (at most [`Proof::LISTED`]): VF address and
     /// source segment offset.
     pub first_differences: Vec<(u64, u64)>,

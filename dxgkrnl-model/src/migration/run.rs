@@ -175,9 +175,9 @@ impl Run<'_> {
             self.record(Side::Source, vf, Step::ProgramVf, status_of(&programmed))?;
             if s.1.size() != t.1.size() {
                 return Err(MigrationError::Config(format!(
-                    "VF {vf}: source reserve {} bytes, target reserve {} bytes",
-                    s.1.size(),
-                    t.1.size()
+                    "VF {vf}: source reserve {}, target reserve {}",
+                    crate::vram::format_size(s.1.size()),
+                    crate::vram::format_size(t.1.size())
                 )));
             }
             self.vfs.push(VfState {

@@ -332,6 +332,7 @@ impl Run<'_> {
         let mut proof = Proof {
             pages_compared: pages,
             differing_pages: 0,
+            pages_written: 0,
             first_differences: Vec::new(),
         };
         for page in 0..pages {
@@ -344,6 +345,10 @@ impl Run<'_> {
                     v.vf
                 )));
             };
+            // Untouched chunks compare (and count as unwritten) by the map.
+            if src.is_zero(from, self.page) == Some(false) {
+                proof.pages_written += 1;
+            }
             if src.same(from, dst, to, self.page) != Some(true) {
                 proof.differing_pages += 1;
                 if proof.first_differences.len() < Proof::LISTED {

@@ -1,5 +1,5 @@
-//! The OS side of GPU partitioning (`../shared/spec/gpu-partitioning.md`
-//! section 5), as Dxgkrnl and VidMm play it once GPU-virtualization
+//! The OS side of GPU partitioning (`docs/contract.md`, how the OS drives a
+//! live migration), as Dxgkrnl and VidMm play it once GPU-virtualization
 //! initialization (`gpuvirt`, section 2, run by [`Adapter::start`])
 //! kept the interfaces:
 //!
