@@ -36,13 +36,17 @@
 //! - No allocation happens on the query or mark path.
 
 pub(crate) mod bitplane;
+pub(crate) mod dirty;
 #[cfg(all(test, loom))]
 mod model_check;
+#[cfg(all(test, loom))]
+mod model_flip;
 
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 
-use bitplane::{Bitplane, QuerySpan};
+use bitplane::QuerySpan;
+use dirty::DirtyBits;
 
 use crate::foundation::fallible::{push, try_vec};
 use crate::foundation::handle::{Handle, Table};
@@ -100,7 +104,7 @@ struct Basis {
     /// Total pages, when every range is a whole number of pages.
     pages: Option<u64>,
     /// The dirty bits, while tracked.
-    plane: Option<Bitplane>,
+    plane: Option<DirtyBits>,
 }
 
 impl Basis {
@@ -209,6 +213,7 @@ pub(crate) struct QueryRequest {
 /// A validated query, ready to write its bits: the span was checked once,
 /// by [`Tracker::query`], and is harvested as it is.
 pub(crate) struct Harvest<'a> {
+    bits: &'a DirtyBits,
     span: QuerySpan<'a>,
     clear: bool,
 }
@@ -227,7 +232,7 @@ impl Harvest<'_> {
     /// `BufferTooSmall` if `out` is shorter than [`Self::bytes_needed`];
     /// nothing is read, cleared or written then.
     pub(crate) fn write(&self, out: &mut [MaybeUninit<u8>]) -> Result<()> {
-        Bitplane::harvest(&self.span, out, self.clear)
+        self.bits.harvest(&self.span, out, self.clear)
     }
 }
 
@@ -382,7 +387,7 @@ impl Tracker {
         }
         let pages = basis.pages.ok_or(Status::InvalidParameter)?;
         let segment = basis.segment;
-        let plane = Bitplane::new(pages)?;
+        let plane = DirtyBits::new(pages)?;
         // Everything below is infallible in effect: the tracker list has room
         // for every basis of the table by construction.
         let slot = u16::try_from(handle.slot()).map_err(|_| Status::InvalidHandle)?;
@@ -466,6 +471,7 @@ impl Tracker {
             }
         };
         Ok(Harvest {
+            bits: plane,
             span: plane.span(start, count)?,
             clear: request.clear,
         })
