@@ -5,10 +5,12 @@
 //! - A **memory basis** names an ordered list of disjoint byte ranges in one
 //!   tracked segment. It is created by `DxgkDdiCreateMemoryBasis` and named by a
 //!   generation-checked [`BasisHandle`].
-//! - **Tracking** a basis gives it a [`bitplane::Bitplane`] of one bit per page
-//!   of its ranges, concatenated in `Ranges[]` order with no padding. Each
-//!   basis has its own plane, so two tracked bases over the same pages are
-//!   independent: querying (and clearing) one never clears the other's bits.
+//! - **Tracking** a basis gives it [`dirty::DirtyBits`]: two
+//!   [`bitplane::Bitplane`]s of one bit per page of its ranges, concatenated
+//!   in `Ranges[]` order with no padding, and an epoch saying which plane
+//!   marks go to. Each basis has its own planes, so two tracked bases over
+//!   the same pages are independent: querying (and clearing) one never
+//!   clears the other's bits.
 //! - **Tracking units** are what the "hardware" switches tracking on for:
 //!   512 consecutive pages of a segment. Each has a reference count of the
 //!   tracked bases covering it; Start increments, Stop decrements, so stopping
@@ -28,11 +30,14 @@
 //!   marker.
 //! - Queries and marks take it for reading and run concurrently with each
 //!   other, on any threads. Everything they share is the planes' `AtomicU64`
-//!   words and their summaries (one bit per 512 pages); the protocol on those
-//!   (marks are `fetch_or`, harvests take words with `swap(0)`/`fetch_and`
-//!   and clear a summary bit before reading its block) is what makes a racing
-//!   write either reported by this query or still dirty for the next one (see
-//!   [`bitplane`]).
+//!   words, their summaries (one bit per 512 pages) and the epoch; the
+//!   protocol on those is what makes a racing write either reported by this
+//!   query or still dirty for the next one: a whole-basis clearing query
+//!   flips the epoch and drains the retired plane with plain loads and
+//!   stores, a mark looks at the epoch again after its `fetch_or` and sets
+//!   its bit again if a flip happened (see [`dirty`]); every other query runs
+//!   the per-word protocol of [`bitplane`] on the active plane. Queries of one
+//!   basis are serialised by its own query lock, which marks never take.
 //! - No allocation happens on the query or mark path.
 
 pub(crate) mod bitplane;
