@@ -16,14 +16,19 @@
 //!   marking API, outside the timed region. The peer harvests with
 //!   `get_and_reset` and writes the words into the same output buffer in the
 //!   same layout; the baseline copies under its lock and then clears.
-//! - **swap floor**: the clearing protocol issue 4 fixes, alone: a plain load
+//! - **swap floor**: the clearing protocol before issue 20 (one `swap(0)`
+//!   per dirty word; issue 4's), alone: a plain load
 //!   of every word of a plane-sized array of atomics and `swap(0)` of each
 //!   non-zero one, with no summary, no DDI and no output, re-dirtied like the
 //!   others. No harvest that clears with one atomic RMW per dirty word can be
 //!   faster, so its ratios to memcpy and to vm-memory bound what any such
-//!   harvest can reach; the table marks a target beyond them out of reach.
-//! - **mark**: single-page marks through `gpup_sw_mark_dirty`, one thread and
-//!   two threads interleaving pages of the same words.
+//!   harvest can reach: the old protocol's limit, shown beside ours (which
+//!   drains a retired plane with plain loads and stores, `src/basis/dirty.rs`).
+//! - **mark**: single-page marks through `gpup_sw_mark_dirty`: one thread,
+//!   two threads on disjoint words (each its own half of the pages) and two
+//!   threads interleaving pages of the same words. The marks go in passes over
+//!   65536 pages with a clearing harvest (untimed) before each pass, so every
+//!   mark finds its bit clear and pays its RMW.
 //! - **lifecycle**: create + start + stop + destroy of a 1-range and a
 //!   64-range basis of 1 GiB.
 //!
@@ -98,7 +103,7 @@ fn main() {
         .configure_from_args();
     let mut allocs = AllocTable::new();
     bench_harvest(&mut c, &adapter, &bases, &mut allocs);
-    bench_marks(&mut c, &adapter);
+    bench_marks(&mut c, &adapter, bases[0]);
     bench_lifecycle(&mut c, &adapter);
     c.final_summary();
     print_tables(&allocs);

@@ -54,13 +54,12 @@ use crate::kernel::sync::{AtomicU64, Ordering, new_seq_cst_u64};
 const BLOCK_SHIFT: u32 = 3;
 /// Plane words per summary block (one summary bit).
 pub(crate) const BLOCK_WORDS: usize = 1 << BLOCK_SHIFT;
+/// Plane words per summary word.
+pub(crate) const SUMMARY_WORDS: usize = 64 << BLOCK_SHIFT;
 /// Plane bits per summary block.
 const BLOCK_BITS: u64 = 64 << BLOCK_SHIFT;
-/// Plane words per summary word.
-const SUMMARY_WORDS: usize = 64 << BLOCK_SHIFT;
-
 /// Every access to the words and the summary (see the module comment).
-const ORDER: Ordering = Ordering::SeqCst;
+pub(crate) const ORDER: Ordering = Ordering::SeqCst;
 
 /// The dirty bits of one memory basis.
 ///
@@ -109,6 +108,7 @@ fn zeroed(n: usize) -> Result<Vec<AtomicU64>> {
 
 /// The shape of one harvest: the plane words it reads and the masks of its
 /// bits in the first and last of them.
+#[derive(Clone, Copy)]
 struct WordSpan {
     first: usize,
     last: usize,
@@ -151,12 +151,42 @@ pub(crate) struct QuerySpan<'a> {
     summary_first: usize,
     summary_masks: (u64, u64),
     covered: (u64, u64),
+    /// The span is the whole plane.
+    whole: bool,
 }
 
 impl QuerySpan<'_> {
     /// Bytes a harvest of the span writes: `ceil(bits / 8)`.
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Whether the span is the whole plane.
+    pub(crate) fn is_whole(&self) -> bool {
+        self.whole
+    }
+
+    /// The same span of `other`, a plane of the same size (the other plane
+    /// of a double-buffered basis); `None` if the sizes differ.
+    pub(crate) fn on<'b>(&self, other: &'b Bitplane) -> Option<QuerySpan<'b>> {
+        if other.bits != self.plane.bits {
+            return None;
+        }
+        let first = self.summary_first;
+        let summary = other
+            .summary
+            .get(first..first.checked_add(self.summary.len())?)?;
+        Some(QuerySpan {
+            plane: other,
+            start: self.start,
+            bytes: self.bytes,
+            words: self.words,
+            summary,
+            summary_first: first,
+            summary_masks: self.summary_masks,
+            covered: self.covered,
+            whole: self.whole,
+        })
     }
 }
 
@@ -178,6 +208,11 @@ impl Bitplane {
     /// Number of bits (tracked pages).
     pub(crate) fn bits(&self) -> u64 {
         self.bits
+    }
+
+    /// The words and the summary, for the double-buffered drain (`super::dirty`).
+    pub(crate) fn parts(&self) -> (&[AtomicU64], &[AtomicU64]) {
+        (&self.words, &self.summary)
     }
 
     /// Sets bits `[start, start + count)`; out-of-plane bits are ignored
@@ -281,6 +316,7 @@ impl Bitplane {
             summary_first: s_first,
             summary_masks: (s_first_mask, s_last_mask),
             covered: (covered_lo, covered_hi),
+            whole: start == 0 && end == self.bits,
         })
     }
 

@@ -5,10 +5,12 @@
 //! - A **memory basis** names an ordered list of disjoint byte ranges in one
 //!   tracked segment. It is created by `DxgkDdiCreateMemoryBasis` and named by a
 //!   generation-checked [`BasisHandle`].
-//! - **Tracking** a basis gives it a [`bitplane::Bitplane`] of one bit per page
-//!   of its ranges, concatenated in `Ranges[]` order with no padding. Each
-//!   basis has its own plane, so two tracked bases over the same pages are
-//!   independent: querying (and clearing) one never clears the other's bits.
+//! - **Tracking** a basis gives it [`dirty::DirtyBits`]: two
+//!   [`bitplane::Bitplane`]s of one bit per page of its ranges, concatenated
+//!   in `Ranges[]` order with no padding, and an epoch saying which plane
+//!   marks go to. Each basis has its own planes, so two tracked bases over
+//!   the same pages are independent: querying (and clearing) one never
+//!   clears the other's bits.
 //! - **Tracking units** are what the "hardware" switches tracking on for:
 //!   512 consecutive pages of a segment. Each has a reference count of the
 //!   tracked bases covering it; Start increments, Stop decrements, so stopping
@@ -28,21 +30,28 @@
 //!   marker.
 //! - Queries and marks take it for reading and run concurrently with each
 //!   other, on any threads. Everything they share is the planes' `AtomicU64`
-//!   words and their summaries (one bit per 512 pages); the protocol on those
-//!   (marks are `fetch_or`, harvests take words with `swap(0)`/`fetch_and`
-//!   and clear a summary bit before reading its block) is what makes a racing
-//!   write either reported by this query or still dirty for the next one (see
-//!   [`bitplane`]).
+//!   words, their summaries (one bit per 512 pages) and the epoch; the
+//!   protocol on those is what makes a racing write either reported by this
+//!   query or still dirty for the next one: a whole-basis clearing query
+//!   flips the epoch and drains the retired plane with plain loads and
+//!   stores, a mark looks at the epoch again after its `fetch_or` and sets
+//!   its bit again if a flip happened (see [`dirty`]); every other query runs
+//!   the per-word protocol of [`bitplane`] on the active plane. Queries of one
+//!   basis are serialised by its own query lock, which marks never take.
 //! - No allocation happens on the query or mark path.
 
 pub(crate) mod bitplane;
+pub(crate) mod dirty;
 #[cfg(all(test, loom))]
 mod model_check;
+#[cfg(all(test, loom))]
+mod model_flip;
 
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 
-use bitplane::{Bitplane, QuerySpan};
+use bitplane::QuerySpan;
+use dirty::DirtyBits;
 
 use crate::foundation::fallible::{push, try_vec};
 use crate::foundation::handle::{Handle, Table};
@@ -100,7 +109,7 @@ struct Basis {
     /// Total pages, when every range is a whole number of pages.
     pages: Option<u64>,
     /// The dirty bits, while tracked.
-    plane: Option<Bitplane>,
+    plane: Option<DirtyBits>,
 }
 
 impl Basis {
@@ -209,6 +218,7 @@ pub(crate) struct QueryRequest {
 /// A validated query, ready to write its bits: the span was checked once,
 /// by [`Tracker::query`], and is harvested as it is.
 pub(crate) struct Harvest<'a> {
+    bits: &'a DirtyBits,
     span: QuerySpan<'a>,
     clear: bool,
 }
@@ -227,7 +237,7 @@ impl Harvest<'_> {
     /// `BufferTooSmall` if `out` is shorter than [`Self::bytes_needed`];
     /// nothing is read, cleared or written then.
     pub(crate) fn write(&self, out: &mut [MaybeUninit<u8>]) -> Result<()> {
-        Bitplane::harvest(&self.span, out, self.clear)
+        self.bits.harvest(&self.span, out, self.clear)
     }
 }
 
@@ -386,7 +396,7 @@ impl Tracker {
         }
         let pages = basis.pages.ok_or(Status::InvalidParameter)?;
         let segment = basis.segment;
-        let plane = Bitplane::new(pages)?;
+        let plane = DirtyBits::new(pages)?;
         // Everything below is infallible in effect: the tracker list has room
         // for every basis of the table by construction.
         let slot = u16::try_from(handle.slot()).map_err(|_| Status::InvalidHandle)?;
@@ -470,6 +480,7 @@ impl Tracker {
             }
         };
         Ok(Harvest {
+            bits: plane,
             span: plane.span(start, count)?,
             clear: request.clear,
         })

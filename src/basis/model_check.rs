@@ -61,10 +61,10 @@ use crate::kernel::sync::{AtomicU64, Ordering, RwLock};
 /// Preemption bound of the models too large to explore exhaustively, when
 /// `LOOM_MAX_PREEMPTIONS` is unset (it overrides every model's bound: CI sets
 /// 2 to stay within seconds).
-const PREEMPTIONS: usize = 3;
+pub(super) const PREEMPTIONS: usize = 3;
 
 /// Runs `model` under loom and returns how many executions it explored.
-fn explore(
+pub(super) fn explore(
     name: &str,
     preemptions: Option<usize>,
     model: impl Fn() + Sync + Send + 'static,
@@ -98,7 +98,7 @@ fn explore(
 
 /// A dirty-bit plane as the model uses it: the real [`Bitplane`], or a broken
 /// protocol that the model must catch.
-trait Plane: Send + Sync + 'static {
+pub(super) trait Plane: Send + Sync + 'static {
     fn with_bits(bits: u64) -> Self;
     /// Marks one page (after its data was written).
     fn mark(&self, bit: u64);
@@ -214,16 +214,16 @@ impl Plane for SkipIfSet {
 }
 
 /// Pages of the protocol models: a plane of two words (128 pages).
-const PAGES: u64 = 128;
+pub(super) const PAGES: u64 = 128;
 
 /// One configuration of the protocol model.
-struct Protocol {
+pub(super) struct Protocol {
     /// `(page, value)` writes of writer 1, in order (each followed by a mark).
-    w1: &'static [(u64, u64)],
+    pub(super) w1: &'static [(u64, u64)],
     /// The same for writer 2.
-    w2: &'static [(u64, u64)],
+    pub(super) w2: &'static [(u64, u64)],
     /// The `(start, count)` pieces the harvester queries-and-clears in turn.
-    pieces: &'static [(u64, u64)],
+    pub(super) pieces: &'static [(u64, u64)],
 }
 
 /// Small enough to explore exhaustively (272,168 executions, about 30 s):
@@ -255,7 +255,7 @@ const SPLIT: Protocol = Protocol {
 };
 
 /// Two writers, one harvester; see the module documentation.
-fn protocol_model<P: Plane>(config: &'static Protocol) {
+pub(super) fn protocol_model<P: Plane>(config: &'static Protocol) {
     let plane = Arc::new(P::with_bits(PAGES));
     // Page contents ("VRAM"), written with plain (relaxed) stores: only the
     // plane's release/acquire edge orders them for the harvester.
