@@ -34,41 +34,48 @@ impl Adapter {
         let ctx = self.context();
         let mut scratch = Scratch([0; 512]);
         let args: PVOID = (&raw mut scratch).cast();
-        // SAFETY: DDIs of the loaded driver, with its own adapter context and
-        // a zeroed, writable block larger than any of their argument blocks.
-        let answer = unsafe {
-            match name {
-                "DxgkDdiInterruptRoutine" => {
-                    RaisedAnswer::Claimed(t.DxgkDdiInterruptRoutine?(ctx, 0) != 0)
-                }
-                "DxgkDdiDpcRoutine" => {
-                    t.DxgkDdiDpcRoutine?(ctx);
-                    RaisedAnswer::Done
-                }
-                "DxgkDdiResetDevice" => {
-                    t.DxgkDdiResetDevice?(ctx);
-                    RaisedAnswer::Done
-                }
-                "DxgkDdiPreemptCommand" => {
-                    RaisedAnswer::Status(t.DxgkDdiPreemptCommand?(ctx, args))
-                }
-                "DxgkDdiCollectDbgInfo" => {
-                    RaisedAnswer::Status(t.DxgkDdiCollectDbgInfo?(ctx, args))
-                }
-                "DxgkDdiCalibrateGpuClock" => {
-                    RaisedAnswer::Status(t.DxgkDdiCalibrateGpuClock?(ctx, 0, 0, args))
-                }
-                "DxgkDdiFormatHistoryBuffer" => {
-                    t.DxgkDdiFormatHistoryBuffer?(core::ptr::null_mut(), args);
-                    RaisedAnswer::Done
-                }
-                "DxgkDdiSetVirtualMachineData" => {
-                    RaisedAnswer::Status(t.DxgkDdiSetVirtualMachineData?(ctx, args))
-                }
-                "DxgkDdiSetStablePowerState" => {
-                    RaisedAnswer::Status(t.DxgkDdiSetStablePowerState?(ctx, args))
-                }
-                _ => return None,
+        // Each call: a DDI of the loaded driver, with its own adapter
+        // context and a zeroed, writable block larger than any of their
+        // argument blocks.
+        let answer = match name {
+            "DxgkDdiInterruptRoutine" => {
+                let f = t.DxgkDdiInterruptRoutine?;
+                // SAFETY: as above.
+                RaisedAnswer::Claimed(unsafe { f(ctx, 0) } != 0)
+            }
+            "DxgkDdiDpcRoutine" => {
+                let f = t.DxgkDdiDpcRoutine?;
+                // SAFETY: as above.
+                unsafe { f(ctx) };
+                RaisedAnswer::Done
+            }
+            "DxgkDdiResetDevice" => {
+                let f = t.DxgkDdiResetDevice?;
+                // SAFETY: as above.
+                unsafe { f(ctx) };
+                RaisedAnswer::Done
+            }
+            "DxgkDdiFormatHistoryBuffer" => {
+                let f = t.DxgkDdiFormatHistoryBuffer?;
+                // SAFETY: as above (no context: the driver has none).
+                unsafe { f(core::ptr::null_mut(), args) };
+                RaisedAnswer::Done
+            }
+            "DxgkDdiCalibrateGpuClock" => {
+                let f = t.DxgkDdiCalibrateGpuClock?;
+                // SAFETY: as above.
+                RaisedAnswer::Status(unsafe { f(ctx, 0, 0, args) })
+            }
+            _ => {
+                let f = match name {
+                    "DxgkDdiPreemptCommand" => t.DxgkDdiPreemptCommand?,
+                    "DxgkDdiCollectDbgInfo" => t.DxgkDdiCollectDbgInfo?,
+                    "DxgkDdiSetVirtualMachineData" => t.DxgkDdiSetVirtualMachineData?,
+                    "DxgkDdiSetStablePowerState" => t.DxgkDdiSetStablePowerState?,
+                    _ => return None,
+                };
+                // SAFETY: as above.
+                RaisedAnswer::Status(unsafe { f(ctx, args) })
             }
         };
         Some(answer)

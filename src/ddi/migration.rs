@@ -119,11 +119,11 @@ unsafe fn save(
     let have = unsafe { read_in(data_size.cast_const()) }?;
     let capacity = migration::save::capacity(have, data.is_null())?;
     let len = capacity.unwrap_or(0);
-    // SAFETY: `data` is NULL (the sizing call: `len` is 0) or writable for
-    // `*data_size` >= `len` bytes until this DDI returns (contract).
     let mut buffer = if data.is_null() {
         None
     } else {
+        // SAFETY: `data` is writable for `*data_size` = `len` bytes until
+        // this DDI returns (contract).
         Some(unsafe { OutBuffer::new(data.cast(), len) }?)
     };
     let mut out = |n: usize| match buffer.take() {

@@ -87,7 +87,7 @@ pub(crate) const DPFLTR_INFO_LEVEL: u32 = 3;
 
 /// The largest alignment the Windows pool allocators give by themselves
 /// (`MEMORY_ALLOCATION_ALIGNMENT` on x64), and the guard on it.
-#[cfg(all(not(loom), any(test, target_os = "windows")))]
+#[cfg(all(not(loom), any(test, all(target_os = "windows", feature = "wdk"))))]
 pub(crate) mod align_guard {
     use core::alloc::Layout;
 

@@ -85,11 +85,9 @@ impl<T> ResourceLock<T> {
             .is_err()
         {
             // Another thread made one first: this one was never used.
-            // SAFETY: initialised above, never acquired, then freed with its layout.
-            unsafe {
-                os::ExDeleteResourceLite(fresh.cast());
-                alloc::alloc::dealloc(fresh.cast(), layout);
-            }
+            // SAFETY: initialised above, never acquired, and this lock never
+            // held it (the exchange failed).
+            unsafe { destroy(fresh) };
         }
         Ok(())
     }
@@ -110,12 +108,12 @@ impl<T> ResourceLock<T> {
     /// Shared access.
     pub(crate) fn read(&self) -> ReadGuard<'_, T> {
         let r = self.resource();
-        // SAFETY: PASSIVE_LEVEL (every caller); the critical region is left
-        // by the guard, after the release.
-        unsafe {
-            os::KeEnterCriticalRegion();
-            os::ExAcquireResourceSharedLite(r.cast(), 1);
-        }
+        // SAFETY: PASSIVE_LEVEL (every caller); the guard leaves the region
+        // after it releases the resource.
+        unsafe { os::KeEnterCriticalRegion() };
+        // SAFETY: `r` is this lock's initialised ERESOURCE; inside a critical
+        // region at PASSIVE_LEVEL, as the routine requires; Wait = TRUE.
+        unsafe { os::ExAcquireResourceSharedLite(r.cast(), 1) };
         ReadGuard {
             lock: self,
             resource: r,
@@ -125,14 +123,28 @@ impl<T> ResourceLock<T> {
     /// Exclusive access.
     pub(crate) fn write(&self) -> WriteGuard<'_, T> {
         let r = self.resource();
-        // SAFETY: as `read`.
-        unsafe {
-            os::KeEnterCriticalRegion();
-            os::ExAcquireResourceExclusiveLite(r.cast(), 1);
-        }
+        // SAFETY: as in `read`.
+        unsafe { os::KeEnterCriticalRegion() };
+        // SAFETY: as in `read`.
+        unsafe { os::ExAcquireResourceExclusiveLite(r.cast(), 1) };
         WriteGuard {
             lock: self,
             resource: r,
+        }
+    }
+
+    /// Deletes and frees the `ERESOURCE` of a lock that lives on (a static),
+    /// once nothing can use it any more (DxgkDdiUnload, after every adapter
+    /// was removed); a later use would make a new one.
+    pub(crate) fn retire(&self) {
+        // Wait out any holder, then take the resource out of the lock.
+        drop(self.write());
+        let r = self.resource.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if !r.is_null() {
+            // SAFETY: no thread holds or waits for it (nothing calls the
+            // driver any more, this function's contract), and it was taken
+            // out of the lock above, so it is destroyed once.
+            unsafe { destroy(r) };
         }
     }
 
@@ -146,14 +158,23 @@ impl<T> Drop for ResourceLock<T> {
     fn drop(&mut self) {
         let r = *self.resource.get_mut();
         if !r.is_null() {
-            // SAFETY: `&mut self`: no guard holds it; it was initialised by
-            // `prepare` with this layout and is deleted and freed once.
-            unsafe {
-                os::ExDeleteResourceLite(r.cast());
-                alloc::alloc::dealloc(r.cast(), Layout::new::<Eresource>());
-            }
+            // SAFETY: `&mut self`: no guard holds it, and the lock is
+            // dropped, so it is destroyed once.
+            unsafe { destroy(r) };
         }
     }
+}
+
+/// Deletes an `ERESOURCE` made by `prepare` and frees its block.
+///
+/// # Safety
+/// `r` was initialised by `prepare` (a block of `Eresource`'s layout), no
+/// thread holds or waits for it, and it is not used afterwards.
+unsafe fn destroy(r: *mut Eresource) {
+    // SAFETY: an initialised ERESOURCE nobody holds (the caller's contract).
+    unsafe { os::ExDeleteResourceLite(r.cast()) };
+    // SAFETY: allocated by `prepare` with this layout, not used any more.
+    unsafe { alloc::alloc::dealloc(r.cast(), Layout::new::<Eresource>()) };
 }
 
 /// Releases `resource` and leaves the critical region.
@@ -161,11 +182,10 @@ impl<T> Drop for ResourceLock<T> {
 /// # Safety
 /// The current thread holds `resource`, inside the region it entered for it.
 unsafe fn release(resource: *mut Eresource) {
-    // SAFETY: the caller's contract.
-    unsafe {
-        os::ExReleaseResourceLite(resource.cast());
-        os::KeLeaveCriticalRegion();
-    }
+    // SAFETY: held by this thread (the caller's contract).
+    unsafe { os::ExReleaseResourceLite(resource.cast()) };
+    // SAFETY: leaves the region entered when it was acquired.
+    unsafe { os::KeLeaveCriticalRegion() };
 }
 
 /// Shared access to a [`ResourceLock`]'s value.

@@ -119,6 +119,15 @@ impl<T> RwLock<T> {
         Ok(())
     }
 
+    /// Releases the primitive of a lock that outlives its last use (the
+    /// adapter table's, at DxgkDdiUnload; a no-op off Windows). Nothing may
+    /// use the lock concurrently; a later use prepares it again.
+    #[cfg(not(loom))]
+    pub(crate) fn retire(&self) {
+        #[cfg(target_os = "windows")]
+        self.inner.retire();
+    }
+
     /// Shared access; waits while a writer holds the lock.
     pub(crate) fn read(&self) -> ReadGuard<'_, T> {
         #[cfg(loom)]

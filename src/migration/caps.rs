@@ -22,7 +22,7 @@
 //! VF's lock meanwhile.
 
 use crate::basis::Tracker;
-use crate::foundation::status::{Result, Status};
+use crate::foundation::status::Result;
 use crate::savestate::codec::HEADER_LEN;
 use crate::savestate::state::{MAX_CONFIG, MAX_RESERVES, MAX_SEGMENTS};
 use crate::vgpu::{MSIX_TABLE_SIZE, Vgpu};
@@ -40,13 +40,25 @@ fn mul_add(a: usize, b: usize, c: usize) -> usize {
     a.saturating_mul(b).saturating_add(c)
 }
 
+/// The sum of `parts`, saturating.
+fn sum(parts: &[usize]) -> usize {
+    parts.iter().fold(0, |total, n| total.saturating_add(*n))
+}
+
 /// The largest immutable blob accepted.
 pub(crate) fn immutable_cap() -> usize {
-    let identity = RECORD_HEADER + 9;
-    let driver = RECORD_HEADER + 10;
-    let segments = RECORD_HEADER + mul_add(MAX_SEGMENTS, 16, 4);
-    let resources = RECORD_HEADER + mul_add(MAX_RESERVES, 12, 20);
-    HEADER_LEN + identity + driver + segments + resources + FORWARD_ALLOWANCE
+    let identity = sum(&[RECORD_HEADER, 9]);
+    let driver = sum(&[RECORD_HEADER, 10]);
+    let segments = sum(&[RECORD_HEADER, mul_add(MAX_SEGMENTS, 16, 4)]);
+    let resources = sum(&[RECORD_HEADER, mul_add(MAX_RESERVES, 12, 20)]);
+    sum(&[
+        HEADER_LEN,
+        identity,
+        driver,
+        segments,
+        resources,
+        FORWARD_ALLOWANCE,
+    ])
 }
 
 /// The largest mutable blob accepted for `vgpu`.
@@ -55,18 +67,15 @@ pub(crate) fn immutable_cap() -> usize {
 /// `InvalidDeviceState` for a VF without VRAM.
 pub(crate) fn mutable_cap(tracker: &Tracker, vgpu: &Vgpu) -> Result<usize> {
     let pieces = vgpu.migratable()?.pieces().len();
-    let vf_state = RECORD_HEADER + 13;
-    let msix = RECORD_HEADER + mul_add(MSIX_TABLE_SIZE, 18, 4);
-    let config = RECORD_HEADER + 4 + MAX_CONFIG;
-    let mut bases = RECORD_HEADER + 4;
+    let vf_state = sum(&[RECORD_HEADER, 13]);
+    let msix = sum(&[RECORD_HEADER, mul_add(MSIX_TABLE_SIZE, 18, 4)]);
+    let config = sum(&[RECORD_HEADER, 4, MAX_CONFIG]);
+    let mut bases = sum(&[RECORD_HEADER, 4]);
     for b in tracker.bases().filter(|b| b.segment == vgpu.segment()) {
         let runs = b.range_count().saturating_add(pieces);
         bases = bases.saturating_add(mul_add(runs, 16, 9));
     }
-    let cap = [HEADER_LEN, vf_state, msix, config, bases, FORWARD_ALLOWANCE]
-        .iter()
-        .try_fold(0usize, |sum, n| sum.checked_add(*n))
-        .ok_or(Status::InvalidParameter)?;
+    let cap = sum(&[HEADER_LEN, vf_state, msix, config, bases, FORWARD_ALLOWANCE]);
     // Never above the format's own limit.
     Ok(cap.min(crate::savestate::codec::MAX_BLOB_LEN))
 }

@@ -117,8 +117,8 @@ unsafe extern "system" {
     pub(super) fn ObfDereferenceObject(Object: PVOID) -> isize;
 }
 
-/// The executive-resource routines behind the driver's lock
-/// (`crate::kernel::resource`); all exported by every x64 Windows and by Wine.
+// The executive-resource routines behind the driver's lock
+// (`crate::kernel::resource`); all exported by every x64 Windows and by Wine.
 #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
 unsafe extern "system" {
     pub(crate) fn ExInitializeResourceLite(Resource: *mut c_void) -> NTSTATUS;
