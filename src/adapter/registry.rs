@@ -76,6 +76,12 @@ pub(crate) fn retire() {
 /// `InsufficientResources` when every slot is in use or generations are exhausted.
 pub(crate) fn insert(adapter: Adapter) -> Result<AdapterHandle> {
     for (index, entry) in SLOTS.iter().enumerate() {
+        // A slot in use is passed over under its lock held shared: waiting
+        // for it exclusively would wait for the DDIs running on that adapter
+        // (and make every later DDI on it queue behind this writer).
+        if !entry.read().is_free() {
+            continue;
+        }
         let mut slot = entry.write();
         if slot.is_free() {
             return slot.publish(index, adapter);
