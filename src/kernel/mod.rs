@@ -58,7 +58,7 @@ mod pool_block;
 /// A point inside a DDI where a host test may run code (park a thread on a
 /// barrier): deterministic tests of what one DDI's critical section does not
 /// block. Only the host backend calls the hook; on Windows
-/// [`test_hook`] is an empty inline function.
+/// `test_hook` is an empty inline function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg(not(loom))]
 pub enum HookPoint {
