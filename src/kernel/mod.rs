@@ -11,7 +11,10 @@
 //! Beside the backends, two pieces every platform shares:
 //! - [`sync`]: the lock and the atomics, written once (and built also under
 //!   `--cfg loom`, where they are loom's: only this module of `kernel` is
-//!   built then);
+//!   built then); the lock's Windows primitive, an `ERESOURCE` in a critical
+//!   region, is `resource`, shared by the `wdk` and `raw` backends (each
+//!   provides its five routines as `os_lock`), and `docs/locking.md` gives
+//!   the locks' order;
 //! - [`KernelInterface`]: the `DXGKRNL_INTERFACE` callbacks a started
 //!   adapter calls.
 //!
