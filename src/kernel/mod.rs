@@ -13,7 +13,7 @@
 //!   `--cfg loom`, where they are loom's: only this module of `kernel` is
 //!   built then); the lock's Windows primitive, an `ERESOURCE` in a critical
 //!   region, is `resource`, shared by the `wdk` and `raw` backends (each
-//!   provides its five routines as `os_lock`), and `docs/locking.md` gives
+//!   provides its seven routines as `os_lock`), and `docs/locking.md` gives
 //!   the locks' order;
 //! - [`KernelInterface`]: the `DXGKRNL_INTERFACE` callbacks a started
 //!   adapter calls.

@@ -11,7 +11,7 @@
 //! (`RwLock::try_new` for the locks built with their state; DriverEntry for
 //! the adapter table's static ones) and deleted when the lock drops.
 //!
-//! The five routines come from the backend (`raw`: `ntoskrnl.exe` through
+//! The seven routines come from the backend (`raw`: `ntoskrnl.exe` through
 //! raw-dylib; `wdk`: `wdk-sys`), as `crate::kernel::os_lock`.
 
 use core::alloc::Layout;
