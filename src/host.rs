@@ -192,3 +192,25 @@ pub unsafe extern "C" fn gpup_host_interface_references(
         unsafe { crate::ddi::write_out(pRefs, refs) }
     }))
 }
+
+/// Sets (or, with `None`, removes) the hook the driver calls at each
+/// [`HookPoint`]: for deterministic tests that park a DDI inside its
+/// critical section on a barrier. One hook per process; a test that sets it
+/// removes it before it returns.
+pub fn set_test_hook(hook: Option<Box<dyn Fn(HookPoint) + Send + Sync>>) {
+    crate::kernel::set_test_hook(hook);
+}
+
+pub use crate::kernel::HookPoint;
+
+/// Runs `f` while holding the adapter lock of `hAdapter` for writing, as
+/// the lifecycle DDIs do: for tests that show a DDI does not wait for it.
+///
+/// # Errors
+/// `STATUS_INVALID_PARAMETER` for an unknown adapter (`f` does not run).
+pub fn hold_adapter_lock_for_writing(hAdapter: HANDLE, f: impl FnOnce()) -> NTSTATUS {
+    to_ntstatus(registry::with_adapter_mut(hAdapter, |_| {
+        f();
+        Ok(())
+    }))
+}

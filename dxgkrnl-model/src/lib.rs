@@ -55,6 +55,7 @@ mod adapter;
 mod basis;
 mod callbacks;
 mod gpuvirt;
+pub mod irql;
 pub mod live;
 mod loader;
 mod mandatory_slots;

@@ -2,10 +2,12 @@
 //! Dxgkrnl, dropped in `DxgkDdiRemoveDevice`. Safe code only: the DDI
 //! trampolines (`ddi`) read the OS's arguments and call in here.
 //!
-//! An adapter is protected by one reader-writer lock, its slot's in the
-//! adapter table ([`registry`]): DDIs that change state (lifecycle, creating,
-//! destroying, starting or stopping memory bases) hold it for writing, the
-//! others (queries, marks, QueryAdapterInfo) for reading.
+//! An adapter is protected by its slot's lock in the adapter table
+//! ([`registry`], the adapter lock): the lifecycle DDIs and the memory-basis
+//! control DDIs (create, destroy, start and stop tracking; short, bounded)
+//! hold it for writing, every other DDI at PASSIVE_LEVEL for reading. Below
+//! it, the partitioning lock and one lock per VF (`crate::vgpu`); the order
+//! and what each guards are in `docs/locking.md`.
 
 pub(crate) mod caps;
 pub(crate) mod registry;
@@ -13,7 +15,7 @@ pub(crate) mod registry;
 use crate::basis::Tracker;
 use crate::foundation::status::{Result, Status};
 use crate::kernel::KernelInterface;
-use crate::kernel::sync::{AtomicU32, Ordering};
+use crate::kernel::sync::{AtomicU32, Ordering, RwLock};
 use crate::memory::MemoryConfig;
 use crate::vgpu::Partitioning;
 use crate::vgpu::options::PartitionConfig;
@@ -24,9 +26,10 @@ pub(crate) struct Started {
     pub(crate) kernel: KernelInterface,
     /// The memory-basis tracker, built at start from the memory configuration.
     pub(crate) bases: Tracker,
-    /// GPU partitioning, built at start from the partition configuration;
+    /// GPU partitioning, built at start from the partition configuration,
+    /// behind the partitioning lock (`crate::vgpu` for who takes it how);
     /// `None` when it is disabled or no segment is tracked.
-    pub(crate) partitions: Option<Partitioning>,
+    pub(crate) partitions: Option<RwLock<Partitioning>>,
 }
 
 impl Started {
@@ -34,16 +37,8 @@ impl Started {
     ///
     /// # Errors
     /// `NotSupported` when the adapter does not offer GPU partitioning.
-    pub(crate) fn partitions(&self) -> Result<&Partitioning> {
+    pub(crate) fn partitions(&self) -> Result<&RwLock<Partitioning>> {
         self.partitions.as_ref().ok_or(Status::NotSupported)
-    }
-
-    /// The partitioning state, mutably.
-    ///
-    /// # Errors
-    /// `NotSupported` when the adapter does not offer GPU partitioning.
-    pub(crate) fn partitions_mut(&mut self) -> Result<&mut Partitioning> {
-        self.partitions.as_mut().ok_or(Status::NotSupported)
     }
 }
 
@@ -202,7 +197,10 @@ impl Adapter {
             return Err(Status::InvalidDeviceState);
         }
         let bases = Tracker::new(self.memory.segments(), self.memory.max_bases())?;
-        let partitions = Partitioning::new(&self.partition, self.memory.segments())?;
+        let partitions = match Partitioning::new(&self.partition, self.memory.segments())? {
+            Some(p) => Some(RwLock::try_new(p)?),
+            None => None,
+        };
         self.lifecycle = Lifecycle::Started(Started {
             kernel,
             bases,
@@ -223,7 +221,7 @@ impl Adapter {
             return Err(Status::InvalidDeviceState);
         };
         if let Some(partitions) = &mut started.partitions {
-            partitions.destroy_all();
+            partitions.get_mut().destroy_all();
         }
         let ([partition, sriov, flexiov], _) = self.refs.snapshot();
         if partition != 0 || sriov != 0 || flexiov != 0 {

@@ -6,11 +6,14 @@
 //! unknown, stale (removed) or forged `hAdapter` is detected by arithmetic and
 //! a table lookup, and is never dereferenced.
 //!
-//! Each slot is guarded by its own [`RwLock`], which is the adapter's lock: a
-//! DDI holds it (read or write, see `crate::adapter`) for its whole duration,
-//! so `RemoveDevice` (a writer) waits until no DDI still uses the adapter
-//! before it is dropped. Lock order: an adapter lock is the outermost lock,
-//! and no DDI holds two adapters' locks.
+//! Each slot is guarded by its own [`RwLock`], which is the adapter lock: a
+//! DDI at PASSIVE_LEVEL holds it (read or write, see `crate::adapter`) for
+//! its whole duration, so `RemoveDevice` (a writer) waits until no DDI still
+//! uses the adapter before it is dropped. The DDIs that may run above
+//! PASSIVE_LEVEL never take it (`crate::ddi::irql`). Lock order: an adapter
+//! lock is the outermost lock, and no DDI holds two adapters' locks
+//! (`docs/locking.md`). On Windows each slot's lock owns an `ERESOURCE`,
+//! made by [`prepare`] (DriverEntry) and deleted by [`retire`] (Unload).
 
 use core::ffi::c_void;
 
@@ -53,12 +56,32 @@ fn slot_of(raw: *mut c_void) -> Result<(AdapterHandle, &'static RwLock<Slot<Adap
     Ok((handle, slot))
 }
 
+/// Makes every slot's lock ready (DriverEntry, before any adapter exists).
+///
+/// # Errors
+/// `NoMemory` when a lock's primitive cannot be allocated.
+pub(crate) fn prepare() -> Result<()> {
+    SLOTS.iter().try_for_each(RwLock::prepare)
+}
+
+/// Releases every slot's lock primitive (DxgkDdiUnload: no adapter is left
+/// and no DDI runs).
+pub(crate) fn retire() {
+    SLOTS.iter().for_each(RwLock::retire);
+}
+
 /// Publishes a new adapter and returns its handle.
 ///
 /// # Errors
 /// `InsufficientResources` when every slot is in use or generations are exhausted.
 pub(crate) fn insert(adapter: Adapter) -> Result<AdapterHandle> {
     for (index, entry) in SLOTS.iter().enumerate() {
+        // A slot in use is passed over under its lock held shared: waiting
+        // for it exclusively would wait for the DDIs running on that adapter
+        // (and make every later DDI on it queue behind this writer).
+        if !entry.read().is_free() {
+            continue;
+        }
         let mut slot = entry.write();
         if slot.is_free() {
             return slot.publish(index, adapter);

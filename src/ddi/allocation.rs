@@ -15,6 +15,7 @@ use crate::ddi::{copy_in, copy_out};
 use crate::foundation::fallible::{push, try_vec};
 use crate::foundation::status::{Status, to_ntstatus};
 use crate::foundation::units::SegmentId;
+use crate::kernel::sync::RwLock;
 use crate::vgpu::allocation::{AllocationHandle, MAX_ALLOCATIONS, ReserveData};
 
 /// Most allocations one CreateAllocation call may carry (one per
@@ -36,7 +37,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetStandardAllocationDriverData(
     pArgs: *mut DXGKARG_GETSTANDARDALLOCATIONDRIVERDATA,
 ) -> NTSTATUS {
     to_ntstatus(registry::with_adapter(hAdapter, |adapter| {
-        let p = adapter.started()?.partitions();
+        let p = adapter.started()?.partitions().map(RwLock::read);
         // SAFETY: NULL or a readable and writable block (this function's
         // contract).
         let mut block = unsafe { ArgBlock::new(pArgs) }?;
@@ -92,8 +93,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiCreateAllocation(
     hAdapter: HANDLE,
     pArgs: *mut DXGKARG_CREATEALLOCATION,
 ) -> NTSTATUS {
-    to_ntstatus(registry::with_adapter_mut(hAdapter, |adapter| {
-        let p = adapter.started_mut()?.partitions_mut();
+    to_ntstatus(registry::with_adapter(hAdapter, |adapter| {
+        let p = adapter.started()?.partitions().map(RwLock::write);
         // SAFETY: NULL or a readable and writable block whose
         // `pAllocationInfo` is NULL or `NumAllocations` readable and writable
         // entries (this function's contract).
@@ -103,7 +104,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiCreateAllocation(
         if n == 0 || n > MAX_BATCH || args.pAllocationInfo.is_null() {
             return Err(Status::InvalidParameter);
         }
-        let p = p.map_err(|_| Status::NotSupported)?;
+        let mut p = p.map_err(|_| Status::NotSupported)?;
         let mut infos = block.entries::<DXGK_ALLOCATIONINFO>(MAX_BATCH)?;
         let mut reserves = try_vec(n)?;
         for info in infos.iter() {
@@ -158,8 +159,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiDestroyAllocation(
     hAdapter: HANDLE,
     pArgs: *const DXGKARG_DESTROYALLOCATION,
 ) -> NTSTATUS {
-    to_ntstatus(registry::with_adapter_mut(hAdapter, |adapter| {
-        let p = adapter.started_mut()?.partitions_mut();
+    to_ntstatus(registry::with_adapter(hAdapter, |adapter| {
+        let p = adapter.started()?.partitions().map(RwLock::write);
         // SAFETY: NULL or a readable block whose `pAllocationList` is NULL
         // or `NumAllocations` readable handles (this function's contract).
         let block = unsafe { ArgBlock::new(pArgs) }?;
@@ -168,7 +169,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiDestroyAllocation(
         if n == 0 || n > MAX_ALLOCATIONS || args.pAllocationList.is_null() {
             return Err(Status::InvalidParameter);
         }
-        let p = p.map_err(|_| Status::InvalidHandle)?;
+        let mut p = p.map_err(|_| Status::InvalidHandle)?;
         let mut handles = try_vec(n)?;
         for raw in block.entries::<HANDLE>(MAX_ALLOCATIONS)?.iter() {
             push(&mut handles, AllocationHandle::from_raw(raw)?)?;

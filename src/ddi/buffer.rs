@@ -143,7 +143,25 @@ impl OutBuffer {
         self.write_record(value, core::mem::size_of::<T>())
     }
 
-    /// The buffer's first `len` bytes, for writing only, or `None` if it is shorter.
+    /// The buffer's first `len` bytes, zeroed, as initialised bytes to
+    /// encode into (the Save DDIs' blobs), or `None` if it is shorter. The
+    /// buffer is consumed: the bytes are the caller's until the DDI returns,
+    /// which the caller's lifetime `'o` may not outlast.
+    pub(crate) fn into_zeroed_prefix<'o>(self, len: usize) -> Option<&'o mut [u8]> {
+        if len > self.len {
+            return None;
+        }
+        let ptr = self.ptr.as_ptr().cast::<u8>();
+        // SAFETY: writable for `self.len >= len` bytes until the DDI returns
+        // (`OutBuffer::new`'s contract), and no other reference to them
+        // exists (the buffer is consumed).
+        unsafe { ptr.write_bytes(0, len) };
+        // SAFETY: the `len` bytes were just initialised, and are exclusively
+        // ours (above).
+        Some(unsafe { core::slice::from_raw_parts_mut(ptr, len) })
+    }
+
+    /// The first `len` bytes of the buffer, to write (`None` if it is shorter).
     pub(crate) fn prefix(&mut self, len: usize) -> Option<&mut [core::mem::MaybeUninit<u8>]> {
         if len > self.len {
             return None;

@@ -50,21 +50,25 @@ pub(crate) unsafe extern "system" fn DxgkDdiStartDevice(
     NumberOfVideoPresentSources: *mut ULONG,
     NumberOfChildren: *mut ULONG,
 ) -> NTSTATUS {
-    to_ntstatus(registry::with_adapter_mut(
-        MiniportDeviceContext,
-        |adapter| {
-            if NumberOfVideoPresentSources.is_null() || NumberOfChildren.is_null() {
-                return Err(Status::InvalidParameter);
-            }
-            // The start info carries nothing this adapter uses, but Dxgkrnl always
-            // passes one: reading it checks the argument.
-            // SAFETY: NULL or a readable `DXGK_START_INFO` (Dxgkrnl's
-            // contract); read-only here.
-            let _start_info = unsafe { ArgBlock::new(DxgkStartInfo.cast_const()) }?.get();
-            // SAFETY: NULL or a DXGKRNL_INTERFACE of its stated size (Dxgkrnl's contract).
-            let kernel = unsafe { KernelInterface::copy_from(DxgkInterface) }?;
-            let info = kernel.device_information()?;
-            if info.PhysicalDeviceObject.addr() != adapter.physical_device() {
+    // Dxgkrnl's callback is made before the adapter lock is taken: no
+    // callback into Dxgkrnl with a driver lock held.
+    let prepared = (|| {
+        if NumberOfVideoPresentSources.is_null() || NumberOfChildren.is_null() {
+            return Err(Status::InvalidParameter);
+        }
+        // The start info carries nothing this adapter uses, but Dxgkrnl always
+        // passes one: reading it checks the argument.
+        // SAFETY: NULL or a readable `DXGK_START_INFO` (Dxgkrnl's
+        // contract); read-only here.
+        let _start_info = unsafe { ArgBlock::new(DxgkStartInfo.cast_const()) }?.get();
+        // SAFETY: NULL or a DXGKRNL_INTERFACE of its stated size (Dxgkrnl's contract).
+        let kernel = unsafe { KernelInterface::copy_from(DxgkInterface) }?;
+        let info = kernel.device_information()?;
+        Ok((kernel, info.PhysicalDeviceObject.addr()))
+    })();
+    to_ntstatus(prepared.and_then(|(kernel, physical_device)| {
+        registry::with_adapter_mut(MiniportDeviceContext, |adapter| {
+            if physical_device != adapter.physical_device() {
                 return Err(Status::InvalidParameter);
             }
             adapter.start(kernel)?;
@@ -76,8 +80,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiStartDevice(
             unsafe { write_out(NumberOfChildren, 0) }?;
             crate::trace!("StartDevice {:p}", MiniportDeviceContext);
             Ok(())
-        },
-    ))
+        })
+    }))
 }
 
 /// `DxgkDdiStopDevice`.
@@ -117,4 +121,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiRemoveDevice(MiniportDeviceContext: 
 /// Always safe to call.
 pub(crate) unsafe extern "system" fn DxgkDdiUnload() {
     crate::trace!("Unload");
+    // Every adapter was removed and no DDI runs any more: the adapter
+    // table's lock primitives (ERESOURCEs on Windows) are released.
+    crate::adapter::registry::retire();
 }

@@ -16,6 +16,9 @@ pub unsafe extern "system" fn DriverEntry(
     DriverObject: PDRIVER_OBJECT,
     RegistryPath: *mut UNICODE_STRING,
 ) -> NTSTATUS {
+    if let Err(status) = crate::adapter::registry::prepare() {
+        return status.ntstatus();
+    }
     let mut data = super::initialization_data();
     crate::trace!(
         "DriverEntry: registering interface version {:#x}",

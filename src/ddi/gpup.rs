@@ -9,20 +9,23 @@ use crate::adapter::{InterfaceKind, registry};
 use crate::foundation::status::Result;
 use crate::vgpu::Partitioning;
 
-/// Runs `f` on the partitioning state under the adapter's read lock.
+/// Runs `f` on the partitioning state, the adapter lock and the
+/// partitioning lock held shared: the per-VF operations (which then take
+/// their VF's lock) and the adapter-wide reads.
 pub(crate) fn with_partitions<R>(
     context: HANDLE,
     f: impl FnOnce(&Partitioning) -> Result<R>,
 ) -> Result<R> {
-    registry::with_adapter(context, |a| f(a.started()?.partitions()?))
+    registry::with_adapter(context, |a| f(&a.started()?.partitions()?.read()))
 }
 
-/// Runs `f` on the partitioning state under the adapter's write lock.
+/// Runs `f` on the partitioning state, the adapter lock held shared and the
+/// partitioning lock exclusively: the adapter-wide changes.
 pub(crate) fn with_partitions_mut<R>(
     context: HANDLE,
     f: impl FnOnce(&mut Partitioning) -> Result<R>,
 ) -> Result<R> {
-    registry::with_adapter_mut(context, |a| f(a.started_mut()?.partitions_mut()?))
+    registry::with_adapter(context, |a| f(&mut a.started()?.partitions()?.write()))
 }
 
 /// The size an interface structure states in its `Size` field.

@@ -3,7 +3,10 @@
 //! argument block through an `ArgBlock`, resolves `vfIndex` once into its
 //! `crate::vgpu::Vgpu` (`STATUS_INVALID_PARAMETER` for an unknown one), and
 //! calls the per-VF operation of `crate::migration` (or of the `Vgpu`) under
-//! the adapter's write lock. The state machine and the statuses of
+//! that VF's lock (the adapter and partitioning locks held shared, so other
+//! VFs, queries and marks go on; `docs/locking.md`). SetVirtualGpuResources2
+//! binds VRAM, an adapter-wide change: it holds the partitioning lock
+//! exclusively. The state machine and the statuses of
 //! out-of-order calls are in `crate::savestate::machine`; what is saved and
 //! checked in `crate::migration::snapshot` and `crate::migration::restore`.
 //!
@@ -17,48 +20,57 @@
 //! non-zero `*DataSize`, or a NULL `DataSize`, is `STATUS_INVALID_PARAMETER`.
 //! The state checks come first: an out-of-order sizing call is refused too.
 //!
-//! A Restore that rejects its data logs a
-//! [`crate::savestate::triage`] event through `DxgkCbLogEtwEvent` and returns
-//! `STATUS_OBJECT_TYPE_MISMATCH`. `Data == NULL` is `STATUS_INVALID_PARAMETER`;
-//! a `DataSize` of 0 or above the format's largest blob is data that cannot
-//! be valid (`STATUS_OBJECT_TYPE_MISMATCH`, never read).
+//! A Save encodes straight into the OS's buffer: nothing is allocated for
+//! the blob on the blackout path.
+//!
+//! A Restore runs in three steps: under the VF's lock the state checks and
+//! the size check against the cap (`crate::migration::caps`), before
+//! anything is copied or allocated; with no lock held the copy and the
+//! decode; under the VF's lock again the state checks, the checks against
+//! this adapter and the changes. A Restore that rejects its data logs a
+//! [`crate::savestate::triage`] event through `DxgkCbLogEtwEvent`, with no
+//! driver lock held, and returns `STATUS_OBJECT_TYPE_MISMATCH`.
+//! `Data == NULL` is `STATUS_INVALID_PARAMETER`; a `DataSize` of 0 or above
+//! the cap is data that cannot be valid (`STATUS_OBJECT_TYPE_MISMATCH`,
+//! never read).
 
 use core::mem::size_of;
 
 use dxgk_sys::*;
 
-use crate::adapter::{Started, registry};
+use crate::adapter::registry;
 use crate::basis::Tracker;
 use crate::ddi::arg::ArgBlock;
-use crate::ddi::{copy_in, copy_out, read_in, write_out};
+use crate::ddi::{OutBuffer, copy_in, read_in, write_out};
 use crate::foundation::status::{Result, Status, to_ntstatus};
 use crate::foundation::units::VfIndex;
 use crate::kernel::KernelInterface;
 use crate::migration;
-use crate::migration::restore::{Rejection, blob_len};
+use crate::migration::restore::{Rejection, Which};
 use crate::migration::save::Saved;
 use crate::savestate::machine::Role;
-use crate::vgpu::{MsixValue, Partitioning, ScatterEntry};
+use crate::vgpu::{MsixValue, ScatterEntry, Vgpu};
 
 /// Most descriptors a SetVirtualGpuResources2 block may carry (one per
 /// segment, 32 at most as for SetVirtualGpuResources); larger counts are
 /// refused unread.
 const MAX_SEGMENT_DESCRIPTORS: usize = 32;
 
-/// Runs `f` on the dirty-tracking layer and the partitioning of a started adapter, under
-/// its write lock.
-fn with_vgpus<R>(
+/// Runs `f` on one VF of a started adapter and its dirty-tracking layer,
+/// under that VF's lock (the adapter and partitioning locks held shared).
+/// `args` reads the argument block and names the VF, once the adapter is
+/// known to be started.
+fn with_vf<A, R>(
     hAdapter: HANDLE,
-    f: impl FnOnce(&Tracker, &mut Partitioning, &KernelInterface) -> Result<R>,
+    args: impl FnOnce() -> Result<(VfIndex, A)>,
+    f: impl FnOnce(&Tracker, &mut Vgpu, A) -> Result<R>,
 ) -> Result<R> {
-    registry::with_adapter_mut(hAdapter, |adapter| {
-        let Started {
-            kernel,
-            bases,
-            partitions,
-        } = adapter.started_mut()?;
-        let partitions = partitions.as_mut().ok_or(Status::NotSupported)?;
-        f(bases, partitions, kernel)
+    registry::with_adapter(hAdapter, |adapter| {
+        let started = adapter.started()?;
+        let partitions = started.partitions()?.read();
+        let (vf, args) = args()?;
+        let mut vgpu = partitions.vgpu_write(vf)?;
+        f(&started.bases, &mut vgpu, args)
     })
 }
 
@@ -72,10 +84,12 @@ pub(crate) unsafe extern "system" fn DxgkDdiPrepareLiveMigration(
     hAdapter: HANDLE,
     pArgs: *const DXGKARG_GPUP_PREPARE_LIVE_MIGRATION,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |_, p, _| {
+    let args = || {
         // SAFETY: NULL or a readable block (contract).
         let args = unsafe { ArgBlock::new(pArgs) }?.get();
-        let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
+        Ok((VfIndex(args.vfIndex), args))
+    };
+    to_ntstatus(with_vf(hAdapter, args, |_, vgpu, args| {
         let role = match args.MigrationType {
             DXGK_GPUP_MIGRATIONTYPE_SOURCE => Role::Source,
             DXGK_GPUP_MIGRATIONTYPE_TARGET => Role::Target,
@@ -88,7 +102,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiPrepareLiveMigration(
 }
 
 /// The common body of the two Save DDIs: `DataSize` and `Data` at the same
-/// offsets of both argument blocks.
+/// offsets of both argument blocks. The blob is encoded in place, in `Data`.
 ///
 /// # Safety
 /// `data_size` is NULL or readable and writable; `data` NULL or writable for
@@ -96,25 +110,40 @@ pub(crate) unsafe extern "system" fn DxgkDdiPrepareLiveMigration(
 unsafe fn save(
     data_size: *mut UINT64,
     data: *mut BYTE,
-    run: impl FnOnce(Option<usize>) -> Result<Saved>,
+    run: impl for<'o> FnOnce(
+        Option<usize>,
+        &mut dyn FnMut(usize) -> Result<&'o mut [u8]>,
+    ) -> Result<Saved>,
 ) -> Result<()> {
     // SAFETY: NULL or readable (contract).
     let have = unsafe { read_in(data_size.cast_const()) }?;
-    let (size, outcome) = match run(migration::save::capacity(have, data.is_null())?)? {
+    let capacity = migration::save::capacity(have, data.is_null())?;
+    let len = capacity.unwrap_or(0);
+    let mut buffer = if data.is_null() {
+        None
+    } else {
+        // SAFETY: `data` is writable for `*data_size` = `len` bytes until
+        // this DDI returns (contract).
+        Some(unsafe { OutBuffer::new(data.cast(), len) }?)
+    };
+    let mut out = |n: usize| match buffer.take() {
+        Some(b) => into_prefix(b, n),
+        None => Err(Status::InvalidParameter),
+    };
+    let (size, outcome) = match run(capacity, &mut out)? {
         Saved::Size(n) => (n, Ok(())),
         Saved::TooSmall(n) => (n, Err(Status::BufferTooSmall)),
-        Saved::Blob(blob) => {
-            // SAFETY: `data` is non-NULL (`capacity` makes a NULL `data` the
-            // sizing call, which has no blob) and writable for `*data_size
-            // >= blob.len()` bytes (contract); `blob` is the driver's own.
-            unsafe { copy_out(&blob, data.cast()) }?;
-            (blob.len(), Ok(()))
-        }
+        Saved::Written(n) => (n, Ok(())),
     };
     let size = UINT64::try_from(size).map_err(|_| Status::InvalidParameter)?;
     // SAFETY: non-NULL (the read above succeeded) and writable (contract).
     unsafe { write_out(data_size, size) }?;
     outcome
+}
+
+/// The first `n` bytes of the OS's buffer, zeroed, to encode into.
+fn into_prefix<'o>(buffer: OutBuffer, n: usize) -> Result<&'o mut [u8]> {
+    buffer.into_zeroed_prefix(n).ok_or(Status::BufferTooSmall)
 }
 
 /// `DxgkDdiSaveImmutableMigrationData` (module docs for the two calls):
@@ -127,15 +156,17 @@ pub(crate) unsafe extern "system" fn DxgkDdiSaveImmutableMigrationData(
     hAdapter: HANDLE,
     pArgs: *mut DXGKARG_GPUP_SAVE_IMMUTABLE_MIGRATION_DATA,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |tracker, p, _| {
+    let args = || {
         // SAFETY: NULL or a readable block (contract); the block itself is
         // only read (the outputs go through its `DataSize` and `Data`).
         let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
-        let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
+        Ok((VfIndex(args.vfIndex), args))
+    };
+    to_ntstatus(with_vf(hAdapter, args, |tracker, vgpu, args| {
         // SAFETY: the pointers come from the block, under its contract.
         unsafe {
-            save(args.DataSize, args.Data, |capacity| {
-                migration::save::save_immutable(vgpu, tracker, capacity)
+            save(args.DataSize, args.Data, |capacity, out| {
+                migration::save::save_immutable(vgpu, tracker, capacity, out)
             })
         }
     }))
@@ -151,15 +182,17 @@ pub(crate) unsafe extern "system" fn DxgkDdiSaveMutableMigrationData(
     hAdapter: HANDLE,
     pArgs: *mut DXGKARG_GPUP_SAVE_MUTABLE_MIGRATION_DATA,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |tracker, p, _| {
+    let args = || {
         // SAFETY: NULL or a readable block (contract); the block itself is
         // only read (the outputs go through its `DataSize` and `Data`).
         let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
-        let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
+        Ok((VfIndex(args.vfIndex), args))
+    };
+    to_ntstatus(with_vf(hAdapter, args, |tracker, vgpu, args| {
         // SAFETY: the pointers come from the block, under its contract.
         unsafe {
-            save(args.DataSize, args.Data, |capacity| {
-                migration::save::save_mutable(vgpu, tracker, capacity)
+            save(args.DataSize, args.Data, |capacity, out| {
+                migration::save::save_mutable(vgpu, tracker, capacity, out)
             })
         }
     }))
@@ -174,47 +207,78 @@ pub(crate) unsafe extern "system" fn DxgkDdiEndLiveMigration(
     hAdapter: HANDLE,
     vfIndex: UINT,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |_, p, _| {
-        migration::end(p.vgpu_mut(VfIndex(vfIndex))?)?;
+    let args = || Ok((VfIndex(vfIndex), ()));
+    to_ntstatus(with_vf(hAdapter, args, |_, vgpu, ()| {
+        migration::end(vgpu)?;
         crate::trace!("EndLiveMigration({})", vfIndex);
         Ok(())
     }))
 }
 
-/// The common body of the two Restore DDIs: copies the blob out of the OS
-/// buffer, runs `restore`, and logs the triage event of a rejection.
+/// The common body of the two Restore DDIs (module docs for the steps).
 ///
 /// # Safety
-/// `data` is NULL or readable for `size` bytes.
-unsafe fn restore(
-    kernel: &KernelInterface,
-    size: UINT64,
-    data: *const BYTE,
-    restore: impl FnOnce(&[u8]) -> core::result::Result<(), Rejection>,
+/// `pArgs` is NULL or readable; its `Data` NULL or readable for `DataSize`
+/// bytes. `fields` reads the block's `vfIndex`, `DataSize` and `Data`.
+unsafe fn restore<T: crate::ddi::arg::ArgRecord>(
+    hAdapter: HANDLE,
+    pArgs: *const T,
+    which: Which,
+    fields: impl Fn(&T) -> (UINT, UINT64, *const BYTE),
 ) -> Result<()> {
-    if data.is_null() {
-        return Err(Status::InvalidParameter);
-    }
-    let outcome = match blob_len(size) {
-        Some(n) => {
-            let mut blob = crate::foundation::fallible::try_vec(n)?;
-            blob.resize(n, 0);
-            // SAFETY: `data` is non-NULL (checked) and readable for `size`
-            // = `n` bytes (contract); `blob` is ours, so they cannot overlap.
-            unsafe { copy_in(data.cast(), &mut blob) }?;
-            restore(&blob)
-        }
-        // An empty or oversized blob cannot be valid: it is rejected (after
-        // the state checks) as a truncated one, without reading it.
-        None => restore(&[]).and(Err(Status::ObjectTypeMismatch.into())),
+    let args = || {
+        // SAFETY: NULL or a readable block (contract).
+        let (vf, size, data) = fields(&unsafe { ArgBlock::new(pArgs) }?.get());
+        Ok((VfIndex(vf), (size, data)))
     };
-    outcome.map_err(|rejection| rejection.report(kernel))
+    // Step 1, under the VF's lock: state, then size; nothing copied yet.
+    let admitted = with_vf(hAdapter, args, |tracker, vgpu, (size, data)| {
+        if data.is_null() {
+            return Err(Status::InvalidParameter);
+        }
+        Ok((
+            migration::restore::admit(which, vgpu, tracker, size),
+            vgpu.index(),
+            data,
+        ))
+    })?;
+    let (admitted, vf, data) = admitted;
+    let outcome = admitted.and_then(|len| {
+        // Step 2, no lock held: the copy and the decode.
+        let mut blob = crate::foundation::fallible::try_vec(len).map_err(Status::from)?;
+        blob.resize(len, 0);
+        // SAFETY: `data` is non-NULL (checked) and readable for `DataSize`
+        // = `len` bytes (contract); `blob` is ours, so they cannot overlap.
+        unsafe { copy_in(data.cast(), &mut blob) }.map_err(Rejection::from)?;
+        let decoded = migration::restore::decode(which, vf, &blob)?;
+        drop(blob);
+        // Step 3, under the VF's lock: checks against this VF, changes.
+        let args = || Ok((VfIndex(vf), ()));
+        with_vf(hAdapter, args, |tracker, vgpu, ()| {
+            crate::kernel::test_hook(crate::kernel::HookPoint::RestoreLocked {
+                adapter: hAdapter.addr(),
+                vf,
+            });
+            Ok(migration::restore::apply(vgpu, tracker, &decoded))
+        })?
+    });
+    // The triage event, with no driver lock held.
+    outcome.map_err(|rejection| match kernel_of(hAdapter) {
+        Ok(kernel) => rejection.report(&kernel),
+        Err(_) => rejection.status,
+    })
+}
+
+/// Dxgkrnl's callbacks of a started adapter, copied out so that they are
+/// called with no driver lock held.
+fn kernel_of(hAdapter: HANDLE) -> Result<KernelInterface> {
+    registry::with_adapter(hAdapter, |adapter| Ok(adapter.started()?.kernel))
 }
 
 /// `DxgkDdiRestoreImmutableMigrationData`: `STATUS_INVALID_DEVICE_STATE`
 /// unless the VF is a prepared, paused target that has not restored yet;
 /// `STATUS_OBJECT_TYPE_MISMATCH`, with a triage event, for data that is
-/// malformed or comes from an incompatible adapter, driver or VF.
+/// malformed, too large or comes from an incompatible adapter, driver or VF.
 ///
 /// # Safety
 /// `pArgs` is NULL or readable; its `Data` NULL or readable for `DataSize` bytes.
@@ -222,23 +286,18 @@ pub(crate) unsafe extern "system" fn DxgkDdiRestoreImmutableMigrationData(
     hAdapter: HANDLE,
     pArgs: *const DXGKARG_GPUP_RESTORE_IMMUTABLE_MIGRATION_DATA,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |tracker, p, kernel| {
-        // SAFETY: NULL or a readable block (contract).
-        let args = unsafe { ArgBlock::new(pArgs) }?.get();
-        let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
-        // SAFETY: `Data` is NULL or readable for `DataSize` bytes (contract).
-        unsafe {
-            restore(kernel, args.DataSize, args.Data, |blob| {
-                migration::restore::restore_immutable(vgpu, tracker, blob)
-            })
-        }
-    }))
+    // SAFETY: this function's contract.
+    to_ntstatus(unsafe {
+        restore(hAdapter, pArgs, Which::Immutable, |a| {
+            (a.vfIndex, a.DataSize, a.Data.cast_const())
+        })
+    })
 }
 
 /// `DxgkDdiRestoreMutableMigrationData`: `STATUS_INVALID_DEVICE_STATE`
 /// unless the VF restored its immutable data (not yet its mutable data) and
 /// is paused; `STATUS_OBJECT_TYPE_MISMATCH`, with a triage event, for data
-/// that is malformed or does not fit this VF.
+/// that is malformed, too large or does not fit this VF.
 ///
 /// # Safety
 /// As `DxgkDdiRestoreImmutableMigrationData`.
@@ -246,17 +305,12 @@ pub(crate) unsafe extern "system" fn DxgkDdiRestoreMutableMigrationData(
     hAdapter: HANDLE,
     pArgs: *const DXGKARG_GPUP_RESTORE_MUTABLE_MIGRATION_DATA,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |tracker, p, kernel| {
-        // SAFETY: NULL or a readable block (contract).
-        let args = unsafe { ArgBlock::new(pArgs) }?.get();
-        let vgpu = p.vgpu_mut(VfIndex(args.vfIndex))?;
-        // SAFETY: `Data` is NULL or readable for `DataSize` bytes (contract).
-        unsafe {
-            restore(kernel, args.DataSize, args.Data, |blob| {
-                migration::restore::restore_mutable(vgpu, tracker, blob)
-            })
-        }
-    }))
+    // SAFETY: this function's contract.
+    to_ntstatus(unsafe {
+        restore(hAdapter, pArgs, Which::Mutable, |a| {
+            (a.vfIndex, a.DataSize, a.Data.cast_const())
+        })
+    })
 }
 
 /// `DxgkDdiWriteVirtualizedInterrupt`: one entry of the VF's MSI-X table;
@@ -269,11 +323,14 @@ pub(crate) unsafe extern "system" fn DxgkDdiWriteVirtualizedInterrupt(
     hAdapter: HANDLE,
     pArgs: *const DXGKARG_GPUP_WRITE_VIRTUALIZED_MSIX,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |_, p, _| {
+    let args = || {
         // SAFETY: NULL or a readable block (contract).
         let args = unsafe { ArgBlock::new(pArgs) }?.get();
+        Ok((VfIndex(args.vfIndex), args))
+    };
+    to_ntstatus(with_vf(hAdapter, args, |_, vgpu, args| {
         let entry = args.WriteValue;
-        p.vgpu_mut(VfIndex(args.vfIndex))?.write_interrupt(
+        vgpu.write_interrupt(
             args.InterruptTableIndex,
             MsixValue {
                 address: entry.MessageAddress,
@@ -297,7 +354,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualGpuResources2(
     hAdapter: HANDLE,
     pArgs: *const DXGKARG_SETVIRTUALGPURESOURCES2,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |tracker, p, _| {
+    to_ntstatus(registry::with_adapter(hAdapter, |adapter| {
+        let started = adapter.started()?;
+        let partitions = started.partitions()?;
         // SAFETY: NULL or a readable block of `SegmentCount` descriptors
         // (contract).
         let block = unsafe { ArgBlock::new(pArgs) }?;
@@ -318,7 +377,11 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualGpuResources2(
             };
         }
         let vf = VfIndex(header.vfIndex);
-        p.set_resources2(tracker, vf, entries.get(..n).unwrap_or_default())
+        // An adapter-wide change (VRAM accounting, the allocation table):
+        // the partitioning lock exclusively, only around the binding.
+        partitions
+            .write()
+            .set_resources2(&started.bases, vf, entries.get(..n).unwrap_or_default())
     }))
 }
 
@@ -332,11 +395,13 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualFunctionPauseState(
     hAdapter: HANDLE,
     pArgs: *const DXGKARG_SETVIRTUALFUNCTIONPAUSESTATE,
 ) -> NTSTATUS {
-    to_ntstatus(with_vgpus(hAdapter, |_, p, _| {
+    let args = || {
         // SAFETY: NULL or a readable block (contract).
         let args = unsafe { ArgBlock::new(pArgs) }?.get();
-        p.vgpu_mut(VfIndex(args.vfIndex))?
-            .set_pause(args.bPause != 0);
+        Ok((VfIndex(args.vfIndex), args))
+    };
+    to_ntstatus(with_vf(hAdapter, args, |_, vgpu, args| {
+        vgpu.set_pause(args.bPause != 0);
         Ok(())
     }))
 }

@@ -12,8 +12,10 @@
 //! - One module per DDI family: `device` (lifecycle), `qai`
 //!   (QueryAdapterInfo), `basis` (dirty-bit tracking), `allocation` (the
 //!   vGPU reserves' standard allocations), `query_interface`, `partition`,
-//!   `sriov` and `migration` (GPU partitioning and live migration), and
-//!   `unsupported` (required slots this adapter answers trivially).
+//!   `sriov` and `migration` (GPU partitioning and live migration),
+//!   `unsupported` (required slots this adapter answers trivially) and
+//!   [`irql`] (the slots that may run above PASSIVE_LEVEL: lock-free and
+//!   allocation-free, listed in `irql::ABOVE_PASSIVE`).
 //!
 //! `unsafe` lives here, in `kernel` and in `host` (the host
 //! loader's C ABI) only. Raw pointers stay raw until checked, and borrows made
@@ -28,6 +30,7 @@ mod buffer;
 pub(crate) mod device;
 pub mod entry;
 mod gpup;
+pub mod irql;
 pub(crate) mod migration;
 pub(crate) mod partition;
 pub(crate) mod qai;
@@ -48,6 +51,7 @@ pub(crate) use buffer::{InBuffer, OutBuffer, copy_in, copy_out, read_in, write_o
 /// implements; all others NULL.
 #[must_use]
 pub fn initialization_data() -> DRIVER_INITIALIZATION_DATA {
+    use self::irql as i;
     use self::unsupported as u;
     let mut d = DRIVER_INITIALIZATION_DATA::zeroed();
     d.Version = DXGKDDI_INTERFACE_VERSION_WDDM3_2;
@@ -86,20 +90,20 @@ pub fn initialization_data() -> DRIVER_INITIALIZATION_DATA {
 
     // Required of a render-less adapter (Microsoft's MCDM minimum list); see
     // `ddi::unsupported` for what each answers on this software adapter.
-    d.DxgkDdiInterruptRoutine = Some(u::DxgkDdiInterruptRoutine);
-    d.DxgkDdiDpcRoutine = Some(u::DxgkDdiDpcRoutine);
+    d.DxgkDdiInterruptRoutine = Some(i::DxgkDdiInterruptRoutine);
+    d.DxgkDdiDpcRoutine = Some(i::DxgkDdiDpcRoutine);
     d.DxgkDdiQueryChildRelations = Some(u::DxgkDdiQueryChildRelations);
     d.DxgkDdiQueryChildStatus = Some(u::DxgkDdiQueryChildStatus);
     d.DxgkDdiQueryDeviceDescriptor = Some(u::DxgkDdiQueryDeviceDescriptor);
     d.DxgkDdiSetPowerState = Some(u::DxgkDdiSetPowerState);
-    d.DxgkDdiResetDevice = Some(u::DxgkDdiResetDevice);
+    d.DxgkDdiResetDevice = Some(i::DxgkDdiResetDevice);
     d.DxgkDdiCreateDevice = Some(u::DxgkDdiCreateDevice);
     d.DxgkDdiDescribeAllocation = Some(u::DxgkDdiDescribeAllocation);
-    d.DxgkDdiPreemptCommand = Some(u::DxgkDdiPreemptCommand);
+    d.DxgkDdiPreemptCommand = Some(i::DxgkDdiPreemptCommand);
     d.DxgkDdiBuildPagingBuffer = Some(u::DxgkDdiBuildPagingBuffer);
     d.DxgkDdiResetFromTimeout = Some(u::DxgkDdiResetFromTimeout);
     d.DxgkDdiRestartFromTimeout = Some(u::DxgkDdiRestartFromTimeout);
-    d.DxgkDdiCollectDbgInfo = Some(u::DxgkDdiCollectDbgInfo);
+    d.DxgkDdiCollectDbgInfo = Some(i::DxgkDdiCollectDbgInfo);
     d.DxgkDdiDestroyDevice = Some(u::DxgkDdiDestroyDevice);
     d.DxgkDdiOpenAllocation = Some(u::DxgkDdiOpenAllocation);
     d.DxgkDdiCloseAllocation = Some(u::DxgkDdiCloseAllocation);
@@ -109,9 +113,9 @@ pub fn initialization_data() -> DRIVER_INITIALIZATION_DATA {
     d.DxgkDdiQueryEngineStatus = Some(u::DxgkDdiQueryEngineStatus);
     d.DxgkDdiResetEngine = Some(u::DxgkDdiResetEngine);
     d.DxgkDdiGetNodeMetadata = Some(u::DxgkDdiGetNodeMetadata);
-    d.DxgkDdiCalibrateGpuClock = Some(u::DxgkDdiCalibrateGpuClock);
-    d.DxgkDdiFormatHistoryBuffer = Some(u::DxgkDdiFormatHistoryBuffer);
-    d.DxgkDdiSetStablePowerState = Some(u::DxgkDdiSetStablePowerState);
-    d.DxgkDdiSetVirtualMachineData = Some(u::DxgkDdiSetVirtualMachineData);
+    d.DxgkDdiCalibrateGpuClock = Some(i::DxgkDdiCalibrateGpuClock);
+    d.DxgkDdiFormatHistoryBuffer = Some(i::DxgkDdiFormatHistoryBuffer);
+    d.DxgkDdiSetStablePowerState = Some(i::DxgkDdiSetStablePowerState);
+    d.DxgkDdiSetVirtualMachineData = Some(i::DxgkDdiSetVirtualMachineData);
     d
 }

@@ -300,7 +300,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiVirtualGpuDriverEscape(
 ) -> NTSTATUS {
     to_ntstatus(registry::with_adapter(Context, |adapter| {
         let started = adapter.started()?;
-        let p = started.partitions()?;
+        let p = started.partitions()?.read();
         // SAFETY: NULL or a readable and writable block (contract).
         let mut block = unsafe { ArgBlock::new(pArgs) }?;
         let args = block.get();
@@ -341,10 +341,10 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualGpuVmBus(
     Context: HANDLE,
     pArgs: *const DXGKARG_SETVIRTUALGPUVMBUS,
 ) -> NTSTATUS {
-    to_ntstatus(with_partitions_mut(Context, |p| {
+    to_ntstatus(with_partitions(Context, |p| {
         // SAFETY: NULL or a readable block (contract).
         let args = unsafe { ArgBlock::new(pArgs) }?.get();
-        p.vgpu_mut(VfIndex(args.VirtualGpuIndex))?
+        p.vgpu_write(VfIndex(args.VirtualGpuIndex))?
             .set_vmbus(args.VmBusHandle.addr())
     }))
 }

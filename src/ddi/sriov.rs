@@ -9,12 +9,12 @@ use core::mem::{offset_of, size_of};
 use dxgk_sys::*;
 
 use crate::ddi::arg::ArgBlock;
-use crate::ddi::gpup::{with_partitions, with_partitions_mut};
+use crate::ddi::gpup::with_partitions;
 use crate::ddi::{OutBuffer, copy_in, copy_out, write_out};
 use crate::foundation::status::{Status, to_ntstatus};
 use crate::foundation::units::VfIndex;
 use crate::interfaces::{POWER_DEVICE_D0, POWER_DEVICE_D1, POWER_DEVICE_D2, POWER_DEVICE_D3};
-use crate::vgpu::{PowerRequest, Vgpu};
+use crate::vgpu::PowerRequest;
 
 /// `DxgkDdiReadVirtualFunctionConfig`: `Length` bytes of the VF's 4 KiB
 /// config space at `Offset` into `Data`. A length of 0 or a span past 4 KiB
@@ -31,9 +31,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiReadVirtualFunctionConfig(
         let args = unsafe { ArgBlock::new(pArgs) }?.get();
         let len = usize::try_from(args.Length).map_err(|_| Status::InvalidParameter)?;
         crate::vgpu::pci::ConfigSpace::check(args.Offset, len)?;
-        let bytes = p
-            .vgpu(VfIndex(args.VirtualFunctionIndex))?
-            .config_bytes(args.Offset, len)?;
+        let vgpu = p.vgpu(VfIndex(args.VirtualFunctionIndex))?;
+        let bytes = vgpu.config_bytes(args.Offset, len)?;
         // SAFETY: NULL or writable for `Length` bytes (contract).
         unsafe { copy_out(bytes, args.Data) }
     }))
@@ -49,18 +48,20 @@ pub(crate) unsafe extern "system" fn DxgkDdiWriteVirtualFunctionConfig(
     Context: HANDLE,
     pArgs: *const DXGKARG_WRITEVIRTUALFUNCTIONCONFIG,
 ) -> NTSTATUS {
-    to_ntstatus(with_partitions_mut(Context, |p| {
+    to_ntstatus(with_partitions(Context, |p| {
         // SAFETY: NULL or a readable block (contract).
         let args = unsafe { ArgBlock::new(pArgs) }?.get();
         let len = usize::try_from(args.Length).map_err(|_| Status::InvalidParameter)?;
         crate::vgpu::pci::ConfigSpace::check(args.Offset, len)?;
-        let vgpu = p.vgpu_mut(VfIndex(args.VirtualFunctionIndex))?;
+        drop(p.vgpu(VfIndex(args.VirtualFunctionIndex))?);
+        // Copied before the VF lock is taken: the lock covers the write only.
         // `resize` only fills the capacity reserved exactly.
         let mut data = crate::foundation::fallible::try_vec(len)?;
         data.resize(len, 0);
         // SAFETY: NULL or readable for `Length` bytes (contract).
         unsafe { copy_in(args.Data, &mut data) }?;
-        vgpu.config_write(args.Offset, &data)
+        p.vgpu_write(VfIndex(args.VirtualFunctionIndex))?
+            .config_write(args.Offset, &data)
     }))
 }
 
@@ -76,7 +77,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiReadVirtualFunctionConfigBlock(
     to_ntstatus(with_partitions(Context, |p| {
         // SAFETY: NULL or a readable block (contract).
         let args = unsafe { ArgBlock::new(pArgs) }?.get();
-        p.vgpu(VfIndex(args.VirtualFunctionIndex))?;
+        drop(p.vgpu(VfIndex(args.VirtualFunctionIndex))?);
         Err(Status::NotSupported)
     }))
 }
@@ -92,7 +93,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiWriteVirtualFunctionConfigBlock(
     to_ntstatus(with_partitions(Context, |p| {
         // SAFETY: NULL or a readable block (contract).
         let args = unsafe { ArgBlock::new(pArgs) }?.get();
-        p.vgpu(VfIndex(args.VirtualFunctionIndex))?;
+        drop(p.vgpu(VfIndex(args.VirtualFunctionIndex))?);
         Err(Status::NotSupported)
     }))
 }
@@ -111,7 +112,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryProbedBars(
         let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
         let bars = p
             .vgpu(VfIndex(args.VirtualFunctionIndex))
-            .map_or([0; 6], Vgpu::probed_bars);
+            .map_or([0; 6], |v| v.probed_bars());
         let mut bytes = [0u8; 24];
         for (chunk, bar) in bytes.chunks_exact_mut(4).zip(bars) {
             chunk.copy_from_slice(&bar.to_le_bytes());
@@ -134,7 +135,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetVendorAndDevice(
         let mut block = unsafe { ArgBlock::new(pArgs) }?;
         let (vendor, device) = p
             .vgpu(VfIndex(block.get().VirtualFunctionIndex))
-            .map_or((0, 0), Vgpu::vendor_and_device);
+            .map_or((0, 0), |v| v.vendor_and_device());
         block.update(|a| {
             a.VendorId = vendor;
             a.DeviceId = device;
@@ -174,10 +175,10 @@ pub(crate) unsafe extern "system" fn DxgkDdiResetVirtualFunction(
     Context: HANDLE,
     pArgs: *const DXGKARG_RESETVIRTUALFUNCTION,
 ) -> NTSTATUS {
-    to_ntstatus(with_partitions_mut(Context, |p| {
+    to_ntstatus(with_partitions(Context, |p| {
         // SAFETY: NULL or a readable block (contract).
         let args = unsafe { ArgBlock::new(pArgs) }?.get();
-        p.vgpu_mut(VfIndex(args.VirtualFunctionIndex))?.reset();
+        p.vgpu_write(VfIndex(args.VirtualFunctionIndex))?.reset();
         Ok(())
     }))
 }
@@ -192,10 +193,10 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualFunctionPowerState(
     Context: HANDLE,
     pArgs: *const DXGKARG_SETVIRTUALFUNCTIONPOWERSTATE,
 ) -> NTSTATUS {
-    to_ntstatus(with_partitions_mut(Context, |p| {
+    to_ntstatus(with_partitions(Context, |p| {
         // SAFETY: NULL or a readable block (contract).
         let args = unsafe { ArgBlock::new(pArgs) }?.get();
-        let vgpu = p.vgpu_mut(VfIndex(args.VirtualFunctionIndex))?;
+        let mut vgpu = p.vgpu_write(VfIndex(args.VirtualFunctionIndex))?;
         let state = match args.PowerState {
             POWER_DEVICE_D0 => PowerRequest::D0,
             POWER_DEVICE_D1 | POWER_DEVICE_D2 => PowerRequest::Intermediate,
@@ -219,7 +220,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetResourceForBar(
     to_ntstatus(with_partitions(Context, |p| {
         // SAFETY: NULL or a readable block (contract); only read.
         let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
-        p.vgpu(VfIndex(args.VirtualFunctionIndex))?;
+        drop(p.vgpu(VfIndex(args.VirtualFunctionIndex))?);
         Err(Status::NotSupported)
     }))
 }
@@ -241,7 +242,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryVirtualFunctionLuid(
                 LowPart: 0,
                 HighPart: 0,
             },
-            Vgpu::luid,
+            |v| v.luid(),
         );
         // SAFETY: NULL or writable (contract).
         unsafe { write_out(args.pLuid, luid) }
@@ -265,7 +266,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetBackingResource(
         // SAFETY: NULL or a readable and writable block (contract).
         let mut block = unsafe { ArgBlock::new(pArgs) }?;
         let args = block.get();
-        p.vgpu(VfIndex(args.VirtualFunctionIndex))?;
+        drop(p.vgpu(VfIndex(args.VirtualFunctionIndex))?);
         if !args.Resource.is_null() {
             // SAFETY: non-NULL (checked) and writable (contract); byte 0 is
             // the descriptor's `UCHAR Type`, any value of which is valid.
@@ -311,9 +312,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetMmioRanges(
     to_ntstatus(with_partitions(Context, |p| {
         // SAFETY: NULL or a readable block (contract); only read.
         let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
-        let ranges = p
-            .vgpu(VfIndex(args.VirtualFunctionIndex))?
-            .mmio_ranges(args.BarIndex)?;
+        let vgpu = p.vgpu(VfIndex(args.VirtualFunctionIndex))?;
+        let ranges = vgpu.mmio_ranges(args.BarIndex)?;
         if args.pMmioRanges.is_null() {
             return Err(Status::InvalidParameter);
         }

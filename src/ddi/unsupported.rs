@@ -1,5 +1,6 @@
 //! DDIs that Dxgkrnl requires in the table of a render-less (MCDM-style)
-//! adapter, for features this software adapter does not have: no engines, no
+//! adapter, called at PASSIVE_LEVEL (those that may run higher are in
+//! `ddi::irql`), for features this software adapter does not have: no engines, no
 //! command submission, no display children, no D3D devices. (Its only
 //! allocations, the vGPUs' VRAM reserves, are in `ddi::allocation`.) Each validates the
 //! adapter handle and gives the answer that is true for such an adapter; none
@@ -30,12 +31,8 @@ adapter_answers! {
     /// `DxgkDdiDescribeAllocation`: only vGPU reserves exist, which are
     /// never described for display (`STATUS_NOT_SUPPORTED`).
     fn DxgkDdiDescribeAllocation(hAdapter: HANDLE, pDescribeAllocation: PVOID) => Err(Status::NotSupported);
-    /// `DxgkDdiPreemptCommand`: no engines (`STATUS_NOT_SUPPORTED`).
-    fn DxgkDdiPreemptCommand(hAdapter: HANDLE, pPreemptCommand: PVOID) => Err(Status::NotSupported);
     /// `DxgkDdiBuildPagingBuffer`: no paging engine (`STATUS_NOT_SUPPORTED`).
     fn DxgkDdiBuildPagingBuffer(hAdapter: HANDLE, pBuildPagingBuffer: PVOID) => Err(Status::NotSupported);
-    /// `DxgkDdiCollectDbgInfo`: nothing to collect (`STATUS_NOT_SUPPORTED`).
-    fn DxgkDdiCollectDbgInfo(hAdapter: HANDLE, pCollectDbgInfo: PVOID) => Err(Status::NotSupported);
     /// `DxgkDdiQueryDependentEngineGroup`: no engines (`STATUS_NOT_SUPPORTED`).
     fn DxgkDdiQueryDependentEngineGroup(hAdapter: HANDLE, pQueryDependentEngineGroup: PVOID) => Err(Status::NotSupported);
     /// `DxgkDdiQueryEngineStatus`: no engines (`STATUS_NOT_SUPPORTED`).
@@ -44,12 +41,6 @@ adapter_answers! {
     fn DxgkDdiResetEngine(hAdapter: HANDLE, pResetEngine: PVOID) => Err(Status::NotSupported);
     /// `DxgkDdiGetNodeMetadata`: no nodes (`STATUS_NOT_SUPPORTED`).
     fn DxgkDdiGetNodeMetadata(hAdapter: HANDLE, NodeOrdinalAndAdapterIndex: UINT, pGetNodeMetadata: PVOID) => Err(Status::NotSupported);
-    /// `DxgkDdiCalibrateGpuClock`: no GPU clock (`STATUS_NOT_SUPPORTED`).
-    fn DxgkDdiCalibrateGpuClock(hAdapter: HANDLE, NodeOrdinal: UINT32, EngineOrdinal: UINT32, pClockCalibration: PVOID) => Err(Status::NotSupported);
-    /// `DxgkDdiSetStablePowerState`: no power states (`STATUS_NOT_SUPPORTED`).
-    fn DxgkDdiSetStablePowerState(hAdapter: HANDLE, pArgs: PVOID) => Err(Status::NotSupported);
-    /// `DxgkDdiSetVirtualMachineData`: `STATUS_NOT_SUPPORTED`.
-    fn DxgkDdiSetVirtualMachineData(hAdapter: HANDLE, pArgs: PVOID) => Err(Status::NotSupported);
     /// `DxgkDdiResetFromTimeout`: no engine can time out; nothing to reset.
     fn DxgkDdiResetFromTimeout(hAdapter: HANDLE) => Ok(());
     /// `DxgkDdiRestartFromTimeout`: no engine can time out; nothing to restart.
@@ -91,44 +82,4 @@ no_such_object! {
     fn DxgkDdiCreateContext(hDevice: HANDLE, pCreateContext: PVOID);
     /// `DxgkDdiDestroyContext`.
     fn DxgkDdiDestroyContext(hContext: HANDLE);
-}
-
-/// `DxgkDdiInterruptRoutine`: the adapter raises no interrupts, so none is its
-/// own (FALSE). Runs at device IRQL: it touches no lock and no memory.
-///
-/// # Safety
-/// Always safe to call.
-pub(crate) unsafe extern "system" fn DxgkDdiInterruptRoutine(
-    MiniportDeviceContext: PVOID,
-    MessageNumber: ULONG,
-) -> BOOLEAN {
-    let _ = (MiniportDeviceContext, MessageNumber);
-    0
-}
-
-/// `DxgkDdiDpcRoutine`: no interrupt, so no deferred work.
-///
-/// # Safety
-/// Always safe to call.
-pub(crate) unsafe extern "system" fn DxgkDdiDpcRoutine(MiniportDeviceContext: PVOID) {
-    let _ = MiniportDeviceContext;
-}
-
-/// `DxgkDdiResetDevice`: nothing to bring back to a VGA state.
-///
-/// # Safety
-/// Always safe to call.
-pub(crate) unsafe extern "system" fn DxgkDdiResetDevice(MiniportDeviceContext: PVOID) {
-    let _ = MiniportDeviceContext;
-}
-
-/// `DxgkDdiFormatHistoryBuffer`: no context, so no history buffer.
-///
-/// # Safety
-/// Always safe to call.
-pub(crate) unsafe extern "system" fn DxgkDdiFormatHistoryBuffer(
-    hContext: HANDLE,
-    pFormatData: PVOID,
-) {
-    let _ = (hContext, pFormatData);
 }

@@ -32,3 +32,26 @@ pub(crate) fn trace(args: core::fmt::Arguments<'_>) {
         let _ = writeln!(std::io::stderr().lock(), "gpup_miniport: {args}");
     }
 }
+
+/// A host test's hook (`crate::host::set_test_hook`).
+pub(crate) type TestHook = Box<dyn Fn(crate::kernel::HookPoint) + Send + Sync>;
+
+/// The hook, if a test set one. A std lock (host only): read on every call.
+static TEST_HOOK: std::sync::RwLock<Option<TestHook>> = std::sync::RwLock::new(None);
+
+/// Replaces the test hook.
+pub(crate) fn set_test_hook(hook: Option<TestHook>) {
+    *TEST_HOOK
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = hook;
+}
+
+/// Calls the test hook, if one is set.
+pub(crate) fn test_hook(point: crate::kernel::HookPoint) {
+    let hook = TEST_HOOK
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(hook) = hook.as_ref() {
+        hook(point);
+    }
+}

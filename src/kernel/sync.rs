@@ -4,28 +4,24 @@
 //! code runs under the `loom` model checker (`RUSTFLAGS="--cfg loom"`), which
 //! substitutes its own atomics and explores every interleaving.
 //!
-//! [`RwLock`] is a small writer-preferring spin lock. The driver takes locks
-//! only at PASSIVE_LEVEL and never raises IRQL, so a preempted holder is simply
-//! rescheduled; critical sections are short and never allocate, sleep or call
-//! out to the OS. Locks are never taken recursively (a reader that re-enters
-//! the same lock while a writer waits would deadlock): each lock documents
-//! what it protects and the order in which locks nest.
+//! [`RwLock`] is the driver's one lock type: a reader-writer lock made for
+//! waits at PASSIVE_LEVEL, whose primitive comes from the platform:
+//!
+//! | platform | primitive |
+//! |---|---|
+//! | Windows (`wdk` and `raw` backends) | an `ERESOURCE` (`ExAcquireResource{Shared,Exclusive}Lite`) held inside `KeEnterCriticalRegion`/`KeLeaveCriticalRegion`, in non-paged pool of its own (`crate::kernel::resource`) |
+//! | host | `std::sync::RwLock` |
+//! | `--cfg loom` | `loom::sync::RwLock` |
+//!
+//! A waiter sleeps; nothing spins. Locks are taken only at PASSIVE_LEVEL
+//! (the DDIs that may run higher, `crate::ddi::irql::ABOVE_PASSIVE`, take
+//! none), never recursively, and in the order `docs/locking.md` gives.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 #[cfg(not(loom))]
 pub(crate) use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-
-#[cfg(not(loom))]
-use core::cell::UnsafeCell;
-#[cfg(loom)]
-use core::mem::ManuallyDrop;
-use core::ops::{Deref, DerefMut};
-// Under loom the lock's value lives in loom's cell, so the model checker also
-// proves the lock itself: an access it failed to exclude is reported as a race.
-#[cfg(loom)]
-use loom::cell::UnsafeCell;
 
 /// A new `AtomicU64` holding `value`, for memory read with `SeqCst` (the
 /// bitplanes).
@@ -45,231 +41,135 @@ pub(crate) fn new_seq_cst_u64(value: u64) -> AtomicU64 {
     atomic
 }
 
-/// Set while a writer holds the lock.
-const WRITER: u32 = 1 << 31;
-/// Set while a writer waits: new readers stay out, so writers are not starved.
-const WRITER_WAITING: u32 = 1 << 30;
-/// The reader count lives in the remaining bits.
-const READERS: u32 = WRITER_WAITING - 1;
-
-/// A reader-writer spin lock.
+/// A reader-writer lock for PASSIVE_LEVEL (module docs for the primitive).
 ///
-/// # Invariants
-/// `state` holds `WRITER` with no readers, or a reader count with no `WRITER`;
-/// `value` is accessed mutably only under `WRITER` and shared only while the
-/// reader count is non-zero.
+/// `read` and `write` cannot fail: a poisoned host lock (a test thread that
+/// panicked holding it) is used as it is, as the kernel's would be.
 pub(crate) struct RwLock<T> {
-    state: AtomicU32,
-    value: UnsafeCell<T>,
-    /// Under loom, waiters sleep here instead of spinning: loom cannot make
-    /// progress when two threads spin at once (each yield lets the other spin
-    /// again, and the holder is never scheduled). Only how a blocked thread
-    /// waits differs; the protocol on `state` is the same code.
     #[cfg(loom)]
-    parking: Parking,
-}
-
-/// Where a blocked thread waits under loom: woken by every release.
-#[cfg(loom)]
-struct Parking {
-    mutex: loom::sync::Mutex<()>,
-    released: loom::sync::Condvar,
-}
-
-// SAFETY: the lock hands out `&T` to several threads at once (needs `T: Sync`)
-// and `&mut T` to one thread at a time, possibly not the creating one (needs
-// `T: Send`), exactly like `std::sync::RwLock`.
-unsafe impl<T: Send + Sync> Sync for RwLock<T> {}
-// SAFETY: moving the lock moves the `T` it owns.
-unsafe impl<T: Send> Send for RwLock<T> {}
-
-impl<T> RwLock<T> {
-    /// A new unlocked lock.
-    #[cfg(not(loom))]
-    pub(crate) const fn new(value: T) -> Self {
-        Self {
-            state: AtomicU32::new(0),
-            value: UnsafeCell::new(value),
-        }
-    }
-
-    /// A new unlocked lock (loom's atomics cannot be built in const context).
-    #[cfg(loom)]
-    pub(crate) fn new(value: T) -> Self {
-        Self {
-            state: AtomicU32::new(0),
-            value: UnsafeCell::new(value),
-            parking: Parking {
-                mutex: loom::sync::Mutex::new(()),
-                released: loom::sync::Condvar::new(),
-            },
-        }
-    }
-
-    /// Waits a little while `blocked(state)`: a spin hint, or under loom a
-    /// sleep until the next release.
-    #[cfg(not(loom))]
-    #[inline]
-    fn wait(&self, _blocked: impl Fn(u32) -> bool) {
-        core::hint::spin_loop();
-    }
-
-    /// Waits a little while `blocked(state)`: a spin hint, or under loom a
-    /// sleep until the next release.
-    #[cfg(loom)]
-    fn wait(&self, blocked: impl Fn(u32) -> bool) {
-        let parked = self
-            .parking
-            .mutex
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // A release after this load notifies under the mutex, hence after
-        // this thread sleeps: no wake-up is lost.
-        if blocked(self.state.load(Ordering::Relaxed)) {
-            drop(self.parking.released.wait(parked));
-        }
-    }
-
-    /// Called after every release (loom only): wakes the sleeping waiters.
-    #[cfg(loom)]
-    fn released(&self) {
-        let _parked = self
-            .parking
-            .mutex
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.parking.released.notify_all();
-    }
-
-    /// Shared access; spins while a writer holds or waits for the lock.
-    pub(crate) fn read(&self) -> ReadGuard<'_, T> {
-        loop {
-            let s = self.state.load(Ordering::Relaxed);
-            // PANIC: `s & READERS < READERS` is checked, so `s + 1` cannot overflow.
-            #[allow(clippy::arithmetic_side_effects)]
-            if s & (WRITER | WRITER_WAITING) == 0
-                && s & READERS < READERS
-                && self
-                    .state
-                    .compare_exchange_weak(s, s + 1, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-            {
-                return ReadGuard {
-                    lock: self,
-                    #[cfg(loom)]
-                    access: ManuallyDrop::new(self.value.get()),
-                };
-            }
-            self.wait(|s| s & (WRITER | WRITER_WAITING) != 0 || s & READERS == READERS);
-        }
-    }
-
-    /// Exclusive access; spins until readers and any other writer are gone.
-    pub(crate) fn write(&self) -> WriteGuard<'_, T> {
-        loop {
-            let s = self.state.load(Ordering::Relaxed);
-            if s & (WRITER | READERS) == 0 {
-                // Acquiring clears WRITER_WAITING; other waiting writers set it again.
-                if self
-                    .state
-                    .compare_exchange_weak(s, WRITER, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    return WriteGuard {
-                        lock: self,
-                        #[cfg(loom)]
-                        access: ManuallyDrop::new(self.value.get_mut()),
-                    };
-                }
-            } else if s & WRITER_WAITING == 0 {
-                self.state.fetch_or(WRITER_WAITING, Ordering::Relaxed);
-            }
-            self.wait(|s| s & (WRITER | READERS) != 0);
-        }
-    }
+    inner: loom::sync::RwLock<T>,
+    #[cfg(all(not(loom), not(target_os = "windows")))]
+    inner: std::sync::RwLock<T>,
+    #[cfg(all(not(loom), target_os = "windows"))]
+    inner: crate::kernel::resource::ResourceLock<T>,
 }
 
 /// Shared access to the value of a [`RwLock`].
-pub(crate) struct ReadGuard<'a, T> {
-    lock: &'a RwLock<T>,
-    /// Loom's record of this shared access; it ends before the lock is released.
-    #[cfg(loom)]
-    access: ManuallyDrop<loom::cell::ConstPtr<T>>,
-}
-
-impl<T> Deref for ReadGuard<'_, T> {
-    type Target = T;
-    #[cfg(not(loom))]
-    fn deref(&self) -> &T {
-        // SAFETY: this guard holds a reader count, so no `&mut T` exists.
-        unsafe { &*self.lock.value.get() }
-    }
-    #[cfg(loom)]
-    fn deref(&self) -> &T {
-        // SAFETY: this guard holds a reader count, so no `&mut T` exists.
-        unsafe { loom::cell::ConstPtr::deref(&self.access) }
-    }
-}
-
-impl<T> Drop for ReadGuard<'_, T> {
-    fn drop(&mut self) {
-        // SAFETY: dropped once, here; `access` is not used after this.
-        #[cfg(loom)]
-        unsafe {
-            ManuallyDrop::drop(&mut self.access)
-        };
-        self.lock.state.fetch_sub(1, Ordering::Release);
-        #[cfg(loom)]
-        self.lock.released();
-    }
-}
-
+#[cfg(loom)]
+pub(crate) type ReadGuard<'a, T> = loom::sync::RwLockReadGuard<'a, T>;
 /// Exclusive access to the value of a [`RwLock`].
-pub(crate) struct WriteGuard<'a, T> {
-    lock: &'a RwLock<T>,
-    /// Loom's record of this exclusive access; it ends before the lock is released.
-    #[cfg(loom)]
-    access: ManuallyDrop<loom::cell::MutPtr<T>>,
-}
+#[cfg(loom)]
+pub(crate) type WriteGuard<'a, T> = loom::sync::RwLockWriteGuard<'a, T>;
+/// Shared access to the value of a [`RwLock`].
+#[cfg(all(not(loom), not(target_os = "windows")))]
+pub(crate) type ReadGuard<'a, T> = std::sync::RwLockReadGuard<'a, T>;
+/// Exclusive access to the value of a [`RwLock`].
+#[cfg(all(not(loom), not(target_os = "windows")))]
+pub(crate) type WriteGuard<'a, T> = std::sync::RwLockWriteGuard<'a, T>;
+/// Shared access to the value of a [`RwLock`].
+#[cfg(all(not(loom), target_os = "windows"))]
+pub(crate) type ReadGuard<'a, T> = crate::kernel::resource::ReadGuard<'a, T>;
+/// Exclusive access to the value of a [`RwLock`].
+#[cfg(all(not(loom), target_os = "windows"))]
+pub(crate) type WriteGuard<'a, T> = crate::kernel::resource::WriteGuard<'a, T>;
 
-impl<T> Deref for WriteGuard<'_, T> {
-    type Target = T;
+impl<T> RwLock<T> {
+    /// A new unlocked lock, for statics (the adapter table). On Windows its
+    /// `ERESOURCE` is made by [`RwLock::prepare`] (DriverEntry) or, failing
+    /// that, on first use.
     #[cfg(not(loom))]
-    fn deref(&self) -> &T {
-        // SAFETY: this guard holds WRITER, so no other reference exists.
-        unsafe { &*self.lock.value.get() }
+    pub(crate) const fn new(value: T) -> Self {
+        Self {
+            #[cfg(not(target_os = "windows"))]
+            inner: std::sync::RwLock::new(value),
+            #[cfg(target_os = "windows")]
+            inner: crate::kernel::resource::ResourceLock::new(value),
+        }
     }
-    #[cfg(loom)]
-    fn deref(&self) -> &T {
-        // SAFETY: this guard holds WRITER, so no other reference exists.
-        unsafe { loom::cell::MutPtr::deref(&self.access) }
-    }
-}
 
-impl<T> DerefMut for WriteGuard<'_, T> {
+    /// A new unlocked lock (loom's cannot be built in const context).
+    #[cfg(loom)]
+    pub(crate) fn new(value: T) -> Self {
+        Self {
+            inner: loom::sync::RwLock::new(value),
+        }
+    }
+
+    /// A new unlocked lock whose primitive is ready (on Windows its
+    /// `ERESOURCE` is allocated and initialised here).
+    ///
+    /// # Errors
+    /// `NoMemory` when the primitive cannot be allocated.
     #[cfg(not(loom))]
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: this guard holds WRITER, so no other reference exists.
-        unsafe { &mut *self.lock.value.get() }
+    pub(crate) fn try_new(value: T) -> Result<Self, crate::foundation::status::Status> {
+        let lock = Self::new(value);
+        lock.prepare()?;
+        Ok(lock)
     }
-    #[cfg(loom)]
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: this guard holds WRITER, so no other reference exists.
-        unsafe { loom::cell::MutPtr::deref(&self.access) }
-    }
-}
 
-impl<T> Drop for WriteGuard<'_, T> {
-    fn drop(&mut self) {
-        // SAFETY: dropped once, here; `access` is not used after this.
+    /// Makes the primitive ready, if it is not (a no-op off Windows).
+    ///
+    /// # Errors
+    /// `NoMemory` when the primitive cannot be allocated.
+    #[cfg(not(loom))]
+    pub(crate) fn prepare(&self) -> Result<(), crate::foundation::status::Status> {
+        #[cfg(target_os = "windows")]
+        return self.inner.prepare();
+        #[cfg(not(target_os = "windows"))]
+        Ok(())
+    }
+
+    /// Releases the primitive of a lock that outlives its last use (the
+    /// adapter table's, at DxgkDdiUnload; a no-op off Windows). Nothing may
+    /// use the lock concurrently; a later use prepares it again.
+    #[cfg(not(loom))]
+    pub(crate) fn retire(&self) {
+        #[cfg(target_os = "windows")]
+        self.inner.retire();
+    }
+
+    /// Shared access; waits while a writer holds the lock.
+    pub(crate) fn read(&self) -> ReadGuard<'_, T> {
         #[cfg(loom)]
-        unsafe {
-            ManuallyDrop::drop(&mut self.access)
-        };
-        // Keep WRITER_WAITING if another writer set it meanwhile.
-        self.lock.state.fetch_and(!WRITER, Ordering::Release);
+        return self
+            .inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        #[cfg(all(not(loom), not(target_os = "windows")))]
+        return self
+            .inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        #[cfg(all(not(loom), target_os = "windows"))]
+        return self.inner.read();
+    }
+
+    /// Exclusive access; waits until readers and any other writer are gone.
+    pub(crate) fn write(&self) -> WriteGuard<'_, T> {
         #[cfg(loom)]
-        self.lock.released();
+        return self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        #[cfg(all(not(loom), not(target_os = "windows")))]
+        return self
+            .inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        #[cfg(all(not(loom), target_os = "windows"))]
+        return self.inner.write();
+    }
+
+    /// Exclusive access without locking: `&mut self` proves no guard exists.
+    #[cfg(not(loom))]
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        #[cfg(not(target_os = "windows"))]
+        return self
+            .inner
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        #[cfg(target_os = "windows")]
+        return self.inner.get_mut();
     }
 }
 

@@ -10,6 +10,7 @@
 //!   also holds the per-VF state machine a `Vgpu` carries) and re-exported
 //!   here under its public path.
 
+pub(crate) mod caps;
 pub(crate) mod restore;
 pub(crate) mod save;
 mod snapshot;

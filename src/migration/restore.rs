@@ -22,7 +22,7 @@ use super::snapshot::{bases_of, immutable_of};
 use crate::basis::Tracker;
 use crate::foundation::status::Status;
 use crate::kernel::KernelInterface;
-use crate::savestate::codec::{DecodeError, MAX_BLOB_LEN};
+use crate::savestate::codec::DecodeError;
 use crate::savestate::machine::SourceVf;
 use crate::savestate::state::{
     AdapterIdentity, DriverVersion, ImmutableState, Incompatibility, MutableState,
@@ -96,38 +96,133 @@ fn malformed(ddi: u32, vf: u32, e: DecodeError) -> Rejection {
     }
 }
 
-/// The length of a blob the OS passed as `DataSize`, if it can be valid: a
-/// blob of 0 bytes or above the format's largest cannot, and is rejected
-/// (after the state checks) as a truncated one, without being read.
-pub(crate) fn blob_len(data_size: u64) -> Option<usize> {
-    usize::try_from(data_size)
-        .ok()
-        .filter(|&n| n != 0 && n <= MAX_BLOB_LEN)
+/// Which Restore DDI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Which {
+    /// `DxgkDdiRestoreImmutableMigrationData`.
+    Immutable,
+    /// `DxgkDdiRestoreMutableMigrationData`.
+    Mutable,
 }
 
-/// `DxgkDdiRestoreImmutableMigrationData`: decodes, checks the data
-/// against this adapter and VF (module docs), and moves the VF to
-/// Restoring.
+impl Which {
+    fn slot(self) -> u32 {
+        match self {
+            Self::Immutable => RESTORE_IMMUTABLE_SLOT,
+            Self::Mutable => RESTORE_MUTABLE_SLOT,
+        }
+    }
+}
+
+/// A decoded blob, ready for [`apply`].
+pub(crate) enum Decoded {
+    /// The immutable data.
+    Immutable(ImmutableState),
+    /// The mutable data.
+    Mutable(MutableState),
+}
+
+/// The first step of a Restore, before anything is copied: the phase, then
+/// the size. Returns the blob's length.
 ///
 /// # Errors
-/// `InvalidDeviceState`
-/// unless the VF is a prepared, paused target with its VRAM and no
-/// restored data; `ObjectTypeMismatch` (with its triage event) for data
-/// that is malformed or from an incompatible adapter, driver or VF;
-/// `NoMemory`. Nothing changes on error.
-pub(crate) fn restore_immutable(
+/// `InvalidDeviceState` in the wrong phase (module docs); for a `data_size`
+/// of 0 or above the cap ([`super::caps`]) `ObjectTypeMismatch` with the
+/// malformed-data triage event (`Detail` = truncated or trailing bytes,
+/// `Expected` = the cap, `Found` = `data_size`).
+pub(crate) fn admit(
+    which: Which,
+    vgpu: &Vgpu,
+    tracker: &Tracker,
+    data_size: u64,
+) -> core::result::Result<usize, Rejection> {
+    check_phase(which, vgpu)?;
+    let cap = match which {
+        Which::Immutable => super::caps::immutable_cap(),
+        Which::Mutable => super::caps::mutable_cap(tracker, vgpu)?,
+    };
+    let vf = vgpu.index();
+    let too = |e: DecodeError| {
+        let cap = u64::try_from(cap).unwrap_or(u64::MAX);
+        mismatch(which.slot(), vf, TRIAGE_MALFORMED, e.code(), cap, data_size)
+    };
+    match usize::try_from(data_size) {
+        Ok(0) => Err(too(DecodeError::Truncated)),
+        Ok(n) if n <= cap => Ok(n),
+        _ => Err(too(DecodeError::TrailingBytes)),
+    }
+}
+
+/// The state checks of each Restore: run by [`admit`], before the copy, and
+/// again by [`apply`], whose lock may have been released in between.
+fn check_phase(which: Which, vgpu: &Vgpu) -> Result<(), Status> {
+    match which {
+        Which::Immutable => {
+            vgpu.migration().check_restore_immutable()?;
+            vgpu.migratable()?;
+        }
+        Which::Mutable => {
+            vgpu.migration().check_restore_mutable()?;
+            vgpu.migratable()?;
+        }
+    }
+    Ok(())
+}
+
+/// Decodes a copied blob; needs no adapter state, so it runs with no lock
+/// held.
+///
+/// # Errors
+/// `ObjectTypeMismatch` (with its triage event) for malformed data; `NoMemory`.
+pub(crate) fn decode(
+    which: Which,
+    vf: u32,
+    blob: &[u8],
+) -> core::result::Result<Decoded, Rejection> {
+    let ddi = which.slot();
+    match which {
+        Which::Immutable => ImmutableState::decode(blob).map(Decoded::Immutable),
+        Which::Mutable => MutableState::decode(blob).map(Decoded::Mutable),
+    }
+    .map_err(|e| malformed(ddi, vf, e))
+}
+
+/// The last step of a Restore, under the VF's lock: the state checks again,
+/// the checks against this adapter and VF (module docs), then the changes.
+///
+/// # Errors
+/// As [`admit`] for the state; `ObjectTypeMismatch` (with its triage event)
+/// for data from an incompatible adapter, driver or VF, or that does not
+/// fit this VF; `NoMemory`. Nothing changes on error.
+pub(crate) fn apply(
     vgpu: &mut Vgpu,
     tracker: &Tracker,
-    blob: &[u8],
+    decoded: &Decoded,
 ) -> core::result::Result<(), Rejection> {
-    vgpu.migration().check_restore_immutable()?;
-    vgpu.migratable()?;
+    match decoded {
+        Decoded::Immutable(source) => {
+            check_phase(Which::Immutable, vgpu)?;
+            apply_immutable(vgpu, tracker, source)
+        }
+        Decoded::Mutable(saved) => {
+            check_phase(Which::Mutable, vgpu)?;
+            apply_mutable(vgpu, tracker, saved)
+        }
+    }
+}
+
+/// `DxgkDdiRestoreImmutableMigrationData` after the checks of state and
+/// size: checks the data against this adapter and VF, and moves the VF to
+/// Restoring.
+fn apply_immutable(
+    vgpu: &mut Vgpu,
+    tracker: &Tracker,
+    source: &ImmutableState,
+) -> core::result::Result<(), Rejection> {
     let partition = vgpu.index();
-    let ddi = RESTORE_IMMUTABLE_SLOT;
-    let source = ImmutableState::decode(blob).map_err(|e| malformed(ddi, partition, e))?;
     let target = immutable_of(tracker, vgpu)?;
     if let Err(why) = source.check_compatible(&target) {
-        return Err(incompatible(partition, why, &target, &source));
+        return Err(incompatible(partition, why, &target, source));
     }
     vgpu.migration_mut().restored_immutable(SourceVf {
         vf_index: source.vf_index,
@@ -136,27 +231,19 @@ pub(crate) fn restore_immutable(
     Ok(())
 }
 
-/// `DxgkDdiRestoreMutableMigrationData`: decodes, checks (module docs),
-/// then applies the MSI-X table and the configuration space, and moves
-/// the VF to Restored.
-///
-/// # Errors
-/// `InvalidDeviceState`
-/// unless the VF restored its immutable data, not its mutable data, and
-/// is paused; `ObjectTypeMismatch` (with its triage event) for data that
-/// is malformed or does not fit this VF; `NoMemory`. Nothing changes on error.
-pub(crate) fn restore_mutable(
+/// `DxgkDdiRestoreMutableMigrationData` after the checks of state and size:
+/// checks (module docs), then applies the MSI-X table and the configuration
+/// space, and moves the VF to Restored.
+fn apply_mutable(
     vgpu: &mut Vgpu,
     tracker: &Tracker,
-    blob: &[u8],
+    saved: &MutableState,
 ) -> core::result::Result<(), Rejection> {
-    vgpu.migration().check_restore_mutable()?;
     let reserve = vgpu.migratable()?;
     let partition = vgpu.index();
     let ddi = RESTORE_MUTABLE_SLOT;
     let reject =
         |reason, detail, expected, found| mismatch(ddi, partition, reason, detail, expected, found);
-    let saved = MutableState::decode(blob).map_err(|e| malformed(ddi, partition, e))?;
     let source = vgpu
         .migration()
         .source()

@@ -6,11 +6,8 @@
 //! with nothing changed. The state checks come first: an out-of-order sizing
 //! call is refused too.
 
-use alloc::vec::Vec;
-
 use super::snapshot::{immutable_of, mutable_of};
 use crate::basis::Tracker;
-use crate::foundation::fallible::try_vec;
 use crate::foundation::status::{Result, Status};
 use crate::vgpu::Vgpu;
 
@@ -20,8 +17,9 @@ pub(crate) enum Saved {
     Size(usize),
     /// The OS's buffer is smaller than the bytes needed (the value).
     TooSmall(usize),
-    /// The blob, to copy into the OS's buffer (the state machine moved on).
-    Blob(Vec<u8>),
+    /// The blob was encoded into the OS's buffer, this many bytes (the state
+    /// machine moved on).
+    Written(usize),
 }
 
 /// The capacity a Save call offers, from the `*DataSize` and whether `Data`
@@ -40,10 +38,13 @@ pub(crate) fn capacity(data_size: u64, data_is_null: bool) -> Result<Option<usiz
 }
 
 /// One Save call: `capacity` is `None` for the sizing call, else the size of
-/// the OS's buffer; `commit` runs only once the blob is made.
-fn save(
+/// the OS's buffer; `out(n)` gives the first `n` bytes of that buffer, into
+/// which the blob is encoded in place (no allocation on the blackout path);
+/// `commit` runs only once the blob is written.
+fn save<'o>(
     capacity: Option<usize>,
     encode: impl Fn(Option<&mut [u8]>) -> Result<usize>,
+    out: impl FnOnce(usize) -> Result<&'o mut [u8]>,
     commit: impl FnOnce(),
 ) -> Result<Saved> {
     let needed = encode(None)?;
@@ -53,12 +54,9 @@ fn save(
     if capacity < needed {
         return Ok(Saved::TooSmall(needed));
     }
-    let mut blob = try_vec(needed)?;
-    blob.resize(needed, 0);
-    let written = encode(Some(&mut blob))?;
-    blob.truncate(written);
+    let written = encode(Some(out(needed)?))?;
     commit();
-    Ok(Saved::Blob(blob))
+    Ok(Saved::Written(written))
 }
 
 /// `DxgkDdiSaveImmutableMigrationData` (either call of the two-call
@@ -67,10 +65,11 @@ fn save(
 /// # Errors
 /// `InvalidDeviceState` unless the VF is a prepared source with its VRAM;
 /// `NoMemory`.
-pub(crate) fn save_immutable(
+pub(crate) fn save_immutable<'o>(
     vgpu: &mut Vgpu,
     tracker: &Tracker,
     capacity: Option<usize>,
+    out: impl FnOnce(usize) -> Result<&'o mut [u8]>,
 ) -> Result<Saved> {
     vgpu.migration().check_save_immutable()?;
     vgpu.migratable()?;
@@ -78,7 +77,8 @@ pub(crate) fn save_immutable(
     let migration = vgpu.migration_mut();
     save(
         capacity,
-        |out| state.encode(out),
+        |buf| state.encode(buf),
+        out,
         || {
             migration.saved_immutable();
         },
@@ -90,17 +90,19 @@ pub(crate) fn save_immutable(
 /// # Errors
 /// `InvalidDeviceState` before SaveImmutable, when the VF is not paused, or
 /// without VRAM; `NoMemory`.
-pub(crate) fn save_mutable(
+pub(crate) fn save_mutable<'o>(
     vgpu: &mut Vgpu,
     tracker: &Tracker,
     capacity: Option<usize>,
+    out: impl FnOnce(usize) -> Result<&'o mut [u8]>,
 ) -> Result<Saved> {
     vgpu.migration().check_save_mutable()?;
     let state = mutable_of(tracker, vgpu)?;
     let migration = vgpu.migration_mut();
     save(
         capacity,
-        |out| state.encode(out),
+        |buf| state.encode(buf),
+        out,
         || {
             migration.saved_mutable();
         },

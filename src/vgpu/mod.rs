@@ -49,16 +49,18 @@
 //!    outlive it until Dxgkrnl destroys them.
 //!
 //! # Locking
-//! Everything here lives in the adapter's started state, behind the adapter's
-//! lock: changes (count, create, destroy, bind, power, config writes, resets,
-//! allocations) hold it for writing; queries and escapes for reading.
-//!
-//! Nothing here assumes that one lock: a per-VF operation borrows only its
-//! `Vgpu` (and, for the escape and migration, the memory bases), so each
-//! `Vgpu` can move behind a lock of its own. The adapter-wide operations
-//! that read or change VFs (VRAM accounting, binding a reserve, revoking one
-//! whose allocation is destroyed, create and destroy) would then take the
-//! partitioning's lock first and a VF's second.
+//! `Partitioning` sits behind the partitioning lock (`adapter::Started`),
+//! and each `Vgpu` behind its own VF lock, inside it (`docs/locking.md`):
+//! - adapter-wide changes (count, create, destroy, allocations, binding a
+//!   reserve with SetVirtualGpuResources(2), revoking one) hold the
+//!   partitioning lock exclusively and reach the VFs with `vgpu_mut`
+//!   (`&mut`: no VF lock needed);
+//! - per-VF operations (power, config writes, resets, the escape, the
+//!   migration DDIs) hold the partitioning lock shared and their VF's lock
+//!   (`vgpu_write`, or `vgpu` to read): two VFs' operations never wait for
+//!   each other;
+//! - adapter-wide reads (profiles, the reserve check) take each VF lock
+//!   shared in turn, for fields only the adapter-wide changes write.
 
 pub(crate) mod allocation;
 pub(crate) mod config;
@@ -77,6 +79,7 @@ use dxgk_sys::LUID;
 use crate::foundation::fallible;
 use crate::foundation::status::{Result, Status};
 use crate::foundation::units::{PageSize, Segment, SegmentId, VfIndex};
+use crate::kernel::sync::{ReadGuard, RwLock, WriteGuard};
 use crate::savestate::machine::VfMigration;
 use allocation::Allocations;
 use options::PartitionConfig;
@@ -179,8 +182,8 @@ pub(crate) struct Partitioning {
     page: PageSize,
     /// 0 until the first SetGpuPartitionCount.
     count: u32,
-    /// `count` slots.
-    slots: Vec<Option<Vgpu>>,
+    /// `count` slots; each vGPU behind its own lock (the VF lock).
+    slots: Vec<Option<RwLock<Vgpu>>>,
     allocations: Allocations,
     next_instance: u32,
 }
@@ -231,15 +234,15 @@ impl Partitioning {
         self.segment
     }
 
-    fn live(&self) -> impl Iterator<Item = &Vgpu> {
-        self.slots.iter().filter_map(Option::as_ref)
+    /// The live vGPUs, each read through its VF lock (briefly: the
+    /// adapter-wide operations read fields only adapter-wide operations
+    /// change, or that never change).
+    fn live(&self) -> impl Iterator<Item = ReadGuard<'_, Vgpu>> {
+        self.slots.iter().flatten().map(RwLock::read)
     }
 
-    /// Resolves `vf` to its vGPU: the one check a trampoline makes.
-    ///
-    /// # Errors
-    /// `InvalidParameter` unless `vf` names a vGPU.
-    pub(crate) fn vgpu(&self, vf: VfIndex) -> Result<&Vgpu> {
+    /// The VF lock of `vf`'s vGPU.
+    fn cell(&self, vf: VfIndex) -> Result<&RwLock<Vgpu>> {
         let index = usize::try_from(vf.0).map_err(|_| Status::InvalidParameter)?;
         self.slots
             .get(index)
@@ -247,7 +250,26 @@ impl Partitioning {
             .ok_or(Status::InvalidParameter)
     }
 
-    /// Resolves `vf` to its vGPU, to change it.
+    /// Resolves `vf` to its vGPU, to read it (its VF lock held shared).
+    ///
+    /// # Errors
+    /// `InvalidParameter` unless `vf` names a vGPU.
+    pub(crate) fn vgpu(&self, vf: VfIndex) -> Result<ReadGuard<'_, Vgpu>> {
+        self.cell(vf).map(RwLock::read)
+    }
+
+    /// Resolves `vf` to its vGPU, to change it (its VF lock held
+    /// exclusively): the per-VF operations, under the partitioning's lock
+    /// held shared, so that one VF's work never waits for another's.
+    ///
+    /// # Errors
+    /// `InvalidParameter` unless `vf` names a vGPU.
+    pub(crate) fn vgpu_write(&self, vf: VfIndex) -> Result<WriteGuard<'_, Vgpu>> {
+        self.cell(vf).map(RwLock::write)
+    }
+
+    /// Resolves `vf` to its vGPU, to change it, under the partitioning's
+    /// lock held exclusively (no VF lock is needed then).
     ///
     /// # Errors
     /// `InvalidParameter` unless `vf` names a vGPU.
@@ -256,6 +278,7 @@ impl Partitioning {
         self.slots
             .get_mut(index)
             .and_then(Option::as_mut)
+            .map(RwLock::get_mut)
             .ok_or(Status::InvalidParameter)
     }
 
@@ -297,6 +320,7 @@ impl Partitioning {
             .get_mut(index)
             .filter(|s| s.is_some())
             .ok_or(Status::InvalidParameter)?;
+        // `&mut self`: no VF lock is held, so the vGPU (and its lock) can go.
         // Dropping the vGPU stops it: nothing of it runs afterwards.
         *slot = None;
         self.allocations.unbind(vf.0);

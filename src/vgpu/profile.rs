@@ -8,6 +8,7 @@ use dxgk_sys::LUID;
 use super::{ConfigSpace, MSIX_TABLE_SIZE, Partitioning, Power, VfIndex, VfMigration, Vgpu, luid};
 use crate::foundation::status::{Result, Status};
 use crate::foundation::units::{PageSize, SegmentId};
+use crate::kernel::sync::RwLock;
 
 /// Capability indices (`DXGK_VGPU_CAPABILITY_TYPE`).
 pub(crate) const CAPABILITIES: usize = 4;
@@ -222,7 +223,7 @@ impl Partitioning {
             migration: VfMigration::new(),
         };
         let slot = self.slots.get_mut(index).ok_or(Status::InvalidParameter)?;
-        *slot = Some(vgpu);
+        *slot = Some(RwLock::try_new(vgpu)?);
         Ok(Created {
             luid,
             reserve: ReserveRequest {
@@ -279,7 +280,7 @@ mod tests {
         p.set_count(2).unwrap();
         p.create(VfIndex(0), &vram(0, 0, 0)).unwrap();
         if let Some(Some(v)) = p.slots.get_mut(0) {
-            v.reserve_size = 60 << 20;
+            v.get_mut().reserve_size = 60 << 20;
         }
         assert_eq!(p.free(), 4 << 20);
         assert_eq!(

@@ -141,8 +141,11 @@ impl Partitioning {
     /// range outside the segment or overlapping another vGPU's reserve;
     /// `InvalidDeviceState` if resources were already set. Nothing is bound on error.
     pub(crate) fn set_resources(&mut self, vf: VfIndex, entries: &[PinnedReserve]) -> Result<()> {
-        let vgpu = self.vgpu(vf)?;
-        vgpu.check_unbound()?;
+        let (size, instance) = {
+            let vgpu = self.vgpu(vf)?;
+            vgpu.check_unbound()?;
+            (vgpu.reserve_size, vgpu.instance)
+        };
         let [entry] = entries else {
             return Err(Status::InvalidParameter);
         };
@@ -152,13 +155,12 @@ impl Partitioning {
             .allocations
             .get(handle)
             .map_err(|_| Status::InvalidParameter)?;
-        let size = vgpu.reserve_size;
         let end = entry
             .offset
             .checked_add(size)
             .ok_or(Status::InvalidParameter)?;
         let overlaps = self.overlaps_other(vf, &[(entry.offset, size)])?;
-        if allocation.reserve.instance != vgpu.instance
+        if allocation.reserve.instance != instance
             || allocation.reserve.segment != self.segment
             || allocation.reserve.size < size
             || allocation.bound_to.is_some()
@@ -203,8 +205,11 @@ impl Partitioning {
         vf: VfIndex,
         entries: &[ScatterEntry],
     ) -> Result<()> {
-        let vgpu = self.vgpu(vf)?;
-        vgpu.check_unbound()?;
+        let (size, instance) = {
+            let vgpu = self.vgpu(vf)?;
+            vgpu.check_unbound()?;
+            (vgpu.reserve_size, vgpu.instance)
+        };
         let [entry] = entries else {
             return Err(Status::InvalidParameter);
         };
@@ -215,14 +220,13 @@ impl Partitioning {
             .allocations
             .get(handle)
             .map_err(|_| Status::InvalidParameter)?;
-        let size = vgpu.reserve_size;
         let aligned = basis
             .ranges()
             .all(|(at, len)| self.page.divides(at) && self.page.divides(len));
         let total = basis
             .ranges()
             .try_fold(0u64, |sum, (_, len)| sum.checked_add(len));
-        if allocation.reserve.instance != vgpu.instance
+        if allocation.reserve.instance != instance
             || allocation.reserve.segment != self.segment
             || allocation.reserve.size < size
             || allocation.bound_to.is_some()
@@ -279,7 +283,7 @@ impl Partitioning {
     /// The last, infallible step of SetVirtualGpuResources(2): the
     /// allocation is marked bound and the reserve is the vGPU's.
     fn bind(&mut self, vf: VfIndex, reserve: BoundReserve) -> Result<()> {
-        self.vgpu(vf)?;
+        self.vgpu_mut(vf)?;
         self.allocations.get_mut(reserve.allocation)?.bound_to = Some(vf.0);
         self.vgpu_mut(vf)?.reserve = Some(reserve);
         Ok(())

@@ -18,11 +18,21 @@ thread_local! {
     static FAIL_AT: Cell<Option<u64>> = const { Cell::new(None) };
     /// Whether the allocation to fail was reached (and failed).
     static FAILED: Cell<bool> = const { Cell::new(false) };
+    /// The largest allocation (bytes) this thread made while armed.
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
     /// Allocations minus deallocations on this thread, armed or not.
     static LIVE: Cell<i64> = const { Cell::new(0) };
 }
 
 impl Injecting {
+    /// Counts one allocation; `false` if it is the one to fail.
+    pub(crate) fn admit_size(size: usize) -> bool {
+        if ARMED.with(Cell::get) {
+            LARGEST.with(|l| l.set(l.get().max(size)));
+        }
+        Self::admit()
+    }
+
     /// Counts one allocation; `false` if it is the one to fail.
     pub(crate) fn admit() -> bool {
         if !ARMED.with(Cell::get) {
@@ -45,7 +55,7 @@ impl Injecting {
 // of `alloc`/`realloc` that callers must handle).
 unsafe impl GlobalAlloc for Injecting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if !Self::admit() {
+        if !Self::admit_size(layout.size()) {
             return core::ptr::null_mut();
         }
         // SAFETY: same contract as the caller's.
@@ -56,7 +66,7 @@ unsafe impl GlobalAlloc for Injecting {
         p
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if !Self::admit() {
+        if !Self::admit_size(layout.size()) {
             return core::ptr::null_mut();
         }
         // SAFETY: same contract as the caller's.
@@ -67,7 +77,7 @@ unsafe impl GlobalAlloc for Injecting {
         p
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if !Self::admit() {
+        if !Self::admit_size(new_size) {
             // The old block stays valid and allocated, as `realloc` requires.
             return core::ptr::null_mut();
         }
@@ -98,6 +108,14 @@ pub(crate) fn armed<R>(fail_at: Option<u64>, f: impl FnOnce() -> R) -> (R, u64, 
     ARMED.with(|a| a.set(false));
     let leaked = LIVE.with(Cell::get) - live;
     (r, SEEN.with(Cell::get), FAILED.with(Cell::get), leaked)
+}
+
+/// Runs `f` armed (no failure) and returns what it returned and the size of
+/// the largest allocation it made (0 for none).
+pub(crate) fn largest_allocation<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    LARGEST.with(|l| l.set(0));
+    let (r, _, _, _) = armed(None, f);
+    (r, LARGEST.with(Cell::get))
 }
 
 /// What one walk covered.

@@ -70,6 +70,7 @@
 mod common;
 
 mod basis;
+mod caps;
 mod harness;
 mod migrate;
 mod raw;

@@ -15,6 +15,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod isolation;
 mod malformed;
 mod support;
 

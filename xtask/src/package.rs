@@ -30,13 +30,21 @@ use crate::{corrupt, inf, sign, stack, tool};
 pub const MINIPORT: ImagePolicy = ImagePolicy {
     entry_symbol: "DriverEntry",
     import_dll: "ntoskrnl.exe",
-    // DriverEntry's hand-off to Dxgkrnl, the pool-routine lookup and the trace.
+    // DriverEntry's hand-off to Dxgkrnl, the pool-routine lookup, the trace,
+    // and the lock (`kernel::resource`: an ERESOURCE in a critical region).
     required_imports: &[
         "DbgPrintEx",
+        "ExAcquireResourceExclusiveLite",
+        "ExAcquireResourceSharedLite",
+        "ExDeleteResourceLite",
+        "ExInitializeResourceLite",
+        "ExReleaseResourceLite",
         "IoBuildDeviceIoControlRequest",
         "IoGetDeviceObjectPointer",
         "IofCallDriver",
+        "KeEnterCriticalRegion",
         "KeInitializeEvent",
+        "KeLeaveCriticalRegion",
         "KeWaitForSingleObject",
         "MmGetSystemRoutineAddress",
         "ObfDereferenceObject",

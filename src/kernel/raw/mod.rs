@@ -13,15 +13,21 @@ mod ntoskrnl;
 mod pool;
 mod runtime;
 
+/// The lock routines `crate::kernel::resource` calls.
+pub(crate) mod os_lock {
+    pub(crate) use super::ntoskrnl::{
+        ExAcquireResourceExclusiveLite, ExAcquireResourceSharedLite, ExDeleteResourceLite,
+        ExInitializeResourceLite, ExReleaseResourceLite, KeEnterCriticalRegion,
+        KeLeaveCriticalRegion,
+    };
+}
+
 use dxgk_sys::{DRIVER_INITIALIZATION_DATA, NTSTATUS, PDRIVER_OBJECT, UNICODE_STRING};
 
 use self::ntoskrnl::{DbgPrintEx, KeBugCheckEx};
 use crate::kernel::line_buffer::LineBuffer;
 
-/// `DPFLTR_IHVVIDEO_ID`: the display drivers' DbgPrintEx component.
-const DPFLTR_IHVVIDEO_ID: u32 = 78;
-/// `DPFLTR_INFO_LEVEL`.
-const DPFLTR_INFO_LEVEL: u32 = 3;
+use crate::kernel::{DPFLTR_IHVVIDEO_ID, DPFLTR_INFO_LEVEL};
 /// Bug check code of a Rust panic in this driver ("GPUP"). Parameters: source
 /// line, column, address of the file name (not NUL-terminated), its length.
 const BUGCHECK_RUST_PANIC: u32 = 0x4750_5550;

@@ -117,6 +117,19 @@ unsafe extern "system" {
     pub(super) fn ObfDereferenceObject(Object: PVOID) -> isize;
 }
 
+// The executive-resource routines behind the driver's lock
+// (`crate::kernel::resource`); all exported by every x64 Windows and by Wine.
+#[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
+unsafe extern "system" {
+    pub(crate) fn ExInitializeResourceLite(Resource: *mut c_void) -> NTSTATUS;
+    pub(crate) fn ExDeleteResourceLite(Resource: *mut c_void) -> NTSTATUS;
+    pub(crate) fn ExAcquireResourceSharedLite(Resource: *mut c_void, Wait: BOOLEAN) -> BOOLEAN;
+    pub(crate) fn ExAcquireResourceExclusiveLite(Resource: *mut c_void, Wait: BOOLEAN) -> BOOLEAN;
+    pub(crate) fn ExReleaseResourceLite(Resource: *mut c_void);
+    pub(crate) fn KeEnterCriticalRegion();
+    pub(crate) fn KeLeaveCriticalRegion();
+}
+
 #[link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")]
 unsafe extern "C" {
     pub(super) fn DbgPrintEx(ComponentId: u32, Level: u32, Format: *const u8, ...) -> u32;

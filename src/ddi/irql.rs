@@ -1,0 +1,197 @@
+//! The DDIs Dxgkrnl may call above PASSIVE_LEVEL, and their trampolines.
+//!
+//! A DDI that can run at DISPATCH_LEVEL or higher may not wait (every lock of
+//! this driver is a PASSIVE_LEVEL wait: `crate::kernel::sync`), may not
+//! allocate (paged or not, the allocator is not made for it) and may not
+//! touch pageable memory. So none of these takes the adapter lock, reads the
+//! adapter table, allocates or traces: each answers from its arguments
+//! alone, with the value its reference page allows. The table
+//! [`ABOVE_PASSIVE`] lists every slot the driver fills whose reference page
+//! (MicrosoftDocs/windows-driver-docs-ddi, `wdk-ddi-src/content/d3dkmddi/`
+//! and `dispmprt/`) gives an IRQL above PASSIVE_LEVEL, or none; the tests
+//! call each of them while another thread holds the adapter lock for
+//! writing. A DDI added later that may run above PASSIVE_LEVEL
+//! (SubmitCommand, a real interrupt routine, PreemptCommand with an engine)
+//! joins the table.
+
+use dxgk_sys::*;
+
+/// The highest IRQL a DDI may be called at, per its reference page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxIrql {
+    /// DISPATCH_LEVEL.
+    Dispatch,
+    /// The device's interrupt IRQL (DIRQL).
+    Device,
+    /// Any IRQL, HIGH_LEVEL included (the page says so, or says it is
+    /// undefined, or gives none).
+    Any,
+}
+
+/// One DDI of [`ABOVE_PASSIVE`].
+#[derive(Debug, Clone, Copy)]
+pub struct RaisedDdi {
+    /// Its name, as in `DRIVER_INITIALIZATION_DATA`.
+    pub name: &'static str,
+    /// The highest IRQL it may run at.
+    pub max_irql: MaxIrql,
+    /// What its page requires of the answer.
+    pub answer: &'static str,
+}
+
+/// Every filled DDI slot that may run above PASSIVE_LEVEL.
+pub const ABOVE_PASSIVE: &[RaisedDdi] = &[
+    RaisedDdi {
+        name: "DxgkDdiInterruptRoutine",
+        max_irql: MaxIrql::Device,
+        answer: "FALSE: the adapter raises no interrupt",
+    },
+    RaisedDdi {
+        name: "DxgkDdiDpcRoutine",
+        max_irql: MaxIrql::Dispatch,
+        answer: "nothing (VOID)",
+    },
+    RaisedDdi {
+        name: "DxgkDdiResetDevice",
+        max_irql: MaxIrql::Any,
+        answer: "nothing (VOID); 'can be called at any IRQL'",
+    },
+    RaisedDdi {
+        name: "DxgkDdiPreemptCommand",
+        max_irql: MaxIrql::Dispatch,
+        answer: "STATUS_SUCCESS: any error return bugchecks (0x119)",
+    },
+    RaisedDdi {
+        name: "DxgkDdiCollectDbgInfo",
+        max_irql: MaxIrql::Any,
+        answer: "STATUS_SUCCESS (nothing added to the report); 'generally runs at an undefined IRQL'",
+    },
+    RaisedDdi {
+        name: "DxgkDdiCalibrateGpuClock",
+        max_irql: MaxIrql::Dispatch,
+        answer: "an Ntstatus.h error: STATUS_NOT_SUPPORTED (no GPU clock)",
+    },
+    RaisedDdi {
+        name: "DxgkDdiFormatHistoryBuffer",
+        max_irql: MaxIrql::Dispatch,
+        answer: "nothing (VOID)",
+    },
+    RaisedDdi {
+        name: "DxgkDdiSetVirtualMachineData",
+        max_irql: MaxIrql::Any,
+        answer: "an NTSTATUS error: STATUS_NOT_SUPPORTED (the page gives no IRQL)",
+    },
+    RaisedDdi {
+        name: "DxgkDdiSetStablePowerState",
+        max_irql: MaxIrql::Any,
+        answer: "an NTSTATUS error: STATUS_NOT_SUPPORTED (no reference page in d3dkmddi)",
+    },
+];
+
+/// `DxgkDdiInterruptRoutine`: the adapter raises no interrupts, so none is its
+/// own (FALSE). Runs at device IRQL: touches no lock and no memory.
+///
+/// # Safety
+/// Always safe to call: no argument is read.
+pub(crate) unsafe extern "system" fn DxgkDdiInterruptRoutine(
+    MiniportDeviceContext: PVOID,
+    MessageNumber: ULONG,
+) -> BOOLEAN {
+    let _ = (MiniportDeviceContext, MessageNumber);
+    0
+}
+
+/// `DxgkDdiDpcRoutine`: no interrupt, so no deferred work.
+///
+/// # Safety
+/// Always safe to call: no argument is read.
+pub(crate) unsafe extern "system" fn DxgkDdiDpcRoutine(MiniportDeviceContext: PVOID) {
+    let _ = MiniportDeviceContext;
+}
+
+/// `DxgkDdiResetDevice`: nothing to bring back to a VGA state.
+///
+/// # Safety
+/// Always safe to call: no argument is read.
+pub(crate) unsafe extern "system" fn DxgkDdiResetDevice(MiniportDeviceContext: PVOID) {
+    let _ = MiniportDeviceContext;
+}
+
+/// `DxgkDdiPreemptCommand`: the adapter has no engine, so no command of it
+/// can be running; there is nothing to preempt, and the request is complete
+/// (`STATUS_SUCCESS`: any error would bugcheck 0x119).
+///
+/// # Safety
+/// Always safe to call: no argument is read.
+pub(crate) unsafe extern "system" fn DxgkDdiPreemptCommand(
+    hAdapter: HANDLE,
+    pPreemptCommand: PVOID,
+) -> NTSTATUS {
+    let _ = (hAdapter, pPreemptCommand);
+    STATUS_SUCCESS
+}
+
+/// `DxgkDdiCollectDbgInfo`: nothing to add to the report
+/// (`STATUS_SUCCESS`, the buffer left as the OS passed it). At an undefined
+/// IRQL, before a TDR or a bugcheck: no lock, no allocation, no trace.
+///
+/// # Safety
+/// Always safe to call: no argument is read.
+pub(crate) unsafe extern "system" fn DxgkDdiCollectDbgInfo(
+    hAdapter: HANDLE,
+    pCollectDbgInfo: PVOID,
+) -> NTSTATUS {
+    let _ = (hAdapter, pCollectDbgInfo);
+    STATUS_SUCCESS
+}
+
+/// `DxgkDdiCalibrateGpuClock`: no GPU clock (`STATUS_NOT_SUPPORTED`).
+///
+/// # Safety
+/// Always safe to call: no argument is read.
+pub(crate) unsafe extern "system" fn DxgkDdiCalibrateGpuClock(
+    hAdapter: HANDLE,
+    NodeOrdinal: UINT32,
+    EngineOrdinal: UINT32,
+    pClockCalibration: PVOID,
+) -> NTSTATUS {
+    let _ = (hAdapter, NodeOrdinal, EngineOrdinal, pClockCalibration);
+    STATUS_NOT_SUPPORTED
+}
+
+/// `DxgkDdiFormatHistoryBuffer`: no context, so no history buffer.
+///
+/// # Safety
+/// Always safe to call: no argument is read.
+pub(crate) unsafe extern "system" fn DxgkDdiFormatHistoryBuffer(
+    hContext: HANDLE,
+    pFormatData: PVOID,
+) {
+    let _ = (hContext, pFormatData);
+}
+
+/// `DxgkDdiSetVirtualMachineData`: `STATUS_NOT_SUPPORTED`. Its page gives
+/// no IRQL, so it is treated as callable at any.
+///
+/// # Safety
+/// Always safe to call: no argument is read.
+pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualMachineData(
+    hAdapter: HANDLE,
+    pArgs: PVOID,
+) -> NTSTATUS {
+    let _ = (hAdapter, pArgs);
+    STATUS_NOT_SUPPORTED
+}
+
+/// `DxgkDdiSetStablePowerState`: no power states (`STATUS_NOT_SUPPORTED`).
+/// No reference page gives its IRQL, so it is treated as callable at any.
+///
+/// # Safety
+/// Always safe to call: no argument is read.
+pub(crate) unsafe extern "system" fn DxgkDdiSetStablePowerState(
+    hAdapter: HANDLE,
+    pArgs: PVOID,
+) -> NTSTATUS {
+    let _ = (hAdapter, pArgs);
+    STATUS_NOT_SUPPORTED
+}

@@ -1,0 +1,101 @@
+//! The DDIs that may run above PASSIVE_LEVEL (issue 15, section 1): every
+//! one listed in `gpup_miniport::ddi::irql::ABOVE_PASSIVE` is called by the
+//! model while another thread holds the adapter lock for writing (parked on
+//! a barrier inside `hold_adapter_lock_for_writing`), and each returns at
+//! once with an answer its reference page allows. PreemptCommand must
+//! succeed (an error bugchecks 0x119); CollectDbgInfo may return only
+//! STATUS_SUCCESS, STATUS_NO_MEMORY or STATUS_UNSUCCESSFUL.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::sync::Barrier;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use dxgk_sys::*;
+use dxgkrnl_model::irql::RaisedAnswer;
+use gpup_miniport::ddi::irql::ABOVE_PASSIVE;
+use gpup_miniport::host::hold_adapter_lock_for_writing;
+
+/// Whether `answer` is one the page of `name` allows.
+fn allowed(name: &str, answer: RaisedAnswer) -> bool {
+    match (name, answer) {
+        ("DxgkDdiPreemptCommand", RaisedAnswer::Status(s)) => s == STATUS_SUCCESS,
+        ("DxgkDdiCollectDbgInfo", RaisedAnswer::Status(s)) => {
+            [STATUS_SUCCESS, STATUS_NO_MEMORY, STATUS_UNSUCCESSFUL].contains(&s)
+        }
+        ("DxgkDdiInterruptRoutine", RaisedAnswer::Claimed(mine)) => !mine,
+        ("DxgkDdiDpcRoutine" | "DxgkDdiResetDevice" | "DxgkDdiFormatHistoryBuffer", a) => {
+            a == RaisedAnswer::Done
+        }
+        (_, RaisedAnswer::Status(_)) => true,
+        _ => false,
+    }
+}
+
+#[test]
+fn the_table_names_the_slots_that_may_run_above_passive_level() {
+    let names: Vec<_> = ABOVE_PASSIVE.iter().map(|d| d.name).collect();
+    for must in [
+        "DxgkDdiInterruptRoutine",
+        "DxgkDdiDpcRoutine",
+        "DxgkDdiResetDevice",
+        "DxgkDdiPreemptCommand",
+        "DxgkDdiCollectDbgInfo",
+        "DxgkDdiCalibrateGpuClock",
+        "DxgkDdiFormatHistoryBuffer",
+    ] {
+        assert!(names.contains(&must), "{must} is not in ABOVE_PASSIVE");
+    }
+    let (_d, a) = common::started();
+    for d in ABOVE_PASSIVE {
+        assert!(
+            a.call_above_passive(d.name).is_some(),
+            "{}: the driver leaves it NULL, or the model cannot call it",
+            d.name
+        );
+    }
+}
+
+#[test]
+fn raised_irql_ddis_return_at_once_while_the_adapter_lock_is_held_for_writing() {
+    let (_d, a) = common::started();
+    let held = Barrier::new(2);
+    let release = Barrier::new(2);
+    thread::scope(|scope| {
+        let a = &a;
+        let holder = scope.spawn(|| {
+            hold_adapter_lock_for_writing(a.context(), || {
+                held.wait();
+                release.wait();
+            })
+        });
+        held.wait();
+        // The adapter lock is held for writing until `release`.
+        let (tx, rx) = mpsc::channel();
+        scope.spawn(move || {
+            for d in ABOVE_PASSIVE {
+                let _ = tx.send((d.name, a.call_above_passive(d.name)));
+            }
+        });
+        let answers: Vec<_> = ABOVE_PASSIVE
+            .iter()
+            .map_while(|_| rx.recv_timeout(Duration::from_secs(60)).ok())
+            .collect();
+        release.wait();
+        assert_eq!(holder.join().unwrap(), STATUS_SUCCESS);
+        assert_eq!(
+            answers.len(),
+            ABOVE_PASSIVE.len(),
+            "{} waited for the adapter lock",
+            ABOVE_PASSIVE[answers.len().min(ABOVE_PASSIVE.len() - 1)].name
+        );
+        for (name, answer) in answers {
+            let answer = answer.unwrap_or_else(|| panic!("{name}: not called"));
+            assert!(allowed(name, answer), "{name}: {answer:?} is not allowed");
+            println!("{name}: {answer:?} with the adapter lock held for writing");
+        }
+    });
+}
