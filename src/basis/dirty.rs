@@ -87,10 +87,16 @@ impl DirtyBits {
     /// # Errors
     /// `NoMemory` (nothing stays allocated then).
     pub(crate) fn new(bits: u64) -> Result<Self> {
+        // On Windows the lock's ERESOURCE is allocated here, so a query
+        // never makes it (nor retries a failed allocation) on first use.
+        #[cfg(not(loom))]
+        let queries = RwLock::try_new(())?;
+        #[cfg(loom)]
+        let queries = RwLock::new(());
         Ok(Self {
             planes: [Bitplane::new(bits)?, Bitplane::new(bits)?],
             epoch: new_seq_cst_u64(0),
-            queries: RwLock::new(()),
+            queries,
         })
     }
 
