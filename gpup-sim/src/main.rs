@@ -15,6 +15,7 @@ mod svg;
 #[cfg(test)]
 mod tests;
 mod units;
+mod wire;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -46,6 +47,8 @@ enum Command {
     /// Migrate every VF of a source adapter to a target adapter, with
     /// simulated GPU writers running, and prove the copy byte-identical.
     Migrate(MigrateArgs),
+    /// Wait for a `migrate --to` source and receive its VFs (loopback only).
+    Target(wire::TargetArgs),
 }
 
 /// Where the writers' writes land.
@@ -134,6 +137,9 @@ struct MigrateArgs {
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
+    /// Two-process mode (`--to`): see `docs/wire.md`.
+    #[command(flatten)]
+    wire: wire::SourceArgs,
 }
 
 impl MigrateArgs {
@@ -232,6 +238,7 @@ where
     };
     match parsed.command {
         Command::Migrate(args) => migrate(&args, out, err),
+        Command::Target(args) => wire::target(&args, out, err),
     }
 }
 
@@ -243,6 +250,9 @@ fn migrate(args: &MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             return 2;
         }
     };
+    if let Some(to) = &args.wire.to {
+        return wire::source(&config, &args.wire, to, out, err);
+    }
     let mut bars = progress::Bars::new(args.quiet);
     let report = match run(&config, &mut bars) {
         Ok(report) => report,
