@@ -19,6 +19,8 @@ mod proof;
 mod source;
 mod source_vf;
 mod target;
+#[cfg(test)]
+mod tests;
 mod vfs;
 mod writers;
 

@@ -9,7 +9,6 @@ use std::sync::atomic::Ordering;
 use dxgkrnl_model::vf::Reserve;
 use dxgkrnl_model::vfstate::VfSnapshot;
 use dxgkrnl_model::vram::Vram;
-use gpup_miniport::vgpu::escape::GPUP_VGPU_ESCAPE_MSIX_TABLE;
 
 use super::frame::{Abort, Reader};
 
@@ -123,7 +122,13 @@ pub fn encode_snapshot(s: &VfSnapshot) -> Vec<u8> {
     let mut w = Vec::new();
     w.extend_from_slice(&(s.config.len() as u32).to_le_bytes());
     w.extend_from_slice(&s.config);
-    w.extend_from_slice(&s.msix.encode());
+    w.extend_from_slice(&s.msix.EntryCount.to_le_bytes());
+    w.extend_from_slice(&s.msix.WrittenMask.to_le_bytes());
+    for e in &s.msix.Entries {
+        w.extend_from_slice(&e.MessageAddress.to_le_bytes());
+        w.extend_from_slice(&e.MessageData.to_le_bytes());
+        w.extend_from_slice(&e.VectorControl.to_le_bytes());
+    }
     w.extend_from_slice(&[
         u8::from(s.paused),
         u8::from(s.memory_enabled),
@@ -140,14 +145,21 @@ pub fn encode_snapshot(s: &VfSnapshot) -> Vec<u8> {
     w
 }
 
-/// Decodes a snapshot, every length bounded.
+/// Decodes a snapshot, every length bounded; `template` (this side's
+/// snapshot) gives the shape every field of which is then overwritten.
 ///
 /// # Errors
 /// [`Abort::Protocol`] for a malformed one.
-pub fn decode_snapshot(r: &mut Reader<'_>) -> Result<VfSnapshot, Abort> {
+pub fn decode_snapshot(r: &mut Reader<'_>, template: &VfSnapshot) -> Result<VfSnapshot, Abort> {
     let config = r.blob(4096)?.to_vec();
-    let msix = GPUP_VGPU_ESCAPE_MSIX_TABLE::decode(r.bytes(GPUP_VGPU_ESCAPE_MSIX_TABLE::SIZE)?)
-        .ok_or_else(|| Abort::Protocol("malformed MSI-X table".into()))?;
+    let mut msix = template.msix;
+    msix.EntryCount = r.u32()?;
+    msix.WrittenMask = r.u32()?;
+    for e in &mut msix.Entries {
+        e.MessageAddress = r.u64()?;
+        e.MessageData = r.u32()?;
+        e.VectorControl = r.u32()?;
+    }
     let flags = r.bytes(4)?;
     let power_state = r.u32()?;
     let reserve_size = r.u64()?;

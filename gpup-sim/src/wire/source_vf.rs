@@ -434,7 +434,7 @@ impl Source<'_> {
             h.copy_from_slice(r.bytes(32)?);
             theirs.push(h);
         }
-        let target = decode_snapshot(&mut r)?;
+        let target = decode_snapshot(&mut r, &mine)?;
         let mut diffs = differing_chunks(&ours, &theirs, v.pages);
         diffs.extend(mine.differences(&target));
         if diffs.is_empty() {

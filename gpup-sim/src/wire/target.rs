@@ -123,7 +123,11 @@ fn session(args: &TargetArgs, driver: &Driver, conn: &mut Conn, out: &mut dyn Wr
         Ok(h) => h,
         Err(a) => {
             let mut w = 1u32.to_le_bytes().to_vec();
-            put_string(&mut w, &a.to_string());
+            let reason = match &a {
+                Abort::Handshake(m) => m.clone(),
+                other => other.to_string(),
+            };
+            put_string(&mut w, &reason);
             let _ = conn.send(Kind::HelloAck, &[&w]);
             let _ = writeln!(out, "target: refused: {a}");
             return a.target_exit().code();
