@@ -33,7 +33,7 @@ pub fn read_run(vram: &Vram, reserve: &Reserve, addr: u64, len: u64, out: &mut V
 /// Writes `bytes` at VF address `addr`. Returns `false` if the span leaves
 /// the reserve or is not whole words.
 pub fn write_run(vram: &Vram, reserve: &Reserve, addr: u64, bytes: &[u8]) -> bool {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return false;
     }
     let pieces = reserve.pieces(addr, bytes.len() as u64);

@@ -11,11 +11,11 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use dxgkrnl_model::Driver;
-use dxgkrnl_model::migration::MigrationConfig;
-use dxgkrnl_model::vf::{PartitionVfs, VfProvider};
+use dxgkrnl_model::migration::{MigrationConfig, TrackingStart};
+use dxgkrnl_model::vf::{Layout, PartitionVfs, VfProvider};
 use dxgkrnl_model::vfstate::{VfSnapshot, program_guest};
 use dxgkrnl_model::vram::Vram;
+use dxgkrnl_model::{Adapter, Driver};
 
 use super::exit::WireExit;
 use super::frame::{Abort, Conn, INTERRUPTED, Kind, Reader, put_string};
@@ -31,18 +31,13 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
-    let mut targets = vec![to.to_owned()];
-    targets.extend(args.retry_to.iter().cloned());
-    let mut addrs = Vec::new();
-    for t in &targets {
-        match loopback(t) {
-            Ok(a) => addrs.push(a),
-            Err(m) => {
-                let _ = writeln!(err, "error: {m}");
-                return WireExit::BadOptions.code();
-            }
+    let addrs = match resolve(args, to) {
+        Ok(a) => a,
+        Err(m) => {
+            let _ = writeln!(err, "error: {m}");
+            return WireExit::BadOptions.code();
         }
-    }
+    };
     let Ok(vram) = Vram::new(config.vram_size) else {
         let _ = writeln!(
             err,
@@ -55,26 +50,11 @@ pub fn run(
         let _ = writeln!(err, "error: DriverEntry failed");
         return WireExit::Failed.code();
     };
-    let (adapter, performant) = match vfs::start(
-        &driver,
-        config.vram_size,
-        config.page_size,
-        config.vf_count,
-        config.ranges_per_vf,
-    ) {
+    let (adapter, performant, layout) = match start(&driver, config) {
         Ok(a) => a,
         Err(m) => {
             let _ = writeln!(err, "error: source {m}");
             return WireExit::Failed.code();
-        }
-    };
-    let performant =
-        performant && config.tracking == dxgkrnl_model::migration::TrackingStart::FromCaps;
-    let layout = match config.layout() {
-        Ok(l) => l,
-        Err(e) => {
-            let _ = writeln!(err, "error: {e}");
-            return WireExit::BadOptions.code();
         }
     };
     let mut source = Source {
@@ -117,13 +97,11 @@ pub fn run(
         }
         code
     });
-    for v in source.vfs.iter().filter(|v| !v.migrated) {
-        let _ = vfs::teardown(&adapter, &mut source.provider, &v.side);
-    }
     let failed = writers
         .iter()
         .map(|w| w.failed_marks.load(Ordering::Relaxed))
         .sum::<u64>();
+    teardown(&mut source);
     if failed > 0 {
         let _ = writeln!(err, "error: the driver refused {failed} mark(s)");
     }
@@ -133,6 +111,38 @@ pub fn run(
     } else {
         code
     }
+}
+
+/// The source adapter, whether tracking starts at VF creation, and the layout.
+fn start(driver: &Driver, config: &MigrationConfig) -> Result<(Adapter, bool, Layout), String> {
+    let (adapter, performant) = vfs::start(
+        driver,
+        config.vram_size,
+        config.page_size,
+        config.vf_count,
+        config.ranges_per_vf,
+    )?;
+    let layout = config.layout().map_err(|e| e.to_string())?;
+    Ok((
+        adapter,
+        performant && config.tracking == TrackingStart::FromCaps,
+        layout,
+    ))
+}
+
+/// Tears down the VFs still here.
+fn teardown(source: &mut Source<'_>) {
+    for v in source.vfs.iter().filter(|v| !v.migrated) {
+        let _ = vfs::teardown(source.adapter, &mut source.provider, &v.side);
+    }
+}
+
+/// The target and the retry targets, each a loopback address.
+fn resolve(args: &SourceArgs, to: &str) -> Result<Vec<SocketAddr>, String> {
+    std::iter::once(to)
+        .chain(args.retry_to.iter().map(String::as_str))
+        .map(loopback)
+        .collect()
 }
 
 /// Every VF, programmed by the guest.

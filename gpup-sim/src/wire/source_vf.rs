@@ -40,8 +40,6 @@ pub struct SrcVf {
 /// One measured round.
 #[derive(Debug, Clone)]
 pub struct Round {
-    /// 1-based.
-    pub round: u32,
     /// The blackout round (VF paused).
     pub blackout: bool,
     /// Pages sent.
@@ -333,7 +331,6 @@ impl Source<'_> {
             self.send_pages(conn, i, pending, round, false)?;
             let _ = conn.expect(Kind::RoundAck, "waiting for a round's ack")?;
             let r = Round {
-                round,
                 blackout: false,
                 pages,
                 wire_bytes: conn.sent - sent,
@@ -391,7 +388,6 @@ impl Source<'_> {
         )?;
         let blackout = paused.elapsed();
         rounds.push(Round {
-            round,
             blackout: true,
             pages,
             wire_bytes: conn.sent - sent,

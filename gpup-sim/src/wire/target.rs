@@ -343,8 +343,8 @@ impl Target<'_> {
         let size = v.side.reserve.size();
         if len == 0
             || len > MAX_RUN as u64
-            || addr % page != 0
-            || len % page != 0
+            || !addr.is_multiple_of(page)
+            || !len.is_multiple_of(page)
             || addr.checked_add(len).is_none_or(|end| end > size)
         {
             return Err(Abort::Protocol(format!(

@@ -313,7 +313,7 @@ fn ctrl_c_on_the_target_aborts_both_sides_cleanly() {
 #[test]
 fn ctrl_c_on_the_source_ends_the_migration_and_leaves_the_vf_running() {
     let (mut bad, bad_addr) = target(&["--fault", "stall"]);
-    let mut s = source(&bad_addr, &[], "60s");
+    let s = source(&bad_addr, &[], "60s");
     bad.wait_line("stalling");
     std::thread::sleep(Duration::from_millis(300));
     s.signal("-INT");

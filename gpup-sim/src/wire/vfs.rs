@@ -119,10 +119,10 @@ pub fn teardown(
     v: &SideVf,
 ) -> Result<(), NTSTATUS> {
     let mut first = Ok(());
-    if provider.vgpu(v.vf).is_some() {
-        if let Err(s) = provider.destroy_vf(adapter, v.vf) {
-            first = Err(s);
-        }
+    if provider.vgpu(v.vf).is_some()
+        && let Err(s) = provider.destroy_vf(adapter, v.vf)
+    {
+        first = Err(s);
     }
     if v.tracking {
         let s = adapter.stop_dirty_tracking(v.basis);
