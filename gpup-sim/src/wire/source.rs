@@ -65,6 +65,7 @@ pub fn run(
         page: u64::from(config.page_size),
         vfs: Vec::new(),
         writers: &[],
+        started: Instant::now(),
         first_rate: args.link_cap.unwrap_or(config.link_bits_per_second) as f64 / 8.0,
         out,
     };
@@ -90,6 +91,7 @@ pub fn run(
             scope.spawn(move || w.run());
         }
         source.writers = &writers;
+        source.started = Instant::now();
         warm_up(&source);
         let code = attempts(&mut source, &addrs, timeout, args.link_cap, err);
         for w in &writers {
@@ -255,6 +257,10 @@ fn attempt(
         );
         let v = &mut source.vfs[i];
         source.writers[i].finish();
+        let written =
+            source.writers[i].writes.load(Ordering::Relaxed) * source.config.workload.write_size;
+        let mut r = r;
+        r.written_rate = written as f64 / source.started.elapsed().as_secs_f64().max(1e-9);
         v.carry.fill(0);
         v.migrated = true;
         let _ = vfs::teardown(source.adapter, &mut source.provider, &v.side);
@@ -361,6 +367,12 @@ fn report(out: &mut dyn Write, results: &[VfResult], wall: Duration, sent: u64) 
             out,
             "  VF {}: proof passed: {} VRAM pages identical (BLAKE3), VF state identical",
             r.vf, r.pages_proved
+        );
+        let _ = writeln!(
+            out,
+            "  VF {}: its writers achieved {:.0} MiB/s on the wall clock",
+            r.vf,
+            r.written_rate / f64::from(1u32 << 20)
         );
     }
     let _ = writeln!(out, "total: {:.3} s, {sent} bytes sent", wall.as_secs_f64());

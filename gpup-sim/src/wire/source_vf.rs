@@ -71,6 +71,8 @@ pub struct VfResult {
     pub bytes: u64,
     /// VRAM pages the proof hashed.
     pub pages_proved: u64,
+    /// The rate its writers achieved on the wall clock since they started, bytes/s.
+    pub written_rate: f64,
 }
 
 /// Where the protocol stands, for the recovery.
@@ -102,6 +104,8 @@ pub struct Source<'a> {
     pub first_rate: f64,
     /// The report.
     pub out: &'a mut dyn Write,
+    /// When the writers started.
+    pub started: Instant,
 }
 
 fn driver(step: &str, status: NTSTATUS) -> Result<(), Abort> {
@@ -235,6 +239,7 @@ impl Source<'_> {
             total: start.elapsed(),
             bytes: conn.sent - sent,
             pages_proved,
+            written_rate: 0.0,
         })
     }
 
