@@ -325,6 +325,7 @@ fn survived(source: &mut Source<'_>, i: usize, live: &Live) {
         .iter()
         .map(|b| u64::from(b.count_ones()))
         .sum::<u64>();
+    let _ = writeln!(source.out, "source VF {vf} aborted in the {}", live.phase);
     let _ = writeln!(
         source.out,
         "source VF {vf} after the abort: {state}; EndLiveMigration {}; {writes} writes in the 100 ms after; {kept} pages kept for the next attempt",

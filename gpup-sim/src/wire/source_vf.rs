@@ -82,6 +82,9 @@ pub struct Live {
     paused: bool,
     /// EndLiveMigration's status in the recovery.
     pub end_status: Option<NTSTATUS>,
+    /// The phase the migration was in: "start", "pre-copy", "blackout",
+    /// "proof (after the mutable restore)" or "commit".
+    pub phase: &'static str,
 }
 
 /// The source: its adapter, VRAM, VFs and their writers.
@@ -157,7 +160,10 @@ impl Source<'_> {
     /// # Errors
     /// Why the migration stopped.
     pub fn migrate_vf(&mut self, conn: &mut Conn, i: usize) -> Result<VfResult, (Abort, Live)> {
-        let mut live = Live::default();
+        let mut live = Live {
+            phase: "start",
+            ..Live::default()
+        };
         match self.try_migrate(conn, i, &mut live) {
             Ok(result) => Ok(result),
             Err(abort) => {
@@ -215,11 +221,15 @@ impl Source<'_> {
             }
         }
         let mut pending = self.vfs[i].carry.clone();
+        live.phase = "pre-copy";
         let (mut rounds, convergence) = self.precopy(conn, i, &mut pending)?;
+        live.phase = "blackout";
         let blackout = self.blackout(conn, i, live, &mut pending, &mut rounds)?;
+        live.phase = "proof (after the mutable restore)";
         let proving = Instant::now();
         let pages_proved = self.prove(conn, i)?;
         let proof = proving.elapsed();
+        live.phase = "commit";
         conn.send(Kind::Commit, &[&vf.to_le_bytes()])?;
         acked(
             &conn.expect(Kind::Resumed, "waiting for the target to resume")?,

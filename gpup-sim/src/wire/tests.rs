@@ -229,13 +229,14 @@ fn a_loopback_two_process_migration_proves_both_vfs_identical() {
 }
 
 /// Attempt 1 to a target with `fault`, attempt 2 to a fresh one.
-fn abort_then_retry(fault: &str, abort: &str, target_code: i32) {
+fn abort_then_retry(fault: &str, abort: &str, step: &str, target_code: i32) {
     let (bad, bad_addr) = target(&["--fault", fault]);
     let (good, good_addr) = target(&[]);
     let s = source(&bad_addr, &[&good_addr], "20s");
     let (code, out, err) = s.finish();
     assert_eq!(code, 0, "{out}\n{err}");
     assert_survived_and_retried(&out, abort);
+    assert!(out.contains(step), "not aborted at {step:?}:\n{out}");
     let (bcode, bout, _) = bad.finish();
     assert_eq!(bcode, target_code, "{bout}");
     assert!(
@@ -247,17 +248,32 @@ fn abort_then_retry(fault: &str, abort: &str, target_code: i32) {
 
 #[test]
 fn a_connection_dropped_in_pre_copy_loses_nothing() {
-    abort_then_retry("drop-in-precopy", "connection lost", 20);
+    abort_then_retry(
+        "drop-in-precopy",
+        "connection lost",
+        "aborted in the pre-copy",
+        20,
+    );
 }
 
 #[test]
 fn a_connection_dropped_in_the_blackout_loses_nothing() {
-    abort_then_retry("drop-in-blackout", "connection lost", 20);
+    abort_then_retry(
+        "drop-in-blackout",
+        "connection lost",
+        "aborted in the blackout",
+        20,
+    );
 }
 
 #[test]
 fn a_connection_dropped_after_the_mutable_restore_loses_nothing() {
-    abort_then_retry("drop-after-restore", "connection lost", 20);
+    abort_then_retry(
+        "drop-after-restore",
+        "connection lost",
+        "aborted in the proof (after the mutable restore)",
+        20,
+    );
 }
 
 #[test]
@@ -265,6 +281,7 @@ fn a_target_that_refuses_the_mutable_blob_loses_nothing() {
     abort_then_retry(
         "corrupt-mutable",
         "the target refused the mutable data (0xc0000024)",
+        "aborted in the blackout",
         26,
     );
 }
