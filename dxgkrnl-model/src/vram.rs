@@ -211,6 +211,67 @@ impl Vram {
         )
     }
 
+    /// Appends the bytes of `[offset, offset + len)` to `out`, as
+    /// little-endian words (zeros for untouched chunks, which stay
+    /// untouched). Returns `false` (appending nothing) for an unaligned span
+    /// or one that does not lie inside.
+    pub fn read_bytes(&self, offset: u64, len: u64, out: &mut Vec<u8>) -> bool {
+        if !self.inside(offset, len) {
+            return false;
+        }
+        let start = out.len();
+        for piece in pieces(offset, len) {
+            let Some(p) = piece else {
+                out.truncate(start);
+                return false;
+            };
+            match self.existing(p) {
+                Some(words) => {
+                    for word in words {
+                        out.extend_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
+                    }
+                }
+                None => out.resize(out.len() + p.words * 8, 0),
+            }
+        }
+        true
+    }
+
+    /// Stores `bytes` (little-endian words) at `offset`; zeros bound for an
+    /// untouched chunk allocate nothing. Returns `false` (storing nothing)
+    /// for a length that is not whole words, an unaligned offset or a span
+    /// that does not lie inside.
+    pub fn write_bytes(&self, offset: u64, bytes: &[u8]) -> bool {
+        let Ok(len) = u64::try_from(bytes.len()) else {
+            return false;
+        };
+        if !self.inside(offset, len) {
+            return false;
+        }
+        let mut words = bytes.chunks_exact(8).map(|b| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(b);
+            u64::from_le_bytes(word)
+        });
+        for piece in pieces(offset, len) {
+            let Some(p) = piece else {
+                return false;
+            };
+            let values: Vec<u64> = words.by_ref().take(p.words).collect();
+            let target = if values.iter().all(|&v| v == 0) {
+                self.existing(p)
+            } else {
+                self.allocated(p)
+            };
+            if let Some(target) = target {
+                for (word, value) in target.iter().zip(values) {
+                    word.store(value, Ordering::Relaxed);
+                }
+            }
+        }
+        true
+    }
+
     /// Copies `len` bytes at `src_offset` of `self` to `dst_offset` of `dst`,
     /// storing only the words that differ (the result is the same as a plain
     /// copy; zeros copied into an untouched chunk allocate nothing). Returns

@@ -21,12 +21,40 @@ pub enum Exit {
     /// The checks passed, but a VF did not converge within `--max-rounds` or
     /// its blackout exceeded the `--downtime` budget.
     OverBudget,
+    /// Two-process mode, source side: the connection to the target dropped mid-migration; the source VF keeps running, unpaused.
+    SourceConnectionLost,
+    /// Two-process mode, source side: a step's --timeout fired (connect, send, or waiting for an acknowledgement).
+    SourceTimeout,
+    /// Two-process mode, source side: the target's Restore refused a saved-state blob (e.g. STATUS_OBJECT_TYPE_MISMATCH).
+    SourceTargetRefused,
+    /// Two-process mode, source side: protocol or driver version, page size or VF sizes differ; refused before anything was paused.
+    SourceHandshakeRefused,
+    /// Two-process mode, source side: Ctrl-C on the source.
+    SourceInterrupted,
+    /// Two-process mode, source side: the target sent a frame with a bad magic, checksum or length, or out of order.
+    SourceProtocolError,
+    /// Two-process mode, source side: the target reported that it aborted (its own failure or Ctrl-C).
+    SourceTargetAborted,
+    /// Two-process mode, target side: the source's connection dropped mid-migration; the target tore down what it created.
+    TargetConnectionLost,
+    /// Two-process mode, target side: a step's timeout fired (--accept-timeout, or waiting for the next frame).
+    TargetTimeout,
+    /// Two-process mode, target side: Ctrl-C on the target.
+    TargetInterrupted,
+    /// Two-process mode, target side: the source sent a frame with a bad magic, checksum or length, or out of order.
+    TargetProtocolError,
+    /// Two-process mode, target side: the source's handshake does not match this target.
+    TargetHandshakeRefused,
+    /// Two-process mode, target side: the source aborted the migration.
+    TargetSourceAborted,
+    /// Two-process mode, target side: one of the target's DDIs failed (a refused blob among them).
+    TargetDriverFailed,
 }
 
 /// Every exit code: the code, its name and what it means (the order of
 /// precedence when several apply is the order of [`Exit`]'s codes below 2:
 /// a failed check wins over a missed budget).
-pub const TABLE: [(Exit, &str, &str); 5] = [
+pub const TABLE: [(Exit, &str, &str); 19] = [
     (
         Exit::Passed,
         "passed",
@@ -52,6 +80,76 @@ pub const TABLE: [(Exit, &str, &str); 5] = [
         "over budget",
         "the checks passed but a VF did not converge or its blackout exceeded --downtime",
     ),
+    (
+        Exit::SourceConnectionLost,
+        "source: connection lost",
+        "the connection to the target dropped mid-migration; the source VF keeps running, unpaused",
+    ),
+    (
+        Exit::SourceTimeout,
+        "source: timeout",
+        "a step's --timeout fired (connect, send, or waiting for an acknowledgement)",
+    ),
+    (
+        Exit::SourceTargetRefused,
+        "source: target refused",
+        "the target's Restore refused a saved-state blob (e.g. STATUS_OBJECT_TYPE_MISMATCH)",
+    ),
+    (
+        Exit::SourceHandshakeRefused,
+        "source: handshake refused",
+        "protocol or driver version, page size or VF sizes differ; refused before anything was paused",
+    ),
+    (
+        Exit::SourceInterrupted,
+        "source: interrupted",
+        "Ctrl-C on the source",
+    ),
+    (
+        Exit::SourceProtocolError,
+        "source: malformed frame",
+        "the target sent a frame with a bad magic, checksum or length, or out of order",
+    ),
+    (
+        Exit::SourceTargetAborted,
+        "source: target aborted",
+        "the target reported that it aborted (its own failure or Ctrl-C)",
+    ),
+    (
+        Exit::TargetConnectionLost,
+        "target: connection lost",
+        "the source's connection dropped mid-migration; the target tore down what it created",
+    ),
+    (
+        Exit::TargetTimeout,
+        "target: timeout",
+        "a step's timeout fired (--accept-timeout, or waiting for the next frame)",
+    ),
+    (
+        Exit::TargetInterrupted,
+        "target: interrupted",
+        "Ctrl-C on the target",
+    ),
+    (
+        Exit::TargetProtocolError,
+        "target: malformed frame",
+        "the source sent a frame with a bad magic, checksum or length, or out of order",
+    ),
+    (
+        Exit::TargetHandshakeRefused,
+        "target: handshake refused",
+        "the source's handshake does not match this target",
+    ),
+    (
+        Exit::TargetSourceAborted,
+        "target: source aborted",
+        "the source aborted the migration",
+    ),
+    (
+        Exit::TargetDriverFailed,
+        "target: driver call failed",
+        "one of the target's DDIs failed (a refused blob among them)",
+    ),
 ];
 
 impl Exit {
@@ -64,6 +162,20 @@ impl Exit {
             Self::BadOptions => 2,
             Self::Io => 3,
             Self::OverBudget => 4,
+            Self::SourceConnectionLost => 10,
+            Self::SourceTimeout => 11,
+            Self::SourceTargetRefused => 12,
+            Self::SourceHandshakeRefused => 13,
+            Self::SourceInterrupted => 14,
+            Self::SourceProtocolError => 15,
+            Self::SourceTargetAborted => 16,
+            Self::TargetConnectionLost => 20,
+            Self::TargetTimeout => 21,
+            Self::TargetInterrupted => 22,
+            Self::TargetProtocolError => 23,
+            Self::TargetHandshakeRefused => 24,
+            Self::TargetSourceAborted => 25,
+            Self::TargetDriverFailed => 26,
         }
     }
 }

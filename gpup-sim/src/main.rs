@@ -20,6 +20,7 @@ mod tests;
 mod tests_guard;
 mod units;
 mod verdict;
+mod wire;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -53,7 +54,9 @@ enum Command {
     /// Migrate every VF of a source adapter to a target adapter, with
     /// simulated GPU writers running, and prove the copy byte-identical.
     #[command(allow_negative_numbers = true, after_help = exit::help())]
-    Migrate(MigrateArgs),
+    Migrate(Box<MigrateArgs>),
+    /// Wait for a `migrate --to` source and receive its VFs (loopback only).
+    Target(wire::TargetArgs),
 }
 
 /// Where the writers' writes land.
@@ -146,6 +149,9 @@ struct MigrateArgs {
     /// No progress output (bars on a terminal, plain lines otherwise).
     #[arg(long)]
     quiet: bool,
+    /// Two-process mode (`--to`): see `docs/wire.md`.
+    #[command(flatten)]
+    wire: wire::SourceArgs,
 }
 
 impl MigrateArgs {
@@ -253,6 +259,7 @@ where
     };
     match parsed.command {
         Command::Migrate(args) => migrate(&args, out, err),
+        Command::Target(args) => wire::target(&args, out, err),
     }
 }
 
@@ -270,6 +277,11 @@ fn migrate(args: &MigrateArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             let _ = writeln!(err, "error: cannot write {}: {e}", path.display());
             return Exit::Io.code();
         }
+    }
+    // Two-process mode: a real wire and real clocks, so the modelled-time
+    // estimate below does not apply.
+    if let Some(to) = &args.wire.to {
+        return wire::source(&config, &args.wire, to, out, err);
     }
     let limit = Duration::from_nanos(args.max_modelled_time);
     let estimate = estimate::estimate(&config, limit);
