@@ -40,8 +40,8 @@ pub const CONFIG_BYTES: u64 = 4096;
 pub const IMMUTABLE_LEN: u64 =
     32 + (8 + 9) + (8 + 10) + (8 + 4 + 16 * SEGMENTS.len() as u64) + (8 + 20 + 12);
 
-/// Bytes of the mutable data: header, VF state (13), MSI-X (4 + 18 per entry
-/// written), bases (4 + per basis 9 + 16 per VF run), config space (4 + its
+/// Bytes of the mutable data: header, VF state (13), MSI-X (4 + 2 per entry
+/// written: its index only, format 2), bases (4 + per basis 9 + 16 per VF run), config space (4 + its
 /// bytes).
 #[must_use]
 pub fn mutable_len(msix: usize, runs: &[Vec<(u64, u64)>], flaw: Flaw) -> u64 {
@@ -51,7 +51,7 @@ pub fn mutable_len(msix: usize, runs: &[Vec<(u64, u64)>], flaw: Flaw) -> u64 {
     } else {
         bases
     };
-    32 + (8 + 13) + (8 + 4 + 18 * msix as u64) + (8 + 4 + bases) + (8 + 4 + CONFIG_BYTES)
+    32 + (8 + 13) + (8 + 4 + 2 * msix as u64) + (8 + 4 + bases) + (8 + 4 + CONFIG_BYTES)
 }
 
 /// Where a VF is in its migration (the driver's documented table).
