@@ -25,6 +25,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("create_args", create_args),
     ("query_args", query_args),
     ("query_adapter_info", query_adapter_info),
+    ("restore_records", crate::restore_fuzz::restore_records),
 ];
 
 #[path = "../../fuzz/migration_decoder_check.rs"]
