@@ -16,8 +16,11 @@ use dxgk_sys::*;
 
 use super::{Faults, Flaw, Model, SEGMENTS};
 
+mod guest;
 mod migration;
 mod reserve;
+
+pub use guest::EscapeCall;
 
 /// The segment vGPU reserves live in: the first tracked one (index into
 /// [`SEGMENTS`]).
@@ -96,6 +99,11 @@ pub struct Vgpu {
     pub source: Option<(u64, u32)>,
     /// MSI-X entries written (bit per entry).
     pub msix: u8,
+    /// In D0 (`DxgkDdiSetVirtualFunctionPowerState`); D3 at creation and
+    /// when the reserve is revoked.
+    pub d0: bool,
+    /// The reserve was bound by SetVirtualGpuResources2.
+    pub scattered: bool,
 }
 
 impl Vgpu {
@@ -387,6 +395,8 @@ impl Model {
             phase: Phase::Idle,
             source: None,
             msix: 0,
+            d0: false,
+            scattered: false,
         });
         uid
     }
