@@ -196,17 +196,24 @@ fn vf_cases(d: &Driver, runs: usize, rows: &mut Vec<Row>) {
         v
     };
     let dst = scattered(&t, 1, &pieces);
+    guest_cases(&s, &src, runs, rows);
+    migration_cases(&s, &t, runs, rows);
+    let _ = dst;
+}
+
+/// The guest-facing DDIs of the most scattered VF.
+fn guest_cases(s: &Adapter, src: &dxgkrnl_model::VgpuInfo, runs: usize, rows: &mut Vec<Row>) {
     let reserve = MAX_RANGES * PAGE;
     rows.push(Row {
         ddi: "VirtualGpuDriverEscape WRITE_NOTIFY",
         input: format!("whole reserve, {MAX_RANGES} pieces"),
-        times: time(runs, || s.vf_write_notify(&src, 0, reserve).unwrap()),
+        times: time(runs, || s.vf_write_notify(src, 0, reserve).unwrap()),
     });
     rows.push(Row {
         ddi: "VirtualGpuDriverEscape QUERY",
         input: "64-byte input cap".into(),
         times: time(runs, || {
-            s.vgpu_query(&src).unwrap();
+            s.vgpu_query(src).unwrap();
         }),
     });
     let space = vec![0u8; 4096];
@@ -231,6 +238,10 @@ fn vf_cases(d: &Driver, runs: usize, rows: &mut Vec<Row>) {
             )
         }),
     });
+}
+
+/// Save and Restore at their largest data.
+fn migration_cases(s: &Adapter, t: &Adapter, runs: usize, rows: &mut Vec<Row>) {
     ok(
         s.prepare_live_migration(1, MigrationType::Source),
         "prepare",
@@ -281,7 +292,6 @@ fn vf_cases(d: &Driver, runs: usize, rows: &mut Vec<Row>) {
         ),
         times: vec![t0.elapsed()],
     });
-    let _ = dst;
 }
 
 fn config() -> AdapterConfig {

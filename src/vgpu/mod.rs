@@ -170,6 +170,8 @@ impl Vgpu {
     /// the segment offset of VF address 0 (when bound), the VM-bus handle
     /// (a kernel-mode handle, kept opaque), and the MSI-X entries as
     /// `DxgkDdiWriteVirtualizedInterrupt` wrote them (host interrupt routing).
+    /// For `crate::host` only, so built where it is.
+    #[cfg(all(not(target_os = "windows"), not(loom)))]
     pub(crate) fn host_view(
         &self,
     ) -> (
