@@ -291,13 +291,17 @@ impl Input<'_> {
         }
     }
     /// A [`VgpuOp`]: a kind byte (modulo 16, in [`VgpuOp::KINDS`] order;
-    /// 0xF0 and above: the guest-facing kinds 16 and 17, so that the
+    /// 0xF0 and above: the guest-facing kinds 16 to 18, so that the
     /// committed seeds keep their meaning), then its fields, each mostly one
     /// byte with a meaningful value.
     fn vgpu_op(&mut self) -> VgpuOp {
         let byte = self.u8();
         let adapter = self.adapter();
         if byte >= 0xF0 {
+            if byte & 3 == 2 {
+                let vf = u32::from(self.u8() % 9);
+                return VgpuOp::QueryLuid { adapter, vf };
+            }
             return self.guest_op(adapter, byte & 1 == 1);
         }
         let kind = byte % 16;

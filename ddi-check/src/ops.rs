@@ -595,12 +595,19 @@ pub enum VgpuOp {
         /// `OutputBufferSize` (0: `pOutputBuffer` NULL).
         out: u8,
     },
+    /// `DxgkDdiQueryVirtualFunctionLuid` (SR-IOV interface, no status).
+    QueryLuid {
+        /// `Context`.
+        adapter: AdapterSel,
+        /// `VirtualFunctionIndex`.
+        vf: u32,
+    },
 }
 
 impl VgpuOp {
     /// Names of the kinds, in [`VgpuOp::kind`] order (also the tail of
     /// [`Op::KINDS`]).
-    pub const KINDS: [&'static str; 18] = [
+    pub const KINDS: [&'static str; 19] = [
         "SetPartitionCount",
         "GetPartitionInfo",
         "CreateVirtualGpu",
@@ -619,6 +626,7 @@ impl VgpuOp {
         "End",
         "SetPower",
         "Escape",
+        "QueryLuid",
     ];
 
     /// Index of this operation's kind in [`VgpuOp::KINDS`].
@@ -643,6 +651,7 @@ impl VgpuOp {
             Self::End { .. } => 15,
             Self::SetPower { .. } => 16,
             Self::Escape { .. } => 17,
+            Self::QueryLuid { .. } => 18,
         }
     }
 }

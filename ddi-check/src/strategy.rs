@@ -320,6 +320,7 @@ pub fn vgpu_op() -> impl Strategy<Value = VgpuOp> {
                 };
                 VgpuOp::Escape { adapter, vf, luid_ok, command, declared, payload, out }
             }),
+        2 => (adapter(), vf()).prop_map(|(adapter, vf)| VgpuOp::QueryLuid { adapter, vf }),
     ]
 }
 

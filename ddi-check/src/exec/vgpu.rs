@@ -111,6 +111,7 @@ impl World {
             } => self.restore(op, adapter, vf, mutable, blob),
             VgpuOp::End { adapter, vf } => self.end(op, adapter, vf),
             VgpuOp::SetPower { adapter, vf, state } => self.set_power(op, adapter, vf, state),
+            VgpuOp::QueryLuid { adapter, vf } => self.query_luid(op, adapter, vf),
             VgpuOp::Escape {
                 adapter,
                 vf,

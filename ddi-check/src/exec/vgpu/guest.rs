@@ -42,6 +42,41 @@ impl World {
         Ok(status == STATUS_SUCCESS)
     }
 
+    /// `DxgkDdiQueryVirtualFunctionLuid`: the vGPU's LUID, zero for an
+    /// empty slot, nothing written for a bad adapter.
+    pub(super) fn query_luid(
+        &mut self,
+        op: &Op,
+        adapter: AdapterSel,
+        vf: u32,
+    ) -> Result<bool, String> {
+        let (h, ok) = self.adapter_arg(adapter);
+        let (writes, known) = self.model.query_luid(ok, vf);
+        let f = self
+            .sriov
+            .DxgkDdiQueryVirtualFunctionLuid
+            .ok_or("no SR-IOV LUID slot")?;
+        let mut luid = LUID {
+            LowPart: 0x5A5A_5A5A,
+            HighPart: 0x5A5A_5A5A,
+        };
+        let mut args = DXGKARG_QUERYVIRTUALFUNCTIONLUID {
+            VirtualFunctionIndex: vf,
+            pLuid: &raw mut luid,
+        };
+        // SAFETY: the args block and the LUID are live; `h` is a value.
+        unsafe { f(h, &raw mut args) };
+        let want = match (writes, known) {
+            (false, _) => (0x5A5A_5A5A, 0x5A5A_5A5A),
+            (true, false) => (0, 0),
+            (true, true) => self.vf_luids.get(&vf).copied().unwrap_or((0, 0)),
+        };
+        if (luid.LowPart, luid.HighPart) != want {
+            return Err(self.fail(op, format!("wrote {luid:?}, the model says {want:x?}")));
+        }
+        Ok(known)
+    }
+
     /// `DxgkDdiVirtualGpuDriverEscape`.
     pub(super) fn escape(
         &mut self,

@@ -6,7 +6,7 @@
 use dxgk_sys::*;
 use gpup_miniport::vgpu::escape::*;
 
-use super::{Phase, VF_SEGMENT};
+use super::{Phase, VF_SEGMENT, base_faults};
 use crate::model::{Faults, Model, SEGMENTS};
 
 /// What an escape call passes, as the model sees it.
@@ -57,6 +57,15 @@ impl Model {
             }
         }
         f
+    }
+
+    /// `DxgkDdiQueryVirtualFunctionLuid` (no status): whether it writes the
+    /// LUID out (a known adapter, started), and whether it is the vGPU's
+    /// (else zero: no vGPU in the slot).
+    #[must_use]
+    pub fn query_luid(&self, adapter_ok: bool, vf: u32) -> (bool, bool) {
+        let writes = base_faults(self, adapter_ok).none();
+        (writes, writes && self.gpu.vgpu(vf).is_some())
     }
 
     /// Records a power state set.
