@@ -13,6 +13,10 @@
 //!   loader can play the GPU that writes VRAM.
 //! - [`gpup_host_interface_references`]: the reference counts of the
 //!   interfaces `DxgkDdiQueryInterface` handed out (diagnostics).
+//! - [`gpup_host_vgpu_state`]: what only the host may see of a vGPU (the
+//!   reserve's segment offset, the VM-bus handle, the MSI-X entries with
+//!   their host interrupt addresses), which the escape no longer reports to
+//!   user mode; the model plays Dxgkrnl, which knows these anyway.
 //!
 //! Like the DDI trampolines, these functions are the boundary with a caller
 //! that passes raw pointers, so this module is one of the three places with
@@ -214,3 +218,75 @@ pub fn hold_adapter_lock_for_writing(hAdapter: HANDLE, f: impl FnOnce()) -> NTST
         Ok(())
     }))
 }
+
+/// One MSI-X entry of a [`GPUP_HOST_VGPU_STATE`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GPUP_HOST_MSIX_ENTRY {
+    /// 1 if `DxgkDdiWriteVirtualizedInterrupt` wrote the entry since
+    /// creation or the last function reset, else 0 (and the rest is 0).
+    pub Written: u32,
+    /// Message data.
+    pub MessageData: u32,
+    /// Message address (host-physical interrupt routing).
+    pub MessageAddress: u64,
+    /// Vector control.
+    pub VectorControl: u32,
+    /// 0.
+    pub Reserved: u32,
+}
+
+/// Output of [`gpup_host_vgpu_state`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GPUP_HOST_VGPU_STATE {
+    /// Segment offset of VF address 0 (0 when the reserve is not bound).
+    pub ReserveOffset: u64,
+    /// The VM-bus handle as passed to `DxgkDdiSetVirtualGpuVmBus` (0: none).
+    pub VmBusHandle: u64,
+    /// The MSI-X table.
+    pub Msix: [GPUP_HOST_MSIX_ENTRY; 4],
+}
+
+/// Reads what only the host may see of vGPU `VfIndex` into `*pState`.
+///
+/// Returns `STATUS_INVALID_PARAMETER` for an unknown adapter or VF or a NULL
+/// pointer, `STATUS_NOT_SUPPORTED` without partitioning.
+///
+/// # Safety
+/// `pState` is NULL or points to a writable `GPUP_HOST_VGPU_STATE`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gpup_host_vgpu_state(
+    hAdapter: HANDLE,
+    VfIndex: u32,
+    pState: *mut GPUP_HOST_VGPU_STATE,
+) -> NTSTATUS {
+    to_ntstatus(registry::with_adapter(hAdapter, |adapter| {
+        let partitions = adapter.started()?.partitions()?.read();
+        let vgpu = partitions.vgpu(crate::foundation::units::VfIndex(VfIndex))?;
+        let (offset, vmbus, msix) = vgpu.host_view();
+        let mut state = GPUP_HOST_VGPU_STATE {
+            ReserveOffset: offset.unwrap_or(0),
+            VmBusHandle: vmbus.and_then(|h| u64::try_from(h).ok()).unwrap_or(0),
+            ..GPUP_HOST_VGPU_STATE::default()
+        };
+        for (out, entry) in state.Msix.iter_mut().zip(msix) {
+            if let Some(e) = entry {
+                *out = GPUP_HOST_MSIX_ENTRY {
+                    Written: 1,
+                    MessageData: e.data,
+                    MessageAddress: e.address,
+                    VectorControl: e.vector_control,
+                    Reserved: 0,
+                };
+            }
+        }
+        // SAFETY: NULL or writable (this function's contract).
+        unsafe { crate::ddi::write_out(pState, state) }
+    }))
+}
+
+const _: () = assert!(
+    crate::vgpu::MSIX_TABLE_SIZE == 4,
+    "the host view has 4 entries"
+);

@@ -53,12 +53,13 @@ fn check_reserves(adapter: &Adapter, vgpus: &[VgpuInfo]) {
             (v.luid.LowPart, v.luid.HighPart)
         );
         assert_eq!(info.ReserveSegmentId, r.segment);
-        assert_eq!(info.ReserveOffset, r.offset, "bound where VidMm pinned it");
+        let host = adapter.vgpu_host_state(v.partition).expect("host state");
+        assert_eq!(host.ReserveOffset, r.offset, "bound where VidMm pinned it");
         assert_eq!(info.ReserveSize, r.size);
         assert_eq!(info.PowerState, 1, "D0");
         assert_ne!(info.Flags & GPUP_VGPU_FLAG_RESERVE_BOUND, 0);
         assert_ne!(info.Flags & GPUP_VGPU_FLAG_VMBUS, 0);
-        assert_eq!(info.VmBusHandle, v.vmbus as u64);
+        assert_eq!(host.VmBusHandle, v.vmbus as u64);
         assert_eq!(
             v.caps[0].CurrentValue, r.size,
             "GetVirtualGpuInfo: the VRAM it has"

@@ -94,7 +94,7 @@ fn the_config_space_is_a_display_function_with_pci_register_semantics() {
         0
     );
     assert_eq!(
-        (q.PowerState, q.ReserveOffset),
+        (q.PowerState, a.vgpu_host_state(vf).unwrap().ReserveOffset),
         (1, v.reserves[0].offset),
         "the VRAM reserve is kept"
     );
@@ -118,7 +118,8 @@ fn reset_virtual_function_restores_the_power_on_config_and_keeps_the_reserve() {
     a.reset_vf(v.partition).unwrap();
     assert_eq!(config(&a, v.partition), fresh);
     let q = a.vgpu_query(&v).unwrap();
-    assert_eq!((q.PowerState, q.ReserveOffset), (1, v.reserves[0].offset));
+    let offset = a.vgpu_host_state(v.partition).unwrap().ReserveOffset;
+    assert_eq!((q.PowerState, offset), (1, v.reserves[0].offset));
     a.vf_write_notify(&v, 0, 1).unwrap();
 }
 

@@ -67,6 +67,8 @@ pub struct World {
     /// The GPU partition interface GPU-virtualization initialization took
     /// (its functions, called with any `Context`).
     partition: DXGKDDI_GPU_PARTITION_INTERFACE,
+    /// The SR-IOV interface, kept the same way.
+    sriov: DXGKDDI_SRIOV_INTERFACE,
     /// Every allocation handle CreateAllocation returned, in order.
     allocs: Vec<usize>,
     /// Every blob a Save filled, in order.
@@ -75,6 +77,8 @@ pub struct World {
     asked: std::collections::BTreeMap<u64, vgpu::Asked>,
     /// Every vGPU LUID issued (LowPart, HighPart).
     luids: Vec<(u32, i32)>,
+    /// The LUID CreateVirtualGpu returned, by slot (the escape passes it).
+    vf_luids: std::collections::BTreeMap<u32, (u32, i32)>,
     model: Model,
     stats: Stats,
     step: usize,
@@ -111,10 +115,10 @@ impl World {
         if other.start_dirty_tracking(foreign) != STATUS_SUCCESS {
             return Err("start on the other adapter".into());
         }
-        let partition = adapter
+        let g = adapter
             .gpu_virtualization()
-            .ok_or("no GPU partition interface")?
-            .partition;
+            .ok_or("no GPU partition interface")?;
+        let (partition, sriov) = (g.partition, g.sriov);
         // As Dxgkrnl does before the first vGPU.
         adapter
             .set_partition_count(model::vgpu::SETUP_COUNT)
@@ -125,12 +129,14 @@ impl World {
             foreign,
             removed,
             driver,
+            sriov,
             issued: Vec::new(),
             partition,
             allocs: Vec::new(),
             blobs: Vec::new(),
             asked: std::collections::BTreeMap::new(),
             luids: Vec::new(),
+            vf_luids: std::collections::BTreeMap::new(),
             model: Model::new(flaw),
             stats: Stats::default(),
             step: 0,

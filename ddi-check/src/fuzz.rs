@@ -25,6 +25,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("create_args", create_args),
     ("query_args", query_args),
     ("query_adapter_info", query_adapter_info),
+    ("restore_records", crate::restore_fuzz::restore_records),
 ];
 
 #[path = "../../fuzz/migration_decoder_check.rs"]
@@ -289,11 +290,21 @@ impl Input<'_> {
             _ => BlobSel::NullArgs,
         }
     }
-    /// A [`VgpuOp`]: a kind byte (modulo 16, in [`VgpuOp::KINDS`] order),
-    /// then its fields, each mostly one byte with a meaningful value.
+    /// A [`VgpuOp`]: a kind byte (modulo 16, in [`VgpuOp::KINDS`] order;
+    /// 0xF0 and above: the guest-facing kinds 16 to 18, so that the
+    /// committed seeds keep their meaning), then its fields, each mostly one
+    /// byte with a meaningful value.
     fn vgpu_op(&mut self) -> VgpuOp {
-        let kind = self.u8() % 16;
+        let byte = self.u8();
         let adapter = self.adapter();
+        if byte >= 0xF0 {
+            if byte & 3 == 2 {
+                let vf = u32::from(self.u8() % 9);
+                return VgpuOp::QueryLuid { adapter, vf };
+            }
+            return self.guest_op(adapter, byte & 1 == 1);
+        }
+        let kind = byte % 16;
         if kind == 7 {
             return VgpuOp::ReserveBasis(self.reserve_layout());
         }
@@ -367,6 +378,45 @@ impl Input<'_> {
                 blob: self.blob(),
             },
             _ => VgpuOp::End { adapter, vf },
+        }
+    }
+    /// SetPower (`escape` false) or Escape: every command, any bytes.
+    fn guest_op(&mut self, adapter: AdapterSel, escape: bool) -> VgpuOp {
+        let vf = u32::from(self.u8() % 9);
+        if !escape {
+            let state = match self.u8() {
+                0..=99 => 1,
+                100..=199 => 4,
+                200..=219 => 2,
+                220..=239 => 3,
+                _ => self.u32(),
+            };
+            return VgpuOp::SetPower { adapter, vf, state };
+        }
+        let flags = self.u8();
+        let command = match flags % 8 {
+            0..=2 => 1 + u32::from(flags % 8),
+            3 | 4 => 2,
+            5 => 0,
+            6 => 4,
+            _ => self.u32(),
+        };
+        let payload = if command == 2 && flags & 0x80 == 0 {
+            // Pages of the reserve: offset, length.
+            let (at, len) = (u64::from(self.u8()) * 4096, u64::from(self.u8()) * 4096);
+            [at.to_le_bytes(), len.to_le_bytes()].concat()
+        } else {
+            let n = usize::from(self.u8() % 49);
+            (0..n).map(|_| self.u8()).collect()
+        };
+        VgpuOp::Escape {
+            adapter,
+            vf,
+            luid_ok: flags & 0x40 == 0,
+            command,
+            declared: (flags & 0x20 != 0).then(|| u32::from(self.u8())),
+            payload,
+            out: self.u8(),
         }
     }
     fn op(&mut self) -> Op {

@@ -22,6 +22,7 @@ pub mod exec;
 pub mod fuzz;
 pub mod model;
 pub mod ops;
+pub mod restore_fuzz;
 #[cfg(feature = "proptest")]
 pub mod strategy;
 

@@ -568,12 +568,46 @@ pub enum VgpuOp {
         /// `vfIndex`.
         vf: u32,
     },
+    /// `DxgkDdiSetVirtualFunctionPowerState` (SR-IOV interface).
+    SetPower {
+        /// `Context`.
+        adapter: AdapterSel,
+        /// `VirtualFunctionIndex`.
+        vf: u32,
+        /// `PowerState` (1-4 are D0-D3; others are unknown).
+        state: u32,
+    },
+    /// `DxgkDdiVirtualGpuDriverEscape` (partition interface): the vGPU's
+    /// LUID (or another), a header, a payload, and an output buffer.
+    Escape {
+        /// `Context`.
+        adapter: AdapterSel,
+        /// `PartitionId`.
+        vf: u32,
+        /// The LUID is the vGPU's (else it is off by one bit).
+        luid_ok: bool,
+        /// `Command` (1-3 are QUERY, WRITE_NOTIFY, MSIX; others unknown).
+        command: u32,
+        /// `PayloadSize` as declared, or `None` for the payload's length.
+        declared: Option<u32>,
+        /// The payload (for WRITE_NOTIFY: offset u64, length u64), any bytes.
+        payload: Vec<u8>,
+        /// `OutputBufferSize` (0: `pOutputBuffer` NULL).
+        out: u8,
+    },
+    /// `DxgkDdiQueryVirtualFunctionLuid` (SR-IOV interface, no status).
+    QueryLuid {
+        /// `Context`.
+        adapter: AdapterSel,
+        /// `VirtualFunctionIndex`.
+        vf: u32,
+    },
 }
 
 impl VgpuOp {
     /// Names of the kinds, in [`VgpuOp::kind`] order (also the tail of
     /// [`Op::KINDS`]).
-    pub const KINDS: [&'static str; 16] = [
+    pub const KINDS: [&'static str; 19] = [
         "SetPartitionCount",
         "GetPartitionInfo",
         "CreateVirtualGpu",
@@ -590,6 +624,9 @@ impl VgpuOp {
         "Save",
         "Restore",
         "End",
+        "SetPower",
+        "Escape",
+        "QueryLuid",
     ];
 
     /// Index of this operation's kind in [`VgpuOp::KINDS`].
@@ -612,6 +649,9 @@ impl VgpuOp {
             Self::Save { .. } => 13,
             Self::Restore { .. } => 14,
             Self::End { .. } => 15,
+            Self::SetPower { .. } => 16,
+            Self::Escape { .. } => 17,
+            Self::QueryLuid { .. } => 18,
         }
     }
 }

@@ -307,6 +307,20 @@ pub fn vgpu_op() -> impl Strategy<Value = VgpuOp> {
         8 => (adapter(), vf(), any::<bool>(), blob())
             .prop_map(|(adapter, vf, mutable, blob)| VgpuOp::Restore { adapter, vf, mutable, blob }),
         4 => (adapter(), vf()).prop_map(|(adapter, vf)| VgpuOp::End { adapter, vf }),
+        4 => (adapter(), vf(), prop_oneof![8 => prop::sample::select(vec![1u32, 4]), 1 => 2u32..4, 1 => any::<u32>()])
+            .prop_map(|(adapter, vf, state)| VgpuOp::SetPower { adapter, vf, state }),
+        6 => (adapter(), vf(), prop::bool::weighted(0.9), prop_oneof![9 => 1u32..4, 1 => any::<u32>()],
+              prop::option::weighted(0.1, any::<u32>()), (0u64..300, 0u64..300),
+              prop::collection::vec(any::<u8>(), 0..49), prop::bool::weighted(0.8), any::<u8>())
+            .prop_map(|(adapter, vf, luid_ok, command, declared, (at, len), raw, pages, out)| {
+                let payload = match command {
+                    2 if pages => [(at * 4096).to_le_bytes(), (len * 4096).to_le_bytes()].concat(),
+                    1 | 3 if pages => Vec::new(),
+                    _ => raw,
+                };
+                VgpuOp::Escape { adapter, vf, luid_ok, command, declared, payload, out }
+            }),
+        2 => (adapter(), vf()).prop_map(|(adapter, vf)| VgpuOp::QueryLuid { adapter, vf }),
     ]
 }
 

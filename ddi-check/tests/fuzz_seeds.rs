@@ -150,3 +150,55 @@ fn the_ops_seeds_reach_a_whole_migration_and_refuse_damaged_data() {
     let damaged = stats("wrong_state_and_damage");
     assert!(damaged.corrupt_rejected >= 2, "{damaged:?}");
 }
+
+/// The structure-aware Restore target reaches every stage: refusals of each
+/// blob (by which semantic check: the triage reasons) and acceptances
+/// (whose state the target's Save reproduces), from its seeds and 2,000
+/// generated inputs.
+#[test]
+fn the_restore_records_target_reaches_both_restores_semantic_checks() {
+    use ddi_check::restore_fuzz::{Outcome, run};
+    use std::collections::BTreeMap;
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut inputs: Vec<Vec<u8>> = files(&fuzz_dir().join("seeds/restore_records"))
+        .into_iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    let mut rng = Rng(XorShift64Star::from_state(0x5EED_0F4E_570E));
+    for _ in 0..2_000 {
+        let mut data = vec![7u8, rng.next() as u8, 1];
+        // Mostly "keep" bytes, a few changes.
+        let n = rng.below(200);
+        for _ in 0..n {
+            let b = if rng.below(6) == 0 {
+                rng.next() as u8
+            } else {
+                0
+            };
+            data.push(b);
+        }
+        inputs.push(data);
+    }
+    for data in &inputs {
+        let key = match run(data) {
+            Outcome::ImmutableRefused(r) => format!("immutable refused, reason {r}"),
+            Outcome::MutableRefused(r) => format!("mutable refused, reason {r}"),
+            other => format!("{other:?}"),
+        };
+        *seen.entry(key).or_default() += 1;
+    }
+    println!(
+        "restore_records outcomes over {} inputs: {seen:#?}",
+        inputs.len()
+    );
+    let has = |prefix: &str| seen.keys().filter(|k| k.starts_with(prefix)).count();
+    assert!(has("Accepted") == 1, "{seen:?}");
+    assert!(
+        has("immutable refused") >= 4,
+        "immutable checks reached: {seen:?}"
+    );
+    assert!(
+        has("mutable refused") >= 4,
+        "mutable checks reached: {seen:?}"
+    );
+}

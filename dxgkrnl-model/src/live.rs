@@ -281,6 +281,21 @@ impl Adapter {
         GPUP_VGPU_ESCAPE_MSIX_TABLE::decode(&out).ok_or(STATUS_UNSUCCESSFUL)
     }
 
+    /// What only the host may see of the VF (`gpup_host_vgpu_state`): the
+    /// reserve's segment offset, the VM-bus handle and the MSI-X entries
+    /// with their host interrupt addresses. The escape reports none of them.
+    ///
+    /// # Errors
+    /// The driver's status.
+    pub fn vgpu_host_state(&self, vf: u32) -> Result<gpup_miniport::host::GPUP_HOST_VGPU_STATE> {
+        let mut state = gpup_miniport::host::GPUP_HOST_VGPU_STATE::default();
+        // SAFETY: `state` is live and writable.
+        let status = unsafe {
+            gpup_miniport::host::gpup_host_vgpu_state(self.context(), vf, &raw mut state)
+        };
+        crate::status::check(status).map(|()| state)
+    }
+
     /// The VF's whole 4 KiB configuration space (`DxgkDdiReadVirtualFunctionConfig`).
     ///
     /// # Errors

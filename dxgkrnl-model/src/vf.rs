@@ -398,7 +398,11 @@ mod tests {
             q.Flags & gpup_miniport::vgpu::escape::GPUP_VGPU_FLAG_SCATTERED,
             0
         );
-        assert_eq!(q.ReserveOffset, reserve.ranges()[0].0);
+        // The segment offset is host-only state: the escape no longer reports it.
+        assert_eq!(
+            adapter.vgpu_host_state(1).unwrap().ReserveOffset,
+            reserve.ranges()[0].0
+        );
         vfs.destroy_vf(&adapter, 1).unwrap();
         assert_eq!(
             vfs.destroy_vf(&adapter, 1).unwrap_err(),

@@ -4,13 +4,24 @@
 //! reserve, and the VF pages its memory basis covers.
 //!
 //! [`program_guest`] plays the guest driver and the OS's interrupt
-//! virtualization on a running VF, so that there is state to migrate.
+//! virtualization on a running VF, so that there is state to migrate;
+//! [`program_interrupts`] plays the OS's interrupt virtualization alone, as
+//! the target host's does for the migrated VF.
+//!
+//! The MSI-X entries' addresses and data are each host's own interrupt
+//! routing (host-physical values Dxgkrnl substitutes for the guest's): the
+//! check compares only what the guest sees of the table (which entries are
+//! written, their vector control) between source and target, and checks
+//! separately that the target's entries are what the target's OS programmed
+//! ([`VfSnapshot::interrupts_differ_from`]), never the source host's.
 
 use dxgk_sys::NTSTATUS;
 use gpup_miniport::vgpu::escape::{
     GPUP_VGPU_ESCAPE_MSIX_TABLE, GPUP_VGPU_FLAG_MEMORY_ENABLED, GPUP_VGPU_FLAG_MSIX_ENABLED,
     GPUP_VGPU_FLAG_PAUSED,
 };
+
+use gpup_miniport::host::GPUP_HOST_MSIX_ENTRY;
 
 use crate::adapter::Adapter;
 use crate::live::msix_entry;
@@ -23,8 +34,12 @@ use crate::vf::Reserve;
 pub struct VfSnapshot {
     /// The 4 KiB configuration space (`DxgkDdiReadVirtualFunctionConfig`).
     pub config: Vec<u8>,
-    /// The MSI-X table (escape `GPUP_VGPU_ESCAPE_MSIX`).
+    /// What the guest sees of the MSI-X table (escape `GPUP_VGPU_ESCAPE_MSIX`:
+    /// written entries and their vector control).
     pub msix: GPUP_VGPU_ESCAPE_MSIX_TABLE,
+    /// The MSI-X entries as the host programmed them (`gpup_host_vgpu_state`):
+    /// host routing, reported, compared only with what this host's OS wrote.
+    pub host_msix: [GPUP_HOST_MSIX_ENTRY; 4],
     /// Paused (`DxgkDdiSetVirtualFunctionPauseState`), from the escape query.
     pub paused: bool,
     /// `DEVICE_POWER_STATE`, from the escape query.
@@ -59,6 +74,7 @@ impl VfSnapshot {
         Ok(Self {
             config: adapter.vf_config_space(vgpu.partition)?,
             msix: adapter.vgpu_msix(vgpu)?,
+            host_msix: adapter.vgpu_host_state(vgpu.partition)?.Msix,
             paused: info.Flags & GPUP_VGPU_FLAG_PAUSED != 0,
             power_state: info.PowerState,
             memory_enabled: info.Flags & GPUP_VGPU_FLAG_MEMORY_ENABLED != 0,
@@ -88,24 +104,12 @@ impl VfSnapshot {
             ));
         }
         if self.msix != target.msix {
-            let entries = |t: &GPUP_VGPU_ESCAPE_MSIX_TABLE| {
-                t.Entries
-                    .iter()
-                    .map(|e| {
-                        format!(
-                            "{:#x}/{:#x}/{}",
-                            e.MessageAddress, e.MessageData, e.VectorControl
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
             out.push(format!(
-                "MSI-X table: written {:#x} vs {:#x}; entries (address/data/control) {} vs {}",
+                "MSI-X table: written {:#x} vs {:#x}; vector control {:?} vs {:?}",
                 self.msix.WrittenMask,
                 target.msix.WrittenMask,
-                entries(&self.msix),
-                entries(&target.msix)
+                self.msix.VectorControl,
+                target.msix.VectorControl
             ));
         }
         let mut field = |name: &str, a: String, b: String| {
@@ -143,11 +147,68 @@ impl VfSnapshot {
     }
 }
 
+impl VfSnapshot {
+    /// One line per MSI-X entry whose host programming is not `expected`
+    /// (what this host's OS wrote, [`interrupt_entries`]); empty when equal.
+    #[must_use]
+    pub fn interrupts_differ_from(&self, expected: &[GPUP_HOST_MSIX_ENTRY; 4]) -> Vec<String> {
+        (0..4)
+            .filter(|&i| self.host_msix[i] != expected[i])
+            .map(|i| {
+                format!(
+                    "MSI-X entry {i}: host programming {:x?}, this host's OS wrote {:x?}",
+                    self.host_msix[i], expected[i]
+                )
+            })
+            .collect()
+    }
+}
+
+/// The MSI-X entries the OS of host `host` (0: source, 1: target) programs
+/// for VF `vf` of a run with `seed`: the guest's vectors, routed to this
+/// host's interrupt addresses (so two hosts' entries differ in address and
+/// data, and agree in vector control: the last entry masked).
+#[must_use]
+pub fn interrupt_entries(vf: u32, seed: u64, host: u32) -> [GPUP_HOST_MSIX_ENTRY; 4] {
+    let salt = (seed as u32).wrapping_mul(0x9E37_79B9) ^ vf;
+    core::array::from_fn(|i| {
+        let i = i as u32;
+        GPUP_HOST_MSIX_ENTRY {
+            Written: 1,
+            MessageAddress: 0xFEE0_0000
+                | (u64::from(host & 0xF) << 16)
+                | (u64::from(salt & 0xFF) << 8)
+                | (u64::from(i) << 4),
+            MessageData: 0x4000 | (host << 8) | (salt.wrapping_add(i) & 0xFF),
+            VectorControl: u32::from(i == 3),
+            Reserved: 0,
+        }
+    })
+}
+
+/// The OS of host `host` programs every MSI-X entry of VF `vgpu` through
+/// `DxgkDdiWriteVirtualizedInterrupt` ([`interrupt_entries`]).
+///
+/// # Errors
+/// A failing DDI's status.
+pub fn program_interrupts(adapter: &Adapter, vgpu: &VgpuInfo, seed: u64, host: u32) -> Result<()> {
+    for (i, e) in interrupt_entries(vgpu.partition, seed, host)
+        .iter()
+        .enumerate()
+    {
+        let entry = msix_entry(e.MessageAddress, e.MessageData, e.VectorControl);
+        let index = i16::try_from(i).map_err(|_| dxgk_sys::STATUS_UNSUCCESSFUL)?;
+        status(adapter.write_virtualized_interrupt(vgpu.partition, index, entry))?;
+    }
+    Ok(())
+}
+
 /// The guest's programming of VF `vgpu`, derived from `seed`: BAR addresses,
 /// command register (memory decoding, bus mastering), cache line size,
 /// interrupt line, MSI-X enable through `DxgkDdiWriteVirtualFunctionConfig`,
 /// and every MSI-X table entry through `DxgkDdiWriteVirtualizedInterrupt`
-/// (the OS's path for the guest's table writes; the last entry masked).
+/// (the source host's OS's path for the guest's table writes, host 0 of
+/// [`interrupt_entries`]; the last entry masked).
 ///
 /// # Errors
 /// A failing DDI's status.
@@ -166,17 +227,7 @@ pub fn program_guest(adapter: &Adapter, vgpu: &VgpuInfo, seed: u64) -> Result<()
     for (offset, bytes) in writes {
         adapter.vf_config_write(vf, offset, &bytes)?;
     }
-    let table = adapter.vgpu_msix(vgpu)?;
-    for i in 0..table.EntryCount {
-        let entry = msix_entry(
-            0xFEE0_0000 | (u64::from(salt & 0xFF) << 12) | (u64::from(i) << 4),
-            0x4000 | (salt.wrapping_add(i) & 0xFF),
-            u32::from(i + 1 == table.EntryCount),
-        );
-        let index = i16::try_from(i).map_err(|_| dxgk_sys::STATUS_UNSUCCESSFUL)?;
-        status(adapter.write_virtualized_interrupt(vf, index, entry))?;
-    }
-    Ok(())
+    program_interrupts(adapter, vgpu, seed, 0)
 }
 
 fn status(s: NTSTATUS) -> Result<()> {

@@ -167,7 +167,9 @@ fn the_os_order_is_followed_on_both_adapters() {
             ]
         );
         // The target never sees a query; it is paused from before its
-        // immutable data is restored until after End.
+        // immutable data is restored until after End. Its OS programs the
+        // interrupt table (this host's routing) as the VM starts, before
+        // any Restore (issue 15).
         assert_eq!(
             steps(&report, Side::Target, vf),
             &[
@@ -175,6 +177,7 @@ fn the_os_order_is_followed_on_both_adapters() {
                 Step::CreateMemoryBasis,
                 Step::StartDirtyTracking,
                 Step::BindReserve,
+                Step::ProgramVf,
                 Step::PrepareLiveMigration,
                 Step::PauseVf,
                 Step::RestoreImmutableMigrationData,
@@ -376,11 +379,13 @@ fn a_skipped_mutable_restore_fails_the_state_check() {
     assert!(vf.proof.passed(), "the VRAM is byte-identical");
     assert!(!vf.protocol.state_equal());
     println!("{:#?}", vf.protocol.differences);
+    // Changed by issue 15: the MSI-X table is the target's OS's to program
+    // (it did, as the VM started), not migrated state: it matches anyway.
     assert!(
-        vf.protocol
+        !vf.protocol
             .differences
             .iter()
-            .any(|d| d.starts_with("MSI-X table"))
+            .any(|d| d.starts_with("MSI-X table") || d.starts_with("MSI-X entry"))
     );
     assert!(
         vf.protocol

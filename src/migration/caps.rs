@@ -68,7 +68,7 @@ pub(crate) fn immutable_cap() -> usize {
 pub(crate) fn mutable_cap(tracker: &Tracker, vgpu: &Vgpu) -> Result<usize> {
     let pieces = vgpu.migratable()?.pieces().len();
     let vf_state = sum(&[RECORD_HEADER, 13]);
-    let msix = sum(&[RECORD_HEADER, mul_add(MSIX_TABLE_SIZE, 18, 4)]);
+    let msix = sum(&[RECORD_HEADER, mul_add(MSIX_TABLE_SIZE, 2, 4)]);
     let config = sum(&[RECORD_HEADER, 4, MAX_CONFIG]);
     let mut bases = sum(&[RECORD_HEADER, 4]);
     for b in tracker.bases().filter(|b| b.segment == vgpu.segment()) {

@@ -10,8 +10,12 @@
 //! table, that the configuration space agrees in every read-only bit, and
 //! that for every source basis the target VF has one covering the same VF
 //! runs (tracking state is Dxgkrnl's per-adapter policy, so it is carried but
-//! not required to match); then it applies the MSI-X table and the writable
-//! configuration bits. The pause itself stays as it is: the target is paused
+//! not required to match); then it applies the writable configuration bits.
+//! The MSI-X table is not restored: its entries are interrupt routing the
+//! target's OS programs for this host through `DxgkDdiWriteVirtualizedInterrupt`
+//! (before or after this call; either way it is kept), so the blob carries
+//! only which indices the source had written, checked against this VF's
+//! table (`docs/escape-and-state.md` gives the decision and its sources). The pause itself stays as it is: the target is paused
 //! (Restore requires it) until the OS unpauses it.
 //!
 //! Every check runs before anything is applied: a rejected Restore changes
@@ -28,7 +32,7 @@ use crate::savestate::state::{
     AdapterIdentity, DriverVersion, ImmutableState, Incompatibility, MutableState,
 };
 use crate::savestate::triage::*;
-use crate::vgpu::{MSIX_TABLE_SIZE, MsixValue, Vgpu};
+use crate::vgpu::{MSIX_TABLE_SIZE, Vgpu};
 
 /// A Restore that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,8 +236,8 @@ fn apply_immutable(
 }
 
 /// `DxgkDdiRestoreMutableMigrationData` after the checks of state and size:
-/// checks (module docs), then applies the MSI-X table and the configuration
-/// space, and moves the VF to Restored.
+/// checks (module docs), then applies the configuration space (not the
+/// MSI-X table: module docs), and moves the VF to Restored.
 fn apply_mutable(
     vgpu: &mut Vgpu,
     tracker: &Tracker,
@@ -259,17 +263,11 @@ fn apply_mutable(
     if !saved.paused {
         return Err(reject(TRIAGE_NOT_PAUSED, 0, 1, 0));
     }
-    let mut table = [None; MSIX_TABLE_SIZE];
+    let mut seen = [false; MSIX_TABLE_SIZE];
     let table_size = u64::try_from(MSIX_TABLE_SIZE).unwrap_or(u64::MAX);
     for e in &saved.msix {
-        match table.get_mut(usize::from(e.index)) {
-            Some(slot @ None) => {
-                *slot = Some(MsixValue {
-                    address: e.address,
-                    data: e.data,
-                    vector_control: e.vector_control,
-                });
-            }
+        match seen.get_mut(usize::from(e.index)) {
+            Some(slot @ false) => *slot = true,
             _ => return Err(reject(TRIAGE_MSIX, u32::from(e.index), table_size, 0)),
         }
     }
@@ -295,7 +293,7 @@ fn apply_mutable(
             ));
         }
     }
-    vgpu.apply_restored(table, &saved.config);
+    vgpu.apply_restored(&saved.config);
     vgpu.migration_mut().restored_mutable();
     Ok(())
 }

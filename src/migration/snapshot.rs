@@ -1,7 +1,8 @@
 //! What this adapter saves for one VF, built from the [`Vgpu`] and the
 //! memory bases the dirty-tracking layer holds: the immutable data
 //! (identity, driver version, segments, the VF's partition count, LUID and
-//! reserve sizes) and the mutable data (pause, MSI-X entries written, the
+//! reserve sizes) and the mutable data (pause, the indices of the MSI-X
+//! entries written, not their host routing, the
 //! configuration space, and the bases that lie within the VF's bound
 //! reserve, each as the VF-address runs it covers in bitplane order, so that
 //! a contiguous reserve on one side and a scattered one on the other compare
@@ -173,14 +174,11 @@ pub(crate) fn mutable_of(tracker: &Tracker, vgpu: &Vgpu) -> Result<MutableState>
     let reserve = vgpu.migratable()?;
     let mut msix = try_vec(MSIX_TABLE_SIZE)?;
     for (i, entry) in vgpu.msix().iter().enumerate() {
-        if let Some(e) = entry {
+        if entry.is_some() {
             push(
                 &mut msix,
                 MsixEntry {
                     index: u16::try_from(i).map_err(|_| Status::InvalidParameter)?,
-                    address: e.address,
-                    data: e.data,
-                    vector_control: e.vector_control,
                 },
             )?;
         }

@@ -6,7 +6,8 @@
 //! ```text
 //! offset size  header (little-endian)
 //!      0    8  magic "GPUPMIG\0"
-//!      8    2  format major (1): a different major is rejected
+//!      8    2  format major (2): a different major is rejected (2: the
+//!              MSI-X record carries indices only, see `state`)
 //!     10    2  format minor (0): a higher minor is accepted; its new
 //!              records are marked optional and skipped
 //!     12    2  kind: 1 = immutable data, 2 = mutable data
@@ -24,7 +25,12 @@ use crate::foundation::status::Status;
 /// First 8 bytes of every blob.
 pub(crate) const MAGIC: [u8; 8] = *b"GPUPMIG\0";
 /// The format major version this driver reads and writes.
-pub(crate) const FORMAT_MAJOR: u16 = 1;
+///
+/// 2 since the MSI-X record stopped carrying the source host's interrupt
+/// addresses (a format-1 target would apply them): the two are not
+/// compatible either way, so a format-1 blob is rejected as
+/// `UnsupportedVersion` rather than misread.
+pub(crate) const FORMAT_MAJOR: u16 = 2;
 /// The format minor version this driver writes.
 pub(crate) const FORMAT_MINOR: u16 = 0;
 /// Header bytes.

@@ -3,9 +3,11 @@
 //! Immutable data (saved at the start of a migration, checked first on the
 //! target): the adapter's identity, the driver version, the segment layout
 //! with page sizes, the VF's partition count, reserve sizes and LUID. Mutable
-//! data (saved during the pause): the VF's pause state, the MSI-X entries
-//! written, its configuration space, and its memory bases (as VF addresses)
-//! with their tracking state.
+//! data (saved during the pause): the VF's pause state, which MSI-X entries
+//! were written (their indices only: the entries' addresses and data are the
+//! source host's interrupt routing, which the target's OS programs for its
+//! own host; see `docs/escape-and-state.md`), its configuration space, and
+//! its memory bases (as VF addresses) with their tracking state.
 //!
 //! Records, by type (all required, flags 0):
 //!
@@ -16,7 +18,7 @@
 //! | 3 segments | immutable | count u32, then per segment: id u32, page size u32 (0: untracked), size u64 |
 //! | 4 VF resources | immutable | partition id u32, partition count u32, LUID u64, count u32, then per reserve: segment u32, size u64 |
 //! | 16 VF state | mutable | partition id u32, LUID u64, paused u8 |
-//! | 17 MSI-X | mutable | count u32, then per entry: index u16, address u64, data u32, vector control u32 |
+//! | 17 MSI-X written | mutable | count u32, then per entry: index u16 (format 2; format 1 carried address u64, data u32, vector control u32 too) |
 //! | 18 bases | mutable | count u32, then per basis: segment u32, tracked u8, count u32, then per range: VF address u64, size u64 |
 //! | 19 config space | mutable | length u32 (at most 4096), then the bytes |
 
@@ -301,13 +303,14 @@ impl ImmutableState {
     }
 }
 
-/// One MSI-X table entry the guest wrote.
+/// One MSI-X table entry the source's OS wrote: its index only. The
+/// entry's address, data and vector control are the source host's
+/// interrupt routing (`DxgkDdiWriteVirtualizedInterrupt` gets host-physical
+/// values Dxgkrnl substituted): they are not migrated; the target's OS
+/// programs its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct MsixEntry {
     pub(crate) index: u16,
-    pub(crate) address: u64,
-    pub(crate) data: u32,
-    pub(crate) vector_control: u32,
 }
 
 /// One memory basis of the VF.
@@ -346,12 +349,7 @@ impl Records for MutableState {
         })?;
         record(w, REC_MSIX, |w| {
             w.u32(len_u32(self.msix.len())?)?;
-            self.msix.iter().try_for_each(|e| {
-                w.u16(e.index)?;
-                w.u64(e.address)?;
-                w.u32(e.data)?;
-                w.u32(e.vector_control)
-            })
+            self.msix.iter().try_for_each(|e| w.u16(e.index))
         })?;
         record(w, REC_BASES, |w| {
             w.u32(len_u32(self.bases.len())?)?;
@@ -409,18 +407,10 @@ impl MutableState {
                     once(&mut config, bytes)?;
                 }
                 REC_MSIX => {
-                    let n = r.count(18, MAX_MSIX)?;
+                    let n = r.count(2, MAX_MSIX)?;
                     let mut list = try_vec(n)?;
                     for _ in 0..n {
-                        push(
-                            &mut list,
-                            MsixEntry {
-                                index: r.u16()?,
-                                address: r.u64()?,
-                                data: r.u32()?,
-                                vector_control: r.u32()?,
-                            },
-                        )?;
+                        push(&mut list, MsixEntry { index: r.u16()? })?;
                     }
                     once(&mut msix, list)?;
                 }
@@ -509,20 +499,7 @@ mod tests {
             vf_index: 3,
             luid: 0x4750_0000_0000_0007,
             paused: true,
-            msix: vec![
-                MsixEntry {
-                    index: 0,
-                    address: 0xFEE0_0000,
-                    data: 0x41,
-                    vector_control: 0,
-                },
-                MsixEntry {
-                    index: 7,
-                    address: 0xFEE0_1000,
-                    data: 0x42,
-                    vector_control: 1,
-                },
-            ],
+            msix: vec![MsixEntry { index: 0 }, MsixEntry { index: 7 }],
             bases: vec![BasisState {
                 segment_id: 1,
                 tracked: true,
@@ -584,11 +561,15 @@ mod tests {
             ImmutableState::decode(&longer),
             Err(DecodeError::TrailingBytes)
         );
-        b[8] = 2; // major 2
-        assert_eq!(
-            ImmutableState::decode(&b),
-            Err(DecodeError::UnsupportedVersion)
-        );
+        // Format 1 (MSI-X with host addresses) and a future major: refused.
+        for major in [1, 3] {
+            b[8] = major;
+            assert_eq!(
+                ImmutableState::decode(&b),
+                Err(DecodeError::UnsupportedVersion),
+                "major {major}"
+            );
+        }
         b[..8].copy_from_slice(b"NOTGPUP\0");
         assert_eq!(ImmutableState::decode(&b), Err(DecodeError::BadMagic));
     }

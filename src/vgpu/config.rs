@@ -125,14 +125,11 @@ impl Vgpu {
         &self.msix
     }
 
-    /// Applies a restored MSI-X table and the writable bits of a restored
-    /// configuration space (live migration, after every check passed).
-    pub(crate) fn apply_restored(
-        &mut self,
-        msix: [Option<MsixValue>; MSIX_TABLE_SIZE],
-        config: &[u8],
-    ) {
-        self.msix = msix;
+    /// Applies the writable bits of a restored configuration space (live
+    /// migration, after every check passed). The MSI-X table is left as the
+    /// target's OS programmed it: its entries are this host's interrupt
+    /// routing, not state the source may overwrite.
+    pub(crate) fn apply_restored(&mut self, config: &[u8]) {
         self.config.restore(config);
     }
 }

@@ -126,16 +126,12 @@ impl Vgpu {
             EntryCount: u32::from(pci::MSIX_VECTORS),
             ..GPUP_VGPU_ESCAPE_MSIX_TABLE::default()
         };
-        for (i, (out, entry)) in table.Entries.iter_mut().zip(&self.msix).enumerate() {
+        for (i, (out, entry)) in table.VectorControl.iter_mut().zip(&self.msix).enumerate() {
             if let Some(e) = entry {
                 table.WrittenMask |= 1u32
                     .checked_shl(u32::try_from(i).unwrap_or(31))
                     .unwrap_or(0);
-                *out = GPUP_VGPU_ESCAPE_MSIX_ENTRY {
-                    MessageAddress: e.address,
-                    MessageData: e.data,
-                    VectorControl: e.vector_control,
-                };
+                *out = e.vector_control;
             }
         }
         table
@@ -163,9 +159,7 @@ impl Vgpu {
                     GPUP_VGPU_FLAG_SCATTERED,
                 )
                 | (self.migration.phase().code() << GPUP_VGPU_MIGRATION_SHIFT),
-            ReserveOffset: self.reserve.as_ref().map_or(0, BoundReserve::base),
             ReserveSize: self.reserve_size,
-            VmBusHandle: self.vmbus.and_then(|h| u64::try_from(h).ok()).unwrap_or(0),
         }
     }
 }

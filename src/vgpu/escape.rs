@@ -20,9 +20,20 @@
 //! requires the vGPU to run (D0, reserve bound) and not to be paused
 //! (`DxgkDdiSetVirtualFunctionPauseState`: a paused VF is not scheduled).
 //!
-//! `MSIX` reads the VF's synthetic MSI-X table, as `DxgkDdiWriteVirtualizedInterrupt`
-//! wrote it (the VF's BAR0 is fully emulated, MSI-X table included, so the
-//! emulation answers guest reads of the table from here).
+//! `MSIX` reports which entries of the VF's MSI-X table
+//! `DxgkDdiWriteVirtualizedInterrupt` wrote and each entry's vector control
+//! (its mask bit), never the message address or data: those are the host's
+//! interrupt routing, host-physical values Dxgkrnl substituted for the
+//! guest's ("Virtualization of interrupts" in Microsoft's *Live migration on
+//! GPU-P devices*), and the user-mode emulation tracks the guest's own form
+//! of the table itself, so it never needs to read them back.
+//!
+//! Who may see what: the caller is the vGPU's user-mode emulation, a host
+//! user-mode process working for the guest. No reply carries a kernel handle
+//! (the VM-bus handle is a kernel-mode handle, `DXGKARG_SETVIRTUALGPUVMBUS`;
+//! only whether it is set is reported), a host segment offset (where the
+//! reserve lies in the segment) or a host-physical address. Each reply field
+//! is listed in `docs/escape-and-state.md` with its audience.
 //!
 //! Statuses: input shorter than the LUID and header, a payload size that does
 //! not match, or a LUID that is not this vGPU's: `STATUS_INVALID_PARAMETER`;
@@ -105,24 +116,8 @@ pub struct GPUP_VGPU_ESCAPE_INFO {
     pub ReserveSegmentId: u32,
     /// `GPUP_VGPU_FLAG_*`.
     pub Flags: u32,
-    /// Segment offset of the bound reserve (0 when not bound).
-    pub ReserveOffset: u64,
     /// Bytes of the reserve (the size Create asked for).
     pub ReserveSize: u64,
-    /// The VM-bus handle (0 when not set).
-    pub VmBusHandle: u64,
-}
-
-/// One entry of [`GPUP_VGPU_ESCAPE_MSIX_TABLE`] (`DXGK_INTERRUPT_TABLE_ENTRY`).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct GPUP_VGPU_ESCAPE_MSIX_ENTRY {
-    /// Message address.
-    pub MessageAddress: u64,
-    /// Message data.
-    pub MessageData: u32,
-    /// Vector control (bit 0: masked).
-    pub VectorControl: u32,
 }
 
 /// Output of [`GPUP_VGPU_ESCAPE_MSIX`].
@@ -134,13 +129,14 @@ pub struct GPUP_VGPU_ESCAPE_MSIX_TABLE {
     /// Bit `i`: entry `i` was written since creation or the last function
     /// reset (unwritten entries read as zero).
     pub WrittenMask: u32,
-    /// The entries.
-    pub Entries: [GPUP_VGPU_ESCAPE_MSIX_ENTRY; 4],
+    /// Each entry's vector control (bit 0: masked; 0 for an unwritten
+    /// entry). The message address and data are host routing: not reported.
+    pub VectorControl: [u32; 4],
 }
 
 impl GPUP_VGPU_ESCAPE_MSIX_TABLE {
     /// Encoded size.
-    pub const SIZE: usize = 8 + 4 * 16;
+    pub const SIZE: usize = 8 + 4 * 4;
 
     /// The reply bytes.
     #[must_use]
@@ -150,11 +146,8 @@ impl GPUP_VGPU_ESCAPE_MSIX_TABLE {
         cursor
             .put(&self.EntryCount.to_le_bytes())
             .put(&self.WrittenMask.to_le_bytes());
-        for e in &self.Entries {
-            cursor
-                .put(&e.MessageAddress.to_le_bytes())
-                .put(&e.MessageData.to_le_bytes())
-                .put(&e.VectorControl.to_le_bytes());
+        for control in &self.VectorControl {
+            cursor.put(&control.to_le_bytes());
         }
         out
     }
@@ -166,19 +159,13 @@ impl GPUP_VGPU_ESCAPE_MSIX_TABLE {
             return None;
         }
         let u32_at = |at| le::u32_at(bytes, at);
-        let u64_at = |at| le::u64_at(bytes, at);
         let mut table = Self {
             EntryCount: u32_at(0)?,
             WrittenMask: u32_at(4)?,
-            Entries: [GPUP_VGPU_ESCAPE_MSIX_ENTRY::default(); 4],
+            VectorControl: [0; 4],
         };
-        for (i, e) in table.Entries.iter_mut().enumerate() {
-            let at = i.checked_mul(16)?.checked_add(8)?;
-            *e = GPUP_VGPU_ESCAPE_MSIX_ENTRY {
-                MessageAddress: u64_at(at)?,
-                MessageData: u32_at(at.checked_add(8)?)?,
-                VectorControl: u32_at(at.checked_add(12)?)?,
-            };
+        for (i, control) in table.VectorControl.iter_mut().enumerate() {
+            *control = u32_at(i.checked_mul(4)?.checked_add(8)?)?;
         }
         Some(table)
     }
@@ -191,7 +178,7 @@ pub const GPUP_VGPU_ESCAPE_MAX_INPUT: usize = 64;
 
 impl GPUP_VGPU_ESCAPE_INFO {
     /// Encoded size.
-    pub const SIZE: usize = 48;
+    pub const SIZE: usize = 32;
 
     /// The reply bytes.
     #[must_use]
@@ -204,9 +191,7 @@ impl GPUP_VGPU_ESCAPE_INFO {
             .put(&self.LuidHighPart.to_le_bytes())
             .put(&self.ReserveSegmentId.to_le_bytes())
             .put(&self.Flags.to_le_bytes())
-            .put(&self.ReserveOffset.to_le_bytes())
-            .put(&self.ReserveSize.to_le_bytes())
-            .put(&self.VmBusHandle.to_le_bytes());
+            .put(&self.ReserveSize.to_le_bytes());
         out
     }
 
@@ -225,9 +210,7 @@ impl GPUP_VGPU_ESCAPE_INFO {
             LuidHighPart: i32::from_le_bytes(u32_at(12)?.to_le_bytes()),
             ReserveSegmentId: u32_at(16)?,
             Flags: u32_at(20)?,
-            ReserveOffset: u64_at(24)?,
-            ReserveSize: u64_at(32)?,
-            VmBusHandle: u64_at(40)?,
+            ReserveSize: u64_at(24)?,
         })
     }
 }

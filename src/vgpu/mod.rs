@@ -169,6 +169,26 @@ impl Vgpu {
         Ok(())
     }
 
+    /// What only the host may see of this vGPU, never a guest or the escape:
+    /// the segment offset of VF address 0 (when bound), the VM-bus handle
+    /// (a kernel-mode handle, kept opaque), and the MSI-X entries as
+    /// `DxgkDdiWriteVirtualizedInterrupt` wrote them (host interrupt routing).
+    /// For `crate::host` only, so built where it is.
+    #[cfg(all(not(target_os = "windows"), not(loom)))]
+    pub(crate) fn host_view(
+        &self,
+    ) -> (
+        Option<u64>,
+        Option<usize>,
+        &[Option<MsixValue>; MSIX_TABLE_SIZE],
+    ) {
+        (
+            self.reserve.as_ref().map(BoundReserve::base),
+            self.vmbus,
+            &self.msix,
+        )
+    }
+
     fn aperture(&self) -> u64 {
         pci::aperture_size(self.reserve_size)
     }

@@ -50,7 +50,9 @@ pub(crate) struct BoundReserve {
 }
 
 impl BoundReserve {
-    /// The segment offset of VF address 0.
+    /// The segment offset of VF address 0 (host-only state: the host view,
+    /// never the escape).
+    #[cfg(all(not(target_os = "windows"), not(loom)))]
     pub(crate) fn base(&self) -> u64 {
         self.pieces.first().map_or(0, |p| p.0)
     }

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use dxgk_sys::*;
 use dxgkrnl_model::live::MigrationData::{self, Immutable, Mutable};
 use dxgkrnl_model::live::MigrationType;
-use dxgkrnl_model::vfstate::{VfSnapshot, program_guest};
+use dxgkrnl_model::vfstate::{VfSnapshot, interrupt_entries, program_guest, program_interrupts};
 use dxgkrnl_model::{Adapter, Driver, VgpuInfo, VgpuRequest, take_etw_events};
 use gpup_miniport::vgpu::escape::*;
 
@@ -59,6 +59,9 @@ pub(crate) fn migrating(stage: u32, shape: Shape) -> Migrating {
         .unwrap();
     program_guest(&s, &src, 7).unwrap();
     let dst = running_vf(&t, 0);
+    // The target VM's OS programs its own interrupt routing (issue 15: the
+    // Restore no longer carries the source host's).
+    program_interrupts(&t, &dst, 7, 1).unwrap();
     if shape == Shape::Scattered {
         // VF bytes [4 MiB, 5 MiB): the start of the second piece on the source.
         let _ = tracked(&s, SEG_4K, &[(SCATTER[1].0, MIB)]);
@@ -116,7 +119,9 @@ pub(crate) fn arrived(m: &Migrating) -> Result<(), String> {
         phase(&m.t, &m.dst),
         GPUP_VGPU_MIGRATION_RESTORED,
     )?;
-    let differences = snapshot(&m.s, &m.src).differences(&snapshot(&m.t, &m.dst));
+    let target = snapshot(&m.t, &m.dst);
+    let mut differences = snapshot(&m.s, &m.src).differences(&target);
+    differences.extend(target.interrupts_differ_from(&interrupt_entries(m.dst.partition, 7, 1)));
     want("differences", differences, Vec::<String>::new())
 }
 

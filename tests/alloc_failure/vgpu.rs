@@ -439,7 +439,10 @@ pub(crate) fn walk_bind(name: &str, scattered: bool) -> Result<Walked, String> {
             expect("bind again", op(s), STATUS_SUCCESS)?;
             let q = query(a, &s.v);
             want("flags", q.Flags & bound, bound)?;
-            want("reserve offset", q.ReserveOffset, s.v.reserves[0].offset)?;
+            let host = a
+                .vgpu_host_state(s.v.partition)
+                .map_err(|e| format!("host state: {e:?}"))?;
+            want("reserve offset", host.ReserveOffset, s.v.reserves[0].offset)?;
             a.set_vf_power(1, POWER_DEVICE_D0, false)
                 .map_err(|e| format!("D0: {e:?}"))?;
             // The VF's GPU writes land where the binding says: VF page

@@ -24,7 +24,7 @@ use crate::common::*;
 use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;
 use dxgkrnl_model::live::{MigrationData, MigrationType, msix_entry};
-use dxgkrnl_model::vfstate::{VfSnapshot, program_guest};
+use dxgkrnl_model::vfstate::{VfSnapshot, interrupt_entries, program_guest, program_interrupts};
 use dxgkrnl_model::{Adapter, BasisHandle, VgpuInfo, VgpuRequest, take_etw_events};
 use gpup_miniport::migration::{BlobKind, inspect};
 use gpup_miniport::vgpu::escape::*;
@@ -124,6 +124,9 @@ fn save_then_restore_moves_the_vf_state_to_the_target() {
         before.WrittenMask, 0,
         "nothing applied before the mutable data"
     );
+    // The target VM's OS virtualizes the interrupt table from its start and
+    // programs this host's routing (issue 15: the Restore must keep it).
+    program_interrupts(&t, &dst, 42, 1).unwrap();
     ok(t.restore_migration_data(Mutable, dst.partition, &mutable));
     assert_eq!(phase(&t, &dst), GPUP_VGPU_MIGRATION_RESTORED);
     assert!(take_etw_events().is_empty(), "no event on success");
@@ -136,6 +139,19 @@ fn save_then_restore_moves_the_vf_state_to_the_target() {
     assert_eq!(a.differences(&b), Vec::<String>::new());
     assert_eq!(a.msix.WrittenMask, 0b1111);
     assert_eq!(a.msix, b.msix);
+    // The target's entries are the target host's routing, not the source's.
+    assert_eq!(
+        b.interrupts_differ_from(&interrupt_entries(1, 42, 1)),
+        Vec::<String>::new()
+    );
+    assert_ne!(a.host_msix, b.host_msix, "each host its own addresses");
+    assert!(
+        !mutable.windows(8).any(|w| a
+            .host_msix
+            .iter()
+            .any(|e| w == e.MessageAddress.to_le_bytes())),
+        "no source host interrupt address in the blob"
+    );
     assert_eq!(a.config, b.config);
     assert!(b.memory_enabled && b.msix_enabled && b.paused);
 
@@ -151,6 +167,37 @@ fn save_then_restore_moves_the_vf_state_to_the_target() {
     assert_eq!(set_bits(&bits, RESERVE / 4096), vec![1024]);
     // And it can leave again.
     ok(t.prepare_live_migration(dst.partition, MigrationType::Source));
+}
+
+/// The target's OS may program the interrupt table after the Restore too
+/// (Microsoft's pages fix no order): the Restore neither fills the table
+/// with the source's entries nor blocks the OS's later writes.
+#[test]
+fn restore_keeps_the_interrupt_table_to_the_targets_os() {
+    let (_d, s, t) = pair();
+    let src = vf(&s, 1);
+    let dst = vf(&t, 1);
+    program_guest(&s, &src, 9).unwrap();
+    let (immutable, mutable) = source_saved(&s, &src);
+    target_ready(&t, &dst);
+    ok(t.restore_migration_data(Immutable, dst.partition, &immutable));
+    ok(t.restore_migration_data(Mutable, dst.partition, &mutable));
+    let host = t.vgpu_host_state(dst.partition).unwrap();
+    assert!(
+        host.Msix.iter().all(|e| e.Written == 0),
+        "no source entry applied: {:x?}",
+        host.Msix
+    );
+    program_interrupts(&t, &dst, 9, 1).unwrap();
+    assert_eq!(
+        t.vgpu_host_state(dst.partition).unwrap().Msix,
+        interrupt_entries(1, 9, 1)
+    );
+    assert_eq!(
+        t.vgpu_msix(&dst).unwrap(),
+        s.vgpu_msix(&src).unwrap(),
+        "the guest sees the same table"
+    );
 }
 
 // ---- Malformed and incompatible data ----
@@ -586,7 +633,11 @@ fn set_virtual_gpu_resources2_binds_a_scattered_reserve() {
     ok(a.set_vgpu_resources2(v.partition, &[(alloc, good)]));
     let q = a.vgpu_query(&v).unwrap();
     assert_ne!(q.Flags & GPUP_VGPU_FLAG_SCATTERED, 0);
-    assert_eq!(q.ReserveOffset, 32 * MIB, "VF address 0 is the first range");
+    assert_eq!(
+        a.vgpu_host_state(v.partition).unwrap().ReserveOffset,
+        32 * MIB,
+        "VF address 0 is the first range"
+    );
     assert_eq!(
         a.set_vgpu_resources2(v.partition, &[(alloc, good)]),
         STATUS_INVALID_DEVICE_STATE
@@ -628,15 +679,24 @@ fn interrupt_writes_are_bounds_checked_and_reset_clears_them() {
     ok(a.write_virtualized_interrupt(v.partition, 0, msix_entry(0xFEE0_2000, 0x42, 0)));
     let t = a.vgpu_msix(&v).unwrap();
     assert_eq!((t.EntryCount, t.WrittenMask), (4, 0b1001));
+    // Changed by issue 15: the escape (user mode) sees the vector control
+    // only; the host interrupt address and data are host-only state.
+    assert_eq!(t.VectorControl, [0, 0, 0, 1]);
+    assert_eq!(t.encode().len(), 24, "no address in the reply");
+    let host = a.vgpu_host_state(v.partition).unwrap().Msix;
     assert_eq!(
         (
-            t.Entries[3].MessageAddress,
-            t.Entries[3].MessageData,
-            t.Entries[3].VectorControl
+            host[3].Written,
+            host[3].MessageAddress,
+            host[3].MessageData,
+            host[3].VectorControl
         ),
-        (0xFEE0_1000, 0x41, 1)
+        (1, 0xFEE0_1000, 0x41, 1)
     );
-    assert_eq!(t.Entries[1], GPUP_VGPU_ESCAPE_MSIX_ENTRY::default());
+    assert_eq!(
+        host[1],
+        gpup_miniport::host::GPUP_HOST_MSIX_ENTRY::default()
+    );
     a.reset_vf(v.partition).unwrap();
     assert_eq!(
         a.vgpu_msix(&v).unwrap().WrittenMask,

@@ -60,9 +60,20 @@ pub(crate) fn immutable_framing_is_checked(t: &Adapter, dst: &VgpuInfo, good: &[
     }
     assert_eq!(take_etw_events().len(), n * 8, "one event per refusal");
     // Another format major version (with and without a fixed checksum).
+    // (Format 2 is current; 1 carried the source host's MSI-X addresses.)
+    let mut v1 = good.to_vec();
+    v1[8] = 1;
+    refused(
+        t,
+        dst,
+        Immutable,
+        &reseal(v1),
+        TRIAGE_MALFORMED,
+        "major 1, resealed",
+    );
     let mut v2 = good.to_vec();
-    v2[8] = 2;
-    let e = refused(t, dst, Immutable, &v2, TRIAGE_MALFORMED, "major 2");
+    v2[8] = 3;
+    let e = refused(t, dst, Immutable, &v2, TRIAGE_MALFORMED, "major 3");
     assert_eq!(
         e.Detail,
         gpup_miniport::migration::DecodeError::UnsupportedVersion.code()
@@ -73,7 +84,7 @@ pub(crate) fn immutable_framing_is_checked(t: &Adapter, dst: &VgpuInfo, good: &[
         Immutable,
         &reseal(v2),
         TRIAGE_MALFORMED,
-        "major 2, resealed",
+        "major 3, resealed",
     );
 }
 
@@ -257,7 +268,7 @@ pub(crate) fn mutable_msix_and_config_are_checked(t: &Adapter, dst: &VgpuInfo, g
     let e = refused(t, dst, Mutable, &reseal(past), TRIAGE_MSIX, "index 4");
     assert_eq!((e.Detail, e.Expected), (4, 4));
     let mut twice = good.to_vec();
-    twice[msix + 4 + 18] = 0; // the second entry's index: 1 -> 0
+    twice[msix + 4 + 2] = 0; // the second entry's index: 1 -> 0 (format 2: u16 each)
     refused(t, dst, Mutable, &reseal(twice), TRIAGE_MSIX, "index twice");
     // A configuration space whose read-only bits are another device's.
     let config = payload(good, 19);
@@ -296,6 +307,8 @@ pub(crate) fn mutable_needs_bases_over_the_vram(t: &Adapter, dst: &VgpuInfo, goo
     ];
     let again = t.create_memory_basis(SEG_4K, &halves).unwrap();
     ok(t.restore_migration_data(Mutable, dst.partition, good));
-    assert_eq!(t.vgpu_msix(dst).unwrap().WrittenMask, 0b1111);
+    // Changed by issue 15: the Restore applies no MSI-X entry (the source
+    // wrote all four); the table stays what the target's OS wrote: nothing.
+    assert_eq!(t.vgpu_msix(dst).unwrap().WrittenMask, 0);
     ok(t.destroy_memory_basis(again));
 }

@@ -12,6 +12,7 @@
 //! returns `STATUS_OBJECT_TYPE_MISMATCH` logs one triage event and any other
 //! logs none.
 
+mod guest;
 mod migration;
 mod reserve;
 
@@ -109,6 +110,17 @@ impl World {
                 blob,
             } => self.restore(op, adapter, vf, mutable, blob),
             VgpuOp::End { adapter, vf } => self.end(op, adapter, vf),
+            VgpuOp::SetPower { adapter, vf, state } => self.set_power(op, adapter, vf, state),
+            VgpuOp::QueryLuid { adapter, vf } => self.query_luid(op, adapter, vf),
+            VgpuOp::Escape {
+                adapter,
+                vf,
+                luid_ok,
+                command,
+                declared,
+                ref payload,
+                out,
+            } => self.escape(op, adapter, vf, (luid_ok, command, declared), payload, out),
         }
     }
 
@@ -273,6 +285,7 @@ impl World {
             ));
         }
         self.luids.push(key);
+        self.vf_luids.insert(vf, key);
         let uid = self.model.vgpu_created(vf, created);
         self.asked.insert(
             uid,

@@ -15,8 +15,11 @@ use dxgk_sys::*;
 
 use super::{Faults, Flaw, Model, SEGMENTS};
 
+mod guest;
 mod migration;
 mod reserve;
+
+pub use guest::EscapeCall;
 
 /// The segment vGPU reserves live in: the first tracked one (index into
 /// [`SEGMENTS`]).
@@ -39,8 +42,8 @@ pub const CONFIG_BYTES: u64 = 4096;
 pub const IMMUTABLE_LEN: u64 =
     32 + (8 + 9) + (8 + 10) + (8 + 4 + 16 * SEGMENTS.len() as u64) + (8 + 20 + 12);
 
-/// Bytes of the mutable data: header, VF state (13), MSI-X (4 + 18 per entry
-/// written), bases (4 + per basis 9 + 16 per VF run), config space (4 + its
+/// Bytes of the mutable data: header, VF state (13), MSI-X (4 + 2 per entry
+/// written: its index only, format 2), bases (4 + per basis 9 + 16 per VF run), config space (4 + its
 /// bytes).
 #[must_use]
 pub fn mutable_len(msix: usize, runs: &[Vec<(u64, u64)>], flaw: Flaw) -> u64 {
@@ -50,7 +53,7 @@ pub fn mutable_len(msix: usize, runs: &[Vec<(u64, u64)>], flaw: Flaw) -> u64 {
     } else {
         bases
     };
-    32 + (8 + 13) + (8 + 4 + 18 * msix as u64) + (8 + 4 + bases) + (8 + 4 + CONFIG_BYTES)
+    32 + (8 + 13) + (8 + 4 + 2 * msix as u64) + (8 + 4 + bases) + (8 + 4 + CONFIG_BYTES)
 }
 
 /// Where a VF is in its migration (the driver's documented table).
@@ -95,6 +98,11 @@ pub struct Vgpu {
     pub source: Option<(u64, u32)>,
     /// MSI-X entries written (bit per entry).
     pub msix: u8,
+    /// In D0 (`DxgkDdiSetVirtualFunctionPowerState`); D3 at creation and
+    /// when the reserve is revoked.
+    pub d0: bool,
+    /// The reserve was bound by SetVirtualGpuResources2.
+    pub scattered: bool,
 }
 
 impl Vgpu {
@@ -386,6 +394,8 @@ impl Model {
             phase: Phase::Idle,
             source: None,
             msix: 0,
+            d0: false,
+            scattered: false,
         });
         uid
     }

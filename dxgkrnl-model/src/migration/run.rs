@@ -13,7 +13,7 @@ use super::session::{Run, VfState};
 use crate::adapter::{Adapter, StartedCaps};
 use crate::loader::Driver;
 use crate::vf::{PartitionVfs, VfProvider, status_of};
-use crate::vfstate::program_guest;
+use crate::vfstate::{program_guest, program_interrupts};
 use crate::vram::Vram;
 use crate::writers::{Clock, Writer, WriterGroup};
 
@@ -173,6 +173,14 @@ impl Run<'_> {
                 .ok_or(STATUS_UNSUCCESSFUL)
                 .and_then(|vgpu| program_guest(self.source, vgpu, self.config.seed));
             self.record(Side::Source, vf, Step::ProgramVf, status_of(&programmed))?;
+            // The target VM starts as a new VM: its OS virtualizes the
+            // interrupt table from then on and programs the entries with the
+            // target host's routing, before any Restore (which must keep them).
+            let routed = target_vfs
+                .vgpu(vf)
+                .ok_or(STATUS_UNSUCCESSFUL)
+                .and_then(|vgpu| program_interrupts(self.target, vgpu, self.config.seed, 1));
+            self.record(Side::Target, vf, Step::ProgramVf, status_of(&routed))?;
             if s.1.size() != t.1.size() {
                 return Err(MigrationError::Config(format!(
                     "VF {vf}: source reserve {}, target reserve {}",

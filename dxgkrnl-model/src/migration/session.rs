@@ -15,7 +15,7 @@ use crate::adapter::Adapter;
 use crate::live::MigrationData;
 use crate::records::BasisHandle;
 use crate::vf::{Reserve, VfProvider, status_of};
-use crate::vfstate::VfSnapshot;
+use crate::vfstate::{VfSnapshot, interrupt_entries};
 use crate::vram::Vram;
 use crate::writers::{Clock, WriterGroup};
 
@@ -312,7 +312,15 @@ impl Run<'_> {
         Ok(ProtocolReport {
             immutable_bytes: immutable_bytes as u64,
             mutable_bytes: mutable.len() as u64,
-            differences: source.differences(&target),
+            differences: {
+                let mut d = source.differences(&target);
+                d.extend(target.interrupts_differ_from(&interrupt_entries(
+                    vf,
+                    self.config.seed,
+                    1,
+                )));
+                d
+            },
             source,
             target,
         })

@@ -261,7 +261,7 @@ impl World {
         if status == STATUS_SUCCESS
             && let Some(i) = index
         {
-            self.model.resources_set(vf, i, pieces);
+            self.model.resources2_set(vf, i, pieces);
         }
         Ok(status == STATUS_SUCCESS)
     }

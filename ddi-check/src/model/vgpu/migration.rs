@@ -265,9 +265,10 @@ impl Model {
                     v.phase = Phase::Restoring;
                     v.source = Some((uid, vf));
                 }
-                Blob::Mutable { msix, .. } => {
+                Blob::Mutable { .. } => {
+                    // The MSI-X table stays what the target's OS wrote: the
+                    // blob carries only which indices the source wrote.
                     v.phase = Phase::Restored;
-                    v.msix = msix;
                 }
                 Blob::Garbage => {}
             }

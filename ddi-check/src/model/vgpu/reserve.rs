@@ -49,6 +49,7 @@ impl Model {
         {
             v.reserve = None;
             v.revoked = true;
+            v.d0 = false;
         }
     }
 
@@ -89,6 +90,15 @@ impl Model {
             f.add(STATUS_INVALID_PARAMETER);
         }
         f
+    }
+
+    /// Records a successful SetVirtualGpuResources2 (as
+    /// [`Self::resources_set`], the binding marked scattered).
+    pub fn resources2_set(&mut self, vf: u32, alloc: usize, pieces: Vec<(u64, u64)>) {
+        self.resources_set(vf, alloc, pieces);
+        if let Some(v) = self.gpu.vgpu_mut(vf) {
+            v.scattered = true;
+        }
     }
 
     /// Records a successful SetVirtualGpuResources(2).
