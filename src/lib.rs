@@ -26,9 +26,10 @@
 //! (the trampolines read their argument blocks through `ddi::arg::ArgBlock`,
 //! whose one `unsafe` constructor carries Dxgkrnl's contract, and write OS
 //! memory through `OutBuffer`), `kernel` (the platform backends, Dxgkrnl's
-//! callbacks, the lock's cell) and `host` (the host loader's C ABI). The
+//! callbacks, the ERESOURCE lock) and `host` (the host loader's C ABI). The
 //! other modules are safe code; their tests use `unsafe` only to read back
-//! `MaybeUninit` buffers they initialised.
+//! `MaybeUninit` buffers they initialised and, in `adapter::caps`, to
+//! declare stub DDIs that are never called.
 
 #![cfg_attr(target_os = "windows", no_std)]
 // No panic reachable from a DDI: these hold for all driver code (tests may

@@ -13,7 +13,10 @@
 //! and takes non-zero words with `swap(0)` (or `fetch_and` of the complement
 //! when only part of the word belongs to the queried span).
 //!
-//! Why no write is ever lost: a bit is only ever cleared by an atomic
+//! (The per-word protocol, for sub-range and non-clearing queries; a
+//! whole-basis clearing query drains a retired plane instead: `super::dirty`.)
+//!
+//! Why no write is ever lost: here a bit is only ever cleared by an atomic
 //! read-modify-write that also returns it, and the returned bits are written
 //! to the caller's buffer. A `fetch_or` ordered before that RMW is reported by
 //! this harvest; one ordered after it leaves its bit set for the next one. The
