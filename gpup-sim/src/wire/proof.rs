@@ -115,9 +115,16 @@ pub fn encode_snapshot(s: &VfSnapshot) -> Vec<u8> {
     let mut w = Vec::new();
     w.extend_from_slice(&(s.config.len() as u32).to_le_bytes());
     w.extend_from_slice(&s.config);
+    // What the guest sees of the MSI-X table (compared with the source's)...
     w.extend_from_slice(&s.msix.EntryCount.to_le_bytes());
     w.extend_from_slice(&s.msix.WrittenMask.to_le_bytes());
-    for e in &s.msix.Entries {
+    for control in &s.msix.VectorControl {
+        w.extend_from_slice(&control.to_le_bytes());
+    }
+    // ...and the target host's own routing (compared with what the target's
+    // OS programmed, never with the source host's).
+    for e in &s.host_msix {
+        w.extend_from_slice(&e.Written.to_le_bytes());
         w.extend_from_slice(&e.MessageAddress.to_le_bytes());
         w.extend_from_slice(&e.MessageData.to_le_bytes());
         w.extend_from_slice(&e.VectorControl.to_le_bytes());
@@ -148,7 +155,12 @@ pub fn decode_snapshot(r: &mut Reader<'_>, template: &VfSnapshot) -> Result<VfSn
     let mut msix = template.msix;
     msix.EntryCount = r.u32()?;
     msix.WrittenMask = r.u32()?;
-    for e in &mut msix.Entries {
+    for control in &mut msix.VectorControl {
+        *control = r.u32()?;
+    }
+    let mut host_msix = template.host_msix;
+    for e in &mut host_msix {
+        e.Written = r.u32()?;
         e.MessageAddress = r.u64()?;
         e.MessageData = r.u32()?;
         e.VectorControl = r.u32()?;
@@ -169,6 +181,7 @@ pub fn decode_snapshot(r: &mut Reader<'_>, template: &VfSnapshot) -> Result<VfSn
     Ok(VfSnapshot {
         config,
         msix,
+        host_msix,
         paused: flags[0] != 0,
         power_state,
         memory_enabled: flags[1] != 0,

@@ -15,7 +15,7 @@ use dxgkrnl_model::Adapter;
 use dxgkrnl_model::live::{MigrationData, MigrationType};
 use dxgkrnl_model::migration::MigrationConfig;
 use dxgkrnl_model::vf::{PartitionVfs, VfProvider};
-use dxgkrnl_model::vfstate::VfSnapshot;
+use dxgkrnl_model::vfstate::{VfSnapshot, interrupt_entries};
 use dxgkrnl_model::vram::Vram;
 
 use super::frame::{Abort, Conn, Kind, MAX_RUN, Reader};
@@ -448,6 +448,11 @@ impl Source<'_> {
         let target = decode_snapshot(&mut r, &mine)?;
         let mut diffs = differing_chunks(&ours, &theirs, v.pages);
         diffs.extend(mine.differences(&target));
+        diffs.extend(target.interrupts_differ_from(&interrupt_entries(
+            vf,
+            super::target::TARGET_ROUTING_SEED,
+            1,
+        )));
         if diffs.is_empty() {
             Ok(v.pages)
         } else {

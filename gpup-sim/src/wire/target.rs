@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use dxgkrnl_model::live::{MigrationData, MigrationType};
 use dxgkrnl_model::migration::SEGMENT;
 use dxgkrnl_model::vf::{Layout, PartitionVfs, VfProvider};
-use dxgkrnl_model::vfstate::VfSnapshot;
+use dxgkrnl_model::vfstate::{VfSnapshot, program_interrupts};
 use dxgkrnl_model::vram::Vram;
 use dxgkrnl_model::{Adapter, Driver};
 
@@ -24,6 +24,11 @@ use super::proof::{encode_snapshot, hash_chunks, write_run};
 use super::vfs::{self, SideVf};
 use super::{Fault, PROTOCOL_VERSION, TargetArgs, loopback};
 use crate::exit::Exit;
+
+/// The seed of this target host's interrupt routing (`interrupt_entries` of
+/// host 1): the target's OS programs each VF's MSI-X entries with it, and the
+/// source checks the target's entries against it.
+pub const TARGET_ROUTING_SEED: u64 = 0;
 
 /// A VF this target created.
 struct TgtVf {
@@ -306,6 +311,16 @@ impl Target<'_> {
         if let Some(v) = self.vfs.last_mut() {
             v.prepared = true;
         }
+        // The target VM starts as a new VM: its OS virtualizes the interrupt
+        // table and programs the entries with this host's routing before any
+        // Restore (which must keep them), as the modelled mode does.
+        self.provider
+            .vgpu(vf)
+            .ok_or_else(|| Abort::Driver(format!("VF {vf} has no vGPU")))
+            .and_then(|vgpu| {
+                program_interrupts(self.adapter, vgpu, TARGET_ROUTING_SEED, 1)
+                    .map_err(|s| Abort::Driver(format!("WriteVirtualizedInterrupt failed: {s:?}")))
+            })?;
         let status = self.adapter.set_vf_pause(vf, true);
         if !status.is_success() {
             return Err(Abort::Driver(format!(

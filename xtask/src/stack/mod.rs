@@ -95,10 +95,19 @@ pub const ALLOWED: &[Allowed] = &[
         reason: "DxgkCbLogEtwEvent from the DXGKRNL_INTERFACE (Rejection::report, inlined)",
     },
     Allowed {
-        function: "alloc::raw_vec::",
+        // Any caller: the allocator is inlined wherever the driver allocates
+        // (vectors, the ERESOURCE blocks of kernel::resource); the origin
+        // names the one pointer it can be.
+        function: "",
         origin: "pointer in gpup_miniport::kernel::raw::pool::EX_ALLOCATE_POOL2",
         reaches: Reaches::Kernel,
         reason: "ExAllocatePool2, looked up with MmGetSystemRoutineAddress at load (kernel::raw::pool)",
+    },
+    Allowed {
+        function: "",
+        origin: "import ntoskrnl.exe!",
+        reaches: Reaches::Kernel,
+        reason: "an ntoskrnl routine of the import table whose address was loaded into a register before the call (e.g. ExFreePoolWithTag in a loop)",
     },
     Allowed {
         function: "core::fmt::write",
