@@ -48,8 +48,16 @@
 //! flips only sets its bits once more after it resumes. What would otherwise
 //! be a grace period's guarantee (no mark still reaching the retired plane
 //! unseen) is the mark's second epoch load. The retired plane may keep a bit
-//! set by such a late mark (after the zeroing): that page is reported again by
-//! the drain two flips later, which is allowed (its data was written).
+//! set by such a late mark (after the zeroing); the next drain scrubs the
+//! retired plane before its flip makes it active again (summary words, then
+//! the marked blocks' words), so the bit is not reported a second time, long
+//! after its data, unless that mark was still running during the scrub (a
+//! repeat report is allowed: its data was written). The scrub loses nothing:
+//! any mark that set a bit in that plane after its drain read an older
+//! epoch, so it sets the bit again in a later plane before it completes. The
+//! KVM-style `tests/dirty_log.rs`, whose writers finish each mark before the
+//! harvest after next, sees no page reported with data older than the
+//! previous round.
 //!
 //! The model checks (`model_flip`) explore the flip, a mark preempted across
 //! it, two flips back to the same plane, the sub-range path, and three broken
@@ -156,6 +164,11 @@ impl DirtyBits {
         let epoch = self.epoch.load(ORDER);
         let active = self.plane(epoch);
         if clear && span.is_whole() && out.len() == whole_bytes(active) {
+            // The other plane was drained two flips ago; a mark that set a
+            // bit in it after that drain set it again in this plane too, so
+            // the leftover would be reported again, long after its data was
+            // written: clear leftovers before the plane takes marks again.
+            scrub(self.plane(epoch.wrapping_add(1)));
             // The flip: from here on marks go to the other plane.
             self.epoch.store(epoch.wrapping_add(1), ORDER);
             loom_sc_fence();
@@ -223,6 +236,30 @@ pub(super) fn drain(plane: &Bitplane, out: &mut [MaybeUninit<u8>]) {
             let out = dst.get_mut(first.saturating_mul(8)..).unwrap_or_default();
             let len = out.len().min(8 * BLOCK_WORDS);
             drain_words(words, out.get_mut(..len).unwrap_or_default());
+        }
+    }
+}
+
+/// Zeroes the bits a late mark left in the retired `plane` (see
+/// [`DirtyBits::harvest`]): one `swap(0)` per summary word and, under a
+/// summary word that was not zero, the words of its marked blocks. Only
+/// before the flip that makes `plane` active again: every mark that set a
+/// bit in it meanwhile read an older epoch, so it sets the bit again in a
+/// later plane before it completes (module documentation); none is lost.
+fn scrub(plane: &Bitplane) {
+    let (words, summary) = plane.parts();
+    for (sword, group) in summary.iter().zip(words.chunks(SUMMARY_WORDS)) {
+        let mut rest = sword.swap(0, ORDER);
+        while rest != 0 {
+            let block = usize::try_from(rest.trailing_zeros()).unwrap_or(0);
+            rest &= rest.wrapping_sub(1);
+            let first = block.saturating_mul(BLOCK_WORDS);
+            let words = group.get(first..).unwrap_or_default();
+            words
+                .get(..BLOCK_WORDS)
+                .unwrap_or(words)
+                .iter()
+                .for_each(zero);
         }
     }
 }
