@@ -94,7 +94,14 @@ mod tests {
     #[test]
     fn sorts_random_pairs_by_key_like_the_standard_sort() {
         let mut rng = gpup_rng::XorShift64Star::from_seed(0x5eed_50f7);
-        for len in [2usize, 3, 7, 64, 1000, 65_536] {
+        // Miri interprets: the largest size (the DDIs' maximum) is left to
+        // the native run.
+        let sizes: &[usize] = if cfg!(miri) {
+            &[2, 3, 7, 64, 1000]
+        } else {
+            &[2, 3, 7, 64, 1000, 65_536]
+        };
+        for &len in sizes {
             let v: Vec<(u64, u64)> = (0..len)
                 .map(|_| (rng.next_u64() % 4096, rng.next_u64()))
                 .collect();
