@@ -248,25 +248,22 @@ impl Vram {
         if !self.inside(offset, len) {
             return false;
         }
-        let mut words = bytes.chunks_exact(8).map(|b| {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(b);
-            u64::from_le_bytes(word)
-        });
+        let mut rest = bytes;
         for piece in pieces(offset, len) {
             let Some(p) = piece else {
                 return false;
             };
-            let values: Vec<u64> = words.by_ref().take(p.words).collect();
-            let target = if values.iter().all(|&v| v == 0) {
+            let (these, after) = rest.split_at(rest.len().min(p.words * 8));
+            rest = after;
+            let target = if these.iter().all(|&b| b == 0) {
                 self.existing(p)
             } else {
                 self.allocated(p)
             };
-            if let Some(target) = target {
-                for (word, value) in target.iter().zip(values) {
-                    word.store(value, Ordering::Relaxed);
-                }
+            for (word, b) in target.unwrap_or_default().iter().zip(these.chunks_exact(8)) {
+                let mut value = [0u8; 8];
+                value.copy_from_slice(b);
+                word.store(u64::from_le_bytes(value), Ordering::Relaxed);
             }
         }
         true

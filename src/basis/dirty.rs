@@ -226,18 +226,29 @@ pub(super) fn drain(plane: &Bitplane, out: &mut [MaybeUninit<u8>]) {
             continue;
         }
         dst.fill(MaybeUninit::new(0));
-        let mut rest = taken;
-        while rest != 0 {
-            let block = usize::try_from(rest.trailing_zeros()).unwrap_or(0);
-            let first = block.saturating_mul(BLOCK_WORDS);
-            rest &= rest.wrapping_sub(1);
-            let words = group.get(first..).unwrap_or_default();
-            let words = words.get(..BLOCK_WORDS).unwrap_or(words);
+        for (first, words) in marked_blocks(group, taken) {
             let out = dst.get_mut(first.saturating_mul(8)..).unwrap_or_default();
             let len = out.len().min(8 * BLOCK_WORDS);
             drain_words(words, out.get_mut(..len).unwrap_or_default());
         }
     }
+}
+
+/// The blocks of a summary word's `group` whose bits are set in `taken`:
+/// each block's first word index in the group and its words (the plane's
+/// last block may be short).
+fn marked_blocks(group: &[AtomicU64], taken: u64) -> impl Iterator<Item = (usize, &[AtomicU64])> {
+    let mut rest = taken;
+    core::iter::from_fn(move || {
+        if rest == 0 {
+            return None;
+        }
+        let block = usize::try_from(rest.trailing_zeros()).unwrap_or(0);
+        rest &= rest.wrapping_sub(1);
+        let first = block.saturating_mul(BLOCK_WORDS);
+        let words = group.get(first..).unwrap_or_default();
+        Some((first, words.get(..BLOCK_WORDS).unwrap_or(words)))
+    })
 }
 
 /// Zeroes the bits a late mark left in the retired `plane` (see
@@ -249,17 +260,8 @@ pub(super) fn drain(plane: &Bitplane, out: &mut [MaybeUninit<u8>]) {
 fn scrub(plane: &Bitplane) {
     let (words, summary) = plane.parts();
     for (sword, group) in summary.iter().zip(words.chunks(SUMMARY_WORDS)) {
-        let mut rest = sword.swap(0, ORDER);
-        while rest != 0 {
-            let block = usize::try_from(rest.trailing_zeros()).unwrap_or(0);
-            rest &= rest.wrapping_sub(1);
-            let first = block.saturating_mul(BLOCK_WORDS);
-            let words = group.get(first..).unwrap_or_default();
-            words
-                .get(..BLOCK_WORDS)
-                .unwrap_or(words)
-                .iter()
-                .for_each(zero);
+        for (_, words) in marked_blocks(group, sword.swap(0, ORDER)) {
+            words.iter().for_each(zero);
         }
     }
 }
