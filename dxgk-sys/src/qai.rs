@@ -138,6 +138,76 @@ bitflags::bitflags! {
     }
 }
 
+bitflags::bitflags! {
+    /// The bits of `DXGK_VIDSCHCAPS` (`DXGK_DRIVERCAPS::SchedulingCaps`).
+    #[repr(transparent)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct VidSchCaps: u32 {
+        /// The driver supports more than one node (required of WDDM 2 drivers).
+        const MultiEngineAware = 1 << 0;
+        /// VSync power-saving aware.
+        const VSyncPowerSaveAware = 1 << 1;
+        /// The driver supports preemption (`DxgkDdiPreemptCommand`).
+        const PreemptionAware = 1 << 2;
+        /// No DMA patching.
+        const NoDmaPatching = 1 << 3;
+        /// The driver supports `DxgkDdiCancelCommand`.
+        const CancelCommandAware = 1 << 4;
+        /// The GPU lacks 64-bit atomics.
+        const No64BitAtomics = 1 << 5;
+        /// `DxgkDdiPreemptCommand` may be called at PASSIVE_LEVEL.
+        const LowIrqlPreemptCommand = 1 << 6;
+        /// Hardware queue packet cap (a 4-bit field).
+        const HwQueuePacketCap = 0xF << 7;
+        /// Native GPU fences.
+        const NativeGpuFence = 1 << 11;
+        /// Optimized native-fence signaled interrupt.
+        const OptimizedNativeFenceSignaledInterrupt = 1 << 12;
+    }
+
+    /// The bits of `DXGK_VIDMMCAPS` (`DXGK_DRIVERCAPS::MemoryManagementCaps`).
+    #[repr(transparent)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct VidMmCaps: u32 {
+        /// Out-of-order lock.
+        const OutOfOrderLock = 1 << 0;
+        /// A paging engine dedicated to paging (MCDM: must be 0).
+        const DedicatedPagingEngine = 1 << 1;
+        /// The paging engine can swizzle.
+        const PagingEngineCanSwizzle = 1 << 2;
+        /// Section-backed primary.
+        const SectionBackedPrimary = 1 << 3;
+        /// Cross-adapter resources.
+        const CrossAdapterResource = 1 << 4;
+        /// GPU virtual addressing (needs GpuMmu and/or IoMmu).
+        const VirtualAddressingSupported = 1 << 5;
+        /// The GPU has its own MMU, whose page tables VidMm manages.
+        const GpuMmuSupported = 1 << 6;
+        /// The GPU uses the IOMMU (the CPU's page tables).
+        const IoMmuSupported = 1 << 7;
+        /// Replicate GDI content.
+        const ReplicateGdiContent = 1 << 8;
+        /// Non-CPU-visible primary.
+        const NonCpuVisiblePrimary = 1 << 9;
+        /// GPU paravirtualization (MCDM GPU-P hosts: must be 0).
+        const ParavirtualizationSupported = 1 << 10;
+        /// IoMmu secure mode supported.
+        const IoMmuSecureModeSupported = 1 << 11;
+        /// Disable self-refresh of VRAM in S3.
+        const DisableSelfRefreshVRAMInS3 = 1 << 12;
+        /// IoMmu secure mode required.
+        const IoMmuSecureModeRequired = 1 << 13;
+        /// `DXGK_BUILDPAGINGBUFFER_OPERATION_MAP_APERTURE_SEGMENT2` supported.
+        const MapAperture2Supported = 1 << 14;
+        /// Cross-adapter resource textures.
+        const CrossAdapterResourceTexture = 1 << 15;
+        /// Cross-adapter resource scan-out.
+        const CrossAdapterResourceScanout = 1 << 16;
+        /// VRAM always powered.
+        const AlwaysPoweredVRAM = 1 << 17;
+    }
+}
+
 crate::records! {
     /// `DXGK_QUERYADAPTERINFOFLAGS`.
     pub struct DXGK_QUERYADAPTERINFOFLAGS {
@@ -190,13 +260,13 @@ crate::records! {
     /// `DXGK_VIDSCHCAPS`.
     pub struct DXGK_VIDSCHCAPS {
         /// The bit-field union as one value.
-        pub Value: UINT,
+        pub Value: VidSchCaps,
     }
 
     /// `DXGK_VIDMMCAPS`.
     pub struct DXGK_VIDMMCAPS {
         /// The bit-field union as one value.
-        pub Value: UINT,
+        pub Value: VidMmCaps,
         /// Paging engine node.
         pub PagingNode: UINT,
     }
@@ -334,4 +404,4 @@ crate::records! {
     }
 }
 
-crate::zeroable_bitflags!(QueryAdapterInfoFlags, DriverMiscCaps);
+crate::zeroable_bitflags!(QueryAdapterInfoFlags, DriverMiscCaps, VidSchCaps, VidMmCaps);

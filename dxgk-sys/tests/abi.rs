@@ -237,6 +237,8 @@ fn bit_views() -> Vec<BitView> {
     vec![
         view::<QueryAdapterInfoFlags>(&DXGK_QUERYADAPTERINFOFLAGS::ABI, "Value"),
         view::<DriverMiscCaps>(&DXGK_DRIVERCAPS::ABI, "MiscCaps"),
+        view::<VidSchCaps>(&DXGK_VIDSCHCAPS::ABI, "Value"),
+        view::<VidMmCaps>(&DXGK_VIDMMCAPS::ABI, "Value"),
         view::<DirtyBitTrackingCaps>(&DXGK_DIRTY_BIT_TRACKING_CAPS::ABI, "Value"),
         view::<GpupCaps>(&DXGK_GPUPCAPS::ABI, "Caps"),
         view::<CreateAllocationFlags>(&DXGK_CREATEALLOCATIONFLAGS::ABI, "Value"),

@@ -11,6 +11,19 @@ use crate::foundation::handle;
 use crate::foundation::status::{Result, Status};
 use crate::foundation::units::{PageSize, Segment, SegmentId};
 
+/// The driver segment id of the adapter's paging aperture: a small linear
+/// aperture segment, always segment 1, created by the driver (never by a
+/// memory configuration) and never tracked; it holds paging and DMA buffers
+/// (`PagingBufferSegmentId`). See `../shared/spec/adapter-start.md` 4.5.
+#[allow(dead_code)] // Being wired in (issue 16).
+pub(crate) const APERTURE_SEGMENT_ID: u32 = 1;
+/// The paging aperture's size: 64 MiB.
+#[allow(dead_code)] // Being wired in (issue 16).
+pub(crate) const APERTURE_SIZE: u64 = 64 << 20;
+/// The first driver segment id a VRAM (memory) segment may have.
+#[allow(dead_code)] // Being wired in (issue 16).
+pub(crate) const FIRST_VRAM_SEGMENT_ID: u32 = 2;
+
 /// The most segments an adapter describes.
 pub(crate) const MAX_SEGMENTS: usize = 8;
 /// The largest segment accepted (256 TiB), which bounds tracking metadata.
