@@ -56,6 +56,20 @@ fn refuses_short<T: Record>(adapter: &Adapter, ty: DXGK_QUERYADAPTERINFOTYPE, in
     assert_eq!(status, STATUS_BUFFER_TOO_SMALL, "type {}", ty.0);
 }
 
+/// The bytes of one field (`offset`, `size` from the record's `ABI`) of a
+/// plain-data record, read byte by byte so that no padding is ever read.
+fn field_bytes<T: Record>(v: &T, field: &dxgk_sys::abi::FieldInfo) -> Vec<u8> {
+    let base = core::ptr::from_ref(v).cast::<u8>();
+    (field.offset..field.offset + field.size)
+        .map(|i| {
+            assert!(i < size_of::<T>());
+            // SAFETY: byte `i` of a whole `T` lies inside a field (the ABI
+            // metadata's offsets come from `offset_of!`), so it is initialised.
+            unsafe { base.wrapping_add(i).read() }
+        })
+        .collect()
+}
+
 fn u32_le(v: u32) -> Vec<u8> {
     v.to_le_bytes().to_vec()
 }
@@ -198,16 +212,9 @@ fn driver_caps_report_the_mcdm_shape_field_by_field() {
     expected.SupportPerEngineTDR = 1;
     for field in DXGK_DRIVERCAPS::ABI.fields {
         let range = field.offset..field.offset + field.size;
-        // SAFETY: `expected` is a whole record; `range` lies inside it.
-        let want = unsafe {
-            core::slice::from_raw_parts(
-                core::ptr::from_ref(&expected).cast::<u8>(),
-                size_of::<DXGK_DRIVERCAPS>(),
-            )
-        };
         assert_eq!(
-            bytes[range.clone()],
-            want[range],
+            bytes[range],
+            field_bytes(&expected, field),
             "DRIVERCAPS.{}",
             field.name
         );
@@ -408,14 +415,7 @@ fn filled(t: &DRIVER_INITIALIZATION_DATA, name: &str) -> bool {
         .iter()
         .find(|f| f.name == name)
         .unwrap_or_else(|| panic!("no slot {name}"));
-    // SAFETY: `t` is a whole table; the field lies inside it.
-    let bytes = unsafe {
-        core::slice::from_raw_parts(
-            core::ptr::from_ref(t).cast::<u8>().add(field.offset),
-            field.size,
-        )
-    };
-    bytes.iter().any(|&b| b != 0)
+    field_bytes(t, field).iter().any(|&b| b != 0)
 }
 
 #[test]
