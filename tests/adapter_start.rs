@@ -390,11 +390,294 @@ fn the_legacy_start_stays_the_default_until_the_driver_is_mcdm() {
     let _ = DXGK_DRIVERCAPS::zeroed();
 }
 
+/// (record, member, the offset or size `start/abi.rs` uses).
+const ABI_OFFSETS: &[(&str, &str, usize)] = &[
+    (
+        "_DXGK_DRIVERCAPS",
+        ".sizeof",
+        dxgkrnl_model::start::abi::caps::SIZE,
+    ),
+    (
+        "_DXGK_DRIVERCAPS",
+        "PresentationCaps",
+        dxgkrnl_model::start::abi::caps::PRESENTATION_CAPS,
+    ),
+    (
+        "_DXGK_DRIVERCAPS",
+        "FlipCaps",
+        dxgkrnl_model::start::abi::caps::FLIP_CAPS,
+    ),
+    (
+        "_DXGK_DRIVERCAPS",
+        "SchedulingCaps",
+        dxgkrnl_model::start::abi::caps::SCHEDULING_CAPS,
+    ),
+    (
+        "_DXGK_DRIVERCAPS",
+        "MemoryManagementCaps",
+        dxgkrnl_model::start::abi::caps::MEMORY_MANAGEMENT_CAPS,
+    ),
+    (
+        "_DXGK_DRIVERCAPS",
+        "MemoryManagementCaps.PagingNode",
+        dxgkrnl_model::start::abi::caps::PAGING_NODE,
+    ),
+    (
+        "_DXGK_DRIVERCAPS",
+        "GpuEngineTopology.NbAsymetricProcessingNodes",
+        dxgkrnl_model::start::abi::caps::NODES,
+    ),
+    (
+        "_DXGK_DRIVERCAPS",
+        "WDDMVersion",
+        dxgkrnl_model::start::abi::caps::WDDM_VERSION,
+    ),
+    (
+        "_DXGK_DRIVERCAPS",
+        "PreemptionCaps.GraphicsPreemptionGranularity",
+        dxgkrnl_model::start::abi::caps::GRAPHICS_PREEMPTION,
+    ),
+    (
+        "_DXGK_DRIVERCAPS",
+        "PreemptionCaps.ComputePreemptionGranularity",
+        dxgkrnl_model::start::abi::caps::COMPUTE_PREEMPTION,
+    ),
+    (
+        "_DXGK_DRIVERCAPS",
+        "SupportNonVGA",
+        dxgkrnl_model::start::abi::caps::SUPPORT_NON_VGA,
+    ),
+    (
+        "_DXGK_DRIVERCAPS",
+        "SupportPerEngineTDR",
+        dxgkrnl_model::start::abi::caps::SUPPORT_PER_ENGINE_TDR,
+    ),
+    (
+        "_DXGK_DRIVERCAPS",
+        "SupportMultiPlaneOverlay",
+        dxgkrnl_model::start::abi::caps::SUPPORT_MULTI_PLANE_OVERLAY,
+    ),
+    (
+        "_DXGK_DRIVERCAPS",
+        "SupportRuntimePowerManagement",
+        dxgkrnl_model::start::abi::caps::SUPPORT_RUNTIME_POWER_MANAGEMENT,
+    ),
+    (
+        "_DXGK_DRIVERCAPS",
+        "MiscCaps",
+        dxgkrnl_model::start::abi::caps::MISC_CAPS,
+    ),
+    (
+        "_DXGK_PHYSICALADAPTERCAPS",
+        ".sizeof",
+        dxgkrnl_model::start::abi::rec::PHYS_SIZE,
+    ),
+    (
+        "_DXGK_PHYSICALADAPTERCAPS",
+        "NumExecutionNodes",
+        dxgkrnl_model::start::abi::rec::PHYS_NODES,
+    ),
+    (
+        "_DXGK_PHYSICALADAPTERCAPS",
+        "PagingNodeIndex",
+        dxgkrnl_model::start::abi::rec::PHYS_PAGING_NODE,
+    ),
+    (
+        "_DXGK_PHYSICALADAPTERCAPS",
+        "DxgkPhysicalAdapterHandle",
+        dxgkrnl_model::start::abi::rec::PHYS_HANDLE,
+    ),
+    (
+        "_DXGK_PHYSICALADAPTERCAPS",
+        "Flags",
+        dxgkrnl_model::start::abi::rec::PHYS_FLAGS,
+    ),
+    (
+        "_DXGK_PHYSICALADAPTERCAPS",
+        "VirtualCopyNodeIndex",
+        dxgkrnl_model::start::abi::rec::PHYS_VIRTUAL_COPY_NODE,
+    ),
+    (
+        "_DXGK_GPUMMUCAPS",
+        ".sizeof",
+        dxgkrnl_model::start::abi::rec::MMU_SIZE,
+    ),
+    (
+        "_DXGK_GPUMMUCAPS",
+        "VirtualAddressBitCount",
+        dxgkrnl_model::start::abi::rec::MMU_VA_BITS,
+    ),
+    (
+        "_DXGK_GPUMMUCAPS",
+        "PageTableLevelCount",
+        dxgkrnl_model::start::abi::rec::MMU_LEVELS,
+    ),
+    (
+        "_DXGK_PAGE_TABLE_LEVEL_DESC",
+        ".sizeof",
+        dxgkrnl_model::start::abi::rec::LEVEL_DESC_SIZE,
+    ),
+    (
+        "_DXGK_NODEMETADATA",
+        ".sizeof",
+        dxgkrnl_model::start::abi::rec::NODE_SIZE,
+    ),
+    (
+        "_DXGK_NODEMETADATA",
+        "EngineType",
+        dxgkrnl_model::start::abi::rec::NODE_ENGINE_TYPE,
+    ),
+    (
+        "_DXGK_NODEMETADATA",
+        "Flags",
+        dxgkrnl_model::start::abi::rec::NODE_FLAGS,
+    ),
+    (
+        "_DXGK_NODEMETADATA",
+        "GpuMmuSupported",
+        dxgkrnl_model::start::abi::rec::NODE_GPU_MMU,
+    ),
+    (
+        "_DXGK_NODEMETADATA",
+        "IoMmuSupported",
+        dxgkrnl_model::start::abi::rec::NODE_IO_MMU,
+    ),
+    (
+        "_DXGK_QUERYSEGMENTOUT4",
+        ".sizeof",
+        dxgkrnl_model::start::abi::rec::SEG4_OUT_SIZE,
+    ),
+    (
+        "_DXGK_QUERYSEGMENTOUT4",
+        "NbSegment",
+        dxgkrnl_model::start::abi::rec::SEG4_NB,
+    ),
+    (
+        "_DXGK_QUERYSEGMENTOUT4",
+        "pSegmentDescriptor",
+        dxgkrnl_model::start::abi::rec::SEG4_DESCRIPTORS,
+    ),
+    (
+        "_DXGK_QUERYSEGMENTOUT4",
+        "PagingBufferSegmentId",
+        dxgkrnl_model::start::abi::rec::SEG4_PAGING_SEGMENT,
+    ),
+    (
+        "_DXGK_QUERYSEGMENTOUT4",
+        "PagingBufferSize",
+        dxgkrnl_model::start::abi::rec::SEG4_PAGING_SIZE,
+    ),
+    (
+        "_DXGK_QUERYSEGMENTOUT4",
+        "SegmentDescriptorStride",
+        dxgkrnl_model::start::abi::rec::SEG4_STRIDE,
+    ),
+    (
+        "_DXGK_SEGMENTDESCRIPTOR4",
+        ".sizeof",
+        dxgkrnl_model::start::abi::rec::SEG4_DESCRIPTOR_SIZE,
+    ),
+    (
+        "_DXGK_SEGMENTDESCRIPTOR4",
+        "Flags",
+        dxgkrnl_model::start::abi::rec::DESC4_FLAGS,
+    ),
+    (
+        "_DXGK_SEGMENTDESCRIPTOR4",
+        "Size",
+        dxgkrnl_model::start::abi::rec::DESC4_SIZE,
+    ),
+    (
+        "_DXGK_QUERYSEGMENTCOUNTOUT",
+        ".sizeof",
+        dxgkrnl_model::start::abi::rec::COUNT_OUT_SIZE,
+    ),
+    (
+        "_DXGK_QUERYMMUCOUNTOUT",
+        ".sizeof",
+        dxgkrnl_model::start::abi::rec::COUNT_OUT_SIZE,
+    ),
+    (
+        "_DXGK_QUERYSEGMENTOUT5",
+        ".sizeof",
+        dxgkrnl_model::start::abi::rec::SEG5_OUT_SIZE,
+    ),
+    (
+        "_DXGK_SEGMENTDESCRIPTOR5",
+        ".sizeof",
+        dxgkrnl_model::start::abi::rec::SEG5_DESCRIPTOR_SIZE,
+    ),
+    (
+        "_DXGK_SEGMENTDESCRIPTOR5",
+        "Flags",
+        dxgkrnl_model::start::abi::rec::DESC5_FLAGS,
+    ),
+    (
+        "_DXGK_SEGMENTDESCRIPTOR5",
+        "Size",
+        dxgkrnl_model::start::abi::rec::DESC5_SIZE,
+    ),
+    (
+        "_DXGK_QUERYMMUSOUT",
+        ".sizeof",
+        dxgkrnl_model::start::abi::rec::MMUS_OUT_SIZE,
+    ),
+    (
+        "_DXGK_MMUDESCRIPTOR",
+        ".sizeof",
+        dxgkrnl_model::start::abi::rec::MMU_DESCRIPTOR_SIZE,
+    ),
+    (
+        "_DXGKARG_CREATEDEVICE",
+        ".sizeof",
+        dxgkrnl_model::start::abi::rec::CREATE_DEVICE_SIZE,
+    ),
+    (
+        "_DXGKARG_CREATEDEVICE",
+        "hDevice",
+        dxgkrnl_model::start::abi::rec::CREATE_DEVICE_HANDLE,
+    ),
+    (
+        "_DXGKARG_CREATEDEVICE",
+        "(anon).Flags",
+        dxgkrnl_model::start::abi::rec::CREATE_DEVICE_FLAGS,
+    ),
+    (
+        "_DXGKARG_CREATECONTEXT",
+        ".sizeof",
+        dxgkrnl_model::start::abi::rec::CREATE_CONTEXT_SIZE,
+    ),
+    (
+        "_DXGKARG_CREATECONTEXT",
+        "hContext",
+        dxgkrnl_model::start::abi::rec::CREATE_CONTEXT_HANDLE,
+    ),
+    (
+        "_DXGKARG_CREATECONTEXT",
+        "NodeOrdinal",
+        dxgkrnl_model::start::abi::rec::CREATE_CONTEXT_NODE,
+    ),
+    (
+        "_DXGKARG_CREATECONTEXT",
+        "EngineAffinity",
+        dxgkrnl_model::start::abi::rec::CREATE_CONTEXT_AFFINITY,
+    ),
+    (
+        "_DXGKARG_CREATECONTEXT",
+        "Flags",
+        dxgkrnl_model::start::abi::rec::CREATE_CONTEXT_FLAGS,
+    ),
+    (
+        "_DXGKARG_CREATECONTEXT",
+        "ContextInfo.DmaBufferSegmentSet",
+        dxgkrnl_model::start::abi::rec::CREATE_CONTEXT_DMA_SEGMENT_SET,
+    ),
+];
+
 /// The offsets the start rules read from raw bytes (`start/abi.rs`), against
 /// the repository's copy of the ABI table (`dxgk-sys/abi/`).
 #[test]
 fn the_start_rules_read_fields_at_the_abi_tables_offsets() {
-    use dxgkrnl_model::start::abi::{caps as c, rec as r};
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/dxgk-sys/abi/wddm32-x64-layouts.tsv"
@@ -409,157 +692,7 @@ fn the_start_rules_read_fields_at_the_abi_tables_offsets() {
             .parse()
             .unwrap()
     };
-    let checks: &[(&str, &str, usize)] = &[
-        ("_DXGK_DRIVERCAPS", ".sizeof", c::SIZE),
-        ("_DXGK_DRIVERCAPS", "PresentationCaps", c::PRESENTATION_CAPS),
-        ("_DXGK_DRIVERCAPS", "FlipCaps", c::FLIP_CAPS),
-        ("_DXGK_DRIVERCAPS", "SchedulingCaps", c::SCHEDULING_CAPS),
-        (
-            "_DXGK_DRIVERCAPS",
-            "MemoryManagementCaps",
-            c::MEMORY_MANAGEMENT_CAPS,
-        ),
-        (
-            "_DXGK_DRIVERCAPS",
-            "MemoryManagementCaps.PagingNode",
-            c::PAGING_NODE,
-        ),
-        (
-            "_DXGK_DRIVERCAPS",
-            "GpuEngineTopology.NbAsymetricProcessingNodes",
-            c::NODES,
-        ),
-        ("_DXGK_DRIVERCAPS", "WDDMVersion", c::WDDM_VERSION),
-        (
-            "_DXGK_DRIVERCAPS",
-            "PreemptionCaps.GraphicsPreemptionGranularity",
-            c::GRAPHICS_PREEMPTION,
-        ),
-        (
-            "_DXGK_DRIVERCAPS",
-            "PreemptionCaps.ComputePreemptionGranularity",
-            c::COMPUTE_PREEMPTION,
-        ),
-        ("_DXGK_DRIVERCAPS", "SupportNonVGA", c::SUPPORT_NON_VGA),
-        (
-            "_DXGK_DRIVERCAPS",
-            "SupportPerEngineTDR",
-            c::SUPPORT_PER_ENGINE_TDR,
-        ),
-        (
-            "_DXGK_DRIVERCAPS",
-            "SupportMultiPlaneOverlay",
-            c::SUPPORT_MULTI_PLANE_OVERLAY,
-        ),
-        (
-            "_DXGK_DRIVERCAPS",
-            "SupportRuntimePowerManagement",
-            c::SUPPORT_RUNTIME_POWER_MANAGEMENT,
-        ),
-        ("_DXGK_DRIVERCAPS", "MiscCaps", c::MISC_CAPS),
-        ("_DXGK_PHYSICALADAPTERCAPS", ".sizeof", r::PHYS_SIZE),
-        (
-            "_DXGK_PHYSICALADAPTERCAPS",
-            "NumExecutionNodes",
-            r::PHYS_NODES,
-        ),
-        (
-            "_DXGK_PHYSICALADAPTERCAPS",
-            "PagingNodeIndex",
-            r::PHYS_PAGING_NODE,
-        ),
-        (
-            "_DXGK_PHYSICALADAPTERCAPS",
-            "DxgkPhysicalAdapterHandle",
-            r::PHYS_HANDLE,
-        ),
-        ("_DXGK_PHYSICALADAPTERCAPS", "Flags", r::PHYS_FLAGS),
-        (
-            "_DXGK_PHYSICALADAPTERCAPS",
-            "VirtualCopyNodeIndex",
-            r::PHYS_VIRTUAL_COPY_NODE,
-        ),
-        ("_DXGK_GPUMMUCAPS", ".sizeof", r::MMU_SIZE),
-        ("_DXGK_GPUMMUCAPS", "VirtualAddressBitCount", r::MMU_VA_BITS),
-        ("_DXGK_GPUMMUCAPS", "PageTableLevelCount", r::MMU_LEVELS),
-        ("_DXGK_PAGE_TABLE_LEVEL_DESC", ".sizeof", r::LEVEL_DESC_SIZE),
-        ("_DXGK_NODEMETADATA", ".sizeof", r::NODE_SIZE),
-        ("_DXGK_NODEMETADATA", "EngineType", r::NODE_ENGINE_TYPE),
-        ("_DXGK_NODEMETADATA", "Flags", r::NODE_FLAGS),
-        ("_DXGK_NODEMETADATA", "GpuMmuSupported", r::NODE_GPU_MMU),
-        ("_DXGK_NODEMETADATA", "IoMmuSupported", r::NODE_IO_MMU),
-        ("_DXGK_QUERYSEGMENTOUT4", ".sizeof", r::SEG4_OUT_SIZE),
-        ("_DXGK_QUERYSEGMENTOUT4", "NbSegment", r::SEG4_NB),
-        (
-            "_DXGK_QUERYSEGMENTOUT4",
-            "pSegmentDescriptor",
-            r::SEG4_DESCRIPTORS,
-        ),
-        (
-            "_DXGK_QUERYSEGMENTOUT4",
-            "PagingBufferSegmentId",
-            r::SEG4_PAGING_SEGMENT,
-        ),
-        (
-            "_DXGK_QUERYSEGMENTOUT4",
-            "PagingBufferSize",
-            r::SEG4_PAGING_SIZE,
-        ),
-        (
-            "_DXGK_QUERYSEGMENTOUT4",
-            "SegmentDescriptorStride",
-            r::SEG4_STRIDE,
-        ),
-        (
-            "_DXGK_SEGMENTDESCRIPTOR4",
-            ".sizeof",
-            r::SEG4_DESCRIPTOR_SIZE,
-        ),
-        ("_DXGK_SEGMENTDESCRIPTOR4", "Flags", r::DESC4_FLAGS),
-        ("_DXGK_SEGMENTDESCRIPTOR4", "Size", r::DESC4_SIZE),
-        ("_DXGK_QUERYSEGMENTCOUNTOUT", ".sizeof", r::COUNT_OUT_SIZE),
-        ("_DXGK_QUERYMMUCOUNTOUT", ".sizeof", r::COUNT_OUT_SIZE),
-        ("_DXGK_QUERYSEGMENTOUT5", ".sizeof", r::SEG5_OUT_SIZE),
-        (
-            "_DXGK_SEGMENTDESCRIPTOR5",
-            ".sizeof",
-            r::SEG5_DESCRIPTOR_SIZE,
-        ),
-        ("_DXGK_SEGMENTDESCRIPTOR5", "Flags", r::DESC5_FLAGS),
-        ("_DXGK_SEGMENTDESCRIPTOR5", "Size", r::DESC5_SIZE),
-        ("_DXGK_QUERYMMUSOUT", ".sizeof", r::MMUS_OUT_SIZE),
-        ("_DXGK_MMUDESCRIPTOR", ".sizeof", r::MMU_DESCRIPTOR_SIZE),
-        ("_DXGKARG_CREATEDEVICE", ".sizeof", r::CREATE_DEVICE_SIZE),
-        ("_DXGKARG_CREATEDEVICE", "hDevice", r::CREATE_DEVICE_HANDLE),
-        (
-            "_DXGKARG_CREATEDEVICE",
-            "(anon).Flags",
-            r::CREATE_DEVICE_FLAGS,
-        ),
-        ("_DXGKARG_CREATECONTEXT", ".sizeof", r::CREATE_CONTEXT_SIZE),
-        (
-            "_DXGKARG_CREATECONTEXT",
-            "hContext",
-            r::CREATE_CONTEXT_HANDLE,
-        ),
-        (
-            "_DXGKARG_CREATECONTEXT",
-            "NodeOrdinal",
-            r::CREATE_CONTEXT_NODE,
-        ),
-        (
-            "_DXGKARG_CREATECONTEXT",
-            "EngineAffinity",
-            r::CREATE_CONTEXT_AFFINITY,
-        ),
-        ("_DXGKARG_CREATECONTEXT", "Flags", r::CREATE_CONTEXT_FLAGS),
-        (
-            "_DXGKARG_CREATECONTEXT",
-            "ContextInfo.DmaBufferSegmentSet",
-            r::CREATE_CONTEXT_DMA_SEGMENT_SET,
-        ),
-    ];
-    for &(record, member, ours) in checks {
+    for &(record, member, ours) in ABI_OFFSETS {
         assert_eq!(offset(record, member), ours, "{record}.{member}");
     }
 }
