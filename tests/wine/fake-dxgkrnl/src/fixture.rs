@@ -20,6 +20,8 @@ use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use dxgk_sys::abi::{Record, Zeroable};
 use dxgk_sys::*;
 
+use crate::start::sequence::{self, Mode};
+use crate::start_checks::{FixtureTarget, START_ENVIRONMENT, START_MODE, verdict_note};
 use crate::tally::Tally;
 
 #[path = "../../../../dxgkrnl-model/src/mandatory_slots.rs"]
@@ -34,7 +36,7 @@ pub type InitializeRoutine = unsafe extern "system" fn(
 ) -> NTSTATUS;
 
 /// How many checks [`dxgk_initialize`] makes when everything passes.
-pub const SEQUENCE_CHECKS: u32 = 20;
+pub const SEQUENCE_CHECKS: u32 = 20 + crate::start_checks::START_CHECKS;
 
 /// The driver segment the basis is created in: the built-in segment.
 const SEGMENT: u32 = 1;
@@ -152,7 +154,7 @@ unsafe extern "system" fn get_device_information(
 
 /// Whether the slot named `name` of `table` is non-NULL (an unknown name
 /// counts as NULL), located through the record's own layout metadata.
-fn slot_is_set(table: &DRIVER_INITIALIZATION_DATA, name: &str) -> bool {
+pub(crate) fn slot_is_set(table: &DRIVER_INITIALIZATION_DATA, name: &str) -> bool {
     let Some(field) = DRIVER_INITIALIZATION_DATA::ABI
         .fields
         .iter()
@@ -256,24 +258,44 @@ impl Run<'_> {
         kernel.DeviceHandle = device_handle();
         kernel.DxgkCbGetDeviceInformation = Some(get_device_information);
         let (mut sources, mut children) = (ULONG::MAX, ULONG::MAX);
-        // SAFETY: StartDevice with the adapter's handle and live argument
-        // blocks; the interface's callbacks and handle stay valid while the
-        // adapter is started (they are statics).
-        let status = unsafe {
-            start(
-                context,
-                &raw mut start_info,
-                &raw mut kernel,
-                &raw mut sources,
-                &raw mut children,
-            )
+        let mut start_status = STATUS_UNSUCCESSFUL;
+        // StartDevice is the start sequence's step 2.1.3: the sequence calls
+        // it, between the pre-start query and the checks of 2.2-2.4.
+        let mut start_device = || {
+            // SAFETY: StartDevice with the adapter's handle and live argument
+            // blocks; the interface's callbacks and handle stay valid while
+            // the adapter is started (they are statics).
+            start_status = unsafe {
+                start(
+                    context,
+                    &raw mut start_info,
+                    &raw mut kernel,
+                    &raw mut sources,
+                    &raw mut children,
+                )
+            };
+            start_status
         };
-        let started = self.check(
-            status == STATUS_SUCCESS && sources == 0 && children == 0,
-            format_args!(
-                "DxgkDdiStartDevice: {status:?}, {sources} video present sources, {children} children"
-            ),
-        );
+        let mut target = FixtureTarget {
+            tally: self.tally,
+            table: &self.table,
+            adapter: context,
+            start: &mut start_device,
+        };
+        let mut learned = sequence::play(&mut target, START_ENVIRONMENT, START_MODE);
+        verdict_note(self.tally, &learned);
+        if learned.refusal.is_some() {
+            sequence::teardown(&mut target, &mut learned);
+        }
+        let refused = START_MODE == Mode::Enforce && learned.refusal.is_some();
+        let status = start_status;
+        let started = !refused
+            && self.check(
+                status == STATUS_SUCCESS && sources == 0 && children == 0,
+                format_args!(
+                    "DxgkDdiStartDevice: {status:?}, {sources} video present sources, {children} children"
+                ),
+            );
         let info_calls = DEVICE.info_calls.load(Ordering::Relaxed);
         let foreign = DEVICE.foreign_calls.load(Ordering::Relaxed);
         self.check(
@@ -284,6 +306,17 @@ impl Run<'_> {
         );
         if started {
             self.started(context);
+        }
+        if learned.device_started {
+            // The paging process's contexts and system devices go first [inf].
+            let mut no_start = || STATUS_INVALID_DEVICE_STATE;
+            let mut target = FixtureTarget {
+                tally: self.tally,
+                table: &self.table,
+                adapter: context,
+                start: &mut no_start,
+            };
+            sequence::teardown(&mut target, &mut learned);
             // SAFETY: StopDevice of the started adapter.
             let status = unsafe { stop(context) };
             self.check(
@@ -515,7 +548,7 @@ pub unsafe fn dxgk_initialize(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::cell::RefCell;
     use std::sync::Mutex;
 
@@ -534,7 +567,9 @@ mod tests {
 
     /// Runs the sequence against `table` (the host build's, possibly altered)
     /// and returns its lines and (passed, failed).
-    fn run(mut table: DRIVER_INITIALIZATION_DATA) -> (Vec<String>, NTSTATUS, (u32, u32)) {
+    pub(crate) fn run(
+        mut table: DRIVER_INITIALIZATION_DATA,
+    ) -> (Vec<String>, NTSTATUS, (u32, u32)) {
         let _one = RUNS
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
