@@ -33,6 +33,9 @@ impl<T: Target + ?Sized> Run<'_, T> {
     }
 
     /// 2.2 a-h.
+    // Its buffers get a frame of their own (the fixture's kernel image
+    // keeps every frame under a page: no stack probes).
+    #[inline(never)]
     pub(super) fn initialize(&mut self) -> Step {
         if self.t.slot("DxgkDdiQueryAdapterInfo") {
             self.pass(&QUERY_ADAPTER_INFO, format_args!("present"))?;
@@ -437,6 +440,9 @@ impl<T: Target + ?Sized> Run<'_, T> {
     }
 
     /// 2.3 steps 8-9.
+    // Its buffers get a frame of their own (the fixture's kernel image
+    // keeps every frame under a page: no stack probes).
+    #[inline(never)]
     pub(super) fn node_checks(&mut self) -> Step {
         if !self.core(&NODE_METADATA)? {
             self.not_applicable(&NODE_FLAGS, format_args!("no render core"))?;

@@ -18,6 +18,9 @@ const ADAPTER_0_PBMM: [u8; 8] = [0; 8];
 
 impl<T: Target + ?Sized> Run<'_, T> {
     /// 4.1: QUERYSEGMENT4 (two calls) and the checks of its answer.
+    // Its buffers get a frame of their own (the fixture's kernel image
+    // keeps every frame under a page: no stack probes).
+    #[inline(never)]
     pub(super) fn segments(&mut self) -> Step {
         if !self.core(&QUERY_SEGMENT4)? {
             for rule in [
@@ -140,6 +143,9 @@ impl<T: Target + ?Sized> Run<'_, T> {
     }
 
     /// 4.2: the PBMM set, asked when dirty-bit tracking is supported.
+    // Its buffers get a frame of their own (the fixture's kernel image
+    // keeps every frame under a page: no stack probes).
+    #[inline(never)]
     pub(super) fn pbmm(&mut self) -> Step {
         if !self.core(&PBMM_QUERIES)? {
             return self.not_applicable(&PBMM_MATCHES_LEGACY, format_args!("no render core"));
