@@ -696,3 +696,54 @@ fn the_start_rules_read_fields_at_the_abi_tables_offsets() {
         assert_eq!(offset(record, member), ours, "{record}.{member}");
     }
 }
+
+/// NTSTATUS names of the rules' statuses, for the README table.
+fn status_name(status: u32) -> String {
+    let name = match status {
+        0xC000_0001 => "STATUS_UNSUCCESSFUL",
+        0xC000_000D => "STATUS_INVALID_PARAMETER",
+        0xC000_0034 => "STATUS_OBJECT_NAME_NOT_FOUND",
+        0xC000_0059 => "STATUS_REVISION_MISMATCH",
+        0xC000_0182 => "STATUS_DEVICE_CONFIGURATION_ERROR",
+        _ => "?",
+    };
+    format!("`{name}`")
+}
+
+/// The README's start-checks table, as the rule list says it must read.
+fn start_checks_table() -> String {
+    let yes_no = |b: bool| if b { "yes" } else { "**no**" };
+    let mut table = String::from(
+        "| rule | spec | a broken rule fails the start with | sources | modelled from public sources | verified on 24H2 |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    for r in RULES {
+        let effect = match r.effect {
+            rules::Effect::Fail(s) => status_name(s),
+            rules::Effect::DriverStatus(s) => {
+                format!("the driver's status (a wrong answer: {})", status_name(s))
+            }
+            rules::Effect::Tolerated => "tolerated".to_owned(),
+        };
+        table.push_str(&format!(
+            "| {} | {} | {effect} | {} | {} | {} |\n",
+            r.id,
+            r.section,
+            r.tag,
+            yes_no(r.modelled_from_public_sources),
+            yes_no(r.verified_on_24h2)
+        ));
+    }
+    table
+}
+
+#[test]
+fn the_readme_lists_every_start_rule_as_the_rule_list_says() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = start_checks_table();
+    assert!(
+        readme.contains(&table),
+        "README.md's start-checks table differs from dxgkrnl-model/src/start/rules.rs; it must read:\n\n{table}"
+    );
+}
