@@ -3,7 +3,7 @@
 //! `sequence`/`phases` the order in which they are applied to a driver;
 //! all three (and `abi`, the offsets they read) are shared with the Wine
 //! fixture (`tests/wine/fake-dxgkrnl`) through `#[path]`, so they use plain
-//! `core` only. This module is the model's side: [`ModelTarget`] calls the
+//! `core` only. This module is the model's side: `ModelTarget` calls the
 //! loaded driver's DDIs for the sequence, and keeps the report it prints.
 //!
 //! [`StartChecks`] selects what [`crate::Adapter::start`] does: the full
