@@ -221,9 +221,9 @@ rules! {
         Effect::Fail(REVISION_MISMATCH),
         "a node's submission DDIs are missing (GpuMmu: CreateProcess, DestroyProcess, GetRootPageTableSize, SetRootPageTable, SubmitCommandVirtual; IoMmu: Begin/EndExclusiveAccess; physical: Patch, Render, SubmitCommand)";
     /// QUERYSEGMENT4 (LEGACY path).
-    QUERY_SEGMENT4 = "4.1 QuerySegment4", "4.1", "obs X-Seg; doc D-SEG, D-MCDM",
+    QUERY_SEGMENT4 = "4.1 QuerySegment4", "4.1", "obs X-Seg; doc D-SEG, D-MCDM; inf: asked with tracking too",
         Effect::DriverStatus(INVALID_PARAMETER),
-        "DXGKQAITYPE_QUERYSEGMENT4 (two calls) failed";
+        "DXGKQAITYPE_QUERYSEGMENT4 (two calls) failed (the LEGACY path; asked with dirty-bit tracking too, for builds that take LEGACY then, spec 8.1)";
     /// Segment count.
     SEGMENT_COUNT = "4.1 Segment count", "4.1", "obs X-Seg",
         Effect::Fail(UNSUCCESSFUL),

@@ -301,12 +301,16 @@ impl Run<'_> {
             );
         let info_calls = DEVICE.info_calls.load(Ordering::Relaxed);
         let foreign = DEVICE.foreign_calls.load(Ordering::Relaxed);
-        self.check(
-            info_calls >= 1 && foreign == 0,
-            format_args!(
-                "the miniport called DxgkCbGetDeviceInformation {info_calls} times with its DeviceHandle ({foreign} with another)"
-            ),
-        );
+        // A start refused (enforce mode) ends the checks: only the stop and
+        // removal Dxgkrnl then makes follow.
+        if !refused {
+            self.check(
+                info_calls >= 1 && foreign == 0,
+                format_args!(
+                    "the miniport called DxgkCbGetDeviceInformation {info_calls} times with its DeviceHandle ({foreign} with another)"
+                ),
+            );
+        }
         if started {
             self.started(context);
         }
