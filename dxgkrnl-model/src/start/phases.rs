@@ -138,10 +138,11 @@ impl<T: Target + ?Sized> Run<'_, T> {
                 format_args!("skipped: PHYSICALADAPTERCAPS failed"),
             );
         }
-        let caps = self.caps();
         let nodes = u32::from(u16_at(&out, rec::PHYS_NODES));
         let paging = u32::from(u16_at(&out, rec::PHYS_PAGING_NODE));
         let flags = u32_at(&out, rec::PHYS_FLAGS);
+        self.physical_paging_node = Some(paging);
+        let caps = self.caps();
         let check = if nodes != caps.nodes() {
             Err("NumExecutionNodes differs from NbAsymetricProcessingNodes")
         } else if paging >= nodes {
@@ -336,7 +337,7 @@ impl<T: Target + ?Sized> Run<'_, T> {
         };
         // Without MultiEngineAware, Dxgkrnl forces one node; 0 reads as 1 [inf].
         self.learned.nodes = if aware { nodes.max(1) } else { 1 };
-        self.learned.paging_node = paging;
+        self.learned.paging_node = self.physical_paging_node.unwrap_or(paging);
         self.judge(
             &MULTI_ENGINE_PREEMPTION,
             check,

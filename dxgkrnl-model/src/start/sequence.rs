@@ -182,6 +182,9 @@ pub(super) struct Run<'t, T: Target + ?Sized> {
     pub(super) node_data: [[u8; rec::NODE_SIZE]; MAX_NODES],
     /// The paging context's `DmaBufferSegmentSet`.
     pub(super) paging_segment_set: u32,
+    /// PHYSICALADAPTERCAPS answered: its `PagingNodeIndex` names the paging
+    /// node (otherwise DRIVERCAPS' `MemoryManagementCaps.PagingNode`).
+    pub(super) physical_paging_node: Option<u32>,
     pub(super) learned: Learned,
 }
 
@@ -203,6 +206,7 @@ pub fn play<T: Target + ?Sized>(target: &mut T, env: Environment, mode: Mode) ->
         interrupt_dpc: false,
         node_data: [[0; rec::NODE_SIZE]; MAX_NODES],
         paging_segment_set: 0,
+        physical_paging_node: None,
         learned: Learned::new(),
     };
     let _ = run.all();
