@@ -33,6 +33,7 @@ use answer_sheet::*;
 fn start(b: Break) -> (Driver, Adapter, dxgkrnl_model::Result<(u32, u32)>) {
     BROKEN.with(|c| c.set(b));
     LIVE.with(|l| *l.borrow_mut() = (0, 0));
+    CONTEXTS.with(|c| c.borrow_mut().clear());
     let driver = Driver::load().unwrap().patched(patch);
     let mut adapter = driver.add_device().unwrap();
     adapter.set_start_checks(StartChecks::Full(environment(b)));
@@ -126,6 +127,13 @@ fn the_answer_sheet_driver_passes_every_rule_in_order_and_starts_with_gpu_p() {
         LIVE.with(|l| *l.borrow()),
         (2, 2),
         "two system devices, a system and a paging context"
+    );
+    // The system context of node 0 on the first system device, the paging
+    // context on the paging node (0) of the second; both SystemContext (bit
+    // 0) and, GpuMmu, VirtualAddressing (bit 2).
+    assert_eq!(
+        CONTEXTS.with(|c| c.borrow().clone()),
+        [(0xD001, 0, 1, 0b101), (0xD002, 0, 1, 0b101)]
     );
     adapter.stop().unwrap();
     assert_eq!(LIVE.with(|l| *l.borrow()), (0, 0), "destroyed at stop");

@@ -62,6 +62,8 @@ thread_local! {
     pub static BROKEN: Cell<Break> = const { Cell::new(Break::None) };
     /// Devices and contexts alive (created and not destroyed).
     pub static LIVE: RefCell<(u32, u32)> = const { RefCell::new((0, 0)) };
+    /// Every CreateContext: (device, NodeOrdinal, EngineAffinity, Flags).
+    pub static CONTEXTS: RefCell<Vec<(usize, u32, u32, u32)>> = const { RefCell::new(Vec::new()) };
 }
 
 pub fn broken() -> Break {
@@ -399,6 +401,9 @@ unsafe extern "system" fn create_context(device: HANDLE, args: PVOID) -> NTSTATU
     }
     assert!(device.addr() > 0xD000, "a device this driver created");
     let a = unsafe { std::slice::from_raw_parts_mut(args.cast::<u8>(), 72) };
+    let word = |at: usize| u32::from_le_bytes(a[at..at + 4].try_into().unwrap());
+    let seen = (device.addr(), word(8), word(12), word(16));
+    CONTEXTS.with(|c| c.borrow_mut().push(seen));
     let n = LIVE.with(|l| {
         l.borrow_mut().1 += 1;
         l.borrow().1
