@@ -105,7 +105,7 @@ use self::status::*;
 
 rules! {
     /// Pre-start `DXGKQAITYPE_WDDMDEVICECAPS`.
-    WDDM_DEVICE_CAPS = "2.1.1 WDDMDeviceCaps", "2.1 step 1", "doc D-DEVCAPS; obs P-amdmcdm",
+    WDDM_DEVICE_CAPS = "2.1.1 WDDMDeviceCaps", "2.1 step 1", "doc D-DEVCAPS; obs P-amdmcdm; inf status",
         Effect::DriverStatus(INVALID_PARAMETER),
         "DxgkDdiQueryAdapterInfo(DXGKQAITYPE_WDDMDEVICECAPS) must succeed between DxgkDdiAddDevice and DxgkDdiStartDevice";
     /// `DxgkDdiStartDevice`.
@@ -177,7 +177,7 @@ rules! {
         Effect::Fail(REVISION_MISMATCH),
         "CheckMcdmDdiOverall: a DDI an MCDM (ComputeOnly) driver must provide is NULL";
     /// NATIVE_FENCE_CAPS with the NativeGpuFence cap.
-    NATIVE_FENCE_CAPS = "2.2p NativeFenceCaps", "2.2 p", "obs X-Init",
+    NATIVE_FENCE_CAPS = "2.2p NativeFenceCaps", "2.2 p", "obs X-Init; inf status",
         Effect::DriverStatus(INVALID_PARAMETER),
         "DXGKQAITYPE_NATIVE_FENCE_CAPS (NativeGpuFence) must succeed";
     /// The render DDI set, all or nothing.
@@ -209,7 +209,7 @@ rules! {
         Effect::Tolerated,
         "DXGKQAITYPE_ADAPTERPERFDATA_CAPS or DXGKQAITYPE_GPUVERSION failed (tolerated)";
     /// GetNodeMetadata per node.
-    NODE_METADATA = "2.3.8 GetNodeMetadata", "2.3 step 8", "obs X-RInit",
+    NODE_METADATA = "2.3.8 GetNodeMetadata", "2.3 step 8", "obs X-RInit; inf status",
         Effect::DriverStatus(INVALID_PARAMETER),
         "DxgkDdiGetNodeMetadata failed for a node";
     /// The node flags.
@@ -221,7 +221,7 @@ rules! {
         Effect::Fail(REVISION_MISMATCH),
         "a node's submission DDIs are missing (GpuMmu: CreateProcess, DestroyProcess, GetRootPageTableSize, SetRootPageTable, SubmitCommandVirtual; IoMmu: Begin/EndExclusiveAccess; physical: Patch, Render, SubmitCommand)";
     /// QUERYSEGMENT4 (LEGACY path).
-    QUERY_SEGMENT4 = "4.1 QuerySegment4", "4.1", "obs X-Seg; doc D-SEG, D-MCDM; inf: asked with tracking too",
+    QUERY_SEGMENT4 = "4.1 QuerySegment4", "4.1", "obs X-Seg; doc D-SEG, D-MCDM; inf: status, asked with tracking too",
         Effect::DriverStatus(INVALID_PARAMETER),
         "DXGKQAITYPE_QUERYSEGMENT4 (two calls) failed (the LEGACY path; asked with dirty-bit tracking too, for builds that take LEGACY then, spec 8.1)";
     /// Segment count.
@@ -241,7 +241,7 @@ rules! {
         Effect::Fail(INVALID_PARAMETER),
         "PagingBufferSegmentId must be 0 (system memory) or an aperture segment";
     /// The PBMM set (with dirty-bit tracking).
-    PBMM_QUERIES = "4.2 PBMM queries", "4.2", "obs X-VidMm, X-Seg",
+    PBMM_QUERIES = "4.2 PBMM queries", "4.2", "obs X-VidMm, X-Seg; inf status",
         Effect::DriverStatus(UNSUCCESSFUL),
         "DirtyBitTrackingSupported: QUERYPAGINGBUFFERINFO, QUERYSEGMENTCOUNT (1..32), QUERYMMUCOUNT (1..32), QUERYSEGMENT5, QUERYMMUS must succeed";
     /// PBMM and LEGACY describe the same segments.
@@ -249,7 +249,7 @@ rules! {
         Effect::Fail(INVALID_PARAMETER),
         "the PBMM answers describe other segments than QUERYSEGMENT4 (count, sizes, aperture flags)";
     /// DIRTYBITTRACKINGSEGMENTCAPS per segment.
-    SEGMENT_TRACKING_CAPS = "4.3 DirtyBitTrackingSegmentCaps", "4.3", "obs X-Seg",
+    SEGMENT_TRACKING_CAPS = "4.3 DirtyBitTrackingSegmentCaps", "4.3", "obs X-Seg; inf status",
         Effect::DriverStatus(INVALID_PARAMETER),
         "DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS failed otherwise than STATUS_NOT_IMPLEMENTED, or PageSize not a power of two >= 4096";
     /// HISTORYBUFFERPRECISION.
