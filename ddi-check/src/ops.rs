@@ -196,9 +196,10 @@ pub enum Op {
     QueryAdapterInfo {
         /// `hAdapter`.
         adapter: AdapterSel,
-        /// `Type`: -1 to -5 pick DRIVERCAPS, DIRTYBITTRACKINGCAPS,
-        /// DIRTYBITTRACKINGSEGMENTCAPS, GPUPCAPS and SCATTER_RESERVE; other
-        /// values are passed as they are.
+        /// `Type`: -1 to -11 pick [`QAI_SHORTCUTS`] (DRIVERCAPS,
+        /// DIRTYBITTRACKINGCAPS, DIRTYBITTRACKINGSEGMENTCAPS, GPUPCAPS,
+        /// SCATTER_RESERVE, then the segment queries); other values are
+        /// passed as they are.
         ty: i32,
         /// The input buffer.
         input: QaiBuf,
@@ -266,13 +267,19 @@ impl Op {
 }
 
 /// The `ty` values of [`Op::QueryAdapterInfo`] that name the caps this
-/// driver answers.
-pub const QAI_SHORTCUTS: [dxgk_sys::DXGK_QUERYADAPTERINFOTYPE; 5] = [
+/// driver answers (-1 to -5), then its segment queries (-6 to -11).
+pub const QAI_SHORTCUTS: [dxgk_sys::DXGK_QUERYADAPTERINFOTYPE; 11] = [
     dxgk_sys::DXGKQAITYPE_DRIVERCAPS,
     dxgk_sys::DXGKQAITYPE_DIRTYBITTRACKINGCAPS,
     dxgk_sys::DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS,
     dxgk_sys::DXGKQAITYPE_GPUPCAPS,
     dxgk_sys::DXGKQAITYPE_SCATTER_RESERVE,
+    dxgk_sys::DXGKQAITYPE_QUERYSEGMENT4,
+    dxgk_sys::DXGKQAITYPE_QUERYPAGINGBUFFERINFO,
+    dxgk_sys::DXGKQAITYPE_QUERYSEGMENTCOUNT,
+    dxgk_sys::DXGKQAITYPE_QUERYSEGMENT5,
+    dxgk_sys::DXGKQAITYPE_QUERYMMUCOUNT,
+    dxgk_sys::DXGKQAITYPE_QUERYMMUS,
 ];
 
 /// The query type an [`Op::QueryAdapterInfo`] `ty` stands for.

@@ -226,7 +226,7 @@ fn adapter(driver: &Driver) -> Adapter {
     let a = driver
         .start_adapter(&AdapterConfig {
             segments: vec![MemorySegment {
-                id: 1,
+                id: dxgkrnl_model::FIRST_VRAM_SEGMENT,
                 size: 64 * MIB,
                 page_size: 4096,
             }],
