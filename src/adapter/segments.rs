@@ -89,12 +89,16 @@ fn size_t(value: u64) -> Result<SIZE_T> {
 /// # Errors
 /// `InvalidParameter` if a size does not fit the record (not on 64-bit).
 pub(crate) fn descriptor4(segment: &Segment, base: u64) -> Result<DXGK_SEGMENTDESCRIPTOR4> {
-    let mut d = DXGK_SEGMENTDESCRIPTOR4::default();
-    d.Flags.Value = flags(segment);
-    d.BaseAddress = large(base)?;
-    d.Size = size_t(segment.size)?;
-    d.CommitLimit = d.Size;
-    Ok(d)
+    let size = size_t(segment.size)?;
+    Ok(DXGK_SEGMENTDESCRIPTOR4 {
+        Flags: DXGK_SEGMENTFLAGS {
+            Value: flags(segment),
+        },
+        BaseAddress: large(base)?,
+        Size: size,
+        CommitLimit: size,
+        ..DXGK_SEGMENTDESCRIPTOR4::default()
+    })
 }
 
 /// The `DXGK_SEGMENTDESCRIPTOR5` of `segment` at `base`.
@@ -102,17 +106,20 @@ pub(crate) fn descriptor4(segment: &Segment, base: u64) -> Result<DXGK_SEGMENTDE
 /// # Errors
 /// `InvalidParameter` if a size does not fit the record (not on 64-bit).
 pub(crate) fn descriptor5(segment: &Segment, base: u64) -> Result<DXGK_SEGMENTDESCRIPTOR5> {
-    let mut d = DXGK_SEGMENTDESCRIPTOR5::default();
-    d.SegmentType = if is_aperture(segment.id) {
-        DXGK_SEGMENTTYPE_SYSMEM
-    } else {
-        DXGK_SEGMENTTYPE_LOCAL
-    };
-    d.Flags.Value = flags(segment);
-    d.BaseAddress = large(base)?;
-    d.Size = segment.size;
-    d.SlabSize = DXGK_PAGESIZE_4KB;
-    Ok(d)
+    Ok(DXGK_SEGMENTDESCRIPTOR5 {
+        SegmentType: if is_aperture(segment.id) {
+            DXGK_SEGMENTTYPE_SYSMEM
+        } else {
+            DXGK_SEGMENTTYPE_LOCAL
+        },
+        Flags: DXGK_SEGMENTFLAGS {
+            Value: flags(segment),
+        },
+        BaseAddress: large(base)?,
+        Size: segment.size,
+        SlabSize: DXGK_PAGESIZE_4KB,
+        ..DXGK_SEGMENTDESCRIPTOR5::default()
+    })
 }
 
 /// `DXGK_QUERYPAGINGBUFFERINFOOUT`: the same paging buffers as QUERYSEGMENT4.
