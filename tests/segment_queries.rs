@@ -402,3 +402,22 @@ fn segment_queries_need_a_started_adapter() {
         );
     }
 }
+
+#[test]
+fn elsewhere_the_aperture_is_an_untracked_segment() {
+    let (_d, a) = started();
+    assert!(
+        a.create_memory_basis(APERTURE, &[(0, 4096)]).is_none(),
+        "no basis in the aperture"
+    );
+    let basis = tracked(&a, SEG_4K, &[(0, 4 * 4096)]);
+    assert_eq!(a.mark_dirty(APERTURE, 0, MIB64), STATUS_SUCCESS);
+    assert_eq!(a.mark_dirty(APERTURE, MIB64, 1), STATUS_INVALID_PARAMETER);
+    assert_eq!(
+        query_all(&a, basis, 4, false),
+        vec![0],
+        "a mark in the aperture dirties nothing"
+    );
+    assert_eq!(a.mark_dirty(SEG_4K, 4096, 1), STATUS_SUCCESS);
+    assert_eq!(query_all(&a, basis, 4, false), vec![0b10]);
+}
