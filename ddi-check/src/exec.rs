@@ -110,7 +110,7 @@ impl World {
             .start_adapter(&config)
             .map_err(|s| format!("start other: {s:?}"))?;
         let foreign = other
-            .create_memory_basis(1, &[(0, 64 * 4096)])
+            .create_memory_basis(SEGMENTS[0].id, &[(0, 64 * 4096)])
             .ok_or("create on the other adapter")?;
         if other.start_dirty_tracking(foreign) != STATUS_SUCCESS {
             return Err("start on the other adapter".into());

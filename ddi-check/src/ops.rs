@@ -196,9 +196,9 @@ pub enum Op {
     QueryAdapterInfo {
         /// `hAdapter`.
         adapter: AdapterSel,
-        /// `Type`: -1 to -14 pick the types of [`QAI_SHORTCUTS`]
-        /// (DRIVERCAPS, DIRTYBITTRACKINGCAPS, ...); other values are passed
-        /// as they are.
+        /// `Type`: -1 to -20 pick the types of [`QAI_SHORTCUTS`]
+        /// (DRIVERCAPS, DIRTYBITTRACKINGCAPS, ..., the capability queries,
+        /// then the segment queries); other values are passed as they are.
         ty: i32,
         /// The input buffer.
         input: QaiBuf,
@@ -266,8 +266,8 @@ impl Op {
 }
 
 /// The `ty` values of [`Op::QueryAdapterInfo`] that name the caps this
-/// driver answers.
-pub const QAI_SHORTCUTS: [dxgk_sys::DXGK_QUERYADAPTERINFOTYPE; 14] = [
+/// driver answers: the caps (-1 to -14), then its segment queries (-15 to -20).
+pub const QAI_SHORTCUTS: [dxgk_sys::DXGK_QUERYADAPTERINFOTYPE; 20] = [
     dxgk_sys::DXGKQAITYPE_DRIVERCAPS,
     dxgk_sys::DXGKQAITYPE_DIRTYBITTRACKINGCAPS,
     dxgk_sys::DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS,
@@ -283,6 +283,12 @@ pub const QAI_SHORTCUTS: [dxgk_sys::DXGK_QUERYADAPTERINFOTYPE; 14] = [
     dxgk_sys::DXGKQAITYPE_64BITONLYCAPS,
     dxgk_sys::DXGKQAITYPE_ADAPTERPERFDATA_CAPS,
     dxgk_sys::DXGKQAITYPE_GPUVERSION,
+    dxgk_sys::DXGKQAITYPE_QUERYSEGMENT4,
+    dxgk_sys::DXGKQAITYPE_QUERYPAGINGBUFFERINFO,
+    dxgk_sys::DXGKQAITYPE_QUERYSEGMENTCOUNT,
+    dxgk_sys::DXGKQAITYPE_QUERYSEGMENT5,
+    dxgk_sys::DXGKQAITYPE_QUERYMMUCOUNT,
+    dxgk_sys::DXGKQAITYPE_QUERYMMUS,
 ];
 
 /// The query type an [`Op::QueryAdapterInfo`] `ty` stands for.

@@ -151,6 +151,24 @@ fn the_ops_seeds_reach_a_whole_migration_and_refuse_damaged_data() {
     assert!(damaged.corrupt_rejected >= 2, "{damaged:?}");
 }
 
+/// The `ops` seeds still reach the tracked VRAM segments after issue 16
+/// moved them from id 1 to id 2 behind the paging aperture: a seed names a
+/// segment by its index in the checker's configuration
+/// (`SegSel::Configured`), not by id, so its bases are created in tracked
+/// segments and its marks are reported dirty (neither happens in the
+/// aperture or an untracked segment).
+#[test]
+fn the_ops_seeds_reach_the_tracked_segments() {
+    for name in ["lifecycle", "two_segments"] {
+        let data = std::fs::read(fuzz_dir().join("seeds/ops").join(name)).expect("seed");
+        let stats =
+            ddi_check::check_sequence(&ddi_check::fuzz::ops_of(&data), ddi_check::Flaw::None)
+                .expect("the seed passes");
+        assert!(stats.created >= 1, "{name}: {stats}");
+        assert!(stats.dirty_reports >= 1, "{name}: {stats}");
+    }
+}
+
 /// The structure-aware Restore target reaches every stage: refusals of each
 /// blob (by which semantic check: the triage reasons) and acceptances
 /// (whose state the target's Save reproduces), from its seeds and 2,000

@@ -28,6 +28,7 @@ mod dispmprt;
 mod migration;
 mod partition;
 mod qai;
+mod segment;
 mod sriov;
 mod status;
 
@@ -39,6 +40,7 @@ pub use dispmprt::*;
 pub use migration::*;
 pub use partition::*;
 pub use qai::*;
+pub use segment::*;
 pub use sriov::*;
 pub use status::*;
 
@@ -168,6 +170,25 @@ pub const RECORDS: &[abi::RecordInfo] = &[
     DXGKARG_CREATEALLOCATION::ABI,
     DXGK_DESTROYALLOCATIONFLAGS::ABI,
     DXGKARG_DESTROYALLOCATION::ABI,
+    // Segment queries (segment.rs).
+    DXGK_SEGMENTFLAGS::ABI,
+    DXGK_CPUHOSTAPERTURE::ABI,
+    DXGK_QUERYSEGMENTIN4::ABI,
+    DXGK_QUERYSEGMENTOUT4::ABI,
+    DXGK_SEGMENTDESCRIPTOR4::ABI,
+    DXGK_QUERYPAGINGBUFFERINFOIN::ABI,
+    DXGK_QUERYPAGINGBUFFERINFOOUT::ABI,
+    DXGK_QUERYSEGMENTCOUNTIN::ABI,
+    DXGK_QUERYSEGMENTCOUNTOUT::ABI,
+    DXGK_QUERYSEGMENTIN5::ABI,
+    DXGK_SEGMENTDESCRIPTOR5::ABI,
+    DXGK_QUERYSEGMENTOUT5::ABI,
+    DXGK_QUERYMMUCOUNTIN::ABI,
+    DXGK_QUERYMMUCOUNTOUT::ABI,
+    DXGK_MMUFLAGS::ABI,
+    DXGK_MMUDESCRIPTOR::ABI,
+    DXGK_QUERYMMUSIN::ABI,
+    DXGK_QUERYMMUSOUT::ABI,
 ];
 
 /// Every C enum this crate declares, with its enumerators, for the ABI test.
@@ -209,6 +230,8 @@ pub const ENUMS: &[(&str, &[abi::ConstInfo])] = &[
         "D3DKMDT_STANDARDALLOCATION_TYPE",
         D3DKMDT_STANDARDALLOCATION_TYPE::CONSTANTS,
     ),
+    ("DXGK_SEGMENTTYPE", DXGK_SEGMENTTYPE::CONSTANTS),
+    ("DXGK_PAGESIZE", DXGK_PAGESIZE::CONSTANTS),
 ];
 
 /// Every `#define` and NTSTATUS code this crate declares, for the ABI test.
@@ -382,6 +405,31 @@ mod tests {
         .to_vec()
     }
 
+    /// The segment queries (segment.rs).
+    fn segment_records() -> Vec<&'static str> {
+        each!(
+            DXGK_SEGMENTFLAGS,
+            DXGK_CPUHOSTAPERTURE,
+            DXGK_QUERYSEGMENTIN4,
+            DXGK_QUERYSEGMENTOUT4,
+            DXGK_SEGMENTDESCRIPTOR4,
+            DXGK_QUERYPAGINGBUFFERINFOIN,
+            DXGK_QUERYPAGINGBUFFERINFOOUT,
+            DXGK_QUERYSEGMENTCOUNTIN,
+            DXGK_QUERYSEGMENTCOUNTOUT,
+            DXGK_QUERYSEGMENTIN5,
+            DXGK_SEGMENTDESCRIPTOR5,
+            DXGK_QUERYSEGMENTOUT5,
+            DXGK_QUERYMMUCOUNTIN,
+            DXGK_QUERYMMUCOUNTOUT,
+            DXGK_MMUFLAGS,
+            DXGK_MMUDESCRIPTOR,
+            DXGK_QUERYMMUSIN,
+            DXGK_QUERYMMUSOUT,
+        )
+        .to_vec()
+    }
+
     #[test]
     fn every_record_is_valid_all_zero() {
         let checked: Vec<&str> = [
@@ -389,6 +437,7 @@ mod tests {
             dirty_tracking_and_migration_records(),
             partition_records(),
             sriov_and_allocation_records(),
+            segment_records(),
         ]
         .concat();
         let missing: Vec<_> = RECORDS
