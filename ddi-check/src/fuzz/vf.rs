@@ -1,6 +1,6 @@
 //! The `ops` target's decoder of [`VfOp`]: reached by a GPU-partition
 //! selector whose kind byte is 0xE0 to 0xEF (its low nibble picks the kind,
-//! in [`VfOp::KINDS`] order; 14 and 15 are more reads and writes), then the
+//! in [`VfOp::KINDS`] order; 15 is more writes), then the
 //! adapter and the fields, each mostly one byte with a meaningful value.
 
 use super::Input;
@@ -114,9 +114,15 @@ impl Input<'_> {
                 null_array: flags == 239,
             };
         }
+        if kind == 14 {
+            return VfOp::NullArgs {
+                adapter,
+                which: self.u8(),
+            };
+        }
         let vf = self.vf();
         match kind {
-            0 | 14 => VfOp::ReadConfig {
+            0 => VfOp::ReadConfig {
                 adapter,
                 vf,
                 offset: self.config_offset(),

@@ -176,6 +176,19 @@ pub enum VfOp {
         /// Which DDI.
         which: u8,
     },
+    /// A DDI of this list called with `pArgs` NULL (`which % 16`): 0
+    /// ReadVirtualFunctionConfig, 1 WriteVirtualFunctionConfig, 2
+    /// ResetVirtualFunction, 3 SetVirtualGpuVmBus, 4 GetVirtualGpuProfile, 5
+    /// GetMmioRangeCount, 6 GetMmioRanges, 7 GetBackingResource, 8
+    /// GetResourceForBar, 9 ReadVirtualFunctionConfigBlock, 10
+    /// WriteVirtualFunctionConfigBlock, 11 CreateAllocation, 12 QueryProbedBars,
+    /// 13 GetVendorAndDevice, 14 GetDeviceLocation, 15 QueryInterface.
+    NullArgs {
+        /// `Context` / `hAdapter`.
+        adapter: AdapterSel,
+        /// Which DDI.
+        which: u8,
+    },
     /// `DxgkDdiCreateAllocation` with these entries' private data.
     CreateAllocation {
         /// `hAdapter`.
@@ -193,7 +206,7 @@ pub enum VfOp {
 
 impl VfOp {
     /// Names of the kinds, in [`VfOp::kind`] order.
-    pub const KINDS: [&'static str; 14] = [
+    pub const KINDS: [&'static str; 15] = [
         "ReadConfig",
         "WriteConfig",
         "ResetVf",
@@ -208,6 +221,7 @@ impl VfOp {
         "DeviceLocation",
         "UnsupportedSriov",
         "CreateAllocation",
+        "NullArgs",
     ];
 
     /// Index of this operation's kind in [`VfOp::KINDS`].
@@ -228,6 +242,7 @@ impl VfOp {
             Self::DeviceLocation { .. } => 11,
             Self::Unsupported { .. } => 12,
             Self::CreateAllocation { .. } => 13,
+            Self::NullArgs { .. } => 14,
         }
     }
 }

@@ -111,6 +111,7 @@ pub(super) fn vf_op() -> impl Strategy<Value = VfOp> {
         2 => (adapter(), vf()).prop_map(|(adapter, vf)| VfOp::VendorAndDevice { adapter, vf }),
         1 => (adapter(), vf()).prop_map(|(adapter, vf)| VfOp::DeviceLocation { adapter, vf }),
         1 => (adapter(), vf(), any::<u8>()).prop_map(|(adapter, vf, which)| VfOp::Unsupported { adapter, vf, which }),
+        1 => (adapter(), any::<u8>()).prop_map(|(adapter, which)| VfOp::NullArgs { adapter, which }),
         5 => (adapter(), prop::collection::vec(priv_data(), 1..4),
               prop::option::weighted(0.05, prop_oneof![Just(0u32), Just(33), any::<u32>()]),
               prop::bool::weighted(0.03))
@@ -168,6 +169,14 @@ fn vf_life() -> impl Strategy<Value = Vec<Op>> {
                         handle: 0x1000 + u64::from(vf),
                     }),
                     this_vf(vf, |adapter, vf| VfOp::ProbedBars { adapter, vf }),
+                    this_vf(vf, |adapter, vf| VfOp::VendorAndDevice { adapter, vf }),
+                    this_vf(vf, |adapter, vf| VfOp::MmioRangeCount { adapter, vf }),
+                    this_vf(vf, |adapter, vf| VfOp::BackingResource {
+                        adapter,
+                        vf,
+                        index: 0,
+                        null_resource: false,
+                    }),
                     this_vf(vf, |adapter, vf| VfOp::MmioRanges {
                         adapter,
                         vf,
@@ -198,6 +207,14 @@ fn vf_life() -> impl Strategy<Value = Vec<Op>> {
                     Op::Vf(VfOp::GetProfile {
                         adapter: AdapterSel::This,
                         count: 4,
+                    }),
+                    Op::Vf(VfOp::QueryInterface {
+                        adapter: AdapterSel::This,
+                        iface: [IfaceSel::Partition, IfaceSel::Sriov, IfaceSel::FlexIov]
+                            [vf as usize % 3],
+                        size: 128,
+                        version: 1,
+                        nulls: 0,
                     }),
                 ]);
                 ops

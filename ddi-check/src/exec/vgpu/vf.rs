@@ -86,7 +86,55 @@ impl World {
                 declared,
                 null_array,
             } => self.create_allocation(op, adapter, entries, declared, null_array),
+            VfOp::NullArgs { adapter, which } => self.null_args(op, adapter, which),
         }
+    }
+
+    /// One DDI with `pArgs` NULL.
+    fn null_args(&mut self, op: &Op, adapter: AdapterSel, which: u8) -> Result<bool, String> {
+        let (h, ok) = self.adapter_arg(adapter);
+        let faults = self.model.null_args(ok);
+        let s = &self.sriov;
+        let x = &self.flexiov;
+        let p = &self.partition;
+        let name = "a NULL-argument call";
+        macro_rules! call {
+            ($f:expr) => {{
+                let f = Self::sriov_fn($f, name)?;
+                // SAFETY: `pArgs` is NULL, which the DDI must refuse (or, a
+                // VOID one, ignore) without dereferencing it; `h` is a value.
+                unsafe { f(h, core::ptr::null_mut()) }
+            }};
+        }
+        let status = match which % 16 {
+            0 => call!(s.DxgkDdiReadVirtualFunctionConfig),
+            1 => call!(s.DxgkDdiWriteVirtualFunctionConfig),
+            2 => call!(s.DxgkDdiResetVirtualFunction),
+            3 => call!(p.DxgkDdiSetVirtualGpuVmBus),
+            4 => call!(p.DxgkDdiGetVirtualGpuProfile),
+            5 => call!(x.DxgkDdiGetMmioRangeCount),
+            6 => call!(x.DxgkDdiGetMmioRanges),
+            7 => call!(x.DxgkDdiGetBackingResource),
+            8 => call!(s.DxgkDdiGetResourceForBar),
+            9 => call!(s.DxgkDdiReadVirtualFunctionConfigBlock),
+            10 => call!(s.DxgkDdiWriteVirtualFunctionConfigBlock),
+            11 => call!(self.table().DxgkDdiCreateAllocation),
+            12 => {
+                call!(s.DxgkDdiQueryProbedBars);
+                return Ok(false);
+            }
+            13 => {
+                call!(s.DxgkDdiGetVendorAndDevice);
+                return Ok(false);
+            }
+            14 => {
+                call!(s.DxgkDdiGetDeviceLocation);
+                return Ok(false);
+            }
+            _ => call!(self.table().DxgkDdiQueryInterface),
+        };
+        self.expect(op, &faults, status)?;
+        Ok(status == STATUS_SUCCESS)
     }
 
     fn sriov_fn<T>(f: Option<T>, name: &str) -> Result<T, String> {

@@ -507,6 +507,16 @@ impl Model {
         (f, made)
     }
 
+    /// A DDI with `pArgs` NULL (see [`crate::ops::VfOp::NullArgs`]):
+    /// `STATUS_INVALID_PARAMETER` (section 6), never dereferenced; a VOID
+    /// one (`which` 12 to 14) only returns.
+    #[must_use]
+    pub fn null_args(&self, adapter_ok: bool) -> Faults {
+        let mut f = base_faults(self, adapter_ok);
+        f.add(STATUS_INVALID_PARAMETER);
+        f
+    }
+
     /// Allocations live now.
     #[must_use]
     pub fn live_allocs(&self) -> usize {
