@@ -74,30 +74,35 @@ impl Input<'_> {
         }
     }
 
+    /// A QueryInterface: mostly a known GUID with its size and version 1.
+    fn query_interface(&mut self, adapter: AdapterSel) -> VfOp {
+        let iface = self.iface();
+        let size = match self.u8() {
+            b @ 0..=199 => [128, 120, 56][usize::from(b % 3)],
+            _ => self.u16(),
+        };
+        let version = match self.u8() {
+            0..=199 => 1,
+            _ => self.u16(),
+        };
+        let nulls = match self.u8() {
+            b @ 240.. => b & 7,
+            _ => 0,
+        };
+        VfOp::QueryInterface {
+            adapter,
+            iface,
+            size,
+            version,
+            nulls,
+        }
+    }
+
     /// A [`VfOp`] of kind `kind` (the low nibble of its kind byte).
     pub(super) fn vf_op(&mut self, kind: u8) -> VfOp {
         let adapter = self.adapter();
         if kind == 4 {
-            let iface = self.iface();
-            let size = match self.u8() {
-                b @ 0..=199 => [128, 120, 56][usize::from(b % 3)],
-                _ => self.u16(),
-            };
-            let version = match self.u8() {
-                0..=199 => 1,
-                _ => self.u16(),
-            };
-            let nulls = match self.u8() {
-                b @ 240.. => b & 7,
-                _ => 0,
-            };
-            return VfOp::QueryInterface {
-                adapter,
-                iface,
-                size,
-                version,
-                nulls,
-            };
+            return self.query_interface(adapter);
         }
         if kind == 5 {
             let count = self.partition_count();

@@ -19,7 +19,7 @@ use gpup_miniport::host::{GPUP_INTERFACE_REFERENCES, gpup_host_interface_referen
 use super::{Asked, UNTOUCHED};
 use crate::exec::{World, raw_ptr};
 use crate::model::SEGMENTS;
-use crate::model::vgpu::vf::{Iface, PrivIn, QiCall, RESERVE_LEN, RESERVE_MAGIC};
+use crate::model::vgpu::vf::{Iface, NewAlloc, PrivIn, QiCall, RESERVE_LEN, RESERVE_MAGIC};
 use crate::model::vgpu::{VF_PAGE, VF_SEGMENT};
 use crate::ops::*;
 
@@ -296,6 +296,40 @@ impl World {
         b
     }
 
+    /// The handles of the entries a successful CreateAllocation filled,
+    /// each checked against what the model says it creates.
+    fn new_allocations(
+        &self,
+        op: &Op,
+        infos: &[DXGK_ALLOCATIONINFO],
+        made: &[NewAlloc],
+    ) -> Result<Vec<usize>, String> {
+        let segments = 1u32 << (SEGMENTS[VF_SEGMENT].id - 1);
+        let mut handles = Vec::new();
+        for (info, m) in infos.iter().zip(made) {
+            let handle = info.hAllocation.addr();
+            if handle == 0
+                || self.allocs.contains(&handle)
+                || handles.contains(&handle)
+                || info.Size as u64 != m.size
+                || info.Alignment != m.alignment
+                || info.SupportedWriteSegmentSet != segments
+                || info.SupportedReadSegmentSet != segments
+            {
+                return Err(self.fail(
+                    op,
+                    format!(
+                        "allocation {handle:#x} of {} bytes, alignment {}, segments {:#x}; the \
+                         model says a new handle, {m:?}, segments {segments:#x}",
+                        info.Size, info.Alignment, info.SupportedWriteSegmentSet
+                    ),
+                ));
+            }
+            handles.push(handle);
+        }
+        Ok(handles)
+    }
+
     pub(super) fn create_allocation(
         &mut self,
         op: &Op,
@@ -382,29 +416,7 @@ impl World {
         if let Some(i) = infos[filled..].iter().position(|i| !untouched(i)) {
             return Err(self.fail(op, format!("wrote entry {} it must not", filled + i)));
         }
-        let segments = 1u32 << (SEGMENTS[VF_SEGMENT].id - 1);
-        let mut handles = Vec::new();
-        for (info, m) in infos.iter().zip(&made).take(filled) {
-            let handle = info.hAllocation.addr();
-            if handle == 0
-                || self.allocs.contains(&handle)
-                || handles.contains(&handle)
-                || info.Size as u64 != m.size
-                || info.Alignment != m.alignment
-                || info.SupportedWriteSegmentSet != segments
-                || info.SupportedReadSegmentSet != segments
-            {
-                return Err(self.fail(
-                    op,
-                    format!(
-                        "allocation {handle:#x} of {} bytes, alignment {}, segments {:#x}; the \
-                         model says a new handle, {m:?}, segments {segments:#x}",
-                        info.Size, info.Alignment, info.SupportedWriteSegmentSet
-                    ),
-                ));
-            }
-            handles.push(handle);
-        }
+        let handles = self.new_allocations(op, &infos[..filled], &made)?;
         self.allocs.extend(handles);
         self.model.allocations_created(&made);
         Ok(status == STATUS_SUCCESS)
