@@ -133,6 +133,17 @@ pub enum Flaw {
     /// The model forgets that the mutable data carries the VF's memory bases,
     /// so its Save size is short whenever a basis lies within the reserve.
     MutableSizeForgetsBases,
+    /// The model lets a configuration write change read-only bits.
+    ConfigIgnoresMask,
+    /// The model forgets that ResetVirtualFunction restores the power-on
+    /// configuration space.
+    ResetKeepsConfig,
+    /// The model's profile reports all VRAM available, whatever vGPUs hold.
+    ProfileIgnoresVgpus,
+    /// The model forgets that QueryInterface needs room for the interface.
+    QueryInterfaceIgnoresSize,
+    /// The model accepts reserve private data of any version.
+    AllocationIgnoresVersion,
 }
 
 /// The span a valid query reports: first bit and number of bits.

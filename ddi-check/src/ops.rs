@@ -12,6 +12,9 @@
 //! call to [`crate::exec`], a generator to `crate::strategy` and a decoder to
 //! [`crate::fuzz`].
 
+mod vf;
+pub use vf::*;
+
 /// Which `hAdapter` a call passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdapterSel {
@@ -214,6 +217,8 @@ pub enum Op {
     /// A GPU-partition or live-migration DDI (or the allocation path a
     /// vGPU's reserve comes through).
     Vgpu(VgpuOp),
+    /// A VF-facing DDI (SR-IOV, FlexIOV), or the rest of the GPU-P surface.
+    Vf(VfOp),
 }
 
 impl Op {
@@ -231,9 +236,9 @@ impl Op {
     ];
 
     /// Names of the operation kinds, in [`Op::kind`] order: the base kinds,
-    /// then [`VgpuOp::KINDS`].
-    pub const KINDS: [&'static str; 9 + VgpuOp::KINDS.len()] = {
-        let mut all = [""; 9 + VgpuOp::KINDS.len()];
+    /// then [`VgpuOp::KINDS`], then [`VfOp::KINDS`].
+    pub const KINDS: [&'static str; 9 + VgpuOp::KINDS.len() + VfOp::KINDS.len()] = {
+        let mut all = [""; 9 + VgpuOp::KINDS.len() + VfOp::KINDS.len()];
         let mut i = 0;
         while i < Self::BASE_KINDS.len() {
             all[i] = Self::BASE_KINDS[i];
@@ -243,6 +248,11 @@ impl Op {
         while j < VgpuOp::KINDS.len() {
             all[Self::BASE_KINDS.len() + j] = VgpuOp::KINDS[j];
             j += 1;
+        }
+        let mut k = 0;
+        while k < VfOp::KINDS.len() {
+            all[Self::BASE_KINDS.len() + VgpuOp::KINDS.len() + k] = VfOp::KINDS[k];
+            k += 1;
         }
         all
     };
@@ -261,6 +271,7 @@ impl Op {
             Self::StopDevice => 7,
             Self::StartDevice => 8,
             Self::Vgpu(v) => 9 + v.kind(),
+            Self::Vf(v) => 9 + VgpuOp::KINDS.len() + v.kind(),
         }
     }
 }
@@ -678,6 +689,7 @@ mod tests {
 
     #[test]
     fn the_kind_names_agree() {
-        assert_eq!(&Op::KINDS[9..], &VgpuOp::KINDS[..]);
+        assert_eq!(&Op::KINDS[9..9 + VgpuOp::KINDS.len()], &VgpuOp::KINDS[..]);
+        assert_eq!(&Op::KINDS[9 + VgpuOp::KINDS.len()..], &VfOp::KINDS[..]);
     }
 }

@@ -7,6 +7,8 @@ use proptest::prelude::*;
 
 use crate::ops::*;
 
+mod vf;
+
 fn adapter() -> impl Strategy<Value = AdapterSel> {
     prop_oneof![
         92 => Just(AdapterSel::This),
@@ -185,6 +187,7 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::StopDevice),
         4 => Just(Op::StartDevice),
         40 => vgpu_op().prop_map(Op::Vgpu),
+        24 => vf::vf_op().prop_map(Op::Vf),
     ]
 }
 
@@ -615,6 +618,7 @@ fn block() -> impl Strategy<Value = Vec<Op>> {
         50 => op().prop_map(|op| vec![op]),
         6 => shrinkable(migration()),
         10 => shrinkable(migration_part()),
+        8 => vf::block(),
         20 => (segment(), disjoint_ranges()).prop_map(move |(segment, ranges)| vec![
             Op::Create { adapter: this, null_args: false, segment, ranges, count: CountSpec::Exact, misaligned: false },
             Op::Start { adapter: this, basis: latest },

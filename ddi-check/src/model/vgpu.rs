@@ -18,6 +18,7 @@ use super::{Faults, Flaw, Model, SEGMENTS};
 mod guest;
 mod migration;
 mod reserve;
+pub mod vf;
 
 pub use guest::EscapeCall;
 
@@ -116,6 +117,10 @@ pub struct Vgpu {
     pub d0: bool,
     /// The reserve was bound by SetVirtualGpuResources2.
     pub scattered: bool,
+    /// Its configuration space (`vf::CONFIG_SIZE` bytes).
+    pub config: Vec<u8>,
+    /// SetVirtualGpuVmBus gave it a handle.
+    pub vmbus: bool,
 }
 
 impl Vgpu {
@@ -159,6 +164,8 @@ pub enum Blob {
         msix: u8,
         /// Its memory bases, as VF runs.
         runs: Vec<Vec<(u64, u64)>>,
+        /// Its configuration space.
+        config: Vec<u8>,
     },
     /// Not a blob Save produced (no blob yet, or damaged, or empty).
     Garbage,
@@ -409,6 +416,8 @@ impl Model {
             msix: 0,
             d0: false,
             scattered: false,
+            config: vf::config_layout(created.size).0,
+            vmbus: false,
         });
         uid
     }
