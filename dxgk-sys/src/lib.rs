@@ -27,6 +27,7 @@ mod dispmprt;
 mod migration;
 mod partition;
 mod qai;
+mod render;
 mod sriov;
 mod status;
 
@@ -37,6 +38,7 @@ pub use dispmprt::*;
 pub use migration::*;
 pub use partition::*;
 pub use qai::*;
+pub use render::*;
 pub use sriov::*;
 pub use status::*;
 
@@ -152,6 +154,27 @@ pub const RECORDS: &[abi::RecordInfo] = &[
     DXGKARG_CREATEALLOCATION::ABI,
     DXGK_DESTROYALLOCATIONFLAGS::ABI,
     DXGKARG_DESTROYALLOCATION::ABI,
+    // The render core's object DDIs (render.rs).
+    DXGK_CREATEDEVICEFLAGS::ABI,
+    DXGK_DEVICEINFO::ABI,
+    DXGKARG_CREATEDEVICE::ABI,
+    DXGK_CREATECONTEXTFLAGS::ABI,
+    DXGK_CONTEXTINFO_CAPS::ABI,
+    DXGK_CONTEXTINFO::ABI,
+    DXGKARG_CREATECONTEXT::ABI,
+    DXGK_CREATEPROCESSFLAGS::ABI,
+    DXGKARG_CREATEPROCESS::ABI,
+    DXGKARG_GETROOTPAGETABLESIZE::ABI,
+    D3DGPU_PHYSICAL_ADDRESS::ABI,
+    DXGKARG_SETROOTPAGETABLE::ABI,
+    DXGK_DESCRIBEALLOCATIONFLAGS::ABI,
+    DXGKARG_DESCRIBEALLOCATION::ABI,
+    DXGK_OPENALLOCATIONINFO::ABI,
+    DXGK_OPENALLOCATIONFLAGS::ABI,
+    DXGKARG_OPENALLOCATION::ABI,
+    DXGKARG_CLOSEALLOCATION::ABI,
+    DXGK_NODEMETADATA::ABI,
+    DXGK_NODEMETADATA_FLAGS::ABI,
 ];
 
 /// Every C enum this crate declares, with its enumerators, for the ABI test.
@@ -189,6 +212,8 @@ pub const ENUMS: &[(&str, &[abi::ConstInfo])] = &[
         "D3DKMDT_STANDARDALLOCATION_TYPE",
         D3DKMDT_STANDARDALLOCATION_TYPE::CONSTANTS,
     ),
+    ("D3DDDIFORMAT", D3DDDIFORMAT::CONSTANTS),
+    ("D3DDDI_ROTATION", D3DDDI_ROTATION::CONSTANTS),
 ];
 
 /// Every `#define` and NTSTATUS code this crate declares, for the ABI test.
@@ -196,6 +221,7 @@ pub const MACRO_CONSTANTS: &[&[abi::ConstInfo]] = &[
     INTERFACE_VERSIONS,
     PARTITION_CONSTANTS,
     SRIOV_CONSTANTS,
+    RENDER_CONSTANTS,
     NTSTATUS_CODES,
 ];
 
@@ -348,6 +374,33 @@ mod tests {
         .to_vec()
     }
 
+    /// The render core's object DDIs.
+    fn render_records() -> Vec<&'static str> {
+        each!(
+            DXGK_CREATEDEVICEFLAGS,
+            DXGK_DEVICEINFO,
+            DXGKARG_CREATEDEVICE,
+            DXGK_CREATECONTEXTFLAGS,
+            DXGK_CONTEXTINFO_CAPS,
+            DXGK_CONTEXTINFO,
+            DXGKARG_CREATECONTEXT,
+            DXGK_CREATEPROCESSFLAGS,
+            DXGKARG_CREATEPROCESS,
+            DXGKARG_GETROOTPAGETABLESIZE,
+            D3DGPU_PHYSICAL_ADDRESS,
+            DXGKARG_SETROOTPAGETABLE,
+            DXGK_DESCRIBEALLOCATIONFLAGS,
+            DXGKARG_DESCRIBEALLOCATION,
+            DXGK_OPENALLOCATIONINFO,
+            DXGK_OPENALLOCATIONFLAGS,
+            DXGKARG_OPENALLOCATION,
+            DXGKARG_CLOSEALLOCATION,
+            DXGK_NODEMETADATA,
+            DXGK_NODEMETADATA_FLAGS,
+        )
+        .to_vec()
+    }
+
     #[test]
     fn every_record_is_valid_all_zero() {
         let checked: Vec<&str> = [
@@ -355,6 +408,7 @@ mod tests {
             dirty_tracking_and_migration_records(),
             partition_records(),
             sriov_and_allocation_records(),
+            render_records(),
         ]
         .concat();
         let missing: Vec<_> = RECORDS
