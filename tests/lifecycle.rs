@@ -323,11 +323,11 @@ fn render_less_answers_of_the_mandatory_slots() {
     let null = core::ptr::null_mut();
     unsafe {
         assert_eq!(
-            t.DxgkDdiCreateDevice.unwrap()(ctx, null),
+            t.DxgkDdiCreateDevice.unwrap()(ctx, core::ptr::null_mut()),
             STATUS_INVALID_PARAMETER
         );
         assert_eq!(
-            t.DxgkDdiCreateDevice.unwrap()(forged(), null),
+            t.DxgkDdiCreateDevice.unwrap()(forged(), core::ptr::null_mut()),
             STATUS_INVALID_PARAMETER
         );
         assert_eq!(

@@ -28,6 +28,7 @@ use crate::ops::*;
 mod basis;
 mod finish;
 mod qai;
+mod render;
 mod stats;
 mod vgpu;
 
@@ -71,6 +72,10 @@ pub struct World {
     sriov: DXGKDDI_SRIOV_INTERFACE,
     /// Every allocation handle CreateAllocation returned, in order.
     allocs: Vec<usize>,
+    /// Every device handle CreateDevice returned, in order.
+    devices: Vec<usize>,
+    /// Every context handle CreateContext returned, in order.
+    contexts: Vec<usize>,
     /// Every blob a Save filled, in order.
     blobs: Vec<Vec<u8>>,
     /// What CreateVirtualGpu asked for, by model uid.
@@ -133,6 +138,8 @@ impl World {
             issued: Vec::new(),
             partition,
             allocs: Vec::new(),
+            devices: Vec::new(),
+            contexts: Vec::new(),
             blobs: Vec::new(),
             asked: std::collections::BTreeMap::new(),
             luids: Vec::new(),
@@ -293,6 +300,7 @@ impl World {
                 status == STATUS_SUCCESS
             }
             Op::Vgpu(v) => self.vgpu(op, v)?,
+            Op::Render(r) => self.render(op, r)?,
         };
         let kind = &mut self.stats.by_kind[op.kind()];
         kind.0 += 1;

@@ -14,6 +14,7 @@
 
 use dxgk_sys::*;
 
+pub mod render;
 pub mod vgpu;
 pub use vgpu::{Blob, Gpu};
 
@@ -160,6 +161,8 @@ pub struct Model {
     flaw: Flaw,
     /// GPU partitioning and live migration (see [`vgpu`]).
     gpu: Gpu,
+    /// Devices and contexts (see [`render`]).
+    pub render: render::Render,
 }
 
 impl Model {
@@ -171,6 +174,7 @@ impl Model {
             live: Vec::new(),
             flaw,
             gpu: Gpu::new(),
+            render: render::Render::default(),
         }
     }
 
@@ -537,6 +541,7 @@ impl Model {
         self.started = false;
         self.live.clear();
         self.gpu_stopped();
+        self.render.stopped();
     }
 
     /// `DxgkDdiStartDevice`: a stopped adapter starts, with no bases.

@@ -214,6 +214,8 @@ pub enum Op {
     /// A GPU-partition or live-migration DDI (or the allocation path a
     /// vGPU's reserve comes through).
     Vgpu(VgpuOp),
+    /// A render-object DDI (devices, contexts).
+    Render(RenderOp),
 }
 
 impl Op {
@@ -231,9 +233,9 @@ impl Op {
     ];
 
     /// Names of the operation kinds, in [`Op::kind`] order: the base kinds,
-    /// then [`VgpuOp::KINDS`].
-    pub const KINDS: [&'static str; 9 + VgpuOp::KINDS.len()] = {
-        let mut all = [""; 9 + VgpuOp::KINDS.len()];
+    /// then [`VgpuOp::KINDS`], then [`RenderOp::KINDS`].
+    pub const KINDS: [&'static str; 9 + VgpuOp::KINDS.len() + RenderOp::KINDS.len()] = {
+        let mut all = [""; 9 + VgpuOp::KINDS.len() + RenderOp::KINDS.len()];
         let mut i = 0;
         while i < Self::BASE_KINDS.len() {
             all[i] = Self::BASE_KINDS[i];
@@ -243,6 +245,11 @@ impl Op {
         while j < VgpuOp::KINDS.len() {
             all[Self::BASE_KINDS.len() + j] = VgpuOp::KINDS[j];
             j += 1;
+        }
+        let mut k = 0;
+        while k < RenderOp::KINDS.len() {
+            all[Self::BASE_KINDS.len() + VgpuOp::KINDS.len() + k] = RenderOp::KINDS[k];
+            k += 1;
         }
         all
     };
@@ -261,6 +268,7 @@ impl Op {
             Self::StopDevice => 7,
             Self::StartDevice => 8,
             Self::Vgpu(v) => 9 + v.kind(),
+            Self::Render(r) => 9 + VgpuOp::KINDS.len() + r.kind(),
         }
     }
 }
@@ -656,12 +664,82 @@ impl VgpuOp {
     }
 }
 
+
+// ------------------------------------------------ render objects
+
+/// Which device or context handle a render call passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjSel {
+    /// The `n`-th most recent handle of that kind the driver returned in
+    /// this sequence (0 is the latest; modulo how many; NULL if none yet):
+    /// live, destroyed, or from before a restart.
+    Issued(u8),
+    /// NULL.
+    Null,
+    /// Any value.
+    Forged(u64),
+}
+
+/// A render-object DDI (devices and contexts of the adapter under test).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderOp {
+    /// `DxgkDdiCreateDevice` (`SystemDevice` or not, no process).
+    CreateDevice {
+        /// `Flags.SystemDevice`.
+        system: bool,
+    },
+    /// `DxgkDdiDestroyDevice`.
+    DestroyDevice {
+        /// `hDevice`.
+        device: ObjSel,
+    },
+    /// `DxgkDdiCreateContext` on `device`, node `node`, engine 0.
+    CreateContext {
+        /// `hDevice`.
+        device: ObjSel,
+        /// `NodeOrdinal`.
+        node: u8,
+    },
+    /// `DxgkDdiDestroyContext`.
+    DestroyContext {
+        /// `hContext`.
+        context: ObjSel,
+    },
+}
+
+impl RenderOp {
+    /// Names of the render operation kinds, in [`RenderOp::kind`] order.
+    pub const KINDS: [&'static str; 4] = [
+        "CreateDevice",
+        "DestroyDevice",
+        "CreateContext",
+        "DestroyContext",
+    ];
+
+    /// Index of this operation's kind in [`RenderOp::KINDS`].
+    #[must_use]
+    pub fn kind(&self) -> usize {
+        match self {
+            Self::CreateDevice { .. } => 0,
+            Self::DestroyDevice { .. } => 1,
+            Self::CreateContext { .. } => 2,
+            Self::DestroyContext { .. } => 3,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_kind_names_agree() {
-        assert_eq!(&Op::KINDS[9..], &VgpuOp::KINDS[..]);
+        let vgpu_end = 9 + VgpuOp::KINDS.len();
+        assert_eq!(&Op::KINDS[9..vgpu_end], &VgpuOp::KINDS[..]);
+        assert_eq!(&Op::KINDS[vgpu_end..], &RenderOp::KINDS[..]);
+        let op = Op::Render(RenderOp::DestroyContext {
+            context: ObjSel::Null,
+        });
+        assert_eq!(Op::KINDS[op.kind()], "DestroyContext");
     }
 }
