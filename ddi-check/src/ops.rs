@@ -664,7 +664,6 @@ impl VgpuOp {
     }
 }
 
-
 // ------------------------------------------------ render objects
 
 /// Which device or context handle a render call passes.

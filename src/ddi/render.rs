@@ -19,8 +19,8 @@ use crate::render::{
     ContextHandle, Device, DeviceHandle, GPU_MMU, NODE_COUNT, ProcessHandle, Render, RootPageTable,
 };
 
-// SAFETY (all four): Dxgkrnl passes the whole record to the DDI that takes
-// it (each DDI's documented contract); none states a size of its own.
+// SAFETY: Dxgkrnl passes the whole record to the DDI that takes it (each
+// DDI's documented contract); none of these states a size of its own.
 unsafe impl ArgRecord for DXGKARG_CREATEDEVICE {}
 // SAFETY: as above.
 unsafe impl ArgRecord for DXGKARG_CREATECONTEXT {}
@@ -288,16 +288,20 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetNodeMetadata(
         if node >= NODE_COUNT || physical_adapter != 0 {
             return Err(Status::InvalidParameter);
         }
-        let mut metadata = DXGK_NODEMETADATA::default();
-        metadata.EngineType = DXGK_ENGINE_TYPE(DXGK_ENGINE_TYPE_3D);
         let mut name = [0u16; 32];
         // The last unit stays 0: the name is NUL-terminated.
         for (dst, src) in name.iter_mut().take(31).zip(NODE_NAME.encode_utf16()) {
             *dst = src;
         }
-        metadata.FriendlyName = name;
-        metadata.GpuMmuSupported = u8::from(node_uses_gpu_mmu());
-        metadata.IoMmuSupported = 0;
+        let metadata = DXGK_NODEMETADATA {
+            EngineType: DXGK_ENGINE_TYPE(DXGK_ENGINE_TYPE_3D),
+            FriendlyName: name,
+            Flags: DXGK_NODEMETADATA_FLAGS {
+                Value: NodeMetadataFlags::empty(),
+            },
+            GpuMmuSupported: u8::from(node_uses_gpu_mmu()),
+            IoMmuSupported: 0,
+        };
         // SAFETY: NULL or writable for one `DXGK_NODEMETADATA` (this
         // function's contract); the write is unaligned-safe.
         unsafe { crate::ddi::write_out(pGetNodeMetadata, metadata) }

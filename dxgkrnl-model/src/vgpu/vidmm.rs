@@ -34,7 +34,10 @@ pub const APERTURE_SEGMENT: (u32, u64) = (1, 64 << 20);
 /// The pinned ranges (segment, offset, size) of ordinary allocations, per
 /// adapter context (vGPU reserves are pinned in the adapter's
 /// `GpuVirtualization` state). Locked before that state, never after.
-static ORDINARY_PINS: Mutex<BTreeMap<usize, Vec<(u32, u64, u64)>>> = Mutex::new(BTreeMap::new());
+static ORDINARY_PINS: Mutex<BTreeMap<usize, Vec<PinnedRange>>> = Mutex::new(BTreeMap::new());
+
+/// A pinned range: (segment, offset, size).
+type PinnedRange = (u32, u64, u64);
 
 /// Where VidMm placed an allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
