@@ -12,7 +12,8 @@
 //! call each of them while another thread holds the adapter lock for
 //! writing. A DDI added later that may run above PASSIVE_LEVEL
 //! (SubmitCommand, a real interrupt routine, PreemptCommand with an engine)
-//! joins the table.
+//! joins the table. Two live elsewhere: DxgkDdiGetRootPageTableSize and
+//! DxgkDdiSetRootPageTable (`ddi::render`, pages without an IRQL).
 
 use dxgk_sys::*;
 
@@ -80,6 +81,16 @@ pub const ABOVE_PASSIVE: &[RaisedDdi] = &[
         name: "DxgkDdiSetVirtualMachineData",
         max_irql: MaxIrql::Any,
         answer: "STATUS_SUCCESS: the VM data is accepted, nothing to keep (the page gives no IRQL)",
+    },
+    RaisedDdi {
+        name: "DxgkDdiGetRootPageTableSize",
+        max_irql: MaxIrql::Any,
+        answer: "the size in bytes, a multiple of 4 KiB (the page gives no IRQL); arithmetic only (ddi::render)",
+    },
+    RaisedDdi {
+        name: "DxgkDdiSetRootPageTable",
+        max_irql: MaxIrql::Any,
+        answer: "nothing (VOID; the page gives no IRQL): recorded lock-free (render::root)",
     },
     RaisedDdi {
         name: "DxgkDdiSetStablePowerState",

@@ -17,6 +17,7 @@ use crate::foundation::status::{Result, Status, to_ntstatus};
 use crate::render::table::adapter_of;
 use crate::render::{
     ContextHandle, Device, DeviceHandle, GPU_MMU, NODE_COUNT, ProcessHandle, Render, RootPageTable,
+    root,
 };
 
 // SAFETY: Dxgkrnl passes the whole record to the DDI that takes it (each
@@ -172,6 +173,12 @@ pub(crate) unsafe extern "system" fn DxgkDdiDestroyContext(hContext: HANDLE) -> 
 
 /// `DxgkDdiCreateProcess`: a GPU-VA process; its handle goes in `hKmdProcess`.
 ///
+/// PASSIVE_LEVEL: its page gives no IRQL, but lets the driver call
+/// `DxgkCbReserveVirtualAddressRange` from it, a PASSIVE_LEVEL callback; so it
+/// takes the adapter and render locks. DestroyProcess, its counterpart on
+/// the same process-lifetime path (and likewise without an IRQL on its page),
+/// is taken to run at PASSIVE_LEVEL too (an assumption, `docs/contract.md`).
+///
 /// Returns `STATUS_INVALID_PARAMETER` for an unknown or unstarted adapter or
 /// a NULL block, `STATUS_NO_MEMORY` when the adapter holds 256 processes.
 ///
@@ -210,8 +217,11 @@ pub(crate) unsafe extern "system" fn DxgkDdiDestroyProcess(
 
 /// `DxgkDdiGetRootPageTableSize`: the bytes of a root page table holding at
 /// least `NumberOfPte` entries (`crate::render::GPU_MMU`: 8-byte entries,
-/// whole 4 KiB pages), and in `NumberOfPte` the entries it holds. Physical
-/// adapter 0 only; 0 bytes for anything else (the DDI has no status).
+/// whole 4 KiB pages, at least one), and in `NumberOfPte` the entries it
+/// holds. Its page gives no IRQL, so it is in `ddi::irql::ABOVE_PASSIVE`:
+/// arithmetic on its block only, no lock, no adapter lookup (`hAdapter` is
+/// only checked to have an adapter handle's shape). Physical adapter 0
+/// only; 0 bytes, nothing written, for anything else (the DDI has no status).
 ///
 /// # Safety
 /// `pArgs` is NULL or a readable and writable block.
@@ -219,8 +229,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetRootPageTableSize(
     hAdapter: HANDLE,
     pArgs: *mut DXGKARG_GETROOTPAGETABLESIZE,
 ) -> SIZE_T {
-    registry::with_adapter(hAdapter, |adapter| {
-        adapter.started()?;
+    (|| {
+        registry::AdapterHandle::from_raw(hAdapter)?;
         // SAFETY: NULL or a readable and writable block (this function's contract).
         let mut block = unsafe { ArgBlock::new(pArgs) }?;
         let args = block.get();
@@ -231,13 +241,16 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetRootPageTableSize(
         let bytes = usize::try_from(bytes).map_err(|_| Status::InvalidParameter)?;
         block.update(|args| args.NumberOfPte = entries);
         Ok(bytes)
-    })
+    })()
     .unwrap_or(0)
 }
 
 /// `DxgkDdiSetRootPageTable`: records the context's root page table
-/// (segment, offset, entries); the software engine never walks it. The DDI
-/// returns nothing: a bad context or block is ignored.
+/// (segment, offset, entries) in `crate::render::root`; the software engine
+/// never walks it. Its page gives no IRQL, so it is in
+/// `ddi::irql::ABOVE_PASSIVE`: lock-free and allocation-free. The DDI
+/// returns nothing: a NULL block, a value that is not a context handle, or
+/// 0 entries is ignored.
 ///
 /// # Safety
 /// `pSetPageTable` is NULL or a readable block.
@@ -245,20 +258,24 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetRootPageTable(
     hAdapter: HANDLE,
     pSetPageTable: *const DXGKARG_SETROOTPAGETABLE,
 ) {
-    let _ = registry::with_adapter(hAdapter, |adapter| {
-        let started = adapter.started()?;
+    let _ = hAdapter;
+    let _ = (|| {
         // SAFETY: NULL or a readable block (this function's contract).
         let args = unsafe { ArgBlock::new(pSetPageTable) }?.get();
         let context = ContextHandle::from_raw(args.hContext)?;
-        started.render.write().set_root_page_table(
+        if args.NumEntries == 0 {
+            return Err(Status::InvalidParameter);
+        }
+        root::record(
             context,
             RootPageTable {
                 segment: args.Address.SegmentId,
                 offset: args.Address.SegmentOffset,
                 entries: args.NumEntries,
             },
-        )
-    });
+        );
+        Ok(())
+    })();
 }
 
 /// `DxgkDdiGetNodeMetadata`: node 0 of physical adapter 0 (the low and high

@@ -25,6 +25,7 @@
 //! lock, never together with the partitioning lock (`docs/locking.md`).
 
 pub mod allocation;
+pub(crate) mod root;
 pub(crate) mod table;
 
 use alloc::vec::Vec;
@@ -117,7 +118,7 @@ pub(crate) struct Device {
     pub(crate) process: Option<ProcessHandle>,
 }
 
-/// A root page table as VidMm placed it (recorded, never walked).
+/// A root page table as VidMm placed it (recorded, never walked: `root`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RootPageTable {
     /// Driver segment id.
@@ -137,8 +138,6 @@ pub(crate) struct Context {
     pub(crate) node: u32,
     /// `DXGK_CREATECONTEXTFLAGS`, as given.
     pub(crate) flags: u32,
-    /// The root page table SetRootPageTable last gave it.
-    pub(crate) root: Option<RootPageTable>,
 }
 
 /// What the driver tells VidSch about a new context (`DXGK_CONTEXTINFO`).
@@ -335,7 +334,6 @@ impl Render {
                 device,
                 node,
                 flags,
-                root: None,
             })
             .map_err(|_| Status::NoMemory)?;
         let info = ContextInfo {
@@ -363,23 +361,6 @@ impl Render {
         self.contexts.remove(context)
     }
 
-    /// `DxgkDdiSetRootPageTable`: records where the context's root page table is.
-    ///
-    /// # Errors
-    /// `InvalidHandle` for an unknown context; `InvalidParameter` for an
-    /// empty table.
-    pub(crate) fn set_root_page_table(
-        &mut self,
-        context: ContextHandle,
-        root: RootPageTable,
-    ) -> Result<()> {
-        if root.entries == 0 {
-            return Err(Status::InvalidParameter);
-        }
-        self.contexts.get_mut(context)?.root = Some(root);
-        Ok(())
-    }
-
     /// Where an allocation of `data` may live.
     fn segment_for(&self, data: &AllocationData) -> Result<SegmentId> {
         let (segment, room) = if data.kind.in_aperture() {
@@ -405,19 +386,16 @@ impl Render {
         if self.allocations.room() < datas.len() {
             return Err(Status::NoMemory);
         }
-        let mut placed = try_vec(datas.len())?;
+        // Checked whole before anything is published (all or none).
         for data in datas {
-            let segment = self.segment_for(data)?;
-            push(
-                &mut placed,
-                Allocation {
-                    data: *data,
-                    segment,
-                },
-            )?;
+            self.segment_for(data)?;
         }
-        let mut out = try_vec(placed.len())?;
-        for a in placed {
+        let mut out = try_vec(datas.len())?;
+        for data in datas {
+            let a = Allocation {
+                data: *data,
+                segment: self.segment_for(data)?,
+            };
             push(&mut out, (self.allocations.insert(a)?, a))?;
         }
         Ok(out)

@@ -111,18 +111,6 @@ impl<T, const TAG: u8> ScopedTable<T, TAG> {
         self.slots.get(i).ok_or(Status::InvalidHandle)?.get(handle)
     }
 
-    /// The value `handle` names, mutably.
-    ///
-    /// # Errors
-    /// `InvalidHandle` for a stale, foreign or unknown handle.
-    pub(crate) fn get_mut(&mut self, handle: Handle<TAG>) -> Result<&mut T> {
-        let i = self.index(handle)?;
-        self.slots
-            .get_mut(i)
-            .ok_or(Status::InvalidHandle)?
-            .get_mut(handle)
-    }
-
     /// Unpublishes the value `handle` names and returns it.
     ///
     /// # Errors

@@ -104,15 +104,17 @@ fn the_root_page_table_follows_the_geometry() {
         })
         .unwrap();
     let (c, _) = r.create_context(d, 0, 0, 0).unwrap();
-    let root = RootPageTable {
+    let root_table = RootPageTable {
         segment: 2,
         offset: 0x10_0000,
         entries: 512,
     };
-    r.set_root_page_table(c, root).unwrap();
-    assert_eq!(r.context(c).unwrap().root, Some(root));
-    assert_eq!(
-        r.set_root_page_table(c, RootPageTable { entries: 0, ..root }),
-        Err(Status::InvalidParameter)
-    );
+    assert_eq!(root::recorded(c), None);
+    root::record(c, root_table);
+    assert_eq!(root::recorded(c), Some(root_table));
+    // A later context in the same slot does not read the earlier's record.
+    r.destroy_context(c).unwrap();
+    let (again, _) = r.create_context(d, 0, 0, 0).unwrap();
+    assert_eq!(again.slot(), c.slot());
+    assert_eq!(root::recorded(again), None);
 }
