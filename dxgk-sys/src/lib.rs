@@ -28,6 +28,7 @@ mod dispmprt;
 mod migration;
 mod partition;
 mod qai;
+mod render;
 mod segment;
 mod sriov;
 mod status;
@@ -40,6 +41,7 @@ pub use dispmprt::*;
 pub use migration::*;
 pub use partition::*;
 pub use qai::*;
+pub use render::*;
 pub use segment::*;
 pub use sriov::*;
 pub use status::*;
@@ -189,6 +191,27 @@ pub const RECORDS: &[abi::RecordInfo] = &[
     DXGK_MMUDESCRIPTOR::ABI,
     DXGK_QUERYMMUSIN::ABI,
     DXGK_QUERYMMUSOUT::ABI,
+    // The render core's object DDIs (render.rs).
+    DXGK_CREATEDEVICEFLAGS::ABI,
+    DXGK_DEVICEINFO::ABI,
+    DXGKARG_CREATEDEVICE::ABI,
+    DXGK_CREATECONTEXTFLAGS::ABI,
+    DXGK_CONTEXTINFO_CAPS::ABI,
+    DXGK_CONTEXTINFO::ABI,
+    DXGKARG_CREATECONTEXT::ABI,
+    DXGK_CREATEPROCESSFLAGS::ABI,
+    DXGKARG_CREATEPROCESS::ABI,
+    DXGKARG_GETROOTPAGETABLESIZE::ABI,
+    D3DGPU_PHYSICAL_ADDRESS::ABI,
+    DXGKARG_SETROOTPAGETABLE::ABI,
+    DXGK_DESCRIBEALLOCATIONFLAGS::ABI,
+    DXGKARG_DESCRIBEALLOCATION::ABI,
+    DXGK_OPENALLOCATIONINFO::ABI,
+    DXGK_OPENALLOCATIONFLAGS::ABI,
+    DXGKARG_OPENALLOCATION::ABI,
+    DXGKARG_CLOSEALLOCATION::ABI,
+    DXGK_NODEMETADATA::ABI,
+    DXGK_NODEMETADATA_FLAGS::ABI,
 ];
 
 /// Every C enum this crate declares, with its enumerators, for the ABI test.
@@ -232,6 +255,8 @@ pub const ENUMS: &[(&str, &[abi::ConstInfo])] = &[
     ),
     ("DXGK_SEGMENTTYPE", DXGK_SEGMENTTYPE::CONSTANTS),
     ("DXGK_PAGESIZE", DXGK_PAGESIZE::CONSTANTS),
+    ("D3DDDIFORMAT", D3DDDIFORMAT::CONSTANTS),
+    ("D3DDDI_ROTATION", D3DDDI_ROTATION::CONSTANTS),
 ];
 
 /// Every `#define` and NTSTATUS code this crate declares, for the ABI test.
@@ -239,6 +264,7 @@ pub const MACRO_CONSTANTS: &[&[abi::ConstInfo]] = &[
     INTERFACE_VERSIONS,
     PARTITION_CONSTANTS,
     SRIOV_CONSTANTS,
+    RENDER_CONSTANTS,
     NTSTATUS_CODES,
     CAPS_CONSTANTS,
 ];
@@ -430,6 +456,33 @@ mod tests {
         .to_vec()
     }
 
+    /// The render core's object DDIs.
+    fn render_records() -> Vec<&'static str> {
+        each!(
+            DXGK_CREATEDEVICEFLAGS,
+            DXGK_DEVICEINFO,
+            DXGKARG_CREATEDEVICE,
+            DXGK_CREATECONTEXTFLAGS,
+            DXGK_CONTEXTINFO_CAPS,
+            DXGK_CONTEXTINFO,
+            DXGKARG_CREATECONTEXT,
+            DXGK_CREATEPROCESSFLAGS,
+            DXGKARG_CREATEPROCESS,
+            DXGKARG_GETROOTPAGETABLESIZE,
+            D3DGPU_PHYSICAL_ADDRESS,
+            DXGKARG_SETROOTPAGETABLE,
+            DXGK_DESCRIBEALLOCATIONFLAGS,
+            DXGKARG_DESCRIBEALLOCATION,
+            DXGK_OPENALLOCATIONINFO,
+            DXGK_OPENALLOCATIONFLAGS,
+            DXGKARG_OPENALLOCATION,
+            DXGKARG_CLOSEALLOCATION,
+            DXGK_NODEMETADATA,
+            DXGK_NODEMETADATA_FLAGS,
+        )
+        .to_vec()
+    }
+
     #[test]
     fn every_record_is_valid_all_zero() {
         let checked: Vec<&str> = [
@@ -438,6 +491,7 @@ mod tests {
             partition_records(),
             sriov_and_allocation_records(),
             segment_records(),
+            render_records(),
         ]
         .concat();
         let missing: Vec<_> = RECORDS
