@@ -17,6 +17,7 @@ use crate::foundation::status::{Result, Status};
 use crate::kernel::KernelInterface;
 use crate::kernel::sync::{AtomicU32, Ordering, RwLock};
 use crate::memory::MemoryConfig;
+use crate::memory::backing::Backings;
 use crate::vgpu::Partitioning;
 use crate::vgpu::options::PartitionConfig;
 
@@ -30,6 +31,12 @@ pub(crate) struct Started {
     /// behind the partitioning lock (`crate::vgpu` for who takes it how);
     /// `None` when it is disabled or no segment is tracked.
     pub(crate) partitions: Option<RwLock<Partitioning>>,
+    /// The bytes of each VRAM segment (`crate::memory::backing`), chunks
+    /// committed on first write; freed at StopDevice (on the host, once no
+    /// `crate::host::VramRef` holds one either). The software engine is its
+    /// first reader on Windows.
+    #[cfg_attr(target_os = "windows", allow(dead_code))]
+    pub(crate) vram: Backings,
 }
 
 impl Started {
@@ -187,11 +194,13 @@ impl Adapter {
         &self.refs
     }
 
-    /// Moves the adapter to `Started`, building its memory-basis tracker.
+    /// Moves the adapter to `Started`, building its memory-basis tracker and
+    /// its VRAM backings (their chunk tables only).
     ///
     /// # Errors
-    /// `InvalidDeviceState` if it is already started; `NoMemory` if the tracker
-    /// cannot be allocated (the adapter is then unchanged).
+    /// `InvalidDeviceState` if it is already started; `NoMemory` if the
+    /// tracker or a backing's chunk table cannot be allocated (the adapter is
+    /// then unchanged).
     pub(crate) fn start(&mut self, kernel: KernelInterface) -> Result<()> {
         if matches!(self.lifecycle, Lifecycle::Started(_)) {
             return Err(Status::InvalidDeviceState);
@@ -201,10 +210,12 @@ impl Adapter {
             Some(p) => Some(RwLock::try_new(p)?),
             None => None,
         };
+        let vram = Backings::new(self.memory.segments())?;
         self.lifecycle = Lifecycle::Started(Started {
             kernel,
             bases,
             partitions,
+            vram,
         });
         Ok(())
     }
