@@ -72,7 +72,7 @@ pub struct MigrationConfig {
 pub enum MigrationError {
     /// The configuration cannot be simulated.
     Config(String),
-    /// Simulated VRAM could not be allocated.
+    /// The adapters' VRAM (the driver's backing) is not available.
     Vram(VramError),
     /// A DDI (or a check the model makes where Dxgkrnl would) failed.
     Driver {
