@@ -327,10 +327,10 @@ mod tests {
 mod loom_tests {
     use super::*;
 
-    /// Two threads commit the same block: both get the one the CAS
-    /// installed, the loser's allocation is freed (loom's leak check and
-    /// the allocator see it), and a word stored by one is seen by the other
-    /// after a join.
+    /// Two threads commit the same block, in every interleaving loom
+    /// explores: both get the one the CAS installed (the loser takes the
+    /// other branch, which frees its own), and a word stored by one is seen
+    /// by the other after a join.
     #[test]
     fn racing_commits_agree_on_one_block_under_loom() {
         loom::model(|| {
