@@ -240,9 +240,23 @@ impl<T> Drop for Shared<T> {
             return;
         }
         core::sync::atomic::fence(core::sync::atomic::Ordering::Acquire);
+        self.drop_last();
+    }
+}
+
+#[cfg(not(loom))]
+impl<T> Shared<T> {
+    /// Drops the value and frees the box: the last reference's part of
+    /// `drop`, out of line (as `Arc`'s `drop_slow`), so that the drop glue
+    /// inlined into every owner stays a decrement and a call. (Inlined, the
+    /// VRAM backing's chunk loop made AddDevice's code hoist pool routines
+    /// into registers the image's stack check cannot resolve.)
+    #[inline(never)]
+    fn drop_last(&mut self) {
         let raw = self.ptr.as_ptr();
-        // SAFETY: this was the last reference (the count reached 0), so
-        // nothing else can reach the box; it was initialised by `try_new`.
+        // SAFETY: called once, by `drop` of the last reference (the count
+        // reached 0), so nothing else can reach the box; it was initialised
+        // by `try_new`.
         unsafe { ptr::drop_in_place(raw) };
         // SAFETY: allocated by `try_new` with this layout, freed once (the
         // last reference is gone and its value was dropped just above).
