@@ -10,13 +10,14 @@
 //!
 //! # Lazily committed chunks
 //! A segment is a table of [`CHUNK`]-byte chunks (1 MiB), each allocated
-//! zeroed the first time something stores a non-zero byte into it
-//! (`crate::kernel::lazy::OnceBlock`: racing committers agree on one chunk
-//! by a CAS; the loser frees its copy). An untouched chunk reads as zeros.
+//! zeroed the first time something stores into it (zeros written by
+//! `write_bytes`, `fill` or `copy_from` commit nothing), by
+//! `crate::kernel::lazy::OnceBlock`: racing committers agree on one chunk
+//! by a CAS; the loser frees its copy. An untouched chunk reads as zeros.
 //! So a segment costs at start only its chunk table, 8 bytes per MiB
-//! (**8 KiB per GiB**; 8 MiB for the 1 TiB the largest accepted segment
-//! would need, 2 GiB at `MAX_SEGMENT_SIZE`, which StartDevice then refuses
-//! with `STATUS_NO_MEMORY`), and then 1 MiB per chunk touched.
+//! (**8 KiB per GiB**, 8 MiB per TiB; 2 GiB at `MAX_SEGMENT_SIZE`, 256 TiB,
+//! which StartDevice refuses with `STATUS_NO_MEMORY` where the pool cannot
+//! give it), and then 1 MiB per chunk touched.
 //!
 //! Committing a chunk is one non-paged allocation of 1 MiB, zeroed (the
 //! pool zeroes it, or the allocator does), done by the writer that first
