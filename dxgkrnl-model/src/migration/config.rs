@@ -87,7 +87,7 @@ impl core::fmt::Display for MigrationError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::Config(message) => f.write_str(message),
-            Self::Vram(e) => write!(f, "simulated VRAM: {e} (try a smaller VRAM size)"),
+            Self::Vram(e) => write!(f, "VRAM: {e} (try a smaller VRAM size)"),
             Self::Driver { step, status } => write!(f, "{step} failed: {status:?}"),
         }
     }
