@@ -480,6 +480,18 @@ impl Backings {
         Ok(Self { segments: out })
     }
 
+    /// The bytes of segment `id`, for a driver-side writer (the software
+    /// engine): `started.vram.segment(id)?.write_bytes(offset, bytes)?`.
+    ///
+    /// # Errors
+    /// `InvalidParameter` when `id` is not a configured VRAM segment.
+    #[allow(dead_code)] // The software engine's entry; until it lands, tests only.
+    pub(crate) fn segment(&self, id: SegmentId) -> Result<&Backing> {
+        self.get(id)
+            .map(|shared| &**shared)
+            .ok_or(Status::InvalidParameter)
+    }
+
     /// The backing of segment `id`, if it is a configured segment.
     pub(crate) fn get(&self, id: SegmentId) -> Option<&Shared<Backing>> {
         self.segments

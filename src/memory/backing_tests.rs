@@ -184,6 +184,17 @@ fn backings_follow_the_configured_segments() {
     assert_eq!(backings.get(SegmentId(2)).map(|b| b.size()), Some(64 * MIB));
     assert_eq!(backings.get(SegmentId(5)).map(|b| b.size()), Some(3 * MIB));
     assert!(backings.get(SegmentId(1)).is_none());
+    // The engine's path: (segment, offset, bytes) -> Result.
+    backings
+        .segment(SegmentId(2))
+        .unwrap()
+        .write_bytes(8, &[7])
+        .unwrap();
+    assert_eq!(backings.segment(SegmentId(2)).unwrap().read_word(8), Ok(7));
+    assert_eq!(
+        backings.segment(SegmentId(1)).err(),
+        Some(Status::InvalidParameter)
+    );
     let kept = backings.get(SegmentId(5)).unwrap().try_clone().unwrap();
     kept.write_bytes(0, &[9]).unwrap();
     drop(backings);
