@@ -15,6 +15,7 @@
 //! | 1 | `kernel` | the per-platform seam (allocation, debug output, `DxgkInitialize`), Dxgkrnl's callbacks (`KernelInterface`), the lock and atomics (`kernel::sync`) |
 //! | 2 | `basis` | memory bases and their dirty-bit tracking (`Tracker`, bitplanes) |
 //! | 2 | `memory` | the adapter's memory segments and their configuration |
+//! | 3 | [`engine`] | the software engine: command format, submission ring, fence order, preemption and TDR state |
 //! | 3 | `savestate` | the live-migration saved-state format, the per-VF migration state machine, the triage event's wire format |
 //! | 4 | [`vgpu`] | GPU partitioning (partition count, profiles, the vGPU table, VRAM reserves, synthetic SR-IOV functions); [`vgpu::escape`] is the public wire format of the vGPU escape |
 //! | 5 | [`migration`] | per-VF live migration; the public paths of the saved-state format ([`migration::inspect`], [`migration::triage`]) |
@@ -57,6 +58,8 @@ mod adapter;
 mod basis;
 #[cfg(not(loom))]
 pub mod ddi;
+#[cfg(not(loom))]
+pub mod engine;
 mod foundation;
 #[cfg(all(not(target_os = "windows"), not(loom)))]
 pub mod host;
@@ -77,3 +80,5 @@ pub use ddi::basis::sw_mark_dirty;
 #[cfg(not(loom))]
 pub use ddi::entry::{DriverEntry, initialization_data};
 pub use foundation::status::Status;
+#[cfg(all(not(target_os = "windows"), not(loom)))]
+pub use kernel::dma::HostMdl;

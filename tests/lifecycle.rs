@@ -331,8 +331,8 @@ fn render_less_answers_of_the_mandatory_slots() {
             STATUS_INVALID_PARAMETER
         );
         assert_eq!(
-            t.DxgkDdiBuildPagingBuffer.unwrap()(ctx, null),
-            STATUS_NOT_SUPPORTED
+            t.DxgkDdiBuildPagingBuffer.unwrap()(ctx, null.cast()),
+            STATUS_INVALID_PARAMETER
         );
         assert_eq!(
             t.DxgkDdiDestroyDevice.unwrap()(null),

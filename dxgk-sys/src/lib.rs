@@ -24,6 +24,7 @@ mod alloc;
 mod base;
 mod dirty;
 mod dispmprt;
+mod engine;
 mod migration;
 mod partition;
 mod qai;
@@ -34,6 +35,7 @@ pub use alloc::*;
 pub use base::*;
 pub use dirty::*;
 pub use dispmprt::*;
+pub use engine::*;
 pub use migration::*;
 pub use partition::*;
 pub use qai::*;
@@ -152,6 +154,19 @@ pub const RECORDS: &[abi::RecordInfo] = &[
     DXGKARG_CREATEALLOCATION::ABI,
     DXGK_DESTROYALLOCATIONFLAGS::ABI,
     DXGKARG_DESTROYALLOCATION::ABI,
+    // The software engine (engine.rs).
+    DXGKARG_BUILDPAGINGBUFFER::ABI,
+    DXGK_SUBMITCOMMANDFLAGS::ABI,
+    DXGKARG_SUBMITCOMMAND::ABI,
+    DXGKARG_SUBMITCOMMANDVIRTUAL::ABI,
+    DXGK_PREEMPTCOMMANDFLAGS::ABI,
+    DXGKARG_PREEMPTCOMMAND::ABI,
+    DXGKCB_NOTIFY_INTERRUPT_DATA_FLAGS::ABI,
+    DXGKARGCB_NOTIFY_INTERRUPT_DATA::ABI,
+    DXGK_ENGINESTATUS::ABI,
+    DXGKARG_QUERYENGINESTATUS::ABI,
+    DXGKARG_RESETENGINE::ABI,
+    DXGKARG_QUERYDEPENDENTENGINEGROUP::ABI,
 ];
 
 /// Every C enum this crate declares, with its enumerators, for the ABI test.
@@ -189,6 +204,11 @@ pub const ENUMS: &[(&str, &[abi::ConstInfo])] = &[
         "D3DKMDT_STANDARDALLOCATION_TYPE",
         D3DKMDT_STANDARDALLOCATION_TYPE::CONSTANTS,
     ),
+    (
+        "DXGK_BUILDPAGINGBUFFER_OPERATION",
+        DXGK_BUILDPAGINGBUFFER_OPERATION::CONSTANTS,
+    ),
+    ("DXGK_INTERRUPT_TYPE", DXGK_INTERRUPT_TYPE::CONSTANTS),
 ];
 
 /// Every `#define` and NTSTATUS code this crate declares, for the ABI test.
@@ -348,6 +368,25 @@ mod tests {
         .to_vec()
     }
 
+    /// The software engine's records.
+    fn engine_records() -> Vec<&'static str> {
+        each!(
+            DXGKARG_BUILDPAGINGBUFFER,
+            DXGK_SUBMITCOMMANDFLAGS,
+            DXGKARG_SUBMITCOMMAND,
+            DXGKARG_SUBMITCOMMANDVIRTUAL,
+            DXGK_PREEMPTCOMMANDFLAGS,
+            DXGKARG_PREEMPTCOMMAND,
+            DXGKCB_NOTIFY_INTERRUPT_DATA_FLAGS,
+            DXGKARGCB_NOTIFY_INTERRUPT_DATA,
+            DXGK_ENGINESTATUS,
+            DXGKARG_QUERYENGINESTATUS,
+            DXGKARG_RESETENGINE,
+            DXGKARG_QUERYDEPENDENTENGINEGROUP,
+        )
+        .to_vec()
+    }
+
     #[test]
     fn every_record_is_valid_all_zero() {
         let checked: Vec<&str> = [
@@ -355,6 +394,7 @@ mod tests {
             dirty_tracking_and_migration_records(),
             partition_records(),
             sriov_and_allocation_records(),
+            engine_records(),
         ]
         .concat();
         let missing: Vec<_> = RECORDS

@@ -80,6 +80,11 @@ pub(crate) unsafe extern "system" fn DxgkDdiStartDevice(
             unsafe { write_out(NumberOfChildren, 0) }?;
             crate::trace!("StartDevice {:p}", MiniportDeviceContext);
             Ok(())
+        })?;
+        // The software engine and its worker (`ddi::engine_table`).
+        super::engine_table::attach(MiniportDeviceContext, kernel).or_else(|e| {
+            registry::with_adapter_mut(MiniportDeviceContext, Adapter::stop)?;
+            Err(e)
         })
     }))
 }
@@ -92,6 +97,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiStartDevice(
 /// # Safety
 /// Always safe to call: the handle is looked up, never dereferenced.
 pub(crate) unsafe extern "system" fn DxgkDdiStopDevice(MiniportDeviceContext: PVOID) -> NTSTATUS {
+    super::engine_table::detach(MiniportDeviceContext);
     to_ntstatus(registry::with_adapter_mut(
         MiniportDeviceContext,
         Adapter::stop,
@@ -107,6 +113,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiStopDevice(MiniportDeviceContext: PV
 /// Always safe to call: the handle is looked up, never dereferenced.
 pub(crate) unsafe extern "system" fn DxgkDdiRemoveDevice(MiniportDeviceContext: PVOID) -> NTSTATUS {
     to_ntstatus((|| {
+        super::engine_table::detach(MiniportDeviceContext);
         // The adapter, and everything it owns, is dropped at the end of this statement.
         registry::remove(MiniportDeviceContext)?;
         crate::trace!("RemoveDevice {:p}", MiniportDeviceContext);

@@ -28,6 +28,8 @@ pub(crate) mod arg;
 pub(crate) mod basis;
 mod buffer;
 pub(crate) mod device;
+pub mod engine;
+pub(crate) mod engine_table;
 pub mod entry;
 mod gpup;
 pub mod irql;
@@ -91,7 +93,7 @@ pub fn initialization_data() -> DRIVER_INITIALIZATION_DATA {
     // Required of a render-less adapter (Microsoft's MCDM minimum list); see
     // `ddi::unsupported` for what each answers on this software adapter.
     d.DxgkDdiInterruptRoutine = Some(i::DxgkDdiInterruptRoutine);
-    d.DxgkDdiDpcRoutine = Some(i::DxgkDdiDpcRoutine);
+    d.DxgkDdiDpcRoutine = Some(engine::DxgkDdiDpcRoutine);
     d.DxgkDdiQueryChildRelations = Some(u::DxgkDdiQueryChildRelations);
     d.DxgkDdiQueryChildStatus = Some(u::DxgkDdiQueryChildStatus);
     d.DxgkDdiQueryDeviceDescriptor = Some(u::DxgkDdiQueryDeviceDescriptor);
@@ -99,19 +101,21 @@ pub fn initialization_data() -> DRIVER_INITIALIZATION_DATA {
     d.DxgkDdiResetDevice = Some(i::DxgkDdiResetDevice);
     d.DxgkDdiCreateDevice = Some(u::DxgkDdiCreateDevice);
     d.DxgkDdiDescribeAllocation = Some(u::DxgkDdiDescribeAllocation);
-    d.DxgkDdiPreemptCommand = Some(i::DxgkDdiPreemptCommand);
-    d.DxgkDdiBuildPagingBuffer = Some(u::DxgkDdiBuildPagingBuffer);
-    d.DxgkDdiResetFromTimeout = Some(u::DxgkDdiResetFromTimeout);
-    d.DxgkDdiRestartFromTimeout = Some(u::DxgkDdiRestartFromTimeout);
+    d.DxgkDdiPreemptCommand = Some(engine::DxgkDdiPreemptCommand);
+    d.DxgkDdiBuildPagingBuffer = Some(engine::DxgkDdiBuildPagingBuffer);
+    d.DxgkDdiSubmitCommand = Some(engine::DxgkDdiSubmitCommand);
+    d.DxgkDdiSubmitCommandVirtual = Some(engine::DxgkDdiSubmitCommandVirtual);
+    d.DxgkDdiResetFromTimeout = Some(engine::DxgkDdiResetFromTimeout);
+    d.DxgkDdiRestartFromTimeout = Some(engine::DxgkDdiRestartFromTimeout);
     d.DxgkDdiCollectDbgInfo = Some(i::DxgkDdiCollectDbgInfo);
     d.DxgkDdiDestroyDevice = Some(u::DxgkDdiDestroyDevice);
     d.DxgkDdiOpenAllocation = Some(u::DxgkDdiOpenAllocation);
     d.DxgkDdiCloseAllocation = Some(u::DxgkDdiCloseAllocation);
     d.DxgkDdiCreateContext = Some(u::DxgkDdiCreateContext);
     d.DxgkDdiDestroyContext = Some(u::DxgkDdiDestroyContext);
-    d.DxgkDdiQueryDependentEngineGroup = Some(u::DxgkDdiQueryDependentEngineGroup);
-    d.DxgkDdiQueryEngineStatus = Some(u::DxgkDdiQueryEngineStatus);
-    d.DxgkDdiResetEngine = Some(u::DxgkDdiResetEngine);
+    d.DxgkDdiQueryDependentEngineGroup = Some(engine::DxgkDdiQueryDependentEngineGroup);
+    d.DxgkDdiQueryEngineStatus = Some(engine::DxgkDdiQueryEngineStatus);
+    d.DxgkDdiResetEngine = Some(engine::DxgkDdiResetEngine);
     d.DxgkDdiGetNodeMetadata = Some(u::DxgkDdiGetNodeMetadata);
     d.DxgkDdiCalibrateGpuClock = Some(i::DxgkDdiCalibrateGpuClock);
     d.DxgkDdiFormatHistoryBuffer = Some(i::DxgkDdiFormatHistoryBuffer);

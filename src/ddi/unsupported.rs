@@ -31,20 +31,8 @@ adapter_answers! {
     /// `DxgkDdiDescribeAllocation`: only vGPU reserves exist, which are
     /// never described for display (`STATUS_NOT_SUPPORTED`).
     fn DxgkDdiDescribeAllocation(hAdapter: HANDLE, pDescribeAllocation: PVOID) => Err(Status::NotSupported);
-    /// `DxgkDdiBuildPagingBuffer`: no paging engine (`STATUS_NOT_SUPPORTED`).
-    fn DxgkDdiBuildPagingBuffer(hAdapter: HANDLE, pBuildPagingBuffer: PVOID) => Err(Status::NotSupported);
-    /// `DxgkDdiQueryDependentEngineGroup`: no engines (`STATUS_NOT_SUPPORTED`).
-    fn DxgkDdiQueryDependentEngineGroup(hAdapter: HANDLE, pQueryDependentEngineGroup: PVOID) => Err(Status::NotSupported);
-    /// `DxgkDdiQueryEngineStatus`: no engines (`STATUS_NOT_SUPPORTED`).
-    fn DxgkDdiQueryEngineStatus(hAdapter: HANDLE, pQueryEngineStatus: PVOID) => Err(Status::NotSupported);
-    /// `DxgkDdiResetEngine`: no engines (`STATUS_NOT_SUPPORTED`).
-    fn DxgkDdiResetEngine(hAdapter: HANDLE, pResetEngine: PVOID) => Err(Status::NotSupported);
     /// `DxgkDdiGetNodeMetadata`: no nodes (`STATUS_NOT_SUPPORTED`).
     fn DxgkDdiGetNodeMetadata(hAdapter: HANDLE, NodeOrdinalAndAdapterIndex: UINT, pGetNodeMetadata: PVOID) => Err(Status::NotSupported);
-    /// `DxgkDdiResetFromTimeout`: no engine can time out; nothing to reset.
-    fn DxgkDdiResetFromTimeout(hAdapter: HANDLE) => Ok(());
-    /// `DxgkDdiRestartFromTimeout`: no engine can time out; nothing to restart.
-    fn DxgkDdiRestartFromTimeout(hAdapter: HANDLE) => Ok(());
     /// `DxgkDdiSetPowerState`: a software adapter has no power to manage.
     fn DxgkDdiSetPowerState(MiniportDeviceContext: PVOID, DeviceUid: ULONG, DevicePowerState: DEVICE_POWER_STATE, ActionType: POWER_ACTION) => Ok(());
     /// `DxgkDdiQueryChildRelations`: zero children, so nothing to describe.

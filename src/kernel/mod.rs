@@ -27,7 +27,11 @@ pub(crate) mod sync;
 mod resource;
 
 #[cfg(not(loom))]
+pub(crate) mod dma;
+#[cfg(not(loom))]
 mod interface;
+#[cfg(not(loom))]
+pub(crate) mod worker;
 #[cfg(not(loom))]
 pub(crate) use interface::KernelInterface;
 
