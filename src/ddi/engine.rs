@@ -122,9 +122,20 @@ pub(crate) unsafe extern "system" fn DxgkDdiBuildPagingBuffer(
     pArgs: *mut DXGKARG_BUILDPAGINGBUFFER,
 ) -> NTSTATUS {
     let run = || -> Result<bool> {
-        with_engine(hAdapter, |_| ()).ok_or(Status::InvalidParameter)?;
         // SAFETY: NULL or a readable block (this function's contract).
         let mut a = unsafe { read_in(pArgs.cast_const()) }?;
+        // Where this buffer lies, for the worker (GpuMmu: the buffer is
+        // submitted by GPU VA; `engine::dma_dir`).
+        let start = a.pDmaBuffer.addr().checked_sub(
+            usize::try_from(a.DmaBufferWriteOffset).map_err(|_| Status::InvalidParameter)?,
+        );
+        let len = u64::from(a.DmaBufferWriteOffset).saturating_add(u64::from(a.DmaSize));
+        with_engine(hAdapter, |e| {
+            if let Some(start) = start.and_then(|s| u64::try_from(s).ok()) {
+                table::record_dma(e, a.DmaBufferGpuVirtualAddress, start, len);
+            }
+        })
+        .ok_or(Status::InvalidParameter)?;
         let op = paging_op(&a)?;
         let size = u32::try_from(COMMAND_SIZE).map_err(|_| Status::InvalidParameter)?;
         let mut index = u64::from(a.MultipassOffset);
@@ -345,7 +356,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiResetFromTimeout(hAdapter: HANDLE) -
 /// # Safety
 /// Always safe: the handle is looked up, never dereferenced.
 pub(crate) unsafe extern "system" fn DxgkDdiRestartFromTimeout(hAdapter: HANDLE) -> NTSTATUS {
-    let _ = with_engine(hAdapter, |a| table::wake(a));
+    let _ = with_engine(hAdapter, table::wake);
     STATUS_SUCCESS
 }
 

@@ -17,7 +17,7 @@ use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 use dxgk_sys::*;
 
-use crate::engine::{DmaAddress, Engine, EngineHost, EngineMemory, SCRATCH};
+use crate::engine::{DmaAddress, DmaDirectory, Engine, EngineHost, EngineMemory, SCRATCH};
 use crate::foundation::status::{Result, Status};
 use crate::kernel::KernelInterface;
 use crate::kernel::sync::RwLock;
@@ -54,6 +54,8 @@ pub(crate) struct Job {
     kernel: KernelInterface,
     memory: RwLock<Arc<dyn EngineMemory>>,
     scratch: RwLock<Vec<u8>>,
+    /// The DMA buffers BuildPagingBuffer recorded into, by GPU VA.
+    pub(crate) dma: RwLock<DmaDirectory>,
 }
 
 /// The memory bound at attach until the coordinator binds the driver's VRAM
@@ -139,6 +141,16 @@ impl Job {
         crate::kernel::dma::write_mdl(mdl, offset, bytes)
     }
     pub(crate) fn read_dma(&self, at: DmaAddress, offset: u64, out: &mut [u8]) -> Result<()> {
+        if let DmaAddress::Virtual(va) = at {
+            let len = u64::try_from(out.len()).map_err(|_| Status::InvalidParameter)?;
+            let at_va = va.checked_add(offset).ok_or(Status::InvalidParameter)?;
+            if let Some(kernel) = self.dma.read().resolve(at_va, len) {
+                // SAFETY: a buffer BuildPagingBuffer recorded into, which
+                // VidMm keeps mapped until its fence completes, and this
+                // buffer's fence has not completed (it is being run).
+                return unsafe { crate::kernel::dma::read_kernel(kernel, 0, out) };
+            }
+        }
         let address = match at {
             DmaAddress::Physical { address, .. } | DmaAddress::Virtual(address) => address,
         };
@@ -259,6 +271,7 @@ pub(crate) fn attach(h: *mut c_void, kernel: KernelInterface) -> Result<()> {
         kernel,
         memory: RwLock::try_new(Arc::new(Unbacked) as Arc<dyn EngineMemory>)?,
         scratch: RwLock::try_new(scratch)?,
+        dma: RwLock::try_new(DmaDirectory::default())?,
     });
     let worker = Worker::spawn(Arc::clone(&job) as Arc<dyn WorkerJob>)?;
     let attached = Box::into_raw(Box::new(Attached {
@@ -320,10 +333,16 @@ pub(crate) fn detach(h: *mut c_void) {
 
 /// Replaces the engine's memory binding (host tests; the coordinator's
 /// VRAM-backing binding at merge).
+#[cfg_attr(target_os = "windows", allow(dead_code))]
 pub(crate) fn bind_memory(h: *mut c_void, memory: Arc<dyn EngineMemory>) -> Result<()> {
     let job = with_engine(h, |a| Arc::clone(&a.job)).ok_or(Status::InvalidParameter)?;
     *job.memory.write() = memory;
     Ok(())
+}
+
+/// Records where the DMA buffer at GPU VA `va` lies (BuildPagingBuffer, PASSIVE_LEVEL).
+pub(crate) fn record_dma(a: &Attached, va: u64, kernel: u64, len: u64) {
+    a.job.dma.write().record(va, kernel, len);
 }
 
 /// Wakes the worker of `a` (up to DISPATCH_LEVEL).

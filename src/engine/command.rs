@@ -143,11 +143,9 @@ impl Command {
             ),
             Self::SignalFence { va, value } => (OP_SIGNAL, [va, value, 0, 0, 0, 0, 0]),
         };
+        let head = u64::from(op) | (u64::from(MAGIC) << 32);
         let mut out = [0u8; COMMAND_SIZE];
-        let (head, rest) = out.split_at_mut(8);
-        head[..4].copy_from_slice(&op.to_le_bytes());
-        head[4..].copy_from_slice(&MAGIC.to_le_bytes());
-        for (chunk, word) in rest.chunks_exact_mut(8).zip(w) {
+        for (chunk, word) in out.chunks_exact_mut(8).zip(core::iter::once(head).chain(w)) {
             chunk.copy_from_slice(&word.to_le_bytes());
         }
         out

@@ -3,6 +3,8 @@
 //!
 //! - [`command`]: the command format `DxgkDdiBuildPagingBuffer` records into
 //!   DMA buffers, and the paging operations it splits into commands;
+//! - [`dma_dir`]: where recorded DMA buffers lie in kernel memory, by GPU
+//!   virtual address (how the worker reads a SubmitCommandVirtual buffer);
 //! - [`ring`]: the lock-free submission ring SubmitCommand and
 //!   PreemptCommand push into (at up to DISPATCH_LEVEL);
 //! - here: [`Engine`], its fence state and TDR state, and
@@ -18,6 +20,7 @@
 //! sees. `docs/engine.md` documents all of it.
 
 pub mod command;
+pub mod dma_dir;
 mod exec;
 pub mod ring;
 
@@ -25,6 +28,7 @@ use crate::foundation::status::{Result, Status};
 use crate::kernel::sync::{AtomicU32, AtomicU64, Ordering};
 
 pub use command::{CHUNK, COMMAND_SIZE, Command, Location, PagingOp};
+pub use dma_dir::DmaDirectory;
 pub use exec::SCRATCH;
 
 /// Entries of the submission ring. Dxgkrnl's scheduler keeps a bounded
@@ -354,7 +358,7 @@ impl Engine {
         let end = entry[2] >> 32;
         let len = end.checked_sub(start).ok_or(Status::InvalidParameter)?;
         let size = u64::try_from(COMMAND_SIZE).map_err(|_| Status::InvalidParameter)?;
-        if len % size != 0 {
+        if len.checked_rem(size) != Some(0) {
             return Err(Status::InvalidParameter);
         }
         let mut offset = start;

@@ -8,7 +8,6 @@
 //! | Windows | `PsCreateSystemThread`, joined by `ZwWaitForSingleObject` + `ZwClose` | a synchronization `KEVENT` |
 //! | host | `std::thread` | `Thread::unpark` |
 
-use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -87,9 +86,11 @@ impl Worker {
 }
 
 #[cfg(target_os = "windows")]
-#[allow(non_snake_case, non_camel_case_types)]
+#[allow(non_snake_case, non_camel_case_types, clippy::upper_case_acronyms)]
 mod os {
     use core::ffi::c_void;
+
+    use dxgk_sys::{BOOLEAN, LARGE_INTEGER, NTSTATUS, PVOID};
 
     pub(super) type HANDLE = *mut c_void;
 
@@ -103,15 +104,15 @@ mod os {
     pub(super) const THREAD_ALL_ACCESS: u32 = 0x001F_FFFF;
 
     unsafe extern "system" {
-        pub(super) fn KeInitializeEvent(Event: *mut KEVENT, Type: i32, State: u8);
+        pub(super) fn KeInitializeEvent(Event: *mut KEVENT, Type: i32, State: BOOLEAN);
         pub(super) fn KeSetEvent(Event: *mut KEVENT, Increment: i32, Wait: u8) -> i32;
         pub(super) fn KeWaitForSingleObject(
-            Object: *mut c_void,
+            Object: PVOID,
             WaitReason: i32,
             WaitMode: i8,
-            Alertable: u8,
-            Timeout: *mut i64,
-        ) -> i32;
+            Alertable: BOOLEAN,
+            Timeout: *mut LARGE_INTEGER,
+        ) -> NTSTATUS;
         pub(super) fn PsCreateSystemThread(
             ThreadHandle: *mut HANDLE,
             DesiredAccess: u32,
@@ -142,7 +143,7 @@ unsafe extern "system" fn worker_main(context: *mut core::ffi::c_void) {
     let shared = unsafe { Arc::from_raw(context.cast_const().cast::<Shared>()) };
     while !shared.stop.load(Ordering::SeqCst) {
         // Wakes at least every 50 ms, so a stop never waits on a lost wake.
-        let mut timeout: i64 = -500_000;
+        let mut timeout = dxgk_sys::LARGE_INTEGER { QuadPart: -500_000 };
         // SAFETY: the event was initialised by `spawn` and lives as long as
         // `shared`; Executive wait, KernelMode, not alertable; PASSIVE_LEVEL.
         unsafe {
@@ -204,12 +205,11 @@ impl Worker {
             return;
         }
         self.wake();
-        // SAFETY: `thread` is the handle PsCreateSystemThread gave, waited on
-        // and closed once (then forgotten); PASSIVE_LEVEL.
-        unsafe {
-            os::ZwWaitForSingleObject(self.thread, 0, core::ptr::null_mut());
-            os::ZwClose(self.thread);
-        }
+        // SAFETY: `thread` is the handle PsCreateSystemThread gave, not yet
+        // closed; an unbounded wait at PASSIVE_LEVEL for the thread to end.
+        unsafe { os::ZwWaitForSingleObject(self.thread, 0, core::ptr::null_mut()) };
+        // SAFETY: the same handle, closed once (then forgotten).
+        unsafe { os::ZwClose(self.thread) };
         self.thread = core::ptr::null_mut();
     }
 }
@@ -234,7 +234,3 @@ unsafe impl Send for Worker {}
 // SAFETY: as above; `wake` only calls KeSetEvent.
 #[cfg(target_os = "windows")]
 unsafe impl Sync for Worker {}
-
-/// Keeps `Box` in use on every platform (the job is boxed by callers).
-#[allow(dead_code)]
-type BoxedJob = Box<dyn WorkerJob>;
