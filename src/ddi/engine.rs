@@ -130,9 +130,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiBuildPagingBuffer(
             usize::try_from(a.DmaBufferWriteOffset).map_err(|_| Status::InvalidParameter)?,
         );
         let len = u64::from(a.DmaBufferWriteOffset).saturating_add(u64::from(a.DmaSize));
-        with_engine(hAdapter, |e| {
+        with_engine(hAdapter, |job| {
             if let Some(start) = start.and_then(|s| u64::try_from(s).ok()) {
-                table::record_dma(e, a.DmaBufferGpuVirtualAddress, start, len);
+                job.record_dma(a.DmaBufferGpuVirtualAddress, start, len);
             }
         })
         .ok_or(Status::InvalidParameter)?;
@@ -181,12 +181,13 @@ fn submit(
     start: u32,
     end: u32,
 ) {
-    let _ = with_engine(hAdapter, |a| {
-        let wake = a.engine.submit(fence, node, engine, at, start, end);
-        if a.engine.broken() == Broken::CompletesInSubmit {
-            table::run_inline(a);
+    let _ = with_engine(hAdapter, |job| {
+        let wake = job.engine.submit(fence, node, engine, at, start, end);
+        if job.engine.broken() == Broken::CompletesInSubmit {
+            // The deliberately broken engine (tests): runs the buffer here.
+            job.run_now();
         } else if wake {
-            table::wake(a);
+            job.wake();
         }
     });
 }
@@ -261,7 +262,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiPreemptCommand(
             if a.engine
                 .preempt(p.PreemptionFenceId, p.NodeOrdinal, p.EngineOrdinal)
             {
-                table::wake(a);
+                a.wake();
             }
         });
     }
@@ -278,7 +279,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiDpcRoutine(MiniportDeviceContext: PV
 }
 
 /// Runs `f` on the engine, for the PASSIVE_LEVEL engine DDIs.
-fn on_engine<R>(h: HANDLE, node: u32, f: impl FnOnce(&table::Attached) -> R) -> Result<R> {
+fn on_engine<R>(h: HANDLE, node: u32, f: impl FnOnce(&table::Job) -> R) -> Result<R> {
     if node != 0 {
         return Err(Status::InvalidParameter);
     }
@@ -356,7 +357,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiResetFromTimeout(hAdapter: HANDLE) -
 /// # Safety
 /// Always safe: the handle is looked up, never dereferenced.
 pub(crate) unsafe extern "system" fn DxgkDdiRestartFromTimeout(hAdapter: HANDLE) -> NTSTATUS {
-    let _ = with_engine(hAdapter, table::wake);
+    let _ = with_engine(hAdapter, table::Job::wake);
     STATUS_SUCCESS
 }
 
@@ -376,7 +377,7 @@ pub mod host {
     /// # Errors
     /// `InvalidParameter` for an adapter without an engine.
     pub fn bind_memory(h: HANDLE, memory: Arc<dyn EngineMemory>) -> Result<()> {
-        super::table::bind_memory(h, memory)
+        super::table::bind_memory(h, super::table::MemoryBinding::Test(memory))
     }
 
     /// Makes the engine of `h` a deliberately broken one.

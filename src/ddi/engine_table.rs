@@ -2,15 +2,17 @@
 //! SubmitCommand, PreemptCommand and the DPC routine run at up to
 //! DISPATCH_LEVEL, where the adapter table's lock may not be taken.
 //!
-//! Each slot holds an `AtomicPtr` to a leaked `Attached` and a count of the
+//! Each slot holds an `AtomicPtr` to a heap [`Attached`] and a count of the
 //! DDIs using it. A reader counts itself in, then loads the pointer; the
 //! detacher (StopDevice/RemoveDevice, PASSIVE_LEVEL) swaps the pointer out,
 //! then waits for the count to drain before it stops the worker and frees
 //! the engine (a rundown: all SeqCst, so a reader that saw the old pointer
-//! is counted before the detacher checks the count).
+//! is counted before the detacher reads the count). `docs/engine.md`.
+//!
+//! Everything is reached by static dispatch (no trait objects in the
+//! Windows image: its stack check follows every call); the only indirect
+//! calls are Dxgkrnl's callbacks (`KernelInterface`).
 
-use alloc::boxed::Box;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
@@ -18,22 +20,14 @@ use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use dxgk_sys::*;
 
 use crate::engine::{DmaAddress, DmaDirectory, Engine, EngineHost, EngineMemory, SCRATCH};
+use crate::foundation::fallible;
 use crate::foundation::status::{Result, Status};
 use crate::kernel::KernelInterface;
-use crate::kernel::sync::RwLock;
-use crate::kernel::worker::{Worker, WorkerJob};
+use crate::kernel::sync::{ReadGuard, RwLock};
+use crate::kernel::worker::{self, Signal, Thread, WorkerJob};
 
 /// Engines at once (the adapter table's size).
 const SLOTS: usize = 64;
-
-/// An adapter's engine and what runs it.
-pub(crate) struct Attached {
-    key: usize,
-    pub(crate) engine: Arc<Engine>,
-    pub(crate) kernel: KernelInterface,
-    job: Arc<Job>,
-    worker: Option<Worker>,
-}
 
 struct Slot {
     ptr: AtomicPtr<Attached>,
@@ -47,32 +41,72 @@ static TABLE: [Slot; SLOTS] = [const {
     }
 }; SLOTS];
 
-/// The driver's binding of the engine to the platform and to Dxgkrnl.
-pub(crate) struct Job {
-    adapter: usize,
-    engine: Arc<Engine>,
-    kernel: KernelInterface,
-    memory: RwLock<Arc<dyn EngineMemory>>,
-    scratch: RwLock<Vec<u8>>,
-    /// The DMA buffers BuildPagingBuffer recorded into, by GPU VA.
-    pub(crate) dma: RwLock<DmaDirectory>,
+/// Where the engine's VRAM bytes go.
+pub(crate) enum MemoryBinding {
+    /// Until the coordinator binds the driver's VRAM backing (wt/vram):
+    /// stores nothing, reads zeros. Every write is still marked dirty (the
+    /// marking does not depend on the memory binding).
+    Unbacked,
+    /// A host test's memory.
+    #[cfg(not(target_os = "windows"))]
+    Test(alloc::sync::Arc<dyn EngineMemory>),
 }
 
-/// The memory bound at attach until the coordinator binds the driver's VRAM
-/// backing (wt/vram): stores nothing, reads zeros. Every write is still
-/// marked dirty (the marking does not depend on the memory binding).
-struct Unbacked;
+impl EngineMemory for MemoryBinding {
+    fn write(&self, segment: u32, offset: u64, bytes: &[u8]) -> Result<()> {
+        let _ = (segment, offset, bytes);
+        match self {
+            Self::Unbacked => Ok(()),
+            #[cfg(not(target_os = "windows"))]
+            Self::Test(m) => m.write(segment, offset, bytes),
+        }
+    }
+    fn fill(&self, segment: u32, offset: u64, len: u64, pattern: u32) -> Result<()> {
+        let _ = (segment, offset, len, pattern);
+        match self {
+            Self::Unbacked => Ok(()),
+            #[cfg(not(target_os = "windows"))]
+            Self::Test(m) => m.fill(segment, offset, len, pattern),
+        }
+    }
+    fn read(&self, segment: u32, offset: u64, out: &mut [u8]) -> Result<()> {
+        let _ = (segment, offset);
+        match self {
+            Self::Unbacked => {
+                out.fill(0);
+                Ok(())
+            }
+            #[cfg(not(target_os = "windows"))]
+            Self::Test(m) => m.read(segment, offset, out),
+        }
+    }
+}
 
-impl EngineMemory for Unbacked {
-    fn write(&self, _: u32, _: u64, _: &[u8]) -> Result<()> {
-        Ok(())
-    }
-    fn fill(&self, _: u32, _: u64, _: u64, _: u32) -> Result<()> {
-        Ok(())
-    }
-    fn read(&self, _: u32, _: u64, out: &mut [u8]) -> Result<()> {
-        out.fill(0);
-        Ok(())
+/// An adapter's engine and everything its worker uses: one heap block at a
+/// stable address, shared by the DDIs and the worker thread.
+pub(crate) struct Job {
+    adapter: usize,
+    pub(crate) engine: Engine,
+    pub(crate) kernel: KernelInterface,
+    memory: RwLock<MemoryBinding>,
+    scratch: RwLock<Vec<u8>>,
+    /// The DMA buffers BuildPagingBuffer recorded into, by GPU VA.
+    dma: RwLock<DmaDirectory>,
+    signal: Signal,
+}
+
+/// A table entry: the job (exactly one, in its own heap block, so that its
+/// address never changes) and the thread running it.
+pub(crate) struct Attached {
+    key: usize,
+    job: Vec<Job>,
+    thread: Option<Thread>,
+}
+
+impl Attached {
+    /// The job.
+    pub(crate) fn job(&self) -> Option<&Job> {
+        self.job.first()
     }
 }
 
@@ -84,9 +118,9 @@ struct Notify {
 }
 
 /// The interrupt-synchronised routine: `DxgkCbNotifyInterrupt`, then
-/// `DxgkCbQueueDpc` (spec 5.3). Touches only its context (a stack record of
-/// the caller, non-paged on Windows: kernel stacks are resident while
-/// their thread runs): no lock, no allocation.
+/// `DxgkCbQueueDpc` (spec 5.3). Touches only its context, a stack record
+/// of the worker thread (resident while it runs): no lock, no allocation,
+/// nothing pageable.
 ///
 /// # Safety
 /// `context` points to a live [`Notify`].
@@ -117,34 +151,77 @@ impl Job {
             crate::trace!("engine: DxgkCbSynchronizeExecution missing or failed");
         }
     }
+
+    /// Runs the engine's pending work (the worker; PASSIVE_LEVEL).
+    pub(crate) fn run_now(&self) {
+        let memory = self.memory.read();
+        let mut scratch = self.scratch.write();
+        let bound = Bound { job: self, memory };
+        self.engine.run_pending(&bound, &mut scratch);
+    }
+
+    /// Records where the DMA buffer at GPU VA `va` lies (BuildPagingBuffer).
+    pub(crate) fn record_dma(&self, va: u64, kernel: u64, len: u64) {
+        self.dma.write().record(va, kernel, len);
+    }
+
+    /// Wakes the worker (up to DISPATCH_LEVEL).
+    pub(crate) fn wake(&self) {
+        self.signal.wake();
+    }
 }
 
-impl Job {
-    pub(crate) fn mark_dirty(&self, segment: u32, offset: u64, len: u64) -> Result<()> {
-        // The tracker's marking path, the one `gpup_sw_mark_dirty` uses.
-        // A segment the tracker does not know (the aperture) is untracked.
+impl WorkerJob for Job {
+    fn signal(&self) -> &Signal {
+        &self.signal
+    }
+    fn run(&self) {
+        self.run_now();
+    }
+}
+
+/// The job with its memory binding held for one run.
+struct Bound<'a> {
+    job: &'a Job,
+    memory: ReadGuard<'a, MemoryBinding>,
+}
+
+impl EngineHost for Bound<'_> {
+    type Memory = MemoryBinding;
+
+    fn memory(&self) -> &MemoryBinding {
+        &self.memory
+    }
+
+    fn mark_dirty(&self, segment: u32, offset: u64, len: u64) -> Result<()> {
+        // The tracker's marking path, the one `gpup_sw_mark_dirty` uses (the
+        // adapter lock shared, at PASSIVE_LEVEL, on the worker). A segment
+        // the tracker does not know (the aperture) is untracked.
         let status = super::basis::sw_mark_dirty(
-            core::ptr::with_exposed_provenance_mut(self.adapter),
+            core::ptr::with_exposed_provenance_mut(self.job.adapter),
             segment,
             offset,
             len,
         );
         if !status.is_success() {
-            crate::trace!("engine: mark {}:{:#x}+{:#x} refused", segment, offset, len);
+            crate::trace!("engine: mark of segment {} refused", segment);
         }
         Ok(())
     }
-    pub(crate) fn read_system(&self, mdl: u64, offset: u64, out: &mut [u8]) -> Result<()> {
+
+    fn read_system(&self, mdl: u64, offset: u64, out: &mut [u8]) -> Result<()> {
         crate::kernel::dma::read_mdl(mdl, offset, out)
     }
-    pub(crate) fn write_system(&self, mdl: u64, offset: u64, bytes: &[u8]) -> Result<()> {
+
+    fn write_system(&self, mdl: u64, offset: u64, bytes: &[u8]) -> Result<()> {
         crate::kernel::dma::write_mdl(mdl, offset, bytes)
     }
-    pub(crate) fn read_dma(&self, at: DmaAddress, offset: u64, out: &mut [u8]) -> Result<()> {
+
+    fn read_dma(&self, at: DmaAddress, offset: u64, out: &mut [u8]) -> Result<()> {
         if let DmaAddress::Virtual(va) = at {
             let len = u64::try_from(out.len()).map_err(|_| Status::InvalidParameter)?;
             let at_va = va.checked_add(offset).ok_or(Status::InvalidParameter)?;
-            if let Some(kernel) = self.dma.read().resolve(at_va, len) {
+            if let Some(kernel) = self.job.dma.read().resolve(at_va, len) {
                 // SAFETY: a buffer BuildPagingBuffer recorded into, which
                 // VidMm keeps mapped until its fence completes, and this
                 // buffer's fence has not completed (it is being run).
@@ -156,17 +233,20 @@ impl Job {
         };
         crate::kernel::dma::read_dma(address, offset, out)
     }
-    pub(crate) fn signal_fence(&self, va: u64, value: u64) -> Result<()> {
+
+    fn signal_fence(&self, va: u64, value: u64) -> Result<()> {
         crate::kernel::dma::write_fence(va, value)
     }
-    pub(crate) fn completed(&self, fence: u32, node: u32, engine: u32, queue_dpc: bool) {
-        self.notify(
+
+    fn completed(&self, fence: u32, node: u32, engine: u32, queue_dpc: bool) {
+        self.job.notify(
             DXGKARGCB_NOTIFY_INTERRUPT_DATA::dma_completed(fence, node, engine),
             queue_dpc,
         );
     }
-    pub(crate) fn preempted(&self, preemption: u32, last_completed: u32, node: u32, engine: u32) {
-        self.notify(
+
+    fn preempted(&self, preemption: u32, last_completed: u32, node: u32, engine: u32) {
+        self.job.notify(
             DXGKARGCB_NOTIFY_INTERRUPT_DATA::dma_preempted(
                 preemption,
                 last_completed,
@@ -178,61 +258,9 @@ impl Job {
     }
 }
 
-/// [`Job`] with the memory binding read once per run.
-struct Bound<'a> {
-    job: &'a Job,
-    memory: &'a dyn EngineMemory,
-}
-
-impl EngineHost for Bound<'_> {
-    fn memory(&self) -> &dyn EngineMemory {
-        self.memory
-    }
-    fn mark_dirty(&self, s: u32, o: u64, l: u64) -> Result<()> {
-        self.job.mark_dirty(s, o, l)
-    }
-    fn read_system(&self, m: u64, o: u64, out: &mut [u8]) -> Result<()> {
-        self.job.read_system(m, o, out)
-    }
-    fn write_system(&self, m: u64, o: u64, b: &[u8]) -> Result<()> {
-        self.job.write_system(m, o, b)
-    }
-    fn read_dma(&self, at: DmaAddress, o: u64, out: &mut [u8]) -> Result<()> {
-        self.job.read_dma(at, o, out)
-    }
-    fn signal_fence(&self, va: u64, v: u64) -> Result<()> {
-        self.job.signal_fence(va, v)
-    }
-    fn completed(&self, f: u32, n: u32, e: u32, q: bool) {
-        self.job.completed(f, n, e, q);
-    }
-    fn preempted(&self, p: u32, l: u32, n: u32, e: u32) {
-        self.job.preempted(p, l, n, e);
-    }
-}
-
-impl Job {
-    /// Runs the engine's pending work with the current memory binding.
-    pub(crate) fn run_now(&self) {
-        let memory = Arc::clone(&*self.memory.read());
-        let mut scratch = self.scratch.write();
-        let bound = Bound {
-            job: self,
-            memory: &*memory,
-        };
-        self.engine.run_pending(&bound, &mut scratch);
-    }
-}
-
-impl WorkerJob for Job {
-    fn run(&self) {
-        self.run_now();
-    }
-}
-
-/// Runs `f` on the engine of `hAdapter`, if it has one. Lock-free and
+/// Runs `f` on the entry of `hAdapter`, if it has an engine. Lock-free and
 /// allocation-free: callable at up to DISPATCH_LEVEL.
-pub(crate) fn with_engine<R>(h: *mut c_void, f: impl FnOnce(&Attached) -> R) -> Option<R> {
+pub(crate) fn with_engine<R>(h: *mut c_void, f: impl FnOnce(&Job) -> R) -> Option<R> {
     let key = h.addr();
     if key == 0 {
         return None;
@@ -240,11 +268,14 @@ pub(crate) fn with_engine<R>(h: *mut c_void, f: impl FnOnce(&Attached) -> R) -> 
     for slot in &TABLE {
         slot.users.fetch_add(1, Ordering::SeqCst);
         let p = slot.ptr.load(Ordering::SeqCst);
-        // SAFETY: a non-NULL pointer in the table is a leaked `Attached`
-        // that `detach` frees only after swapping it out and seeing `users`
-        // drop to zero; this reader is counted in `users` until below.
-        if let Some(a) = unsafe { p.as_ref() }.filter(|a| a.key == key) {
-            let r = f(a);
+        // SAFETY: a non-NULL pointer in the table is a live `Attached` that
+        // `detach` frees only after swapping it out and seeing `users` drop
+        // to zero; this reader is counted in `users` until below.
+        let found = unsafe { p.as_ref() }
+            .filter(|a| a.key == key)
+            .and_then(Attached::job);
+        if let Some(job) = found {
+            let r = f(job);
             slot.users.fetch_sub(1, Ordering::SeqCst);
             return Some(r);
         }
@@ -253,51 +284,66 @@ pub(crate) fn with_engine<R>(h: *mut c_void, f: impl FnOnce(&Attached) -> R) -> 
     None
 }
 
+/// One value in its own heap block (a `Vec` of one: the allocation fails
+/// softly, where `Box::new` would abort).
+fn one<T>(value: T) -> Result<Vec<T>> {
+    let mut v = fallible::try_vec(1)?;
+    fallible::push(&mut v, value)?;
+    Ok(v)
+}
+
 /// Gives the started adapter `h` its engine and worker (StartDevice, PASSIVE_LEVEL).
 ///
 /// # Errors
 /// `NoMemory`; `InsufficientResources` when no slot or thread is free.
 pub(crate) fn attach(h: *mut c_void, kernel: KernelInterface) -> Result<()> {
-    let key = h.addr();
-    let engine = Arc::new(Engine::new()?);
-    let mut scratch = Vec::new();
-    scratch
-        .try_reserve_exact(SCRATCH)
-        .map_err(|_| Status::NoMemory)?;
-    scratch.resize(SCRATCH, 0);
-    let job = Arc::new(Job {
-        adapter: key,
-        engine: Arc::clone(&engine),
+    let mut scratch = fallible::try_vec(SCRATCH)?;
+    for _ in 0..SCRATCH {
+        fallible::push(&mut scratch, 0u8)?;
+    }
+    let mut job = one(Job {
+        adapter: h.addr(),
+        engine: Engine::new()?,
         kernel,
-        memory: RwLock::try_new(Arc::new(Unbacked) as Arc<dyn EngineMemory>)?,
+        memory: RwLock::try_new(MemoryBinding::Unbacked)?,
         scratch: RwLock::try_new(scratch)?,
-        dma: RwLock::try_new(DmaDirectory::default())?,
-    });
-    let worker = Worker::spawn(Arc::clone(&job) as Arc<dyn WorkerJob>)?;
-    let attached = Box::into_raw(Box::new(Attached {
-        key,
-        engine,
-        kernel,
+        dma: RwLock::try_new(DmaDirectory::new()?)?,
+        signal: Signal::new(),
+    })?;
+    let first = job.first_mut().ok_or(Status::NoMemory)?;
+    first.signal.init();
+    // SAFETY: the job's heap block outlives the thread: `detach` (or the
+    // failure path below) stops the thread before the block is freed.
+    let thread = unsafe { worker::spawn(job.as_ptr()) }?;
+    let mut entry = one(Attached {
+        key: h.addr(),
         job,
-        worker: Some(worker),
-    }));
+        thread: Some(thread),
+    })?;
+    let p = entry.as_mut_ptr();
     for slot in &TABLE {
         if slot
             .ptr
-            .compare_exchange(
-                core::ptr::null_mut(),
-                attached,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            )
+            .compare_exchange(core::ptr::null_mut(), p, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
+            // Owned by the table from now on; `detach` rebuilds the Vec.
+            core::mem::forget(entry);
             return Ok(());
         }
     }
-    // SAFETY: never published: this is the only pointer to it.
-    drop(unsafe { Box::from_raw(attached) });
+    stop(entry.first_mut());
     Err(Status::InsufficientResources)
+}
+
+/// Stops the thread of an entry (PASSIVE_LEVEL).
+fn stop(entry: Option<&mut Attached>) {
+    if let Some(a) = entry
+        && let Some(thread) = a.thread.take()
+        && let Some(job) = a.job.first()
+    {
+        thread.stop(job);
+    }
 }
 
 /// Takes the engine of `h` out of the table, waits for the DDIs using it,
@@ -322,38 +368,20 @@ pub(crate) fn detach(h: *mut c_void) {
         while slot.users.load(Ordering::SeqCst) != 0 {
             core::hint::spin_loop();
         }
-        // SAFETY: swapped out above and no reader holds it any more.
-        let mut attached = unsafe { Box::from_raw(p) };
-        if let Some(worker) = attached.worker.take() {
-            worker.stop();
-        }
+        // SAFETY: `p` came from a `Vec` of length and capacity 1 that
+        // `attach` forgot; it was swapped out above and no reader holds it.
+        let mut entry = unsafe { Vec::from_raw_parts(p, 1, 1) };
+        stop(entry.first_mut());
         return;
     }
 }
 
 /// Replaces the engine's memory binding (host tests; the coordinator's
-/// VRAM-backing binding at merge).
-#[cfg_attr(target_os = "windows", allow(dead_code))]
-pub(crate) fn bind_memory(h: *mut c_void, memory: Arc<dyn EngineMemory>) -> Result<()> {
-    let job = with_engine(h, |a| Arc::clone(&a.job)).ok_or(Status::InvalidParameter)?;
-    *job.memory.write() = memory;
-    Ok(())
-}
-
-/// Records where the DMA buffer at GPU VA `va` lies (BuildPagingBuffer, PASSIVE_LEVEL).
-pub(crate) fn record_dma(a: &Attached, va: u64, kernel: u64, len: u64) {
-    a.job.dma.write().record(va, kernel, len);
-}
-
-/// Wakes the worker of `a` (up to DISPATCH_LEVEL).
-pub(crate) fn wake(a: &Attached) {
-    if let Some(w) = &a.worker {
-        w.wake();
-    }
-}
-
-/// Runs the engine of `a` on the calling thread (the broken engine that
-/// completes inside SubmitCommand; tests only).
-pub(crate) fn run_inline(a: &Attached) {
-    a.job.run_now();
+/// VRAM-backing binding at merge). PASSIVE_LEVEL.
+///
+/// # Errors
+/// `InvalidParameter` for an adapter without an engine.
+#[cfg(not(target_os = "windows"))]
+pub(crate) fn bind_memory(h: *mut c_void, memory: MemoryBinding) -> Result<()> {
+    with_engine(h, |job| *job.memory.write() = memory).ok_or(Status::InvalidParameter)
 }

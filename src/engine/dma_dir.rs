@@ -10,6 +10,11 @@
 //! through it. VidMm keeps a paging buffer (and its mapping) until its fence
 //! completes, so a recorded address stays valid while its buffer is in flight.
 
+use alloc::vec::Vec;
+
+use crate::foundation::fallible;
+use crate::foundation::status::Result;
+
 /// Buffers remembered per engine: VidMm's paging DMA pool holds a few
 /// buffers per physical adapter; an entry is replaced when its GPU VA is
 /// recorded again, and the oldest is replaced when all are used.
@@ -25,20 +30,23 @@ struct Entry {
 /// The directory.
 #[derive(Debug)]
 pub struct DmaDirectory {
-    entries: [Entry; DIRECTORY_ENTRIES],
+    entries: Vec<Entry>,
     next: usize,
 }
 
-impl Default for DmaDirectory {
-    fn default() -> Self {
-        Self {
-            entries: [Entry::default(); DIRECTORY_ENTRIES],
-            next: 0,
-        }
-    }
-}
-
 impl DmaDirectory {
+    /// An empty directory, allocated now (PASSIVE_LEVEL).
+    ///
+    /// # Errors
+    /// `NoMemory`.
+    pub fn new() -> Result<Self> {
+        let mut entries = fallible::try_vec(DIRECTORY_ENTRIES)?;
+        for _ in 0..DIRECTORY_ENTRIES {
+            fallible::push(&mut entries, Entry::default())?;
+        }
+        Ok(Self { entries, next: 0 })
+    }
+
     /// Records that the buffer at GPU VA `va` is `len` bytes at kernel
     /// address `kernel` (both non-zero; otherwise nothing is recorded).
     pub fn record(&mut self, va: u64, kernel: u64, len: u64) {
@@ -76,7 +84,7 @@ mod tests {
 
     #[test]
     fn a_recorded_buffer_resolves_inside_and_not_outside() {
-        let mut d = DmaDirectory::default();
+        let mut d = DmaDirectory::new().unwrap();
         d.record(0x10_0000, 0xAAAA_0000, 4096);
         assert_eq!(d.resolve(0x10_0040, 64), Some(0xAAAA_0040));
         assert_eq!(d.resolve(0x10_0FC0, 65), None, "past the end");

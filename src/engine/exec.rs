@@ -1,20 +1,20 @@
 //! Executing one command on the CPU.
 
-use super::{Command, EngineHost, Location};
+use super::{Command, EngineHost, EngineMemory, Location};
 use crate::foundation::status::{Result, Status};
 
 /// Bytes of the worker's scratch buffer: a TRANSFER moves through it in
 /// pieces of this size.
 pub const SCRATCH: usize = 64 << 10;
 
-fn read(host: &dyn EngineHost, from: Location, out: &mut [u8]) -> Result<()> {
+fn read<H: EngineHost>(host: &H, from: Location, out: &mut [u8]) -> Result<()> {
     match from {
         Location::Segment { id, offset } => host.memory().read(id, offset, out),
         Location::Mdl { mdl, offset } => host.read_system(mdl, offset, out),
     }
 }
 
-fn write(host: &dyn EngineHost, to: Location, bytes: &[u8]) -> Result<()> {
+fn write<H: EngineHost>(host: &H, to: Location, bytes: &[u8]) -> Result<()> {
     match to {
         Location::Segment { id, offset } => {
             host.memory().write(id, offset, bytes)?;
@@ -45,8 +45,8 @@ fn advance(at: Location, by: usize) -> Result<Location> {
 ///
 /// # Errors
 /// What the memory or the platform refuses; the engine then faults.
-pub(super) fn execute(
-    host: &dyn EngineHost,
+pub(super) fn execute<H: EngineHost>(
+    host: &H,
     command: &Command,
     scratch: &mut [u8],
 ) -> Result<bool> {

@@ -74,8 +74,10 @@ pub enum DmaAddress {
 
 /// What the engine needs of the platform and of Dxgkrnl while it runs.
 pub trait EngineHost {
+    /// The VRAM binding.
+    type Memory: EngineMemory;
     /// VRAM.
-    fn memory(&self) -> &dyn EngineMemory;
+    fn memory(&self) -> &Self::Memory;
     /// Marks `len` bytes at `offset` of `segment` dirty, through the tracker.
     ///
     /// # Errors
@@ -282,7 +284,7 @@ impl Engine {
 
     /// Runs every queued entry (the worker; PASSIVE_LEVEL): each buffer's
     /// commands in order, then its completion; each preemption's report.
-    pub fn run_pending(&self, host: &dyn EngineHost, scratch: &mut [u8]) {
+    pub fn run_pending<H: EngineHost>(&self, host: &H, scratch: &mut [u8]) {
         let mut held: Option<(u32, u32, u32)> = None;
         while let Some(entry) = self.ring.pop() {
             let fence = u32::try_from(entry[0] >> 32).unwrap_or(0);
@@ -315,9 +317,9 @@ impl Engine {
 
     /// Reports one completed buffer (holding it back one step for the
     /// out-of-order broken engine).
-    fn complete(
+    fn complete<H: EngineHost>(
         &self,
-        host: &dyn EngineHost,
+        host: &H,
         held: &mut Option<(u32, u32, u32)>,
         done: (u32, u32, u32),
     ) {
@@ -334,15 +336,15 @@ impl Engine {
         self.report(host, done.0, done.1, done.2);
     }
 
-    fn report(&self, host: &dyn EngineHost, fence: u32, node: u32, engine: u32) {
+    fn report<H: EngineHost>(&self, host: &H, fence: u32, node: u32, engine: u32) {
         self.last_completed.store(fence, Ordering::SeqCst);
         host.completed(fence, node, engine, self.broken() != Broken::NeverQueuesDpc);
     }
 
     /// Executes the commands of one queued buffer.
-    fn run_buffer(
+    fn run_buffer<H: EngineHost>(
         &self,
-        host: &dyn EngineHost,
+        host: &H,
         entry: [u64; ring::WORDS],
         scratch: &mut [u8],
     ) -> Result<()> {

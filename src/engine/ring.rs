@@ -11,6 +11,7 @@
 
 use alloc::vec::Vec;
 
+use crate::foundation::fallible;
 use crate::foundation::status::{Result, Status};
 use crate::kernel::sync::{AtomicU64, Ordering};
 
@@ -44,15 +45,16 @@ impl Ring {
         if !capacity.is_power_of_two() {
             return Err(Status::InvalidParameter);
         }
-        let mut slots = Vec::new();
-        slots
-            .try_reserve_exact(capacity)
-            .map_err(|_| Status::NoMemory)?;
+        let mut slots = fallible::try_vec(capacity)?;
         for i in 0..capacity {
-            slots.push(Slot {
-                seq: AtomicU64::new(u64::try_from(i).map_err(|_| Status::InvalidParameter)?),
-                words: [const { AtomicU64::new(0) }; WORDS],
-            });
+            let seq = u64::try_from(i).map_err(|_| Status::InvalidParameter)?;
+            fallible::push(
+                &mut slots,
+                Slot {
+                    seq: AtomicU64::new(seq),
+                    words: [const { AtomicU64::new(0) }; WORDS],
+                },
+            )?;
         }
         let mask = u64::try_from(capacity)
             .map_err(|_| Status::InvalidParameter)?

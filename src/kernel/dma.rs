@@ -132,6 +132,12 @@ mod win {
     /// `HighPagePriority | MdlMappingNoExecute`.
     pub(super) const PRIORITY: u32 = 32 | 0x4000_0000;
 
+    // The `raw` backend links ntoskrnl through raw-dylib; the `wdk` one
+    // through the WDK's ntoskrnl.lib.
+    #[cfg_attr(
+        not(feature = "wdk"),
+        link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")
+    )]
     unsafe extern "system" {
         pub(super) fn MmMapLockedPagesSpecifyCache(
             MemoryDescriptorList: *mut MDL,

@@ -129,6 +129,9 @@ impl KernelInterface {
     /// # Safety
     /// `routine` may be called with `context` at device IRQL before this
     /// returns: both must be valid for that (the engine's completion path).
+    // Not inlined: the image's stack check allow-lists the callback call
+    // by this function's name (xtask `stack::ALLOWED`).
+    #[inline(never)]
     pub(crate) unsafe fn synchronize_execution(
         &self,
         routine: unsafe extern "system" fn(PVOID) -> BOOLEAN,
@@ -147,6 +150,9 @@ impl KernelInterface {
 
     /// `DxgkCbNotifyInterrupt` (inside the synchronised routine). Returns
     /// whether the callback exists.
+    // Not inlined: the image's stack check allow-lists the callback call
+    // by this function's name (xtask `stack::ALLOWED`).
+    #[inline(never)]
     pub(crate) fn notify_interrupt(&self, data: &DXGKARGCB_NOTIFY_INTERRUPT_DATA) -> bool {
         let Some(callback) = self.0.DxgkCbNotifyInterrupt else {
             return false;
@@ -158,6 +164,9 @@ impl KernelInterface {
     }
 
     /// `DxgkCbQueueDpc`: whether the DPC was queued.
+    // Not inlined: the image's stack check allow-lists the callback call
+    // by this function's name (xtask `stack::ALLOWED`).
+    #[inline(never)]
     pub(crate) fn queue_dpc(&self) -> bool {
         let Some(callback) = self.0.DxgkCbQueueDpc else {
             return false;
@@ -167,6 +176,9 @@ impl KernelInterface {
     }
 
     /// `DxgkCbNotifyDpc` (the DPC routine).
+    // Not inlined: the image's stack check allow-lists the callback call
+    // by this function's name (xtask `stack::ALLOWED`).
+    #[inline(never)]
     pub(crate) fn notify_dpc(&self) {
         if let Some(callback) = self.0.DxgkCbNotifyDpc {
             // SAFETY: Dxgkrnl's callback (type invariant).

@@ -1,86 +1,222 @@
-//! A driver worker: one thread that runs a job each time it is woken, for
-//! the software engine (`crate::engine`). [`Worker::wake`] may be called at
-//! up to DISPATCH_LEVEL: it sets an event (Windows: `KeSetEvent` with
-//! `Wait = FALSE`; host: `Thread::unpark`), never allocates, never waits.
+//! A driver worker: one system thread that runs a job each time it is
+//! woken, for the software engine (`crate::engine`, `ddi::engine_table`).
+//!
+//! The job owns a [`Signal`] (at a stable address, with the job); the
+//! thread ([`Thread`]) runs `J::run` on every wake and once more when
+//! stopped. [`Signal::wake`] may be called at up to DISPATCH_LEVEL: it sets
+//! an event and returns; no allocation, no lock, no wait. Everything is
+//! generic over the job: no indirect call (the image's stack check follows
+//! every call).
 //!
 //! | platform | thread | wake |
 //! |---|---|---|
-//! | Windows | `PsCreateSystemThread`, joined by `ZwWaitForSingleObject` + `ZwClose` | a synchronization `KEVENT` |
+//! | Windows | `PsCreateSystemThread`; joined by `ZwWaitForSingleObject` + `ZwClose` | a synchronization `KEVENT` (`KeSetEvent`, `Wait = FALSE`) |
 //! | host | `std::thread` | `Thread::unpark` |
+//!
+//! The thread also wakes by itself every 50 ms, so a lost wake delays work
+//! by that much at most.
 
-use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use crate::foundation::status::Result;
+use crate::foundation::status::{Result, Status};
 
 /// The work a worker runs each time it is woken.
-pub(crate) trait WorkerJob: Send + Sync {
+pub(crate) trait WorkerJob: Sync {
+    /// The job's signal.
+    fn signal(&self) -> &Signal;
     /// Runs whatever is pending (PASSIVE_LEVEL).
     fn run(&self);
 }
 
-/// State the worker thread and its owner share.
-struct Shared {
-    job: Arc<dyn WorkerJob>,
+/// How the owner and the thread talk: the stop flag and the wake event.
+pub(crate) struct Signal {
     stop: AtomicBool,
+    #[cfg(not(target_os = "windows"))]
+    thread: std::sync::OnceLock<std::thread::Thread>,
     #[cfg(target_os = "windows")]
     event: core::cell::UnsafeCell<os::KEVENT>,
 }
 
-// SAFETY: the KEVENT is only touched through the kernel's own synchronised
-// routines (KeSetEvent / KeWaitForSingleObject), which allow concurrent use.
+// SAFETY: the KEVENT is only touched through the kernel's synchronised
+// routines (KeInitializeEvent once before sharing, then KeSetEvent and
+// KeWaitForSingleObject, which allow concurrent use).
 #[cfg(target_os = "windows")]
-unsafe impl Sync for Shared {}
+unsafe impl Sync for Signal {}
+// SAFETY: as above; the event is plain memory until initialised in place.
+#[cfg(target_os = "windows")]
+unsafe impl Send for Signal {}
 
-/// A running worker; stopping it (or dropping it) joins the thread.
-pub(crate) struct Worker {
-    shared: Arc<Shared>,
+/// A thread running a job; [`Thread::stop`] joins it.
+pub(crate) struct Thread {
     #[cfg(not(target_os = "windows"))]
-    thread: Option<std::thread::JoinHandle<()>>,
+    handle: Option<std::thread::JoinHandle<()>>,
     #[cfg(target_os = "windows")]
-    thread: os::HANDLE,
+    handle: os::HANDLE,
 }
 
-#[cfg(not(target_os = "windows"))]
-impl Worker {
-    /// Starts a worker running `job` (PASSIVE_LEVEL).
-    ///
-    /// # Errors
-    /// `InsufficientResources` when no thread can be created.
-    pub(crate) fn spawn(job: Arc<dyn WorkerJob>) -> Result<Self> {
-        let shared = Arc::new(Shared {
-            job,
-            stop: AtomicBool::new(false),
-        });
-        let s = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("gpup-engine".into())
-            .spawn(move || {
-                while !s.stop.load(Ordering::SeqCst) {
-                    s.job.run();
-                    std::thread::park_timeout(std::time::Duration::from_millis(50));
-                }
-                s.job.run();
-            })
-            .map_err(|_| crate::foundation::status::Status::InsufficientResources)?;
-        Ok(Self {
-            shared,
-            thread: Some(thread),
-        })
-    }
+// SAFETY: a kernel thread handle may be used from any thread.
+#[cfg(target_os = "windows")]
+unsafe impl Send for Thread {}
+// SAFETY: as above; `&Thread` gives no access to the handle.
+#[cfg(target_os = "windows")]
+unsafe impl Sync for Thread {}
 
-    /// Wakes the worker. Lock- and allocation-free.
-    pub(crate) fn wake(&self) {
-        if let Some(t) = &self.thread {
-            t.thread().unpark();
+/// The job's address, sent to the thread.
+#[cfg(not(target_os = "windows"))]
+struct JobPtr<J>(*const J);
+// SAFETY: `J: Sync`, and the pointer stays valid until the thread is
+// joined (the contract of `spawn`).
+#[cfg(not(target_os = "windows"))]
+unsafe impl<J: Sync> Send for JobPtr<J> {}
+
+impl Signal {
+    /// A signal not yet usable on Windows until [`Signal::init`].
+    pub(crate) fn new() -> Self {
+        Self {
+            stop: AtomicBool::new(false),
+            #[cfg(not(target_os = "windows"))]
+            thread: std::sync::OnceLock::new(),
+            #[cfg(target_os = "windows")]
+            event: core::cell::UnsafeCell::new(os::KEVENT([0; 24])),
         }
     }
 
-    fn join(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            t.thread().unpark();
-            let _ = t.join();
+    /// Initialises the event at its final address (before the signal is shared).
+    pub(crate) fn init(&mut self) {
+        #[cfg(target_os = "windows")]
+        // SAFETY: `self` is exclusively borrowed, at its final address
+        // (the caller's heap block), and the event is initialised once.
+        unsafe {
+            os::KeInitializeEvent(self.event.get(), os::SYNCHRONIZATION_EVENT, 0);
+        }
+    }
+
+    /// Wakes the thread (up to DISPATCH_LEVEL). Lock- and allocation-free.
+    pub(crate) fn wake(&self) {
+        #[cfg(not(target_os = "windows"))]
+        if let Some(t) = self.thread.get() {
+            t.unpark();
+        }
+        #[cfg(target_os = "windows")]
+        // SAFETY: the event was initialised (`init`) and lives as long as
+        // `self`; `Wait = FALSE` is allowed at up to DISPATCH_LEVEL.
+        unsafe {
+            os::KeSetEvent(self.event.get(), 0, 0);
+        }
+    }
+
+    /// Waits for a wake or 50 ms (the thread; PASSIVE_LEVEL).
+    fn sleep(&self) {
+        #[cfg(not(target_os = "windows"))]
+        std::thread::park_timeout(std::time::Duration::from_millis(50));
+        #[cfg(target_os = "windows")]
+        {
+            let mut timeout = dxgk_sys::LARGE_INTEGER { QuadPart: -500_000 };
+            // SAFETY: an initialised event living as long as `self`;
+            // Executive wait, KernelMode, not alertable, at PASSIVE_LEVEL.
+            unsafe {
+                os::KeWaitForSingleObject(self.event.get().cast(), 0, 0, 0, &raw mut timeout);
+            }
+        }
+    }
+}
+
+/// The thread's loop: runs the job on every wake until stopped, then once more.
+fn run_loop<J: WorkerJob>(job: &J) {
+    let signal = job.signal();
+    while !signal.stop.load(Ordering::SeqCst) {
+        job.run();
+        signal.sleep();
+    }
+    job.run();
+}
+
+/// Starts a thread running `job` (PASSIVE_LEVEL).
+///
+/// # Safety
+/// `job` stays valid, at the same address, until [`Thread::stop`] of the
+/// returned thread has returned; its signal was initialised ([`Signal::init`]).
+///
+/// # Errors
+/// `InsufficientResources` when no thread can be created.
+#[cfg(not(target_os = "windows"))]
+pub(crate) unsafe fn spawn<J: WorkerJob + 'static>(job: *const J) -> Result<Thread> {
+    let ptr = JobPtr(job);
+    let handle = std::thread::Builder::new()
+        .name("gpup-engine".into())
+        .spawn(move || {
+            let ptr = ptr;
+            // SAFETY: valid until this thread is joined (spawn's contract).
+            let job = unsafe { &*ptr.0 };
+            run_loop(job);
+        })
+        .map_err(|_| Status::InsufficientResources)?;
+    // SAFETY: valid (spawn's contract).
+    let _ = unsafe { &*job }
+        .signal()
+        .thread
+        .set(handle.thread().clone());
+    Ok(Thread {
+        handle: Some(handle),
+    })
+}
+
+/// The Windows thread's start routine.
+///
+/// # Safety
+/// `context` is the job [`spawn`] was given, valid until the thread ends.
+#[cfg(target_os = "windows")]
+unsafe extern "system" fn thread_main<J: WorkerJob>(context: *mut core::ffi::c_void) {
+    // SAFETY: the job, valid until this thread is joined (spawn's contract).
+    let job = unsafe { &*context.cast_const().cast::<J>() };
+    run_loop(job);
+}
+
+/// Starts a thread running `job` (PASSIVE_LEVEL).
+///
+/// # Safety
+/// As on the host.
+///
+/// # Errors
+/// `InsufficientResources` when no thread can be created.
+#[cfg(target_os = "windows")]
+pub(crate) unsafe fn spawn<J: WorkerJob + 'static>(job: *const J) -> Result<Thread> {
+    let mut handle: os::HANDLE = core::ptr::null_mut();
+    // SAFETY: every pointer is valid or NULL as the routine allows; the
+    // routine gets the job, valid until the thread is joined (our contract).
+    let status = unsafe {
+        os::PsCreateSystemThread(
+            &raw mut handle,
+            os::THREAD_ALL_ACCESS,
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            thread_main::<J>,
+            job.cast_mut().cast(),
+        )
+    };
+    if !status.is_success() {
+        return Err(Status::InsufficientResources);
+    }
+    Ok(Thread { handle })
+}
+
+impl Thread {
+    /// Stops the thread (after a last run of the job) and joins it (PASSIVE_LEVEL).
+    pub(crate) fn stop<J: WorkerJob>(self, job: &J) {
+        job.signal().stop.store(true, Ordering::SeqCst);
+        job.signal().wake();
+        #[cfg(not(target_os = "windows"))]
+        if let Some(h) = self.handle {
+            let _ = h.join();
+        }
+        #[cfg(target_os = "windows")]
+        {
+            // SAFETY: the handle PsCreateSystemThread gave, not yet closed;
+            // an unbounded wait at PASSIVE_LEVEL for the thread to end.
+            unsafe { os::ZwWaitForSingleObject(self.handle, 0, core::ptr::null_mut()) };
+            // SAFETY: the same handle, closed once; `self` is consumed.
+            unsafe { os::ZwClose(self.handle) };
         }
     }
 }
@@ -103,9 +239,15 @@ mod os {
     /// `THREAD_ALL_ACCESS`.
     pub(super) const THREAD_ALL_ACCESS: u32 = 0x001F_FFFF;
 
+    // The `raw` backend links ntoskrnl through raw-dylib; the `wdk` one
+    // through the WDK's ntoskrnl.lib.
+    #[cfg_attr(
+        not(feature = "wdk"),
+        link(name = "ntoskrnl.exe", kind = "raw-dylib", modifiers = "+verbatim")
+    )]
     unsafe extern "system" {
         pub(super) fn KeInitializeEvent(Event: *mut KEVENT, Type: i32, State: BOOLEAN);
-        pub(super) fn KeSetEvent(Event: *mut KEVENT, Increment: i32, Wait: u8) -> i32;
+        pub(super) fn KeSetEvent(Event: *mut KEVENT, Increment: i32, Wait: BOOLEAN) -> i32;
         pub(super) fn KeWaitForSingleObject(
             Object: PVOID,
             WaitReason: i32,
@@ -116,121 +258,17 @@ mod os {
         pub(super) fn PsCreateSystemThread(
             ThreadHandle: *mut HANDLE,
             DesiredAccess: u32,
-            ObjectAttributes: *mut c_void,
+            ObjectAttributes: PVOID,
             ProcessHandle: HANDLE,
-            ClientId: *mut c_void,
-            StartRoutine: unsafe extern "system" fn(*mut c_void),
-            StartContext: *mut c_void,
-        ) -> i32;
+            ClientId: PVOID,
+            StartRoutine: unsafe extern "system" fn(PVOID),
+            StartContext: PVOID,
+        ) -> NTSTATUS;
         pub(super) fn ZwWaitForSingleObject(
             Handle: HANDLE,
-            Alertable: u8,
-            Timeout: *mut i64,
-        ) -> i32;
-        pub(super) fn ZwClose(Handle: HANDLE) -> i32;
+            Alertable: BOOLEAN,
+            Timeout: *mut LARGE_INTEGER,
+        ) -> NTSTATUS;
+        pub(super) fn ZwClose(Handle: HANDLE) -> NTSTATUS;
     }
 }
-
-/// The Windows thread's routine: waits on the event, runs the job, until stopped.
-///
-/// # Safety
-/// `context` is the `Shared` that [`Worker::spawn`] leaked one `Arc`
-/// reference of for this thread.
-#[cfg(target_os = "windows")]
-unsafe extern "system" fn worker_main(context: *mut core::ffi::c_void) {
-    // SAFETY: `context` is the pointer `Arc::into_raw` gave for this thread's
-    // own reference (this function's contract), reclaimed exactly once here.
-    let shared = unsafe { Arc::from_raw(context.cast_const().cast::<Shared>()) };
-    while !shared.stop.load(Ordering::SeqCst) {
-        // Wakes at least every 50 ms, so a stop never waits on a lost wake.
-        let mut timeout = dxgk_sys::LARGE_INTEGER { QuadPart: -500_000 };
-        // SAFETY: the event was initialised by `spawn` and lives as long as
-        // `shared`; Executive wait, KernelMode, not alertable; PASSIVE_LEVEL.
-        unsafe {
-            os::KeWaitForSingleObject(shared.event.get().cast(), 0, 0, 0, &raw mut timeout);
-        }
-        shared.job.run();
-    }
-    shared.job.run();
-}
-
-#[cfg(target_os = "windows")]
-impl Worker {
-    /// Starts a worker running `job` (PASSIVE_LEVEL).
-    ///
-    /// # Errors
-    /// `InsufficientResources` when no thread can be created.
-    pub(crate) fn spawn(job: Arc<dyn WorkerJob>) -> Result<Self> {
-        let shared = Arc::new(Shared {
-            job,
-            stop: AtomicBool::new(false),
-            event: core::cell::UnsafeCell::new(os::KEVENT([0; 24])),
-        });
-        // SAFETY: the event is in non-paged pool memory owned by `shared`,
-        // initialised once before any thread can see it.
-        unsafe { os::KeInitializeEvent(shared.event.get(), os::SYNCHRONIZATION_EVENT, 0) };
-        let context = Arc::into_raw(Arc::clone(&shared)).cast_mut().cast();
-        let mut thread: os::HANDLE = core::ptr::null_mut();
-        // SAFETY: every pointer is valid or NULL as the routine allows; the
-        // routine takes over the reference `context` carries.
-        let status = unsafe {
-            os::PsCreateSystemThread(
-                &raw mut thread,
-                os::THREAD_ALL_ACCESS,
-                core::ptr::null_mut(),
-                core::ptr::null_mut(),
-                core::ptr::null_mut(),
-                worker_main,
-                context,
-            )
-        };
-        if status < 0 {
-            // SAFETY: no thread took the reference: reclaim it.
-            drop(unsafe { Arc::from_raw(context.cast_const().cast::<Shared>()) });
-            return Err(crate::foundation::status::Status::InsufficientResources);
-        }
-        Ok(Self { shared, thread })
-    }
-
-    /// Wakes the worker (up to DISPATCH_LEVEL). Lock- and allocation-free.
-    pub(crate) fn wake(&self) {
-        // SAFETY: the event is initialised and outlives the call; Wait FALSE
-        // is allowed at up to DISPATCH_LEVEL.
-        unsafe { os::KeSetEvent(self.shared.event.get(), 0, 0) };
-    }
-
-    fn join(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        if self.thread.is_null() {
-            return;
-        }
-        self.wake();
-        // SAFETY: `thread` is the handle PsCreateSystemThread gave, not yet
-        // closed; an unbounded wait at PASSIVE_LEVEL for the thread to end.
-        unsafe { os::ZwWaitForSingleObject(self.thread, 0, core::ptr::null_mut()) };
-        // SAFETY: the same handle, closed once (then forgotten).
-        unsafe { os::ZwClose(self.thread) };
-        self.thread = core::ptr::null_mut();
-    }
-}
-
-impl Worker {
-    /// Stops the worker after a last run of its job, and joins it.
-    pub(crate) fn stop(mut self) {
-        self.join();
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.join();
-    }
-}
-
-// SAFETY: the thread handle is an opaque kernel handle usable from any
-// thread; `shared` is `Sync` (see above).
-#[cfg(target_os = "windows")]
-unsafe impl Send for Worker {}
-// SAFETY: as above; `wake` only calls KeSetEvent.
-#[cfg(target_os = "windows")]
-unsafe impl Sync for Worker {}
