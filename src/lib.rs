@@ -58,7 +58,6 @@ mod adapter;
 mod basis;
 #[cfg(not(loom))]
 pub mod ddi;
-#[cfg(not(loom))]
 pub mod engine;
 mod foundation;
 #[cfg(all(not(target_os = "windows"), not(loom)))]

@@ -22,6 +22,8 @@
 pub mod command;
 pub mod dma_dir;
 mod exec;
+#[cfg(all(test, loom))]
+mod model_ring;
 pub mod ring;
 
 use crate::foundation::status::{Result, Status};
@@ -144,6 +146,7 @@ pub struct Engine {
     broken: AtomicU32,
     executed_commands: AtomicU64,
     recorded_commands: AtomicU64,
+    preempted_buffers: AtomicU64,
 }
 
 /// What [`Engine::state`] reports, for tests and diagnostics.
@@ -159,6 +162,8 @@ pub struct EngineState {
     pub executed: u64,
     /// Commands recorded without effect (MAP_APERTURE, UPDATE_PAGE_TABLE, ...).
     pub recorded: u64,
+    /// Buffers not run because a preemption was queued behind them.
+    pub preempted: u64,
 }
 
 impl Engine {
@@ -167,8 +172,16 @@ impl Engine {
     /// # Errors
     /// `NoMemory`.
     pub fn new() -> Result<Self> {
+        Self::with_capacity(RING_CAPACITY)
+    }
+
+    /// An idle engine whose ring holds `capacity` entries (a power of two).
+    ///
+    /// # Errors
+    /// `NoMemory`; `InvalidParameter` for a capacity that is not a power of two.
+    pub fn with_capacity(capacity: usize) -> Result<Self> {
         Ok(Self {
-            ring: ring::Ring::new(RING_CAPACITY)?,
+            ring: ring::Ring::new(capacity)?,
             preempts_queued: AtomicU32::new(0),
             last_submitted: AtomicU32::new(0),
             last_completed: AtomicU32::new(0),
@@ -176,6 +189,7 @@ impl Engine {
             broken: AtomicU32::new(0),
             executed_commands: AtomicU64::new(0),
             recorded_commands: AtomicU64::new(0),
+            preempted_buffers: AtomicU64::new(0),
         })
     }
 
@@ -258,6 +272,7 @@ impl Engine {
             faulted: !self.responsive(),
             executed: self.executed_commands.load(Ordering::SeqCst),
             recorded: self.recorded_commands.load(Ordering::SeqCst),
+            preempted: self.preempted_buffers.load(Ordering::SeqCst),
         }
     }
 
@@ -299,12 +314,14 @@ impl Engine {
             if self.preempts_queued.load(Ordering::SeqCst) != 0 {
                 // A preemption is queued behind this buffer: it is not run,
                 // and the preemption report names the last fence completed.
+                self.preempted_buffers.fetch_add(1, Ordering::SeqCst);
                 continue;
             }
             if self.run_buffer(host, entry, scratch).is_err() {
                 // A buffer the engine cannot run: no completion; the engine
                 // reports itself not responsive and Dxgkrnl's TDR resets it.
                 self.faulted.store(1, Ordering::SeqCst);
+                #[cfg(not(loom))]
                 crate::trace!("engine: fence {} faulted", fence);
                 continue;
             }

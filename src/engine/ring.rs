@@ -52,7 +52,7 @@ impl Ring {
                 &mut slots,
                 Slot {
                     seq: AtomicU64::new(seq),
-                    words: [const { AtomicU64::new(0) }; WORDS],
+                    words: core::array::from_fn(|_| AtomicU64::new(0)),
                 },
             )?;
         }
@@ -105,6 +105,22 @@ impl Ring {
                 pos = self.tail.load(Ordering::Relaxed);
             }
         }
+    }
+
+    /// A deliberately broken push for the loom model (`super::model_ring`):
+    /// publishes the slot before writing its words, so the consumer can read
+    /// a stale entry.
+    #[cfg(all(test, loom))]
+    pub(super) fn push_publishing_first(&self, entry: [u64; WORDS]) -> bool {
+        let pos = self.tail.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = self.slot(pos) else {
+            return false;
+        };
+        slot.seq.store(pos.wrapping_add(1), Ordering::Release);
+        for (w, v) in slot.words.iter().zip(entry) {
+            w.store(v, Ordering::Relaxed);
+        }
+        true
     }
 
     /// Takes the oldest entry, if one is published. Single consumer.
