@@ -312,14 +312,23 @@ pub(crate) fn attach(h: *mut c_void, kernel: KernelInterface) -> Result<()> {
     })?;
     let first = job.first_mut().ok_or(Status::NoMemory)?;
     first.signal.init();
-    // SAFETY: the job's heap block outlives the thread: `detach` (or the
-    // failure path below) stops the thread before the block is freed.
-    let thread = unsafe { worker::spawn(job.as_ptr()) }?;
+    let job_ptr = job.as_ptr();
+    // Every allocation is made before the thread starts: a failure after it
+    // would have to stop it again.
     let mut entry = one(Attached {
         key: h.addr(),
         job,
-        thread: Some(thread),
+        thread: None,
     })?;
+    // SAFETY: the job's heap block (moving its `Vec` into the entry did not
+    // move it) outlives the thread: `detach` (or the failure path below)
+    // stops the thread before the block is freed.
+    let thread = unsafe { worker::spawn(job_ptr) }?;
+    if let Some(a) = entry.first_mut() {
+        // The worker holds only the job's block, not the entry: this write
+        // aliases nothing it reads.
+        a.thread = Some(thread);
+    }
     let p = entry.as_mut_ptr();
     for slot in &TABLE {
         if slot

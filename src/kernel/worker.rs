@@ -11,7 +11,7 @@
 //! | platform | thread | wake |
 //! |---|---|---|
 //! | Windows | `PsCreateSystemThread`; joined by `ZwWaitForSingleObject` + `ZwClose` | a synchronization `KEVENT` (`KeSetEvent`, `Wait = FALSE`) |
-//! | host | `std::thread` | `Thread::unpark` |
+//! | host | `pthread_create` (std's spawn aborts when allocation fails), joined with `pthread_join` | `Thread::unpark` of the worker's own `std::thread::current()` |
 //!
 //! The thread also wakes by itself every 50 ms, so a lost wake delays work
 //! by that much at most.
@@ -49,7 +49,7 @@ unsafe impl Send for Signal {}
 /// A thread running a job; [`Thread::stop`] joins it.
 pub(crate) struct Thread {
     #[cfg(not(target_os = "windows"))]
-    handle: Option<std::thread::JoinHandle<()>>,
+    handle: Option<usize>,
     #[cfg(target_os = "windows")]
     handle: os::HANDLE,
 }
@@ -60,14 +60,6 @@ unsafe impl Send for Thread {}
 // SAFETY: as above; `&Thread` gives no access to the handle.
 #[cfg(target_os = "windows")]
 unsafe impl Sync for Thread {}
-
-/// The job's address, sent to the thread.
-#[cfg(not(target_os = "windows"))]
-struct JobPtr<J>(*const J);
-// SAFETY: `J: Sync`, and the pointer stays valid until the thread is
-// joined (the contract of `spawn`).
-#[cfg(not(target_os = "windows"))]
-unsafe impl<J: Sync> Send for JobPtr<J> {}
 
 impl Signal {
     /// A signal not yet usable on Windows until [`Signal::init`].
@@ -131,7 +123,27 @@ fn run_loop<J: WorkerJob>(job: &J) {
     job.run();
 }
 
-/// Starts a thread running `job` (PASSIVE_LEVEL).
+/// The host thread's start routine (`pthread_create`).
+///
+/// # Safety
+/// `context` is the job [`spawn`] was given, valid until the thread is joined.
+#[cfg(not(target_os = "windows"))]
+unsafe extern "C" fn thread_main<J: WorkerJob>(
+    context: *mut core::ffi::c_void,
+) -> *mut core::ffi::c_void {
+    // SAFETY: the job, valid until this thread is joined (spawn's contract).
+    let job = unsafe { &*context.cast_const().cast::<J>() };
+    // The handle `wake` unparks; made here, on the worker, so that the
+    // spawning DDI allocates nothing for the thread.
+    let _ = job.signal().thread.set(std::thread::current());
+    run_loop(job);
+    core::ptr::null_mut()
+}
+
+/// Starts a thread running `job` (PASSIVE_LEVEL). On the host the thread
+/// is a plain `pthread_create` one: `std::thread::spawn` allocates through
+/// the global allocator and aborts when that fails, where a driver must
+/// report the failure (`tests/alloc_failure`).
 ///
 /// # Safety
 /// `job` stays valid, at the same address, until [`Thread::stop`] of the
@@ -141,24 +153,40 @@ fn run_loop<J: WorkerJob>(job: &J) {
 /// `InsufficientResources` when no thread can be created.
 #[cfg(not(target_os = "windows"))]
 pub(crate) unsafe fn spawn<J: WorkerJob + 'static>(job: *const J) -> Result<Thread> {
-    let ptr = JobPtr(job);
-    let handle = std::thread::Builder::new()
-        .name("gpup-engine".into())
-        .spawn(move || {
-            let ptr = ptr;
-            // SAFETY: valid until this thread is joined (spawn's contract).
-            let job = unsafe { &*ptr.0 };
-            run_loop(job);
-        })
-        .map_err(|_| Status::InsufficientResources)?;
-    // SAFETY: valid (spawn's contract).
-    let _ = unsafe { &*job }
-        .signal()
-        .thread
-        .set(handle.thread().clone());
+    let mut handle: usize = 0;
+    // SAFETY: `handle` is a writable pthread_t (an unsigned long on Linux),
+    // default attributes, a start routine of the right ABI, and the job,
+    // valid until joined (our contract).
+    let rc = unsafe {
+        host_threads::pthread_create(
+            &raw mut handle,
+            core::ptr::null(),
+            thread_main::<J>,
+            job.cast_mut().cast(),
+        )
+    };
+    if rc != 0 {
+        return Err(Status::InsufficientResources);
+    }
     Ok(Thread {
         handle: Some(handle),
     })
+}
+
+/// The two POSIX thread routines the host worker uses (glibc, linked by std).
+#[cfg(not(target_os = "windows"))]
+mod host_threads {
+    use core::ffi::c_void;
+
+    unsafe extern "C" {
+        pub(super) fn pthread_create(
+            thread: *mut usize,
+            attr: *const c_void,
+            start: unsafe extern "C" fn(*mut c_void) -> *mut c_void,
+            arg: *mut c_void,
+        ) -> i32;
+        pub(super) fn pthread_join(thread: usize, retval: *mut *mut c_void) -> i32;
+    }
 }
 
 /// The Windows thread's start routine.
@@ -208,7 +236,8 @@ impl Thread {
         job.signal().wake();
         #[cfg(not(target_os = "windows"))]
         if let Some(h) = self.handle {
-            let _ = h.join();
+            // SAFETY: a thread `spawn` created, joined once (`self` is consumed).
+            let _ = unsafe { host_threads::pthread_join(h, core::ptr::null_mut()) };
         }
         #[cfg(target_os = "windows")]
         {
