@@ -15,6 +15,7 @@
 //! | 1 | `kernel` | the per-platform seam (allocation, debug output, `DxgkInitialize`), Dxgkrnl's callbacks (`KernelInterface`), the lock and atomics (`kernel::sync`) |
 //! | 2 | `basis` | memory bases and their dirty-bit tracking (`Tracker`, bitplanes) |
 //! | 2 | `memory` | the adapter's memory segments and their configuration |
+//! | 2 | `mmu` | the GpuMmu geometry (page-table levels, virtual-address width, root-table size) |
 //! | 3 | [`engine`] | the software engine: command format, submission ring, fence order, preemption and TDR state |
 //! | 3 | `savestate` | the live-migration saved-state format, the per-VF migration state machine, the triage event's wire format |
 //! | 4 | [`vgpu`] | GPU partitioning (partition count, profiles, the vGPU table, VRAM reserves, synthetic SR-IOV functions); [`vgpu::escape`] is the public wire format of the vGPU escape |
@@ -69,6 +70,8 @@ mod kernel;
 mod memory;
 #[cfg(not(loom))]
 pub mod migration;
+#[cfg(not(loom))]
+mod mmu;
 #[cfg(not(loom))]
 mod savestate;
 #[cfg(not(loom))]

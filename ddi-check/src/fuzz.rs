@@ -632,7 +632,7 @@ pub fn query_adapter_info(data: &[u8]) {
             sel => Op::QueryAdapterInfo {
                 adapter: input.adapter(),
                 ty: if sel < 128 {
-                    -1 - i32::from(sel % 5)
+                    -1 - i32::from(sel % 14)
                 } else {
                     i32::from_le_bytes(input.take())
                 },

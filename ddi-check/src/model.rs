@@ -14,6 +14,7 @@
 
 use dxgk_sys::*;
 
+mod caps;
 pub mod vgpu;
 pub use vgpu::{Blob, Gpu};
 
@@ -454,7 +455,8 @@ impl Model {
         if q.output_null {
             faults.add(STATUS_INVALID_PARAMETER);
         }
-        if !self.started {
+        // WDDMDEVICECAPS is answered in every state (docs/contract.md).
+        if !self.started && q.ty != DXGKQAITYPE_WDDMDEVICECAPS {
             faults.add(STATUS_INVALID_DEVICE_STATE);
         }
         let fits = |n: usize| {
@@ -511,7 +513,17 @@ impl Model {
                     Some(Some(page)) => (fits(8), page.to_le_bytes().map(Some).to_vec()),
                 },
             },
-            _ => (STATUS_NOT_SUPPORTED, Vec::new()),
+            // The capability queries (model/caps.rs); any other type is
+            // not supported.
+            _ => match caps::predict(q) {
+                Some((statuses, answer)) => {
+                    for status in statuses {
+                        faults.add(status);
+                    }
+                    (STATUS_SUCCESS, answer)
+                }
+                None => (STATUS_NOT_SUPPORTED, Vec::new()),
+            },
         };
         if status != STATUS_SUCCESS {
             faults.add(status);

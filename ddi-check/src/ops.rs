@@ -196,9 +196,9 @@ pub enum Op {
     QueryAdapterInfo {
         /// `hAdapter`.
         adapter: AdapterSel,
-        /// `Type`: -1 to -5 pick DRIVERCAPS, DIRTYBITTRACKINGCAPS,
-        /// DIRTYBITTRACKINGSEGMENTCAPS, GPUPCAPS and SCATTER_RESERVE; other
-        /// values are passed as they are.
+        /// `Type`: -1 to -14 pick the types of [`QAI_SHORTCUTS`]
+        /// (DRIVERCAPS, DIRTYBITTRACKINGCAPS, ...); other values are passed
+        /// as they are.
         ty: i32,
         /// The input buffer.
         input: QaiBuf,
@@ -267,12 +267,22 @@ impl Op {
 
 /// The `ty` values of [`Op::QueryAdapterInfo`] that name the caps this
 /// driver answers.
-pub const QAI_SHORTCUTS: [dxgk_sys::DXGK_QUERYADAPTERINFOTYPE; 5] = [
+pub const QAI_SHORTCUTS: [dxgk_sys::DXGK_QUERYADAPTERINFOTYPE; 14] = [
     dxgk_sys::DXGKQAITYPE_DRIVERCAPS,
     dxgk_sys::DXGKQAITYPE_DIRTYBITTRACKINGCAPS,
     dxgk_sys::DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS,
     dxgk_sys::DXGKQAITYPE_GPUPCAPS,
     dxgk_sys::DXGKQAITYPE_SCATTER_RESERVE,
+    // The capability queries of docs/contract.md "Adapter capabilities".
+    dxgk_sys::DXGKQAITYPE_WDDMDEVICECAPS,
+    dxgk_sys::DXGKQAITYPE_PHYSICALADAPTERCAPS,
+    dxgk_sys::DXGKQAITYPE_GPUMMUCAPS,
+    dxgk_sys::DXGKQAITYPE_PAGETABLELEVELDESC,
+    dxgk_sys::DXGKQAITYPE_HISTORYBUFFERPRECISION,
+    dxgk_sys::DXGKQAITYPE_NUMPOWERCOMPONENTS,
+    dxgk_sys::DXGKQAITYPE_64BITONLYCAPS,
+    dxgk_sys::DXGKQAITYPE_ADAPTERPERFDATA_CAPS,
+    dxgk_sys::DXGKQAITYPE_GPUVERSION,
 ];
 
 /// The query type an [`Op::QueryAdapterInfo`] `ty` stands for.

@@ -178,7 +178,7 @@ pub fn op() -> impl Strategy<Value = Op> {
             }),
         48 => (adapter(), segment(), offset(), size())
             .prop_map(|(adapter, segment, offset, len)| Op::Mark { adapter, segment, offset, len }),
-        8 => (adapter(), prop_oneof![8 => -5i32..=-1, 2 => any::<i32>()], qai_buf(4), segment(), qai_buf(16))
+        8 => (adapter(), prop_oneof![8 => -14i32..=-1, 2 => any::<i32>()], qai_buf(4), segment(), qai_buf(16))
             .prop_map(|(adapter, ty, input, segment, output)| Op::QueryAdapterInfo {
                 adapter, ty, input, segment, output,
             }),

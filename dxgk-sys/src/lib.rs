@@ -22,6 +22,7 @@
 pub mod abi;
 mod alloc;
 mod base;
+mod caps;
 mod dirty;
 mod dispmprt;
 mod engine;
@@ -33,6 +34,7 @@ mod status;
 
 pub use alloc::*;
 pub use base::*;
+pub use caps::*;
 pub use dirty::*;
 pub use dispmprt::*;
 pub use engine::*;
@@ -76,6 +78,20 @@ pub const RECORDS: &[abi::RecordInfo] = &[
     D3DKMDT_PREEMPTION_CAPS::ABI,
     DXGK_HWQUEUEDFLIP_CAPS::ABI,
     DXGK_DRIVERCAPS::ABI,
+    // Adapter caps beyond DRIVERCAPS (caps.rs).
+    DXGK_WDDMDEVICECAPSIN::ABI,
+    DXGK_WDDMDEVICECAPS::ABI,
+    DXGK_QUERYPHYSICALADAPTERCAPSIN::ABI,
+    DXGK_PHYSICALADAPTERFLAGS::ABI,
+    DXGK_PHYSICALADAPTERCAPS::ABI,
+    DXGK_QUERYGPUMMUCAPSIN::ABI,
+    DXGK_GPUMMUCAPS::ABI,
+    DXGK_QUERYPAGETABLELEVELDESCIN::ABI,
+    DXGK_PAGE_TABLE_LEVEL_DESC::ABI,
+    DXGK_QUERYHISTORYBUFFERPRECISIONIN::ABI,
+    DXGKARG_HISTORYBUFFERPRECISION::ABI,
+    DXGK_ADAPTER_PERFDATACAPS::ABI,
+    DXGK_GPUVERSION::ABI,
     DXGK_MEMORYRANGE::ABI,
     DXGKARG_CREATEMEMORYBASIS::ABI,
     DXGKARG_QUERYDIRTYBITDATA::ABI,
@@ -201,6 +217,10 @@ pub const ENUMS: &[(&str, &[abi::ConstInfo])] = &[
     ),
     ("DXGK_ENGINE_TYPE", DXGK_ENGINE_TYPE::CONSTANTS),
     (
+        "DXGK_PAGETABLEUPDATEMODE",
+        DXGK_PAGETABLEUPDATEMODE::CONSTANTS,
+    ),
+    (
         "D3DKMDT_STANDARDALLOCATION_TYPE",
         D3DKMDT_STANDARDALLOCATION_TYPE::CONSTANTS,
     ),
@@ -217,6 +237,7 @@ pub const MACRO_CONSTANTS: &[&[abi::ConstInfo]] = &[
     PARTITION_CONSTANTS,
     SRIOV_CONSTANTS,
     NTSTATUS_CODES,
+    CAPS_CONSTANTS,
 ];
 
 #[cfg(test)]
@@ -268,6 +289,19 @@ mod tests {
             D3DKMDT_PREEMPTION_CAPS,
             DXGK_HWQUEUEDFLIP_CAPS,
             DXGK_DRIVERCAPS,
+            DXGK_WDDMDEVICECAPSIN,
+            DXGK_WDDMDEVICECAPS,
+            DXGK_QUERYPHYSICALADAPTERCAPSIN,
+            DXGK_PHYSICALADAPTERFLAGS,
+            DXGK_PHYSICALADAPTERCAPS,
+            DXGK_QUERYGPUMMUCAPSIN,
+            DXGK_GPUMMUCAPS,
+            DXGK_QUERYPAGETABLELEVELDESCIN,
+            DXGK_PAGE_TABLE_LEVEL_DESC,
+            DXGK_QUERYHISTORYBUFFERPRECISIONIN,
+            DXGKARG_HISTORYBUFFERPRECISION,
+            DXGK_ADAPTER_PERFDATACAPS,
+            DXGK_GPUVERSION,
         )
         .to_vec()
     }
@@ -406,6 +440,6 @@ mod tests {
         if !missing.is_empty() {
             println!("not yet checked all-zero: {missing:?}");
         }
-        assert!(checked.len() >= 97);
+        assert!(checked.len() >= 110);
     }
 }

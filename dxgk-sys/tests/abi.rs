@@ -239,6 +239,7 @@ fn bit_views() -> Vec<BitView> {
         view::<DriverMiscCaps>(&DXGK_DRIVERCAPS::ABI, "MiscCaps"),
         view::<VidSchCaps>(&DXGK_VIDSCHCAPS::ABI, "Value"),
         view::<VidMmCaps>(&DXGK_VIDMMCAPS::ABI, "Value"),
+        view::<PhysicalAdapterFlags>(&DXGK_PHYSICALADAPTERFLAGS::ABI, "Value"),
         view::<DirtyBitTrackingCaps>(&DXGK_DIRTY_BIT_TRACKING_CAPS::ABI, "Value"),
         view::<GpupCaps>(&DXGK_GPUPCAPS::ABI, "Caps"),
         view::<CreateAllocationFlags>(&DXGK_CREATEALLOCATIONFLAGS::ABI, "Value"),

@@ -13,6 +13,7 @@ use crate::callbacks::DeviceState;
 use crate::gpuvirt::{self, GpuVirtualization};
 use crate::loader::Driver;
 use crate::miniport::Miniport;
+use crate::start::{DEFAULT_START_CHECKS, ModelTarget, ReportLine, StartChecks, sequence};
 use crate::status::{Result, check};
 
 /// The physical device object the model creates per adapter: opaque to the driver.
@@ -137,6 +138,12 @@ pub struct Adapter {
     caps: StartedCaps,
     /// What GPU-virtualization initialization kept at the last start.
     gpup: Option<GpuVirtualization>,
+    /// What [`Adapter::start`] checks.
+    checks: StartChecks,
+    /// The report of the last full start sequence.
+    report: Vec<ReportLine>,
+    /// The system devices and contexts the last start created (destroyed at stop).
+    system: Option<sequence::Learned>,
 }
 
 // SAFETY: `context` is an opaque handle the driver accepts from any thread;
@@ -168,6 +175,9 @@ impl Adapter {
             config: None,
             caps: StartedCaps::default(),
             gpup: None,
+            checks: DEFAULT_START_CHECKS,
+            report: Vec::new(),
+            system: None,
         })
     }
 
@@ -233,6 +243,96 @@ impl Adapter {
         self.device.kernel_interface()
     }
 
+    /// Chooses what [`Self::start`] checks (default [`DEFAULT_START_CHECKS`]).
+    pub fn set_start_checks(&mut self, checks: StartChecks) {
+        self.checks = checks;
+    }
+
+    /// The report of the last start with [`StartChecks::Full`] or
+    /// [`StartChecks::Report`]: one line per rule, in order, up to the first
+    /// refusal (`Full`) or all of them (`Report`).
+    #[must_use]
+    pub fn start_report(&self) -> &[ReportLine] {
+        &self.report
+    }
+
+    /// Starts the adapter as [`Self::set_start_checks`] chose: the legacy
+    /// start ([`Self::start_legacy`]) or the start sequence of
+    /// `../shared/spec/adapter-start.md` 2.1-2.5 ([`crate::start`]), each rule
+    /// printed as it is checked; on the first refusal the system contexts
+    /// and devices it created are destroyed, the adapter is stopped again
+    /// (as Dxgkrnl does, 2.1) and the start fails with the rule's status.
+    /// Then GPU-virtualization initialization, as in the legacy start.
+    ///
+    /// Returns (video present sources, children).
+    ///
+    /// # Errors
+    /// The first refused rule's status, or GPU-virtualization's.
+    pub fn start(&mut self) -> Result<(u32, u32)> {
+        let (env, mode) = match self.checks {
+            StartChecks::Legacy => return self.start_legacy(),
+            StartChecks::Full(env) => (env, sequence::Mode::Enforce),
+            StartChecks::Report(env) => (env, sequence::Mode::Report),
+        };
+        let mut started = None;
+        let mut start_device = || match self.start_device() {
+            Ok(answer) => {
+                started = Some(answer);
+                STATUS_SUCCESS
+            }
+            Err(status) => status,
+        };
+        let mut target = ModelTarget::new(&self.miniport, &mut start_device);
+        let mut learned = sequence::play(&mut target, env, mode);
+        if learned.refusal.is_some() {
+            sequence::teardown(&mut target, &mut learned);
+        }
+        self.report = target.report;
+        self.started = learned.device_started;
+        self.system = Some(learned);
+        if let Some((_, status)) = learned.refusal {
+            if self.started {
+                self.stop()?;
+            }
+            return Err(NTSTATUS::from_u32(status));
+        }
+        self.caps = StartedCaps {
+            dirty_bit_tracking: DirtyBitTrackingCaps::from_bits_retain(learned.dirty_caps),
+            segment_page_sizes: learned
+                .segments()
+                .iter()
+                .map(|s| (s.id, (s.page_size != 0).then_some(s.page_size)))
+                .collect(),
+            gpup: GpupCaps::empty(),
+            gpup_query: None,
+        };
+        let answer = started.unwrap_or((0, 0));
+        self.init_gpu_virtualization()?;
+        Ok(answer)
+    }
+
+    /// GPU virtualization (gpu-partitioning.md section 2): the partition
+    /// interface, then GPUPCAPS (only then: Dxgkrnl asks only adapters
+    /// that have the interface) and the other interfaces. It may fail the
+    /// start (the adapter is stopped again), or leave the adapter without GPU-P.
+    fn init_gpu_virtualization(&mut self) -> Result<()> {
+        let caps = &mut self.caps;
+        let initialized = gpuvirt::init(&self.miniport, caps.dirty_bit_tracking, |gpup, status| {
+            caps.gpup = gpup;
+            caps.gpup_query = Some(status);
+        });
+        match initialized {
+            Ok(gpup) => {
+                self.gpup = gpup;
+                Ok(())
+            }
+            Err(status) => {
+                self.stop()?;
+                Err(status)
+            }
+        }
+    }
+
     /// Starts the adapter as Dxgkrnl does: `DxgkDdiStartDevice`, then the
     /// `DXGKQAITYPE_DRIVERCAPS` query, whose `WDDMVersion` must match the
     /// table's interface version (otherwise the adapter is stopped again and
@@ -247,7 +347,7 @@ impl Adapter {
     ///
     /// # Errors
     /// StartDevice's failure status, or the caps checks above.
-    pub fn start(&mut self) -> Result<(u32, u32)> {
+    pub fn start_legacy(&mut self) -> Result<(u32, u32)> {
         let (sources, children) = self.start_device()?;
         self.started = true;
         let caps: DXGK_DRIVERCAPS = self.query_adapter_info(DXGKQAITYPE_DRIVERCAPS, &[])?;
@@ -261,22 +361,7 @@ impl Adapter {
             return Err(STATUS_REVISION_MISMATCH);
         }
         self.caps = self.tracking_caps()?;
-        // GPU virtualization (gpu-partitioning.md section 2): the partition
-        // interface, then GPUPCAPS (only then: Dxgkrnl asks only adapters
-        // that have the interface) and the other interfaces. It may fail the
-        // start, or leave the adapter without GPU-P.
-        let caps = &mut self.caps;
-        let initialized = gpuvirt::init(&self.miniport, caps.dirty_bit_tracking, |gpup, status| {
-            caps.gpup = gpup;
-            caps.gpup_query = Some(status);
-        });
-        match initialized {
-            Ok(gpup) => self.gpup = gpup,
-            Err(status) => {
-                self.stop()?;
-                return Err(status);
-            }
-        }
+        self.init_gpu_virtualization()?;
         Ok((sources, children))
     }
 
@@ -405,6 +490,14 @@ impl Adapter {
     pub fn stop(&mut self) -> Result<()> {
         if let Some(g) = self.gpup.take() {
             g.release();
+        }
+        // The paging process's contexts and system devices go first [inf].
+        if let Some(mut learned) = self.system.take() {
+            let mut no_start = || STATUS_INVALID_DEVICE_STATE;
+            sequence::teardown(
+                &mut ModelTarget::new(&self.miniport, &mut no_start),
+                &mut learned,
+            );
         }
         let stop = self
             .driver()

@@ -37,7 +37,8 @@
 //! 3. `miniport`: one adapter's seam into the driver (the driver and the
 //!    context AddDevice returned; QueryAdapterInfo, QueryInterface).
 //! 4. `gpuvirt`: GPU-virtualization initialization at adapter start, and
-//!    what it keeps ([`GpuVirtualization`]).
+//!    what it keeps ([`GpuVirtualization`]); [`start`]: the start rules of
+//!    the spec (2.1-2.5) and their sequence, shared with the Wine fixture.
 //! 5. `adapter`: the [`Adapter`] and its lifecycle; it also creates adapters
 //!    for a [`Driver`] ([`Driver::add_device`], [`Driver::start_adapter`]).
 //! 6. The DDIs over an adapter, each layer an `impl Adapter` block: `basis`
@@ -62,6 +63,7 @@ mod mandatory_slots;
 pub mod migration;
 mod miniport;
 mod records;
+pub mod start;
 mod status;
 pub mod vf;
 pub mod vfstate;
@@ -75,5 +77,6 @@ pub use callbacks::{EtwEvent, take_etw_events};
 pub use gpuvirt::GpuVirtualization;
 pub use loader::{Driver, DriverEntryFn, DxgkInitialize, MANDATORY_SLOTS, validate_table};
 pub use records::{BasisHandle, Reserve, VfProbe, VgpuInfo};
+pub use start::{DEFAULT_START_CHECKS, ReportLine, StartChecks};
 pub use status::{Result, check};
 pub use vgpu::{Stage, VgpuRequest};

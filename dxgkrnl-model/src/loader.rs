@@ -14,7 +14,7 @@ pub type DriverEntryFn = unsafe extern "system" fn(PDRIVER_OBJECT, *mut UNICODE_
 pub use crate::mandatory_slots::MANDATORY_SLOTS;
 
 /// Whether the slot named `name` is non-NULL.
-fn slot_is_set(table: &DRIVER_INITIALIZATION_DATA, name: &str) -> bool {
+pub(crate) fn slot_is_set(table: &DRIVER_INITIALIZATION_DATA, name: &str) -> bool {
     let Some(field) = DRIVER_INITIALIZATION_DATA::ABI
         .fields
         .iter()

@@ -40,6 +40,8 @@ pub(crate) mod query_interface;
 pub(crate) mod sriov;
 #[cfg(gpup_stack_broken)]
 mod stack_broken;
+#[cfg(gpup_wine_start_broken)]
+mod start_broken;
 #[cfg(test)]
 mod tests;
 pub(crate) mod unsupported;
@@ -121,5 +123,7 @@ pub fn initialization_data() -> DRIVER_INITIALIZATION_DATA {
     d.DxgkDdiFormatHistoryBuffer = Some(i::DxgkDdiFormatHistoryBuffer);
     d.DxgkDdiSetStablePowerState = Some(i::DxgkDdiSetStablePowerState);
     d.DxgkDdiSetVirtualMachineData = Some(i::DxgkDdiSetVirtualMachineData);
+    #[cfg(gpup_wine_start_broken)]
+    start_broken::install(&mut d);
     d
 }

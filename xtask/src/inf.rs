@@ -1,6 +1,7 @@
 //! INF stamping, as the WDK's `stampinf -d * -a <arch> -c <catalog> -v *`
 //! does it under `cargo make`: the `DriverVer` directive of `[Version]`
-//! (date and version), the `$ARCH$` decoration, and `CatalogFile`.
+//! (date and version), the `$ARCH$` decoration, and `CatalogFile`; and the
+//! check of the INF's setup class ([`check_class`]).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -176,6 +177,61 @@ pub fn stamp(template: &str, stamp: &Stamp) -> Result<String, String> {
     Ok(inf)
 }
 
+/// The setup class of an MCDM (compute-only) adapter: Microsoft's "MCDM
+/// kernel-mode driver implementation guidelines" (MicrosoftDocs
+/// windows-driver-docs, `display/mcdm-implementation-guidelines.md`, "Driver
+/// INF file") names it and its GUID. Dxgkrnl refuses an adapter of this class
+/// whose DRIVERCAPS lack `MiscCaps.ComputeOnly`, and a compute-only adapter
+/// belongs to no other (`../shared/spec/adapter-start.md` 2.2 f, 3.3).
+pub const CLASS: &str = "ComputeAccelerator";
+/// `GUID_DEVCLASS_COMPUTEACCELERATOR`, as the same page spells it.
+pub const CLASS_GUID: &str = "{F01A9D53-3FF6-48D2-9F97-C8A7004BE10C}";
+
+/// Checks that the INF's `[Version]` section installs into [`CLASS`] with
+/// [`CLASS_GUID`] (names and GUIDs compare case-insensitively, as Windows
+/// compares them), each given once.
+///
+/// # Errors
+/// A message naming the directive that is missing, repeated or different.
+pub fn check_class(inf: &str) -> Result<(), String> {
+    let mut in_version = false;
+    let (mut class, mut guid) = (Vec::new(), Vec::new());
+    for line in inf.lines() {
+        let header = line
+            .trim_start()
+            .strip_prefix('[')
+            .and_then(|rest| rest.split_once(']'));
+        if let Some((name, _)) = header {
+            in_version = name.trim().eq_ignore_ascii_case("Version");
+            continue;
+        }
+        if !in_version {
+            continue;
+        }
+        let Some(key) = directive_key(line) else {
+            continue;
+        };
+        // The value, without a trailing comment.
+        let value = line
+            .split_once('=')
+            .map_or("", |(_, v)| v.split(';').next().unwrap_or_default().trim());
+        if key.eq_ignore_ascii_case("Class") {
+            class.push(value.to_owned());
+        } else if key.eq_ignore_ascii_case("ClassGUID") {
+            guid.push(value.to_owned());
+        }
+    }
+    for (directive, values, want) in [("Class", &class, CLASS), ("ClassGUID", &guid, CLASS_GUID)] {
+        match values.as_slice() {
+            [one] if one.eq_ignore_ascii_case(want) => {}
+            [] => return Err(format!("[Version] has no {directive} (want {want})")),
+            [one] => return Err(format!("[Version] {directive} = {one}, want {want}")),
+            _ => return Err(format!("[Version] sets {directive} {} times", values.len())),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +306,52 @@ mod tests {
         assert!(inf.contains("[GpupMiniport.NTamd64.10.0...22000]"));
         let mut directives = inf.lines().filter(|l| !l.trim_start().starts_with(';'));
         assert!(directives.all(|l| !l.contains("$ARCH$")));
+    }
+
+    #[test]
+    fn the_project_template_is_a_compute_accelerator() {
+        let template = include_str!("../../inf/gpup_miniport.inx");
+        assert_eq!(check_class(template), Ok(()));
+        let inf = stamp(template, &stamp_for_tests()).expect("stamped");
+        assert_eq!(check_class(&inf), Ok(()));
+    }
+
+    #[test]
+    fn check_class_refuses_another_class_a_wrong_guid_or_a_missing_one() {
+        let with = |class: &str, guid: &str| {
+            format!(
+                "[Version]\nSignature = \"$WINDOWS NT$\"\n{class}{guid}\n[Strings]\nClass = ComputeAccelerator\n"
+            )
+        };
+        let ok = with(
+            "Class = ComputeAccelerator\n",
+            "ClassGuid = {f01a9d53-3ff6-48d2-9f97-c8a7004be10c} ; lower case\n",
+        );
+        assert_eq!(check_class(&ok), Ok(()));
+        // The project's previous class.
+        let display = with(
+            "Class = Display\n",
+            "ClassGUID = {4d36e968-e325-11ce-bfc1-08002be10318}\n",
+        );
+        assert_eq!(
+            check_class(&display),
+            Err("[Version] Class = Display, want ComputeAccelerator".into())
+        );
+        let wrong_guid = with(
+            "Class = ComputeAccelerator\n",
+            "ClassGUID = {4d36e968-e325-11ce-bfc1-08002be10318}\n",
+        );
+        assert!(check_class(&wrong_guid).unwrap_err().contains("ClassGUID"));
+        // A Class outside [Version] (here in [Strings]) does not count.
+        let no_class = with("", "ClassGUID = {F01A9D53-3FF6-48D2-9F97-C8A7004BE10C}\n");
+        assert_eq!(
+            check_class(&no_class),
+            Err("[Version] has no Class (want ComputeAccelerator)".into())
+        );
+        let twice = with(
+            "Class = ComputeAccelerator\nClass = ComputeAccelerator\n",
+            "ClassGUID = {F01A9D53-3FF6-48D2-9F97-C8A7004BE10C}\n",
+        );
+        assert!(check_class(&twice).unwrap_err().contains("2 times"));
     }
 }

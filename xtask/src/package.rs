@@ -236,7 +236,8 @@ fn check_unsigned(image: &Path) -> Result<(crate::pe::Report, Vec<u8>), String> 
     Ok((report, data))
 }
 
-/// Stamps `inf/gpup_miniport.inx` into `package/gpup_miniport.inf`.
+/// Stamps `inf/gpup_miniport.inx` into `package/gpup_miniport.inf`, and
+/// checks its setup class (ComputeAccelerator, [`inf::check_class`]).
 fn stamp_inf(root: &Path, package: &Path) -> Result<(), String> {
     let template_path = root.join("inf").join("gpup_miniport.inx");
     let template = fs::read_to_string(&template_path)
@@ -244,11 +245,14 @@ fn stamp_inf(root: &Path, package: &Path) -> Result<(), String> {
     // xtask shares the workspace version with the driver.
     let stamp = inf::Stamp::now(env!("CARGO_PKG_VERSION"), "amd64", "gpup_miniport.cat")?;
     let inf_text = inf::stamp(&template, &stamp)?;
+    inf::check_class(&inf_text).map_err(|e| format!("gpup_miniport.inf: {e}"))?;
     fs::write(package.join("gpup_miniport.inf"), inf_text).map_err(|e| e.to_string())?;
     println!(
-        "  DriverVer = {}, NTamd64, CatalogFile = {}",
+        "  DriverVer = {}, NTamd64, CatalogFile = {}, Class = {} {}",
         stamp.driver_ver(),
-        stamp.catalog
+        stamp.catalog,
+        inf::CLASS,
+        inf::CLASS_GUID
     );
     Ok(())
 }

@@ -29,7 +29,13 @@
 //!    (built with `--cfg gpup_wine_smoke_broken` in its own target directory:
 //!    its Destroy answers success for a rejected handle) must be rejected in
 //!    the same prefix, by exactly the two Destroy checks that catch that bug.
-//!    `--skip-broken` leaves this out; `--keep` keeps the prefix.
+//! 7. And that the start rules can fail: the fake DXGKrnl plays the model's
+//!    adapter-start sequence (`dxgkrnl-model/src/start/`) before driving the
+//!    DDIs, noting every rule it refuses; a second broken miniport (`--cfg
+//!    gpup_wine_start_broken`, its own target directory: a reserved
+//!    `MiscCaps` bit, rule 2.2j) must be refused by exactly that rule more
+//!    than the real image ([`start_rules`]).
+//!    `--skip-broken` leaves both broken images out; `--keep` keeps the prefix.
 
 mod images;
 mod log;
@@ -37,6 +43,7 @@ mod prefix;
 mod process;
 mod services;
 mod session;
+mod start_rules;
 mod wine;
 
 use std::fs;
@@ -48,6 +55,7 @@ use self::log::{analyze, check_relocated, relevant_wine_lines};
 use self::prefix::Prefix;
 use self::services::MINIPORT_SERVICE;
 use self::session::{print_lines, run_once};
+use self::start_rules::{START_BROKEN_CFG, START_BROKEN_RULE};
 use self::wine::Wine;
 use crate::kernel_image::{
     BROKEN_MARKER, TARGET, build_kernel_image, build_kernel_image_with, is_broken_variant,
@@ -95,6 +103,8 @@ struct Images {
     fake: PathBuf,
     /// The deliberately broken miniport (none with `--skip-broken`).
     broken: Option<PathBuf>,
+    /// The miniport that breaks one start rule (none with `--skip-broken`).
+    broken_start: Option<PathBuf>,
 }
 
 /// `cargo xtask wine-smoke [--skip-broken] [--keep]`.
@@ -124,9 +134,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
         &images.fake,
     )?;
 
-    run_real(&prefix, &work, &images)?;
+    let real_refusals = run_real(&prefix, &work, &images)?;
     if let Some(broken) = &images.broken {
         run_broken(&prefix, &work, broken)?;
+    }
+    if let Some(broken) = &images.broken_start {
+        run_broken_start(&prefix, &work, broken, &real_refusals)?;
+    }
+    if images.broken.is_some() || images.broken_start.is_some() {
         // The prefix is thrown away; leave the real image in place anyway.
         prefix.install_miniport(&images.miniport)?;
     }
@@ -149,24 +164,29 @@ fn build_images(root: &Path, work: &Path, skip_broken: bool) -> Result<Images, S
     println!("==> building gpup_miniport.sys and the fake DXGKrnl ({TARGET}, release, rust-lld)");
     let miniport = build_kernel_image(root, "gpup-miniport", "gpup_miniport")?;
     let fake = build_kernel_image(root, "fake-dxgkrnl", "fake_dxgkrnl")?;
-    let broken = if skip_broken {
-        None
-    } else {
-        println!(
-            "==> building the deliberately broken miniport (--cfg {BROKEN_MARKER}, own target directory)"
-        );
-        Some(build_kernel_image_with(
+    let broken_build = |cfg: &str, dir: &str| {
+        println!("==> building a deliberately broken miniport (--cfg {cfg}, own target directory)");
+        build_kernel_image_with(
             root,
             "gpup-miniport",
             "gpup_miniport",
-            Some(&work.join("broken-target")),
-            &["--cfg", BROKEN_MARKER],
-        )?)
+            Some(&work.join(dir)),
+            &["--cfg", cfg],
+        )
+    };
+    let (broken, broken_start) = if skip_broken {
+        (None, None)
+    } else {
+        (
+            Some(broken_build(BROKEN_MARKER, "broken-target")?),
+            Some(broken_build(START_BROKEN_CFG, "broken-start-target")?),
+        )
     };
     Ok(Images {
         miniport,
         fake,
         broken,
+        broken_start,
     })
 }
 
@@ -180,7 +200,7 @@ fn check_images(wine: &Wine, images: &Images) -> Result<(), String> {
     let exports = exports_of(&wine.ntoskrnl)?;
     checked_image("gpup_miniport.sys", &images.miniport, &MINIPORT, &exports)?;
     checked_image("fake dxgkrnl.sys", &images.fake, &FAKE_DXGKRNL, &exports)?;
-    if let Some(broken) = &images.broken {
+    for broken in images.broken.iter().chain(&images.broken_start) {
         checked_image("broken gpup_miniport.sys", broken, &MINIPORT, &exports)?;
         let read = |p: &Path| fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
         if !is_broken_variant(&read(broken)?) || is_broken_variant(&read(&images.miniport)?) {
@@ -204,8 +224,9 @@ fn check_images(wine: &Wine, images: &Images) -> Result<(), String> {
 }
 
 /// The real image in the prefix: every check must pass, and both images must
-/// have run relocated.
-fn run_real(prefix: &Prefix<'_>, work: &Path, images: &Images) -> Result<(), String> {
+/// have run relocated. Returns the start rules the fixture refused it by
+/// (none once the fixture enforces them).
+fn run_real(prefix: &Prefix<'_>, work: &Path, images: &Images) -> Result<Vec<String>, String> {
     println!("==> sc start {MINIPORT_SERVICE}: the real image");
     let real = run_once(prefix, work, "real")?;
     print_lines(&real);
@@ -236,6 +257,55 @@ fn run_real(prefix: &Prefix<'_>, work: &Path, images: &Images) -> Result<(), Str
         a.plan.unwrap_or(0),
         real.seconds
     );
+    let refused = start_rules::refusals(&real.log);
+    println!(
+        "  start rules: {}; refused by {} rule(s){}",
+        start_rules::verdict(&real.log).unwrap_or_else(|| "no verdict".to_owned()),
+        refused.len(),
+        if refused.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (report mode, until issue 16's driver work lands): {}",
+                refused.join(", ")
+            )
+        }
+    );
+    Ok(refused)
+}
+
+/// The broken start image in the same prefix: refused by exactly
+/// [`START_BROKEN_RULE`] more than the real image, and nothing else wrong
+/// but the checks that rule's refusal leaves unrun.
+fn run_broken_start(
+    prefix: &Prefix<'_>,
+    work: &Path,
+    broken: &Path,
+    real_refusals: &[String],
+) -> Result<(), String> {
+    println!(
+        "==> sc start {MINIPORT_SERVICE}: the image that breaks start rule {START_BROKEN_RULE} (must be refused)"
+    );
+    prefix.install_miniport(broken)?;
+    let run = run_once(prefix, work, "broken-start")?;
+    print_lines(&run);
+    let unexpected: Vec<_> = run
+        .problems()
+        .into_iter()
+        .filter(|p| {
+            !(p.starts_with("check FAIL ")
+                || (p.contains(" passed, ") && p.contains(" failed of ")))
+        })
+        .collect();
+    if !run.finished || !unexpected.is_empty() {
+        return Err(format!(
+            "the broken start image went wrong otherwise than by its start rule:\n  {}",
+            unexpected.join("\n  ")
+        ));
+    }
+    let refused = start_rules::refusals(&run.log);
+    let caught = start_rules::compare(real_refusals, &refused)?;
+    println!("  rejected, as it must be: {caught}");
     Ok(())
 }
 

@@ -20,6 +20,10 @@ use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use dxgk_sys::abi::{Record, Zeroable};
 use dxgk_sys::*;
 
+use crate::start::sequence::{self, Learned, Mode};
+use crate::start_checks::{
+    FixtureTarget, START_ENVIRONMENT, START_MODE, slot_is_set, verdict_note,
+};
 use crate::tally::Tally;
 
 #[path = "../../../../dxgkrnl-model/src/mandatory_slots.rs"]
@@ -34,7 +38,7 @@ pub type InitializeRoutine = unsafe extern "system" fn(
 ) -> NTSTATUS;
 
 /// How many checks [`dxgk_initialize`] makes when everything passes.
-pub const SEQUENCE_CHECKS: u32 = 20;
+pub const SEQUENCE_CHECKS: u32 = 20 + crate::start_checks::START_CHECKS;
 
 /// The driver segment the basis is created in: the built-in segment.
 const SEGMENT: u32 = 1;
@@ -150,26 +154,6 @@ unsafe extern "system" fn get_device_information(
     STATUS_SUCCESS
 }
 
-/// Whether the slot named `name` of `table` is non-NULL (an unknown name
-/// counts as NULL), located through the record's own layout metadata.
-fn slot_is_set(table: &DRIVER_INITIALIZATION_DATA, name: &str) -> bool {
-    let Some(field) = DRIVER_INITIALIZATION_DATA::ABI
-        .fields
-        .iter()
-        .find(|f| f.name == name && f.size == size_of::<usize>())
-    else {
-        return false;
-    };
-    let slot = from_ref(table)
-        .cast::<u8>()
-        .wrapping_add(field.offset)
-        .cast::<usize>();
-    // SAFETY: `field` is a pointer-sized field of `table` (offset and size
-    // from the type's metadata), whose bytes are initialised.
-    let value = unsafe { slot.read_unaligned() };
-    value != 0
-}
-
 /// The miniport's table, checked and copied, and the tally its checks go to.
 struct Run<'a> {
     tally: &'a Tally,
@@ -219,6 +203,37 @@ impl Run<'_> {
         (status, out)
     }
 
+    /// The model's start sequence against the miniport (StartDevice is its
+    /// step 2.1.3), its verdict noted; a refused start's system objects
+    /// destroyed.
+    fn play_start(&self, context: HANDLE, start: &mut dyn FnMut() -> NTSTATUS) -> Learned {
+        let mut target = FixtureTarget {
+            tally: self.tally,
+            table: &self.table,
+            adapter: context,
+            start,
+        };
+        let mut learned = sequence::play(&mut target, START_ENVIRONMENT, START_MODE);
+        verdict_note(self.tally, &learned);
+        if learned.refusal.is_some() {
+            sequence::teardown(&mut target, &mut learned);
+        }
+        learned
+    }
+
+    /// Before StopDevice: the paging process's contexts and the system
+    /// devices the start created go first [inf].
+    fn teardown(&self, context: HANDLE, learned: &mut Learned) {
+        let mut no_start = || STATUS_INVALID_DEVICE_STATE;
+        let mut target = FixtureTarget {
+            tally: self.tally,
+            table: &self.table,
+            adapter: context,
+            start: &mut no_start,
+        };
+        sequence::teardown(&mut target, learned);
+    }
+
     /// AddDevice ... RemoveDevice.
     fn adapter(&self) {
         let add = slot!(self, DxgkDdiAddDevice);
@@ -256,34 +271,51 @@ impl Run<'_> {
         kernel.DeviceHandle = device_handle();
         kernel.DxgkCbGetDeviceInformation = Some(get_device_information);
         let (mut sources, mut children) = (ULONG::MAX, ULONG::MAX);
-        // SAFETY: StartDevice with the adapter's handle and live argument
-        // blocks; the interface's callbacks and handle stay valid while the
-        // adapter is started (they are statics).
-        let status = unsafe {
-            start(
-                context,
-                &raw mut start_info,
-                &raw mut kernel,
-                &raw mut sources,
-                &raw mut children,
-            )
+        let mut start_status = STATUS_UNSUCCESSFUL;
+        // StartDevice is the start sequence's step 2.1.3: the sequence calls
+        // it, between the pre-start query and the checks of 2.2-2.4.
+        let mut start_device = || {
+            // SAFETY: StartDevice with the adapter's handle and live argument
+            // blocks; the interface's callbacks and handle stay valid while
+            // the adapter is started (they are statics).
+            start_status = unsafe {
+                start(
+                    context,
+                    &raw mut start_info,
+                    &raw mut kernel,
+                    &raw mut sources,
+                    &raw mut children,
+                )
+            };
+            start_status
         };
-        let started = self.check(
-            status == STATUS_SUCCESS && sources == 0 && children == 0,
-            format_args!(
-                "DxgkDdiStartDevice: {status:?}, {sources} video present sources, {children} children"
-            ),
-        );
+        let mut learned = self.play_start(context, &mut start_device);
+        let refused = START_MODE == Mode::Enforce && learned.refusal.is_some();
+        let status = start_status;
+        let started = !refused
+            && self.check(
+                status == STATUS_SUCCESS && sources == 0 && children == 0,
+                format_args!(
+                    "DxgkDdiStartDevice: {status:?}, {sources} video present sources, {children} children"
+                ),
+            );
         let info_calls = DEVICE.info_calls.load(Ordering::Relaxed);
         let foreign = DEVICE.foreign_calls.load(Ordering::Relaxed);
-        self.check(
-            info_calls >= 1 && foreign == 0,
-            format_args!(
-                "the miniport called DxgkCbGetDeviceInformation {info_calls} times with its DeviceHandle ({foreign} with another)"
-            ),
-        );
+        // A start refused (enforce mode) ends the checks: only the stop and
+        // removal Dxgkrnl then makes follow.
+        if !refused {
+            self.check(
+                info_calls >= 1 && foreign == 0,
+                format_args!(
+                    "the miniport called DxgkCbGetDeviceInformation {info_calls} times with its DeviceHandle ({foreign} with another)"
+                ),
+            );
+        }
         if started {
             self.started(context);
+        }
+        if learned.device_started {
+            self.teardown(context, &mut learned);
             // SAFETY: StopDevice of the started adapter.
             let status = unsafe { stop(context) };
             self.check(
@@ -520,6 +552,8 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::start::rules::RULES;
+    use crate::start_checks::REFUSED_NOTE;
 
     thread_local! {
         static LINES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
@@ -534,7 +568,9 @@ mod tests {
 
     /// Runs the sequence against `table` (the host build's, possibly altered)
     /// and returns its lines and (passed, failed).
-    fn run(mut table: DRIVER_INITIALIZATION_DATA) -> (Vec<String>, NTSTATUS, (u32, u32)) {
+    pub(crate) fn run(
+        mut table: DRIVER_INITIALIZATION_DATA,
+    ) -> (Vec<String>, NTSTATUS, (u32, u32)) {
         let _one = RUNS
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -631,5 +667,69 @@ mod tests {
         let (_, status, counts) = run(table);
         assert_eq!(status, STATUS_REVISION_MISMATCH);
         assert_eq!(counts, (2, SEQUENCE_CHECKS - 2));
+    }
+
+    // ---- The start rules (`crate::start_checks`) ----
+
+    /// The rule ids of `lines`' refusal notes.
+    fn refused(lines: &[String]) -> Vec<String> {
+        lines
+            .iter()
+            .filter_map(|l| l.split_once(REFUSED_NOTE).map(|(_, id)| id.to_owned()))
+            .collect()
+    }
+
+    /// The real QueryAdapterInfo with a reserved MiscCaps bit in DRIVERCAPS:
+    /// the host twin of the Wine run's `--cfg gpup_wine_start_broken` image.
+    unsafe extern "system" fn reserved_misc_bit(
+        h: HANDLE,
+        q: *const DXGKARG_QUERYADAPTERINFO,
+    ) -> NTSTATUS {
+        let real = gpup_miniport::initialization_data()
+            .DxgkDdiQueryAdapterInfo
+            .unwrap();
+        // SAFETY: the caller's arguments, passed on.
+        let status = unsafe { real(h, q) };
+        // SAFETY: the caller's live argument block.
+        let args = unsafe { q.read_unaligned() };
+        if args.Type == DXGKQAITYPE_DRIVERCAPS && status == STATUS_SUCCESS {
+            let misc = args
+                .pOutputData
+                .cast::<u8>()
+                .wrapping_add(576)
+                .cast::<u32>();
+            // SAFETY: DRIVERCAPS buffers are 592 bytes: MiscCaps is inside.
+            let value = unsafe { misc.read_unaligned() };
+            // SAFETY: as above.
+            unsafe { misc.write_unaligned(value | 1 << 20) };
+        }
+        status
+    }
+
+    #[test]
+    fn every_rule_is_played_once_in_order_and_a_broken_rule_adds_exactly_its_refusal() {
+        let (lines, _, _) = run(gpup_miniport::initialization_data());
+        let played: Vec<_> = RULES
+            .iter()
+            .filter(|r| {
+                lines
+                    .iter()
+                    .any(|l| l.contains(&format!("start {}: ", r.id)))
+            })
+            .collect();
+        let real = refused(&lines);
+        println!("the real image's refusals: {real:?}");
+        if played.len() > 2 {
+            assert_eq!(played.len(), RULES.len(), "{lines:#?}");
+        }
+        assert!(lines.iter().any(|l| l.contains("start verdict: ")));
+
+        let mut table = gpup_miniport::initialization_data();
+        table.DxgkDdiQueryAdapterInfo = Some(reserved_misc_bit);
+        let (lines, _, _) = run(table);
+        let broken = refused(&lines);
+        let added: Vec<_> = broken.iter().filter(|id| !real.contains(id)).collect();
+        assert_eq!(added, ["2.2j MiscCaps reserved"], "{broken:?} vs {real:?}");
+        assert!(real.iter().all(|id| broken.contains(id)));
     }
 }

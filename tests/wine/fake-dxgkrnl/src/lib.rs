@@ -46,6 +46,8 @@
 pub mod fixture;
 pub mod jump;
 pub mod role;
+pub mod start;
+pub mod start_checks;
 pub mod tally;
 
 #[cfg(target_os = "windows")]

@@ -1,0 +1,15 @@
+//! The adapter-start rules and their sequence, the model's own files
+//! (`dxgkrnl-model/src/start/`), included here with `#[path]` as
+//! `MANDATORY_SLOTS` is, so that the Wine run refuses what the model refuses:
+//! plain `core`, no allocation, no panics.
+
+#[path = "../../../../dxgkrnl-model/src/start/abi.rs"]
+pub mod abi;
+#[path = "../../../../dxgkrnl-model/src/start/phases.rs"]
+mod phases;
+#[path = "../../../../dxgkrnl-model/src/start/rules.rs"]
+pub mod rules;
+#[path = "../../../../dxgkrnl-model/src/start/sequence.rs"]
+pub mod sequence;
+#[path = "../../../../dxgkrnl-model/src/start/vidmm.rs"]
+mod vidmm;
