@@ -395,3 +395,22 @@ impl Engine {
         Ok(())
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_ring_faults_the_engine_and_a_reset_recovers_it() {
+        let e = Engine::with_capacity(2).unwrap();
+        let at = DmaAddress::Virtual(0x1000);
+        assert!(e.submit(1, 0, 0, at, 0, 0));
+        assert!(e.submit(2, 0, 0, at, 0, 0));
+        assert!(e.responsive());
+        assert!(!e.submit(3, 0, 0, at, 0, 0), "full: not queued");
+        assert!(!e.responsive(), "and the engine reports itself hung");
+        assert_eq!(e.reset(), 3, "the last fence aborted");
+        assert!(e.responsive());
+        assert!(e.submit(4, 0, 0, at, 0, 0), "room again after the reset");
+    }
+}
