@@ -28,7 +28,7 @@ const SPAN: Duration = Duration::from_secs(2);
 fn layout() -> AdapterConfig {
     AdapterConfig {
         segments: vec![MemorySegment {
-            id: 1,
+            id: dxgkrnl_model::FIRST_VRAM_SEGMENT,
             size: 256 * MIB,
             page_size: 4096,
         }],

@@ -3,9 +3,11 @@
 //! Not part of the Windows image.
 //!
 //! - [`gpup_host_set_memory_config`]: what a real adapter's hardware would
-//!   dictate (segments, their sizes and dirty-tracking page sizes), set
-//!   between AddDevice and the first StartDevice. Without it an adapter has
-//!   the built-in configuration (one 1 GiB segment, id 1, 4 KiB pages, 256 bases).
+//!   dictate (VRAM segments, ids from 2, their sizes and dirty-tracking page
+//!   sizes), set between AddDevice and the first StartDevice. Without it an
+//!   adapter has the built-in configuration (one 1 GiB VRAM segment, id 2,
+//!   4 KiB pages, 256 bases); segment 1 is always the driver's 64 MiB paging
+//!   aperture.
 //! - [`gpup_host_set_partition_config`]: whether the adapter offers GPU
 //!   partitioning and with which partition counts (built-in: on, 1, 2, 4, 8),
 //!   set in the same window.
@@ -30,49 +32,93 @@ use dxgk_sys::{HANDLE, NTSTATUS};
 
 use crate::adapter::registry;
 use crate::foundation::status::{Status, to_ntstatus};
-use crate::memory::{MAX_SEGMENTS, MemoryConfig, SegmentDesc};
+use crate::memory::{MAX_VRAM_SEGMENTS, MemoryConfig, SegmentDesc};
 use crate::vgpu::options::{MAX_OPTIONS, PartitionConfig};
 
-/// One segment of a [`GPUP_MEMORY_CONFIG`].
+/// One VRAM segment of a [`GPUP_MEMORY_CONFIG`].
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GPUP_SEGMENT_CONFIG {
-    /// Driver segment id (non-zero, unique).
+    /// Driver segment id: entry `i` (0-based) of `Segments` must have id
+    /// `i + 2` (segment 1 is the driver's paging aperture, and a
+    /// `DXGK_SEGMENTDESCRIPTOR4` array leaves no gaps in the ids).
     pub SegmentId: u32,
-    /// Dirty-tracking page size in bytes (a power of two >= 4096), or 0 for a
-    /// segment without dirty tracking.
+    /// Dirty-tracking page size in bytes (a power of two from 4096 to 2^31),
+    /// or 0 for a segment without dirty tracking (for tests: the built-in
+    /// configuration tracks every VRAM segment).
     pub PageSize: u32,
-    /// Size in bytes (a whole number of pages).
+    /// Size in bytes: 1 to 2^48, a whole number of pages when tracked.
     pub SizeInBytes: u64,
 }
 
-/// The memory configuration of one adapter.
+/// The memory configuration of one adapter: its VRAM segments. The paging
+/// aperture (segment 1, 64 MiB, untracked) is the driver's own and is not
+/// configured here.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GPUP_MEMORY_CONFIG {
+    /// `size_of::<GPUP_MEMORY_CONFIG>()` (144): read first, so that a loader
+    /// built against another revision of this record (the first one had no
+    /// `Size` and began with `SegmentCount`) is refused, not misread.
+    pub Size: u32,
     /// Number of valid entries in `Segments` (1..=8).
     pub SegmentCount: u32,
     /// How many memory bases the adapter can hold at once (1..=4096).
     pub MaxMemoryBases: u32,
-    /// The segments.
-    pub Segments: [GPUP_SEGMENT_CONFIG; MAX_SEGMENTS],
+    /// 0 (ignored).
+    pub Reserved: u32,
+    /// The VRAM segments, ids 2, 3, ... in order.
+    pub Segments: [GPUP_SEGMENT_CONFIG; MAX_VRAM_SEGMENTS],
 }
 
-/// Sets the memory configuration of an adapter that has not been started yet.
+/// [`GPUP_MEMORY_CONFIG::Size`] of this revision.
+pub const GPUP_MEMORY_CONFIG_SIZE: u32 = {
+    let size = core::mem::size_of::<GPUP_MEMORY_CONFIG>();
+    assert!(size == 144, "the documented record size");
+    size as u32
+};
+
+impl Default for GPUP_MEMORY_CONFIG {
+    /// An empty configuration of this revision (`Size` set, no segments).
+    fn default() -> Self {
+        Self {
+            Size: GPUP_MEMORY_CONFIG_SIZE,
+            SegmentCount: 0,
+            MaxMemoryBases: 0,
+            Reserved: 0,
+            Segments: [GPUP_SEGMENT_CONFIG::default(); MAX_VRAM_SEGMENTS],
+        }
+    }
+}
+
+/// Sets the memory configuration (the VRAM segments) of an adapter that has
+/// not been started yet. Checked in this order, nothing changing on failure:
 ///
-/// Returns `STATUS_INVALID_PARAMETER` for an unknown adapter, a NULL pointer
-/// or an invalid configuration (nothing changes then), and
-/// `STATUS_INVALID_DEVICE_STATE` once the adapter has been started.
+/// - `STATUS_INVALID_PARAMETER` for an unknown adapter or a NULL pointer;
+/// - `STATUS_REVISION_MISMATCH` when the leading `Size` is not
+///   [`GPUP_MEMORY_CONFIG_SIZE`] (only those 4 bytes are read then);
+/// - `STATUS_ALREADY_REGISTERED` when a segment names id 1 (the aperture);
+/// - `STATUS_INVALID_PARAMETER` for any other invalid configuration (see
+///   the fields' limits);
+/// - `STATUS_INVALID_DEVICE_STATE` once the adapter has been started.
 ///
 /// # Safety
-/// `pConfig` is NULL or points to a readable `GPUP_MEMORY_CONFIG`.
+/// `pConfig` is NULL or points to a readable `GPUP_MEMORY_CONFIG` (of this
+/// or of another revision: at least its first 4 bytes are readable, and all
+/// of it when they hold this revision's size).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn gpup_host_set_memory_config(
     hAdapter: HANDLE,
     pConfig: *const GPUP_MEMORY_CONFIG,
 ) -> NTSTATUS {
     to_ntstatus(registry::with_adapter_mut(hAdapter, |adapter| {
-        // SAFETY: NULL or readable (this function's contract).
+        // SAFETY: NULL or at least 4 readable bytes (this function's
+        // contract; the record's first field is a u32, read unaligned).
+        let size = unsafe { crate::ddi::read_in(pConfig.cast::<u32>()) }?;
+        if size != GPUP_MEMORY_CONFIG_SIZE {
+            return Err(Status::RevisionMismatch);
+        }
+        // SAFETY: readable in whole: it says it is this revision's record.
         let config = unsafe { crate::ddi::read_in(pConfig) }?;
         let count = usize::try_from(config.SegmentCount).map_err(|_| Status::InvalidParameter)?;
         let segments = config
@@ -83,7 +129,7 @@ pub unsafe extern "C" fn gpup_host_set_memory_config(
             id: 0,
             size: 0,
             page_size: 0,
-        }; MAX_SEGMENTS];
+        }; MAX_VRAM_SEGMENTS];
         for (desc, segment) in descs.iter_mut().zip(segments) {
             *desc = SegmentDesc {
                 id: segment.SegmentId,

@@ -115,7 +115,7 @@ fn clearing_whole_basis_queries_of_a_16_gib_basis_allocate_nothing() {
     let size = 16u64 << 30;
     let pages = size / 4096;
     let (_driver, adapter) = started_with(&dxgkrnl_model::AdapterConfig::single(size, 4096));
-    let basis = tracked(&adapter, 1, &[(0, size)]);
+    let basis = tracked(&adapter, VRAM, &[(0, size)]);
     let mut buf = vec![0u8; bytes_for(pages)];
     let mut rng = XorShift64Star::from_state(0x5EED);
     let before = THREAD_ALLOCATIONS.with(Cell::get);
@@ -126,12 +126,12 @@ fn clearing_whole_basis_queries_of_a_16_gib_basis_allocate_nothing() {
             1 => {
                 for _ in 0..pages / 100 {
                     let page = rng.below_mod(pages);
-                    assert_eq!(adapter.mark_dirty(1, page * 4096, 4096), STATUS_SUCCESS);
+                    assert_eq!(adapter.mark_dirty(VRAM, page * 4096, 4096), STATUS_SUCCESS);
                 }
                 None
             }
             _ => {
-                assert_eq!(adapter.mark_dirty(1, 0, size), STATUS_SUCCESS);
+                assert_eq!(adapter.mark_dirty(VRAM, 0, size), STATUS_SUCCESS);
                 Some(pages)
             }
         };

@@ -451,7 +451,7 @@ fn surfaces_no_vgpu_asked_for(
         (
             "other segment",
             D3DKMDT_VIRTUALGPUSURFACEDATA {
-                DriverSegmentId: SEG_UNTRACKED,
+                DriverSegmentId: GPUP_SEG_UNTRACKED,
                 ..surface
             },
         ),
@@ -649,7 +649,7 @@ fn create_allocation_refuses_foreign_data_and_bad_counts_creating_nothing() {
             i.SupportedWriteSegmentSet,
             i.EvictionSegmentSet
         ),
-        (1, 1, 0)
+        (1 << (SEG_4K - 1), 1 << (SEG_4K - 1), 0)
     );
     assert_eq!(a.destroy_allocations(&[i.hAllocation.addr()]), Ok(()));
 }

@@ -463,7 +463,7 @@ fn bad_bindings(
         (
             "segment id differs",
             vec![Reserve {
-                segment: SEG_UNTRACKED,
+                segment: GPUP_SEG_UNTRACKED,
                 ..good
             }],
         ),

@@ -303,7 +303,7 @@ fn query_adapter_info_checks_state_pointers_sizes_and_types() {
     // A query type the adapter does not implement.
     let mut out = [0u8; 64];
     assert_eq!(
-        adapter.query_adapter_info_raw(DXGKQAITYPE_QUERYSEGMENT4, &[], &mut out),
+        adapter.query_adapter_info_raw(DXGKQAITYPE_QUERYSEGMENT, &[], &mut out),
         STATUS_NOT_SUPPORTED
     );
     assert_eq!(

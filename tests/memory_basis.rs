@@ -328,14 +328,14 @@ fn a_stopped_adapter_has_no_bases() {
     let driver = dxgkrnl_model::Driver::load().unwrap();
     let mut adapter = driver.add_device().unwrap();
     assert!(
-        adapter.create_memory_basis(1, &[(0, PAGE)]).is_none(),
+        adapter.create_memory_basis(VRAM, &[(0, PAGE)]).is_none(),
         "before start"
     );
     adapter.start().unwrap();
-    let basis = tracked(&adapter, 1, &[(0, PAGE)]);
+    let basis = tracked(&adapter, VRAM, &[(0, PAGE)]);
     adapter.stop().unwrap();
     assert_eq!(adapter.destroy_memory_basis(basis), STATUS_INVALID_HANDLE);
-    assert_eq!(adapter.mark_dirty(1, 0, PAGE), STATUS_INVALID_PARAMETER);
+    assert_eq!(adapter.mark_dirty(VRAM, 0, PAGE), STATUS_INVALID_PARAMETER);
     adapter.start().unwrap();
     assert_eq!(
         adapter.destroy_memory_basis(basis),
@@ -721,7 +721,7 @@ fn random_marks_and_queries_match_a_reference_model_at_every_page_size_from_4k_t
             .collect();
         let byte_ranges: Vec<(u64, u64)> =
             ranges.iter().map(|(s, n)| (s * page, n * page)).collect();
-        let basis = tracked(&adapter, 1, &byte_ranges);
+        let basis = tracked(&adapter, VRAM, &byte_ranges);
         let total: u64 = ranges.iter().map(|r| r.1).sum();
         let mut model = ModelBasis {
             ranges: ranges.clone(),
@@ -734,7 +734,7 @@ fn random_marks_and_queries_match_a_reference_model_at_every_page_size_from_4k_t
             // A write anywhere in the segment, up to 3 pages long, at byte granularity.
             let offset = rng.below_mod(pages_in_segment * page - 3 * page);
             let len = 1 + rng.below_mod(3 * page);
-            assert_eq!(adapter.mark_dirty(1, offset, len), STATUS_SUCCESS);
+            assert_eq!(adapter.mark_dirty(VRAM, offset, len), STATUS_SUCCESS);
             model.mark(offset >> shift, (offset + len - 1) >> shift);
             if rng.below_mod(4) == 0 {
                 let clear = rng.below_mod(2) == 0;

@@ -1,6 +1,7 @@
 //! The dirty-bit tracking caps (QueryAdapterInfo) and the host memory
 //! configuration the model's adapter is started with: what
-//! `tests/memory_basis.rs` builds on.
+//! `tests/memory_basis.rs` builds on. Segment 1 is always the driver's paging
+//! aperture; a configuration gives the VRAM segments, ids 2, 3, ... in order.
 
 // These tests call DDIs through raw function pointers with deliberately bad
 // arguments: the soundness of each call is the driver contract under test.
@@ -35,11 +36,14 @@ fn dirty_bit_tracking_caps_and_segment_caps() {
     assert_eq!(page(SEG_4K).unwrap().PageSize, 4096);
     assert_eq!(page(SEG_64K).unwrap().PageSize, 65536);
     assert_eq!(page(SEG_UNTRACKED).err(), Some(STATUS_NOT_IMPLEMENTED));
-    assert_eq!(page(7).err(), Some(STATUS_INVALID_PARAMETER));
+    // The aperture is never tracked: "not tracked", which VidMm accepts.
+    assert_eq!(page(APERTURE).err(), Some(STATUS_NOT_IMPLEMENTED));
+    assert_eq!(page(5).err(), Some(STATUS_INVALID_PARAMETER));
+    assert_eq!(page(0).err(), Some(STATUS_INVALID_PARAMETER));
     // The model read the same at start, as Dxgkrnl does.
     assert_eq!(
         adapter.caps().segment_page_sizes,
-        vec![(1, Some(4096)), (2, Some(65536)), (3, None)]
+        vec![(2, Some(4096)), (3, Some(65536)), (4, None)]
     );
     let mut out = [0u8; 4];
     assert_eq!(
@@ -48,7 +52,7 @@ fn dirty_bit_tracking_caps_and_segment_caps() {
         "no input"
     );
     assert_eq!(
-        adapter.query_adapter_info_raw(DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS, &[1, 0], &mut out),
+        adapter.query_adapter_info_raw(DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS, &[2, 0], &mut out),
         STATUS_INVALID_PARAMETER,
         "short input"
     );
@@ -69,82 +73,74 @@ fn seg(id: u32, size: u64, page_size: u32) -> MemorySegment {
     }
 }
 
-/// Host memory configurations that `configure` must refuse, each named.
-fn invalid_configs() -> [(&'static str, AdapterConfig); 9] {
-    [
-        (
-            "no segments",
-            AdapterConfig {
-                segments: vec![],
-                max_bases: 8,
-                partitions: None,
-            },
-        ),
-        (
-            "page size 2048",
-            AdapterConfig {
-                segments: vec![seg(1, MIB, 2048)],
-                max_bases: 8,
-                partitions: None,
-            },
-        ),
+/// Host memory configurations that `configure` must refuse with
+/// `STATUS_INVALID_PARAMETER`, each named.
+fn invalid_configs() -> Vec<(&'static str, AdapterConfig)> {
+    let config = |segments: Vec<MemorySegment>, max_bases: u32| AdapterConfig {
+        segments,
+        max_bases,
+        partitions: None,
+    };
+    vec![
+        ("no segments", config(vec![], 8)),
+        ("page size 2048", config(vec![seg(2, MIB, 2048)], 8)),
         (
             "page size not a power of two",
-            AdapterConfig {
-                segments: vec![seg(1, MIB, 12288)],
-                max_bases: 8,
-                partitions: None,
-            },
+            config(vec![seg(2, MIB, 12288)], 8),
         ),
         (
             "size not whole pages",
-            AdapterConfig {
-                segments: vec![seg(1, MIB + 4096, 65536)],
-                max_bases: 8,
-                partitions: None,
-            },
+            config(vec![seg(2, MIB + 4096, 65536)], 8),
         ),
+        ("size 0", config(vec![seg(2, 0, 0)], 8)),
+        ("size above 2^48", config(vec![seg(2, 1 << 49, 0)], 8)),
         (
             "duplicate id",
-            AdapterConfig {
-                segments: vec![seg(1, MIB, 4096), seg(1, MIB, 4096)],
-                max_bases: 8,
-                partitions: None,
-            },
+            config(vec![seg(2, MIB, 4096), seg(2, MIB, 4096)], 8),
+        ),
+        ("id 0", config(vec![seg(0, MIB, 4096)], 8)),
+        ("first id 3", config(vec![seg(3, MIB, 4096)], 8)),
+        (
+            "a gap in the ids",
+            config(vec![seg(2, MIB, 4096), seg(4, MIB, 4096)], 8),
         ),
         (
-            "id 0",
-            AdapterConfig {
-                segments: vec![seg(0, MIB, 4096)],
-                max_bases: 8,
-                partitions: None,
-            },
+            "ids out of order",
+            config(vec![seg(3, MIB, 4096), seg(2, MIB, 4096)], 8),
         ),
-        (
-            "no bases",
-            AdapterConfig {
-                segments: vec![seg(1, MIB, 4096)],
-                max_bases: 0,
-                partitions: None,
-            },
-        ),
-        (
-            "too many bases",
-            AdapterConfig {
-                segments: vec![seg(1, MIB, 4096)],
-                max_bases: 5000,
-                partitions: None,
-            },
-        ),
+        ("no bases", config(vec![seg(2, MIB, 4096)], 0)),
+        ("too many bases", config(vec![seg(2, MIB, 4096)], 5000)),
         (
             "nine segments",
-            AdapterConfig {
-                segments: (1..=9).map(|i| seg(i, MIB, 4096)).collect(),
-                max_bases: 8,
-                partitions: None,
-            },
+            config((2..=10).map(|i| seg(i, MIB, 4096)).collect(), 8),
         ),
     ]
+}
+
+/// Configurations naming segment 1, the driver's aperture: refused with
+/// `STATUS_ALREADY_REGISTERED`, distinct from the other refusals.
+fn aperture_configs() -> Vec<(&'static str, AdapterConfig)> {
+    let config = |segments: Vec<MemorySegment>| AdapterConfig {
+        segments,
+        max_bases: 8,
+        partitions: None,
+    };
+    vec![
+        ("id 1 alone", config(vec![seg(1, MIB, 4096)])),
+        ("id 1 untracked", config(vec![seg(1, MIB, 0)])),
+        (
+            "id 1 after id 2",
+            config(vec![seg(2, MIB, 4096), seg(1, MIB, 4096)]),
+        ),
+    ]
+}
+
+/// The segment count QUERYSEGMENTCOUNT answers: what the adapter holds.
+fn segment_count(adapter: &dxgkrnl_model::Adapter) -> u16 {
+    let out: DXGK_QUERYSEGMENTCOUNTOUT = adapter
+        .query_adapter_info(DXGKQAITYPE_QUERYSEGMENTCOUNT, &[0; 8])
+        .unwrap();
+    out.SegmentCount
 }
 
 #[test]
@@ -158,20 +154,131 @@ fn the_host_memory_configuration_is_validated_and_only_before_start() {
             "{what}"
         );
     }
+    for (what, config) in aperture_configs() {
+        assert_eq!(
+            adapter.configure(&config),
+            Err(STATUS_ALREADY_REGISTERED),
+            "{what}"
+        );
+    }
+    // Eight VRAM segments is the most; untracked VRAM stays possible.
+    let mut eight = AdapterConfig {
+        segments: (2..=9).map(|i| seg(i, MIB, 4096)).collect(),
+        max_bases: 8,
+        partitions: None,
+    };
+    eight.segments[7].page_size = 0;
+    let mut most = driver.add_device().unwrap();
+    most.configure(&eight).unwrap();
+    most.start().unwrap();
+    assert_eq!(
+        segment_count(&most),
+        9,
+        "the aperture and eight VRAM segments"
+    );
+    // Nothing a refused configuration said was kept: the adapter starts
+    // with the last valid one.
     adapter
         .configure(&AdapterConfig::single(2 * MIB, 2 * MIB as u32))
         .unwrap();
+    assert_eq!(
+        adapter.configure(&AdapterConfig {
+            segments: vec![seg(2, MIB, 4096), seg(3, MIB, 4096), seg(1, MIB, 4096)],
+            max_bases: 8,
+            partitions: None,
+        }),
+        Err(STATUS_ALREADY_REGISTERED)
+    );
     adapter.start().unwrap();
+    assert_eq!(segment_count(&adapter), 2);
     assert_eq!(
         adapter.configure(&AdapterConfig::single(MIB, 4096)),
         Err(STATUS_INVALID_DEVICE_STATE)
     );
     assert_eq!(
         adapter.caps().segment_page_sizes,
-        vec![(1, Some(2 * 1024 * 1024))]
+        vec![(2, Some(2 * 1024 * 1024))]
     );
-    // The built-in configuration when none is given.
+    // The built-in configuration when none is given: one tracked 1 GiB VRAM
+    // segment, id 2, behind the aperture.
     let mut plain = driver.add_device().unwrap();
     plain.start().unwrap();
-    assert_eq!(plain.caps().segment_page_sizes, vec![(1, Some(4096))]);
+    assert_eq!(plain.caps().segment_page_sizes, vec![(2, Some(4096))]);
+    assert_eq!(segment_count(&plain), 2);
+}
+
+/// The record of the first revision: no `Size`, `SegmentCount` first.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct OldMemoryConfig {
+    segment_count: u32,
+    max_memory_bases: u32,
+    segments: [gpup_miniport::host::GPUP_SEGMENT_CONFIG; 8],
+}
+
+#[test]
+fn a_record_of_another_revision_is_refused_before_it_is_read() {
+    use gpup_miniport::host::{
+        GPUP_MEMORY_CONFIG, GPUP_MEMORY_CONFIG_SIZE, GPUP_SEGMENT_CONFIG,
+        gpup_host_set_memory_config,
+    };
+    assert_eq!(GPUP_MEMORY_CONFIG_SIZE, 144);
+    assert_eq!(size_of::<GPUP_MEMORY_CONFIG>(), 144);
+    assert_eq!(GPUP_MEMORY_CONFIG::default().Size, 144);
+    let driver = dxgkrnl_model::Driver::load().unwrap();
+    let mut adapter = driver.add_device().unwrap();
+    // An old loader's valid configuration (one 2 MiB segment, id 1 then):
+    // its first word is a segment count, 1, not a size.
+    let mut old = OldMemoryConfig {
+        segment_count: 1,
+        max_memory_bases: 8,
+        segments: [GPUP_SEGMENT_CONFIG::default(); 8],
+    };
+    old.segments[0] = GPUP_SEGMENT_CONFIG {
+        SegmentId: 1,
+        PageSize: 4096,
+        SizeInBytes: 2 * MIB,
+    };
+    let status = unsafe {
+        gpup_host_set_memory_config(
+            adapter.context(),
+            (&raw const old).cast::<GPUP_MEMORY_CONFIG>(),
+        )
+    };
+    assert_eq!(status, STATUS_REVISION_MISMATCH);
+    // Only the first 4 bytes are read: a record that ends right after them
+    // is refused the same way (Miri or ASan would flag a longer read).
+    let four = Box::new(8u32);
+    let status = unsafe {
+        gpup_host_set_memory_config(
+            adapter.context(),
+            (&raw const *four).cast::<GPUP_MEMORY_CONFIG>(),
+        )
+    };
+    assert_eq!(status, STATUS_REVISION_MISMATCH);
+    // A Size off by one either way, and 0.
+    for size in [0, GPUP_MEMORY_CONFIG_SIZE - 1, GPUP_MEMORY_CONFIG_SIZE + 8] {
+        let mut record = GPUP_MEMORY_CONFIG {
+            SegmentCount: 1,
+            MaxMemoryBases: 8,
+            ..GPUP_MEMORY_CONFIG::default()
+        };
+        record.Segments[0] = GPUP_SEGMENT_CONFIG {
+            SegmentId: 2,
+            PageSize: 4096,
+            SizeInBytes: 2 * MIB,
+        };
+        record.Size = size;
+        let status = unsafe { gpup_host_set_memory_config(adapter.context(), &raw const record) };
+        assert_eq!(status, STATUS_REVISION_MISMATCH, "Size {size}");
+    }
+    let null = unsafe { gpup_host_set_memory_config(adapter.context(), core::ptr::null()) };
+    assert_eq!(null, STATUS_INVALID_PARAMETER);
+    // Nothing was taken: the adapter starts with the built-in configuration.
+    adapter.start().unwrap();
+    assert_eq!(adapter.caps().segment_page_sizes, vec![(2, Some(4096))]);
+    let seg_caps: DXGK_DIRTY_BIT_TRACKING_SEGMENT_CAPS = adapter
+        .query_adapter_info(DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS, &2u32.to_le_bytes())
+        .unwrap();
+    assert_eq!(seg_caps.PageSize, 4096);
 }

@@ -74,14 +74,14 @@ fn resealing_reaches_the_checks_behind_the_checksum() {
     let resealed = check::resealed(flipped).unwrap();
     assert_ne!(inspect(&resealed), Err(DecodeError::BadChecksum));
     assert_eq!(inspect(get("bad_huge_count")), Err(DecodeError::BadRecord));
-    for old_or_new in ["bad_major_1", "bad_major_3"] {
+    for old_or_new in ["bad_major_1", "bad_major_2", "bad_major_4"] {
         assert_eq!(
             inspect(get(old_or_new)),
             Err(DecodeError::UnsupportedVersion),
             "{old_or_new}"
         );
     }
-    assert_eq!(get("ok_mutable")[8], 2, "the driver writes format 2");
+    assert_eq!(get("ok_mutable")[8], 3, "the driver writes format 3");
     assert_eq!(
         inspect(get("bad_unknown_required_record")),
         Err(DecodeError::UnknownRecord)
@@ -134,13 +134,17 @@ fn write_seeds() {
     flipped[60] ^= 4;
     write("bad_bit_flip", &flipped);
     // Format 1 (MSI-X entries with the source host's interrupt addresses,
-    // issue 15) and a future major: both refused.
+    // issue 15), format 2 (segments named by raw driver id, before issue
+    // 16 moved VRAM behind the aperture) and a future major: all refused.
     let mut major = mutable.clone();
     major[8] = 1;
     write("bad_major_1", &check::resealed(&major).unwrap());
     let mut major = immutable.clone();
-    major[8] = 3;
-    write("bad_major_3", &check::resealed(&major).unwrap());
+    major[8] = 2;
+    write("bad_major_2", &check::resealed(&major).unwrap());
+    let mut major = immutable.clone();
+    major[8] = 4;
+    write("bad_major_4", &check::resealed(&major).unwrap());
     let mut required = immutable.clone();
     required.extend_from_slice(&[0x99, 0, 0, 0, 0, 0, 0, 0]);
     required[20] += 1;

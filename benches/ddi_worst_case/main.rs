@@ -18,7 +18,7 @@ use dxgkrnl_model::{Adapter, AdapterConfig, Driver, MemorySegment, Stage, VgpuRe
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
-const SEGMENT: u32 = 1;
+const SEGMENT: u32 = 2;
 const SEGMENT_BYTES: u64 = 1024 * MIB;
 const PAGE: u64 = 4096;
 /// `MAX_RANGES` of `DxgkDdiCreateMemoryBasis` (src/basis).

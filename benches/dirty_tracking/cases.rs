@@ -32,28 +32,30 @@ impl Plane {
     }
 }
 
+/// The planes, one VRAM segment each (ids from 2: segment 1 is the driver's
+/// paging aperture).
 pub(crate) const PLANES: [Plane; 4] = [
     Plane {
         name: "16GiB@4KiB",
-        segment: 1,
+        segment: 2,
         vram: 16 * GIB,
         page: 4 * KIB,
     },
     Plane {
         name: "80GiB@4KiB",
-        segment: 2,
+        segment: 3,
         vram: 80 * GIB,
         page: 4 * KIB,
     },
     Plane {
         name: "16GiB@64KiB",
-        segment: 3,
+        segment: 4,
         vram: 16 * GIB,
         page: 64 * KIB,
     },
     Plane {
         name: "80GiB@64KiB",
-        segment: 4,
+        segment: 5,
         vram: 80 * GIB,
         page: 64 * KIB,
     },

@@ -69,6 +69,8 @@ pub struct World {
     partition: DXGKDDI_GPU_PARTITION_INTERFACE,
     /// The SR-IOV interface, kept the same way.
     sriov: DXGKDDI_SRIOV_INTERFACE,
+    /// The FlexIOV device interface, kept the same way.
+    flexiov: DXGKDDI_FLEXIOV_DEVICE_INTERFACE,
     /// Every allocation handle CreateAllocation returned, in order.
     allocs: Vec<usize>,
     /// Every blob a Save filled, in order.
@@ -110,7 +112,7 @@ impl World {
             .start_adapter(&config)
             .map_err(|s| format!("start other: {s:?}"))?;
         let foreign = other
-            .create_memory_basis(1, &[(0, 64 * 4096)])
+            .create_memory_basis(SEGMENTS[0].id, &[(0, 64 * 4096)])
             .ok_or("create on the other adapter")?;
         if other.start_dirty_tracking(foreign) != STATUS_SUCCESS {
             return Err("start on the other adapter".into());
@@ -119,6 +121,7 @@ impl World {
             .gpu_virtualization()
             .ok_or("no GPU partition interface")?;
         let (partition, sriov) = (g.partition, g.sriov);
+        let flexiov = g.flexiov.ok_or("no FlexIOV device interface")?;
         // As Dxgkrnl does before the first vGPU.
         adapter
             .set_partition_count(model::vgpu::SETUP_COUNT)
@@ -130,6 +133,7 @@ impl World {
             removed,
             driver,
             sriov,
+            flexiov,
             issued: Vec::new(),
             partition,
             allocs: Vec::new(),
@@ -293,6 +297,7 @@ impl World {
                 status == STATUS_SUCCESS
             }
             Op::Vgpu(v) => self.vgpu(op, v)?,
+            Op::Vf(v) => self.vf_op(op, v)?,
         };
         let kind = &mut self.stats.by_kind[op.kind()];
         kind.0 += 1;

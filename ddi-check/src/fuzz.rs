@@ -14,6 +14,8 @@
 use crate::model::Flaw;
 use crate::ops::*;
 
+mod vf;
+
 /// A fuzz target's body.
 pub type Target = fn(&[u8]);
 
@@ -292,8 +294,8 @@ impl Input<'_> {
     }
     /// A [`VgpuOp`]: a kind byte (modulo 16, in [`VgpuOp::KINDS`] order;
     /// 0xF0 and above: the guest-facing kinds 16 to 18, so that the
-    /// committed seeds keep their meaning), then its fields, each mostly one
-    /// byte with a meaningful value.
+    /// committed seeds keep their meaning; 0xE0 to 0xEF never get here, see
+    /// `vf`), then its fields, each mostly one byte with a meaningful value.
     fn vgpu_op(&mut self) -> VgpuOp {
         let byte = self.u8();
         let adapter = self.adapter();
@@ -477,7 +479,14 @@ impl Input<'_> {
                     Op::StartDevice
                 }
             }
-            _ => Op::Vgpu(self.vgpu_op()),
+            _ => match self.0.first() {
+                // Kind bytes 0xE0 to 0xEF: the VF-facing calls.
+                Some(&b @ 0xE0..=0xEF) => {
+                    self.u8();
+                    Op::Vf(self.vf_op(b & 0x0F))
+                }
+                _ => Op::Vgpu(self.vgpu_op()),
+            },
         }
     }
 }
@@ -494,7 +503,8 @@ fn check(ops: &[Op]) {
 /// Arbitrary bytes as an operation sequence over every DDI: a selector byte
 /// per operation (modulo 16: 0 and 1 Create, 2 Destroy, 3 Start, 4 Stop, 5
 /// Query, 6 and 7 Mark, 8 QueryAdapterInfo, 9 StopDevice or StartDevice,
-/// 10 to 15 a GPU-partition or migration call), then its fields.
+/// 10 to 15 a GPU-partition or migration call, or, with a kind byte of 0xE0
+/// to 0xEF, a VF-facing call: `vf`), then its fields.
 pub fn ops(data: &[u8]) {
     check(&ops_of(data));
 }
@@ -632,7 +642,7 @@ pub fn query_adapter_info(data: &[u8]) {
             sel => Op::QueryAdapterInfo {
                 adapter: input.adapter(),
                 ty: if sel < 128 {
-                    -1 - i32::from(sel % 14)
+                    -1 - i32::from(sel % 20)
                 } else {
                     i32::from_le_bytes(input.take())
                 },

@@ -8,9 +8,13 @@
 //! `../fuzz`, whose bodies live in [`fuzz`] so that their seed corpus also
 //! replays as an ordinary test (`tests/fuzz_seeds.rs`).
 //!
-//! It covers the dirty-tracking DDIs and the GPU-partition and live-migration
-//! DDIs ([`ops::VgpuOp`], [`model::vgpu`]). Extending it to a new DDI: a
-//! variant in [`ops::Op`] (or [`ops::VgpuOp`]), its contract in
+//! It covers the dirty-tracking DDIs, the GPU-partition and live-migration
+//! DDIs ([`ops::VgpuOp`], [`model::vgpu`]), and the VF-facing surface: the
+//! SR-IOV and FlexIOV interfaces, SetVirtualGpuVmBus, GetVirtualGpuProfile,
+//! QueryInterface and CreateAllocation with any private data
+//! ([`ops::VfOp`], [`model::vgpu::vf`]; `docs/proofs.md` has the list).
+//! Extending it to a new DDI: a variant in [`ops::Op`] (or [`ops::VgpuOp`],
+//! [`ops::VfOp`]), its contract in
 //! [`model::Model`], its call in [`exec::World::run`], a generator in
 //! `strategy::op` and a decoder in `fuzz`. Nothing else changes.
 

@@ -15,6 +15,7 @@
 use dxgk_sys::*;
 
 mod caps;
+pub mod segments;
 pub mod vgpu;
 pub use vgpu::{Blob, Gpu};
 
@@ -36,22 +37,23 @@ pub struct SegmentDef {
     pub page: Option<u64>,
 }
 
-/// The configuration every checked adapter gets: small segments, so that
-/// random offsets hit their edges, two tracking units in the first one, and a
-/// small table, so that it fills up.
+/// The configuration every checked adapter gets: small VRAM segments (ids
+/// from 2: segment 1 is the driver's paging aperture, [`segments::APERTURE`]),
+/// so that random offsets hit their edges, two tracking units in the first
+/// one, and a small table, so that it fills up.
 pub const SEGMENTS: [SegmentDef; 3] = [
     SegmentDef {
-        id: 1,
+        id: 2,
         size: 1024 * 4096,
         page: Some(4096),
     },
     SegmentDef {
-        id: 2,
+        id: 3,
         size: 32 * 65536,
         page: Some(65536),
     },
     SegmentDef {
-        id: 3,
+        id: 4,
         size: 1 << 20,
         page: None,
     },
@@ -131,6 +133,17 @@ pub enum Flaw {
     /// The model forgets that the mutable data carries the VF's memory bases,
     /// so its Save size is short whenever a basis lies within the reserve.
     MutableSizeForgetsBases,
+    /// The model lets a configuration write change read-only bits.
+    ConfigIgnoresMask,
+    /// The model forgets that ResetVirtualFunction restores the power-on
+    /// configuration space.
+    ResetKeepsConfig,
+    /// The model's profile reports all VRAM available, whatever vGPUs hold.
+    ProfileIgnoresVgpus,
+    /// The model forgets that QueryInterface needs room for the interface.
+    QueryInterfaceIgnoresSize,
+    /// The model accepts reserve private data of any version.
+    AllocationIgnoresVersion,
 }
 
 /// The span a valid query reports: first bit and number of bits.
@@ -202,6 +215,13 @@ impl Model {
 
     fn segment(id: u32) -> Option<usize> {
         SEGMENTS.iter().position(|s| s.id == id)
+    }
+
+    /// The configured segment `id`, or the aperture.
+    fn any_segment(id: u32) -> Option<SegmentDef> {
+        (id == segments::APERTURE.id)
+            .then_some(segments::APERTURE)
+            .or_else(|| Self::segment(id).map(|i| SEGMENTS[i]))
     }
 
     // ---------------------------------------------------------------- Create
@@ -404,11 +424,8 @@ impl Model {
     #[must_use]
     pub fn mark(&self, adapter_ok: bool, segment: u32, offset: u64, len: u64) -> Faults {
         let mut faults = Faults::default();
-        let inside = Self::segment(segment).is_some_and(|i| {
-            offset
-                .checked_add(len)
-                .is_some_and(|end| end <= SEGMENTS[i].size)
-        });
+        let inside = Self::any_segment(segment)
+            .is_some_and(|s| offset.checked_add(len).is_some_and(|end| end <= s.size));
         if !adapter_ok || !self.started || !inside {
             faults.add(STATUS_INVALID_PARAMETER);
         }
@@ -485,7 +502,7 @@ impl Model {
             }
             DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS => match q.input_segment() {
                 None => (STATUS_INVALID_PARAMETER, Vec::new()),
-                Some(id) => match Self::segment(id).map(|i| SEGMENTS[i].page) {
+                Some(id) => match Self::any_segment(id).map(|s| s.page) {
                     None => (STATUS_INVALID_PARAMETER, Vec::new()),
                     Some(None) => (STATUS_NOT_IMPLEMENTED, Vec::new()),
                     Some(Some(page)) => (
@@ -506,7 +523,7 @@ impl Model {
             }
             DXGKQAITYPE_SCATTER_RESERVE => match q.input_segment() {
                 None => (STATUS_INVALID_PARAMETER, Vec::new()),
-                Some(id) => match Self::segment(id).map(|i| SEGMENTS[i].page) {
+                Some(id) => match Self::any_segment(id).map(|s| s.page) {
                     None => (STATUS_INVALID_PARAMETER, Vec::new()),
                     Some(None) => (STATUS_NOT_IMPLEMENTED, Vec::new()),
                     // `SetVGPUResourcesPageSize`: the dirty-tracking page.
@@ -522,7 +539,7 @@ impl Model {
                     }
                     (STATUS_SUCCESS, answer)
                 }
-                None => (STATUS_NOT_SUPPORTED, Vec::new()),
+                None => segments::answer(q).unwrap_or((STATUS_NOT_SUPPORTED, Vec::new())),
             },
         };
         if status != STATUS_SUCCESS {

@@ -12,6 +12,9 @@
 //! call to [`crate::exec`], a generator to `crate::strategy` and a decoder to
 //! [`crate::fuzz`].
 
+mod vf;
+pub use vf::*;
+
 /// Which `hAdapter` a call passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdapterSel {
@@ -196,9 +199,9 @@ pub enum Op {
     QueryAdapterInfo {
         /// `hAdapter`.
         adapter: AdapterSel,
-        /// `Type`: -1 to -14 pick the types of [`QAI_SHORTCUTS`]
-        /// (DRIVERCAPS, DIRTYBITTRACKINGCAPS, ...); other values are passed
-        /// as they are.
+        /// `Type`: -1 to -20 pick the types of [`QAI_SHORTCUTS`]
+        /// (DRIVERCAPS, DIRTYBITTRACKINGCAPS, ..., the capability queries,
+        /// then the segment queries); other values are passed as they are.
         ty: i32,
         /// The input buffer.
         input: QaiBuf,
@@ -214,6 +217,8 @@ pub enum Op {
     /// A GPU-partition or live-migration DDI (or the allocation path a
     /// vGPU's reserve comes through).
     Vgpu(VgpuOp),
+    /// A VF-facing DDI (SR-IOV, FlexIOV), or the rest of the GPU-P surface.
+    Vf(VfOp),
 }
 
 impl Op {
@@ -231,9 +236,9 @@ impl Op {
     ];
 
     /// Names of the operation kinds, in [`Op::kind`] order: the base kinds,
-    /// then [`VgpuOp::KINDS`].
-    pub const KINDS: [&'static str; 9 + VgpuOp::KINDS.len()] = {
-        let mut all = [""; 9 + VgpuOp::KINDS.len()];
+    /// then [`VgpuOp::KINDS`], then [`VfOp::KINDS`].
+    pub const KINDS: [&'static str; 9 + VgpuOp::KINDS.len() + VfOp::KINDS.len()] = {
+        let mut all = [""; 9 + VgpuOp::KINDS.len() + VfOp::KINDS.len()];
         let mut i = 0;
         while i < Self::BASE_KINDS.len() {
             all[i] = Self::BASE_KINDS[i];
@@ -243,6 +248,11 @@ impl Op {
         while j < VgpuOp::KINDS.len() {
             all[Self::BASE_KINDS.len() + j] = VgpuOp::KINDS[j];
             j += 1;
+        }
+        let mut k = 0;
+        while k < VfOp::KINDS.len() {
+            all[Self::BASE_KINDS.len() + VgpuOp::KINDS.len() + k] = VfOp::KINDS[k];
+            k += 1;
         }
         all
     };
@@ -261,13 +271,14 @@ impl Op {
             Self::StopDevice => 7,
             Self::StartDevice => 8,
             Self::Vgpu(v) => 9 + v.kind(),
+            Self::Vf(v) => 9 + VgpuOp::KINDS.len() + v.kind(),
         }
     }
 }
 
 /// The `ty` values of [`Op::QueryAdapterInfo`] that name the caps this
-/// driver answers.
-pub const QAI_SHORTCUTS: [dxgk_sys::DXGK_QUERYADAPTERINFOTYPE; 14] = [
+/// driver answers: the caps (-1 to -14), then its segment queries (-15 to -20).
+pub const QAI_SHORTCUTS: [dxgk_sys::DXGK_QUERYADAPTERINFOTYPE; 20] = [
     dxgk_sys::DXGKQAITYPE_DRIVERCAPS,
     dxgk_sys::DXGKQAITYPE_DIRTYBITTRACKINGCAPS,
     dxgk_sys::DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS,
@@ -283,6 +294,12 @@ pub const QAI_SHORTCUTS: [dxgk_sys::DXGK_QUERYADAPTERINFOTYPE; 14] = [
     dxgk_sys::DXGKQAITYPE_64BITONLYCAPS,
     dxgk_sys::DXGKQAITYPE_ADAPTERPERFDATA_CAPS,
     dxgk_sys::DXGKQAITYPE_GPUVERSION,
+    dxgk_sys::DXGKQAITYPE_QUERYSEGMENT4,
+    dxgk_sys::DXGKQAITYPE_QUERYPAGINGBUFFERINFO,
+    dxgk_sys::DXGKQAITYPE_QUERYSEGMENTCOUNT,
+    dxgk_sys::DXGKQAITYPE_QUERYSEGMENT5,
+    dxgk_sys::DXGKQAITYPE_QUERYMMUCOUNT,
+    dxgk_sys::DXGKQAITYPE_QUERYMMUS,
 ];
 
 /// The query type an [`Op::QueryAdapterInfo`] `ty` stands for.
@@ -672,6 +689,7 @@ mod tests {
 
     #[test]
     fn the_kind_names_agree() {
-        assert_eq!(&Op::KINDS[9..], &VgpuOp::KINDS[..]);
+        assert_eq!(&Op::KINDS[9..9 + VgpuOp::KINDS.len()], &VgpuOp::KINDS[..]);
+        assert_eq!(&Op::KINDS[9 + VgpuOp::KINDS.len()..], &VfOp::KINDS[..]);
     }
 }

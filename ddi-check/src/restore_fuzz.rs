@@ -5,8 +5,8 @@
 //! VF's pause, MSI-X indices, configuration-space bytes, basis runs) are
 //! reached, which arbitrary bytes almost never do.
 //!
-//! Per input: a source and a target adapter (one 64 MiB segment at 4 KiB
-//! pages, two partitions), VF 1 on each, the source's programmed by the
+//! Per input: a source and a target adapter (one 64 MiB VRAM segment, id 2,
+//! at 4 KiB pages, two partitions), VF 1 on each, the source's programmed by the
 //! guest and the target's interrupts by its OS; the source saves both blobs
 //! (real driver output). The fuzzer's bytes then rewrite record values of
 //! either blob (each field kept, or set to a nearby or an arbitrary value),
@@ -129,7 +129,8 @@ fn mutate_immutable(input: &mut Bytes<'_>, records: &mut [Record]) {
         match r.ty {
             1 => fields(input, &mut r.payload, &[2, 2, 2, 2, 1]),
             2 => fields(input, &mut r.payload, &[2, 2, 2, 4]),
-            // Segments: each id, page size and size.
+            // Segments (format 3: the tracked VRAM segments): each ordinal,
+            // page size and size.
             3 => {
                 let n = (r.payload.len() - 4) / 16;
                 let widths: Vec<usize> = (0..n).flat_map(|_| [4, 4, 8]).collect();
@@ -226,7 +227,7 @@ fn adapter(driver: &Driver) -> Adapter {
     let a = driver
         .start_adapter(&AdapterConfig {
             segments: vec![MemorySegment {
-                id: 1,
+                id: dxgkrnl_model::FIRST_VRAM_SEGMENT,
                 size: 64 * MIB,
                 page_size: 4096,
             }],

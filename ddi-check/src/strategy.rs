@@ -7,6 +7,8 @@ use proptest::prelude::*;
 
 use crate::ops::*;
 
+mod vf;
+
 fn adapter() -> impl Strategy<Value = AdapterSel> {
     prop_oneof![
         92 => Just(AdapterSel::This),
@@ -178,13 +180,14 @@ pub fn op() -> impl Strategy<Value = Op> {
             }),
         48 => (adapter(), segment(), offset(), size())
             .prop_map(|(adapter, segment, offset, len)| Op::Mark { adapter, segment, offset, len }),
-        8 => (adapter(), prop_oneof![8 => -14i32..=-1, 2 => any::<i32>()], qai_buf(4), segment(), qai_buf(16))
+        8 => (adapter(), prop_oneof![8 => -20i32..=-1, 2 => any::<i32>()], qai_buf(4), segment(), qai_buf(16))
             .prop_map(|(adapter, ty, input, segment, output)| Op::QueryAdapterInfo {
                 adapter, ty, input, segment, output,
             }),
         1 => Just(Op::StopDevice),
         4 => Just(Op::StartDevice),
         40 => vgpu_op().prop_map(Op::Vgpu),
+        24 => vf::vf_op().prop_map(Op::Vf),
     ]
 }
 
@@ -615,6 +618,7 @@ fn block() -> impl Strategy<Value = Vec<Op>> {
         50 => op().prop_map(|op| vec![op]),
         6 => shrinkable(migration()),
         10 => shrinkable(migration_part()),
+        8 => vf::block(),
         20 => (segment(), disjoint_ranges()).prop_map(move |(segment, ranges)| vec![
             Op::Create { adapter: this, null_args: false, segment, ranges, count: CountSpec::Exact, misaligned: false },
             Op::Start { adapter: this, basis: latest },

@@ -151,6 +151,24 @@ fn the_ops_seeds_reach_a_whole_migration_and_refuse_damaged_data() {
     assert!(damaged.corrupt_rejected >= 2, "{damaged:?}");
 }
 
+/// The `ops` seeds still reach the tracked VRAM segments after issue 16
+/// moved them from id 1 to id 2 behind the paging aperture: a seed names a
+/// segment by its index in the checker's configuration
+/// (`SegSel::Configured`), not by id, so its bases are created in tracked
+/// segments and its marks are reported dirty (neither happens in the
+/// aperture or an untracked segment).
+#[test]
+fn the_ops_seeds_reach_the_tracked_segments() {
+    for name in ["lifecycle", "two_segments"] {
+        let data = std::fs::read(fuzz_dir().join("seeds/ops").join(name)).expect("seed");
+        let stats =
+            ddi_check::check_sequence(&ddi_check::fuzz::ops_of(&data), ddi_check::Flaw::None)
+                .expect("the seed passes");
+        assert!(stats.created >= 1, "{name}: {stats}");
+        assert!(stats.dirty_reports >= 1, "{name}: {stats}");
+    }
+}
+
 /// The structure-aware Restore target reaches every stage: refusals of each
 /// blob (by which semantic check: the triage reasons) and acceptances
 /// (whose state the target's Save reproduces), from its seeds and 2,000
@@ -201,4 +219,48 @@ fn the_restore_records_target_reaches_both_restores_semantic_checks() {
         has("mutable refused") >= 4,
         "mutable checks reached: {seen:?}"
     );
+}
+
+/// The `ops` seeds `vf_config` and `vf_surface` reach every VF-facing kind
+/// (configuration reads and writes in and out of range, reset, FLR, VM bus,
+/// QueryInterface, profiles, FlexIOV, ids, NULL argument blocks,
+/// CreateAllocation of good and bad private data), and every kind that can
+/// succeed does.
+#[test]
+fn the_ops_seeds_reach_every_vf_facing_kind() {
+    use ddi_check::ops::{Op, VfOp, VgpuOp};
+    let mut by_kind = vec![(0u64, 0u64); VfOp::KINDS.len()];
+    for name in ["vf_config", "vf_surface"] {
+        let data = std::fs::read(fuzz_dir().join("seeds/ops").join(name)).expect("seed");
+        let stats =
+            ddi_check::check_sequence(&ddi_check::fuzz::ops_of(&data), ddi_check::Flaw::None)
+                .expect("the seed passes");
+        let first = Op::KINDS.len() - VfOp::KINDS.len();
+        assert_eq!(first, 9 + VgpuOp::KINDS.len());
+        for (sum, (calls, ok)) in by_kind.iter_mut().zip(&stats.by_kind[first..]) {
+            sum.0 += calls;
+            sum.1 += ok;
+        }
+    }
+    for (name, (calls, ok)) in VfOp::KINDS.iter().zip(&by_kind) {
+        assert!(*calls > 0, "{name} is not reached");
+        let can_succeed = !matches!(*name, "UnsupportedSriov" | "NullArgs");
+        assert!(
+            !can_succeed || *ok > 0,
+            "{name} never succeeds: {ok}/{calls}"
+        );
+        // The seeds also pass faults to these: out-of-range and huge spans,
+        // short sizes, version 0, unknown GUIDs and counts, bad records.
+        let faulted = [
+            "ReadConfig",
+            "WriteConfig",
+            "QueryInterface",
+            "GetProfile",
+            "CreateAllocation",
+        ];
+        assert!(
+            !faulted.contains(name) || *ok < *calls,
+            "{name} is never refused: {ok}/{calls}"
+        );
+    }
 }

@@ -17,6 +17,13 @@
 //! and vGPUs destroyed under a tracked basis over their reserve. Whole
 //! migrations between two VFs are one block, so they occur often.
 //!
+//! The VF-facing operations (`ddi_check::model::vgpu::vf`) join them:
+//! configuration reads and writes at any offset and length (BAR sizing,
+//! enables, FLR), resets, VM-bus handles, QueryInterface with any GUID, size,
+//! version and NULL pointers, profiles, the FlexIOV DDIs, probed BARs, ids,
+//! location, NULL argument blocks, and CreateAllocation with any private
+//! data; a written space is carried through whole migrations.
+//!
 //! `PROPTEST_CASES` sets the number of sequences (default 10,000).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -103,6 +110,15 @@ fn a_wrong_model_is_caught_with_a_shrunk_counterexample() {
 fn a_wrong_migration_model_is_caught_with_a_shrunk_counterexample() {
     caught(Flaw::RestoreIgnoresPause, 8);
     caught(Flaw::MutableSizeForgetsBases, 12);
+}
+
+/// The same for the VF-facing operations: a model whose function-level
+/// reset keeps the configuration space, and one whose configuration writes
+/// change read-only bits (tests/vf_surface.rs has one sequence per flaw).
+#[test]
+fn a_wrong_vf_model_is_caught_with_a_shrunk_counterexample() {
+    caught(Flaw::ResetKeepsConfig, 6);
+    caught(Flaw::ConfigIgnoresMask, 6);
 }
 
 fn caught(flaw: Flaw, most: usize) {

@@ -29,6 +29,7 @@ mod engine;
 mod migration;
 mod partition;
 mod qai;
+mod segment;
 mod sriov;
 mod status;
 
@@ -41,6 +42,7 @@ pub use engine::*;
 pub use migration::*;
 pub use partition::*;
 pub use qai::*;
+pub use segment::*;
 pub use sriov::*;
 pub use status::*;
 
@@ -170,6 +172,25 @@ pub const RECORDS: &[abi::RecordInfo] = &[
     DXGKARG_CREATEALLOCATION::ABI,
     DXGK_DESTROYALLOCATIONFLAGS::ABI,
     DXGKARG_DESTROYALLOCATION::ABI,
+    // Segment queries (segment.rs).
+    DXGK_SEGMENTFLAGS::ABI,
+    DXGK_CPUHOSTAPERTURE::ABI,
+    DXGK_QUERYSEGMENTIN4::ABI,
+    DXGK_QUERYSEGMENTOUT4::ABI,
+    DXGK_SEGMENTDESCRIPTOR4::ABI,
+    DXGK_QUERYPAGINGBUFFERINFOIN::ABI,
+    DXGK_QUERYPAGINGBUFFERINFOOUT::ABI,
+    DXGK_QUERYSEGMENTCOUNTIN::ABI,
+    DXGK_QUERYSEGMENTCOUNTOUT::ABI,
+    DXGK_QUERYSEGMENTIN5::ABI,
+    DXGK_SEGMENTDESCRIPTOR5::ABI,
+    DXGK_QUERYSEGMENTOUT5::ABI,
+    DXGK_QUERYMMUCOUNTIN::ABI,
+    DXGK_QUERYMMUCOUNTOUT::ABI,
+    DXGK_MMUFLAGS::ABI,
+    DXGK_MMUDESCRIPTOR::ABI,
+    DXGK_QUERYMMUSIN::ABI,
+    DXGK_QUERYMMUSOUT::ABI,
     // The software engine (engine.rs).
     DXGKARG_BUILDPAGINGBUFFER::ABI,
     DXGK_SUBMITCOMMANDFLAGS::ABI,
@@ -224,6 +245,8 @@ pub const ENUMS: &[(&str, &[abi::ConstInfo])] = &[
         "D3DKMDT_STANDARDALLOCATION_TYPE",
         D3DKMDT_STANDARDALLOCATION_TYPE::CONSTANTS,
     ),
+    ("DXGK_SEGMENTTYPE", DXGK_SEGMENTTYPE::CONSTANTS),
+    ("DXGK_PAGESIZE", DXGK_PAGESIZE::CONSTANTS),
     (
         "DXGK_BUILDPAGINGBUFFER_OPERATION",
         DXGK_BUILDPAGINGBUFFER_OPERATION::CONSTANTS,
@@ -402,6 +425,31 @@ mod tests {
         .to_vec()
     }
 
+    /// The segment queries (segment.rs).
+    fn segment_records() -> Vec<&'static str> {
+        each!(
+            DXGK_SEGMENTFLAGS,
+            DXGK_CPUHOSTAPERTURE,
+            DXGK_QUERYSEGMENTIN4,
+            DXGK_QUERYSEGMENTOUT4,
+            DXGK_SEGMENTDESCRIPTOR4,
+            DXGK_QUERYPAGINGBUFFERINFOIN,
+            DXGK_QUERYPAGINGBUFFERINFOOUT,
+            DXGK_QUERYSEGMENTCOUNTIN,
+            DXGK_QUERYSEGMENTCOUNTOUT,
+            DXGK_QUERYSEGMENTIN5,
+            DXGK_SEGMENTDESCRIPTOR5,
+            DXGK_QUERYSEGMENTOUT5,
+            DXGK_QUERYMMUCOUNTIN,
+            DXGK_QUERYMMUCOUNTOUT,
+            DXGK_MMUFLAGS,
+            DXGK_MMUDESCRIPTOR,
+            DXGK_QUERYMMUSIN,
+            DXGK_QUERYMMUSOUT,
+        )
+        .to_vec()
+    }
+
     /// The software engine's records.
     fn engine_records() -> Vec<&'static str> {
         each!(
@@ -428,6 +476,7 @@ mod tests {
             dirty_tracking_and_migration_records(),
             partition_records(),
             sriov_and_allocation_records(),
+            segment_records(),
             engine_records(),
         ]
         .concat();

@@ -61,4 +61,7 @@ ntstatus_codes! {
     STATUS_INVALID_BUFFER_SIZE = 0xC000_0206;
     /// Not found.
     STATUS_NOT_FOUND = 0xC000_0225;
+    /// Already registered (here: a host memory configuration naming segment
+    /// 1, which the driver's paging aperture always is).
+    STATUS_ALREADY_REGISTERED = 0xC000_0718;
 }

@@ -244,6 +244,7 @@ fn bit_views() -> Vec<BitView> {
         view::<GpupCaps>(&DXGK_GPUPCAPS::ABI, "Caps"),
         view::<CreateAllocationFlags>(&DXGK_CREATEALLOCATIONFLAGS::ABI, "Value"),
         view::<DestroyAllocationFlags>(&DXGK_DESTROYALLOCATIONFLAGS::ABI, "Value"),
+        view::<SegmentFlags>(&DXGK_SEGMENTFLAGS::ABI, "Value"),
     ]
 }
 

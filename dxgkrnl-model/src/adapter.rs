@@ -31,10 +31,17 @@ fn wddm_version_for(interface_version: ULONG) -> Option<DXGK_WDDMVERSION> {
     }
 }
 
-/// One memory segment of an adapter, as its hardware would define it.
+/// The driver segment id of the paging aperture the driver always creates
+/// (64 MiB, untracked, not part of an [`AdapterConfig`]).
+pub const APERTURE_SEGMENT: u32 = 1;
+/// The id of the first VRAM segment of an [`AdapterConfig`].
+pub const FIRST_VRAM_SEGMENT: u32 = 2;
+
+/// One VRAM segment of an adapter, as its hardware would define it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemorySegment {
-    /// Driver segment id (1-based).
+    /// Driver segment id: [`FIRST_VRAM_SEGMENT`] for the first, then one
+    /// more for each (segment 1 is the driver's own paging aperture).
     pub id: u32,
     /// Size in bytes.
     pub size: u64,
@@ -55,7 +62,7 @@ pub struct PartitionConfig {
 /// What the model configures on an adapter before starting it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdapterConfig {
-    /// The adapter's memory segments (at most 8).
+    /// The adapter's VRAM segments (at most 8), ids 2, 3, ... in order.
     pub segments: Vec<MemorySegment>,
     /// How many memory bases the adapter holds at most.
     pub max_bases: u32,
@@ -65,12 +72,12 @@ pub struct AdapterConfig {
 }
 
 impl AdapterConfig {
-    /// One tracked segment, id 1, of `size` bytes and `page_size`-byte pages.
+    /// One tracked VRAM segment, id 2, of `size` bytes and `page_size`-byte pages.
     #[must_use]
     pub fn single(size: u64, page_size: u32) -> Self {
         Self {
             segments: vec![MemorySegment {
-                id: 1,
+                id: FIRST_VRAM_SEGMENT,
                 size,
                 page_size,
             }],
@@ -80,6 +87,7 @@ impl AdapterConfig {
     }
 
     fn to_driver(&self) -> gpup_miniport::host::GPUP_MEMORY_CONFIG {
+        // `Default` sets `Size` to this revision's record size.
         let mut config = gpup_miniport::host::GPUP_MEMORY_CONFIG {
             SegmentCount: u32::try_from(self.segments.len()).unwrap_or(u32::MAX),
             MaxMemoryBases: self.max_bases,
@@ -211,7 +219,7 @@ impl Adapter {
     }
 
     /// The memory configuration given with [`Self::configure`], or the
-    /// driver's built-in one (one 1 GiB segment, id 1, 4 KiB pages, 256 bases).
+    /// driver's built-in one (one 1 GiB VRAM segment, id 2, 4 KiB pages, 256 bases).
     #[must_use]
     pub fn memory_config(&self) -> AdapterConfig {
         self.config

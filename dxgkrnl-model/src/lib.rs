@@ -71,7 +71,10 @@ pub mod vgpu;
 pub mod vram;
 pub mod writers;
 
-pub use adapter::{Adapter, AdapterConfig, MemorySegment, PartitionConfig, StartedCaps};
+pub use adapter::{
+    APERTURE_SEGMENT, Adapter, AdapterConfig, FIRST_VRAM_SEGMENT, MemorySegment, PartitionConfig,
+    StartedCaps,
+};
 pub use basis::create_args;
 pub use callbacks::{EtwEvent, take_etw_events};
 pub use gpuvirt::GpuVirtualization;

@@ -332,7 +332,7 @@ mod tests {
 
     #[test]
     fn reserves_interleave_are_disjoint_and_unsorted() {
-        let vfs = Layout::new(1, 64 << 20, 4096, 2, 3).unwrap();
+        let vfs = Layout::new(crate::adapter::FIRST_VRAM_SEGMENT, 64 << 20, 4096, 2, 3).unwrap();
         let a = vfs.reserve(0).unwrap();
         let b = vfs.reserve(1).unwrap();
         assert_eq!(a.ranges().len(), 3);
@@ -375,7 +375,7 @@ mod tests {
         });
         let adapter = driver.start_adapter(&config).unwrap();
         adapter.set_partition_count(2).unwrap();
-        let layout = Layout::new(1, 16 << 20, 4096, 2, 3).unwrap();
+        let layout = Layout::new(crate::adapter::FIRST_VRAM_SEGMENT, 16 << 20, 4096, 2, 3).unwrap();
         let mut vfs = PartitionVfs::new(layout.clone());
         let reserve = vfs.create_vf(&adapter, 1).unwrap();
         assert_eq!(&reserve, layout.reserve(1).unwrap());
@@ -390,7 +390,7 @@ mod tests {
             STATUS_INVALID_PARAMETER
         );
         let basis = adapter
-            .create_memory_basis(1, reserve.ranges())
+            .create_memory_basis(crate::adapter::FIRST_VRAM_SEGMENT, reserve.ranges())
             .expect("basis");
         vfs.bind_reserve(&adapter, 1, &reserve, basis).unwrap();
         let q = adapter.vgpu_query(vfs.vgpu(1).unwrap()).unwrap();

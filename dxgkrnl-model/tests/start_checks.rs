@@ -96,7 +96,7 @@ fn a_failing_gpupcaps_query_counts_as_all_zero_caps() {
         .expect("starts");
     assert_eq!(adapter.caps().gpup_query, Some(STATUS_NOT_SUPPORTED));
     assert_eq!(adapter.caps().gpup, GpupCaps::empty());
-    assert_eq!(adapter.caps().page_size(1), Some(4096));
+    assert_eq!(adapter.caps().page_size(2), Some(4096));
 }
 
 #[test]

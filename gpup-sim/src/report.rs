@@ -346,7 +346,7 @@ fn caps(out: &mut String, report: &MigrationReport) {
     );
     let _ = writeln!(
         out,
-        "  DIRTYBITTRACKINGSEGMENTCAPS  segment 1: {}-byte pages",
+        "  DIRTYBITTRACKINGSEGMENTCAPS  segment 2: {}-byte pages",
         report.caps.page_size
     );
     match report.caps.gpup_query {

@@ -11,6 +11,7 @@
 
 pub(crate) mod caps;
 pub(crate) mod registry;
+pub(crate) mod segments;
 
 use crate::basis::Tracker;
 use crate::foundation::status::{Result, Status};

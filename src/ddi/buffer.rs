@@ -161,6 +161,31 @@ impl OutBuffer {
         Some(unsafe { core::slice::from_raw_parts_mut(ptr, len) })
     }
 
+    /// Reads a `T` from the start of the buffer: for the in/out records
+    /// whose "output" carries the OS's own pointers and sizes
+    /// (`DXGK_QUERYSEGMENTOUT4`, `DXGK_QUERYSEGMENTOUT5`, `DXGK_QUERYMMUSOUT`).
+    ///
+    /// # Safety
+    /// Every bit pattern of `T`'s size is a valid `T` (integers and raw
+    /// pointers only), and the OS initialised the bytes it passes.
+    ///
+    /// # Errors
+    /// `BufferTooSmall` if the buffer is shorter than `T`.
+    pub(crate) unsafe fn read_prefix<T: Copy>(&self) -> Result<T> {
+        if self.len < core::mem::size_of::<T>() {
+            return Err(Status::BufferTooSmall);
+        }
+        // SAFETY: `size_of::<T>() <= self.len` readable bytes (type
+        // invariant; writable implies readable for the OS's buffer), valid
+        // as a `T` by the caller's contract.
+        Ok(unsafe { self.ptr.as_ptr().cast::<T>().read_unaligned() })
+    }
+
+    /// The buffer's length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
     /// The first `len` bytes of the buffer, to write (`None` if it is shorter).
     pub(crate) fn prefix(&mut self, len: usize) -> Option<&mut [core::mem::MaybeUninit<u8>]> {
         if len > self.len {
@@ -190,6 +215,22 @@ impl InBuffer {
             ptr: ptr.cast::<u8>(),
             len,
         }
+    }
+
+    /// Reads a `T` from the start of the buffer (an input record).
+    ///
+    /// # Safety
+    /// Every bit pattern of `T`'s size is a valid `T` (integers only).
+    ///
+    /// # Errors
+    /// `InvalidParameter` for NULL or a buffer shorter than `T`.
+    pub(crate) unsafe fn read_prefix<T: Copy>(&self) -> Result<T> {
+        if self.ptr.is_null() || self.len < core::mem::size_of::<T>() {
+            return Err(Status::InvalidParameter);
+        }
+        // SAFETY: non-NULL with `size_of::<T>()` readable bytes (constructor
+        // contract), valid as a `T` by the caller's contract.
+        Ok(unsafe { self.ptr.cast::<T>().read_unaligned() })
     }
 
     /// Reads the `UINT` at the start of the buffer.

@@ -36,6 +36,7 @@ pub mod irql;
 pub(crate) mod migration;
 pub(crate) mod partition;
 pub(crate) mod qai;
+mod qai_segments;
 pub(crate) mod query_interface;
 pub(crate) mod sriov;
 #[cfg(gpup_stack_broken)]

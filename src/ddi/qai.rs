@@ -32,6 +32,8 @@ use crate::foundation::units::SegmentId;
 ///   `DXGKQAITYPE_SCATTER_RESERVE` (input `DXGK_QUERYSCATTERRESERVEIN`; the
 ///   same statuses per segment, `STATUS_NOT_SUPPORTED` when partitioning is
 ///   disabled);
+/// - the segment queries: `DXGKQAITYPE_QUERYSEGMENT4` and the PBMM set
+///   42-46 (see `qai_segments`);
 /// - every other type: `STATUS_NOT_SUPPORTED`.
 ///
 /// Returns `STATUS_INVALID_PARAMETER` for an unknown adapter, NULL arguments,
@@ -115,6 +117,12 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryAdapterInfo(
                 let segment = SegmentId(input.read_uint()?);
                 out.write_whole(&caps::scatter_reserve(&started.bases, segment)?)
             }
+            ty @ (DXGKQAITYPE_QUERYSEGMENT4
+            | DXGKQAITYPE_QUERYPAGINGBUFFERINFO
+            | DXGKQAITYPE_QUERYSEGMENTCOUNT
+            | DXGKQAITYPE_QUERYSEGMENT5
+            | DXGKQAITYPE_QUERYMMUCOUNT
+            | DXGKQAITYPE_QUERYMMUS) => super::qai_segments::answer(ty, started, &input, &mut out),
             _ => Err(Status::NotSupported),
         }
     }))

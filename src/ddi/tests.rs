@@ -316,7 +316,7 @@ fn one_adapter_through_every_dirty_tracking_ddi_with_raw_blocks() {
     let h_adapter = add_and_start(&device_state);
 
     // Segment caps, with the input at an odd address.
-    let input = [0u8, 1, 0, 0, 0];
+    let input = [0u8, 2, 0, 0, 0];
     let mut output = [0u8; 4];
     let mut q = DXGKARG_QUERYADAPTERINFO::zeroed();
     q.Type = DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS;
@@ -330,7 +330,7 @@ fn one_adapter_through_every_dirty_tracking_ddi_with_raw_blocks() {
     assert_eq!(u32::from_le_bytes(output), 4096);
 
     // Create with the block at an odd address: two ranges, 3 + 64 pages.
-    let words: [u64; 6] = [1, 2, 100 * PAGE, 3 * PAGE, 0, 64 * PAGE];
+    let words: [u64; 6] = [2, 2, 100 * PAGE, 3 * PAGE, 0, 64 * PAGE];
     let mut block = [0u8; 1 + 48];
     for (i, w) in words.iter().enumerate() {
         block[1 + 8 * i..9 + 8 * i].copy_from_slice(&w.to_le_bytes());
@@ -348,11 +348,11 @@ fn one_adapter_through_every_dirty_tracking_ddi_with_raw_blocks() {
 
     // Marks on pages 101 and 70 (range 0's second page, range 1's seventh).
     assert_eq!(
-        basis::sw_mark_dirty(h_adapter, 1, 101 * PAGE, 1),
+        basis::sw_mark_dirty(h_adapter, 2, 101 * PAGE, 1),
         STATUS_SUCCESS
     );
     assert_eq!(
-        basis::sw_mark_dirty(h_adapter, 1, 6 * PAGE, PAGE),
+        basis::sw_mark_dirty(h_adapter, 2, 6 * PAGE, PAGE),
         STATUS_SUCCESS
     );
 

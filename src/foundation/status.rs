@@ -28,6 +28,12 @@ pub enum Status {
     NotSupported,
     /// `STATUS_INVALID_DEVICE_STATE`: the call is out of order for the object's state.
     InvalidDeviceState,
+    /// `STATUS_ALREADY_REGISTERED`: the request names something the driver
+    /// already owns (a memory configuration naming segment 1, the aperture).
+    AlreadyRegistered,
+    /// `STATUS_REVISION_MISMATCH`: a host record of another revision (its
+    /// leading `Size` is not this driver's record size).
+    RevisionMismatch,
 }
 
 /// The driver's result type.
@@ -49,6 +55,8 @@ impl Status {
             Self::InsufficientResources => STATUS_INSUFFICIENT_RESOURCES,
             Self::NotSupported => STATUS_NOT_SUPPORTED,
             Self::InvalidDeviceState => STATUS_INVALID_DEVICE_STATE,
+            Self::AlreadyRegistered => STATUS_ALREADY_REGISTERED,
+            Self::RevisionMismatch => STATUS_REVISION_MISMATCH,
         }
     }
 }
@@ -85,6 +93,8 @@ mod tests {
             Status::InsufficientResources,
             Status::NotSupported,
             Status::InvalidDeviceState,
+            Status::AlreadyRegistered,
+            Status::RevisionMismatch,
         ] {
             assert!(!s.ntstatus().is_success(), "{s:?}");
         }

@@ -283,7 +283,7 @@ fn apply_mutable(
     for (i, theirs) in saved.bases.iter().enumerate() {
         let covered = ours
             .iter()
-            .any(|b| b.segment_id == theirs.segment_id && b.ranges == theirs.ranges);
+            .any(|b| b.segment == theirs.segment && b.ranges == theirs.ranges);
         if !covered {
             return Err(reject(
                 TRIAGE_BASES,
@@ -339,17 +339,17 @@ fn incompatible(
             )
         }
         Incompatibility::Segments => {
-            let page = |state: &ImmutableState, id: u32| {
+            let page = |state: &ImmutableState, ordinal: u32| {
                 state
                     .segments
                     .iter()
-                    .find(|s| s.id == id)
+                    .find(|s| s.ordinal == ordinal)
                     .map_or(0, |s| u64::from(s.page_size))
             };
             let bad = source
                 .reserves
                 .iter()
-                .map(|r| r.segment_id)
+                .map(|r| r.segment)
                 .find(|&id| page(source, id) != page(target, id) || page(target, id) == 0);
             let id = bad.unwrap_or(0);
             mismatch(

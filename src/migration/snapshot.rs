@@ -110,14 +110,33 @@ impl ReserveMap {
     }
 }
 
+/// The segments the saved state names: the tracked VRAM segments, in driver
+/// id order (the paging aperture and untracked VRAM hold no VF data).
+fn tracked_vram(tracker: &Tracker) -> impl Iterator<Item = &crate::foundation::units::Segment> {
+    tracker.segments().filter(|s| s.page.is_some())
+}
+
+/// The saved state's name of segment `id`: its ordinal among
+/// [`tracked_vram`] (format 3, see `crate::savestate::state`).
+///
+/// # Errors
+/// `InvalidParameter` for a segment that is not tracked (no VF reserve or
+/// basis lies in one).
+fn ordinal(tracker: &Tracker, id: crate::foundation::units::SegmentId) -> Result<u32> {
+    let at = tracked_vram(tracker)
+        .position(|s| s.id == id)
+        .ok_or(Status::InvalidParameter)?;
+    u32::try_from(at).map_err(|_| Status::InvalidParameter)
+}
+
 /// What this adapter saves as the immutable data of `vgpu`.
 pub(crate) fn immutable_of(tracker: &Tracker, vgpu: &Vgpu) -> Result<ImmutableState> {
-    let mut segments = try_vec(tracker.segments().count())?;
-    for s in tracker.segments() {
+    let mut segments = try_vec(tracked_vram(tracker).count())?;
+    for (ordinal, s) in (0u32..).zip(tracked_vram(tracker)) {
         push(
             &mut segments,
             SegmentLayout {
-                id: s.id.0,
+                ordinal,
                 page_size: s.page.map_or(0, |p| p.bytes()),
                 size: s.size,
             },
@@ -127,7 +146,7 @@ pub(crate) fn immutable_of(tracker: &Tracker, vgpu: &Vgpu) -> Result<ImmutableSt
     push(
         &mut reserves,
         ReserveSize {
-            segment_id: vgpu.segment().0,
+            segment: ordinal(tracker, vgpu.segment())?,
             size: vgpu.reserve_size(),
         },
     )?;
@@ -156,7 +175,7 @@ pub(crate) fn bases_of(
             push(
                 &mut bases,
                 BasisState {
-                    segment_id: b.segment.0,
+                    segment: ordinal(tracker, b.segment)?,
                     tracked: b.tracked,
                     ranges,
                 },

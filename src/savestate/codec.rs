@@ -30,7 +30,14 @@ pub(crate) const MAGIC: [u8; 8] = *b"GPUPMIG\0";
 /// addresses (a format-1 target would apply them): the two are not
 /// compatible either way, so a format-1 blob is rejected as
 /// `UnsupportedVersion` rather than misread.
-pub(crate) const FORMAT_MAJOR: u16 = 2;
+///
+/// 3 since segments are named by what they are, not by driver segment id
+/// (issue 16 moved VRAM from id 1 to id 2 behind the paging aperture): the
+/// segments record lists the tracked VRAM segments only, and the reserve and
+/// basis records name a segment by its ordinal among them (0: the first
+/// tracked VRAM segment). A format-2 blob, whose numbers are raw ids, is
+/// rejected as `UnsupportedVersion` rather than misread.
+pub(crate) const FORMAT_MAJOR: u16 = 3;
 /// The format minor version this driver writes.
 pub(crate) const FORMAT_MINOR: u16 = 0;
 /// Header bytes.

@@ -9,17 +9,25 @@
 //! own host; see `docs/escape-and-state.md`), its configuration space, and
 //! its memory bases (as VF addresses) with their tracking state.
 //!
+//! A segment is named by what it is, never by its driver segment id (which
+//! differs between driver versions, and between adapters configured
+//! differently): its **ordinal** among the adapter's tracked VRAM segments,
+//! in driver id order (format 3; the paging aperture and untracked VRAM
+//! segments hold no VF data and are not listed). A target accepts a reserve
+//! whose segment has the same ordinal and page size there (its size may
+//! differ: room for the reserve is the target VF's own check).
+//!
 //! Records, by type (all required, flags 0):
 //!
 //! | type | blob | payload (little-endian) |
 //! |---|---|---|
 //! | 1 identity | immutable | vendor u16, device u16, subsystem vendor u16, subsystem u16, revision u8 |
 //! | 2 driver | immutable | major u16, minor u16, patch u16, interface version u32 |
-//! | 3 segments | immutable | count u32, then per segment: id u32, page size u32 (0: untracked), size u64 |
-//! | 4 VF resources | immutable | partition id u32, partition count u32, LUID u64, count u32, then per reserve: segment u32, size u64 |
+//! | 3 segments | immutable | count u32, then per tracked VRAM segment, in driver id order: ordinal u32 (0, 1, ...), page size u32, size u64 |
+//! | 4 VF resources | immutable | partition id u32, partition count u32, LUID u64, count u32, then per reserve: segment ordinal u32, size u64 |
 //! | 16 VF state | mutable | partition id u32, LUID u64, paused u8 |
 //! | 17 MSI-X written | mutable | count u32, then per entry: index u16 (format 2; format 1 carried address u64, data u32, vector control u32 too) |
-//! | 18 bases | mutable | count u32, then per basis: segment u32, tracked u8, count u32, then per range: VF address u64, size u64 |
+//! | 18 bases | mutable | count u32, then per basis: segment ordinal u32, tracked u8, count u32, then per range: VF address u64, size u64 |
 //! | 19 config space | mutable | length u32 (at most 4096), then the bytes |
 
 use alloc::vec::Vec;
@@ -68,10 +76,11 @@ pub(crate) struct DriverVersion {
     pub(crate) interface_version: u32,
 }
 
-/// One segment of the adapter.
+/// One tracked VRAM segment of the adapter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct SegmentLayout {
-    pub(crate) id: u32,
+    /// Its ordinal among the tracked VRAM segments.
+    pub(crate) ordinal: u32,
     /// Dirty-tracking page size, 0 if untracked.
     pub(crate) page_size: u32,
     pub(crate) size: u64,
@@ -80,7 +89,8 @@ pub(crate) struct SegmentLayout {
 /// One VRAM reserve of the VF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct ReserveSize {
-    pub(crate) segment_id: u32,
+    /// The ordinal of its segment (see [`SegmentLayout::ordinal`]).
+    pub(crate) segment: u32,
     pub(crate) size: u64,
 }
 
@@ -127,8 +137,11 @@ impl ImmutableState {
             return Err(Incompatibility::Driver);
         }
         for reserve in &self.reserves {
-            let ours = self.segments.iter().find(|s| s.id == reserve.segment_id);
-            let theirs = target.segments.iter().find(|s| s.id == reserve.segment_id);
+            let ours = self.segments.iter().find(|s| s.ordinal == reserve.segment);
+            let theirs = target
+                .segments
+                .iter()
+                .find(|s| s.ordinal == reserve.segment);
             match (ours, theirs) {
                 (Some(o), Some(t)) if o.page_size == t.page_size => {}
                 _ => return Err(Incompatibility::Segments),
@@ -175,7 +188,7 @@ impl Records for ImmutableState {
         record(w, REC_SEGMENTS, |w| {
             w.u32(len_u32(self.segments.len())?)?;
             self.segments.iter().try_for_each(|s| {
-                w.u32(s.id)?;
+                w.u32(s.ordinal)?;
                 w.u32(s.page_size)?;
                 w.u64(s.size)
             })
@@ -186,7 +199,7 @@ impl Records for ImmutableState {
             w.u64(self.luid)?;
             w.u32(len_u32(self.reserves.len())?)?;
             self.reserves.iter().try_for_each(|r| {
-                w.u32(r.segment_id)?;
+                w.u32(r.segment)?;
                 w.u64(r.size)
             })
         })?;
@@ -263,7 +276,7 @@ impl ImmutableState {
                         push(
                             &mut list,
                             SegmentLayout {
-                                id: r.u32()?,
+                                ordinal: r.u32()?,
                                 page_size: r.u32()?,
                                 size: r.u64()?,
                             },
@@ -279,7 +292,7 @@ impl ImmutableState {
                         push(
                             &mut list,
                             ReserveSize {
-                                segment_id: r.u32()?,
+                                segment: r.u32()?,
                                 size: r.u64()?,
                             },
                         )?;
@@ -316,7 +329,8 @@ pub(crate) struct MsixEntry {
 /// One memory basis of the VF.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct BasisState {
-    pub(crate) segment_id: u32,
+    /// The ordinal of its segment (see [`SegmentLayout::ordinal`]).
+    pub(crate) segment: u32,
     pub(crate) tracked: bool,
     /// (VF address, size) in bytes, in `Ranges[]` order: where each range of
     /// the basis lies in the VF's address space. Segment offsets would mean
@@ -355,7 +369,7 @@ impl Records for MutableState {
             w.u32(len_u32(self.bases.len())?)?;
             self.bases.iter().try_for_each(|b| {
                 check_max(b.ranges.len(), MAX_RANGES)?;
-                w.u32(b.segment_id)?;
+                w.u32(b.segment)?;
                 w.u8(u8::from(b.tracked))?;
                 w.u32(len_u32(b.ranges.len())?)?;
                 b.ranges.iter().try_for_each(|&(offset, size)| {
@@ -418,7 +432,7 @@ impl MutableState {
                     let n = r.count(9, MAX_BASES)?;
                     let mut list = try_vec(n)?;
                     for _ in 0..n {
-                        let (segment_id, tracked) = (r.u32()?, boolean(r.u8()?)?);
+                        let (segment, tracked) = (r.u32()?, boolean(r.u8()?)?);
                         let m = r.count(16, MAX_RANGES)?;
                         let mut ranges = try_vec(m)?;
                         for _ in 0..m {
@@ -427,7 +441,7 @@ impl MutableState {
                         push(
                             &mut list,
                             BasisState {
-                                segment_id,
+                                segment,
                                 tracked,
                                 ranges,
                             },
@@ -474,13 +488,13 @@ mod tests {
             },
             segments: vec![
                 SegmentLayout {
-                    id: 1,
+                    ordinal: 0,
                     page_size: 4096,
                     size: 1 << 30,
                 },
                 SegmentLayout {
-                    id: 2,
-                    page_size: 0,
+                    ordinal: 1,
+                    page_size: 65536,
                     size: 1 << 20,
                 },
             ],
@@ -488,7 +502,7 @@ mod tests {
             partition_count: 4,
             luid: 0x4750_0000_0000_0007,
             reserves: vec![ReserveSize {
-                segment_id: 1,
+                segment: 0,
                 size: 256 << 20,
             }],
         }
@@ -501,7 +515,7 @@ mod tests {
             paused: true,
             msix: vec![MsixEntry { index: 0 }, MsixEntry { index: 7 }],
             bases: vec![BasisState {
-                segment_id: 1,
+                segment: 0,
                 tracked: true,
                 ranges: vec![(0, 1 << 20), (4 << 20, 1 << 20)],
             }],
@@ -561,8 +575,9 @@ mod tests {
             ImmutableState::decode(&longer),
             Err(DecodeError::TrailingBytes)
         );
-        // Format 1 (MSI-X with host addresses) and a future major: refused.
-        for major in [1, 3] {
+        // Format 1 (MSI-X with host addresses), format 2 (raw segment ids)
+        // and a future major: refused.
+        for major in [1, 2, 4] {
             b[8] = major;
             assert_eq!(
                 ImmutableState::decode(&b),
@@ -675,6 +690,23 @@ mod tests {
         let mut t = src.clone();
         t.segments[0].page_size = 65536;
         assert_eq!(src.check_compatible(&t), Err(Incompatibility::Segments));
+        let mut t = src.clone();
+        t.segments[0].size *= 2;
+        assert_eq!(
+            src.check_compatible(&t),
+            Ok(()),
+            "the segment is named by ordinal and page size, its size may differ"
+        );
+        let mut t = src.clone();
+        t.segments.clear();
+        assert_eq!(src.check_compatible(&t), Err(Incompatibility::Segments));
+        let mut t = src.clone();
+        t.segments[1].page_size = 4096;
+        assert_eq!(
+            src.check_compatible(&t),
+            Ok(()),
+            "only the segment of a reserve counts"
+        );
         let mut t = src.clone();
         t.reserves[0].size *= 2;
         assert_eq!(src.check_compatible(&t), Err(Incompatibility::Resources));

@@ -13,8 +13,9 @@ use crate::foundation::le;
 
 /// The event type passed to `DxgkCbLogEtwEvent` (`EVENT_TRACE_TYPE_INFO`).
 pub const TRIAGE_EVENT_TYPE: u8 = 0;
-/// [`GPUP_MIGRATION_TRIAGE::Version`] of this layout.
-pub const TRIAGE_VERSION: u32 = 1;
+/// [`GPUP_MIGRATION_TRIAGE::Version`] of this layout: 2 since
+/// [`TRIAGE_SEGMENTS`]' `Detail` names a segment by ordinal, not by id.
+pub const TRIAGE_VERSION: u32 = 2;
 
 /// The data is not a valid blob of the expected kind; `Detail` is the
 /// decoder's error (`DecodeError::code`).
@@ -27,8 +28,9 @@ pub const TRIAGE_ADAPTER: u32 = 2;
 /// interface version`.
 pub const TRIAGE_DRIVER: u32 = 3;
 /// A segment the VF uses is missing here or has another page size:
-/// `Detail` is the segment id, `Expected`/`Found` the page sizes (0: absent
-/// or untracked).
+/// `Detail` is the segment's ordinal among the tracked VRAM segments (0: the
+/// first; the saved-state format names segments so, see
+/// `crate::savestate::state`), `Expected`/`Found` the page sizes (0: absent).
 pub const TRIAGE_SEGMENTS: u32 = 4;
 /// The VF was not created like the source's: `Expected`/`Found` are
 /// `partition count << 32 | reserve count`, unless those agree, then the

@@ -5,11 +5,17 @@
 
 use dxgkrnl_model::{Adapter, AdapterConfig, BasisHandle, Driver, MemorySegment};
 
-/// Segment 1: 64 MiB at 4 KiB pages; segment 2: 32 MiB at 64 KiB pages;
-/// segment 3: 8 MiB without dirty tracking.
-pub const SEG_4K: u32 = 1;
-pub const SEG_64K: u32 = 2;
-pub const SEG_UNTRACKED: u32 = 3;
+/// Segment 1 is always the driver's paging aperture (64 MiB, untracked);
+/// the configured VRAM segments follow: segment 2: 64 MiB at 4 KiB pages;
+/// segment 3: 32 MiB at 64 KiB pages; segment 4: 8 MiB without dirty tracking.
+pub const APERTURE: u32 = dxgkrnl_model::APERTURE_SEGMENT;
+/// The VRAM segment of `AdapterConfig::single` and of the built-in configuration.
+pub const VRAM: u32 = dxgkrnl_model::FIRST_VRAM_SEGMENT;
+pub const SEG_4K: u32 = 2;
+pub const SEG_64K: u32 = 3;
+pub const SEG_UNTRACKED: u32 = 4;
+/// The untracked segment of [`gpup_layout`] (ids have no gaps: it follows SEG_4K).
+pub const GPUP_SEG_UNTRACKED: u32 = 3;
 pub const KIB: u64 = 1024;
 pub const MIB: u64 = 1024 * KIB;
 
@@ -86,7 +92,7 @@ pub fn set_bits(buf: &[u8], pages: u64) -> Vec<u64> {
     (0..pages).filter(|&n| bit(buf, n)).collect()
 }
 
-/// The GPU-P layout: segment 1 of 256 MiB at 4 KiB pages (the tracked
+/// The GPU-P layout: segment 2 of 256 MiB at 4 KiB pages (the tracked
 /// segment the partitions share), segment 3 of 8 MiB untracked; built-in
 /// partition options (1, 2, 4, 8).
 pub fn gpup_layout() -> AdapterConfig {
@@ -98,7 +104,7 @@ pub fn gpup_layout() -> AdapterConfig {
                 page_size: 4096,
             },
             MemorySegment {
-                id: SEG_UNTRACKED,
+                id: GPUP_SEG_UNTRACKED,
                 size: 8 * MIB,
                 page_size: 0,
             },

@@ -753,7 +753,7 @@ fn scatter_reserve_answers_the_granularity_per_segment() {
     assert_eq!(a.scatter_granularity(9), Err(STATUS_INVALID_PARAMETER));
     let mut out = [0u8; 7];
     assert_eq!(
-        a.query_adapter_info_raw(DXGKQAITYPE_SCATTER_RESERVE, &1u32.to_le_bytes(), &mut out),
+        a.query_adapter_info_raw(DXGKQAITYPE_SCATTER_RESERVE, &SEG_4K.to_le_bytes(), &mut out),
         STATUS_BUFFER_TOO_SMALL
     );
     let mut out = [0u8; 8];
@@ -768,7 +768,7 @@ fn scatter_reserve_answers_the_granularity_per_segment() {
         options: vec![],
     });
     assert_eq!(
-        off.query_adapter_info_raw(DXGKQAITYPE_SCATTER_RESERVE, &1u32.to_le_bytes(), &mut out),
+        off.query_adapter_info_raw(DXGKQAITYPE_SCATTER_RESERVE, &SEG_4K.to_le_bytes(), &mut out),
         STATUS_NOT_SUPPORTED
     );
 }

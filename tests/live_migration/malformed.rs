@@ -60,20 +60,23 @@ pub(crate) fn immutable_framing_is_checked(t: &Adapter, dst: &VgpuInfo, good: &[
     }
     assert_eq!(take_etw_events().len(), n * 8, "one event per refusal");
     // Another format major version (with and without a fixed checksum).
-    // (Format 2 is current; 1 carried the source host's MSI-X addresses.)
-    let mut v1 = good.to_vec();
-    v1[8] = 1;
-    refused(
-        t,
-        dst,
-        Immutable,
-        &reseal(v1),
-        TRIAGE_MALFORMED,
-        "major 1, resealed",
-    );
+    // (Format 3 is current; 1 carried the source host's MSI-X addresses,
+    // 2 named segments by raw driver id.)
+    for old in [1, 2] {
+        let mut v = good.to_vec();
+        v[8] = old;
+        refused(
+            t,
+            dst,
+            Immutable,
+            &reseal(v),
+            TRIAGE_MALFORMED,
+            &format!("major {old}, resealed"),
+        );
+    }
     let mut v2 = good.to_vec();
-    v2[8] = 3;
-    let e = refused(t, dst, Immutable, &v2, TRIAGE_MALFORMED, "major 3");
+    v2[8] = 4;
+    let e = refused(t, dst, Immutable, &v2, TRIAGE_MALFORMED, "major 4");
     assert_eq!(
         e.Detail,
         gpup_miniport::migration::DecodeError::UnsupportedVersion.code()
@@ -84,7 +87,7 @@ pub(crate) fn immutable_framing_is_checked(t: &Adapter, dst: &VgpuInfo, good: &[
         Immutable,
         &reseal(v2),
         TRIAGE_MALFORMED,
-        "major 3, resealed",
+        "major 4, resealed",
     );
 }
 
@@ -156,7 +159,7 @@ pub(crate) fn immutable_of_another_layout(t: &Adapter, dst: &VgpuInfo, good: &[u
     // Another page size for the reserve's segment.
     let segments = payload(good, 3);
     let mut page = good.to_vec();
-    page[segments + 4 + 5] = 0x20; // segment 1's page size: 4096 -> 8192
+    page[segments + 4 + 5] = 0x20; // ordinal 0's page size: 4096 -> 8192
     let e = refused(
         t,
         dst,
@@ -165,7 +168,7 @@ pub(crate) fn immutable_of_another_layout(t: &Adapter, dst: &VgpuInfo, good: &[u
         TRIAGE_SEGMENTS,
         "page size",
     );
-    assert_eq!((e.Detail, e.Expected, e.Found), (1, 4096, 8192));
+    assert_eq!((e.Detail, e.Expected, e.Found), (0, 4096, 8192));
     // Another reserve size, and another partition count.
     let resources = payload(good, 4);
     let mut size = good.to_vec();

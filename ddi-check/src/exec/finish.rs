@@ -18,6 +18,8 @@ impl World {
         let this = AdapterSel::This;
         let live: Vec<u32> = self.model.gpu().live().map(|(vf, _)| vf).collect();
         for &vf in &live {
+            // Each VF's configuration space is the model's, to the byte.
+            self.check_config(&"finish", vf)?;
             self.run(&Op::Vgpu(VgpuOp::DestroyVgpu { adapter: this, vf }))?;
             // A second destroy of the slot is refused.
             self.run(&Op::Vgpu(VgpuOp::DestroyVgpu { adapter: this, vf }))?;

@@ -40,7 +40,13 @@ impl World {
             output_size,
         };
         let (faults, answer) = self.model.query_adapter_info(adapter_ok, &q);
-        let pattern = 0x5Au8 ^ (self.step as u8).wrapping_mul(0x3B);
+        // Dxgkrnl's segment-query outputs carry its own pointers: zeroed
+        // (a NULL array), never garbage.
+        let pattern = if crate::model::segments::is_segment_query(ty) {
+            0
+        } else {
+            0x5Au8 ^ (self.step as u8).wrapping_mul(0x3B)
+        };
         let mut out = vec![pattern; output_size + GUARD];
         let mut raw = DXGKARG_QUERYADAPTERINFO::zeroed();
         raw.Type = ty;

@@ -3,7 +3,7 @@
 use crate::ops::Op;
 
 /// What a run did, for the report.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
     /// Operations executed.
     pub ops: u64,
@@ -26,6 +26,23 @@ pub struct Stats {
     pub corrupt_rejected: u64,
     /// Per operation kind ([`Op::kind`] order): calls and successes.
     pub by_kind: [(u64, u64); Op::KINDS.len()],
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self {
+            ops: 0,
+            succeeded: 0,
+            created: 0,
+            dirty_reports: 0,
+            vgpus: 0,
+            saves: 0,
+            restores: 0,
+            migrations: 0,
+            corrupt_rejected: 0,
+            by_kind: [(0, 0); Op::KINDS.len()],
+        }
+    }
 }
 
 impl core::fmt::Display for Stats {

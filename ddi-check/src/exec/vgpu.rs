@@ -13,8 +13,10 @@
 //! logs none.
 
 mod guest;
+mod iface;
 mod migration;
 mod reserve;
+mod vf;
 
 use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;

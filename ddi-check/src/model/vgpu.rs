@@ -18,6 +18,7 @@ use super::{Faults, Flaw, Model, SEGMENTS};
 mod guest;
 mod migration;
 mod reserve;
+pub mod vf;
 
 pub use guest::EscapeCall;
 
@@ -38,12 +39,25 @@ pub const CONFIG_BYTES: u64 = 4096;
 
 /// Bytes of the immutable data: a 32-byte header and four records (8-byte
 /// record header each): identity (9), driver (10), segments (4 + 16 per
-/// segment of the adapter), VF resources (20 + 12 per reserve, one here).
+/// tracked VRAM segment of the adapter, format 3), VF resources (20 + 12
+/// per reserve, one here).
 pub const IMMUTABLE_LEN: u64 =
-    32 + (8 + 9) + (8 + 10) + (8 + 4 + 16 * SEGMENTS.len() as u64) + (8 + 20 + 12);
+    32 + (8 + 9) + (8 + 10) + (8 + 4 + 16 * TRACKED_SEGMENTS) + (8 + 20 + 12);
+
+/// How many of [`SEGMENTS`] are tracked: the ones the saved state lists.
+const TRACKED_SEGMENTS: u64 = {
+    let (mut i, mut n) = (0, 0);
+    while i < SEGMENTS.len() {
+        if SEGMENTS[i].page.is_some() {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+};
 
 /// Bytes of the mutable data: header, VF state (13), MSI-X (4 + 2 per entry
-/// written: its index only, format 2), bases (4 + per basis 9 + 16 per VF run), config space (4 + its
+/// written: its index only, format 2 on), bases (4 + per basis 9 + 16 per VF run), config space (4 + its
 /// bytes).
 #[must_use]
 pub fn mutable_len(msix: usize, runs: &[Vec<(u64, u64)>], flaw: Flaw) -> u64 {
@@ -103,6 +117,10 @@ pub struct Vgpu {
     pub d0: bool,
     /// The reserve was bound by SetVirtualGpuResources2.
     pub scattered: bool,
+    /// Its configuration space (`vf::CONFIG_SIZE` bytes).
+    pub config: Vec<u8>,
+    /// SetVirtualGpuVmBus gave it a handle.
+    pub vmbus: bool,
 }
 
 impl Vgpu {
@@ -146,6 +164,8 @@ pub enum Blob {
         msix: u8,
         /// Its memory bases, as VF runs.
         runs: Vec<Vec<(u64, u64)>>,
+        /// Its configuration space.
+        config: Vec<u8>,
     },
     /// Not a blob Save produced (no blob yet, or damaged, or empty).
     Garbage,
@@ -396,6 +416,8 @@ impl Model {
             msix: 0,
             d0: false,
             scattered: false,
+            config: vf::config_layout(created.size).0,
+            vmbus: false,
         });
         uid
     }

@@ -10,8 +10,9 @@ use crate::vf::{Layout, Reserve};
 use crate::vram::{VramError, format_size as size};
 use crate::writers::Workload;
 
-/// The segment the model tracks (driver segment id).
-pub const SEGMENT: u32 = 1;
+/// The segment the model tracks (driver segment id): the first VRAM
+/// segment (segment 1 is the driver's paging aperture).
+pub const SEGMENT: u32 = crate::adapter::FIRST_VRAM_SEGMENT;
 
 /// When dirty-bit tracking starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

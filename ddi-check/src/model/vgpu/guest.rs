@@ -112,6 +112,9 @@ impl Model {
                     PowerState: if v.d0 { 1 } else { 4 },
                     ReserveSegmentId: SEGMENTS[VF_SEGMENT].id,
                     Flags: flag(bound, GPUP_VGPU_FLAG_RESERVE_BOUND)
+                        | flag(v.vmbus, GPUP_VGPU_FLAG_VMBUS)
+                        | flag(v.config[0x04] & 0x02 != 0, GPUP_VGPU_FLAG_MEMORY_ENABLED)
+                        | flag(v.config[0x43] & 0x80 != 0, GPUP_VGPU_FLAG_MSIX_ENABLED)
                         | flag(v.revoked, GPUP_VGPU_FLAG_REVOKED)
                         | flag(v.paused, GPUP_VGPU_FLAG_PAUSED)
                         | flag(bound && v.scattered, GPUP_VGPU_FLAG_SCATTERED)

@@ -192,6 +192,7 @@ impl Model {
                 vf,
                 msix: v.msix,
                 runs: self.runs_within(v.reserve.as_deref().unwrap_or_default()),
+                config: v.config.clone(),
             }
         } else {
             Blob::Immutable {
@@ -245,9 +246,25 @@ impl Model {
             (Blob::Immutable { count, size, .. }, false) => {
                 *count == self.gpu.count && *size == v.size
             }
-            (Blob::Mutable { uid, vf, runs, .. }, true) => {
+            (
+                Blob::Mutable {
+                    uid,
+                    vf,
+                    runs,
+                    config,
+                    ..
+                },
+                true,
+            ) => {
                 let ours = self.runs_within(v.reserve.as_deref().unwrap_or_default());
-                v.source == Some((*uid, *vf)) && runs.iter().all(|r| ours.contains(r))
+                // Every read-only bit of the saved space must be ours.
+                let (_, mask) = super::vf::config_layout(v.size);
+                let same_fixed = (0..config.len()).all(|i| {
+                    v.config
+                        .get(i)
+                        .is_some_and(|o| o & !mask[i] == config[i] & !mask[i])
+                });
+                v.source == Some((*uid, *vf)) && runs.iter().all(|r| ours.contains(r)) && same_fixed
             }
             _ => false,
         };
@@ -260,14 +277,19 @@ impl Model {
     /// Records a successful Restore.
     pub fn restored(&mut self, vf: u32, blob: &Blob) {
         if let Some(v) = self.gpu.vgpu_mut(vf) {
-            match *blob {
+            match blob {
                 Blob::Immutable { uid, vf, .. } => {
                     v.phase = Phase::Restoring;
-                    v.source = Some((uid, vf));
+                    v.source = Some((*uid, *vf));
                 }
-                Blob::Mutable { .. } => {
+                Blob::Mutable { config, .. } => {
                     // The MSI-X table stays what the target's OS wrote: the
-                    // blob carries only which indices the source wrote.
+                    // blob carries only which indices the source wrote. The
+                    // space takes the saved writable bits.
+                    let (_, mask) = super::vf::config_layout(v.size);
+                    for (i, (ours, theirs)) in v.config.iter_mut().zip(config).enumerate() {
+                        *ours = (*ours & !mask[i]) | (theirs & mask[i]);
+                    }
                     v.phase = Phase::Restored;
                 }
                 Blob::Garbage => {}

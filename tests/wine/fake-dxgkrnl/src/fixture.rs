@@ -9,8 +9,9 @@
 //! segment caps), a memory basis through create, start tracking, query, stop
 //! and destroy, forged and stale handles, StopDevice and RemoveDevice.
 //!
-//! The adapter's memory configuration is the miniport's built-in one (one
-//! 1 GiB segment, id 1, 4 KiB pages), so the basis lives in segment 1.
+//! The adapter's memory configuration is the miniport's built-in one (the
+//! paging aperture, segment 1, then one 1 GiB VRAM segment, id 2, 4 KiB
+//! pages), so the basis lives in segment 2.
 
 use core::ffi::c_void;
 use core::mem::{offset_of, size_of, size_of_val};
@@ -40,8 +41,9 @@ pub type InitializeRoutine = unsafe extern "system" fn(
 /// How many checks [`dxgk_initialize`] makes when everything passes.
 pub const SEQUENCE_CHECKS: u32 = 20 + crate::start_checks::START_CHECKS;
 
-/// The driver segment the basis is created in: the built-in segment.
-const SEGMENT: u32 = 1;
+/// The driver segment the basis is created in: the built-in VRAM segment
+/// (segment 1 is the driver's paging aperture).
+const SEGMENT: u32 = 2;
 /// Its dirty-tracking page size.
 const PAGE_SIZE: u32 = 4096;
 /// The basis's two ranges (offset, bytes): 256 + 64 pages.
