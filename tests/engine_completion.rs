@@ -12,12 +12,12 @@ mod rig;
 
 use dxgk_sys::*;
 use gpup_miniport::ddi::engine::host::{self as engine, Broken};
-use rig::{Rig, fill_args};
+use rig::{Rig, VRAM, fill_args};
 
 #[test]
 fn many_submissions_complete_in_fence_order_and_are_all_delivered() {
     let rig = Rig::new();
-    let fill = rig.build(fill_args(1, 0, 4096, 9), 4096);
+    let fill = rig.build(fill_args(VRAM, 0, 4096, 9), 4096);
     for fence in 1..=300 {
         rig.submit(&fill[0], fence);
     }
@@ -31,7 +31,7 @@ fn many_submissions_complete_in_fence_order_and_are_all_delivered() {
 #[test]
 fn preemption_racing_completion_keeps_the_fence_stream_monotonic() {
     let rig = Rig::new();
-    let fill = rig.build(fill_args(1, 0, 64 << 10, 1), 4096);
+    let fill = rig.build(fill_args(VRAM, 0, 64 << 10, 1), 4096);
     let mut last_fence = 0;
     for round in 0..50u32 {
         let base = 10 + round * 10;
@@ -86,7 +86,7 @@ fn a_faulted_engine_reports_not_responsive_until_reset_engine() {
     assert_eq!(status, STATUS_SUCCESS);
     assert_eq!(rig.engine_status(0), (STATUS_SUCCESS, true));
     // The engine runs again after the reset.
-    let fill = rig.build(fill_args(1, 0, 64, 3), 4096);
+    let fill = rig.build(fill_args(VRAM, 0, 64, 3), 4096);
     rig.submit(&fill[0], 6);
     assert!(rig.wait_delivered(6));
 }
@@ -98,7 +98,7 @@ fn reset_from_timeout_drops_queued_work_and_restart_accepts_new_work() {
         rig.reset_and_restart_from_timeout(),
         (STATUS_SUCCESS, STATUS_SUCCESS)
     );
-    let fill = rig.build(fill_args(1, 0, 64, 3), 4096);
+    let fill = rig.build(fill_args(VRAM, 0, 64, 3), 4096);
     rig.submit(&fill[0], 1);
     assert!(rig.wait_delivered(1));
     assert_eq!(rig.state().last_completed, 1);
@@ -116,7 +116,7 @@ fn engine_ddis_answer_node_0_only() {
 fn run_broken(mode: Broken) -> (Vec<String>, Vec<u32>, Vec<u32>) {
     let rig = Rig::new();
     engine::set_broken(rig.ctx, mode).unwrap();
-    let fill = rig.build(fill_args(1, 0, 64, 1), 4096);
+    let fill = rig.build(fill_args(VRAM, 0, 64, 1), 4096);
     rig.submit(&fill[0], 1);
     rig.submit(&fill[0], 2);
     assert!(rig.wait(|s| s.completed.len() == 2));

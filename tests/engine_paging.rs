@@ -11,9 +11,9 @@ use dxgk_sys::*;
 use gpup_miniport::HostMdl;
 use gpup_miniport::ddi::engine::host::EngineMemory;
 use gpup_miniport::engine::{CHUNK, COMMAND_SIZE, Command};
-use rig::{Rig, fill_args, op_args, transfer_args};
+use rig::{Rig, VRAM, fill_args, op_args, transfer_args};
 
-/// The pages (4 KiB) of the first MiB of segment 1 the basis reports dirty, clearing them.
+/// The pages (4 KiB) of the first MiB of the VRAM segment the basis reports dirty, clearing them.
 fn dirty_pages(rig: &Rig, basis: dxgkrnl_model::BasisHandle) -> Vec<usize> {
     let mut bits = vec![0u8; 256 / 8];
     assert_eq!(
@@ -30,12 +30,12 @@ fn fill_and_transfers_run_on_submission_and_mark_exactly_the_pages_written() {
     let rig = Rig::new();
     let basis = rig
         .adapter()
-        .create_memory_basis(1, &[(0, 1 << 20)])
+        .create_memory_basis(VRAM, &[(0, 1 << 20)])
         .unwrap();
     assert_eq!(rig.adapter().start_dirty_tracking(basis), STATUS_SUCCESS);
 
-    // FILL 8 KiB at 64 KiB of segment 1: recorded, not run.
-    let fill = rig.build(fill_args(1, 64 << 10, 8 << 10, 0xA1B2_C3D4), 4096);
+    // FILL 8 KiB at 64 KiB of the VRAM segment: recorded, not run.
+    let fill = rig.build(fill_args(VRAM, 64 << 10, 8 << 10, 0xA1B2_C3D4), 4096);
     assert_eq!(fill.len(), 1);
     // TRANSFER 4 KiB from system memory (an MDL) to 128 KiB of VRAM, and back out.
     let src: Vec<u8> = (0..4096u32).map(|i| (i * 7 + 3) as u8).collect();
@@ -50,11 +50,11 @@ fn fill_and_transfers_run_on_submission_and_mark_exactly_the_pages_written() {
     };
     let mdl = |m: &HostMdl| core::ptr::from_ref(m).addr() as u64;
     let down = rig.build(
-        transfer_args((0, mdl(&src_mdl)), (1, 128 << 10), 4096),
+        transfer_args((0, mdl(&src_mdl)), (VRAM, 128 << 10), 4096),
         4096,
     );
     let up = rig.build(
-        transfer_args((1, 128 << 10), (0, mdl(&dst_mdl)), 4096),
+        transfer_args((VRAM, 128 << 10), (0, mdl(&dst_mdl)), 4096),
         4096,
     );
     assert_eq!(rig.memory.written(), 0, "nothing runs at build time");
@@ -72,7 +72,7 @@ fn fill_and_transfers_run_on_submission_and_mark_exactly_the_pages_written() {
     }
     let mut filled = [0u8; 8];
     rig.memory
-        .read(1, (64 << 10) + (8 << 10) - 8, &mut filled)
+        .read(VRAM, (64 << 10) + (8 << 10) - 8, &mut filled)
         .unwrap();
     assert_eq!(filled, [0xD4, 0xC3, 0xB2, 0xA1, 0xD4, 0xC3, 0xB2, 0xA1]);
     assert_eq!(dst, src, "system memory -> VRAM -> system memory");
@@ -85,14 +85,14 @@ fn fill_and_transfers_run_on_submission_and_mark_exactly_the_pages_written() {
 fn an_operation_larger_than_the_buffer_continues_through_multipass_offset() {
     let rig = Rig::new();
     let size = 3 * CHUNK + 12;
-    let bufs = rig.build(fill_args(1, 0, size, 7), 2 * COMMAND_SIZE);
+    let bufs = rig.build(fill_args(VRAM, 0, size, 7), 2 * COMMAND_SIZE);
     assert_eq!(bufs.iter().map(Vec::len).collect::<Vec<_>>(), [128, 128]);
     for (fence, b) in (10..).zip(&bufs) {
         rig.submit(b, fence);
     }
     assert!(rig.wait_delivered(11));
     let mut last = [0u8; 4];
-    rig.memory.read(1, size - 4, &mut last).unwrap();
+    rig.memory.read(VRAM, size - 4, &mut last).unwrap();
     assert_eq!(last, 7u32.to_le_bytes());
     assert_eq!(rig.memory.written(), usize::try_from(size).unwrap());
     let st = rig.state();
@@ -103,7 +103,7 @@ fn an_operation_larger_than_the_buffer_continues_through_multipass_offset() {
 fn a_buffer_too_small_for_one_command_writes_nothing_and_asks_for_more() {
     let rig = Rig::new();
     let mut buf = [0u8; COMMAND_SIZE - 1];
-    let (status, used, after) = rig.build_once(fill_args(1, 0, 64, 0), &mut buf, 0);
+    let (status, used, after) = rig.build_once(fill_args(VRAM, 0, 64, 0), &mut buf, 0);
     assert_eq!(status.as_u32(), rig::INSUFFICIENT_DMA_BUFFER);
     assert_eq!((used, after.MultipassOffset), (0, 0));
 }
@@ -178,12 +178,12 @@ fn submit_command_virtual_finds_the_buffer_build_paging_buffer_recorded() {
     // through what BuildPagingBuffer recorded (engine::dma_dir).
     let va = 0x7f00_0000_0000_u64;
     let mut buf = vec![0u8; 4096];
-    let (status, used, _) = rig.build_once(fill_args(1, 4096, 16, 0x0102_0304), &mut buf, va);
+    let (status, used, _) = rig.build_once(fill_args(VRAM, 4096, 16, 0x0102_0304), &mut buf, va);
     assert_eq!(status, STATUS_SUCCESS);
     rig.submit_virtual(va, used, 1);
     assert!(rig.wait_delivered(1));
     let mut got = [0u8; 4];
-    rig.memory.read(1, 4096 + 12, &mut got).unwrap();
+    rig.memory.read(VRAM, 4096 + 12, &mut got).unwrap();
     assert_eq!(got, [4, 3, 2, 1]);
 }
 
@@ -195,7 +195,7 @@ fn build_paging_buffer_refuses_only_what_dxgkrnl_never_passes() {
     // SAFETY: a NULL block, which the DDI must refuse without reading.
     let null_block = unsafe { build(rig.ctx, core::ptr::null_mut()) };
     assert_eq!(null_block, STATUS_INVALID_PARAMETER);
-    let mut a = fill_args(1, 0, 64, 0);
+    let mut a = fill_args(VRAM, 0, 64, 0);
     let forged = core::ptr::without_provenance_mut(0x1234_5678);
     // SAFETY: a forged adapter handle is looked up, never dereferenced.
     let forged_adapter = unsafe { build(forged, &raw mut a) };

@@ -20,6 +20,10 @@ use dxgk_sys::*;
 use dxgkrnl_model::{Adapter, Driver};
 use gpup_miniport::ddi::engine::host::{self as engine, EngineMemory, EngineState, Result};
 
+/// The tracked VRAM segment of the built-in configuration (segment 1 is
+/// the paging aperture, where DMA buffers lie).
+pub const VRAM: u32 = 2;
+
 /// `STATUS_GRAPHICS_INSUFFICIENT_DMA_BUFFER`.
 pub const INSUFFICIENT_DMA_BUFFER: u32 = 0xC01E_0001;
 
