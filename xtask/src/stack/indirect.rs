@@ -82,14 +82,53 @@ pub fn resolve(image: &Image<'_>, instrs: &[Instruction], i: usize) -> Site {
         return unresolved(None, "no instruction".into());
     };
     let sources = if instr.op0_kind() == OpKind::Register {
-        match writes(instrs, i, image.tables) {
-            Ok(writes) => writes.iter().map(|w| source(image, w, 1)).collect(),
-            Err(why) => vec![Source::Unknown(why)],
-        }
+        let reg = instr.op0_register().full_register();
+        register_sources(image, instrs, i, reg, MOVE_DEPTH)
     } else {
         vec![source(image, instr, 0)]
     };
     combine(sources)
+}
+
+/// How many register-to-register moves [`register_sources`] follows back.
+const MOVE_DEPTH: u32 = 4;
+
+/// The sources of register `reg` as instruction `i` reads it: each write's
+/// source, following a `mov reg, reg2` back to the writes of `reg2` (a
+/// pointer the compiler keeps in a second register, say an import's address
+/// hoisted out of a loop), up to `depth` moves.
+fn register_sources(
+    image: &Image<'_>,
+    instrs: &[Instruction],
+    i: usize,
+    reg: Register,
+    depth: u32,
+) -> Vec<Source> {
+    match writes(instrs, i, reg, image.tables) {
+        Ok(writes) => writes
+            .into_iter()
+            .flat_map(|j| {
+                let Some(w) = instrs.get(j) else {
+                    return vec![Source::Unknown("no instruction".into())];
+                };
+                let moved = w.code() == Code::Mov_rm64_r64
+                    && w.op0_kind() == OpKind::Register
+                    && w.op1_kind() == OpKind::Register;
+                if moved && depth > 0 {
+                    register_sources(
+                        image,
+                        instrs,
+                        j,
+                        w.op1_register().full_register(),
+                        depth - 1,
+                    )
+                } else {
+                    vec![source(image, w, 1)]
+                }
+            })
+            .collect(),
+        Err(why) => vec![Source::Unknown(why)],
+    }
 }
 
 fn unresolved(slot: Option<u32>, origin: String) -> Site {
@@ -257,19 +296,18 @@ fn table_targets(instrs: &[Instruction], j: usize, read: &JumpTables<'_>) -> Opt
     (!out.is_empty()).then_some(out)
 }
 
-/// The writes that can reach the register call `instrs[i]`: a backward
-/// search over the function's control flow that stops, on each path, at the
-/// first write of the register; or why the value is not known (a volatile
+/// The writes (instruction indices) of register `reg` that can reach
+/// `instrs[i]`: a backward search over the function's control flow that
+/// stops, on each path, at the first write of the register; or why the value
+/// is not known (a volatile
 /// register across a call holds what the call returned; at the function's
 /// entry it is an argument or the caller's value).
-fn writes<'a>(
-    instrs: &'a [Instruction],
+fn writes(
+    instrs: &[Instruction],
     i: usize,
+    reg: Register,
     tables: &JumpTables<'_>,
-) -> Result<Vec<&'a Instruction>, String> {
-    let reg = instrs
-        .get(i)
-        .map_or(Register::None, |c| c.op0_register().full_register());
+) -> Result<Vec<usize>, String> {
     let name = format!("{reg:?}").to_lowercase();
     let preds = predecessors(instrs, tables);
     let mut found = BTreeSet::new();
@@ -303,7 +341,7 @@ fn writes<'a>(
             _ => return Err(format!("{name} is set by the function's caller")),
         }
     }
-    Ok(found.into_iter().filter_map(|j| instrs.get(j)).collect())
+    Ok(found.into_iter().collect())
 }
 
 /// The vtable slot a memory operand reads (`[reg+disp]`, `disp` >= 24).
