@@ -18,6 +18,7 @@
 //! | 2 | `mmu` | the GpuMmu geometry (page-table levels, virtual-address width, root-table size) |
 //! | 3 | [`engine`] | the software engine: command format, submission ring, fence order, preemption and TDR state |
 //! | 3 | `savestate` | the live-migration saved-state format, the per-VF migration state machine, the triage event's wire format |
+//! | 4 | [`render`] | the render core's objects: devices, contexts, GPU-VA processes, ordinary allocations and their opens; [`render::allocation`] is the public private-data format of ordinary allocations |
 //! | 4 | [`vgpu`] | GPU partitioning (partition count, profiles, the vGPU table, VRAM reserves, synthetic SR-IOV functions); [`vgpu::escape`] is the public wire format of the vGPU escape |
 //! | 5 | [`migration`] | per-VF live migration; the public paths of the saved-state format ([`migration::inspect`], [`migration::triage`]) |
 //! | 6 | `adapter` | adapter state and lifecycle, the adapter registry, the capabilities it reports |
@@ -72,6 +73,7 @@ mod memory;
 pub mod migration;
 #[cfg(not(loom))]
 mod mmu;
+pub mod render;
 #[cfg(not(loom))]
 mod savestate;
 #[cfg(not(loom))]

@@ -90,7 +90,6 @@ pub(crate) fn level(index: u32) -> Option<Level> {
 /// table really holds (Dxgkrnl's `NumberOfPte` may be raised to it). `None`
 /// for more entries than the root can index, which VidMm never asks for with
 /// this geometry.
-#[allow(dead_code)] // For DxgkDdiGetRootPageTableSize (issue 16, being wired in).
 pub(crate) fn root_page_table_size(entries: u32) -> Option<(u64, u32)> {
     if entries > MAX_ROOT_ENTRIES {
         return None;

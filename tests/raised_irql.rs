@@ -30,9 +30,14 @@ fn allowed(name: &str, answer: RaisedAnswer) -> bool {
             [STATUS_SUCCESS, STATUS_NO_MEMORY, STATUS_UNSUCCESSFUL].contains(&s)
         }
         ("DxgkDdiInterruptRoutine", RaisedAnswer::Claimed(mine)) => !mine,
-        ("DxgkDdiDpcRoutine" | "DxgkDdiResetDevice" | "DxgkDdiFormatHistoryBuffer", a) => {
-            a == RaisedAnswer::Done
-        }
+        (
+            "DxgkDdiDpcRoutine"
+            | "DxgkDdiResetDevice"
+            | "DxgkDdiFormatHistoryBuffer"
+            | "DxgkDdiSetRootPageTable",
+            a,
+        ) => a == RaisedAnswer::Done,
+        ("DxgkDdiGetRootPageTableSize", RaisedAnswer::Size(n)) => n > 0 && n % 4096 == 0,
         (_, RaisedAnswer::Status(_)) => true,
         _ => false,
     }
@@ -51,6 +56,8 @@ fn the_table_names_the_slots_that_may_run_above_passive_level() {
         "DxgkDdiCollectDbgInfo",
         "DxgkDdiCalibrateGpuClock",
         "DxgkDdiFormatHistoryBuffer",
+        "DxgkDdiGetRootPageTableSize",
+        "DxgkDdiSetRootPageTable",
     ] {
         assert!(names.contains(&must), "{must} is not in ABOVE_PASSIVE");
     }

@@ -28,6 +28,7 @@ use crate::ops::*;
 mod basis;
 mod finish;
 mod qai;
+mod render;
 mod stats;
 mod vgpu;
 
@@ -73,6 +74,10 @@ pub struct World {
     flexiov: DXGKDDI_FLEXIOV_DEVICE_INTERFACE,
     /// Every allocation handle CreateAllocation returned, in order.
     allocs: Vec<usize>,
+    /// Every device handle CreateDevice returned, in order.
+    devices: Vec<usize>,
+    /// Every context handle CreateContext returned, in order.
+    contexts: Vec<usize>,
     /// Every blob a Save filled, in order.
     blobs: Vec<Vec<u8>>,
     /// What CreateVirtualGpu asked for, by model uid.
@@ -137,6 +142,8 @@ impl World {
             issued: Vec::new(),
             partition,
             allocs: Vec::new(),
+            devices: Vec::new(),
+            contexts: Vec::new(),
             blobs: Vec::new(),
             asked: std::collections::BTreeMap::new(),
             luids: Vec::new(),
@@ -298,6 +305,7 @@ impl World {
             }
             Op::Vgpu(v) => self.vgpu(op, v)?,
             Op::Vf(v) => self.vf_op(op, v)?,
+            Op::Render(r) => self.render(op, r)?,
         };
         let kind = &mut self.stats.by_kind[op.kind()];
         kind.0 += 1;

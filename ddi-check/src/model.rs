@@ -15,6 +15,7 @@
 use dxgk_sys::*;
 
 mod caps;
+pub mod render;
 pub mod segments;
 pub mod vgpu;
 pub use vgpu::{Blob, Gpu};
@@ -174,6 +175,8 @@ pub struct Model {
     flaw: Flaw,
     /// GPU partitioning and live migration (see [`vgpu`]).
     gpu: Gpu,
+    /// Devices and contexts (see [`render`]).
+    pub render: render::Render,
 }
 
 impl Model {
@@ -185,6 +188,7 @@ impl Model {
             live: Vec::new(),
             flaw,
             gpu: Gpu::new(),
+            render: render::Render::default(),
         }
     }
 
@@ -566,6 +570,7 @@ impl Model {
         self.started = false;
         self.live.clear();
         self.gpu_stopped();
+        self.render.stopped();
     }
 
     /// `DxgkDdiStartDevice`: a stopped adapter starts, with no bases.

@@ -219,6 +219,8 @@ pub enum Op {
     Vgpu(VgpuOp),
     /// A VF-facing DDI (SR-IOV, FlexIOV), or the rest of the GPU-P surface.
     Vf(VfOp),
+    /// A render-object DDI (devices, contexts).
+    Render(RenderOp),
 }
 
 impl Op {
@@ -236,9 +238,10 @@ impl Op {
     ];
 
     /// Names of the operation kinds, in [`Op::kind`] order: the base kinds,
-    /// then [`VgpuOp::KINDS`], then [`VfOp::KINDS`].
-    pub const KINDS: [&'static str; 9 + VgpuOp::KINDS.len() + VfOp::KINDS.len()] = {
-        let mut all = [""; 9 + VgpuOp::KINDS.len() + VfOp::KINDS.len()];
+    /// then [`VgpuOp::KINDS`], then [`VfOp::KINDS`], then [`RenderOp::KINDS`].
+    pub const KINDS: [&'static str;
+        9 + VgpuOp::KINDS.len() + VfOp::KINDS.len() + RenderOp::KINDS.len()] = {
+        let mut all = [""; 9 + VgpuOp::KINDS.len() + VfOp::KINDS.len() + RenderOp::KINDS.len()];
         let mut i = 0;
         while i < Self::BASE_KINDS.len() {
             all[i] = Self::BASE_KINDS[i];
@@ -253,6 +256,12 @@ impl Op {
         while k < VfOp::KINDS.len() {
             all[Self::BASE_KINDS.len() + VgpuOp::KINDS.len() + k] = VfOp::KINDS[k];
             k += 1;
+        }
+        let mut r = 0;
+        while r < RenderOp::KINDS.len() {
+            all[Self::BASE_KINDS.len() + VgpuOp::KINDS.len() + VfOp::KINDS.len() + r] =
+                RenderOp::KINDS[r];
+            r += 1;
         }
         all
     };
@@ -272,6 +281,7 @@ impl Op {
             Self::StartDevice => 8,
             Self::Vgpu(v) => 9 + v.kind(),
             Self::Vf(v) => 9 + VgpuOp::KINDS.len() + v.kind(),
+            Self::Render(r) => 9 + VgpuOp::KINDS.len() + VfOp::KINDS.len() + r.kind(),
         }
     }
 }
@@ -683,13 +693,83 @@ impl VgpuOp {
     }
 }
 
+// ------------------------------------------------ render objects
+
+/// Which device or context handle a render call passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjSel {
+    /// The `n`-th most recent handle of that kind the driver returned in
+    /// this sequence (0 is the latest; modulo how many; NULL if none yet):
+    /// live, destroyed, or from before a restart.
+    Issued(u8),
+    /// NULL.
+    Null,
+    /// Any value.
+    Forged(u64),
+}
+
+/// A render-object DDI (devices and contexts of the adapter under test).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderOp {
+    /// `DxgkDdiCreateDevice` (`SystemDevice` or not, no process).
+    CreateDevice {
+        /// `Flags.SystemDevice`.
+        system: bool,
+    },
+    /// `DxgkDdiDestroyDevice`.
+    DestroyDevice {
+        /// `hDevice`.
+        device: ObjSel,
+    },
+    /// `DxgkDdiCreateContext` on `device`, node `node`, engine 0.
+    CreateContext {
+        /// `hDevice`.
+        device: ObjSel,
+        /// `NodeOrdinal`.
+        node: u8,
+    },
+    /// `DxgkDdiDestroyContext`.
+    DestroyContext {
+        /// `hContext`.
+        context: ObjSel,
+    },
+}
+
+impl RenderOp {
+    /// Names of the render operation kinds, in [`RenderOp::kind`] order.
+    pub const KINDS: [&'static str; 4] = [
+        "CreateDevice",
+        "DestroyDevice",
+        "CreateContext",
+        "DestroyContext",
+    ];
+
+    /// Index of this operation's kind in [`RenderOp::KINDS`].
+    #[must_use]
+    pub fn kind(&self) -> usize {
+        match self {
+            Self::CreateDevice { .. } => 0,
+            Self::DestroyDevice { .. } => 1,
+            Self::CreateContext { .. } => 2,
+            Self::DestroyContext { .. } => 3,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn the_kind_names_agree() {
-        assert_eq!(&Op::KINDS[9..9 + VgpuOp::KINDS.len()], &VgpuOp::KINDS[..]);
-        assert_eq!(&Op::KINDS[9 + VgpuOp::KINDS.len()..], &VfOp::KINDS[..]);
+        let vgpu_end = 9 + VgpuOp::KINDS.len();
+        let vf_end = vgpu_end + VfOp::KINDS.len();
+        assert_eq!(&Op::KINDS[9..vgpu_end], &VgpuOp::KINDS[..]);
+        assert_eq!(&Op::KINDS[vgpu_end..vf_end], &VfOp::KINDS[..]);
+        assert_eq!(&Op::KINDS[vf_end..], &RenderOp::KINDS[..]);
+        let op = Op::Render(RenderOp::DestroyContext {
+            context: ObjSel::Null,
+        });
+        assert_eq!(Op::KINDS[op.kind()], "DestroyContext");
     }
 }

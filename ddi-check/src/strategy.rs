@@ -188,6 +188,27 @@ pub fn op() -> impl Strategy<Value = Op> {
         4 => Just(Op::StartDevice),
         40 => vgpu_op().prop_map(Op::Vgpu),
         24 => vf::vf_op().prop_map(Op::Vf),
+        12 => render_op().prop_map(Op::Render),
+    ]
+}
+
+/// A device or context handle: mostly an issued one.
+fn obj() -> impl Strategy<Value = ObjSel> {
+    prop_oneof![
+        90 => (0u8..4).prop_map(ObjSel::Issued),
+        4 => Just(ObjSel::Null),
+        6 => any::<u64>().prop_map(ObjSel::Forged),
+    ]
+}
+
+/// A render-object operation.
+pub fn render_op() -> impl Strategy<Value = RenderOp> {
+    prop_oneof![
+        6 => any::<bool>().prop_map(|system| RenderOp::CreateDevice { system }),
+        3 => obj().prop_map(|device| RenderOp::DestroyDevice { device }),
+        6 => (obj(), prop_oneof![9 => Just(0u8), 1 => any::<u8>()])
+            .prop_map(|(device, node)| RenderOp::CreateContext { device, node }),
+        4 => obj().prop_map(|context| RenderOp::DestroyContext { context }),
     ]
 }
 

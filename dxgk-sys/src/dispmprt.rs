@@ -93,8 +93,12 @@ pub type PDXGKDDI_QUERYADAPTERINFO = Option<
     ) -> NTSTATUS,
 >;
 /// `DXGKDDI_CREATEDEVICE`.
-pub type PDXGKDDI_CREATEDEVICE =
-    Option<unsafe extern "system" fn(hAdapter: HANDLE, pCreateDevice: PVOID) -> NTSTATUS>;
+pub type PDXGKDDI_CREATEDEVICE = Option<
+    unsafe extern "system" fn(
+        hAdapter: HANDLE,
+        pCreateDevice: *mut DXGKARG_CREATEDEVICE,
+    ) -> NTSTATUS,
+>;
 /// `DXGKDDI_CREATEALLOCATION`.
 pub type PDXGKDDI_CREATEALLOCATION = Option<
     unsafe extern "system" fn(
@@ -110,8 +114,12 @@ pub type PDXGKDDI_DESTROYALLOCATION = Option<
     ) -> NTSTATUS,
 >;
 /// `DXGKDDI_DESCRIBEALLOCATION`.
-pub type PDXGKDDI_DESCRIBEALLOCATION =
-    Option<unsafe extern "system" fn(hAdapter: HANDLE, pDescribeAllocation: PVOID) -> NTSTATUS>;
+pub type PDXGKDDI_DESCRIBEALLOCATION = Option<
+    unsafe extern "system" fn(
+        hAdapter: HANDLE,
+        pDescribeAllocation: *mut DXGKARG_DESCRIBEALLOCATION,
+    ) -> NTSTATUS,
+>;
 /// `DXGKDDI_GETSTANDARDALLOCATIONDRIVERDATA`.
 pub type PDXGKDDI_GETSTANDARDALLOCATIONDRIVERDATA = Option<
     unsafe extern "system" fn(
@@ -145,14 +153,26 @@ pub type PDXGKDDI_COLLECTDBGINFO =
 /// `DXGKDDI_DESTROYDEVICE`.
 pub type PDXGKDDI_DESTROYDEVICE = Option<unsafe extern "system" fn(hDevice: HANDLE) -> NTSTATUS>;
 /// `DXGKDDI_OPENALLOCATIONINFO`.
-pub type PDXGKDDI_OPENALLOCATIONINFO =
-    Option<unsafe extern "system" fn(hDevice: HANDLE, pOpenAllocation: PVOID) -> NTSTATUS>;
+pub type PDXGKDDI_OPENALLOCATIONINFO = Option<
+    unsafe extern "system" fn(
+        hDevice: HANDLE,
+        pOpenAllocation: *const DXGKARG_OPENALLOCATION,
+    ) -> NTSTATUS,
+>;
 /// `DXGKDDI_CLOSEALLOCATION`.
-pub type PDXGKDDI_CLOSEALLOCATION =
-    Option<unsafe extern "system" fn(hDevice: HANDLE, pCloseAllocation: PVOID) -> NTSTATUS>;
+pub type PDXGKDDI_CLOSEALLOCATION = Option<
+    unsafe extern "system" fn(
+        hDevice: HANDLE,
+        pCloseAllocation: *const DXGKARG_CLOSEALLOCATION,
+    ) -> NTSTATUS,
+>;
 /// `DXGKDDI_CREATECONTEXT`.
-pub type PDXGKDDI_CREATECONTEXT =
-    Option<unsafe extern "system" fn(hDevice: HANDLE, pCreateContext: PVOID) -> NTSTATUS>;
+pub type PDXGKDDI_CREATECONTEXT = Option<
+    unsafe extern "system" fn(
+        hDevice: HANDLE,
+        pCreateContext: *mut DXGKARG_CREATECONTEXT,
+    ) -> NTSTATUS,
+>;
 /// `DXGKDDI_DESTROYCONTEXT`.
 pub type PDXGKDDI_DESTROYCONTEXT = Option<unsafe extern "system" fn(hContext: HANDLE) -> NTSTATUS>;
 /// `DXGKDDI_QUERYDEPENDENTENGINEGROUP`.
@@ -178,7 +198,7 @@ pub type PDXGKDDI_GETNODEMETADATA = Option<
     unsafe extern "system" fn(
         hAdapter: HANDLE,
         NodeOrdinalAndAdapterIndex: UINT,
-        pGetNodeMetadata: PVOID,
+        pGetNodeMetadata: *mut DXGK_NODEMETADATA,
     ) -> NTSTATUS,
 >;
 /// `DXGKDDI_CALIBRATEGPUCLOCK`.
@@ -408,20 +428,20 @@ crate::records! {
         pub DxgkDdiRenderGdi: PVOID,
         /// Slot 90.
         pub DxgkDdiSubmitCommandVirtual: PDXGKDDI_SUBMITCOMMANDVIRTUAL,
-        /// Slot 91 (`PDXGKDDI_SETROOTPAGETABLE` in the header; not used by this driver).
-        pub DxgkDdiSetRootPageTable: PVOID,
-        /// Slot 92 (`PDXGKDDI_GETROOTPAGETABLESIZE` in the header; not used by this driver).
-        pub DxgkDdiGetRootPageTableSize: PVOID,
+        /// Slot 91.
+        pub DxgkDdiSetRootPageTable: PDXGKDDI_SETROOTPAGETABLE,
+        /// Slot 92.
+        pub DxgkDdiGetRootPageTableSize: PDXGKDDI_GETROOTPAGETABLESIZE,
         /// Slot 93 (`PDXGKDDI_MAPCPUHOSTAPERTURE` in the header; not used by this driver).
         pub DxgkDdiMapCpuHostAperture: PVOID,
         /// Slot 94 (`PDXGKDDI_UNMAPCPUHOSTAPERTURE` in the header; not used by this driver).
         pub DxgkDdiUnmapCpuHostAperture: PVOID,
         /// Slot 95 (`PDXGKDDI_CHECKMULTIPLANEOVERLAYSUPPORT2` in the header; not used by this driver).
         pub DxgkDdiCheckMultiPlaneOverlaySupport2: PVOID,
-        /// Slot 96 (`PDXGKDDI_CREATEPROCESS` in the header; not used by this driver).
-        pub DxgkDdiCreateProcess: PVOID,
-        /// Slot 97 (`PDXGKDDI_DESTROYPROCESS` in the header; not used by this driver).
-        pub DxgkDdiDestroyProcess: PVOID,
+        /// Slot 96.
+        pub DxgkDdiCreateProcess: PDXGKDDI_CREATEPROCESS,
+        /// Slot 97.
+        pub DxgkDdiDestroyProcess: PDXGKDDI_DESTROYPROCESS,
         /// Slot 98 (`PDXGKDDI_SETVIDPNSOURCEADDRESSWITHMULTIPLANEOVERLAY2` in the header; not used by this driver).
         pub DxgkDdiSetVidPnSourceAddressWithMultiPlaneOverlay2: PVOID,
         /// Slot 99 (`void *` in the header; not used by this driver).

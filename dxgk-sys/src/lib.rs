@@ -29,6 +29,7 @@ mod engine;
 mod migration;
 mod partition;
 mod qai;
+mod render;
 mod segment;
 mod sriov;
 mod status;
@@ -42,6 +43,7 @@ pub use engine::*;
 pub use migration::*;
 pub use partition::*;
 pub use qai::*;
+pub use render::*;
 pub use segment::*;
 pub use sriov::*;
 pub use status::*;
@@ -191,6 +193,27 @@ pub const RECORDS: &[abi::RecordInfo] = &[
     DXGK_MMUDESCRIPTOR::ABI,
     DXGK_QUERYMMUSIN::ABI,
     DXGK_QUERYMMUSOUT::ABI,
+    // The render core's object DDIs (render.rs).
+    DXGK_CREATEDEVICEFLAGS::ABI,
+    DXGK_DEVICEINFO::ABI,
+    DXGKARG_CREATEDEVICE::ABI,
+    DXGK_CREATECONTEXTFLAGS::ABI,
+    DXGK_CONTEXTINFO_CAPS::ABI,
+    DXGK_CONTEXTINFO::ABI,
+    DXGKARG_CREATECONTEXT::ABI,
+    DXGK_CREATEPROCESSFLAGS::ABI,
+    DXGKARG_CREATEPROCESS::ABI,
+    DXGKARG_GETROOTPAGETABLESIZE::ABI,
+    D3DGPU_PHYSICAL_ADDRESS::ABI,
+    DXGKARG_SETROOTPAGETABLE::ABI,
+    DXGK_DESCRIBEALLOCATIONFLAGS::ABI,
+    DXGKARG_DESCRIBEALLOCATION::ABI,
+    DXGK_OPENALLOCATIONINFO::ABI,
+    DXGK_OPENALLOCATIONFLAGS::ABI,
+    DXGKARG_OPENALLOCATION::ABI,
+    DXGKARG_CLOSEALLOCATION::ABI,
+    DXGK_NODEMETADATA::ABI,
+    DXGK_NODEMETADATA_FLAGS::ABI,
     // The software engine (engine.rs).
     DXGKARG_BUILDPAGINGBUFFER::ABI,
     DXGK_SUBMITCOMMANDFLAGS::ABI,
@@ -247,6 +270,8 @@ pub const ENUMS: &[(&str, &[abi::ConstInfo])] = &[
     ),
     ("DXGK_SEGMENTTYPE", DXGK_SEGMENTTYPE::CONSTANTS),
     ("DXGK_PAGESIZE", DXGK_PAGESIZE::CONSTANTS),
+    ("D3DDDIFORMAT", D3DDDIFORMAT::CONSTANTS),
+    ("D3DDDI_ROTATION", D3DDDI_ROTATION::CONSTANTS),
     (
         "DXGK_BUILDPAGINGBUFFER_OPERATION",
         DXGK_BUILDPAGINGBUFFER_OPERATION::CONSTANTS,
@@ -259,6 +284,7 @@ pub const MACRO_CONSTANTS: &[&[abi::ConstInfo]] = &[
     INTERFACE_VERSIONS,
     PARTITION_CONSTANTS,
     SRIOV_CONSTANTS,
+    RENDER_CONSTANTS,
     NTSTATUS_CODES,
     CAPS_CONSTANTS,
 ];
@@ -450,6 +476,33 @@ mod tests {
         .to_vec()
     }
 
+    /// The render core's object DDIs.
+    fn render_records() -> Vec<&'static str> {
+        each!(
+            DXGK_CREATEDEVICEFLAGS,
+            DXGK_DEVICEINFO,
+            DXGKARG_CREATEDEVICE,
+            DXGK_CREATECONTEXTFLAGS,
+            DXGK_CONTEXTINFO_CAPS,
+            DXGK_CONTEXTINFO,
+            DXGKARG_CREATECONTEXT,
+            DXGK_CREATEPROCESSFLAGS,
+            DXGKARG_CREATEPROCESS,
+            DXGKARG_GETROOTPAGETABLESIZE,
+            D3DGPU_PHYSICAL_ADDRESS,
+            DXGKARG_SETROOTPAGETABLE,
+            DXGK_DESCRIBEALLOCATIONFLAGS,
+            DXGKARG_DESCRIBEALLOCATION,
+            DXGK_OPENALLOCATIONINFO,
+            DXGK_OPENALLOCATIONFLAGS,
+            DXGKARG_OPENALLOCATION,
+            DXGKARG_CLOSEALLOCATION,
+            DXGK_NODEMETADATA,
+            DXGK_NODEMETADATA_FLAGS,
+        )
+        .to_vec()
+    }
+
     /// The software engine's records.
     fn engine_records() -> Vec<&'static str> {
         each!(
@@ -477,6 +530,7 @@ mod tests {
             partition_records(),
             sriov_and_allocation_records(),
             segment_records(),
+            render_records(),
             engine_records(),
         ]
         .concat();

@@ -245,6 +245,12 @@ fn bit_views() -> Vec<BitView> {
         view::<CreateAllocationFlags>(&DXGK_CREATEALLOCATIONFLAGS::ABI, "Value"),
         view::<DestroyAllocationFlags>(&DXGK_DESTROYALLOCATIONFLAGS::ABI, "Value"),
         view::<SegmentFlags>(&DXGK_SEGMENTFLAGS::ABI, "Value"),
+        view::<CreateDeviceFlags>(&DXGK_CREATEDEVICEFLAGS::ABI, "Value"),
+        view::<CreateContextFlags>(&DXGK_CREATECONTEXTFLAGS::ABI, "Value"),
+        view::<ContextInfoCaps>(&DXGK_CONTEXTINFO_CAPS::ABI, "Value"),
+        view::<CreateProcessFlags>(&DXGK_CREATEPROCESSFLAGS::ABI, "Value"),
+        view::<OpenAllocationFlags>(&DXGK_OPENALLOCATIONFLAGS::ABI, "Value"),
+        view::<NodeMetadataFlags>(&DXGK_NODEMETADATA_FLAGS::ABI, "Value"),
     ]
 }
 

@@ -18,6 +18,8 @@ pub enum RaisedAnswer {
     Claimed(bool),
     /// Nothing (a `VOID` DDI).
     Done,
+    /// A size in bytes (DxgkDdiGetRootPageTableSize).
+    Size(usize),
 }
 
 /// A zeroed block big enough for any of these DDIs' argument blocks.
@@ -59,6 +61,17 @@ impl Adapter {
                 let f = t.DxgkDdiFormatHistoryBuffer?;
                 // SAFETY: as above (no context: the driver has none).
                 unsafe { f(core::ptr::null_mut(), args) };
+                RaisedAnswer::Done
+            }
+            "DxgkDdiGetRootPageTableSize" => {
+                let f = t.DxgkDdiGetRootPageTableSize?;
+                // SAFETY: as above.
+                RaisedAnswer::Size(unsafe { f(ctx, args.cast()) })
+            }
+            "DxgkDdiSetRootPageTable" => {
+                let f = t.DxgkDdiSetRootPageTable?;
+                // SAFETY: as above (a NULL context handle: ignored).
+                unsafe { f(ctx, args.cast_const().cast()) };
                 RaisedAnswer::Done
             }
             "DxgkDdiCalibrateGpuClock" => {

@@ -43,7 +43,9 @@
 //!    for a [`Driver`] ([`Driver::add_device`], [`Driver::start_adapter`]).
 //! 6. The DDIs over an adapter, each layer an `impl Adapter` block: `basis`
 //!    (memory bases, dirty-bit tracking), then [`vgpu`] (partitioning, vGPU
-//!    creation), then [`live`] (the live-migration DDIs).
+//!    creation, VidMm's placement), then [`render`] (processes, devices,
+//!    contexts, root page tables, node metadata, ordinary allocations placed
+//!    by VidMm) and [`live`] (the live-migration DDIs).
 //! 7. The OS side of a migration: [`vf`] (VFs and their reserves), then
 //!    [`vfstate`] and [`writers`] (a VF's state, the GPU writers).
 //! 8. [`migration`]: the orchestration, on top.
@@ -63,6 +65,7 @@ mod mandatory_slots;
 pub mod migration;
 mod miniport;
 mod records;
+pub mod render;
 pub mod start;
 mod status;
 pub mod vf;

@@ -18,6 +18,7 @@ use crate::foundation::status::{Result, Status};
 use crate::kernel::KernelInterface;
 use crate::kernel::sync::{AtomicU32, Ordering, RwLock};
 use crate::memory::MemoryConfig;
+use crate::render::Render;
 use crate::vgpu::Partitioning;
 use crate::vgpu::options::PartitionConfig;
 
@@ -31,6 +32,8 @@ pub(crate) struct Started {
     /// behind the partitioning lock (`crate::vgpu` for who takes it how);
     /// `None` when it is disabled or no segment is tracked.
     pub(crate) partitions: Option<RwLock<Partitioning>>,
+    /// The render core's objects (`crate::render`), behind the render lock.
+    pub(crate) render: RwLock<Render>,
 }
 
 impl Started {
@@ -188,12 +191,13 @@ impl Adapter {
         &self.refs
     }
 
-    /// Moves the adapter to `Started`, building its memory-basis tracker.
+    /// Moves the adapter (in registry slot `slot`) to `Started`, building its
+    /// memory-basis tracker and its (empty) render objects.
     ///
     /// # Errors
     /// `InvalidDeviceState` if it is already started; `NoMemory` if the tracker
     /// cannot be allocated (the adapter is then unchanged).
-    pub(crate) fn start(&mut self, kernel: KernelInterface) -> Result<()> {
+    pub(crate) fn start(&mut self, kernel: KernelInterface, slot: usize) -> Result<()> {
         if matches!(self.lifecycle, Lifecycle::Started(_)) {
             return Err(Status::InvalidDeviceState);
         }
@@ -202,10 +206,17 @@ impl Adapter {
             Some(p) => Some(RwLock::try_new(p)?),
             None => None,
         };
+        let vram = *self
+            .memory
+            .segments()
+            .first()
+            .ok_or(Status::InvalidParameter)?;
+        let render = RwLock::try_new(Render::new(slot, vram)?)?;
         self.lifecycle = Lifecycle::Started(Started {
             kernel,
             bases,
             partitions,
+            render,
         });
         Ok(())
     }

@@ -117,6 +117,24 @@ pub(crate) fn with_adapter_mut<R>(
     f(slot.get_mut(handle).map_err(|_| Status::InvalidParameter)?)
 }
 
+/// Runs `f` on the adapter in registry slot `slot`, whatever its generation,
+/// holding the slot's read lock: for DDIs whose handles name an object of an
+/// adapter (`crate::render`'s devices and contexts carry the slot) rather
+/// than the adapter. The object's own generation-checked lookup refuses a
+/// handle of an earlier adapter in the same slot.
+///
+/// # Errors
+/// `InvalidHandle` for a slot past the table or holding no adapter;
+/// otherwise what `f` returns.
+pub(crate) fn with_adapter_in_slot<R>(
+    slot: usize,
+    f: impl FnOnce(&Adapter) -> Result<R>,
+) -> Result<R> {
+    let entry = SLOTS.get(slot).ok_or(Status::InvalidHandle)?;
+    let slot = entry.read();
+    f(slot.value().ok_or(Status::InvalidHandle)?)
+}
+
 /// Unpublishes the adapter named by `raw` once no DDI uses it, and returns it.
 ///
 /// # Errors

@@ -71,7 +71,10 @@ pub(crate) unsafe extern "system" fn DxgkDdiStartDevice(
             if physical_device != adapter.physical_device() {
                 return Err(Status::InvalidParameter);
             }
-            adapter.start(kernel)?;
+            let slot = registry::AdapterHandle::from_raw(MiniportDeviceContext)
+                .map_err(|_| Status::InvalidParameter)?
+                .slot();
+            adapter.start(kernel, slot)?;
             // SAFETY: the DDI's out-parameter for the source count, writable
             // for one `ULONG` (this function's contract); checked non-NULL.
             unsafe { write_out(NumberOfVideoPresentSources, 0) }?;

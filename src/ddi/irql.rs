@@ -13,7 +13,8 @@
 //! writing. The engine's DDIs that may run above PASSIVE_LEVEL
 //! (SubmitCommand(Virtual), PreemptCommand, the DPC routine) live in
 //! `ddi::engine` and are listed here too: they only touch the engine's
-//! lock-free ring and table.
+//! lock-free ring and table. Two live elsewhere: DxgkDdiGetRootPageTableSize
+//! and DxgkDdiSetRootPageTable (`ddi::render`, pages without an IRQL).
 
 use dxgk_sys::*;
 
@@ -90,12 +91,22 @@ pub const ABOVE_PASSIVE: &[RaisedDdi] = &[
     RaisedDdi {
         name: "DxgkDdiSetVirtualMachineData",
         max_irql: MaxIrql::Any,
-        answer: "an NTSTATUS error: STATUS_NOT_SUPPORTED (the page gives no IRQL)",
+        answer: "STATUS_SUCCESS: the VM data is accepted, nothing to keep (the page gives no IRQL)",
+    },
+    RaisedDdi {
+        name: "DxgkDdiGetRootPageTableSize",
+        max_irql: MaxIrql::Any,
+        answer: "the size in bytes, a multiple of 4 KiB (the page gives no IRQL); arithmetic only (ddi::render)",
+    },
+    RaisedDdi {
+        name: "DxgkDdiSetRootPageTable",
+        max_irql: MaxIrql::Any,
+        answer: "nothing (VOID; the page gives no IRQL): recorded lock-free (render::root)",
     },
     RaisedDdi {
         name: "DxgkDdiSetStablePowerState",
         max_irql: MaxIrql::Any,
-        answer: "an NTSTATUS error: STATUS_NOT_SUPPORTED (no reference page in d3dkmddi)",
+        answer: "STATUS_SUCCESS: a software clock is always stable (no reference page in d3dkmddi)",
     },
 ];
 
@@ -148,7 +159,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiCalibrateGpuClock(
     STATUS_NOT_SUPPORTED
 }
 
-/// `DxgkDdiFormatHistoryBuffer`: no context, so no history buffer.
+/// `DxgkDdiFormatHistoryBuffer`: contexts keep no history buffer (the
+/// driver reports no history-buffer support), so there is nothing to format.
 ///
 /// # Safety
 /// Always safe to call: no argument is read.
@@ -159,8 +171,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiFormatHistoryBuffer(
     let _ = (hContext, pFormatData);
 }
 
-/// `DxgkDdiSetVirtualMachineData`: `STATUS_NOT_SUPPORTED`. Its page gives
-/// no IRQL, so it is treated as callable at any.
+/// `DxgkDdiSetVirtualMachineData`: `STATUS_SUCCESS` (spec 3.3: present,
+/// may succeed trivially); the software adapter keeps no per-VM data. Its
+/// page gives no IRQL, so it is treated as callable at any.
 ///
 /// # Safety
 /// Always safe to call: no argument is read.
@@ -169,10 +182,11 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualMachineData(
     pArgs: PVOID,
 ) -> NTSTATUS {
     let _ = (hAdapter, pArgs);
-    STATUS_NOT_SUPPORTED
+    STATUS_SUCCESS
 }
 
-/// `DxgkDdiSetStablePowerState`: no power states (`STATUS_NOT_SUPPORTED`).
+/// `DxgkDdiSetStablePowerState`: `STATUS_SUCCESS` (spec 3.3): the software
+/// engine's clock never changes, so it is always in a stable power state.
 /// No reference page gives its IRQL, so it is treated as callable at any.
 ///
 /// # Safety
@@ -182,5 +196,5 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetStablePowerState(
     pArgs: PVOID,
 ) -> NTSTATUS {
     let _ = (hAdapter, pArgs);
-    STATUS_NOT_SUPPORTED
+    STATUS_SUCCESS
 }

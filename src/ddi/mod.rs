@@ -11,7 +11,9 @@
 //!   to write into OS memory).
 //! - One module per DDI family: `device` (lifecycle), `qai`
 //!   (QueryAdapterInfo), `basis` (dirty-bit tracking), `allocation` (the
-//!   vGPU reserves' standard allocations), `query_interface`, `partition`,
+//!   vGPU reserves' standard allocations and ordinary allocations),
+//!   `render` and `render_open` (devices, contexts, processes, root page
+//!   tables, node metadata; describe, open, close), `query_interface`, `partition`,
 //!   `sriov` and `migration` (GPU partitioning and live migration),
 //!   `unsupported` (required slots this adapter answers trivially) and
 //!   [`irql`] (the slots that may run above PASSIVE_LEVEL: lock-free and
@@ -38,6 +40,8 @@ pub(crate) mod partition;
 pub(crate) mod qai;
 mod qai_segments;
 pub(crate) mod query_interface;
+pub(crate) mod render;
+pub(crate) mod render_open;
 pub(crate) mod sriov;
 #[cfg(gpup_stack_broken)]
 mod stack_broken;
@@ -57,6 +61,8 @@ pub(crate) use buffer::{InBuffer, OutBuffer, copy_in, copy_out, read_in, write_o
 #[must_use]
 pub fn initialization_data() -> DRIVER_INITIALIZATION_DATA {
     use self::irql as i;
+    use self::render as r;
+    use self::render_open as ro;
     use self::unsupported as u;
     let mut d = DRIVER_INITIALIZATION_DATA::zeroed();
     d.Version = DXGKDDI_INTERFACE_VERSION_WDDM3_2;
@@ -102,8 +108,8 @@ pub fn initialization_data() -> DRIVER_INITIALIZATION_DATA {
     d.DxgkDdiQueryDeviceDescriptor = Some(u::DxgkDdiQueryDeviceDescriptor);
     d.DxgkDdiSetPowerState = Some(u::DxgkDdiSetPowerState);
     d.DxgkDdiResetDevice = Some(i::DxgkDdiResetDevice);
-    d.DxgkDdiCreateDevice = Some(u::DxgkDdiCreateDevice);
-    d.DxgkDdiDescribeAllocation = Some(u::DxgkDdiDescribeAllocation);
+    d.DxgkDdiCreateDevice = Some(r::DxgkDdiCreateDevice);
+    d.DxgkDdiDescribeAllocation = Some(ro::DxgkDdiDescribeAllocation);
     d.DxgkDdiPreemptCommand = Some(engine::DxgkDdiPreemptCommand);
     d.DxgkDdiBuildPagingBuffer = Some(engine::DxgkDdiBuildPagingBuffer);
     d.DxgkDdiSubmitCommand = Some(engine::DxgkDdiSubmitCommand);
@@ -111,15 +117,19 @@ pub fn initialization_data() -> DRIVER_INITIALIZATION_DATA {
     d.DxgkDdiResetFromTimeout = Some(engine::DxgkDdiResetFromTimeout);
     d.DxgkDdiRestartFromTimeout = Some(engine::DxgkDdiRestartFromTimeout);
     d.DxgkDdiCollectDbgInfo = Some(i::DxgkDdiCollectDbgInfo);
-    d.DxgkDdiDestroyDevice = Some(u::DxgkDdiDestroyDevice);
-    d.DxgkDdiOpenAllocation = Some(u::DxgkDdiOpenAllocation);
-    d.DxgkDdiCloseAllocation = Some(u::DxgkDdiCloseAllocation);
-    d.DxgkDdiCreateContext = Some(u::DxgkDdiCreateContext);
-    d.DxgkDdiDestroyContext = Some(u::DxgkDdiDestroyContext);
+    d.DxgkDdiDestroyDevice = Some(r::DxgkDdiDestroyDevice);
+    d.DxgkDdiOpenAllocation = Some(ro::DxgkDdiOpenAllocation);
+    d.DxgkDdiCloseAllocation = Some(ro::DxgkDdiCloseAllocation);
+    d.DxgkDdiCreateContext = Some(r::DxgkDdiCreateContext);
+    d.DxgkDdiDestroyContext = Some(r::DxgkDdiDestroyContext);
     d.DxgkDdiQueryDependentEngineGroup = Some(engine::DxgkDdiQueryDependentEngineGroup);
     d.DxgkDdiQueryEngineStatus = Some(engine::DxgkDdiQueryEngineStatus);
     d.DxgkDdiResetEngine = Some(engine::DxgkDdiResetEngine);
-    d.DxgkDdiGetNodeMetadata = Some(u::DxgkDdiGetNodeMetadata);
+    d.DxgkDdiGetNodeMetadata = Some(r::DxgkDdiGetNodeMetadata);
+    d.DxgkDdiCreateProcess = Some(r::DxgkDdiCreateProcess);
+    d.DxgkDdiDestroyProcess = Some(r::DxgkDdiDestroyProcess);
+    d.DxgkDdiGetRootPageTableSize = Some(r::DxgkDdiGetRootPageTableSize);
+    d.DxgkDdiSetRootPageTable = Some(r::DxgkDdiSetRootPageTable);
     d.DxgkDdiCalibrateGpuClock = Some(i::DxgkDdiCalibrateGpuClock);
     d.DxgkDdiFormatHistoryBuffer = Some(i::DxgkDdiFormatHistoryBuffer);
     d.DxgkDdiSetStablePowerState = Some(i::DxgkDdiSetStablePowerState);

@@ -449,15 +449,27 @@ unsafe extern "system" fn never_submitted_virtual(
 pub fn patch(t: &mut DRIVER_INITIALIZATION_DATA) {
     t.DxgkDdiQueryAdapterInfo = Some(answer_sheet_qai);
     t.DxgkDdiStartDevice = Some(start_device);
-    t.DxgkDdiGetNodeMetadata = Some(get_node_metadata);
-    t.DxgkDdiCreateDevice = Some(create_device);
+    // SAFETY (all three): the same C signature with the record pointer
+    // spelled PVOID; Dxgkrnl's calling convention is unchanged.
+    t.DxgkDdiGetNodeMetadata = Some(unsafe {
+        std::mem::transmute::<unsafe extern "system" fn(HANDLE, UINT, PVOID) -> NTSTATUS, _>(
+            get_node_metadata,
+        )
+    });
+    t.DxgkDdiCreateDevice = Some(unsafe {
+        std::mem::transmute::<unsafe extern "system" fn(HANDLE, PVOID) -> NTSTATUS, _>(
+            create_device,
+        )
+    });
     t.DxgkDdiDestroyDevice = Some(destroy_device);
-    t.DxgkDdiCreateContext = Some(create_context);
+    t.DxgkDdiCreateContext = Some(unsafe {
+        std::mem::transmute::<unsafe extern "system" fn(HANDLE, PVOID) -> NTSTATUS, _>(
+            create_context,
+        )
+    });
     t.DxgkDdiDestroyContext = Some(destroy_context);
-    t.DxgkDdiCreateProcess = stub();
-    t.DxgkDdiDestroyProcess = stub();
-    t.DxgkDdiGetRootPageTableSize = stub();
-    t.DxgkDdiSetRootPageTable = stub();
+    // CreateProcess, DestroyProcess, Get/SetRootPageTable(Size): the real
+    // driver's (the sequence only checks that they are present).
     t.DxgkDdiSubmitCommandVirtual = Some(never_submitted_virtual);
     let render_only = [
         Break::RenderOnlyPartialSet,

@@ -32,3 +32,4 @@ pub use crate::gpuvirt::{GpuVirtualization, guids};
 pub use crate::records::{Reserve, VfProbe, VgpuInfo};
 pub use create::{Stage, VgpuRequest};
 pub use sriov::{POWER_DEVICE_D0, POWER_DEVICE_D3};
+pub use vidmm::{APERTURE_SEGMENT, Pinned};

@@ -1,7 +1,23 @@
-//! VidMm's part of vGPU creation: the standard allocation of type
-//! `D3DKMDT_STANDARDALLOCATION_VGPU` per reserve (GetStandardAllocationDriverData,
-//! CreateAllocation), pinned at an offset of the segment (first fit) or at
-//! the pieces management asked for, and unpinned again at teardown.
+//! VidMm's placement, and its part of vGPU creation.
+//!
+//! Placement ([`Adapter::vidmm_pin`]): VidMm pins an allocation in a segment
+//! the driver's `DXGK_ALLOCATIONINFO` allows (its preferred segment first,
+//! then the other segments both its read and write sets name, lowest id
+//! first), choosing the offset itself: the lowest aligned free offset (first
+//! fit), or the pieces management asked for (a scattered reserve). It
+//! refuses, as VidMm's pin would fail, an allocation whose sets name no
+//! segment it knows (`STATUS_INVALID_PARAMETER`) or that fits in none
+//! (`STATUS_INSUFFICIENT_RESOURCES`). The segments it knows: the paging
+//! aperture (segment 1, 64 MiB, `../shared/spec/adapter-start.md` 4.5) and
+//! the adapter's configured VRAM segments.
+//!
+//! vGPU creation: the standard allocation of type
+//! `D3DKMDT_STANDARDALLOCATION_VGPU` per reserve
+//! (GetStandardAllocationDriverData, CreateAllocation), pinned as above, and
+//! unpinned again at teardown.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;
@@ -10,6 +26,29 @@ use crate::adapter::Adapter;
 use crate::gpuvirt::GpuVirtualization;
 use crate::records::Reserve;
 use crate::status::{Result, check};
+
+/// The paging aperture's driver segment id and size
+/// (`gpup_miniport`'s `APERTURE_SEGMENT_ID`/`APERTURE_SIZE`).
+pub const APERTURE_SEGMENT: (u32, u64) = (1, 64 << 20);
+
+/// The pinned ranges (segment, offset, size) of ordinary allocations, per
+/// adapter context (vGPU reserves are pinned in the adapter's
+/// `GpuVirtualization` state). Locked before that state, never after.
+static ORDINARY_PINS: Mutex<BTreeMap<usize, Vec<PinnedRange>>> = Mutex::new(BTreeMap::new());
+
+/// A pinned range: (segment, offset, size).
+type PinnedRange = (u32, u64, u64);
+
+/// Where VidMm placed an allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pinned {
+    /// Driver segment id.
+    pub segment: u32,
+    /// Byte offset in the segment.
+    pub offset: u64,
+    /// Bytes.
+    pub size: u64,
+}
 
 impl Adapter {
     /// `DxgkDdiGetStandardAllocationDriverData` with a raw block.
@@ -132,30 +171,25 @@ impl Adapter {
         if handle.is_null() {
             return Err(STATUS_UNSUCCESSFUL);
         }
-        // VidMm places it: in a segment its segment sets allow, aligned, first fit.
-        let segment = info.DriverSegmentId;
-        let allowed = segment
-            .checked_sub(1)
-            .and_then(|b| 1u32.checked_shl(b))
-            .is_some_and(|bit| alloc_info.SupportedWriteSegmentSet & bit != 0);
+        // VidMm places it: in a segment its segment sets allow, aligned,
+        // first fit (or at the pieces asked for, in its first such segment).
         let size = alloc_info.Size as u64;
-        let placed = if !allowed || size < info.Size {
+        let placed = if size < info.Size {
             Err(STATUS_INSUFFICIENT_RESOURCES)
         } else if let Some(pieces) = placement {
-            self.pin_at(g, segment, size, pieces)
-                .map(|()| pieces.to_vec())
+            self.candidate_segments(&alloc_info)
+                .and_then(|c| c.first().map(|s| s.0).ok_or(STATUS_INVALID_PARAMETER))
+                .and_then(|segment| {
+                    self.pin_at(g, segment, size, pieces)
+                        .map(|()| (segment, pieces.to_vec()))
+                })
         } else {
-            self.pin(
-                g,
-                segment,
-                size,
-                u64::from(alloc_info.Alignment.max(info.Alignment)),
-            )
-            .map(|offset| vec![(offset, size)])
-            .ok_or(STATUS_INSUFFICIENT_RESOURCES)
+            let align = u64::from(alloc_info.Alignment.max(info.Alignment));
+            self.place(Some(g), &alloc_info, size, align)
+                .map(|p| (p.segment, vec![(p.offset, size)]))
         };
-        let pieces = match placed {
-            Ok(pieces) => pieces,
+        let (segment, pieces) = match placed {
+            Ok(placed) => placed,
             Err(status) => {
                 let _ = self.destroy_allocations(&[handle.addr()]);
                 return Err(status);
@@ -187,11 +221,10 @@ impl Adapter {
     ) -> Result<()> {
         let granularity = self.scatter_granularity(segment)?;
         let segment_size = self
-            .memory_config()
-            .segments
+            .known_segments()
             .iter()
-            .find(|s| s.id == segment)
-            .map_or(0, |s| s.size);
+            .find(|s| s.0 == segment)
+            .map_or(0, |s| s.1);
         let total = pieces.iter().try_fold(0u64, |sum, p| sum.checked_add(p.1));
         let fits = pieces.iter().all(|&(offset, len)| {
             len > 0
@@ -204,11 +237,14 @@ impl Adapter {
         if total != Some(size) || !fits {
             return Err(STATUS_INVALID_PARAMETER);
         }
+        let all = ORDINARY_PINS.lock().unwrap_or_else(|e| e.into_inner());
+        let ordinary = all.get(&self.context().addr()).cloned().unwrap_or_default();
         let mut state = g.state();
         let busy = |offset: u64, len: u64| {
             state
                 .pinned
                 .iter()
+                .chain(&ordinary)
                 .any(|p| p.0 == segment && p.1 < offset + len && offset < p.1 + p.2)
         };
         let disjoint = pieces
@@ -224,41 +260,140 @@ impl Adapter {
         Ok(())
     }
 
-    /// VidMm: the lowest aligned offset of `segment` where `size` bytes are free.
-    pub(super) fn pin(
-        &self,
-        g: &GpuVirtualization,
-        segment: u32,
-        size: u64,
-        alignment: u64,
-    ) -> Option<u64> {
-        let segment_size = self
-            .memory_config()
-            .segments
+    /// The segments VidMm knows: (id, bytes).
+    fn known_segments(&self) -> Vec<(u32, u64)> {
+        let config = self.memory_config();
+        let mut known: Vec<(u32, u64)> = config.segments.iter().map(|s| (s.id, s.size)).collect();
+        if !known.iter().any(|s| s.0 == APERTURE_SEGMENT.0) {
+            known.push(APERTURE_SEGMENT);
+        }
+        known
+    }
+
+    /// The known segments `info` allows, in VidMm's order of preference.
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_PARAMETER` when the sets name no segment VidMm knows.
+    pub(crate) fn candidate_segments(&self, info: &DXGK_ALLOCATIONINFO) -> Result<Vec<(u32, u64)>> {
+        let allowed = info.SupportedReadSegmentSet & info.SupportedWriteSegmentSet;
+        let known = self.known_segments();
+        let is_allowed = |id: u32| {
+            id.checked_sub(1)
+                .and_then(|b| 1u32.checked_shl(b))
+                .is_some_and(|bit| allowed & bit != 0)
+        };
+        let preferred = info.PreferredSegment.Value & 0x1F;
+        let mut order: Vec<(u32, u64)> = known
             .iter()
-            .find(|s| s.id == segment)?
-            .size;
-        let align = alignment.max(4096);
-        let mut state = g.state();
-        let mut used: Vec<(u64, u64)> = state
-            .pinned
+            .copied()
+            .filter(|s| s.0 == preferred && is_allowed(s.0))
+            .collect();
+        let mut rest: Vec<(u32, u64)> = known
+            .iter()
+            .copied()
+            .filter(|s| s.0 != preferred && is_allowed(s.0))
+            .collect();
+        rest.sort_unstable();
+        order.extend(rest);
+        if order.is_empty() {
+            return Err(STATUS_INVALID_PARAMETER);
+        }
+        Ok(order)
+    }
+
+    /// The ranges (offset, size) pinned in `segment`, reserves and ordinary
+    /// allocations alike.
+    fn used(
+        &self,
+        pins: &[(u32, u64, u64)],
+        g: Option<&GpuVirtualization>,
+        segment: u32,
+    ) -> Vec<(u64, u64)> {
+        let mut used: Vec<(u64, u64)> = pins
             .iter()
             .filter(|p| p.0 == segment)
             .map(|p| (p.1, p.2))
             .collect();
+        if let Some(g) = g.or(self.gpu_virtualization()) {
+            used.extend(
+                g.state()
+                    .pinned
+                    .iter()
+                    .filter(|p| p.0 == segment)
+                    .map(|p| (p.1, p.2)),
+            );
+        }
         used.sort_unstable();
+        used
+    }
+
+    /// The lowest `alignment`-aligned offset of a `segment_size`-byte segment
+    /// where `size` bytes are free of `used`.
+    fn first_fit(used: &[(u64, u64)], segment_size: u64, size: u64, alignment: u64) -> Option<u64> {
+        let align = alignment.max(4096);
         let mut candidate = 0u64;
-        for (offset, len) in used {
+        for &(offset, len) in used {
             if candidate + size <= offset {
                 break;
             }
-            candidate = (offset + len).div_ceil(align) * align;
+            candidate = candidate.max((offset + len).div_ceil(align) * align);
         }
-        if candidate.checked_add(size)? > segment_size {
-            return None;
+        (candidate.checked_add(size)? <= segment_size).then_some(candidate)
+    }
+
+    /// VidMm pins `size` bytes as `info` allows (module docs), first fit,
+    /// and records the pin: with `g`, as a vGPU reserve (unpinned by the
+    /// vGPU's teardown), else as an ordinary allocation
+    /// ([`Self::vidmm_unpin`]).
+    pub(crate) fn place(
+        &self,
+        g: Option<&GpuVirtualization>,
+        info: &DXGK_ALLOCATIONINFO,
+        size: u64,
+        alignment: u64,
+    ) -> Result<Pinned> {
+        let candidates = self.candidate_segments(info)?;
+        let mut all = ORDINARY_PINS.lock().unwrap_or_else(|e| e.into_inner());
+        let key = self.context().addr();
+        let pins = all.entry(key).or_default();
+        for (segment, segment_size) in candidates {
+            let used = self.used(pins, g, segment);
+            if let Some(offset) = Self::first_fit(&used, segment_size, size, alignment) {
+                match g {
+                    Some(g) => g.state().pinned.push((segment, offset, size)),
+                    None => pins.push((segment, offset, size)),
+                }
+                return Ok(Pinned {
+                    segment,
+                    offset,
+                    size,
+                });
+            }
         }
-        state.pinned.push((segment, candidate, size));
-        Some(candidate)
+        Err(STATUS_INSUFFICIENT_RESOURCES)
+    }
+
+    /// VidMm pins an ordinary allocation of `info.Size` bytes where `info`'s
+    /// segment preference and sets allow (module docs), at the lowest free
+    /// offset aligned to `info.Alignment` (at least 4 KiB).
+    ///
+    /// # Errors
+    /// `STATUS_INVALID_PARAMETER` when the sets name no segment VidMm knows;
+    /// `STATUS_INSUFFICIENT_RESOURCES` when no allowed segment has room.
+    pub fn vidmm_pin(&self, info: &DXGK_ALLOCATIONINFO) -> Result<Pinned> {
+        self.place(None, info, info.Size as u64, u64::from(info.Alignment))
+    }
+
+    /// Unpins an ordinary allocation [`Self::vidmm_pin`] placed.
+    pub fn vidmm_unpin(&self, pinned: Pinned) {
+        let mut all = ORDINARY_PINS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pins) = all.get_mut(&self.context().addr())
+            && let Some(i) = pins
+                .iter()
+                .position(|p| *p == (pinned.segment, pinned.offset, pinned.size))
+        {
+            pins.swap_remove(i);
+        }
     }
 
     pub(super) fn unpin(g: &GpuVirtualization, segment: u32, pieces: &[(u64, u64)]) {
