@@ -452,20 +452,23 @@ pub fn patch(t: &mut DRIVER_INITIALIZATION_DATA) {
     // SAFETY (all three): the same C signature with the record pointer
     // spelled PVOID; Dxgkrnl's calling convention is unchanged.
     t.DxgkDdiGetNodeMetadata = Some(unsafe {
-        std::mem::transmute::<unsafe extern "system" fn(HANDLE, UINT, PVOID) -> NTSTATUS, _>(
-            get_node_metadata,
-        )
+        std::mem::transmute::<
+            unsafe extern "system" fn(HANDLE, UINT, PVOID) -> NTSTATUS,
+            unsafe extern "system" fn(HANDLE, UINT, *mut DXGK_NODEMETADATA) -> NTSTATUS,
+        >(get_node_metadata)
     });
     t.DxgkDdiCreateDevice = Some(unsafe {
-        std::mem::transmute::<unsafe extern "system" fn(HANDLE, PVOID) -> NTSTATUS, _>(
-            create_device,
-        )
+        std::mem::transmute::<
+            unsafe extern "system" fn(HANDLE, PVOID) -> NTSTATUS,
+            unsafe extern "system" fn(HANDLE, *mut DXGKARG_CREATEDEVICE) -> NTSTATUS,
+        >(create_device)
     });
     t.DxgkDdiDestroyDevice = Some(destroy_device);
     t.DxgkDdiCreateContext = Some(unsafe {
-        std::mem::transmute::<unsafe extern "system" fn(HANDLE, PVOID) -> NTSTATUS, _>(
-            create_context,
-        )
+        std::mem::transmute::<
+            unsafe extern "system" fn(HANDLE, PVOID) -> NTSTATUS,
+            unsafe extern "system" fn(HANDLE, *mut DXGKARG_CREATECONTEXT) -> NTSTATUS,
+        >(create_context)
     });
     t.DxgkDdiDestroyContext = Some(destroy_context);
     // CreateProcess, DestroyProcess, Get/SetRootPageTable(Size): the real
