@@ -73,6 +73,7 @@ mod memory;
 pub mod migration;
 #[cfg(not(loom))]
 mod mmu;
+#[cfg(not(loom))]
 pub mod render;
 #[cfg(not(loom))]
 mod savestate;
