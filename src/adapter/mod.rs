@@ -206,10 +206,13 @@ impl Adapter {
             Some(p) => Some(RwLock::try_new(p)?),
             None => None,
         };
+        // Ordinary VRAM allocations go in the first VRAM segment (the
+        // segment list starts with the paging aperture).
         let vram = *self
             .memory
             .segments()
-            .first()
+            .iter()
+            .find(|s| !crate::memory::is_aperture(s.id))
             .ok_or(Status::InvalidParameter)?;
         let render = RwLock::try_new(Render::new(slot, vram)?)?;
         self.lifecycle = Lifecycle::Started(Started {
