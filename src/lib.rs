@@ -16,6 +16,7 @@
 //! | 2 | `basis` | memory bases and their dirty-bit tracking (`Tracker`, bitplanes) |
 //! | 2 | `memory` | the adapter's memory segments and their configuration, and their bytes (`memory::backing`: the VRAM backing, lazily committed 1 MiB chunks) |
 //! | 2 | `mmu` | the GpuMmu geometry (page-table levels, virtual-address width, root-table size) |
+//! | 3 | [`engine`] | the software engine: command format, submission ring, fence order, preemption and TDR state |
 //! | 3 | `savestate` | the live-migration saved-state format, the per-VF migration state machine, the triage event's wire format |
 //! | 4 | [`render`] | the render core's objects: devices, contexts, GPU-VA processes, ordinary allocations and their opens; [`render::allocation`] is the public private-data format of ordinary allocations |
 //! | 4 | [`vgpu`] | GPU partitioning (partition count, profiles, the vGPU table, VRAM reserves, synthetic SR-IOV functions); [`vgpu::escape`] is the public wire format of the vGPU escape |
@@ -60,6 +61,7 @@ mod adapter;
 mod basis;
 #[cfg(not(loom))]
 pub mod ddi;
+pub mod engine;
 mod foundation;
 #[cfg(all(not(target_os = "windows"), not(loom)))]
 pub mod host;
@@ -72,6 +74,7 @@ mod memory;
 pub mod migration;
 #[cfg(not(loom))]
 mod mmu;
+#[cfg(not(loom))]
 pub mod render;
 #[cfg(not(loom))]
 mod savestate;
@@ -83,3 +86,5 @@ pub use ddi::basis::sw_mark_dirty;
 #[cfg(not(loom))]
 pub use ddi::entry::{DriverEntry, initialization_data};
 pub use foundation::status::Status;
+#[cfg(all(not(target_os = "windows"), not(loom)))]
+pub use kernel::dma::HostMdl;

@@ -320,7 +320,7 @@ fn render_less_answers_of_the_mandatory_slots() {
     let adapter = driver.add_device().unwrap();
     let t = driver.table();
     let ctx = adapter.context();
-    let null = core::ptr::null_mut();
+    let null: PVOID = core::ptr::null_mut();
     unsafe {
         assert_eq!(
             t.DxgkDdiCreateDevice.unwrap()(ctx, core::ptr::null_mut()),
@@ -331,8 +331,8 @@ fn render_less_answers_of_the_mandatory_slots() {
             STATUS_INVALID_PARAMETER
         );
         assert_eq!(
-            t.DxgkDdiBuildPagingBuffer.unwrap()(ctx, null),
-            STATUS_NOT_SUPPORTED
+            t.DxgkDdiBuildPagingBuffer.unwrap()(ctx, null.cast()),
+            STATUS_INVALID_PARAMETER
         );
         assert_eq!(t.DxgkDdiDestroyDevice.unwrap()(null), STATUS_INVALID_HANDLE);
         assert_eq!(

@@ -22,7 +22,10 @@ use gpup_miniport::host::hold_adapter_lock_for_writing;
 /// Whether `answer` is one the page of `name` allows.
 fn allowed(name: &str, answer: RaisedAnswer) -> bool {
     match (name, answer) {
-        ("DxgkDdiPreemptCommand", RaisedAnswer::Status(s)) => s == STATUS_SUCCESS,
+        (
+            "DxgkDdiPreemptCommand" | "DxgkDdiSubmitCommand" | "DxgkDdiSubmitCommandVirtual",
+            RaisedAnswer::Status(s),
+        ) => s == STATUS_SUCCESS,
         ("DxgkDdiCollectDbgInfo", RaisedAnswer::Status(s)) => {
             [STATUS_SUCCESS, STATUS_NO_MEMORY, STATUS_UNSUCCESSFUL].contains(&s)
         }
@@ -48,6 +51,8 @@ fn the_table_names_the_slots_that_may_run_above_passive_level() {
         "DxgkDdiDpcRoutine",
         "DxgkDdiResetDevice",
         "DxgkDdiPreemptCommand",
+        "DxgkDdiSubmitCommand",
+        "DxgkDdiSubmitCommandVirtual",
         "DxgkDdiCollectDbgInfo",
         "DxgkDdiCalibrateGpuClock",
         "DxgkDdiFormatHistoryBuffer",

@@ -128,11 +128,19 @@ pub type PDXGKDDI_GETSTANDARDALLOCATIONDRIVERDATA = Option<
     ) -> NTSTATUS,
 >;
 /// `DXGKDDI_PREEMPTCOMMAND`.
-pub type PDXGKDDI_PREEMPTCOMMAND =
-    Option<unsafe extern "system" fn(hAdapter: HANDLE, pPreemptCommand: PVOID) -> NTSTATUS>;
+pub type PDXGKDDI_PREEMPTCOMMAND = Option<
+    unsafe extern "system" fn(
+        hAdapter: HANDLE,
+        pPreemptCommand: *const DXGKARG_PREEMPTCOMMAND,
+    ) -> NTSTATUS,
+>;
 /// `DXGKDDI_BUILDPAGINGBUFFER`.
-pub type PDXGKDDI_BUILDPAGINGBUFFER =
-    Option<unsafe extern "system" fn(hAdapter: HANDLE, pBuildPagingBuffer: PVOID) -> NTSTATUS>;
+pub type PDXGKDDI_BUILDPAGINGBUFFER = Option<
+    unsafe extern "system" fn(
+        hAdapter: HANDLE,
+        pBuildPagingBuffer: *mut DXGKARG_BUILDPAGINGBUFFER,
+    ) -> NTSTATUS,
+>;
 /// `DXGKDDI_RESETFROMTIMEOUT`.
 pub type PDXGKDDI_RESETFROMTIMEOUT =
     Option<unsafe extern "system" fn(hAdapter: HANDLE) -> NTSTATUS>;
@@ -169,14 +177,22 @@ pub type PDXGKDDI_CREATECONTEXT = Option<
 pub type PDXGKDDI_DESTROYCONTEXT = Option<unsafe extern "system" fn(hContext: HANDLE) -> NTSTATUS>;
 /// `DXGKDDI_QUERYDEPENDENTENGINEGROUP`.
 pub type PDXGKDDI_QUERYDEPENDENTENGINEGROUP = Option<
-    unsafe extern "system" fn(hAdapter: HANDLE, pQueryDependentEngineGroup: PVOID) -> NTSTATUS,
+    unsafe extern "system" fn(
+        hAdapter: HANDLE,
+        pQueryDependentEngineGroup: *mut DXGKARG_QUERYDEPENDENTENGINEGROUP,
+    ) -> NTSTATUS,
 >;
 /// `DXGKDDI_QUERYENGINESTATUS`.
-pub type PDXGKDDI_QUERYENGINESTATUS =
-    Option<unsafe extern "system" fn(hAdapter: HANDLE, pQueryEngineStatus: PVOID) -> NTSTATUS>;
+pub type PDXGKDDI_QUERYENGINESTATUS = Option<
+    unsafe extern "system" fn(
+        hAdapter: HANDLE,
+        pQueryEngineStatus: *mut DXGKARG_QUERYENGINESTATUS,
+    ) -> NTSTATUS,
+>;
 /// `DXGKDDI_RESETENGINE`.
-pub type PDXGKDDI_RESETENGINE =
-    Option<unsafe extern "system" fn(hAdapter: HANDLE, pResetEngine: PVOID) -> NTSTATUS>;
+pub type PDXGKDDI_RESETENGINE = Option<
+    unsafe extern "system" fn(hAdapter: HANDLE, pResetEngine: *mut DXGKARG_RESETENGINE) -> NTSTATUS,
+>;
 /// `DXGKDDI_GETNODEMETADATA`.
 pub type PDXGKDDI_GETNODEMETADATA = Option<
     unsafe extern "system" fn(
@@ -282,8 +298,8 @@ crate::records! {
         pub DxgkDdiReleaseSwizzlingRange: PVOID,
         /// Slot 25 (`PDXGKDDI_PATCH` in the header; not used by this driver).
         pub DxgkDdiPatch: PVOID,
-        /// Slot 26 (`PDXGKDDI_SUBMITCOMMAND` in the header; not used by this driver).
-        pub DxgkDdiSubmitCommand: PVOID,
+        /// Slot 26.
+        pub DxgkDdiSubmitCommand: PDXGKDDI_SUBMITCOMMAND,
         /// Slot 27.
         pub DxgkDdiPreemptCommand: PDXGKDDI_PREEMPTCOMMAND,
         /// Slot 28.
@@ -410,8 +426,8 @@ crate::records! {
         pub DxgkDdiFormatHistoryBuffer: PDXGKDDI_FORMATHISTORYBUFFER,
         /// Slot 89 (`PDXGKDDI_RENDERGDI` in the header; not used by this driver).
         pub DxgkDdiRenderGdi: PVOID,
-        /// Slot 90 (`PDXGKDDI_SUBMITCOMMANDVIRTUAL` in the header; not used by this driver).
-        pub DxgkDdiSubmitCommandVirtual: PVOID,
+        /// Slot 90.
+        pub DxgkDdiSubmitCommandVirtual: PDXGKDDI_SUBMITCOMMANDVIRTUAL,
         /// Slot 91.
         pub DxgkDdiSetRootPageTable: PDXGKDDI_SETROOTPAGETABLE,
         /// Slot 92.
@@ -634,14 +650,14 @@ crate::records! {
         pub DxgkCbIndicateChildStatus: PVOID,
         /// `DXGKCB_MAP_MEMORY` (not used by this driver).
         pub DxgkCbMapMemory: PVOID,
-        /// `DXGKCB_QUEUE_DPC` (not used by this driver).
-        pub DxgkCbQueueDpc: PVOID,
+        /// `DXGKCB_QUEUE_DPC`.
+        pub DxgkCbQueueDpc: DXGKCB_QUEUE_DPC,
         /// `DXGKCB_QUERY_SERVICES` (not used by this driver).
         pub DxgkCbQueryServices: PVOID,
         /// `DXGKCB_READ_DEVICE_SPACE` (not used by this driver).
         pub DxgkCbReadDeviceSpace: PVOID,
-        /// `DXGKCB_SYNCHRONIZE_EXECUTION` (not used by this driver).
-        pub DxgkCbSynchronizeExecution: PVOID,
+        /// `DXGKCB_SYNCHRONIZE_EXECUTION`.
+        pub DxgkCbSynchronizeExecution: DXGKCB_SYNCHRONIZE_EXECUTION,
         /// `DXGKCB_UNMAP_MEMORY` (not used by this driver).
         pub DxgkCbUnmapMemory: PVOID,
         /// `DXGKCB_WRITE_DEVICE_SPACE` (not used by this driver).
@@ -654,10 +670,10 @@ crate::records! {
         pub DxgkCbGetHandleParent: PVOID,
         /// `DXGKCB_ENUMHANDLECHILDREN` (not used by this driver).
         pub DxgkCbEnumHandleChildren: PVOID,
-        /// `DXGKCB_NOTIFY_INTERRUPT` (not used by this driver).
-        pub DxgkCbNotifyInterrupt: PVOID,
-        /// `DXGKCB_NOTIFY_DPC` (not used by this driver).
-        pub DxgkCbNotifyDpc: PVOID,
+        /// `DXGKCB_NOTIFY_INTERRUPT`.
+        pub DxgkCbNotifyInterrupt: DXGKCB_NOTIFY_INTERRUPT,
+        /// `DXGKCB_NOTIFY_DPC`.
+        pub DxgkCbNotifyDpc: DXGKCB_NOTIFY_DPC,
         /// `DXGKCB_QUERYVIDPNINTERFACE` (not used by this driver).
         pub DxgkCbQueryVidPnInterface: PVOID,
         /// `DXGKCB_QUERYMONITORINTERFACE` (not used by this driver).

@@ -25,6 +25,7 @@ mod base;
 mod caps;
 mod dirty;
 mod dispmprt;
+mod engine;
 mod migration;
 mod partition;
 mod qai;
@@ -38,6 +39,7 @@ pub use base::*;
 pub use caps::*;
 pub use dirty::*;
 pub use dispmprt::*;
+pub use engine::*;
 pub use migration::*;
 pub use partition::*;
 pub use qai::*;
@@ -212,6 +214,19 @@ pub const RECORDS: &[abi::RecordInfo] = &[
     DXGKARG_CLOSEALLOCATION::ABI,
     DXGK_NODEMETADATA::ABI,
     DXGK_NODEMETADATA_FLAGS::ABI,
+    // The software engine (engine.rs).
+    DXGKARG_BUILDPAGINGBUFFER::ABI,
+    DXGK_SUBMITCOMMANDFLAGS::ABI,
+    DXGKARG_SUBMITCOMMAND::ABI,
+    DXGKARG_SUBMITCOMMANDVIRTUAL::ABI,
+    DXGK_PREEMPTCOMMANDFLAGS::ABI,
+    DXGKARG_PREEMPTCOMMAND::ABI,
+    DXGKCB_NOTIFY_INTERRUPT_DATA_FLAGS::ABI,
+    DXGKARGCB_NOTIFY_INTERRUPT_DATA::ABI,
+    DXGK_ENGINESTATUS::ABI,
+    DXGKARG_QUERYENGINESTATUS::ABI,
+    DXGKARG_RESETENGINE::ABI,
+    DXGKARG_QUERYDEPENDENTENGINEGROUP::ABI,
 ];
 
 /// Every C enum this crate declares, with its enumerators, for the ABI test.
@@ -257,6 +272,11 @@ pub const ENUMS: &[(&str, &[abi::ConstInfo])] = &[
     ("DXGK_PAGESIZE", DXGK_PAGESIZE::CONSTANTS),
     ("D3DDDIFORMAT", D3DDDIFORMAT::CONSTANTS),
     ("D3DDDI_ROTATION", D3DDDI_ROTATION::CONSTANTS),
+    (
+        "DXGK_BUILDPAGINGBUFFER_OPERATION",
+        DXGK_BUILDPAGINGBUFFER_OPERATION::CONSTANTS,
+    ),
+    ("DXGK_INTERRUPT_TYPE", DXGK_INTERRUPT_TYPE::CONSTANTS),
 ];
 
 /// Every `#define` and NTSTATUS code this crate declares, for the ABI test.
@@ -483,6 +503,25 @@ mod tests {
         .to_vec()
     }
 
+    /// The software engine's records.
+    fn engine_records() -> Vec<&'static str> {
+        each!(
+            DXGKARG_BUILDPAGINGBUFFER,
+            DXGK_SUBMITCOMMANDFLAGS,
+            DXGKARG_SUBMITCOMMAND,
+            DXGKARG_SUBMITCOMMANDVIRTUAL,
+            DXGK_PREEMPTCOMMANDFLAGS,
+            DXGKARG_PREEMPTCOMMAND,
+            DXGKCB_NOTIFY_INTERRUPT_DATA_FLAGS,
+            DXGKARGCB_NOTIFY_INTERRUPT_DATA,
+            DXGK_ENGINESTATUS,
+            DXGKARG_QUERYENGINESTATUS,
+            DXGKARG_RESETENGINE,
+            DXGKARG_QUERYDEPENDENTENGINEGROUP,
+        )
+        .to_vec()
+    }
+
     #[test]
     fn every_record_is_valid_all_zero() {
         let checked: Vec<&str> = [
@@ -492,6 +531,7 @@ mod tests {
             sriov_and_allocation_records(),
             segment_records(),
             render_records(),
+            engine_records(),
         ]
         .concat();
         let missing: Vec<_> = RECORDS

@@ -79,9 +79,23 @@ impl Adapter {
                 // SAFETY: as above.
                 RaisedAnswer::Status(unsafe { f(ctx, 0, 0, args) })
             }
+            "DxgkDdiPreemptCommand" => {
+                let f = t.DxgkDdiPreemptCommand?;
+                // SAFETY: as above.
+                RaisedAnswer::Status(unsafe { f(ctx, args.cast_const().cast()) })
+            }
+            "DxgkDdiSubmitCommand" => {
+                let f = t.DxgkDdiSubmitCommand?;
+                // SAFETY: as above (a zeroed submission: fence 0, no buffer).
+                RaisedAnswer::Status(unsafe { f(ctx, args.cast_const().cast()) })
+            }
+            "DxgkDdiSubmitCommandVirtual" => {
+                let f = t.DxgkDdiSubmitCommandVirtual?;
+                // SAFETY: as above.
+                RaisedAnswer::Status(unsafe { f(ctx, args.cast_const().cast()) })
+            }
             _ => {
                 let f = match name {
-                    "DxgkDdiPreemptCommand" => t.DxgkDdiPreemptCommand?,
                     "DxgkDdiCollectDbgInfo" => t.DxgkDdiCollectDbgInfo?,
                     "DxgkDdiSetVirtualMachineData" => t.DxgkDdiSetVirtualMachineData?,
                     "DxgkDdiSetStablePowerState" => t.DxgkDdiSetStablePowerState?,

@@ -67,7 +67,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiStartDevice(
         Ok((kernel, info.PhysicalDeviceObject.addr()))
     })();
     to_ntstatus(prepared.and_then(|(kernel, physical_device)| {
-        registry::with_adapter_mut(MiniportDeviceContext, |adapter| {
+        let vram = registry::with_adapter_mut(MiniportDeviceContext, |adapter| {
             if physical_device != adapter.physical_device() {
                 return Err(Status::InvalidParameter);
             }
@@ -75,6 +75,14 @@ pub(crate) unsafe extern "system" fn DxgkDdiStartDevice(
                 .map_err(|_| Status::InvalidParameter)?
                 .slot();
             adapter.start(kernel, slot)?;
+            // The engine writes the very VRAM bytes the adapter holds.
+            let vram = match adapter.started()?.vram.try_share() {
+                Ok(vram) => vram,
+                Err(e) => {
+                    adapter.stop()?;
+                    return Err(e);
+                }
+            };
             // SAFETY: the DDI's out-parameter for the source count, writable
             // for one `ULONG` (this function's contract); checked non-NULL.
             unsafe { write_out(NumberOfVideoPresentSources, 0) }?;
@@ -82,7 +90,14 @@ pub(crate) unsafe extern "system" fn DxgkDdiStartDevice(
             // for one `ULONG` (this function's contract); checked non-NULL.
             unsafe { write_out(NumberOfChildren, 0) }?;
             crate::trace!("StartDevice {:p}", MiniportDeviceContext);
-            Ok(())
+            Ok(vram)
+        })?;
+        // The software engine and its worker (`ddi::engine_table`), bound to
+        // the adapter's VRAM.
+        let memory = super::engine_table::MemoryBinding::Vram(vram);
+        super::engine_table::attach(MiniportDeviceContext, kernel, memory).or_else(|e| {
+            registry::with_adapter_mut(MiniportDeviceContext, Adapter::stop)?;
+            Err(e)
         })
     }))
 }
@@ -95,6 +110,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiStartDevice(
 /// # Safety
 /// Always safe to call: the handle is looked up, never dereferenced.
 pub(crate) unsafe extern "system" fn DxgkDdiStopDevice(MiniportDeviceContext: PVOID) -> NTSTATUS {
+    super::engine_table::detach(MiniportDeviceContext);
     to_ntstatus(registry::with_adapter_mut(
         MiniportDeviceContext,
         Adapter::stop,
@@ -110,6 +126,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiStopDevice(MiniportDeviceContext: PV
 /// Always safe to call: the handle is looked up, never dereferenced.
 pub(crate) unsafe extern "system" fn DxgkDdiRemoveDevice(MiniportDeviceContext: PVOID) -> NTSTATUS {
     to_ntstatus((|| {
+        super::engine_table::detach(MiniportDeviceContext);
         // The adapter, and everything it owns, is dropped at the end of this statement.
         registry::remove(MiniportDeviceContext)?;
         crate::trace!("RemoveDevice {:p}", MiniportDeviceContext);

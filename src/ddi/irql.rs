@@ -10,10 +10,11 @@
 //! (MicrosoftDocs/windows-driver-docs-ddi, `wdk-ddi-src/content/d3dkmddi/`
 //! and `dispmprt/`) gives an IRQL above PASSIVE_LEVEL, or none; the tests
 //! call each of them while another thread holds the adapter lock for
-//! writing. A DDI added later that may run above PASSIVE_LEVEL
-//! (SubmitCommand, a real interrupt routine, PreemptCommand with an engine)
-//! joins the table. Two live elsewhere: DxgkDdiGetRootPageTableSize and
-//! DxgkDdiSetRootPageTable (`ddi::render`, pages without an IRQL).
+//! writing. The engine's DDIs that may run above PASSIVE_LEVEL
+//! (SubmitCommand(Virtual), PreemptCommand, the DPC routine) live in
+//! `ddi::engine` and are listed here too: they only touch the engine's
+//! lock-free ring and table. Two live elsewhere: DxgkDdiGetRootPageTableSize
+//! and DxgkDdiSetRootPageTable (`ddi::render`, pages without an IRQL).
 
 use dxgk_sys::*;
 
@@ -50,7 +51,7 @@ pub const ABOVE_PASSIVE: &[RaisedDdi] = &[
     RaisedDdi {
         name: "DxgkDdiDpcRoutine",
         max_irql: MaxIrql::Dispatch,
-        answer: "nothing (VOID)",
+        answer: "nothing (VOID); calls DxgkCbNotifyDpc (ddi::engine)",
     },
     RaisedDdi {
         name: "DxgkDdiResetDevice",
@@ -60,7 +61,17 @@ pub const ABOVE_PASSIVE: &[RaisedDdi] = &[
     RaisedDdi {
         name: "DxgkDdiPreemptCommand",
         max_irql: MaxIrql::Dispatch,
-        answer: "STATUS_SUCCESS: any error return bugchecks (0x119)",
+        answer: "STATUS_SUCCESS: any error return bugchecks (0x119); queues into the engine's lock-free ring",
+    },
+    RaisedDdi {
+        name: "DxgkDdiSubmitCommand",
+        max_irql: MaxIrql::Dispatch,
+        answer: "STATUS_SUCCESS: any error return bugchecks (0x119); queues into the engine's lock-free ring",
+    },
+    RaisedDdi {
+        name: "DxgkDdiSubmitCommandVirtual",
+        max_irql: MaxIrql::Dispatch,
+        answer: "STATUS_SUCCESS: any error return bugchecks (0x119); queues into the engine's lock-free ring",
     },
     RaisedDdi {
         name: "DxgkDdiCollectDbgInfo",
@@ -112,34 +123,12 @@ pub(crate) unsafe extern "system" fn DxgkDdiInterruptRoutine(
     0
 }
 
-/// `DxgkDdiDpcRoutine`: no interrupt, so no deferred work.
-///
-/// # Safety
-/// Always safe to call: no argument is read.
-pub(crate) unsafe extern "system" fn DxgkDdiDpcRoutine(MiniportDeviceContext: PVOID) {
-    let _ = MiniportDeviceContext;
-}
-
 /// `DxgkDdiResetDevice`: nothing to bring back to a VGA state.
 ///
 /// # Safety
 /// Always safe to call: no argument is read.
 pub(crate) unsafe extern "system" fn DxgkDdiResetDevice(MiniportDeviceContext: PVOID) {
     let _ = MiniportDeviceContext;
-}
-
-/// `DxgkDdiPreemptCommand`: the adapter has no engine, so no command of it
-/// can be running; there is nothing to preempt, and the request is complete
-/// (`STATUS_SUCCESS`: any error would bugcheck 0x119).
-///
-/// # Safety
-/// Always safe to call: no argument is read.
-pub(crate) unsafe extern "system" fn DxgkDdiPreemptCommand(
-    hAdapter: HANDLE,
-    pPreemptCommand: PVOID,
-) -> NTSTATUS {
-    let _ = (hAdapter, pPreemptCommand);
-    STATUS_SUCCESS
 }
 
 /// `DxgkDdiCollectDbgInfo`: nothing to add to the report

@@ -30,6 +30,8 @@ pub(crate) mod arg;
 pub(crate) mod basis;
 mod buffer;
 pub(crate) mod device;
+pub mod engine;
+pub(crate) mod engine_table;
 pub mod entry;
 mod gpup;
 pub mod irql;
@@ -100,7 +102,7 @@ pub fn initialization_data() -> DRIVER_INITIALIZATION_DATA {
     // Required of a render-less adapter (Microsoft's MCDM minimum list); see
     // `ddi::unsupported` for what each answers on this software adapter.
     d.DxgkDdiInterruptRoutine = Some(i::DxgkDdiInterruptRoutine);
-    d.DxgkDdiDpcRoutine = Some(i::DxgkDdiDpcRoutine);
+    d.DxgkDdiDpcRoutine = Some(engine::DxgkDdiDpcRoutine);
     d.DxgkDdiQueryChildRelations = Some(u::DxgkDdiQueryChildRelations);
     d.DxgkDdiQueryChildStatus = Some(u::DxgkDdiQueryChildStatus);
     d.DxgkDdiQueryDeviceDescriptor = Some(u::DxgkDdiQueryDeviceDescriptor);
@@ -108,19 +110,21 @@ pub fn initialization_data() -> DRIVER_INITIALIZATION_DATA {
     d.DxgkDdiResetDevice = Some(i::DxgkDdiResetDevice);
     d.DxgkDdiCreateDevice = Some(r::DxgkDdiCreateDevice);
     d.DxgkDdiDescribeAllocation = Some(ro::DxgkDdiDescribeAllocation);
-    d.DxgkDdiPreemptCommand = Some(i::DxgkDdiPreemptCommand);
-    d.DxgkDdiBuildPagingBuffer = Some(u::DxgkDdiBuildPagingBuffer);
-    d.DxgkDdiResetFromTimeout = Some(u::DxgkDdiResetFromTimeout);
-    d.DxgkDdiRestartFromTimeout = Some(u::DxgkDdiRestartFromTimeout);
+    d.DxgkDdiPreemptCommand = Some(engine::DxgkDdiPreemptCommand);
+    d.DxgkDdiBuildPagingBuffer = Some(engine::DxgkDdiBuildPagingBuffer);
+    d.DxgkDdiSubmitCommand = Some(engine::DxgkDdiSubmitCommand);
+    d.DxgkDdiSubmitCommandVirtual = Some(engine::DxgkDdiSubmitCommandVirtual);
+    d.DxgkDdiResetFromTimeout = Some(engine::DxgkDdiResetFromTimeout);
+    d.DxgkDdiRestartFromTimeout = Some(engine::DxgkDdiRestartFromTimeout);
     d.DxgkDdiCollectDbgInfo = Some(i::DxgkDdiCollectDbgInfo);
     d.DxgkDdiDestroyDevice = Some(r::DxgkDdiDestroyDevice);
     d.DxgkDdiOpenAllocation = Some(ro::DxgkDdiOpenAllocation);
     d.DxgkDdiCloseAllocation = Some(ro::DxgkDdiCloseAllocation);
     d.DxgkDdiCreateContext = Some(r::DxgkDdiCreateContext);
     d.DxgkDdiDestroyContext = Some(r::DxgkDdiDestroyContext);
-    d.DxgkDdiQueryDependentEngineGroup = Some(u::DxgkDdiQueryDependentEngineGroup);
-    d.DxgkDdiQueryEngineStatus = Some(u::DxgkDdiQueryEngineStatus);
-    d.DxgkDdiResetEngine = Some(u::DxgkDdiResetEngine);
+    d.DxgkDdiQueryDependentEngineGroup = Some(engine::DxgkDdiQueryDependentEngineGroup);
+    d.DxgkDdiQueryEngineStatus = Some(engine::DxgkDdiQueryEngineStatus);
+    d.DxgkDdiResetEngine = Some(engine::DxgkDdiResetEngine);
     d.DxgkDdiGetNodeMetadata = Some(r::DxgkDdiGetNodeMetadata);
     d.DxgkDdiCreateProcess = Some(r::DxgkDdiCreateProcess);
     d.DxgkDdiDestroyProcess = Some(r::DxgkDdiDestroyProcess);

@@ -120,3 +120,69 @@ impl KernelInterface {
         true
     }
 }
+
+impl KernelInterface {
+    /// `DxgkCbSynchronizeExecution(routine, context)`: runs `routine` as
+    /// Dxgkrnl runs an interrupt-synchronised routine (spec 5.3). Returns
+    /// whether the callback exists and succeeded.
+    ///
+    /// # Safety
+    /// `routine` may be called with `context` at device IRQL before this
+    /// returns: both must be valid for that (the engine's completion path).
+    // Not inlined: the image's stack check allow-lists the callback call
+    // by this function's name (xtask `stack::ALLOWED`).
+    #[inline(never)]
+    pub(crate) unsafe fn synchronize_execution(
+        &self,
+        routine: unsafe extern "system" fn(PVOID) -> BOOLEAN,
+        context: PVOID,
+    ) -> bool {
+        let Some(callback) = self.0.DxgkCbSynchronizeExecution else {
+            return false;
+        };
+        let mut ret: BOOLEAN = 0;
+        // SAFETY: the callback comes from Dxgkrnl, valid while started (type
+        // invariant); routine and context are valid (caller's contract).
+        let status =
+            unsafe { callback(self.0.DeviceHandle, Some(routine), context, 0, &raw mut ret) };
+        status.is_success()
+    }
+
+    /// `DxgkCbNotifyInterrupt` (inside the synchronised routine). Returns
+    /// whether the callback exists.
+    // Not inlined: the image's stack check allow-lists the callback call
+    // by this function's name (xtask `stack::ALLOWED`).
+    #[inline(never)]
+    pub(crate) fn notify_interrupt(&self, data: &DXGKARGCB_NOTIFY_INTERRUPT_DATA) -> bool {
+        let Some(callback) = self.0.DxgkCbNotifyInterrupt else {
+            return false;
+        };
+        // SAFETY: Dxgkrnl's callback (type invariant); `data` is a live
+        // record it only reads during the call.
+        unsafe { callback(self.0.DeviceHandle, core::ptr::from_ref(data)) };
+        true
+    }
+
+    /// `DxgkCbQueueDpc`: whether the DPC was queued.
+    // Not inlined: the image's stack check allow-lists the callback call
+    // by this function's name (xtask `stack::ALLOWED`).
+    #[inline(never)]
+    pub(crate) fn queue_dpc(&self) -> bool {
+        let Some(callback) = self.0.DxgkCbQueueDpc else {
+            return false;
+        };
+        // SAFETY: Dxgkrnl's callback (type invariant).
+        unsafe { callback(self.0.DeviceHandle) != 0 }
+    }
+
+    /// `DxgkCbNotifyDpc` (the DPC routine).
+    // Not inlined: the image's stack check allow-lists the callback call
+    // by this function's name (xtask `stack::ALLOWED`).
+    #[inline(never)]
+    pub(crate) fn notify_dpc(&self) {
+        if let Some(callback) = self.0.DxgkCbNotifyDpc {
+            // SAFETY: Dxgkrnl's callback (type invariant).
+            unsafe { callback(self.0.DeviceHandle) };
+        }
+    }
+}

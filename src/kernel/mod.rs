@@ -31,7 +31,11 @@ pub(crate) mod lazy;
 mod resource;
 
 #[cfg(not(loom))]
+pub(crate) mod dma;
+#[cfg(not(loom))]
 mod interface;
+#[cfg(not(loom))]
+pub(crate) mod worker;
 #[cfg(not(loom))]
 pub(crate) use interface::KernelInterface;
 

@@ -480,12 +480,26 @@ impl Backings {
         Ok(Self { segments: out })
     }
 
+    /// Another reference to the same backings (the software engine's, taken
+    /// at StartDevice): no byte is copied, each segment's reference count
+    /// grows by one.
+    ///
+    /// # Errors
+    /// `NoMemory` when the list cannot be allocated or a count would overflow.
+    pub(crate) fn try_share(&self) -> Result<Self> {
+        let mut out = fallible::try_vec(self.segments.len())?;
+        for (id, backing) in &self.segments {
+            let shared = backing.try_clone().ok_or(Status::NoMemory)?;
+            fallible::push(&mut out, (*id, shared))?;
+        }
+        Ok(Self { segments: out })
+    }
+
     /// The bytes of segment `id`, for a driver-side writer (the software
     /// engine): `started.vram.segment(id)?.write_bytes(offset, bytes)?`.
     ///
     /// # Errors
     /// `InvalidParameter` when `id` is not a configured VRAM segment.
-    #[allow(dead_code)] // The software engine's entry; until it lands, tests only.
     pub(crate) fn segment(&self, id: SegmentId) -> Result<&Backing> {
         self.get(id)
             .map(|shared| &**shared)

@@ -432,6 +432,19 @@ fn stub() -> PVOID {
     never_called as *const () as PVOID
 }
 
+/// Fills the typed SubmitCommand slot (only checked for presence).
+unsafe extern "system" fn never_submitted(_: HANDLE, _: *const DXGKARG_SUBMITCOMMAND) -> NTSTATUS {
+    STATUS_NOT_SUPPORTED
+}
+
+/// Fills the typed SubmitCommandVirtual slot (only checked for presence).
+unsafe extern "system" fn never_submitted_virtual(
+    _: HANDLE,
+    _: *const DXGKARG_SUBMITCOMMANDVIRTUAL,
+) -> NTSTATUS {
+    STATUS_NOT_SUPPORTED
+}
+
 /// The answer-sheet table, with the current [`Break`]'s table change.
 pub fn patch(t: &mut DRIVER_INITIALIZATION_DATA) {
     t.DxgkDdiQueryAdapterInfo = Some(answer_sheet_qai);
@@ -460,7 +473,7 @@ pub fn patch(t: &mut DRIVER_INITIALIZATION_DATA) {
     t.DxgkDdiDestroyContext = Some(destroy_context);
     // CreateProcess, DestroyProcess, Get/SetRootPageTable(Size): the real
     // driver's (the sequence only checks that they are present).
-    t.DxgkDdiSubmitCommandVirtual = stub();
+    t.DxgkDdiSubmitCommandVirtual = Some(never_submitted_virtual);
     let render_only = [
         Break::RenderOnlyPartialSet,
         Break::VirtualGpuOnlyNoUmd,
@@ -468,7 +481,7 @@ pub fn patch(t: &mut DRIVER_INITIALIZATION_DATA) {
     ];
     if render_only.contains(&broken()) && broken() != Break::RenderOnlyPartialSet {
         t.DxgkDdiPresent = stub();
-        t.DxgkDdiSubmitCommand = stub();
+        t.DxgkDdiSubmitCommand = Some(never_submitted);
         t.DxgkDdiControlInterrupt = stub();
         t.DxgkDdiRenderKm = stub();
     }
@@ -476,7 +489,7 @@ pub fn patch(t: &mut DRIVER_INITIALIZATION_DATA) {
         Break::NoQueryAdapterInfo => t.DxgkDdiQueryAdapterInfo = None,
         Break::NoSetVirtualMachineData => t.DxgkDdiSetVirtualMachineData = None,
         Break::NoQueryDirtyBitData => t.DxgkDdiQueryDirtyBitData = None,
-        Break::NoSubmitCommandVirtual => t.DxgkDdiSubmitCommandVirtual = core::ptr::null_mut(),
+        Break::NoSubmitCommandVirtual => t.DxgkDdiSubmitCommandVirtual = None,
         Break::NoCalibrateGpuClock => t.DxgkDdiCalibrateGpuClock = None,
         Break::DpcMissing => t.DxgkDdiDpcRoutine = None,
         Break::NoRenderNoDisplay => {
@@ -494,6 +507,8 @@ pub fn patch(t: &mut DRIVER_INITIALIZATION_DATA) {
             t.DxgkDdiDestroyDevice = None;
             t.DxgkDdiOpenAllocation = None;
             t.DxgkDdiCloseAllocation = None;
+            // The software engine fills it (wt/engine).
+            t.DxgkDdiSubmitCommand = None;
         }
         _ => {}
     }

@@ -31,7 +31,9 @@ pub const MINIPORT: ImagePolicy = ImagePolicy {
     entry_symbol: "DriverEntry",
     import_dll: "ntoskrnl.exe",
     // DriverEntry's hand-off to Dxgkrnl, the pool-routine lookup, the trace,
-    // and the lock (`kernel::resource`: an ERESOURCE in a critical region).
+    // the lock (`kernel::resource`: an ERESOURCE in a critical region), and
+    // the software engine's worker thread and MDL mapping
+    // (`kernel::worker`, `kernel::dma`).
     required_imports: &[
         "DbgPrintEx",
         "ExAcquireResourceExclusiveLite",
@@ -45,11 +47,16 @@ pub const MINIPORT: ImagePolicy = ImagePolicy {
         "KeEnterCriticalRegion",
         "KeInitializeEvent",
         "KeLeaveCriticalRegion",
+        "KeSetEvent",
         "KeWaitForSingleObject",
         "MmGetSystemRoutineAddress",
+        "MmMapLockedPagesSpecifyCache",
         "ObfDereferenceObject",
+        "PsCreateSystemThread",
+        "ZwClose",
         "ZwLoadDriver",
         "ZwUnloadDriver",
+        "ZwWaitForSingleObject",
     ],
     // Linked only if used: the pool allocator (once the driver allocates),
     // the panic handler (if any panic path survives optimisation), and the

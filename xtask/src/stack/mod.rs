@@ -110,6 +110,30 @@ pub const ALLOWED: &[Allowed] = &[
         reason: "an ntoskrnl routine of the import table whose address was loaded into a register before the call (e.g. ExFreePoolWithTag in a loop)",
     },
     Allowed {
+        function: "gpup_miniport::kernel::interface::KernelInterface::synchronize_execution",
+        origin: "",
+        reaches: Reaches::Kernel,
+        reason: "DxgkCbSynchronizeExecution from the DXGKRNL_INTERFACE (the engine's completion path)",
+    },
+    Allowed {
+        function: "gpup_miniport::kernel::interface::KernelInterface::notify_interrupt",
+        origin: "",
+        reaches: Reaches::Kernel,
+        reason: "DxgkCbNotifyInterrupt from the DXGKRNL_INTERFACE (inside the synchronised routine)",
+    },
+    Allowed {
+        function: "gpup_miniport::kernel::interface::KernelInterface::queue_dpc",
+        origin: "",
+        reaches: Reaches::Kernel,
+        reason: "DxgkCbQueueDpc from the DXGKRNL_INTERFACE (inside the synchronised routine)",
+    },
+    Allowed {
+        function: "gpup_miniport::kernel::interface::KernelInterface::notify_dpc",
+        origin: "",
+        reaches: Reaches::Kernel,
+        reason: "DxgkCbNotifyDpc from the DXGKRNL_INTERFACE (the DPC routine)",
+    },
+    Allowed {
         function: "core::fmt::write",
         origin: "pointer at [",
         reaches: Reaches::Formatters,

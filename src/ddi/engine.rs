@@ -1,0 +1,396 @@
+//! The software engine's DDIs (spec 5.2-5.4; `docs/engine.md`): thin
+//! trampolines over `crate::engine` and its table (`ddi::engine_table`).
+//!
+//! | DDI | IRQL (reference page) | what it does |
+//! |---|---|---|
+//! | BuildPagingBuffer | PASSIVE | records the operation's commands into the DMA buffer |
+//! | SubmitCommand(Virtual) | up to DISPATCH | queues into the lock-free ring, wakes the worker, returns success |
+//! | PreemptCommand | up to DISPATCH | queues a preemption, returns success |
+//! | InterruptRoutine | DIRQL | FALSE: no hardware interrupt (completions come through SynchronizeExecution) |
+//! | DpcRoutine | DISPATCH | `DxgkCbNotifyDpc` |
+//! | QueryEngineStatus, ResetEngine, QueryDependentEngineGroup, Reset/RestartFromTimeout | PASSIVE | against the engine's state |
+
+use dxgk_sys::*;
+
+use super::engine_table::{self as table, with_engine};
+use super::{read_in, write_out};
+use crate::engine::{Broken, COMMAND_SIZE, Command, DmaAddress, Location, PagingOp};
+use crate::foundation::status::{Result, Status, to_ntstatus};
+
+/// `STATUS_GRAPHICS_INSUFFICIENT_DMA_BUFFER` (ntstatus.h; the ABI tables
+/// do not list it): more DMA buffer is needed for the operation.
+pub(crate) const STATUS_GRAPHICS_INSUFFICIENT_DMA_BUFFER: NTSTATUS =
+    NTSTATUS::from_u32(0xC01E_0001);
+
+/// The engine's paging operation for a `DXGKARG_BUILDPAGINGBUFFER`.
+fn paging_op(a: &DXGKARG_BUILDPAGINGBUFFER) -> Result<PagingOp> {
+    let loc = |segment: u32, address: u64, offset: u64, mdl_page: u32| -> Result<Location> {
+        Ok(if segment == 0 {
+            let page = u64::from(mdl_page)
+                .checked_mul(crate::engine::command::MDL_PAGE)
+                .ok_or(Status::InvalidParameter)?;
+            Location::Mdl {
+                mdl: address,
+                offset: page,
+            }
+        } else {
+            Location::Segment {
+                id: segment,
+                offset: address
+                    .checked_add(offset)
+                    .ok_or(Status::InvalidParameter)?,
+            }
+        })
+    };
+    let op = a.Operation;
+    let recorded = |args: [u64; 3]| {
+        Ok(PagingOp::Single(Command::Recorded {
+            operation: u32::try_from(op.0).unwrap_or(u32::MAX),
+            args,
+        }))
+    };
+    match op {
+        DXGK_OPERATION_TRANSFER => {
+            let t: BpbTransfer = a.view();
+            let at = u64::from(t.TransferOffset);
+            Ok(PagingOp::Transfer {
+                src: loc(t.SourceSegmentId, t.SourceAddress, at, t.MdlOffset)?,
+                dst: loc(
+                    t.DestinationSegmentId,
+                    t.DestinationAddress,
+                    at,
+                    t.MdlOffset,
+                )?,
+                size: t.TransferSize,
+            })
+        }
+        DXGK_OPERATION_FILL => {
+            let f: BpbFill = a.view();
+            Ok(PagingOp::Fill {
+                dst: loc(f.DestinationSegmentId, f.DestinationAddress, 0, 0)?,
+                size: f.FillSize,
+                pattern: f.FillPattern,
+            })
+        }
+        DXGK_OPERATION_DISCARD_CONTENT => {
+            let d: BpbDiscard = a.view();
+            Ok(PagingOp::Single(Command::Discard {
+                segment: d.SegmentId,
+                offset: d.SegmentAddress,
+            }))
+        }
+        DXGK_OPERATION_MAP_APERTURE_SEGMENT | DXGK_OPERATION_UNMAP_APERTURE_SEGMENT => {
+            let m: BpbAperture = a.view();
+            recorded([m.OffsetInPages, m.NumberOfPages, m.pMdl])
+        }
+        DXGK_OPERATION_VIRTUAL_TRANSFER | DXGK_OPERATION_VIRTUAL_FILL => {
+            let v: BpbVirtual = a.view();
+            recorded([
+                v.DestinationVirtualAddress,
+                v.SizeInBytes,
+                v.SourceOrPattern,
+            ])
+        }
+        DXGK_OPERATION_UPDATE_PAGE_TABLE | DXGK_OPERATION_FLUSH_TLB => {
+            recorded([a.Transfer[0], a.Transfer[1], a.Transfer[2]])
+        }
+        DXGK_OPERATION_SIGNAL_MONITORED_FENCE => {
+            let s: BpbSignalFence = a.view();
+            Ok(PagingOp::Single(Command::SignalFence {
+                va: s.MonitoredFenceGpuVa,
+                value: s.MonitoredFenceValue,
+            }))
+        }
+        _ => Ok(PagingOp::Nothing),
+    }
+}
+
+/// `DxgkDdiBuildPagingBuffer` (PASSIVE_LEVEL): records the operation's
+/// commands from `MultipassOffset` on, advancing `pDmaBuffer` and shrinking
+/// `DmaSize`; nothing runs now (the engine runs the buffer once submitted).
+/// Returns `STATUS_SUCCESS`, or `STATUS_GRAPHICS_INSUFFICIENT_DMA_BUFFER`
+/// with `MultipassOffset` = the commands recorded so far when the buffer is
+/// full (VidMm submits it and calls again). A NULL block, a NULL DMA buffer
+/// or an adapter without an engine get `STATUS_INVALID_PARAMETER`: inputs
+/// Dxgkrnl never passes (`docs/engine.md`, "Statuses").
+///
+/// # Safety
+/// `pArgs` is NULL or a `DXGKARG_BUILDPAGINGBUFFER` whose `pDmaBuffer` is
+/// writable for `DmaSize` bytes (Dxgkrnl's contract).
+pub(crate) unsafe extern "system" fn DxgkDdiBuildPagingBuffer(
+    hAdapter: HANDLE,
+    pArgs: *mut DXGKARG_BUILDPAGINGBUFFER,
+) -> NTSTATUS {
+    let run = || -> Result<bool> {
+        // SAFETY: NULL or a readable block (this function's contract).
+        let mut a = unsafe { read_in(pArgs.cast_const()) }?;
+        // Where this buffer lies, for the worker (GpuMmu: the buffer is
+        // submitted by GPU VA; `engine::dma_dir`).
+        let start = a.pDmaBuffer.addr().checked_sub(
+            usize::try_from(a.DmaBufferWriteOffset).map_err(|_| Status::InvalidParameter)?,
+        );
+        let len = u64::from(a.DmaBufferWriteOffset).saturating_add(u64::from(a.DmaSize));
+        with_engine(hAdapter, |job| {
+            if let Some(start) = start.and_then(|s| u64::try_from(s).ok()) {
+                job.record_dma(a.DmaBufferGpuVirtualAddress, start, len);
+            }
+        })
+        .ok_or(Status::InvalidParameter)?;
+        let op = paging_op(&a)?;
+        let size = u32::try_from(COMMAND_SIZE).map_err(|_| Status::InvalidParameter)?;
+        let mut index = u64::from(a.MultipassOffset);
+        let mut done = true;
+        while let Some(command) = op.command(index)? {
+            if a.DmaSize < size {
+                done = false;
+                break;
+            }
+            if a.pDmaBuffer.is_null() {
+                return Err(Status::InvalidParameter);
+            }
+            // SAFETY: `pDmaBuffer` is writable for `DmaSize >= size` bytes
+            // (this function's contract).
+            unsafe { super::copy_out(&command.encode(), a.pDmaBuffer) }?;
+            a.pDmaBuffer = a.pDmaBuffer.wrapping_byte_add(COMMAND_SIZE);
+            a.DmaSize = a.DmaSize.saturating_sub(size);
+            index = index.saturating_add(1);
+        }
+        a.MultipassOffset = if done {
+            0
+        } else {
+            u32::try_from(index).map_err(|_| Status::InvalidParameter)?
+        };
+        // SAFETY: the same block, writable (this function's contract).
+        unsafe { write_out(pArgs, a) }?;
+        Ok(done)
+    };
+    match run() {
+        Ok(true) => STATUS_SUCCESS,
+        Ok(false) => STATUS_GRAPHICS_INSUFFICIENT_DMA_BUFFER,
+        Err(e) => e.ntstatus(),
+    }
+}
+
+/// Queues one submission; returns at once (up to DISPATCH_LEVEL).
+fn submit(
+    hAdapter: HANDLE,
+    fence: u32,
+    node: u32,
+    engine: u32,
+    at: DmaAddress,
+    start: u32,
+    end: u32,
+) {
+    let _ = with_engine(hAdapter, |job| {
+        let wake = job.engine.submit(fence, node, engine, at, start, end);
+        if job.engine.broken() == Broken::CompletesInSubmit {
+            // The deliberately broken engine (tests): runs the buffer here.
+            job.run_now();
+        } else if wake {
+            job.wake();
+        }
+    });
+}
+
+/// `DxgkDdiSubmitCommand` (up to DISPATCH_LEVEL): queues the buffer into
+/// the lock-free ring and wakes the worker; always `STATUS_SUCCESS` (a
+/// failure bugchecks 0x119). No allocation, no lock, no wait.
+///
+/// # Safety
+/// `pArgs` is NULL or a readable `DXGKARG_SUBMITCOMMAND` (Dxgkrnl's contract).
+pub(crate) unsafe extern "system" fn DxgkDdiSubmitCommand(
+    hAdapter: HANDLE,
+    pArgs: *const DXGKARG_SUBMITCOMMAND,
+) -> NTSTATUS {
+    // SAFETY: NULL or readable (this function's contract).
+    if let Ok(a) = unsafe { read_in(pArgs) } {
+        let at = DmaAddress::Physical {
+            segment: a.DmaBufferSegmentId,
+            address: a.DmaBufferPhysicalAddress.QuadPart.cast_unsigned(),
+        };
+        submit(
+            hAdapter,
+            a.SubmissionFenceId,
+            a.NodeOrdinal,
+            a.EngineOrdinal,
+            at,
+            a.DmaBufferSubmissionStartOffset,
+            a.DmaBufferSubmissionEndOffset,
+        );
+    }
+    STATUS_SUCCESS
+}
+
+/// `DxgkDdiSubmitCommandVirtual` (up to DISPATCH_LEVEL): as SubmitCommand,
+/// the buffer named by its GPU virtual address, `[0, DmaBufferSize)`.
+///
+/// # Safety
+/// `pArgs` is NULL or a readable `DXGKARG_SUBMITCOMMANDVIRTUAL`.
+pub(crate) unsafe extern "system" fn DxgkDdiSubmitCommandVirtual(
+    hAdapter: HANDLE,
+    pArgs: *const DXGKARG_SUBMITCOMMANDVIRTUAL,
+) -> NTSTATUS {
+    // SAFETY: NULL or readable (this function's contract).
+    if let Ok(a) = unsafe { read_in(pArgs) } {
+        let at = DmaAddress::Virtual(a.DmaBufferVirtualAddress);
+        submit(
+            hAdapter,
+            a.SubmissionFenceId,
+            a.NodeOrdinal,
+            a.EngineOrdinal,
+            at,
+            0,
+            a.DmaBufferSize,
+        );
+    }
+    STATUS_SUCCESS
+}
+
+/// `DxgkDdiPreemptCommand` (up to DISPATCH_LEVEL): queues the preemption;
+/// never fails. Buffers queued before it are reported preempted with the
+/// last fence completed; the one running completes first.
+///
+/// # Safety
+/// `pArgs` is NULL or a readable `DXGKARG_PREEMPTCOMMAND`.
+pub(crate) unsafe extern "system" fn DxgkDdiPreemptCommand(
+    hAdapter: HANDLE,
+    pArgs: *const DXGKARG_PREEMPTCOMMAND,
+) -> NTSTATUS {
+    // SAFETY: NULL or readable (this function's contract).
+    if let Ok(p) = unsafe { read_in(pArgs) } {
+        let _ = with_engine(hAdapter, |a| {
+            if a.engine
+                .preempt(p.PreemptionFenceId, p.NodeOrdinal, p.EngineOrdinal)
+            {
+                a.wake();
+            }
+        });
+    }
+    STATUS_SUCCESS
+}
+
+/// `DxgkDdiDpcRoutine` (DISPATCH_LEVEL): `DxgkCbNotifyDpc`, after the
+/// engine's synchronised routine queued the DPC. Lock- and allocation-free.
+///
+/// # Safety
+/// Always safe: the context is looked up, never dereferenced.
+pub(crate) unsafe extern "system" fn DxgkDdiDpcRoutine(MiniportDeviceContext: PVOID) {
+    let _ = with_engine(MiniportDeviceContext, |a| a.kernel.notify_dpc());
+}
+
+/// Runs `f` on the engine, for the PASSIVE_LEVEL engine DDIs.
+fn on_engine<R>(h: HANDLE, node: u32, f: impl FnOnce(&table::Job) -> R) -> Result<R> {
+    if node != 0 {
+        return Err(Status::InvalidParameter);
+    }
+    with_engine(h, f).ok_or(Status::InvalidParameter)
+}
+
+/// `DxgkDdiQueryEngineStatus`: `Responsive` unless the engine faulted.
+///
+/// # Safety
+/// `pArgs` is NULL or a readable, writable `DXGKARG_QUERYENGINESTATUS`.
+pub(crate) unsafe extern "system" fn DxgkDdiQueryEngineStatus(
+    hAdapter: HANDLE,
+    pArgs: *mut DXGKARG_QUERYENGINESTATUS,
+) -> NTSTATUS {
+    to_ntstatus((|| {
+        // SAFETY: NULL or readable (this function's contract).
+        let mut q = unsafe { read_in(pArgs.cast_const()) }?;
+        let responsive = on_engine(hAdapter, q.NodeOrdinal, |a| a.engine.responsive())?;
+        q.EngineStatus = DXGK_ENGINESTATUS::with_responsive(responsive);
+        // SAFETY: the same block, writable (this function's contract).
+        unsafe { write_out(pArgs, q) }
+    })())
+}
+
+/// `DxgkDdiResetEngine`: drops the queued buffers, clears the fault, and
+/// reports the last fence aborted.
+///
+/// # Safety
+/// `pArgs` is NULL or a readable, writable `DXGKARG_RESETENGINE`.
+pub(crate) unsafe extern "system" fn DxgkDdiResetEngine(
+    hAdapter: HANDLE,
+    pArgs: *mut DXGKARG_RESETENGINE,
+) -> NTSTATUS {
+    to_ntstatus((|| {
+        // SAFETY: NULL or readable (this function's contract).
+        let mut r = unsafe { read_in(pArgs.cast_const()) }?;
+        r.LastAbortedFenceId = on_engine(hAdapter, r.NodeOrdinal, |a| a.engine.reset())?;
+        // SAFETY: the same block, writable (this function's contract).
+        unsafe { write_out(pArgs, r) }
+    })())
+}
+
+/// `DxgkDdiQueryDependentEngineGroup`: the one node depends on nothing
+/// else (mask: itself only).
+///
+/// # Safety
+/// `pArgs` is NULL or a readable, writable `DXGKARG_QUERYDEPENDENTENGINEGROUP`.
+pub(crate) unsafe extern "system" fn DxgkDdiQueryDependentEngineGroup(
+    hAdapter: HANDLE,
+    pArgs: *mut DXGKARG_QUERYDEPENDENTENGINEGROUP,
+) -> NTSTATUS {
+    to_ntstatus((|| {
+        // SAFETY: NULL or readable (this function's contract).
+        let mut q = unsafe { read_in(pArgs.cast_const()) }?;
+        on_engine(hAdapter, q.NodeOrdinal, |_| ())?;
+        q.DependentNodeOrdinalMask = 1;
+        // SAFETY: the same block, writable (this function's contract).
+        unsafe { write_out(pArgs, q) }
+    })())
+}
+
+/// `DxgkDdiResetFromTimeout`: resets the engine (queued buffers dropped,
+/// fault cleared). An adapter without an engine has nothing to reset.
+///
+/// # Safety
+/// Always safe: the handle is looked up, never dereferenced.
+pub(crate) unsafe extern "system" fn DxgkDdiResetFromTimeout(hAdapter: HANDLE) -> NTSTATUS {
+    let _ = with_engine(hAdapter, |a| a.engine.reset());
+    STATUS_SUCCESS
+}
+
+/// `DxgkDdiRestartFromTimeout`: the engine accepts work again (it does
+/// from the reset on; nothing more to do).
+///
+/// # Safety
+/// Always safe: the handle is looked up, never dereferenced.
+pub(crate) unsafe extern "system" fn DxgkDdiRestartFromTimeout(hAdapter: HANDLE) -> NTSTATUS {
+    let _ = with_engine(hAdapter, table::Job::wake);
+    STATUS_SUCCESS
+}
+
+/// What a host test may see and change of an adapter's engine.
+#[cfg(not(target_os = "windows"))]
+pub mod host {
+    use alloc::sync::Arc;
+
+    use dxgk_sys::HANDLE;
+
+    pub use crate::engine::{Broken, EngineMemory, EngineState};
+    pub use crate::foundation::status::Result;
+    use crate::foundation::status::Status;
+
+    /// Binds the engine of `h` to `memory` (instead of the VRAM backing).
+    ///
+    /// # Errors
+    /// `InvalidParameter` for an adapter without an engine.
+    pub fn bind_memory(h: HANDLE, memory: Arc<dyn EngineMemory>) -> Result<()> {
+        super::table::bind_memory(h, super::table::MemoryBinding::Test(memory))
+    }
+
+    /// Makes the engine of `h` a deliberately broken one.
+    ///
+    /// # Errors
+    /// `InvalidParameter` for an adapter without an engine.
+    pub fn set_broken(h: HANDLE, mode: Broken) -> Result<()> {
+        super::with_engine(h, |a| a.engine.set_broken(mode)).ok_or(Status::InvalidParameter)
+    }
+
+    /// The engine's state.
+    #[must_use]
+    pub fn state(h: HANDLE) -> Option<EngineState> {
+        super::with_engine(h, |a| a.engine.state())
+    }
+}

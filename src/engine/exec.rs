@@ -1,0 +1,85 @@
+//! Executing one command on the CPU.
+
+use super::{Command, EngineHost, EngineMemory, Location};
+use crate::foundation::status::{Result, Status};
+
+/// Bytes of the worker's scratch buffer: a TRANSFER moves through it in
+/// pieces of this size.
+pub const SCRATCH: usize = 64 << 10;
+
+fn read<H: EngineHost>(host: &H, from: Location, out: &mut [u8]) -> Result<()> {
+    match from {
+        Location::Segment { id, offset } => host.memory().read(id, offset, out),
+        Location::Mdl { mdl, offset } => host.read_system(mdl, offset, out),
+    }
+}
+
+fn write<H: EngineHost>(host: &H, to: Location, bytes: &[u8]) -> Result<()> {
+    match to {
+        Location::Segment { id, offset } => {
+            host.memory().write(id, offset, bytes)?;
+            let len = u64::try_from(bytes.len()).map_err(|_| Status::InvalidParameter)?;
+            host.mark_dirty(id, offset, len)
+        }
+        Location::Mdl { mdl, offset } => host.write_system(mdl, offset, bytes),
+    }
+}
+
+fn advance(at: Location, by: usize) -> Result<Location> {
+    let by = u64::try_from(by).map_err(|_| Status::InvalidParameter)?;
+    let add = |o: u64| o.checked_add(by).ok_or(Status::InvalidParameter);
+    Ok(match at {
+        Location::Segment { id, offset } => Location::Segment {
+            id,
+            offset: add(offset)?,
+        },
+        Location::Mdl { mdl, offset } => Location::Mdl {
+            mdl,
+            offset: add(offset)?,
+        },
+    })
+}
+
+/// Executes `command`; `Ok(true)` when it did work, `Ok(false)` when it
+/// was only recorded.
+///
+/// # Errors
+/// What the memory or the platform refuses; the engine then faults.
+pub(super) fn execute<H: EngineHost>(
+    host: &H,
+    command: &Command,
+    scratch: &mut [u8],
+) -> Result<bool> {
+    match *command {
+        Command::Transfer { src, dst, len } => {
+            let mut left = usize::try_from(len).map_err(|_| Status::InvalidParameter)?;
+            let (mut src, mut dst) = (src, dst);
+            while left > 0 {
+                let n = left.min(scratch.len());
+                let piece = scratch.get_mut(..n).ok_or(Status::InvalidParameter)?;
+                if piece.is_empty() {
+                    return Err(Status::InvalidParameter);
+                }
+                read(host, src, piece)?;
+                write(host, dst, piece)?;
+                src = advance(src, n)?;
+                dst = advance(dst, n)?;
+                left = left.saturating_sub(n);
+            }
+            Ok(true)
+        }
+        Command::Fill { dst, len, pattern } => match dst {
+            Location::Segment { id, offset } => {
+                host.memory().fill(id, offset, len, pattern)?;
+                host.mark_dirty(id, offset, len)?;
+                Ok(true)
+            }
+            Location::Mdl { .. } => Err(Status::InvalidParameter),
+        },
+        Command::SignalFence { va, value } => {
+            host.signal_fence(va, value)?;
+            Ok(true)
+        }
+        Command::Discard { .. } | Command::Recorded { .. } => Ok(false),
+    }
+}
