@@ -18,6 +18,10 @@
 
 use dxgk_sys::*;
 
+use crate::adapter::registry;
+use crate::ddi::OutBuffer;
+use crate::foundation::status::{Status, to_ntstatus};
+
 /// The highest IRQL a DDI may be called at, per its reference page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MaxIrql {
@@ -81,7 +85,7 @@ pub const ABOVE_PASSIVE: &[RaisedDdi] = &[
     RaisedDdi {
         name: "DxgkDdiCalibrateGpuClock",
         max_irql: MaxIrql::Dispatch,
-        answer: "an Ntstatus.h error: STATUS_NOT_SUPPORTED (no GPU clock)",
+        answer: "STATUS_SUCCESS: the performance counter as both clocks (STATUS_NOT_SUPPORTED where the kernel has none)",
     },
     RaisedDdi {
         name: "DxgkDdiFormatHistoryBuffer",
@@ -145,19 +149,58 @@ pub(crate) unsafe extern "system" fn DxgkDdiCollectDbgInfo(
     STATUS_SUCCESS
 }
 
-/// `DxgkDdiCalibrateGpuClock`: no GPU clock (`STATUS_NOT_SUPPORTED`).
+/// `DxgkDdiCalibrateGpuClock`: the software engine's clock is the CPU's
+/// performance counter, so `GpuFrequency` is its frequency and
+/// `GpuClockCounter` = `CpuClockCounter` = one reading of it (computed "as
+/// close together as possible": the same instant). Writes the first three
+/// members (`UINT64`s at 0, 8, 16) of `DXGKARG_CALIBRATEGPUCLOCK`
+/// (`DXGK_GPUCLOCKDATA`'s prefix; its `Flags`, an input, is not read: the
+/// engine and its context management have one clock).
+///
+/// May run at DISPATCH_LEVEL: no lock, no allocation, no adapter lookup
+/// (`hAdapter` is only checked to have an adapter handle's shape).
+/// `STATUS_INVALID_PARAMETER` for a node or engine other than 0 or a NULL
+/// block; `STATUS_NOT_SUPPORTED` where the kernel has no performance
+/// counter (Wine's ntoskrnl: `crate::kernel`); nothing written then.
 ///
 /// # Safety
-/// Always safe to call: no argument is read.
+/// `pClockCalibration` is NULL or writable for 24 bytes.
 pub(crate) unsafe extern "system" fn DxgkDdiCalibrateGpuClock(
     hAdapter: HANDLE,
     NodeOrdinal: UINT32,
     EngineOrdinal: UINT32,
     pClockCalibration: PVOID,
 ) -> NTSTATUS {
-    let _ = (hAdapter, NodeOrdinal, EngineOrdinal, pClockCalibration);
-    STATUS_NOT_SUPPORTED
+    to_ntstatus((|| {
+        registry::AdapterHandle::from_raw(hAdapter).map_err(|_| Status::InvalidParameter)?;
+        if NodeOrdinal != 0 || EngineOrdinal != 0 {
+            return Err(Status::InvalidParameter);
+        }
+        // SAFETY: NULL or writable for the record's 24 bytes (this
+        // function's contract); the block is only written.
+        let out = unsafe { OutBuffer::new(pClockCalibration, CLOCK_CALIBRATION_SIZE) }?;
+        let (count, frequency) =
+            crate::kernel::performance_counter().ok_or(Status::NotSupported)?;
+        let mut record = [0u8; CLOCK_CALIBRATION_SIZE];
+        for (i, value) in [frequency, count, count].into_iter().enumerate() {
+            let at = i.saturating_mul(8);
+            if let Some(dst) = record.get_mut(at..at.saturating_add(8)) {
+                dst.copy_from_slice(&value.to_le_bytes());
+            }
+        }
+        let dst = out
+            .into_zeroed_prefix(CLOCK_CALIBRATION_SIZE)
+            .ok_or(Status::BufferTooSmall)?;
+        for (d, b) in dst.iter_mut().zip(record) {
+            *d = b;
+        }
+        Ok(())
+    })())
 }
+
+/// Bytes of `DXGKARG_CALIBRATEGPUCLOCK` the driver writes: `GpuFrequency`,
+/// `GpuClockCounter`, `CpuClockCounter`.
+const CLOCK_CALIBRATION_SIZE: usize = 24;
 
 /// `DxgkDdiFormatHistoryBuffer`: contexts keep no history buffer (the
 /// driver reports no history-buffer support), so there is nothing to format.

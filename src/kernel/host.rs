@@ -55,3 +55,13 @@ pub(crate) fn test_hook(point: crate::kernel::HookPoint) {
         hook(point);
     }
 }
+
+/// The host's performance counter: nanoseconds since the first call, at
+/// 1 GHz (the stand-in for `KeQueryPerformanceCounter`).
+#[allow(clippy::unnecessary_wraps)] // The Windows backends may have none.
+pub(crate) fn performance_counter() -> Option<(u64, u64)> {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
+    let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    Some((nanos, 1_000_000_000))
+}

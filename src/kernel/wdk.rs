@@ -76,3 +76,13 @@ pub(crate) fn trace(args: core::fmt::Arguments<'_>) {
         )
     };
 }
+
+/// `KeQueryPerformanceCounter`: the counter and its frequency.
+pub(crate) fn performance_counter() -> Option<(u64, u64)> {
+    let mut frequency = wdk_sys::LARGE_INTEGER::default();
+    // SAFETY: writes the frequency through a live local; any IRQL.
+    let count = unsafe { wdk_sys::ntddk::KeQueryPerformanceCounter(&raw mut frequency) };
+    // SAFETY: LARGE_INTEGER is a union whose QuadPart covers it whole.
+    let (count, frequency) = unsafe { (count.QuadPart, frequency.QuadPart) };
+    Some((u64::try_from(count).ok()?, u64::try_from(frequency).ok()?))
+}

@@ -8,6 +8,7 @@
 //! hand-off to Dxgkrnl (`crate::kernel::handoff`) over the kernel's routines
 //! ([`dxgkrnl`]).
 
+mod clock;
 mod dxgkrnl;
 mod ntoskrnl;
 mod pool;
@@ -24,6 +25,7 @@ pub(crate) mod os_lock {
 
 use dxgk_sys::{DRIVER_INITIALIZATION_DATA, NTSTATUS, PDRIVER_OBJECT, UNICODE_STRING};
 
+pub(crate) use self::clock::performance_counter;
 use self::ntoskrnl::{DbgPrintEx, KeBugCheckEx};
 use crate::kernel::line_buffer::LineBuffer;
 
@@ -71,6 +73,7 @@ pub(crate) unsafe fn DxgkInitialize(
     DriverInitializationData: *mut DRIVER_INITIALIZATION_DATA,
 ) -> NTSTATUS {
     pool::resolve_pool_routines();
+    clock::resolve_clock();
     // SAFETY: the caller's contract is the hand-off's.
     unsafe {
         crate::kernel::handoff::dxgk_initialize(
