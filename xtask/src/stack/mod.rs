@@ -105,6 +105,12 @@ pub const ALLOWED: &[Allowed] = &[
     },
     Allowed {
         function: "",
+        origin: "pointer in gpup_miniport::kernel::raw::clock::KE_QUERY_PERFORMANCE_COUNTER",
+        reaches: Reaches::Kernel,
+        reason: "KeQueryPerformanceCounter, looked up with MmGetSystemRoutineAddress at load (kernel::raw::clock; CalibrateGpuClock)",
+    },
+    Allowed {
+        function: "",
         origin: "import ntoskrnl.exe!",
         reaches: Reaches::Kernel,
         reason: "an ntoskrnl routine of the import table whose address was loaded into a register before the call (e.g. ExFreePoolWithTag in a loop)",
