@@ -264,6 +264,17 @@ impl Adapter {
         &self.report
     }
 
+    /// The segments the last full start learned from the driver's own
+    /// answers (QUERYSEGMENT4, checked against the PBMM set): (id, bytes);
+    /// `None` after a legacy start, a refused start, or a stop.
+    pub(crate) fn started_segments(&self) -> Option<Vec<(u32, u64)>> {
+        let learned = self
+            .system
+            .as_ref()
+            .filter(|l| l.refusal.is_none() && l.segment_count > 0)?;
+        Some(learned.segments().iter().map(|s| (s.id, s.size)).collect())
+    }
+
     /// Starts the adapter as [`Self::set_start_checks`] chose: the legacy
     /// start ([`Self::start_legacy`]) or the start sequence of
     /// `../shared/spec/adapter-start.md` 2.1-2.5 ([`crate::start`]), each rule
@@ -280,6 +291,7 @@ impl Adapter {
         let (env, mode) = match self.checks {
             StartChecks::Legacy => return self.start_legacy(),
             StartChecks::Full(env) => (env, sequence::Mode::Enforce),
+            StartChecks::FullExcept(env, rule) => (env, sequence::Mode::EnforceExcept(rule)),
             StartChecks::Report(env) => (env, sequence::Mode::Report),
         };
         let mut started = None;

@@ -292,7 +292,7 @@ impl Run<'_> {
             start_status
         };
         let mut learned = self.play_start(context, &mut start_device);
-        let refused = START_MODE == Mode::Enforce && learned.refusal.is_some();
+        let refused = START_MODE != Mode::Report && learned.refusal.is_some();
         let status = start_status;
         let started = !refused
             && self.check(
