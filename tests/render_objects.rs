@@ -172,7 +172,8 @@ fn a_device_refuses_a_dead_process_and_handles_of_one_adapter_are_foreign_to_ano
 #[test]
 fn devices_are_bounded_and_refused_with_no_memory_past_the_bound() {
     let (_d, a) = adapter();
-    let devices: Vec<_> = (0..64)
+    // The start made VidSch's two system devices (spec 2.4): 62 more fit.
+    let devices: Vec<_> = (0..62)
         .map(|_| a.create_device(CreateDeviceFlags::empty(), None).unwrap())
         .collect();
     assert_eq!(

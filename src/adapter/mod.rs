@@ -206,10 +206,12 @@ impl Adapter {
             Some(p) => Some(RwLock::try_new(p)?),
             None => None,
         };
+        // The first VRAM segment (id 2): `segments()` lists the aperture first.
         let vram = *self
             .memory
             .segments()
-            .first()
+            .iter()
+            .find(|s| !crate::memory::is_aperture(s.id))
             .ok_or(Status::InvalidParameter)?;
         let render = RwLock::try_new(Render::new(slot, vram)?)?;
         self.lifecycle = Lifecycle::Started(Started {
