@@ -94,6 +94,9 @@ pub(crate) struct ModelTarget<'a> {
     start: &'a mut dyn FnMut() -> NTSTATUS,
     /// The report so far.
     pub(crate) report: Vec<ReportLine>,
+    /// Every context created, in order, with the `DXGK_CONTEXTINFO` the
+    /// driver filled (the system contexts, then the paging context).
+    pub(crate) contexts: Vec<crate::records::Context>,
 }
 
 impl<'a> ModelTarget<'a> {
@@ -103,6 +106,7 @@ impl<'a> ModelTarget<'a> {
             miniport,
             start,
             report: Vec::new(),
+            contexts: Vec::new(),
         }
     }
 
@@ -165,9 +169,26 @@ impl sequence::Target for ModelTarget<'_> {
         let Some(f) = self.table().DxgkDdiCreateContext else {
             return STATUS_NOT_SUPPORTED.as_u32();
         };
+        if args.len() < size_of::<DXGKARG_CREATECONTEXT>() {
+            return STATUS_INVALID_PARAMETER.as_u32();
+        }
         // SAFETY: a DDI of the loaded driver, with a device it returned and a
         // whole DXGKARG_CREATECONTEXT block that lives across the call.
-        unsafe { f(handle(device), args.as_mut_ptr().cast()) }.as_u32()
+        let status = unsafe { f(handle(device), args.as_mut_ptr().cast()) };
+        if status == STATUS_SUCCESS {
+            // SAFETY: `args` holds a whole DXGKARG_CREATECONTEXT (checked
+            // above); plain data, read unaligned.
+            let done = unsafe {
+                args.as_ptr()
+                    .cast::<DXGKARG_CREATECONTEXT>()
+                    .read_unaligned()
+            };
+            self.contexts.push(crate::records::Context {
+                handle: crate::records::ContextHandle(done.hContext.addr()),
+                info: done.ContextInfo,
+            });
+        }
+        status.as_u32()
     }
 
     fn destroy_context(&mut self, context: u64) -> u32 {
