@@ -75,15 +75,18 @@ pub enum Break {
     DpcMissing,
 }
 
+/// A CreateContext: (index of the device in [`DEVICES`], NodeOrdinal,
+/// EngineAffinity, Flags, the DmaBufferSegmentSet the driver answered).
+pub type SeenContext = (usize, u32, u32, u32, u32);
+
 thread_local! {
     pub static BROKEN: Cell<Break> = const { Cell::new(Break::None) };
     /// Devices and contexts alive (created and not destroyed).
     pub static LIVE: RefCell<(u32, u32)> = const { RefCell::new((0, 0)) };
     /// Every device created, in order.
     pub static DEVICES: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
-    /// Every CreateContext: (index of the device in [`DEVICES`], NodeOrdinal,
-    /// EngineAffinity, Flags, the DmaBufferSegmentSet the driver answered).
-    pub static CONTEXTS: RefCell<Vec<(usize, u32, u32, u32, u32)>> = const { RefCell::new(Vec::new()) };
+    /// Every CreateContext (see [`SeenContext`]).
+    pub static CONTEXTS: RefCell<Vec<SeenContext>> = const { RefCell::new(Vec::new()) };
 }
 
 pub fn broken() -> Break {
