@@ -15,6 +15,9 @@
 //!   loader can play the GPU that writes VRAM.
 //! - [`gpup_host_interface_references`]: the reference counts of the
 //!   interfaces `DxgkDdiQueryInterface` handed out (diagnostics).
+//! - [`vram`] ([`VramRef`]), [`gpup_host_vram_write`], [`gpup_host_vram_read`]:
+//!   the driver's VRAM backing of a started adapter's segment, which the
+//!   loader's GPU writers, migration copier and proof read and write.
 //! - [`gpup_host_vgpu_state`]: what only the host may see of a vGPU (the
 //!   reserve's segment offset, the VM-bus handle, the MSI-X entries with
 //!   their host interrupt addresses), which the escape no longer reports to
@@ -336,3 +339,232 @@ const _: () = assert!(
     crate::vgpu::MSIX_TABLE_SIZE == 4,
     "the host view has 4 entries"
 );
+
+/// The bytes of one VRAM segment of an adapter: the driver's own backing
+/// (`src/memory/backing.rs`), the very memory the software engine writes,
+/// for the host's stand-ins of the GPU and of Dxgkrnl (the model's GPU
+/// writers, its migration copier and its byte-identical proof).
+///
+/// A `VramRef` keeps the backing alive on its own: it stays valid (and its
+/// bytes stay readable) after the adapter is stopped or removed; the memory
+/// is freed when the adapter has stopped and the last `VramRef` is dropped.
+/// It is a host-side handle only: nothing of it (no address, no handle) ever
+/// goes back to the driver through a DDI or an escape.
+///
+/// Offsets are segment offsets. [`Self::write_bytes`] and
+/// [`Self::read_bytes`] take any offset and length; the other operations
+/// whole, 8-byte aligned words. Each returns `Status::InvalidParameter`
+/// (changing nothing) for a span the segment does not hold, and the writes
+/// `Status::NoMemory` when a 1 MiB chunk cannot be committed.
+pub struct VramRef {
+    backing: crate::kernel::lazy::Shared<crate::memory::backing::Backing>,
+}
+
+impl core::fmt::Debug for VramRef {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("VramRef")
+            .field("size", &self.size())
+            .field("touched_chunks", &self.touched_chunks())
+            .finish()
+    }
+}
+
+/// Bytes per chunk of a VRAM backing (the unit of lazy commitment).
+pub const VRAM_CHUNK: u64 = crate::memory::backing::CHUNK;
+
+/// The VRAM of segment `SegmentId` of the started adapter `hAdapter`;
+/// `None` for an unknown adapter, one that is not started, or a segment
+/// that is not one of its configured VRAM segments.
+#[must_use]
+pub fn vram(hAdapter: HANDLE, SegmentId: u32) -> Option<VramRef> {
+    registry::with_adapter(hAdapter, |adapter| {
+        let backing = adapter
+            .started()?
+            .vram
+            .get(crate::foundation::units::SegmentId(SegmentId))
+            .ok_or(Status::InvalidParameter)?
+            .try_clone()
+            .ok_or(Status::NoMemory)?;
+        Ok(VramRef { backing })
+    })
+    .ok()
+}
+
+impl VramRef {
+    /// Segment size in bytes.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.backing.size()
+    }
+
+    /// Chunks of [`VRAM_CHUNK`] bytes committed so far.
+    #[must_use]
+    pub fn touched_chunks(&self) -> usize {
+        self.backing.touched_chunks()
+    }
+
+    /// Whether `self` and `other` are the same segment's bytes.
+    #[must_use]
+    pub fn same_backing(&self, other: &Self) -> bool {
+        core::ptr::eq::<crate::memory::backing::Backing>(&*self.backing, &*other.backing)
+    }
+
+    /// Stores `bytes` at `offset`.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn write_bytes(&self, offset: u64, bytes: &[u8]) -> Result<(), Status> {
+        self.backing.write_bytes(offset, bytes)
+    }
+
+    /// Reads `out.len()` bytes at `offset` (zeros where never written).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn read_bytes(&self, offset: u64, out: &mut [u8]) -> Result<(), Status> {
+        self.backing.read_bytes(offset, out)
+    }
+
+    /// Stores `value(i)` into the `i`-th word of `[offset, offset + len)`.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn write_words(
+        &self,
+        offset: u64,
+        len: u64,
+        value: impl FnMut(u64) -> u64,
+    ) -> Result<(), Status> {
+        self.backing.write_words(offset, len, value)
+    }
+
+    /// Fills `[offset, offset + len)` with the word `pattern`.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn fill(&self, offset: u64, len: u64, pattern: u64) -> Result<(), Status> {
+        self.backing.fill(offset, len, pattern)
+    }
+
+    /// The word at `offset`.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn read_word(&self, offset: u64) -> Result<u64, Status> {
+        self.backing.read_word(offset)
+    }
+
+    /// Copies `len` bytes at `src_offset` of `src` to `offset` of `self`
+    /// (the same segment only for spans that do not overlap).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn copy_from(
+        &self,
+        offset: u64,
+        src: &Self,
+        src_offset: u64,
+        len: u64,
+    ) -> Result<(), Status> {
+        self.backing
+            .copy_from(offset, &src.backing, src_offset, len)
+    }
+
+    /// Whether `len` bytes at `offset` equal `len` bytes at `other_offset`
+    /// of `other`.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn same(
+        &self,
+        offset: u64,
+        other: &Self,
+        other_offset: u64,
+        len: u64,
+    ) -> Result<bool, Status> {
+        self.backing.same(offset, &other.backing, other_offset, len)
+    }
+
+    /// Whether `len` bytes at `offset` are all zero.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn is_zero(&self, offset: u64, len: u64) -> Result<bool, Status> {
+        self.backing.is_zero(offset, len)
+    }
+}
+
+/// Copies `Length` bytes into VRAM segment `SegmentId` of the started
+/// adapter `hAdapter` at `Offset`, from `pData`: [`VramRef::write_bytes`]
+/// for C loaders.
+///
+/// Returns `STATUS_INVALID_PARAMETER` for an unknown or stopped adapter, an
+/// unknown segment, a NULL `pData` with a non-zero length or a span the
+/// segment does not hold; `STATUS_NO_MEMORY` when a chunk cannot be
+/// committed.
+///
+/// # Safety
+/// `pData` is NULL or readable for `Length` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gpup_host_vram_write(
+    hAdapter: HANDLE,
+    SegmentId: u32,
+    Offset: u64,
+    pData: *const u8,
+    Length: u64,
+) -> NTSTATUS {
+    let Some(vram) = vram(hAdapter, SegmentId) else {
+        return to_ntstatus(Err(Status::InvalidParameter));
+    };
+    let Ok(len) = usize::try_from(Length) else {
+        return to_ntstatus(Err(Status::InvalidParameter));
+    };
+    if len == 0 {
+        return to_ntstatus(vram.write_bytes(Offset, &[]));
+    }
+    if pData.is_null() {
+        return to_ntstatus(Err(Status::InvalidParameter));
+    }
+    // SAFETY:
+    // - `pData` is non-NULL and readable for `len` bytes (this function's
+    //   contract); bytes need no alignment;
+    // - the slice lives only for this call and is only read.
+    let data = unsafe { core::slice::from_raw_parts(pData, len) };
+    to_ntstatus(vram.write_bytes(Offset, data))
+}
+
+/// Copies `Length` bytes of VRAM segment `SegmentId` of the started adapter
+/// `hAdapter` at `Offset` into `pData`: [`VramRef::read_bytes`] for C
+/// loaders. Statuses as [`gpup_host_vram_write`] (nothing is written to
+/// `pData` on failure).
+///
+/// # Safety
+/// `pData` is NULL or writable for `Length` bytes, and no other reference to
+/// those bytes is used during the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gpup_host_vram_read(
+    hAdapter: HANDLE,
+    SegmentId: u32,
+    Offset: u64,
+    pData: *mut u8,
+    Length: u64,
+) -> NTSTATUS {
+    let Some(vram) = vram(hAdapter, SegmentId) else {
+        return to_ntstatus(Err(Status::InvalidParameter));
+    };
+    let Ok(len) = usize::try_from(Length) else {
+        return to_ntstatus(Err(Status::InvalidParameter));
+    };
+    if len == 0 {
+        return to_ntstatus(vram.read_bytes(Offset, &mut []));
+    }
+    if pData.is_null() {
+        return to_ntstatus(Err(Status::InvalidParameter));
+    }
+    // SAFETY:
+    // - `pData` is non-NULL and writable for `len` bytes, unaliased during
+    //   the call (this function's contract); bytes need no alignment;
+    // - the slice lives only for this call.
+    let out = unsafe { core::slice::from_raw_parts_mut(pData, len) };
+    to_ntstatus(vram.read_bytes(Offset, out))
+}

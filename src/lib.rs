@@ -12,9 +12,9 @@
 //! |---|---|---|
 //! | 0 | `foundation` | generation-checked handles and their tables, units (`SegmentId`, `PageSize`, `Span`, `VfIndex`), fallible allocation, little-endian fields, [`Status`] |
 //! | 0 | [`interfaces`] | WDK values the ABI tables lack (interface GUIDs, `DEVICE_POWER_STATE` values, the migration triage event's provider) |
-//! | 1 | `kernel` | the per-platform seam (allocation, debug output, `DxgkInitialize`), Dxgkrnl's callbacks (`KernelInterface`), the lock and atomics (`kernel::sync`) |
+//! | 1 | `kernel` | the per-platform seam (allocation, debug output, `DxgkInitialize`), Dxgkrnl's callbacks (`KernelInterface`), the lock and atomics (`kernel::sync`), the VRAM backing's lazily committed blocks and fallible shared box (`kernel::lazy`) |
 //! | 2 | `basis` | memory bases and their dirty-bit tracking (`Tracker`, bitplanes) |
-//! | 2 | `memory` | the adapter's memory segments and their configuration |
+//! | 2 | `memory` | the adapter's memory segments and their configuration, and their bytes (`memory::backing`: the VRAM backing, lazily committed 1 MiB chunks) |
 //! | 2 | `mmu` | the GpuMmu geometry (page-table levels, virtual-address width, root-table size) |
 //! | 3 | `savestate` | the live-migration saved-state format, the per-VF migration state machine, the triage event's wire format |
 //! | 4 | [`render`] | the render core's objects: devices, contexts, GPU-VA processes, ordinary allocations and their opens; [`render::allocation`] is the public private-data format of ordinary allocations |
@@ -22,13 +22,14 @@
 //! | 5 | [`migration`] | per-VF live migration; the public paths of the saved-state format ([`migration::inspect`], [`migration::triage`]) |
 //! | 6 | `adapter` | adapter state and lifecycle, the adapter registry, the capabilities it reports |
 //! | 7 | [`ddi`] | the `extern "system"` trampolines registered with Dxgkrnl |
-//! | 8 | [`host`] (host builds only) | the loader's extra C ABI (memory configuration, the software dirty-tracking backend as `gpup_sw_mark_dirty`) |
+//! | 8 | [`host`] (host builds only) | the loader's extra C ABI (memory configuration, the software dirty-tracking backend as `gpup_sw_mark_dirty`, access to the VRAM backing: [`host::vram`]) |
 //!
 //! `unsafe` lives in three places only, the boundaries with the OS: `ddi`
 //! (the trampolines read their argument blocks through `ddi::arg::ArgBlock`,
 //! whose one `unsafe` constructor carries Dxgkrnl's contract, and write OS
 //! memory through `OutBuffer`), `kernel` (the platform backends, Dxgkrnl's
-//! callbacks, the ERESOURCE lock) and `host` (the host loader's C ABI). The
+//! callbacks, the ERESOURCE lock, the VRAM backing's raw allocation) and
+//! `host` (the host loader's C ABI). The
 //! other modules are safe code; their tests use `unsafe` only to read back
 //! `MaybeUninit` buffers they initialised and, in `adapter::caps`, to
 //! declare stub DDIs that are never called.

@@ -41,4 +41,5 @@ fn a_c_program_loads_the_driver_with_dlopen_and_drives_it() {
     eprint!("{}", String::from_utf8_lossy(&run.stderr));
     assert!(run.status.success(), "the C harness drove the driver");
     assert!(stdout.contains("DRIVERCAPS.WDDMVersion                   0x3200"));
+    assert!(stdout.contains("VRAM bytes read back: \"VRAM via C\""));
 }

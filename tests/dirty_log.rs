@@ -1,7 +1,8 @@
 //! The dirty-log test of Linux KVM's selftests (`dirty_log_test.c`), against
 //! the driver through its C ABI: writer threads store the current round number
-//! into random pages of a simulated VRAM and mark them through the software
-//! backend; a harvester queries with CLEARDATA every couple of milliseconds.
+//! into the first word of random pages of the driver's own VRAM backing (the
+//! host export, `dxgkrnl_model::vram::Vram`) and mark them through the
+//! software backend; a harvester queries with CLEARDATA every couple of milliseconds.
 //!
 //! After each harvest of round R:
 //! - every page reported dirty holds R or R - 1;
@@ -33,8 +34,9 @@ struct Shared {
     /// Bit i of a harvest is page `pages[i]`: ranges concatenated in their
     /// given order.
     pages: Vec<u64>,
-    /// One word of simulated VRAM per page: the round number last written.
-    vram: Vec<AtomicU64>,
+    /// The segment's VRAM (the driver's backing): each page's first word
+    /// holds the round number last written to it.
+    vram: dxgkrnl_model::vram::Vram,
     round: AtomicU64,
     stop: AtomicBool,
     /// The round each writer read at the start of its latest write.
@@ -52,12 +54,10 @@ fn write_pages(s: &Shared, w: usize) {
         let r = s.round.load(Ordering::Acquire);
         s.seen[w].store(r, Ordering::Release);
         let i = rng.below_mod(total);
-        s.vram[usize::try_from(i).unwrap()].store(r, Ordering::Relaxed);
-        assert_eq!(
-            s.adapter
-                .mark_dirty(SEG_4K, s.pages[usize::try_from(i).unwrap()] * PAGE, 1),
-            STATUS_SUCCESS
-        );
+        let offset = s.pages[usize::try_from(i).unwrap()] * PAGE;
+        // Data first (the driver's VRAM), then the mark.
+        s.vram.backing().fill(offset, 8, r).unwrap();
+        assert_eq!(s.adapter.mark_dirty(SEG_4K, offset, 1), STATUS_SUCCESS);
         n += 1;
         for _ in 0..SPIN_PER_WRITE {
             std::hint::spin_loop();
@@ -86,7 +86,7 @@ fn check_harvest(s: &Shared, buf: &[u8], r: u64, must_report_next: &mut Vec<usiz
     }
     must_report_next.clear();
     for i in 0..s.pages.len() {
-        let value = s.vram[i].load(Ordering::Relaxed);
+        let value = s.vram.read(s.pages[i] * PAGE).unwrap();
         if bit(buf, i as u64) {
             reported += 1;
             if value != r && value + 1 != r {
@@ -119,10 +119,11 @@ fn query_with_clear_never_loses_a_racing_write() {
     let basis = tracked(&adapter, SEG_4K, &ranges);
     let writers = 2;
     let target_writes = 1_500_000u64;
+    let vram = dxgkrnl_model::vram::Vram::of(adapter.context(), SEG_4K).unwrap();
     let shared = Arc::new(Shared {
         adapter,
         pages,
-        vram: (0..total).map(|_| AtomicU64::new(0)).collect(),
+        vram,
         round: AtomicU64::new(1),
         stop: AtomicBool::new(false),
         seen: (0..writers).map(|_| AtomicU64::new(0)).collect(),

@@ -118,7 +118,9 @@ fn a_wrong_migration_model_is_caught_with_a_shrunk_counterexample() {
 #[test]
 fn a_wrong_vf_model_is_caught_with_a_shrunk_counterexample() {
     caught(Flaw::ResetKeepsConfig, 6);
-    caught(Flaw::ConfigIgnoresMask, 6);
+    // Caught with the render kinds in the mix too, but the deterministic
+    // stream's shrink then stops at a longer local minimum (29 calls).
+    caught(Flaw::ConfigIgnoresMask, 32);
 }
 
 fn caught(flaw: Flaw, most: usize) {

@@ -15,8 +15,9 @@
 //! Dxgkrnl and VidMm do it; [`live`] the live-migration DDIs as Dxgkrnl
 //! calls them.
 //!
-//! On top of that, the OS side of a GPU-P live migration: simulated VRAM
-//! ([`vram`]), GPU writers that write it and mark it through the driver's
+//! On top of that, the OS side of a GPU-P live migration: the adapters' VRAM
+//! ([`vram`]: the driver's own backing, through its host export; the model
+//! keeps no copy), GPU writers that write it and mark it through the driver's
 //! software dirty-tracking backend ([`writers`]), VFs and their VRAM reserves
 //! ([`vf`]), a VF's state as the OS reads it ([`vfstate`]), and the
 //! orchestration of `dirty-bit-tracking.md` section 5 with the live-migration

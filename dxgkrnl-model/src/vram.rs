@@ -1,46 +1,45 @@
-//! Simulated VRAM: the bytes of one memory segment, shared between the
-//! simulated GPU (writer threads) and Dxgkrnl's copier.
+//! VRAM as the model's GPU and Dxgkrnl stand-ins see it: the **driver's own
+//! backing** of a started adapter's segment (`src/memory/backing.rs`), reached
+//! through the driver's host export (`gpup_miniport::host::vram`). The model
+//! keeps no copy of its own: the GPU writers ([`crate::writers`]) store into
+//! the bytes the driver (and its software engine) owns, Dxgkrnl's migration
+//! copier copies them from the source adapter's backing to the target's, and
+//! the byte-identical proof compares the two backings.
 //!
 //! # Ownership and ordering
-//! Writers and the copier touch the same bytes concurrently, so every 8-byte
-//! word is an `AtomicU64` accessed with `Relaxed` loads and stores: a copy
-//! racing a write may read a torn page (some old words, some new), never
-//! undefined behaviour. What makes the copy *correct* is the protocol the
-//! driver documents in `src/basis/bitplane.rs`: a writer stores its data
-//! **first** and marks the page through the driver afterwards (the mark is a
-//! `Release` RMW); the harvest that reports the page takes its word with an
-//! `Acquire` RMW. So a copy made after a harvest sees every write whose mark
-//! that harvest reported, and a write still racing the copy leaves its page
-//! dirty for the next harvest.
+//! Writers and the copier touch the same bytes concurrently; every 8-byte
+//! word is an atomic accessed with `Relaxed` loads and stores, so a copy
+//! racing a write may read a torn page, never undefined behaviour. What makes
+//! the copy *correct* is the protocol the driver documents in
+//! `src/basis/bitplane.rs`: a writer stores its data **first** and marks the
+//! page through the driver afterwards (the mark is a `Release` RMW); the
+//! harvest that reports the page takes its word with an `Acquire` RMW. So a
+//! copy made after a harvest sees every write whose mark that harvest
+//! reported, and a write still racing the copy leaves its page dirty for the
+//! next harvest.
 //!
-//! # Host memory: a chunk map
-//! The segment is a map of [`CHUNK`]-byte chunks, each allocated the first
-//! time something stores into it (a `OnceLock`, so racing writers agree on
-//! one allocation). An untouched chunk reads as zeros and costs only its map
-//! slot (16 bytes per MiB of VRAM), so an 80 GiB segment costs what the
-//! workload touches. [`Vram::copy_to`] stores only words that differ (copying
-//! zeros into an untouched chunk allocates nothing), and [`Vram::same`]
-//! compares two untouched chunks by their map entries, without reading a byte.
+//! # Cost
+//! The backing commits 1 MiB chunks on first non-zero store (8 KiB of chunk
+//! table per GiB at start), so an 80 GiB segment costs what the workload
+//! touches. [`Vram::copy_to`] stores only words that differ (copying zeros
+//! into an untouched chunk commits nothing), and [`Vram::same`] compares two
+//! untouched chunks by their table entries, without reading a byte.
+//!
+//! A [`Vram`] keeps its backing alive past the adapter's stop and removal (the
+//! proof may run after teardown).
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use dxgk_sys::HANDLE;
+use gpup_miniport::host::VramRef;
 
 /// Bytes per simulated word.
 pub const WORD: u64 = 8;
 
-/// Bytes per chunk of the map: 1 MiB.
-pub const CHUNK: u64 = 1 << 20;
+/// Bytes per chunk of the driver's backing: 1 MiB.
+pub const CHUNK: u64 = gpup_miniport::host::VRAM_CHUNK;
 
-/// Words per chunk.
-const CHUNK_WORDS: u64 = CHUNK / WORD;
-
-/// One chunk: allocated on first store.
-type Chunk = OnceLock<Box<[AtomicU64]>>;
-
-/// The VRAM of one segment.
+/// The bytes of one VRAM segment of a started adapter.
 pub struct Vram {
-    chunks: Box<[Chunk]>,
-    size: u64,
+    backing: VramRef,
 }
 
 impl core::fmt::Debug for Vram {
@@ -52,13 +51,15 @@ impl core::fmt::Debug for Vram {
     }
 }
 
-/// Why simulated VRAM could not be allocated.
+/// Why an adapter's VRAM is not available.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VramError {
     /// The size is zero or not a multiple of 8 bytes.
     BadSize(u64),
-    /// The host could not reserve the memory (the chunk map).
+    /// The host cannot hold the chunk table of a segment of this size.
     NoMemory(u64),
+    /// The adapter is not started or has no VRAM segment of this id.
+    NoSegment(u32),
 }
 
 impl core::fmt::Display for VramError {
@@ -71,298 +72,145 @@ impl core::fmt::Display for VramError {
             ),
             Self::NoMemory(size) => write!(
                 f,
-                "cannot reserve the chunk map of {} of VRAM ({} MiB chunks) in host memory",
+                "cannot reserve the chunk table of {} of VRAM ({} MiB chunks) in host memory",
                 format_size(*size),
                 CHUNK >> 20
             ),
+            Self::NoSegment(id) => write!(f, "the adapter has no started VRAM segment {id}"),
         }
     }
 }
 
 impl std::error::Error for VramError {}
 
-/// A piece of a span that lies inside one chunk: the chunk's index, the
-/// first word inside it, and the number of words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Piece {
-    chunk: usize,
-    word: usize,
-    words: usize,
-}
-
-/// The pieces of `[offset, offset + len)` (both multiples of 8), chunk by
-/// chunk; `None` if a value does not fit the host's `usize`.
-fn pieces(offset: u64, len: u64) -> impl Iterator<Item = Option<Piece>> {
-    let mut at = offset;
-    let end = offset.saturating_add(len);
-    core::iter::from_fn(move || {
-        if at >= end {
-            return None;
-        }
-        let chunk = at / CHUNK;
-        let within = at % CHUNK;
-        let take = (CHUNK - within).min(end - at);
-        at += take;
-        Some((|| {
-            Some(Piece {
-                chunk: usize::try_from(chunk).ok()?,
-                word: usize::try_from(within / WORD).ok()?,
-                words: usize::try_from(take / WORD).ok()?,
-            })
-        })())
-    })
-}
-
-/// A fresh all-zero chunk.
-fn zero_chunk() -> Box<[AtomicU64]> {
-    (0..CHUNK_WORDS).map(|_| AtomicU64::new(0)).collect()
-}
-
 impl Vram {
-    /// All-zero VRAM of `size` bytes; only its chunk map is allocated.
+    /// Whether the driver can back a segment of `size` bytes on this host:
+    /// a non-zero multiple of 8 whose chunk table (8 bytes per MiB) the host
+    /// can reserve. Checked before an adapter of that size is started, so
+    /// that an impossible size is a configuration error, not a failed start.
     ///
     /// # Errors
-    /// [`VramError`] for a bad size or when the host has no room for the map.
-    pub fn new(size: u64) -> Result<Self, VramError> {
+    /// [`VramError::BadSize`] or [`VramError::NoMemory`].
+    pub fn check_size(size: u64) -> Result<(), VramError> {
         if size == 0 || !size.is_multiple_of(WORD) {
             return Err(VramError::BadSize(size));
         }
-        let count = usize::try_from(size.div_ceil(CHUNK)).map_err(|_| VramError::NoMemory(size))?;
-        let mut chunks = Vec::new();
-        chunks
-            .try_reserve_exact(count)
-            .map_err(|_| VramError::NoMemory(size))?;
-        chunks.resize_with(count, Chunk::new);
-        Ok(Self {
-            chunks: chunks.into_boxed_slice(),
-            size,
-        })
+        let table = usize::try_from(size.div_ceil(CHUNK))
+            .ok()
+            .and_then(|n| n.checked_mul(core::mem::size_of::<usize>()))
+            .ok_or(VramError::NoMemory(size))?;
+        let mut probe: Vec<u8> = Vec::new();
+        probe
+            .try_reserve_exact(table)
+            .map_err(|_| VramError::NoMemory(size))
+    }
+
+    /// The VRAM of segment `segment` of the started adapter whose
+    /// `MiniportDeviceContext` is `adapter` (`Adapter::context`).
+    ///
+    /// # Errors
+    /// [`VramError::NoSegment`] when the adapter is unknown, not started, or
+    /// has no such segment.
+    pub fn of(adapter: HANDLE, segment: u32) -> Result<Self, VramError> {
+        gpup_miniport::host::vram(adapter, segment)
+            .map(|backing| Self { backing })
+            .ok_or(VramError::NoSegment(segment))
+    }
+
+    /// The driver's backing itself (its whole API: any-alignment byte
+    /// access, fills, `Status` results).
+    #[must_use]
+    pub fn backing(&self) -> &VramRef {
+        &self.backing
     }
 
     /// Size in bytes.
     #[must_use]
     pub fn size(&self) -> u64 {
-        self.size
+        self.backing.size()
     }
 
-    /// Chunks allocated so far (each [`CHUNK`] bytes of host memory).
+    /// Chunks committed so far (each [`CHUNK`] bytes of host memory).
     #[must_use]
     pub fn touched_chunks(&self) -> usize {
-        self.chunks.iter().filter(|c| c.get().is_some()).count()
-    }
-
-    /// Whether `[offset, offset + len)` lies inside with both multiples of 8.
-    fn inside(&self, offset: u64, len: u64) -> bool {
-        offset.is_multiple_of(WORD)
-            && len.is_multiple_of(WORD)
-            && offset.checked_add(len).is_some_and(|end| end <= self.size)
-    }
-
-    /// The words of one piece if its chunk was ever stored into.
-    fn existing(&self, p: Piece) -> Option<&[AtomicU64]> {
-        self.chunks
-            .get(p.chunk)?
-            .get()?
-            .get(p.word..p.word.checked_add(p.words)?)
-    }
-
-    /// The words of one piece, allocating its chunk if needed.
-    fn allocated(&self, p: Piece) -> Option<&[AtomicU64]> {
-        self.chunks
-            .get(p.chunk)?
-            .get_or_init(zero_chunk)
-            .get(p.word..p.word.checked_add(p.words)?)
+        self.backing.touched_chunks()
     }
 
     /// Writes `[offset, offset + len)` with values derived from `stamp`
     /// (distinct per stamp, so every write changes the bytes it covers).
-    /// Returns `false` (writing nothing) for an unaligned span or one that
-    /// does not lie inside.
+    /// Returns `false` for an unaligned span, one that does not lie inside,
+    /// or a chunk the driver could not commit.
     pub fn write(&self, offset: u64, len: u64, stamp: u64) -> bool {
-        if !self.inside(offset, len) {
-            return false;
-        }
         let base = mix(stamp);
-        let mut i = 0u64;
-        for piece in pieces(offset, len) {
-            let Some(words) = piece.and_then(|p| self.allocated(p)) else {
-                return false;
-            };
-            for word in words {
-                word.store(base.wrapping_add(i), Ordering::Relaxed);
-                i += 1;
-            }
-        }
-        true
+        self.backing
+            .write_words(offset, len, |i| base.wrapping_add(i))
+            .is_ok()
     }
 
     /// Reads the word at `offset` (zero in an untouched chunk); `None` for
     /// an unaligned offset or one outside.
     #[must_use]
     pub fn read(&self, offset: u64) -> Option<u64> {
-        if !self.inside(offset, WORD) {
-            return None;
-        }
-        let p = pieces(offset, WORD).next()??;
-        Some(
-            self.existing(p)
-                .and_then(|w| w.first())
-                .map_or(0, |w| w.load(Ordering::Relaxed)),
-        )
+        self.backing.read_word(offset).ok()
     }
 
-    /// Appends the bytes of `[offset, offset + len)` to `out`, as
-    /// little-endian words (zeros for untouched chunks, which stay
-    /// untouched). Returns `false` (appending nothing) for an unaligned span
-    /// or one that does not lie inside.
+    /// Appends the bytes of `[offset, offset + len)` to `out` (zeros for
+    /// untouched chunks, which stay untouched). Returns `false` (appending
+    /// nothing) for a span that does not lie inside.
     pub fn read_bytes(&self, offset: u64, len: u64, out: &mut Vec<u8>) -> bool {
-        if !self.inside(offset, len) {
-            return false;
-        }
         let start = out.len();
-        for piece in pieces(offset, len) {
-            let Some(p) = piece else {
-                out.truncate(start);
-                return false;
-            };
-            match self.existing(p) {
-                Some(words) => {
-                    for word in words {
-                        out.extend_from_slice(&word.load(Ordering::Relaxed).to_le_bytes());
-                    }
-                }
-                None => out.resize(out.len() + p.words * 8, 0),
-            }
-        }
-        true
-    }
-
-    /// Stores `bytes` (little-endian words) at `offset`; zeros bound for an
-    /// untouched chunk allocate nothing. Returns `false` (storing nothing)
-    /// for a length that is not whole words, an unaligned offset or a span
-    /// that does not lie inside.
-    pub fn write_bytes(&self, offset: u64, bytes: &[u8]) -> bool {
-        let Ok(len) = u64::try_from(bytes.len()) else {
+        let Some(end) = usize::try_from(len).ok().and_then(|n| start.checked_add(n)) else {
             return false;
         };
-        if !self.inside(offset, len) {
+        if offset.checked_add(len).is_none_or(|e| e > self.size()) {
             return false;
         }
-        let mut rest = bytes;
-        for piece in pieces(offset, len) {
-            let Some(p) = piece else {
-                return false;
-            };
-            let (these, after) = rest.split_at(rest.len().min(p.words * 8));
-            rest = after;
-            let target = if these.iter().all(|&b| b == 0) {
-                self.existing(p)
-            } else {
-                self.allocated(p)
-            };
-            for (word, b) in target.unwrap_or_default().iter().zip(these.chunks_exact(8)) {
-                let mut value = [0u8; 8];
-                value.copy_from_slice(b);
-                word.store(u64::from_le_bytes(value), Ordering::Relaxed);
-            }
+        out.resize(end, 0);
+        let ok = out
+            .get_mut(start..)
+            .is_some_and(|tail| self.backing.read_bytes(offset, tail).is_ok());
+        if !ok {
+            out.truncate(start);
         }
-        true
+        ok
+    }
+
+    /// Stores `bytes` at `offset`; zeros bound for an untouched chunk commit
+    /// nothing. Returns `false` for a span that does not lie inside or a
+    /// chunk the driver could not commit.
+    pub fn write_bytes(&self, offset: u64, bytes: &[u8]) -> bool {
+        self.backing.write_bytes(offset, bytes).is_ok()
     }
 
     /// Copies `len` bytes at `src_offset` of `self` to `dst_offset` of `dst`,
-    /// storing only the words that differ (the result is the same as a plain
-    /// copy; zeros copied into an untouched chunk allocate nothing). Returns
-    /// `false` (copying nothing) for a span either side rejects.
+    /// storing only the words that differ. Returns `false` for a span either
+    /// side rejects (or a destination chunk that could not be committed).
     ///
     /// `dst` must have no other writer while this runs (Dxgkrnl's copier is
     /// the only writer of the destination VRAM).
     pub fn copy_to(&self, src_offset: u64, dst: &Self, dst_offset: u64, len: u64) -> bool {
-        if !self.inside(src_offset, len) || !dst.inside(dst_offset, len) {
-            return false;
-        }
-        let mut at = 0;
-        while at < len {
-            // Walk in runs that stay inside one chunk on both sides.
-            let run = (CHUNK - (src_offset + at) % CHUNK)
-                .min(CHUNK - (dst_offset + at) % CHUNK)
-                .min(len - at);
-            let (Some(Some(s)), Some(Some(d))) = (
-                pieces(src_offset + at, run).next(),
-                pieces(dst_offset + at, run).next(),
-            ) else {
-                return false;
-            };
-            match (self.existing(s), dst.existing(d)) {
-                // Zeros onto zeros: nothing to do.
-                (None, None) => {}
-                (None, Some(d)) => d.iter().for_each(|w| w.store(0, Ordering::Relaxed)),
-                (Some(s), _) => {
-                    let Some(d) = dst.allocated(d) else {
-                        return false;
-                    };
-                    for (s, d) in s.iter().zip(d) {
-                        let value = s.load(Ordering::Relaxed);
-                        if d.load(Ordering::Relaxed) != value {
-                            d.store(value, Ordering::Relaxed);
-                        }
-                    }
-                }
-            }
-            at += run;
-        }
-        true
+        dst.backing
+            .copy_from(dst_offset, &self.backing, src_offset, len)
+            .is_ok()
     }
 
     /// Whether `len` bytes at `offset` of `self` equal `len` bytes at
     /// `other_offset` of `other`; `None` for a span either side rejects.
-    /// Two untouched chunks are equal by their map entries: nothing is read.
     #[must_use]
     pub fn same(&self, offset: u64, other: &Self, other_offset: u64, len: u64) -> Option<bool> {
-        if !self.inside(offset, len) || !other.inside(other_offset, len) {
-            return None;
-        }
-        let zero = |w: &[AtomicU64]| w.iter().all(|w| w.load(Ordering::Relaxed) == 0);
-        let mut at = 0;
-        while at < len {
-            let run = (CHUNK - (offset + at) % CHUNK)
-                .min(CHUNK - (other_offset + at) % CHUNK)
-                .min(len - at);
-            let a = pieces(offset + at, run).next()??;
-            let b = pieces(other_offset + at, run).next()??;
-            let equal = match (self.existing(a), other.existing(b)) {
-                (None, None) => true,
-                (Some(w), None) | (None, Some(w)) => zero(w),
-                (Some(a), Some(b)) => a
-                    .iter()
-                    .zip(b)
-                    .all(|(x, y)| x.load(Ordering::Relaxed) == y.load(Ordering::Relaxed)),
-            };
-            if !equal {
-                return Some(false);
-            }
-            at += run;
-        }
-        Some(true)
+        self.backing
+            .same(offset, &other.backing, other_offset, len)
+            .ok()
     }
 
-    /// Whether `len` bytes at `offset` are all zero (untouched chunks by
-    /// their map); `None` for a span [`Self::same`] would reject.
+    /// Whether `len` bytes at `offset` are all zero; `None` for a span
+    /// [`Self::same`] would reject.
     #[must_use]
     pub fn is_zero(&self, offset: u64, len: u64) -> Option<bool> {
-        if !self.inside(offset, len) {
-            return None;
-        }
-        for piece in pieces(offset, len) {
-            let p = piece?;
-            if let Some(words) = self.existing(p)
-                && words.iter().any(|w| w.load(Ordering::Relaxed) != 0)
-            {
-                return Some(false);
-            }
-        }
-        Some(true)
+        self.backing.is_zero(offset, len).ok()
     }
 }
+
 /// `bytes` for a message: with a binary unit (`1.00 GiB`, `4 KiB`, `12 B`),
 /// and the exact count where the unit rounds.
 #[must_use]
@@ -394,27 +242,78 @@ fn mix(stamp: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{AdapterConfig, Driver};
+
+    const MIB: u64 = 1 << 20;
+
+    fn started(size: u64) -> crate::Adapter {
+        Driver::load()
+            .unwrap()
+            .start_adapter(&AdapterConfig::single(size, 4096))
+            .unwrap()
+    }
+
+    #[test]
+    fn the_model_writes_the_drivers_bytes() {
+        let a = started(64 * MIB);
+        let segment = a.memory_config().segments[0].id;
+        let vram = Vram::of(a.context(), segment).unwrap();
+        assert_eq!(vram.size(), 64 * MIB);
+        assert!(vram.write(4096, 4096, 7));
+        // A second reference from the driver sees the same bytes: there is
+        // one backing, the driver's.
+        let again = Vram::of(a.context(), segment).unwrap();
+        assert!(again.backing().same_backing(vram.backing()));
+        assert_eq!(again.read(4096), Some(mix(7)));
+        // And so does the C ABI.
+        let mut word = [0u8; 8];
+        // SAFETY: a live, writable 8-byte buffer.
+        let status = unsafe {
+            gpup_miniport::host::gpup_host_vram_read(
+                a.context(),
+                segment,
+                4104,
+                word.as_mut_ptr(),
+                8,
+            )
+        };
+        assert!(status.is_success());
+        assert_eq!(u64::from_le_bytes(word), mix(7).wrapping_add(1));
+        assert_eq!(
+            Vram::of(a.context(), segment + 7).err(),
+            Some(VramError::NoSegment(segment + 7))
+        );
+        // The backing outlives the adapter.
+        a.remove().unwrap();
+        assert_eq!(vram.read(4096), Some(mix(7)));
+    }
 
     #[test]
     fn write_copy_and_compare_respect_bounds() {
-        let src = Vram::new(64 * 1024).unwrap();
-        let dst = Vram::new(64 * 1024).unwrap();
+        let (s, t) = (started(64 * 1024), started(64 * 1024));
+        let id = s.memory_config().segments[0].id;
+        let src = Vram::of(s.context(), id).unwrap();
+        let dst = Vram::of(t.context(), id).unwrap();
         assert_eq!(src.same(0, &dst, 0, 64 * 1024), Some(true));
         assert!(src.write(4096, 4096, 7));
         assert_eq!(src.same(4096, &dst, 4096, 4096), Some(false));
-        assert_eq!(src.same(0, &dst, 0, 4096), Some(true));
         assert!(src.copy_to(4096, &dst, 8192, 4096));
         assert_eq!(src.same(4096, &dst, 8192, 4096), Some(true));
-        assert_eq!(src.same(4096, &dst, 4096, 4096), Some(false));
         assert!(!src.write(60 * 1024, 8 * 1024, 1), "past the end");
         assert!(!src.write(3, 8, 1), "unaligned");
         assert!(!src.copy_to(0, &dst, 64 * 1024, 8));
         assert_eq!(src.same(u64::MAX - 7, &dst, 0, 8), None);
+        let mut out = vec![1u8];
+        assert!(src.read_bytes(4096, 16, &mut out));
+        assert_eq!(out.len(), 17);
+        assert!(!src.read_bytes(64 * 1024 - 8, 16, &mut out));
+        assert_eq!(out.len(), 17, "nothing appended on failure");
     }
 
     #[test]
     fn every_write_changes_the_bytes_it_covers() {
-        let vram = Vram::new(4096).unwrap();
+        let a = started(1 << 20);
+        let vram = Vram::of(a.context(), a.memory_config().segments[0].id).unwrap();
         let before: Vec<u64> = (0..512).map(|i| mix(1).wrapping_add(i)).collect();
         assert!(vram.write(0, 4096, 1));
         assert!(vram.write(0, 4096, 2));
@@ -424,30 +323,14 @@ mod tests {
     }
 
     #[test]
-    fn vram_costs_only_the_chunks_touched() {
-        // 80 GiB: only the chunk map is allocated (80 Ki slots).
-        let a = Vram::new(80 << 30).unwrap();
-        let b = Vram::new(80 << 30).unwrap();
-        assert_eq!(a.touched_chunks(), 0);
-        assert_eq!(a.same(0, &b, 0, 80 << 30), Some(true), "by the map alone");
-        // A write straddling a chunk boundary touches both chunks.
-        assert!(a.write(CHUNK - 4096, 8192, 9));
-        assert_eq!(a.touched_chunks(), 2);
-        assert_eq!(a.same(0, &b, 0, 2 * CHUNK), Some(false));
-        assert_eq!(a.is_zero(CHUNK - 4096, 8192), Some(false));
-        assert_eq!(a.is_zero(0, CHUNK - 4096), Some(true));
-        // Copy to another offset in the other VRAM, across its chunks too.
-        assert!(a.copy_to(CHUNK - 4096, &b, 3 * CHUNK - 2048, 8192));
-        assert_eq!(a.same(CHUNK - 4096, &b, 3 * CHUNK - 2048, 8192), Some(true));
-        assert_eq!(b.touched_chunks(), 2);
-        // Copying zeros into untouched VRAM allocates nothing; over touched
-        // VRAM it clears it.
-        assert!(a.copy_to(40 * CHUNK, &b, 50 * CHUNK, CHUNK));
-        assert_eq!(b.touched_chunks(), 2);
-        assert!(a.copy_to(10 * CHUNK, &b, 3 * CHUNK - 2048, 8192));
-        assert_eq!(b.is_zero(3 * CHUNK - 2048, 8192), Some(true));
-        assert_eq!(a.read(80 << 30), None);
-        assert_eq!(a.read(4), None);
+    fn sizes_are_checked_before_a_start() {
+        assert_eq!(Vram::check_size(0), Err(VramError::BadSize(0)));
+        assert_eq!(Vram::check_size(12), Err(VramError::BadSize(12)));
+        assert_eq!(Vram::check_size(80 << 30), Ok(()));
+        assert_eq!(
+            Vram::check_size(u64::MAX - 7),
+            Err(VramError::NoMemory(u64::MAX - 7))
+        );
     }
 
     #[test]
@@ -459,11 +342,5 @@ mod tests {
             format_size((1 << 30) + (1 << 29)),
             "1.50 GiB (1610612736 bytes)"
         );
-    }
-
-    #[test]
-    fn bad_sizes_are_refused() {
-        assert_eq!(Vram::new(0).unwrap_err(), VramError::BadSize(0));
-        assert_eq!(Vram::new(12).unwrap_err(), VramError::BadSize(12));
     }
 }

@@ -18,6 +18,7 @@ use crate::foundation::status::{Result, Status};
 use crate::kernel::KernelInterface;
 use crate::kernel::sync::{AtomicU32, Ordering, RwLock};
 use crate::memory::MemoryConfig;
+use crate::memory::backing::Backings;
 use crate::render::Render;
 use crate::vgpu::Partitioning;
 use crate::vgpu::options::PartitionConfig;
@@ -34,6 +35,12 @@ pub(crate) struct Started {
     pub(crate) partitions: Option<RwLock<Partitioning>>,
     /// The render core's objects (`crate::render`), behind the render lock.
     pub(crate) render: RwLock<Render>,
+    /// The bytes of each VRAM segment (`crate::memory::backing`), chunks
+    /// committed on first write; freed at StopDevice (on the host, once no
+    /// `crate::host::VramRef` holds one either). The software engine is its
+    /// first reader on Windows.
+    #[cfg_attr(target_os = "windows", allow(dead_code))]
+    pub(crate) vram: Backings,
 }
 
 impl Started {
@@ -192,11 +199,12 @@ impl Adapter {
     }
 
     /// Moves the adapter (in registry slot `slot`) to `Started`, building its
-    /// memory-basis tracker and its (empty) render objects.
+    /// memory-basis tracker, its VRAM backings (their chunk tables only) and its
+    /// (empty) render objects.
     ///
     /// # Errors
-    /// `InvalidDeviceState` if it is already started; `NoMemory` if the tracker
-    /// cannot be allocated (the adapter is then unchanged).
+    /// `InvalidDeviceState` if it is already started; `NoMemory` if the tracker,
+    /// a backing's chunk table or the render tables cannot be allocated (the adapter is then unchanged).
     pub(crate) fn start(&mut self, kernel: KernelInterface, slot: usize) -> Result<()> {
         if matches!(self.lifecycle, Lifecycle::Started(_)) {
             return Err(Status::InvalidDeviceState);
@@ -206,19 +214,22 @@ impl Adapter {
             Some(p) => Some(RwLock::try_new(p)?),
             None => None,
         };
-        // The first VRAM segment (id 2): `segments()` lists the aperture first.
-        let vram = *self
+        // Ordinary VRAM allocations go in the first VRAM segment (the
+        // segment list starts with the paging aperture).
+        let render_vram = *self
             .memory
             .segments()
             .iter()
             .find(|s| !crate::memory::is_aperture(s.id))
             .ok_or(Status::InvalidParameter)?;
-        let render = RwLock::try_new(Render::new(slot, vram)?)?;
+        let render = RwLock::try_new(Render::new(slot, render_vram)?)?;
+        let vram = Backings::new(self.memory.segments())?;
         self.lifecycle = Lifecycle::Started(Started {
             kernel,
             bases,
             partitions,
             render,
+            vram,
         });
         Ok(())
     }

@@ -22,6 +22,10 @@
 
 pub(crate) mod sync;
 
+// Lazily committed blocks and a fallible shared box (the VRAM backing's
+// allocation), written once for every platform; built under loom too.
+pub(crate) mod lazy;
+
 // The Windows lock primitive, shared by the `wdk` and `raw` backends.
 #[cfg(all(target_os = "windows", not(loom)))]
 mod resource;

@@ -14,6 +14,8 @@
 //! of the validating constructor today, hence the `dead_code` allowances on
 //! Windows builds.
 
+pub(crate) mod backing;
+
 use crate::foundation::handle;
 use crate::foundation::status::{Result, Status};
 use crate::foundation::units::{PageSize, Segment, SegmentId};

@@ -55,6 +55,13 @@
 //! WriteVirtualizedInterrupt, EndLiveMigration, and StopDevice with live
 //! vGPUs.
 //!
+//! Walked, the VRAM backing (`src/memory/backing.rs`, through the host
+//! export): a byte write, a fill and a copy that each commit one chunk, and
+//! the C ABI's write; each failed commit returns `NoMemory` with no chunk
+//! committed. Shown to allocate nothing: writes into committed chunks, reads,
+//! copies, comparisons. StartDevice's walks above include each segment's
+//! chunk table.
+//!
 //! Run it with `GPUP_TRACE=1` too: the driver's host trace output must not
 //! allocate either (it once went through `eprintln!`, which writes into the
 //! harness's capture buffer).
@@ -76,6 +83,7 @@ mod migrate;
 mod raw;
 mod vgpu;
 mod vgpu_walks;
+mod vram;
 
 use harness::{report, walk};
 
@@ -84,7 +92,8 @@ fn every_allocation_failure_is_reported_with_nothing_changed_or_leaked() {
     let mut walked = Vec::new();
     basis::device_and_basis_creation(&mut walked);
     basis::calls_on_a_tracked_basis(&mut walked);
-    report("memory bases and dirty tracking", &walked);
+    vram::commits(&mut walked);
+    report("memory bases, dirty tracking and the VRAM backing", &walked);
     let total: u64 = walked.iter().map(|w| w.points).sum();
     assert!(
         total >= 10,

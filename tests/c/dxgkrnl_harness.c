@@ -3,8 +3,8 @@
  * any language through its C ABI. It defines DxgkInitialize (exported with
  * -rdynamic, so libgpup_miniport.so binds to it at load), dlopen()s the
  * driver, calls DriverEntry, and drives AddDevice -> StartDevice ->
- * QueryAdapterInfo(DRIVERCAPS) -> StopDevice -> RemoveDevice -> Unload through
- * the registered table. Layouts are the WDK's (x64), checked with
+ * QueryAdapterInfo(DRIVERCAPS) -> the VRAM backing's read and write exports ->
+ * StopDevice -> RemoveDevice -> Unload through the registered table. Layouts are the WDK's (x64), checked with
  * static_assert against the offsets in dxgk-sys/abi/wddm32-x64-layouts.tsv.
  */
 #include <assert.h>
@@ -88,6 +88,32 @@ static NTSTATUS get_device_information(PVOID device_handle, DXGK_DEVICE_INFO *in
 
 #define CHECK(what, status) do { NTSTATUS s_ = (status); printf("%-40s 0x%08x\n", what, (unsigned)s_); if (s_ < 0) return 1; } while (0)
 
+/* The driver's VRAM backing through the host export: bytes written across a
+ * 1 MiB chunk boundary read back, untouched VRAM reads as zero, and a stopped
+ * adapter's VRAM is refused. The first configured segment is found by trying
+ * ids (the built-in configuration's id is the driver's business). */
+typedef NTSTATUS (*PFN_VRAM_IO)(PVOID, uint32_t, uint64_t, void *, uint64_t);
+static uint32_t g_vram_segment;
+static int vram_io(void *lib, PVOID adapter) {
+    PFN_VRAM_IO write = (PFN_VRAM_IO)dlsym(lib, "gpup_host_vram_write");
+    PFN_VRAM_IO read = (PFN_VRAM_IO)dlsym(lib, "gpup_host_vram_read");
+    if (!write || !read) { fprintf(stderr, "no VRAM exports\n"); return 1; }
+    uint8_t probe;
+    for (uint32_t id = 1; id <= 8 && !g_vram_segment; id++)
+        if (read(adapter, id, 0, &probe, 1) >= 0) g_vram_segment = id;
+    if (!g_vram_segment) { fprintf(stderr, "no VRAM segment\n"); return 1; }
+    char msg[] = "VRAM via C", back[sizeof msg] = { 0 };
+    uint8_t zero[16];
+    memset(zero, 0xAA, sizeof zero);
+    CHECK("gpup_host_vram_write", write(adapter, g_vram_segment, (1u << 20) - 3, msg, sizeof msg));
+    CHECK("gpup_host_vram_read", read(adapter, g_vram_segment, (1u << 20) - 3, back, sizeof back));
+    CHECK("gpup_host_vram_read (untouched)", read(adapter, g_vram_segment, 5u << 20, zero, sizeof zero));
+    for (size_t i = 0; i < sizeof zero; i++) if (zero[i]) { fprintf(stderr, "untouched VRAM not zero\n"); return 1; }
+    if (memcmp(back, msg, sizeof msg)) { fprintf(stderr, "VRAM read back \"%s\"\n", back); return 1; }
+    printf("VRAM bytes read back: \"%s\"\n", back);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) { fprintf(stderr, "usage: %s libgpup_miniport.so\n", argv[0]); return 2; }
     void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
@@ -115,8 +141,13 @@ int main(int argc, char **argv) {
     memcpy(&wddm, caps + 336, sizeof wddm);
     printf("%-40s 0x%04x\n", "DRIVERCAPS.WDDMVersion", wddm);
     if (wddm != 0x3200) return 1;
+    if (vram_io(lib, g_context)) return 1;
 
     CHECK("DxgkDdiStopDevice", ((PFN_CONTEXT)g_table.slot[STOP_DEVICE - 1])(g_context));
+    uint8_t byte;
+    NTSTATUS stopped = ((PFN_VRAM_IO)dlsym(lib, "gpup_host_vram_read"))(g_context, g_vram_segment, 0, &byte, 1);
+    printf("%-40s 0x%08x\n", "gpup_host_vram_read (stopped)", (unsigned)stopped);
+    if (stopped != (NTSTATUS)0xC000000D) return 1;
     CHECK("DxgkDdiRemoveDevice", ((PFN_CONTEXT)g_table.slot[REMOVE_DEVICE - 1])(g_context));
     NTSTATUS again = ((PFN_CONTEXT)g_table.slot[REMOVE_DEVICE - 1])(g_context);
     printf("%-40s 0x%08x\n", "DxgkDdiRemoveDevice (again)", (unsigned)again);

@@ -73,7 +73,7 @@ pub struct MigrationConfig {
 pub enum MigrationError {
     /// The configuration cannot be simulated.
     Config(String),
-    /// Simulated VRAM could not be allocated.
+    /// The adapters' VRAM (the driver's backing) is not available.
     Vram(VramError),
     /// A DDI (or a check the model makes where Dxgkrnl would) failed.
     Driver {
@@ -88,7 +88,7 @@ impl core::fmt::Display for MigrationError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::Config(message) => f.write_str(message),
-            Self::Vram(e) => write!(f, "simulated VRAM: {e} (try a smaller VRAM size)"),
+            Self::Vram(e) => write!(f, "VRAM: {e} (try a smaller VRAM size)"),
             Self::Driver { step, status } => write!(f, "{step} failed: {status:?}"),
         }
     }

@@ -38,8 +38,8 @@ pub fn run(
 /// Runs the migration, creating VFs through the given providers.
 ///
 /// # Errors
-/// [`MigrationError`] when the configuration is invalid, VRAM cannot be
-/// allocated, or a DDI fails. A failed proof is reported, not an error.
+/// [`MigrationError`] when the configuration is invalid, the host cannot
+/// back the VRAM size, or a DDI fails. A failed proof is reported, not an error.
 pub fn run_with(
     config: &MigrationConfig,
     source_vfs: &mut dyn VfProvider,
@@ -48,9 +48,9 @@ pub fn run_with(
 ) -> Result<MigrationReport, MigrationError> {
     let wall = Instant::now();
     config.validate()?;
-    // The hardware exists before the driver loads: each adapter's VRAM.
-    let src_vram = Vram::new(config.vram_size)?;
-    let dst_vram = Vram::new(config.vram_size)?;
+    // Each adapter's VRAM is the driver's backing of its segment, made at
+    // StartDevice; a size the host cannot back is refused before any start.
+    Vram::check_size(config.vram_size)?;
     let driver = Driver::load().map_err(|status| driver_error("DriverEntry", status))?;
     let source = driver
         .start_adapter(&config.adapter_config())
@@ -58,6 +58,8 @@ pub fn run_with(
     let target = driver
         .start_adapter(&config.adapter_config())
         .map_err(|status| driver_error("target adapter start", status))?;
+    let src_vram = Vram::of(source.context(), SEGMENT)?;
+    let dst_vram = Vram::of(target.context(), SEGMENT)?;
     let caps = source.caps().clone();
     let page = check_caps(config, &caps, &source, &target)?;
     let performant = caps

@@ -198,8 +198,16 @@ mod tests {
 
     #[test]
     fn a_run_written_reads_back_and_hashes_name_the_differing_pages() {
-        let vram = Vram::new(1 << 22).unwrap();
-        let other = Vram::new(1 << 22).unwrap();
+        // Two adapters' VRAM: the driver's backings of their segments.
+        let driver = dxgkrnl_model::Driver::load().unwrap();
+        let config = dxgkrnl_model::AdapterConfig::single(1 << 22, 4096);
+        let (a, b) = (
+            driver.start_adapter(&config).unwrap(),
+            driver.start_adapter(&config).unwrap(),
+        );
+        let segment = dxgkrnl_model::migration::SEGMENT;
+        let vram = Vram::of(a.context(), segment).unwrap();
+        let other = Vram::of(b.context(), segment).unwrap();
         let reserve = Reserve::new(1, vec![(1 << 21, 1 << 20), (0, 1 << 20)]).unwrap();
         let data: Vec<u8> = (0..8192u32).map(|i| i as u8).collect();
         // A run across the two ranges.

@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use dxgkrnl_model::migration::{MigrationConfig, TrackingStart};
+use dxgkrnl_model::migration::{MigrationConfig, SEGMENT, TrackingStart};
 use dxgkrnl_model::vf::{Layout, PartitionVfs, VfProvider};
 use dxgkrnl_model::vfstate::{VfSnapshot, program_guest};
 use dxgkrnl_model::vram::Vram;
@@ -38,14 +38,10 @@ pub fn run(
             return Exit::BadOptions.code();
         }
     };
-    let Ok(vram) = Vram::new(config.vram_size) else {
-        let _ = writeln!(
-            err,
-            "error: cannot allocate {} bytes of simulated VRAM",
-            config.vram_size
-        );
+    if let Err(e) = Vram::check_size(config.vram_size) {
+        let _ = writeln!(err, "error: source VRAM: {e}");
         return Exit::BadOptions.code();
-    };
+    }
     let Ok(driver) = Driver::load() else {
         let _ = writeln!(err, "error: DriverEntry failed");
         return Exit::CheckFailed.code();
@@ -56,6 +52,14 @@ pub fn run(
             let _ = writeln!(err, "error: source {m}");
             return Exit::CheckFailed.code();
         }
+    };
+    // The adapter's VRAM: the driver's backing of its segment.
+    let Ok(vram) = Vram::of(adapter.context(), SEGMENT) else {
+        let _ = writeln!(
+            err,
+            "error: the source adapter has no VRAM segment {SEGMENT}"
+        );
+        return Exit::CheckFailed.code();
     };
     let mut source = Source {
         config,

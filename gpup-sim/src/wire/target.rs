@@ -141,8 +141,12 @@ fn session(args: &TargetArgs, driver: &Driver, conn: &mut Conn, out: &mut dyn Wr
     let (layout, vfs) = hello;
     let page = args.page_size as u32;
     let started = vfs::start(driver, args.vram, page, vfs, args.ranges);
-    let vram = Vram::new(args.vram);
-    let (Ok((adapter, performant)), Ok(vram)) = (started, vram) else {
+    // The adapter's VRAM: the driver's backing of its segment.
+    let with_vram = started.ok().and_then(|(adapter, performant)| {
+        let vram = Vram::of(adapter.context(), SEGMENT).ok()?;
+        Some((adapter, performant, vram))
+    });
+    let Some((adapter, performant, vram)) = with_vram else {
         let mut w = 1u32.to_le_bytes().to_vec();
         put_string(
             &mut w,

@@ -9,7 +9,9 @@
 //!   caller's value on the way out), whatever the control flow;
 //! - a volatile one: the last write before the call in address order, with
 //!   no call in between (a call clobbers it): the straight-line reaching
-//!   definition LLVM emits for a load followed by its call.
+//!   definition LLVM emits for a load followed by its call;
+//! - a write that copies another register (`mov r64, r64`) stands for the
+//!   writes of that register which reach it, followed the same way.
 //!
 //! Each write gives the targets: a load from an import slot is that import,
 //! a load from a vtable slot its functions, a `lea` of a function that
@@ -259,9 +261,12 @@ fn table_targets(instrs: &[Instruction], j: usize, read: &JumpTables<'_>) -> Opt
 
 /// The writes that can reach the register call `instrs[i]`: a backward
 /// search over the function's control flow that stops, on each path, at the
-/// first write of the register; or why the value is not known (a volatile
-/// register across a call holds what the call returned; at the function's
-/// entry it is an argument or the caller's value).
+/// first write of the register; a write that copies another register
+/// (`mov r64, r64`, as LLVM emits when it rotates hoisted routine pointers
+/// between callee-saved registers across loop copies) is followed in turn,
+/// from where it is, for the register it copies. Or why the value is not
+/// known (a volatile register across a call holds what the call returned; at
+/// the function's entry it is an argument or the caller's value).
 fn writes<'a>(
     instrs: &'a [Instruction],
     i: usize,
@@ -270,11 +275,48 @@ fn writes<'a>(
     let reg = instrs
         .get(i)
         .map_or(Register::None, |c| c.op0_register().full_register());
-    let name = format!("{reg:?}").to_lowercase();
     let preds = predecessors(instrs, tables);
     let mut found = BTreeSet::new();
+    let mut followed = BTreeSet::new();
+    let mut copies = vec![(i, reg)];
+    while let Some((at, reg)) = copies.pop() {
+        if !followed.insert((at, reg)) {
+            continue;
+        }
+        for j in writes_before(instrs, &preds, at, reg)? {
+            match instrs.get(j).and_then(copied_register) {
+                Some(from) => copies.push((j, from)),
+                None => {
+                    found.insert(j);
+                }
+            }
+        }
+    }
+    Ok(found.into_iter().filter_map(|j| instrs.get(j)).collect())
+}
+
+/// The register a `mov r64, r64` copies into its first operand, if `instr`
+/// is one.
+fn copied_register(instr: &Instruction) -> Option<Register> {
+    let copy = matches!(instr.code(), Code::Mov_r64_rm64 | Code::Mov_rm64_r64)
+        && instr.op_count() == 2
+        && instr.op0_kind() == OpKind::Register
+        && instr.op1_kind() == OpKind::Register;
+    copy.then(|| instr.op1_register().full_register())
+}
+
+/// The indices of the writes of `reg` that reach `instrs[at]` (the search of
+/// [`writes`] for one register from one place).
+fn writes_before(
+    instrs: &[Instruction],
+    preds: &[Vec<usize>],
+    at: usize,
+    reg: Register,
+) -> Result<Vec<usize>, String> {
+    let name = format!("{reg:?}").to_lowercase();
+    let mut found = Vec::new();
     let mut seen = BTreeSet::new();
-    let mut work: Vec<usize> = preds.get(i).cloned().unwrap_or_default();
+    let mut work: Vec<usize> = preds.get(at).cloned().unwrap_or_default();
     if work.is_empty() {
         return Err(format!("{name} is set by the function's caller"));
     }
@@ -286,7 +328,7 @@ fn writes<'a>(
             continue;
         };
         if writes_reg(x, reg) {
-            found.insert(j);
+            found.push(j);
             continue;
         }
         let is_call = matches!(
@@ -303,7 +345,7 @@ fn writes<'a>(
             _ => return Err(format!("{name} is set by the function's caller")),
         }
     }
-    Ok(found.into_iter().filter_map(|j| instrs.get(j)).collect())
+    Ok(found)
 }
 
 /// The vtable slot a memory operand reads (`[reg+disp]`, `disp` >= 24).
@@ -349,5 +391,64 @@ fn source(image: &Image<'_>, instr: &Instruction, operand: u32) -> Source {
     match slot_of(instr).and_then(|slot| Some((slot, image.vtable_slots.get(&slot)?))) {
         Some((slot, f)) if !f.is_empty() => Source::Functions(f.clone(), Some(slot)),
         _ => Source::Unknown(format!("pointer at {}", memory_text(instr))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iced_x86::{Decoder, DecoderOptions};
+
+    /// Resolves the call at instruction `call` of `bytes` (decoded at RVA
+    /// 0x1000) with one import, `ntoskrnl.exe!ExAllocatePoolWithTag`, whose
+    /// slot is at RVA 0x2007.
+    fn resolve_in(bytes: &[u8], call: usize) -> Site {
+        let instrs: Vec<Instruction> = Decoder::with_ip(64, bytes, 0x1000, DecoderOptions::NONE)
+            .into_iter()
+            .collect();
+        let imports = BTreeMap::from([(0x2007, "ntoskrnl.exe!ExAllocatePoolWithTag".to_string())]);
+        let slots = BTreeMap::new();
+        let image = Image {
+            starting_at: &|_| None,
+            symbol_at: &|rva| format!("{rva:#x}"),
+            vtable_slots: &slots,
+            imports: &imports,
+            tables: &|_| None,
+        };
+        resolve(&image, &instrs, call)
+    }
+
+    #[test]
+    fn a_routine_copied_between_registers_is_still_its_import() {
+        let bytes = [
+            0x48, 0x8B, 0x05, 0x00, 0x10, 0x00, 0x00, // mov rax, [rip+0x1000] (the slot)
+            0x48, 0x89, 0xC6, // mov rsi, rax
+            0x49, 0x89, 0xF4, // mov r12, rsi
+            0x41, 0xFF, 0xD4, // call r12
+            0xC3, // ret
+        ];
+        match resolve_in(&bytes, 3) {
+            Site::Import(name) => assert_eq!(name, "ntoskrnl.exe!ExAllocatePoolWithTag"),
+            Site::Indirect { origin, .. } => panic!("unresolved: {origin}"),
+        }
+    }
+
+    #[test]
+    fn a_copy_of_an_argument_stays_unresolved() {
+        let bytes = [
+            0x49, 0x89, 0xCC, // mov r12, rcx (the caller's value)
+            0x41, 0xFF, 0xD4, // call r12
+            0xC3, // ret
+        ];
+        match resolve_in(&bytes, 1) {
+            Site::Import(name) => panic!("resolved to {name}"),
+            Site::Indirect { origin, reach, .. } => {
+                assert_eq!(reach, Reach::Unresolved);
+                assert!(
+                    origin.contains("rcx is set by the function's caller"),
+                    "{origin}"
+                );
+            }
+        }
     }
 }
