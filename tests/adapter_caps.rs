@@ -450,7 +450,6 @@ fn the_registered_table_has_the_ddis_the_reported_caps_need() {
 }
 
 #[test]
-#[ignore = "needs wt/render merged (CreateProcess, DestroyProcess, GetRootPageTableSize, SetRootPageTable, SubmitCommandVirtual)"]
 fn the_registered_table_has_the_gpummu_ddis_gpummu_supported_needs() {
     let t = gpup_miniport::initialization_data();
     // Spec 2.3 step 9 / 3.1: a GpuMmu node of a ComputeOnly adapter.

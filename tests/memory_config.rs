@@ -40,10 +40,11 @@ fn dirty_bit_tracking_caps_and_segment_caps() {
     assert_eq!(page(APERTURE).err(), Some(STATUS_NOT_IMPLEMENTED));
     assert_eq!(page(5).err(), Some(STATUS_INVALID_PARAMETER));
     assert_eq!(page(0).err(), Some(STATUS_INVALID_PARAMETER));
-    // The model read the same at start, as Dxgkrnl does.
+    // The model read the same at start, as Dxgkrnl does, for every segment
+    // QUERYSEGMENT4 described: the aperture (1) untracked.
     assert_eq!(
         adapter.caps().segment_page_sizes,
-        vec![(2, Some(4096)), (3, Some(65536)), (4, None)]
+        vec![(1, None), (2, Some(4096)), (3, Some(65536)), (4, None)]
     );
     let mut out = [0u8; 4];
     assert_eq!(
@@ -197,13 +198,16 @@ fn the_host_memory_configuration_is_validated_and_only_before_start() {
     );
     assert_eq!(
         adapter.caps().segment_page_sizes,
-        vec![(2, Some(2 * 1024 * 1024))]
+        vec![(1, None), (2, Some(2 * 1024 * 1024))]
     );
     // The built-in configuration when none is given: one tracked 1 GiB VRAM
     // segment, id 2, behind the aperture.
     let mut plain = driver.add_device().unwrap();
     plain.start().unwrap();
-    assert_eq!(plain.caps().segment_page_sizes, vec![(2, Some(4096))]);
+    assert_eq!(
+        plain.caps().segment_page_sizes,
+        vec![(1, None), (2, Some(4096))]
+    );
     assert_eq!(segment_count(&plain), 2);
 }
 
@@ -276,7 +280,10 @@ fn a_record_of_another_revision_is_refused_before_it_is_read() {
     assert_eq!(null, STATUS_INVALID_PARAMETER);
     // Nothing was taken: the adapter starts with the built-in configuration.
     adapter.start().unwrap();
-    assert_eq!(adapter.caps().segment_page_sizes, vec![(2, Some(4096))]);
+    assert_eq!(
+        adapter.caps().segment_page_sizes,
+        vec![(1, None), (2, Some(4096))]
+    );
     let seg_caps: DXGK_DIRTY_BIT_TRACKING_SEGMENT_CAPS = adapter
         .query_adapter_info(DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS, &2u32.to_le_bytes())
         .unwrap();

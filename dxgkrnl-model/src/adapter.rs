@@ -13,6 +13,7 @@ use crate::callbacks::DeviceState;
 use crate::gpuvirt::{self, GpuVirtualization};
 use crate::loader::Driver;
 use crate::miniport::Miniport;
+use crate::records::{DeviceHandle, PagingProcess};
 use crate::start::{DEFAULT_START_CHECKS, ModelTarget, ReportLine, StartChecks, sequence};
 use crate::status::{Result, check};
 
@@ -152,6 +153,8 @@ pub struct Adapter {
     report: Vec<ReportLine>,
     /// The system devices and contexts the last start created (destroyed at stop).
     system: Option<sequence::Learned>,
+    /// The paging process the last full start created (spec 2.4).
+    paging: Option<PagingProcess>,
 }
 
 // SAFETY: `context` is an opaque handle the driver accepts from any thread;
@@ -186,6 +189,7 @@ impl Adapter {
             checks: DEFAULT_START_CHECKS,
             report: Vec::new(),
             system: None,
+            paging: None,
         })
     }
 
@@ -264,6 +268,27 @@ impl Adapter {
         &self.report
     }
 
+    /// What VidSch created at the end of the last full start (spec 2.4,
+    /// `crate::start`'s 2.4 phase, the one implementation of it): the two
+    /// system devices, a system context per node and the paging context,
+    /// with the context info the driver answered. `None` after a legacy or
+    /// refused start, and after [`Self::stop`], which destroys them.
+    #[must_use]
+    pub fn paging_process(&self) -> Option<&PagingProcess> {
+        self.paging.as_ref()
+    }
+
+    /// The segments the last full start learned from the driver's own
+    /// answers (QUERYSEGMENT4, checked against the PBMM set): (id, bytes);
+    /// `None` after a legacy start, a refused start, or a stop.
+    pub(crate) fn started_segments(&self) -> Option<Vec<(u32, u64)>> {
+        let learned = self
+            .system
+            .as_ref()
+            .filter(|l| l.refusal.is_none() && l.segment_count > 0)?;
+        Some(learned.segments().iter().map(|s| (s.id, s.size)).collect())
+    }
+
     /// Starts the adapter as [`Self::set_start_checks`] chose: the legacy
     /// start ([`Self::start_legacy`]) or the start sequence of
     /// `../shared/spec/adapter-start.md` 2.1-2.5 ([`crate::start`]), each rule
@@ -280,6 +305,7 @@ impl Adapter {
         let (env, mode) = match self.checks {
             StartChecks::Legacy => return self.start_legacy(),
             StartChecks::Full(env) => (env, sequence::Mode::Enforce),
+            StartChecks::FullExcept(env, rule) => (env, sequence::Mode::EnforceExcept(rule)),
             StartChecks::Report(env) => (env, sequence::Mode::Report),
         };
         let mut started = None;
@@ -295,7 +321,11 @@ impl Adapter {
         if learned.refusal.is_some() {
             sequence::teardown(&mut target, &mut learned);
         }
-        self.report = target.report;
+        let ModelTarget {
+            report, contexts, ..
+        } = target;
+        self.report = report;
+        self.paging = paging_process(&learned, contexts);
         self.started = learned.device_started;
         self.system = Some(learned);
         if let Some((_, status)) = learned.refusal {
@@ -500,6 +530,7 @@ impl Adapter {
             g.release();
         }
         // The paging process's contexts and system devices go first [inf].
+        self.paging = None;
         if let Some(mut learned) = self.system.take() {
             let mut no_start = || STATUS_INVALID_DEVICE_STATE;
             sequence::teardown(
@@ -573,4 +604,30 @@ impl Driver {
         adapter.start()?;
         Ok(adapter)
     }
+}
+
+/// The paging process a start created: its two system devices, then its
+/// contexts (the system contexts, the paging context last); `None` unless
+/// the start was accepted and created all of them.
+fn paging_process(
+    learned: &sequence::Learned,
+    contexts: Vec<crate::render::Context>,
+) -> Option<PagingProcess> {
+    if learned.refusal.is_some() || learned.device_count != 2 {
+        return None;
+    }
+    let device = |i: usize| {
+        learned
+            .devices
+            .get(i)
+            .and_then(|&h| usize::try_from(h).ok())
+            .map(DeviceHandle)
+    };
+    let devices = [device(0)?, device(1)?];
+    let (paging_context, system_contexts) = contexts.split_last()?;
+    Some(PagingProcess {
+        devices,
+        system_contexts: system_contexts.to_vec(),
+        paging_context: *paging_context,
+    })
 }

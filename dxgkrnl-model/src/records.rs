@@ -75,3 +75,33 @@ pub struct VgpuInfo {
     /// The VM-bus handle given to the driver, as an address.
     pub vmbus: usize,
 }
+
+/// A driver handle of a device (`hDevice` as the driver returned it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceHandle(pub usize);
+/// A driver handle of a context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContextHandle(pub usize);
+/// A driver handle of a process (`hKmdProcess`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessHandle(pub usize);
+
+/// A context and what the driver told VidSch about it.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    /// The driver's handle.
+    pub handle: ContextHandle,
+    /// `DXGK_CONTEXTINFO` as the driver filled it.
+    pub info: DXGK_CONTEXTINFO,
+}
+
+/// What VidSch creates at the end of render-core set-up (spec 2.4).
+#[derive(Debug, Clone)]
+pub struct PagingProcess {
+    /// The two system devices.
+    pub devices: [DeviceHandle; 2],
+    /// A system context per node, on the first system device.
+    pub system_contexts: Vec<Context>,
+    /// The paging context (physical adapter 0), on the second system device.
+    pub paging_context: Context,
+}

@@ -7,8 +7,9 @@
 //! Each wrapper calls the driver only through its DDI table, with argument
 //! blocks the model owns, and returns what the driver answered. The `_raw`
 //! forms take the block as given (for tests of invalid arguments).
-//! [`Adapter::create_paging_process`] plays VidSch's step of spec 2.4: the
-//! two system devices, a system context per node and the paging context.
+//! VidSch's step of spec 2.4 (the two system devices, a system context per
+//! node and the paging context) is the start's ([`crate::start`], shared with
+//! the Wine fixture); [`Adapter::paging_process`] says what it created.
 
 use dxgk_sys::abi::Zeroable;
 use dxgk_sys::*;
@@ -18,37 +19,7 @@ use crate::adapter::Adapter;
 use crate::status::{Result, check};
 use crate::vgpu::Pinned;
 
-/// A driver handle of a device (`hDevice` as the driver returned it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeviceHandle(pub usize);
-/// A driver handle of a context.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ContextHandle(pub usize);
-/// A driver handle of a process (`hKmdProcess`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProcessHandle(pub usize);
-
-/// A context and what the driver told VidSch about it.
-#[derive(Debug, Clone, Copy)]
-pub struct Context {
-    /// The driver's handle.
-    pub handle: ContextHandle,
-    /// `DXGK_CONTEXTINFO` as the driver filled it.
-    pub info: DXGK_CONTEXTINFO,
-}
-
-/// What VidSch creates at the end of render-core set-up (spec 2.4).
-#[derive(Debug, Clone)]
-pub struct PagingProcess {
-    /// The system process the devices belong to.
-    pub process: ProcessHandle,
-    /// The two system devices.
-    pub devices: [DeviceHandle; 2],
-    /// A system context per node, on the first system device.
-    pub system_contexts: Vec<Context>,
-    /// The paging context (physical adapter 0), on the second system device.
-    pub paging_context: Context,
-}
+pub use crate::records::{Context, ContextHandle, DeviceHandle, PagingProcess, ProcessHandle};
 
 /// An ordinary allocation the driver created and VidMm placed.
 #[derive(Debug, Clone, Copy)]
@@ -188,63 +159,6 @@ impl Adapter {
             .ok_or(STATUS_NOT_SUPPORTED)?;
         // SAFETY: a DDI of the loaded driver; the handle is only an integer to it.
         check(unsafe { f(raw(context.0)) })
-    }
-
-    /// VidSch's system devices and contexts (spec 2.4): a system process,
-    /// two devices with `SystemDevice`, a system context per node
-    /// (`nodes`) on the first and the paging context (physical adapter 0)
-    /// on the second, all with `SystemContext`. Undone on failure.
-    ///
-    /// # Errors
-    /// The first failing DDI's status.
-    pub fn create_paging_process(&self, nodes: u32) -> Result<PagingProcess> {
-        let process = self.create_process(CreateProcessFlags::SystemProcess)?;
-        let mut devices = Vec::new();
-        let mut contexts = Vec::new();
-        let made = (|| {
-            for _ in 0..2 {
-                devices.push(self.create_device(CreateDeviceFlags::SystemDevice, Some(process))?);
-            }
-            let system = CreateContextFlags::SystemContext;
-            for node in 0..nodes {
-                contexts.push(self.create_context(devices[0], node, system)?);
-            }
-            let paging = self.create_context(devices[1], 0, system)?;
-            Ok(paging)
-        })();
-        match made {
-            Ok(paging_context) => Ok(PagingProcess {
-                process,
-                devices: [devices[0], devices[1]],
-                system_contexts: contexts,
-                paging_context,
-            }),
-            Err(status) => {
-                for c in contexts {
-                    let _ = self.destroy_context(c.handle);
-                }
-                for d in devices {
-                    let _ = self.destroy_device(d);
-                }
-                let _ = self.destroy_process(process);
-                Err(status)
-            }
-        }
-    }
-
-    /// Tears down what [`Self::create_paging_process`] made, in reverse.
-    ///
-    /// # Errors
-    /// The first failing DDI's status.
-    pub fn destroy_paging_process(&self, p: &PagingProcess) -> Result<()> {
-        let mut first = self.destroy_context(p.paging_context.handle);
-        for c in &p.system_contexts {
-            first = first.and(self.destroy_context(c.handle));
-        }
-        for d in p.devices {
-            first = first.and(self.destroy_device(d));
-        }
-        first.and(self.destroy_process(p.process))
     }
 
     /// `DxgkDdiGetRootPageTableSize` for `entries`: (bytes, entries held).

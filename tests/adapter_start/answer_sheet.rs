@@ -1,15 +1,29 @@
-//! The conforming driver of `tests/adapter_start.rs`: the real driver's
-//! table with QueryAdapterInfo, StartDevice, GetNodeMetadata,
-//! Create/DestroyDevice, Create/DestroyContext and the GpuMmu submission
-//! slots wrapped to give the answers of the spec's answer sheet (2.7), and
-//! the one change ([`Break`]) each deliberately broken driver makes.
+//! The drivers of `tests/adapter_start.rs`: the conforming one is the real
+//! driver (`gpup_miniport::initialization_data()`), and each deliberately
+//! broken driver ([`Break`]) is the real one with the one DDI its rule is
+//! about wrapped to answer wrongly (a DRIVERCAPS field, a segment
+//! descriptor, a failing query or CreateContext, a NULL slot), so that it
+//! differs from the real driver in that rule only (issue 16's acceptance).
+//!
+//! Pass-through wrappers count the devices and contexts the start creates
+//! and destroys (they change no answer).
+//!
+//! What remains of the spec's answer sheet (2.7): only the shapes a rule
+//! cannot be broken from the MCDM (ComputeOnly) shape, because the rule
+//! only applies to a render or display adapter: `RenderOnlyPartialSet`,
+//! `VirtualGpuOnlyNoUmd`, `NoCalibrateGpuClock` and `NoRenderNoDisplay` turn
+//! the real driver into a render-only (not ComputeOnly) adapter, with the
+//! 1.2 flip and kernel-mode command buffer caps and the render slots stubbed
+//! ([`render_only`]), in a Display-class environment ([`environment`]);
+//! `DisplayClassNotComputeOnly` only clears ComputeOnly, in a Display-class
+//! environment.
 
 use std::cell::{Cell, RefCell};
 
 use dxgk_sys::*;
 use dxgkrnl_model::start::{Environment, MCDM};
 
-/// One change to the answer-sheet driver: the thing each broken driver does.
+/// One change to the real driver: the thing each broken driver does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Break {
     None,
@@ -58,12 +72,18 @@ pub enum Break {
     DpcMissing,
 }
 
+/// A CreateContext: (index of the device in [`DEVICES`], NodeOrdinal,
+/// EngineAffinity, Flags, the DmaBufferSegmentSet the driver answered).
+pub type SeenContext = (usize, u32, u32, u32, u32);
+
 thread_local! {
     pub static BROKEN: Cell<Break> = const { Cell::new(Break::None) };
     /// Devices and contexts alive (created and not destroyed).
     pub static LIVE: RefCell<(u32, u32)> = const { RefCell::new((0, 0)) };
-    /// Every CreateContext: (device, NodeOrdinal, EngineAffinity, Flags).
-    pub static CONTEXTS: RefCell<Vec<(usize, u32, u32, u32)>> = const { RefCell::new(Vec::new()) };
+    /// Every device created, in order.
+    pub static DEVICES: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// Every CreateContext (see [`SeenContext`]).
+    pub static CONTEXTS: RefCell<Vec<SeenContext>> = const { RefCell::new(Vec::new()) };
 }
 
 pub fn broken() -> Break {
@@ -73,12 +93,6 @@ pub fn broken() -> Break {
 pub fn real() -> DRIVER_INITIALIZATION_DATA {
     gpup_miniport::initialization_data()
 }
-
-const MIB: u64 = 1 << 20;
-const APERTURE: u64 = 64 * MIB;
-const VRAM: u64 = 1 << 30;
-const SEG_APERTURE: u32 = 1;
-const SEG_LOCAL_BUDGET: u32 = 1 << 19;
 
 fn out(q: *const DXGKARG_QUERYADAPTERINFO) -> &'static mut [u8] {
     unsafe {
@@ -97,44 +111,27 @@ fn input_u32(q: *const DXGKARG_QUERYADAPTERINFO) -> u32 {
     }
 }
 
-fn put(b: &mut [u8], at: usize, v: &[u8]) {
-    b[at..at + v.len()].copy_from_slice(v);
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
-}
-
-/// The answer sheet's DRIVERCAPS (2.7) over the real driver's.
-fn driver_caps(h: HANDLE, q: *const DXGKARG_QUERYADAPTERINFO) -> NTSTATUS {
-    let s = unsafe { (real().DxgkDdiQueryAdapterInfo.unwrap())(h, q) };
-    if s != STATUS_SUCCESS || broken() == Break::DriverCapsFails {
-        return if s == STATUS_SUCCESS {
-            STATUS_NOT_SUPPORTED
-        } else {
-            s
-        };
-    }
+/// Rewrites the record of type `T` the driver wrote at the start of `q`'s
+/// output.
+fn edit<T: Copy>(q: *const DXGKARG_QUERYADAPTERINFO, f: impl FnOnce(&mut T)) {
     let o = out(q);
-    assert!(o.len() >= size_of::<DXGK_DRIVERCAPS>());
-    let mut c: DXGK_DRIVERCAPS = unsafe { o.as_ptr().cast::<DXGK_DRIVERCAPS>().read_unaligned() };
-    c.MiscCaps = DriverMiscCaps::ComputeOnly;
-    c.GpuEngineTopology.NbAsymetricProcessingNodes = 1;
-    c.SchedulingCaps.Value = VidSchCaps::MultiEngineAware
-        | VidSchCaps::PreemptionAware
-        | VidSchCaps::LowIrqlPreemptCommand;
-    c.MemoryManagementCaps.Value =
-        VidMmCaps::VirtualAddressingSupported | VidMmCaps::GpuMmuSupported;
-    c.PreemptionCaps.GraphicsPreemptionGranularity =
-        D3DKMDT_GRAPHICS_PREEMPTION_DMA_BUFFER_BOUNDARY;
-    c.PreemptionCaps.ComputePreemptionGranularity = D3DKMDT_COMPUTE_PREEMPTION_DMA_BUFFER_BOUNDARY;
-    c.SupportPerEngineTDR = 1;
-    c.SupportNonVGA = 0;
+    assert!(
+        o.len() >= size_of::<T>(),
+        "the driver's answer holds a whole record"
+    );
+    let p = o.as_mut_ptr().cast::<T>();
+    let mut v = unsafe { p.read_unaligned() };
+    f(&mut v);
+    unsafe { p.write_unaligned(v) };
+}
+
+/// The real driver's DRIVERCAPS, with the break's field changed.
+fn driver_caps(c: &mut DXGK_DRIVERCAPS) {
     match broken() {
         Break::WddmVersion2A00 => c.WDDMVersion = DXGK_WDDMVERSION(0x2A00),
         Break::Wddm1WithPreemption => c.WDDMVersion = DXGKDDI_WDDMv1,
         Break::NotComputeOnly | Break::DisplayClassNotComputeOnly => {
-            c.MiscCaps = DriverMiscCaps::empty()
+            c.MiscCaps.remove(DriverMiscCaps::ComputeOnly);
         }
         Break::NoMultiEngineAware | Break::NoMultiEngineNoPhysicalCaps => {
             c.SchedulingCaps.Value.remove(VidSchCaps::MultiEngineAware);
@@ -142,210 +139,130 @@ fn driver_caps(h: HANDLE, q: *const DXGKARG_QUERYADAPTERINFO) -> NTSTATUS {
         Break::BadFrameBufferSaveSize => {
             c.MemoryManagementCaps.Value |= VidMmCaps::IoMmuSecureModeSupported;
         }
-        Break::MiscReservedBit => {
-            c.MiscCaps = DriverMiscCaps::ComputeOnly | DriverMiscCaps::from_bits_retain(1 << 20)
-        }
+        Break::MiscReservedBit => c.MiscCaps |= DriverMiscCaps::from_bits_retain(1 << 20),
         Break::RuntimePmWithoutDdis => c.SupportRuntimePowerManagement = 1,
         Break::NativeFenceUnanswered => c.SchedulingCaps.Value |= VidSchCaps::NativeGpuFence,
         Break::NoComputePreemption => {
             c.PreemptionCaps.ComputePreemptionGranularity = D3DKMDT_COMPUTE_PREEMPTION_NONE;
         }
         Break::RenderOnlyPartialSet | Break::NoRenderNoDisplay => {
-            c.MiscCaps = DriverMiscCaps::empty()
+            c.MiscCaps.remove(DriverMiscCaps::ComputeOnly);
         }
         Break::VirtualGpuOnlyNoUmd | Break::NoCalibrateGpuClock => {
             // The render-only shape: no ComputeOnly, so the 1.2 flip and
             // kernel-mode command buffer caps become mandatory.
-            c.MiscCaps = if broken() == Break::VirtualGpuOnlyNoUmd {
-                DriverMiscCaps::VirtualGpuOnly
-            } else {
-                DriverMiscCaps::empty()
-            };
+            c.MiscCaps.remove(DriverMiscCaps::ComputeOnly);
+            if broken() == Break::VirtualGpuOnlyNoUmd {
+                c.MiscCaps |= DriverMiscCaps::VirtualGpuOnly;
+            }
             c.FlipCaps.Value = 1 << 1;
             c.PresentationCaps.Value = 1 << 2;
         }
         _ => {}
     }
-    unsafe { o.as_mut_ptr().cast::<DXGK_DRIVERCAPS>().write_unaligned(c) };
-    STATUS_SUCCESS
 }
 
-/// QUERYSEGMENT4: aperture 1 (paging and DMA buffers), VRAM 2 (local budget).
-fn query_segment4(q: *const DXGKARG_QUERYADAPTERINFO) -> NTSTATUS {
-    if broken() == Break::QuerySegment4Fails {
-        return STATUS_NOT_SUPPORTED;
-    }
-    let o = out(q);
-    let count: u32 = if broken() == Break::ZeroSegments {
-        0
-    } else {
-        2
-    };
-    put(o, 0, &count.to_le_bytes());
-    let paging: u32 = if broken() == Break::PagingBufferInVram {
-        2
-    } else {
-        1
-    };
-    put(o, 16, &paging.to_le_bytes());
-    put(o, 20, &(64_u32 << 10).to_le_bytes());
-    let descriptors = u64_at(o, 8) as usize as *mut u8;
-    let stride = u64_at(o, 32) as usize;
-    if descriptors.is_null() {
-        return STATUS_SUCCESS;
-    }
-    assert_eq!(
-        stride, 104,
-        "the model passes the decompiled build's stride"
-    );
-    let local = if broken() == Break::NoLocalBudget {
-        0
-    } else {
-        SEG_LOCAL_BUDGET
-    };
-    let vram = if broken() == Break::ZeroSizeSegment {
-        0
-    } else {
-        VRAM
-    };
-    for (i, (flags, size)) in [(SEG_APERTURE, APERTURE), (local, vram)]
-        .into_iter()
-        .enumerate()
-    {
-        let d = unsafe { std::slice::from_raw_parts_mut(descriptors.add(i * stride), 96) };
-        put(d, 0, &flags.to_le_bytes());
-        put(d, 16, &size.to_le_bytes());
-        put(d, 24, &size.to_le_bytes());
-    }
-    STATUS_SUCCESS
+/// The `i`th descriptor of a QUERYSEGMENT4 answer, stepped by the stride
+/// Dxgkrnl passed.
+fn descriptor4(o: &DXGK_QUERYSEGMENTOUT4, i: usize) -> *mut DXGK_SEGMENTDESCRIPTOR4 {
+    o.pSegmentDescriptor
+        .wrapping_add(i * o.SegmentDescriptorStride)
+        .cast()
 }
 
-/// The PBMM set (42-46), describing the same segments and one MMU.
-fn pbmm(ty: DXGK_QUERYADAPTERINFOTYPE, q: *const DXGKARG_QUERYADAPTERINFO) -> NTSTATUS {
-    let o = out(q);
-    match ty {
-        DXGKQAITYPE_QUERYPAGINGBUFFERINFO => put(o, 0, &(64_u32 << 10).to_le_bytes()),
-        DXGKQAITYPE_QUERYSEGMENTCOUNT => put(o, 0, &2_u16.to_le_bytes()),
-        DXGKQAITYPE_QUERYMMUCOUNT if broken() == Break::MmuCountFails => {
-            return STATUS_NOT_SUPPORTED;
-        }
-        DXGKQAITYPE_QUERYMMUCOUNT => put(o, 0, &1_u16.to_le_bytes()),
-        DXGKQAITYPE_QUERYSEGMENT5 => {
-            let base = u64_at(o, 0) as usize as *mut u8;
-            let vram = if broken() == Break::PbmmSizeDiffers {
-                VRAM / 2
-            } else {
-                VRAM
-            };
-            for (i, (kind, flags, size)) in
-                [(0_u32, SEG_APERTURE, APERTURE), (1, SEG_LOCAL_BUDGET, vram)]
-                    .into_iter()
-                    .enumerate()
-            {
-                let d = unsafe { std::slice::from_raw_parts_mut(base.add(i * 88), 88) };
-                put(d, 0, &kind.to_le_bytes());
-                put(d, 4, &flags.to_le_bytes());
-                put(d, 16, &size.to_le_bytes());
+/// The real driver's QUERYSEGMENT4 answer, with the break's change.
+fn query_segment4(o: &mut DXGK_QUERYSEGMENTOUT4) {
+    match broken() {
+        Break::ZeroSegments => o.NbSegment = 0,
+        Break::PagingBufferInVram => o.PagingBufferSegmentId = 2,
+        Break::ZeroSizeSegment | Break::NoLocalBudget if !o.pSegmentDescriptor.is_null() => {
+            assert!(o.NbSegment >= 2, "the aperture and a VRAM segment");
+            let vram = descriptor4(o, 1);
+            unsafe {
+                let mut d = vram.read_unaligned();
+                if broken() == Break::ZeroSizeSegment {
+                    d.Size = 0;
+                    d.CommitLimit = 0;
+                } else {
+                    d.Flags.Value.remove(SegmentFlags::LocalBudgetGroup);
+                }
+                vram.write_unaligned(d);
             }
         }
-        _ => {
-            let base = u64_at(o, 0) as usize as *mut u8;
-            let d = unsafe { std::slice::from_raw_parts_mut(base, 16) };
-            put(d, 8, &(1_u64 << 40).to_le_bytes());
-        }
+        _ => {}
     }
-    STATUS_SUCCESS
 }
 
-/// QueryAdapterInfo: the answer sheet (2.7) for what the driver does not
-/// answer yet, the real driver for the rest.
-unsafe extern "system" fn answer_sheet_qai(
-    h: HANDLE,
-    q: *const DXGKARG_QUERYADAPTERINFO,
-) -> NTSTATUS {
+/// QueryAdapterInfo: the real driver's answer, with the break's change to
+/// the one query its rule reads.
+unsafe extern "system" fn broken_qai(h: HANDLE, q: *const DXGKARG_QUERYADAPTERINFO) -> NTSTATUS {
     let ty = unsafe { (*q).Type };
     let b = broken();
-    let zero = |q| {
-        out(q).fill(0);
-        STATUS_SUCCESS
+    let fail = match (ty, b) {
+        (DXGKQAITYPE_WDDMDEVICECAPS, Break::PrestartQueryFails) => STATUS_INVALID_DEVICE_STATE,
+        (DXGKQAITYPE_DRIVERCAPS, Break::DriverCapsFails)
+        | (DXGKQAITYPE_PHYSICALADAPTERCAPS, Break::NoMultiEngineNoPhysicalCaps)
+        | (DXGKQAITYPE_DIRTYBITTRACKINGCAPS, Break::DirtyCapsFails)
+        | (DXGKQAITYPE_64BITONLYCAPS, Break::SixtyFourBitFails)
+        | (DXGKQAITYPE_GPUVERSION, Break::GpuVersionFails)
+        | (DXGKQAITYPE_QUERYSEGMENT4, Break::QuerySegment4Fails)
+        | (DXGKQAITYPE_QUERYMMUCOUNT, Break::MmuCountFails)
+        | (DXGKQAITYPE_NATIVE_FENCE_CAPS, Break::NativeFenceUnanswered) => STATUS_NOT_SUPPORTED,
+        (DXGKQAITYPE_FRAMEBUFFERSAVESIZE, Break::BadFrameBufferSaveSize) => {
+            // Asked only because the break announces IoMmuSecureMode.
+            out(q)[..8].copy_from_slice(&1000_u64.to_le_bytes());
+            return STATUS_SUCCESS;
+        }
+        _ => STATUS_SUCCESS,
     };
-    match ty {
-        DXGKQAITYPE_WDDMDEVICECAPS if b == Break::PrestartQueryFails => STATUS_INVALID_DEVICE_STATE,
-        DXGKQAITYPE_WDDMDEVICECAPS => {
-            let v: u32 = match b {
-                Break::WddmVersion2A00 => 0x2A00,
-                Break::DeviceCapsVersion3100 => 0x3100,
-                Break::Wddm1WithPreemption => 0x1000,
-                _ => 0x3200,
-            };
-            put(out(q), 0, &v.to_le_bytes());
-            STATUS_SUCCESS
-        }
-        DXGKQAITYPE_DRIVERCAPS => driver_caps(h, q),
-        DXGKQAITYPE_PHYSICALADAPTERCAPS if b == Break::NoMultiEngineNoPhysicalCaps => {
-            STATUS_NOT_SUPPORTED
-        }
-        DXGKQAITYPE_PHYSICALADAPTERCAPS => {
-            let o = out(q);
-            o.fill(0);
-            put(o, 0, &1_u16.to_le_bytes());
-            let paging: u16 = if b == Break::PagingNodeNotANode { 1 } else { 0 };
-            put(o, 2, &paging.to_le_bytes());
-            put(o, 8, &0x1234_u64.to_le_bytes());
-            put(o, 16, &(1_u32 << 1).to_le_bytes());
-            STATUS_SUCCESS
-        }
-        DXGKQAITYPE_FRAMEBUFFERSAVESIZE => {
-            put(out(q), 0, &1000_u64.to_le_bytes());
-            STATUS_SUCCESS
-        }
-        DXGKQAITYPE_DIRTYBITTRACKINGCAPS if b == Break::DirtyCapsFails => STATUS_NOT_SUPPORTED,
-        DXGKQAITYPE_64BITONLYCAPS if b == Break::SixtyFourBitFails => STATUS_NOT_SUPPORTED,
-        DXGKQAITYPE_GPUVERSION if b == Break::GpuVersionFails => STATUS_NOT_SUPPORTED,
-        DXGKQAITYPE_64BITONLYCAPS | DXGKQAITYPE_ADAPTERPERFDATA_CAPS | DXGKQAITYPE_GPUVERSION => {
-            zero(q)
-        }
-        DXGKQAITYPE_GPUMMUCAPS => {
-            let o = out(q);
-            o.fill(0);
-            let bits: u32 = if b == Break::VaBits12 { 12 } else { 40 };
-            put(o, 8, &bits.to_le_bytes());
-            put(o, 16, &2_u32.to_le_bytes());
-            STATUS_SUCCESS
-        }
-        DXGKQAITYPE_PAGETABLELEVELDESC => {
-            let o = out(q);
-            o.fill(0);
-            put(o, 0, &14_u32.to_le_bytes());
-            put(o, 12, &(128_u32 << 10).to_le_bytes());
-            STATUS_SUCCESS
-        }
-        DXGKQAITYPE_HISTORYBUFFERPRECISION => {
-            let p: u32 = if b == Break::Precision16 { 16 } else { 64 };
-            put(out(q), 0, &p.to_le_bytes());
-            STATUS_SUCCESS
-        }
-        DXGKQAITYPE_QUERYSEGMENT4 => query_segment4(q),
-        DXGKQAITYPE_QUERYPAGINGBUFFERINFO
-        | DXGKQAITYPE_QUERYSEGMENTCOUNT
-        | DXGKQAITYPE_QUERYMMUCOUNT
-        | DXGKQAITYPE_QUERYSEGMENT5
-        | DXGKQAITYPE_QUERYMMUS => pbmm(ty, q),
-        DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS => match input_u32(q) {
-            1 => STATUS_NOT_IMPLEMENTED,
-            2 => {
-                let page: u32 = if b == Break::TrackingPage2048 {
-                    2048
-                } else {
-                    4096
-                };
-                put(out(q), 0, &page.to_le_bytes());
-                STATUS_SUCCESS
-            }
-            _ => STATUS_INVALID_PARAMETER,
-        },
-        _ => unsafe { (real().DxgkDdiQueryAdapterInfo.unwrap())(h, q) },
+    if fail != STATUS_SUCCESS {
+        return fail;
     }
+    let status = unsafe { (real().DxgkDdiQueryAdapterInfo.unwrap())(h, q) };
+    if status != STATUS_SUCCESS {
+        return status;
+    }
+    match ty {
+        DXGKQAITYPE_WDDMDEVICECAPS => edit(q, |c: &mut DXGK_WDDMDEVICECAPS| match b {
+            Break::WddmVersion2A00 => c.WDDMVersion = DXGK_WDDMVERSION(0x2A00),
+            Break::DeviceCapsVersion3100 => c.WDDMVersion = DXGK_WDDMVERSION(0x3100),
+            Break::Wddm1WithPreemption => c.WDDMVersion = DXGKDDI_WDDMv1,
+            _ => {}
+        }),
+        DXGKQAITYPE_DRIVERCAPS => edit(q, driver_caps),
+        DXGKQAITYPE_PHYSICALADAPTERCAPS if b == Break::PagingNodeNotANode => {
+            edit(q, |c: &mut DXGK_PHYSICALADAPTERCAPS| {
+                c.PagingNodeIndex = c.NumExecutionNodes;
+            });
+        }
+        DXGKQAITYPE_GPUMMUCAPS if b == Break::VaBits12 => {
+            edit(q, |c: &mut DXGK_GPUMMUCAPS| c.VirtualAddressBitCount = 12);
+        }
+        DXGKQAITYPE_HISTORYBUFFERPRECISION if b == Break::Precision16 => {
+            edit(q, |c: &mut DXGKARG_HISTORYBUFFERPRECISION| {
+                c.PrecisionBits = 16
+            });
+        }
+        DXGKQAITYPE_QUERYSEGMENT4 => edit(q, query_segment4),
+        DXGKQAITYPE_QUERYSEGMENT5 if b == Break::PbmmSizeDiffers => {
+            edit(q, |o: &mut DXGK_QUERYSEGMENTOUT5| unsafe {
+                let vram = o.SegmentDescriptors.add(1);
+                let mut d = vram.read_unaligned();
+                d.Size /= 2;
+                vram.write_unaligned(d);
+            });
+        }
+        DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS
+            if b == Break::TrackingPage2048 && input_u32(q) == 2 =>
+        {
+            edit(q, |page: &mut u32| {
+                assert_eq!(*page, 4096, "the real driver's page");
+                *page = 2048;
+            });
+        }
+        _ => {}
+    }
+    STATUS_SUCCESS
 }
 
 unsafe extern "system" fn start_device(
@@ -361,66 +278,80 @@ unsafe extern "system" fn start_device(
     unsafe { (real().DxgkDdiStartDevice.unwrap())(ctx, info, kernel, sources, children) }
 }
 
-unsafe extern "system" fn get_node_metadata(_: HANDLE, node: UINT, out: PVOID) -> NTSTATUS {
+unsafe extern "system" fn get_node_metadata(
+    h: HANDLE,
+    node: UINT,
+    out: *mut DXGK_NODEMETADATA,
+) -> NTSTATUS {
     if broken() == Break::NodeMetadataFails {
         return STATUS_NOT_SUPPORTED;
     }
-    assert_eq!(node, 0, "one node, physical adapter 0");
-    let o = unsafe { std::slice::from_raw_parts_mut(out.cast::<u8>(), 74) };
-    o.fill(0);
-    put(o, 0, &6_u32.to_le_bytes()); // DXGK_ENGINE_TYPE_COPY
-    for (i, c) in "Software engine".encode_utf16().enumerate() {
-        put(o, 4 + 2 * i, &c.to_le_bytes());
+    let status = unsafe { (real().DxgkDdiGetNodeMetadata.unwrap())(h, node, out) };
+    if status == STATUS_SUCCESS && broken() == Break::NodeNotGpuMmu {
+        unsafe {
+            let mut m = out.read_unaligned();
+            assert_eq!(m.GpuMmuSupported, 1, "the real node uses the GPU MMU");
+            m.GpuMmuSupported = 0;
+            out.write_unaligned(m);
+        }
     }
-    o[72] = u8::from(broken() != Break::NodeNotGpuMmu);
-    STATUS_SUCCESS
+    status
 }
 
-unsafe extern "system" fn create_device(_: HANDLE, args: PVOID) -> NTSTATUS {
+unsafe extern "system" fn create_device(h: HANDLE, args: *mut DXGKARG_CREATEDEVICE) -> NTSTATUS {
     if broken() == Break::CreateDeviceFails {
         return STATUS_NOT_SUPPORTED;
     }
-    let a = unsafe { std::slice::from_raw_parts_mut(args.cast::<u8>(), 32) };
-    assert_eq!(a[8] & 1, 1, "a system device");
-    let n = LIVE.with(|l| {
-        l.borrow_mut().0 += 1;
-        l.borrow().0
-    });
-    put(a, 0, &(0xD000_u64 + u64::from(n)).to_le_bytes());
-    STATUS_SUCCESS
+    let status = unsafe { (real().DxgkDdiCreateDevice.unwrap())(h, args) };
+    if status == STATUS_SUCCESS {
+        LIVE.with(|l| l.borrow_mut().0 += 1);
+        DEVICES.with(|d| d.borrow_mut().push(unsafe { (*args).hDevice }.addr()));
+    }
+    status
 }
 
-unsafe extern "system" fn destroy_device(_: HANDLE) -> NTSTATUS {
-    LIVE.with(|l| l.borrow_mut().0 -= 1);
-    STATUS_SUCCESS
+unsafe extern "system" fn destroy_device(h: HANDLE) -> NTSTATUS {
+    let status = unsafe { (real().DxgkDdiDestroyDevice.unwrap())(h) };
+    if status == STATUS_SUCCESS {
+        LIVE.with(|l| l.borrow_mut().0 -= 1);
+    }
+    status
 }
 
-unsafe extern "system" fn create_context(device: HANDLE, args: PVOID) -> NTSTATUS {
+unsafe extern "system" fn create_context(
+    device: HANDLE,
+    args: *mut DXGKARG_CREATECONTEXT,
+) -> NTSTATUS {
     if broken() == Break::CreateContextFails {
         return STATUS_NOT_SUPPORTED;
     }
-    assert!(device.addr() > 0xD000, "a device this driver created");
-    let a = unsafe { std::slice::from_raw_parts_mut(args.cast::<u8>(), 72) };
-    let word = |at: usize| u32::from_le_bytes(a[at..at + 4].try_into().unwrap());
-    let seen = (device.addr(), word(8), word(12), word(16));
+    let status = unsafe { (real().DxgkDdiCreateContext.unwrap())(device, args) };
+    if status != STATUS_SUCCESS {
+        return status;
+    }
+    let a = unsafe { &mut *args };
+    if broken() == Break::PagingSegmentSetZero {
+        a.ContextInfo.DmaBufferSegmentSet = 0;
+    }
+    let index = DEVICES.with(|d| d.borrow().iter().position(|&h| h == device.addr()));
+    let seen = (
+        index.expect("a device this driver created"),
+        a.NodeOrdinal,
+        a.EngineAffinity,
+        a.Flags.Value.bits(),
+        a.ContextInfo.DmaBufferSegmentSet,
+    );
     CONTEXTS.with(|c| c.borrow_mut().push(seen));
-    let n = LIVE.with(|l| {
-        l.borrow_mut().1 += 1;
-        l.borrow().1
-    });
-    put(a, 0, &(0xC000_u64 + u64::from(n)).to_le_bytes());
-    let set: u32 = if broken() == Break::PagingSegmentSetZero {
-        0
-    } else {
-        1
-    };
-    put(a, 40, &set.to_le_bytes());
-    STATUS_SUCCESS
+    LIVE.with(|l| l.borrow_mut().1 += 1);
+    status
 }
 
-unsafe extern "system" fn destroy_context(_: HANDLE) -> NTSTATUS {
-    LIVE.with(|l| l.borrow_mut().1 -= 1);
-    STATUS_SUCCESS
+unsafe extern "system" fn destroy_context(h: HANDLE) -> NTSTATUS {
+    let status = unsafe { (real().DxgkDdiDestroyContext.unwrap())(h) };
+    if status == STATUS_SUCCESS {
+        LIVE.with(|l| l.borrow_mut().1 -= 1);
+    }
+    status
 }
 
 /// Fills a PVOID slot the sequence only checks for presence.
@@ -437,53 +368,29 @@ unsafe extern "system" fn never_submitted(_: HANDLE, _: *const DXGKARG_SUBMITCOM
     STATUS_NOT_SUPPORTED
 }
 
-/// Fills the typed SubmitCommandVirtual slot (only checked for presence).
-unsafe extern "system" fn never_submitted_virtual(
-    _: HANDLE,
-    _: *const DXGKARG_SUBMITCOMMANDVIRTUAL,
-) -> NTSTATUS {
-    STATUS_NOT_SUPPORTED
+/// The render-only shapes (see the module doc): the render slots an MCDM
+/// adapter does not fill, stubbed.
+pub fn render_only(t: &mut DRIVER_INITIALIZATION_DATA) {
+    t.DxgkDdiPresent = stub();
+    t.DxgkDdiSubmitCommand = Some(never_submitted);
+    t.DxgkDdiControlInterrupt = stub();
+    t.DxgkDdiRenderKm = stub();
 }
 
-/// The answer-sheet table, with the current [`Break`]'s table change.
+/// The real driver's table, with the current [`Break`]'s wrapped DDI.
 pub fn patch(t: &mut DRIVER_INITIALIZATION_DATA) {
-    t.DxgkDdiQueryAdapterInfo = Some(answer_sheet_qai);
+    t.DxgkDdiQueryAdapterInfo = Some(broken_qai);
     t.DxgkDdiStartDevice = Some(start_device);
-    // SAFETY (all three): the same C signature with the record pointer
-    // spelled PVOID; Dxgkrnl's calling convention is unchanged.
-    t.DxgkDdiGetNodeMetadata = Some(unsafe {
-        std::mem::transmute::<
-            unsafe extern "system" fn(HANDLE, UINT, PVOID) -> NTSTATUS,
-            unsafe extern "system" fn(HANDLE, UINT, *mut DXGK_NODEMETADATA) -> NTSTATUS,
-        >(get_node_metadata)
-    });
-    t.DxgkDdiCreateDevice = Some(unsafe {
-        std::mem::transmute::<
-            unsafe extern "system" fn(HANDLE, PVOID) -> NTSTATUS,
-            unsafe extern "system" fn(HANDLE, *mut DXGKARG_CREATEDEVICE) -> NTSTATUS,
-        >(create_device)
-    });
+    t.DxgkDdiGetNodeMetadata = Some(get_node_metadata);
+    t.DxgkDdiCreateDevice = Some(create_device);
     t.DxgkDdiDestroyDevice = Some(destroy_device);
-    t.DxgkDdiCreateContext = Some(unsafe {
-        std::mem::transmute::<
-            unsafe extern "system" fn(HANDLE, PVOID) -> NTSTATUS,
-            unsafe extern "system" fn(HANDLE, *mut DXGKARG_CREATECONTEXT) -> NTSTATUS,
-        >(create_context)
-    });
+    t.DxgkDdiCreateContext = Some(create_context);
     t.DxgkDdiDestroyContext = Some(destroy_context);
-    // CreateProcess, DestroyProcess, Get/SetRootPageTable(Size): the real
-    // driver's (the sequence only checks that they are present).
-    t.DxgkDdiSubmitCommandVirtual = Some(never_submitted_virtual);
-    let render_only = [
-        Break::RenderOnlyPartialSet,
-        Break::VirtualGpuOnlyNoUmd,
-        Break::NoCalibrateGpuClock,
-    ];
-    if render_only.contains(&broken()) && broken() != Break::RenderOnlyPartialSet {
-        t.DxgkDdiPresent = stub();
-        t.DxgkDdiSubmitCommand = Some(never_submitted);
-        t.DxgkDdiControlInterrupt = stub();
-        t.DxgkDdiRenderKm = stub();
+    if matches!(
+        broken(),
+        Break::VirtualGpuOnlyNoUmd | Break::NoCalibrateGpuClock
+    ) {
+        render_only(t);
     }
     match broken() {
         Break::NoQueryAdapterInfo => t.DxgkDdiQueryAdapterInfo = None,
@@ -507,7 +414,6 @@ pub fn patch(t: &mut DRIVER_INITIALIZATION_DATA) {
             t.DxgkDdiDestroyDevice = None;
             t.DxgkDdiOpenAllocation = None;
             t.DxgkDdiCloseAllocation = None;
-            // The software engine fills it (wt/engine).
             t.DxgkDdiSubmitCommand = None;
         }
         _ => {}

@@ -1,7 +1,11 @@
-//! Offsets, bits and constants of the WDDM records the start rules read,
-//! from `../shared/abi/wddm32-x64-{layouts,consts}.tsv` (WDK 10.0.26100, x64),
-//! and little-endian reads of plain bytes. Shared with the Wine fixture
-//! through `#[path]`, like `rules.rs`: plain `core` only.
+//! Offsets, bits and constants of the WDDM records the start rules read, and
+//! little-endian reads of plain bytes. The offsets and sizes come from
+//! `dxgk-sys`'s typed records (checked against
+//! `../shared/abi/wddm32-x64-layouts.tsv` by `cargo test -p dxgk-sys --test
+//! abi`, and again here by `tests/adapter_start.rs`); the sequence still
+//! reads plain byte buffers, so that a short or odd answer reads as zeroed
+//! rather than as a half-initialised record. Shared with the Wine fixture
+//! through `#[path]`, like `rules.rs`: `core` and `dxgk-sys` only.
 
 /// `DXGKQAITYPE_*` values.
 pub mod qai {
@@ -26,24 +30,29 @@ pub mod qai {
     pub const QUERYMMUS: u32 = 46;
     pub const SIXTY_FOUR_BIT_ONLY_CAPS: u32 = 47;
 }
-/// `DXGK_DRIVERCAPS` (592 bytes).
+/// `DXGK_DRIVERCAPS` (592 bytes): offsets from `dxgk-sys`'s record.
 pub mod caps {
     #![allow(missing_docs)]
-    pub const SIZE: usize = 592;
-    pub const PRESENTATION_CAPS: usize = 52;
-    pub const FLIP_CAPS: usize = 60;
-    pub const SCHEDULING_CAPS: usize = 64;
-    pub const MEMORY_MANAGEMENT_CAPS: usize = 68;
-    pub const PAGING_NODE: usize = 72;
-    pub const NODES: usize = 76;
-    pub const WDDM_VERSION: usize = 336;
-    pub const GRAPHICS_PREEMPTION: usize = 528;
-    pub const COMPUTE_PREEMPTION: usize = 532;
-    pub const SUPPORT_NON_VGA: usize = 536;
-    pub const SUPPORT_PER_ENGINE_TDR: usize = 538;
-    pub const SUPPORT_MULTI_PLANE_OVERLAY: usize = 540;
-    pub const SUPPORT_RUNTIME_POWER_MANAGEMENT: usize = 541;
-    pub const MISC_CAPS: usize = 576;
+    use core::mem::{offset_of, size_of};
+    use dxgk_sys::DXGK_DRIVERCAPS as C;
+    pub const SIZE: usize = size_of::<C>();
+    pub const PRESENTATION_CAPS: usize = offset_of!(C, PresentationCaps);
+    pub const FLIP_CAPS: usize = offset_of!(C, FlipCaps);
+    pub const SCHEDULING_CAPS: usize = offset_of!(C, SchedulingCaps);
+    pub const MEMORY_MANAGEMENT_CAPS: usize = offset_of!(C, MemoryManagementCaps);
+    pub const PAGING_NODE: usize = offset_of!(C, MemoryManagementCaps.PagingNode);
+    pub const NODES: usize = offset_of!(C, GpuEngineTopology.NbAsymetricProcessingNodes);
+    pub const WDDM_VERSION: usize = offset_of!(C, WDDMVersion);
+    pub const GRAPHICS_PREEMPTION: usize =
+        offset_of!(C, PreemptionCaps.GraphicsPreemptionGranularity);
+    pub const COMPUTE_PREEMPTION: usize =
+        offset_of!(C, PreemptionCaps.ComputePreemptionGranularity);
+    pub const SUPPORT_NON_VGA: usize = offset_of!(C, SupportNonVGA);
+    pub const SUPPORT_PER_ENGINE_TDR: usize = offset_of!(C, SupportPerEngineTDR);
+    pub const SUPPORT_MULTI_PLANE_OVERLAY: usize = offset_of!(C, SupportMultiPlaneOverlay);
+    pub const SUPPORT_RUNTIME_POWER_MANAGEMENT: usize =
+        offset_of!(C, SupportRuntimePowerManagement);
+    pub const MISC_CAPS: usize = offset_of!(C, MiscCaps);
 }
 /// Bits of the caps words.
 pub mod bits {
@@ -88,61 +97,73 @@ pub mod bits {
     pub const SYSTEM_CONTEXT: u32 = 1 << 0;
     pub const CONTEXT_VIRTUAL_ADDRESSING: u32 = 1 << 2;
 }
-/// Other records, by (offset, size).
+/// Other records, by (offset, size), from `dxgk-sys`'s records.
 pub mod rec {
     #![allow(missing_docs)]
+    use core::mem::{offset_of, size_of};
+    use dxgk_sys::{
+        DXGK_GPUMMUCAPS, DXGK_MMUDESCRIPTOR, DXGK_NODEMETADATA, DXGK_PAGE_TABLE_LEVEL_DESC,
+        DXGK_PHYSICALADAPTERCAPS, DXGK_QUERYMMUSOUT, DXGK_QUERYSEGMENTCOUNTOUT,
+        DXGK_QUERYSEGMENTOUT4, DXGK_QUERYSEGMENTOUT5, DXGK_SEGMENTDESCRIPTOR4,
+        DXGK_SEGMENTDESCRIPTOR5, DXGKARG_CREATECONTEXT, DXGKARG_CREATEDEVICE,
+    };
     // DXGK_PHYSICALADAPTERCAPS (32)
-    pub const PHYS_SIZE: usize = 32;
-    pub const PHYS_NODES: usize = 0;
-    pub const PHYS_PAGING_NODE: usize = 2;
-    pub const PHYS_HANDLE: usize = 8;
-    pub const PHYS_FLAGS: usize = 16;
-    pub const PHYS_VIRTUAL_COPY_NODE: usize = 24;
+    pub const PHYS_SIZE: usize = size_of::<DXGK_PHYSICALADAPTERCAPS>();
+    pub const PHYS_NODES: usize = offset_of!(DXGK_PHYSICALADAPTERCAPS, NumExecutionNodes);
+    pub const PHYS_PAGING_NODE: usize = offset_of!(DXGK_PHYSICALADAPTERCAPS, PagingNodeIndex);
+    pub const PHYS_HANDLE: usize = offset_of!(DXGK_PHYSICALADAPTERCAPS, DxgkPhysicalAdapterHandle);
+    pub const PHYS_FLAGS: usize = offset_of!(DXGK_PHYSICALADAPTERCAPS, Flags);
+    pub const PHYS_VIRTUAL_COPY_NODE: usize =
+        offset_of!(DXGK_PHYSICALADAPTERCAPS, VirtualCopyNodeIndex);
     // DXGK_GPUMMUCAPS (24), DXGK_QUERYPAGETABLELEVELDESCIN (4), DXGK_PAGE_TABLE_LEVEL_DESC (20)
-    pub const MMU_SIZE: usize = 24;
-    pub const MMU_VA_BITS: usize = 8;
-    pub const MMU_LEVELS: usize = 16;
-    pub const LEVEL_DESC_SIZE: usize = 20;
-    pub const LEVEL_INDEX_BITS: usize = 0;
+    pub const MMU_SIZE: usize = size_of::<DXGK_GPUMMUCAPS>();
+    pub const MMU_VA_BITS: usize = offset_of!(DXGK_GPUMMUCAPS, VirtualAddressBitCount);
+    pub const MMU_LEVELS: usize = offset_of!(DXGK_GPUMMUCAPS, PageTableLevelCount);
+    pub const LEVEL_DESC_SIZE: usize = size_of::<DXGK_PAGE_TABLE_LEVEL_DESC>();
+    pub const LEVEL_INDEX_BITS: usize =
+        offset_of!(DXGK_PAGE_TABLE_LEVEL_DESC, PageTableIndexBitCount);
     pub const MAX_PAGE_TABLE_LEVEL_COUNT: u32 = 6;
-    // DXGK_NODEMETADATA (74)
-    pub const NODE_SIZE: usize = 74;
-    pub const NODE_ENGINE_TYPE: usize = 0;
-    pub const NODE_FLAGS: usize = 68;
-    pub const NODE_GPU_MMU: usize = 72;
-    pub const NODE_IO_MMU: usize = 73;
+    // DXGK_NODEMETADATA (74, packed)
+    pub const NODE_SIZE: usize = size_of::<DXGK_NODEMETADATA>();
+    pub const NODE_ENGINE_TYPE: usize = offset_of!(DXGK_NODEMETADATA, EngineType);
+    pub const NODE_FLAGS: usize = offset_of!(DXGK_NODEMETADATA, Flags);
+    pub const NODE_GPU_MMU: usize = offset_of!(DXGK_NODEMETADATA, GpuMmuSupported);
+    pub const NODE_IO_MMU: usize = offset_of!(DXGK_NODEMETADATA, IoMmuSupported);
     pub const ENGINE_TYPE_MAX: u32 = 10;
     // DXGK_QUERYSEGMENTOUT4 (40), DXGK_SEGMENTDESCRIPTOR4 (96; Dxgkrnl steps by 104)
-    pub const SEG4_OUT_SIZE: usize = 40;
-    pub const SEG4_NB: usize = 0;
-    pub const SEG4_DESCRIPTORS: usize = 8;
-    pub const SEG4_PAGING_SEGMENT: usize = 16;
-    pub const SEG4_PAGING_SIZE: usize = 20;
-    pub const SEG4_STRIDE: usize = 32;
-    pub const SEG4_DESCRIPTOR_SIZE: usize = 96;
+    pub const SEG4_OUT_SIZE: usize = size_of::<DXGK_QUERYSEGMENTOUT4>();
+    pub const SEG4_NB: usize = offset_of!(DXGK_QUERYSEGMENTOUT4, NbSegment);
+    pub const SEG4_DESCRIPTORS: usize = offset_of!(DXGK_QUERYSEGMENTOUT4, pSegmentDescriptor);
+    pub const SEG4_PAGING_SEGMENT: usize = offset_of!(DXGK_QUERYSEGMENTOUT4, PagingBufferSegmentId);
+    pub const SEG4_PAGING_SIZE: usize = offset_of!(DXGK_QUERYSEGMENTOUT4, PagingBufferSize);
+    pub const SEG4_STRIDE: usize = offset_of!(DXGK_QUERYSEGMENTOUT4, SegmentDescriptorStride);
+    pub const SEG4_DESCRIPTOR_SIZE: usize = size_of::<DXGK_SEGMENTDESCRIPTOR4>();
     pub const SEG4_STRIDE_GIVEN: usize = 104;
-    pub const DESC4_FLAGS: usize = 0;
-    pub const DESC4_SIZE: usize = 16;
+    pub const DESC4_FLAGS: usize = offset_of!(DXGK_SEGMENTDESCRIPTOR4, Flags);
+    pub const DESC4_SIZE: usize = offset_of!(DXGK_SEGMENTDESCRIPTOR4, Size);
     // PBMM: counts (8-byte in/out), DXGK_QUERYSEGMENTOUT5 (24), DXGK_SEGMENTDESCRIPTOR5 (88),
-    // DXGK_QUERYMMUSOUT (32), DXGK_MMUDESCRIPTOR (16)
+    // DXGK_QUERYMMUSOUT (32), DXGK_MMUDESCRIPTOR (16). QUERYPAGINGBUFFERINFO's
+    // output: the 16 bytes Dxgkrnl gives (the record is 8).
     pub const PAGING_INFO_OUT_SIZE: usize = 16;
-    pub const COUNT_OUT_SIZE: usize = 8;
-    pub const SEG5_OUT_SIZE: usize = 24;
-    pub const SEG5_DESCRIPTOR_SIZE: usize = 88;
-    pub const DESC5_FLAGS: usize = 4;
-    pub const DESC5_SIZE: usize = 16;
-    pub const MMUS_OUT_SIZE: usize = 32;
-    pub const MMU_DESCRIPTOR_SIZE: usize = 16;
+    pub const COUNT_OUT_SIZE: usize = size_of::<DXGK_QUERYSEGMENTCOUNTOUT>();
+    pub const SEG5_OUT_SIZE: usize = size_of::<DXGK_QUERYSEGMENTOUT5>();
+    pub const SEG5_DESCRIPTOR_SIZE: usize = size_of::<DXGK_SEGMENTDESCRIPTOR5>();
+    pub const DESC5_FLAGS: usize = offset_of!(DXGK_SEGMENTDESCRIPTOR5, Flags);
+    pub const DESC5_SIZE: usize = offset_of!(DXGK_SEGMENTDESCRIPTOR5, Size);
+    pub const MMUS_OUT_SIZE: usize = size_of::<DXGK_QUERYMMUSOUT>();
+    pub const MMU_DESCRIPTOR_SIZE: usize = size_of::<DXGK_MMUDESCRIPTOR>();
     // DXGKARG_CREATEDEVICE (32), DXGKARG_CREATECONTEXT (72)
-    pub const CREATE_DEVICE_SIZE: usize = 32;
-    pub const CREATE_DEVICE_HANDLE: usize = 0;
-    pub const CREATE_DEVICE_FLAGS: usize = 8;
-    pub const CREATE_CONTEXT_SIZE: usize = 72;
-    pub const CREATE_CONTEXT_HANDLE: usize = 0;
-    pub const CREATE_CONTEXT_NODE: usize = 8;
-    pub const CREATE_CONTEXT_AFFINITY: usize = 12;
-    pub const CREATE_CONTEXT_FLAGS: usize = 16;
-    pub const CREATE_CONTEXT_DMA_SEGMENT_SET: usize = 40;
+    pub const CREATE_DEVICE_SIZE: usize = size_of::<DXGKARG_CREATEDEVICE>();
+    pub const CREATE_DEVICE_HANDLE: usize = offset_of!(DXGKARG_CREATEDEVICE, hDevice);
+    /// The union of the input `Flags` and the output `pInfo`.
+    pub const CREATE_DEVICE_FLAGS: usize = offset_of!(DXGKARG_CREATEDEVICE, pInfo);
+    pub const CREATE_CONTEXT_SIZE: usize = size_of::<DXGKARG_CREATECONTEXT>();
+    pub const CREATE_CONTEXT_HANDLE: usize = offset_of!(DXGKARG_CREATECONTEXT, hContext);
+    pub const CREATE_CONTEXT_NODE: usize = offset_of!(DXGKARG_CREATECONTEXT, NodeOrdinal);
+    pub const CREATE_CONTEXT_AFFINITY: usize = offset_of!(DXGKARG_CREATECONTEXT, EngineAffinity);
+    pub const CREATE_CONTEXT_FLAGS: usize = offset_of!(DXGKARG_CREATECONTEXT, Flags);
+    pub const CREATE_CONTEXT_DMA_SEGMENT_SET: usize =
+        offset_of!(DXGKARG_CREATECONTEXT, ContextInfo.DmaBufferSegmentSet);
 }
 /// `DXGKDDI_INTERFACE_VERSION_*` values the rules compare against.
 pub mod ddi {

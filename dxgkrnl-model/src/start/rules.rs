@@ -6,15 +6,16 @@
 //! One file for every stand-in that plays the start: the model's
 //! `crate::start` and the fake DXGKrnl of the Wine smoke test
 //! (`tests/wine/fake-dxgkrnl`, which includes this file and `sequence.rs`
-//! with `#[path]`). So it stays free of dependencies (plain `core`), and free
+//! with `#[path]`). So it needs only `core` (and, through `abi.rs`, the record
+//! layouts of `dxgk-sys`, which both link), and stays free
 //! of panics, indexing and unchecked arithmetic (the fake denies them).
 //!
 //! Every rule is *modelled from public sources* (the spec's tags, repeated in
 //! [`Rule::tag`]) and none is yet *verified on 24H2*: nothing here has run
 //! against a real Dxgkrnl (`docs/first-boot.md` says how to change that).
-//! Offsets are those of `../shared/abi/wddm32-x64-layouts.tsv` (WDK 10.0.26100,
-//! x64); records other branches add to `dxgk-sys` are read here from raw
-//! bytes on purpose, so that this file needs none of them.
+//! Offsets are those of `dxgk-sys`'s typed records (`abi.rs`), which match
+//! `../shared/abi/wddm32-x64-layouts.tsv` (WDK 10.0.26100, x64); answers are
+//! read from plain bytes, so a short answer reads as zeroed.
 
 /// NTSTATUS values the rules use (as `u32`, so this file needs no types).
 pub mod status {
@@ -277,6 +278,13 @@ rules! {
         Effect::Fail(INVALID_PARAMETER),
         "compiled against WDDM2_0_M2_2_1 or greater, but does not fill in DxgkDdiCalibrateGpuClock and DxgkDdiSetStablePowerState";
 }
+
+/// A rule the real driver does not pass yet, waived by the default start
+/// ([`super::sequence::Mode::EnforceExcept`]) while its DDIs are being
+/// written: `None`, so the model's default start, the Wine run and
+/// `tests/adapter_start.rs` enforce every rule (2.3.9 was waived until the
+/// software engine brought `DxgkDdiSubmitCommandVirtual`).
+pub const AWAITING_DRIVER: Option<&Rule> = None;
 
 /// The rule with id `id`.
 #[must_use]

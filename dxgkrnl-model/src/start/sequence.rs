@@ -72,6 +72,11 @@ pub struct Environment {
 pub enum Mode {
     /// As Dxgkrnl: the first refusal ends the start.
     Enforce,
+    /// As [`Mode::Enforce`], except that this one rule, when broken, is
+    /// reported as refused and the start goes on (it is not the start's
+    /// refusal): for the rule the driver is known not to pass yet
+    /// ([`AWAITING_DRIVER`]).
+    EnforceExcept(&'static Rule),
     /// Every rule is played and reported; nothing ends the start early
     /// (except a failed StartDevice).
     Report,
@@ -97,6 +102,8 @@ pub struct Learned {
     pub refusal: Option<(&'static Rule, u32)>,
     /// Refusals seen (more than one only in [`Mode::Report`]).
     pub refusals: u32,
+    /// The rule [`Mode::EnforceExcept`] waived, when the driver broke it.
+    pub waived: Option<&'static Rule>,
     /// StartDevice succeeded (so StopDevice is owed).
     pub device_started: bool,
     /// The render core exists.
@@ -128,6 +135,7 @@ impl Learned {
         Self {
             refusal: None,
             refusals: 0,
+            waived: None,
             device_started: false,
             render_core: false,
             dirty_caps: 0,
@@ -258,7 +266,8 @@ impl<T: Target + ?Sized> Run<'_, T> {
         Ok(())
     }
 
-    /// A broken rule: reported; ends the start in [`Mode::Enforce`].
+    /// A broken rule: reported; ends the start in [`Mode::Enforce`] (and in
+    /// [`Mode::EnforceExcept`] unless it is the waived rule).
     pub(super) fn refuse(
         &mut self,
         rule: &'static Rule,
@@ -267,12 +276,16 @@ impl<T: Target + ?Sized> Run<'_, T> {
     ) -> Step {
         let status = rule.failure_status(driver).unwrap_or(UNSUCCESSFUL);
         self.t.report(rule, Verdict::Refused(status), detail);
+        if matches!(self.mode, Mode::EnforceExcept(waived) if waived == rule) {
+            self.learned.waived = Some(rule);
+            return Ok(());
+        }
         if self.learned.refusal.is_none() {
             self.learned.refusal = Some((rule, status));
         }
         self.learned.refusals = self.learned.refusals.saturating_add(1);
         match self.mode {
-            Mode::Enforce => Err(Stop),
+            Mode::Enforce | Mode::EnforceExcept(_) => Err(Stop),
             Mode::Report => Ok(()),
         }
     }

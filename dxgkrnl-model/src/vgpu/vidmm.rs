@@ -7,9 +7,11 @@
 //! fit), or the pieces management asked for (a scattered reserve). It
 //! refuses, as VidMm's pin would fail, an allocation whose sets name no
 //! segment it knows (`STATUS_INVALID_PARAMETER`) or that fits in none
-//! (`STATUS_INSUFFICIENT_RESOURCES`). The segments it knows: the paging
-//! aperture (segment 1, 64 MiB, `../shared/spec/adapter-start.md` 4.5) and
-//! the adapter's configured VRAM segments.
+//! (`STATUS_INSUFFICIENT_RESOURCES`). The segments it knows: those the
+//! driver described at the start (QUERYSEGMENT4 and the PBMM set,
+//! `../shared/spec/adapter-start.md` 4.1-4.2: the paging aperture, segment 1,
+//! and the VRAM segments from 2); after a legacy start, the paging aperture
+//! (64 MiB, 4.5) and the adapter's configured VRAM segments.
 //!
 //! vGPU creation: the standard allocation of type
 //! `D3DKMDT_STANDARDALLOCATION_VGPU` per reserve
@@ -260,8 +262,14 @@ impl Adapter {
         Ok(())
     }
 
-    /// The segments VidMm knows: (id, bytes).
+    /// The segments VidMm knows: (id, bytes). After a full start, those the
+    /// driver's segment answers described (QUERYSEGMENT4 and the PBMM set,
+    /// spec 4.1-4.2); otherwise (a legacy start) the adapter's configured
+    /// VRAM segments and the paging aperture.
     fn known_segments(&self) -> Vec<(u32, u64)> {
+        if let Some(known) = self.started_segments() {
+            return known;
+        }
         let config = self.memory_config();
         let mut known: Vec<(u32, u64)> = config.segments.iter().map(|s| (s.id, s.size)).collect();
         if !known.iter().any(|s| s.0 == APERTURE_SEGMENT.0) {
