@@ -337,3 +337,56 @@ fn removing_an_adapter_with_live_vgpus_frees_them_with_it() {
         "the context is dead"
     );
 }
+
+/// The GPU-P host device (spec 6 item 1): the first vGPU creation makes it
+/// through `DxgkDdiCreateDevice` (a live device of the driver's: a context
+/// can be created on it), later vGPUs share it, and StopDevice's teardown
+/// destroys it. A driver whose CreateDevice refuses it makes the vGPU's
+/// creation fail with `STATUS_NO_MEMORY` (Dxgkrnl's "Failed to create
+/// partitioned GPU device"), with nothing created.
+#[test]
+fn vgpus_are_created_over_one_gpu_p_host_device() {
+    let (_d, mut a) = common::gpup::started_gpup(Some(2));
+    assert_eq!(a.gpup_host_device(), None, "none before the first vGPU");
+    a.create_vgpu(&VgpuRequest::vram(16 * MIB)).unwrap();
+    let device = a.gpup_host_device().expect("made with the first vGPU");
+    let context = a
+        .create_context(device, 0, CreateContextFlags::empty())
+        .expect("a live device of the driver");
+    a.destroy_context(context.handle).unwrap();
+    a.create_vgpu(&VgpuRequest::vram(16 * MIB)).unwrap();
+    assert_eq!(a.gpup_host_device(), Some(device), "shared by every vGPU");
+    a.stop().unwrap();
+    a.start().unwrap();
+    assert_eq!(a.gpup_host_device(), None, "destroyed with the stop");
+    assert!(
+        a.create_context(device, 0, CreateContextFlags::empty())
+            .is_err(),
+        "the old host device is dead"
+    );
+
+    // CreateDevice refusing every non-system device: the start (system
+    // devices only) succeeds, the first vGPU does not.
+    unsafe extern "system" fn refuse_ordinary(
+        h: HANDLE,
+        args: *mut DXGKARG_CREATEDEVICE,
+    ) -> NTSTATUS {
+        if !unsafe { (*args).flags() }.contains(CreateDeviceFlags::SystemDevice) {
+            return STATUS_NO_MEMORY;
+        }
+        let real = gpup_miniport::initialization_data()
+            .DxgkDdiCreateDevice
+            .unwrap();
+        unsafe { real(h, args) }
+    }
+    let driver = dxgkrnl_model::Driver::load()
+        .unwrap()
+        .patched(|t| t.DxgkDdiCreateDevice = Some(refuse_ordinary));
+    let b = driver.start_adapter(&gpup_layout()).unwrap();
+    b.set_partition_count(2).unwrap();
+    assert_eq!(
+        b.create_vgpu(&VgpuRequest::vram(16 * MIB)).err(),
+        Some(STATUS_NO_MEMORY)
+    );
+    assert_eq!(b.gpup_host_device(), None);
+}

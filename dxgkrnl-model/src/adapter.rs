@@ -527,6 +527,10 @@ impl Adapter {
     /// StopDevice's failure status.
     pub fn stop(&mut self) -> Result<()> {
         if let Some(g) = self.gpup.take() {
+            // The GPU-P host device goes before the interfaces [inf].
+            if let Some(device) = g.state().host_device.take() {
+                let _ = self.destroy_device(device);
+            }
             g.release();
         }
         // The paging process's contexts and system devices go first [inf].

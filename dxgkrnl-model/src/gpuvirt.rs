@@ -94,6 +94,11 @@ pub(crate) struct VirtState {
     pub(crate) pinned: Vec<(u32, u64, u64)>,
     /// The last VM-bus handle handed out (0: none yet).
     pub(crate) next_vmbus: u64,
+    /// The GPU-P host device (`../shared/spec/adapter-start.md` 6 item 1:
+    /// `ADAPTER_RENDER::CreateDevice`, through `DxgkDdiCreateDevice`), made
+    /// at the first vGPU creation, shared by every vGPU of the adapter
+    /// (`DXGPROCESS::GetVirtualGpuDevice`), destroyed at StopDevice.
+    pub(crate) host_device: Option<crate::records::DeviceHandle>,
 }
 
 /// Reads an interface into a `T` from a `Size`-byte buffer, as Dxgkrnl does.

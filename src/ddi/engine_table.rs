@@ -82,7 +82,7 @@ impl EngineMemory for MemoryBinding {
 /// from a small stack buffer, in bounded pieces.
 fn fill(backing: &Backing, offset: u64, len: u64, pattern: u32) -> Result<()> {
     let word = u64::from(pattern) | (u64::from(pattern) << 32);
-    if offset % WORD == 0 && len % WORD == 0 {
+    if offset.is_multiple_of(WORD) && len.is_multiple_of(WORD) {
         return backing.fill(offset, len, word);
     }
     let mut piece = [0u8; 64];

@@ -151,6 +151,7 @@ impl Adapter {
                     .ok_or(STATUS_INSUFFICIENT_RESOURCES)?,
             }
         };
+        self.host_device(g)?;
         let create = g
             .partition
             .DxgkDdiCreateVirtualGpu
@@ -194,6 +195,27 @@ impl Adapter {
                 Err(status)
             }
         }
+    }
+
+    /// The GPU-P host device, made through `DxgkDdiCreateDevice` the first
+    /// time a vGPU is created (spec 6 item 1); its failure fails the vGPU's
+    /// creation with `STATUS_NO_MEMORY`, as Dxgkrnl's "Failed to create
+    /// partitioned GPU device" does.
+    fn host_device(&self, g: &GpuVirtualization) -> Result<crate::records::DeviceHandle> {
+        if let Some(device) = g.state().host_device {
+            return Ok(device);
+        }
+        let device = self
+            .create_device(CreateDeviceFlags::empty(), None)
+            .map_err(|_| STATUS_NO_MEMORY)?;
+        g.state().host_device = Some(device);
+        Ok(device)
+    }
+
+    /// The GPU-P host device, if a vGPU has been created since the start.
+    #[must_use]
+    pub fn gpup_host_device(&self) -> Option<crate::records::DeviceHandle> {
+        self.gpup().ok().and_then(|g| g.state().host_device)
     }
 
     /// Steps 8 and (with `bases`) 9 of section 5 for a vGPU
