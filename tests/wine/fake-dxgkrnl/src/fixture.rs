@@ -9,7 +9,7 @@
 //! segment caps), a memory basis through create, start tracking, query, stop
 //! and destroy, forged and stale handles, one paging buffer (a FILL into
 //! VRAM) built, submitted and completed through the interrupt path with its
-//! pages reported dirty ([`engine`]), StopDevice and RemoveDevice.
+//! pages reported dirty (`fixture/engine.rs`), StopDevice and RemoveDevice.
 //!
 //! The adapter's memory configuration is the miniport's built-in one (the
 //! paging aperture, segment 1, then one 1 GiB VRAM segment, id 2, 4 KiB
