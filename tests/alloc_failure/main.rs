@@ -55,6 +55,16 @@
 //! WriteVirtualizedInterrupt, EndLiveMigration, and StopDevice with live
 //! vGPUs.
 //!
+//! Walked, the software engine (`engine.rs`): StartDevice with the engine's
+//! attach (built-in segments): after each failure the adapter is not started
+//! and has no engine; the retried start's engine runs a FILL built by
+//! BuildPagingBuffer and submitted with SubmitCommandVirtual to completion,
+//! its bytes in VRAM. Shown to allocate nothing: BuildPagingBuffer,
+//! SubmitCommandVirtual, PreemptCommand, QueryEngineStatus,
+//! QueryDependentEngineGroup, ResetEngine, DpcRoutine, ResetFromTimeout and
+//! RestartFromTimeout, and StopDevice with an engine (only the calling thread
+//! is armed: the worker's execution is not counted).
+//!
 //! Walked, the VRAM backing (`src/memory/backing.rs`, through the host
 //! export): a byte write, a fill and a copy that each commit one chunk, and
 //! the C ABI's write; each failed commit returns `NoMemory` with no chunk
@@ -78,6 +88,7 @@ mod common;
 
 mod basis;
 mod caps;
+mod engine;
 mod harness;
 mod migrate;
 mod raw;
@@ -93,6 +104,7 @@ fn every_allocation_failure_is_reported_with_nothing_changed_or_leaked() {
     basis::device_and_basis_creation(&mut walked);
     basis::calls_on_a_tracked_basis(&mut walked);
     vram::commits(&mut walked);
+    engine::engine_ddis(&mut walked);
     report("memory bases, dirty tracking and the VRAM backing", &walked);
     let total: u64 = walked.iter().map(|w| w.points).sum();
     assert!(

@@ -7,7 +7,9 @@
 //! AddDevice, StartDevice (with this fixture's `DXGK_START_INFO` and
 //! `DXGKRNL_INTERFACE`), QueryAdapterInfo (DRIVERCAPS, dirty-bit tracking caps,
 //! segment caps), a memory basis through create, start tracking, query, stop
-//! and destroy, forged and stale handles, StopDevice and RemoveDevice.
+//! and destroy, forged and stale handles, one paging buffer (a FILL into
+//! VRAM) built, submitted and completed through the interrupt path with its
+//! pages reported dirty (`fixture/engine.rs`), StopDevice and RemoveDevice.
 //!
 //! The adapter's memory configuration is the miniport's built-in one (the
 //! paging aperture, segment 1, then one 1 GiB VRAM segment, id 2, 4 KiB
@@ -39,7 +41,7 @@ pub type InitializeRoutine = unsafe extern "system" fn(
 ) -> NTSTATUS;
 
 /// How many checks [`dxgk_initialize`] makes when everything passes.
-pub const SEQUENCE_CHECKS: u32 = 20 + crate::start_checks::START_CHECKS;
+pub const SEQUENCE_CHECKS: u32 = 20 + crate::start_checks::START_CHECKS + engine::ENGINE_CHECKS;
 
 /// The driver segment the basis is created in: the built-in VRAM segment
 /// (segment 1 is the driver's paging aperture).
@@ -176,6 +178,9 @@ macro_rules! slot {
     };
 }
 
+// After `slot!`: the module uses it.
+mod engine;
+
 impl Run<'_> {
     fn check(&self, ok: bool, what: core::fmt::Arguments<'_>) -> bool {
         self.tally.check(ok, what)
@@ -272,6 +277,8 @@ impl Run<'_> {
         kernel.Version = DXGKDDI_INTERFACE_VERSION_WDDM3_2;
         kernel.DeviceHandle = device_handle();
         kernel.DxgkCbGetDeviceInformation = Some(get_device_information);
+        engine::arm(&self.table);
+        engine::install(&mut kernel);
         let (mut sources, mut children) = (ULONG::MAX, ULONG::MAX);
         let mut start_status = STATUS_UNSUCCESSFUL;
         // StartDevice is the start sequence's step 2.1.3: the sequence calls
@@ -371,6 +378,7 @@ impl Run<'_> {
             ),
         );
         self.basis(adapter);
+        self.engine(adapter);
     }
 
     /// One memory basis through its whole life, and handles that name none.
