@@ -6,7 +6,7 @@
 //! start created), each with the next paging fence. Every fence must come
 //! back, in order, through the model's own `DxgkCbSynchronizeExecution`,
 //! `DxgkCbNotifyInterrupt`, `DxgkCbQueueDpc` and `DxgkCbNotifyDpc`
-//! ([`crate::callbacks`]) within a timeout; what Windows would bugcheck or
+//! (`dxgkrnl-model/src/callbacks.rs`) within a timeout; what Windows would bugcheck or
 //! TDR on is a [`PagingError`].
 
 use std::time::{Duration, Instant};
@@ -58,9 +58,7 @@ pub struct PagingQueue<'a> {
     timeout: Duration,
     dma_bytes: usize,
     /// DMA buffers of a failed operation: the engine may still read them,
-    /// so they are kept until the queue is dropped (after the adapter's
-    /// engine stops, in tests that drop the adapter after the queue they
-    /// leak instead: see [`Drop`]).
+    /// so they are never freed (leaked when the queue is dropped).
     retired: Vec<Vec<u8>>,
 }
 
@@ -150,6 +148,8 @@ impl PagingQueue<'_> {
     }
 
     /// TRANSFER from system memory (`src`, through an MDL) into `segment`.
+    /// After a fence that never completed, an engine that resumes could
+    /// still read `src`: a test that gets such an error should keep it.
     ///
     /// # Errors
     /// See [`PagingError`].
