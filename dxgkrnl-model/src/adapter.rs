@@ -176,7 +176,7 @@ impl Adapter {
         let mut context: PVOID = core::ptr::null_mut();
         // SAFETY: a DDI of the loaded driver, with a live PDO and out-parameter.
         check(unsafe { add(pdo_ptr, &raw mut context) })?;
-        let device = DeviceState::register(pdo_ptr, context);
+        let device = DeviceState::register(pdo_ptr, context, driver.table().DxgkDdiDpcRoutine);
         Ok(Self {
             miniport: Miniport::new(driver, context),
             _pdo: pdo,

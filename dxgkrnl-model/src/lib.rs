@@ -65,6 +65,7 @@ mod loader;
 mod mandatory_slots;
 pub mod migration;
 mod miniport;
+pub mod paging;
 mod records;
 pub mod render;
 pub mod start;
@@ -80,7 +81,7 @@ pub use adapter::{
     StartedCaps,
 };
 pub use basis::create_args;
-pub use callbacks::{EtwEvent, take_etw_events};
+pub use callbacks::{Completions, EtwEvent, take_etw_events};
 pub use gpuvirt::GpuVirtualization;
 pub use loader::{Driver, DriverEntryFn, DxgkInitialize, MANDATORY_SLOTS, validate_table};
 pub use records::{BasisHandle, Reserve, VfProbe, VgpuInfo};

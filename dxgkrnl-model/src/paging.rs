@@ -1,0 +1,374 @@
+//! VidMm's paging process in the stand-in (issue 17 item 4,
+//! `../shared/spec/adapter-start.md` 5.2-5.3): memory moves only through
+//! paging buffers the model asks the driver to build
+//! (`DxgkDdiBuildPagingBuffer`, the multipass protocol) and submits
+//! (`DxgkDdiSubmitCommand`, `Flags.Paging`, on the paging context the
+//! start created), each with the next paging fence. Every fence must come
+//! back, in order, through the model's own `DxgkCbSynchronizeExecution`,
+//! `DxgkCbNotifyInterrupt`, `DxgkCbQueueDpc` and `DxgkCbNotifyDpc`
+//! (`dxgkrnl-model/src/callbacks.rs`) within a timeout; what Windows would bugcheck or
+//! TDR on is a [`PagingError`].
+
+use std::time::{Duration, Instant};
+
+use dxgk_sys::abi::Zeroable;
+use dxgk_sys::*;
+use gpup_miniport::HostMdl;
+
+use crate::adapter::Adapter;
+use crate::callbacks::{self, Completions};
+
+/// `STATUS_GRAPHICS_INSUFFICIENT_DMA_BUFFER`: build the rest into a new buffer.
+const INSUFFICIENT_DMA_BUFFER: u32 = 0xC01E_0001;
+/// Bytes of each paging DMA buffer the model hands to BuildPagingBuffer by default.
+const DMA_BUFFER_BYTES: usize = 4096;
+/// `DXGK_SUBMITCOMMANDFLAGS.Paging`.
+const FLAG_PAGING: u32 = 1;
+
+/// What Windows would bugcheck (0x119) or TDR on, and model refusals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PagingError {
+    /// The adapter has no paging process (not started with the full start).
+    NoPagingProcess,
+    /// BuildPagingBuffer failed (other than asking for another buffer),
+    /// or made no progress.
+    Build(NTSTATUS),
+    /// SubmitCommand failed: a bugcheck 0x119 on Windows.
+    Submit {
+        /// The fence of the refused submission.
+        fence: u32,
+        /// What the driver answered.
+        status: NTSTATUS,
+    },
+    /// The completion callbacks saw a rule broken (an out-of-order fence, a
+    /// completion inside SubmitCommand, ...): the recorded violations.
+    Violation(Vec<String>),
+    /// The fence never completed within the timeout (a TDR).
+    NeverCompleted(u32),
+    /// The fence completed (NotifyInterrupt) but no DPC delivered it
+    /// (NotifyDpc) within the timeout.
+    NeverNotified(u32),
+}
+
+/// The paging queue of one adapter: its paging context and fences.
+pub struct PagingQueue<'a> {
+    adapter: &'a Adapter,
+    context: HANDLE,
+    next_fence: u32,
+    timeout: Duration,
+    dma_bytes: usize,
+    /// DMA buffers of a failed operation: the engine may still read them,
+    /// so they are never freed (leaked when the queue is dropped).
+    retired: Vec<Vec<u8>>,
+}
+
+impl Adapter {
+    /// The paging queue on this adapter's paging context (fences from 1,
+    /// 5 s timeout).
+    ///
+    /// # Errors
+    /// [`PagingError::NoPagingProcess`] without a paging process.
+    pub fn paging_queue(&self) -> Result<PagingQueue<'_>, PagingError> {
+        let paging = self.paging_process().ok_or(PagingError::NoPagingProcess)?;
+        Ok(PagingQueue {
+            adapter: self,
+            context: core::ptr::without_provenance_mut(paging.paging_context.handle.0),
+            next_fence: 1,
+            timeout: Duration::from_secs(5),
+            dma_bytes: DMA_BUFFER_BYTES,
+            retired: Vec::new(),
+        })
+    }
+
+    /// What the completion callbacks saw of this adapter so far.
+    #[must_use]
+    pub fn completions(&self) -> Completions {
+        callbacks::completions(self.kernel_interface().DeviceHandle)
+            .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl PagingQueue<'_> {
+    /// Sets how long each fence may take to be delivered.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// Sets the bytes of each DMA buffer (4 KiB by default): a smaller one
+    /// splits an operation over more buffers, so more fences in flight.
+    pub fn set_dma_buffer_bytes(&mut self, bytes: usize) {
+        self.dma_bytes = bytes.clamp(1, u32::MAX as usize);
+    }
+
+    /// The fence the next submission gets.
+    #[must_use]
+    pub fn next_fence(&self) -> u32 {
+        self.next_fence
+    }
+
+    /// FILL: `size` bytes at `offset` of `segment` with `pattern`.
+    /// Returns the fences it took.
+    ///
+    /// # Errors
+    /// See [`PagingError`].
+    pub fn fill(
+        &mut self,
+        segment: u32,
+        offset: u64,
+        size: u64,
+        pattern: u32,
+    ) -> Result<Vec<u32>, PagingError> {
+        let mut a = DXGKARG_BUILDPAGINGBUFFER::zeroed();
+        a.Operation = DXGK_OPERATION_FILL;
+        put(
+            &mut a,
+            BpbFill {
+                FillSize: size,
+                FillPattern: pattern,
+                DestinationSegmentId: segment,
+                DestinationAddress: offset,
+                ..BpbFill::default()
+            },
+        );
+        self.run(a)
+    }
+
+    /// TRANSFER `size` bytes between two segment offsets (a move in VRAM).
+    ///
+    /// # Errors
+    /// See [`PagingError`].
+    pub fn transfer(
+        &mut self,
+        src: (u32, u64),
+        dst: (u32, u64),
+        size: u64,
+    ) -> Result<Vec<u32>, PagingError> {
+        self.run(transfer_args(src, dst, size))
+    }
+
+    /// TRANSFER from system memory (`src`, through an MDL) into `segment`.
+    /// After a fence that never completed, an engine that resumes could
+    /// still read `src`: a test that gets such an error should keep it.
+    ///
+    /// # Errors
+    /// See [`PagingError`].
+    pub fn transfer_in(
+        &mut self,
+        src: &[u8],
+        segment: u32,
+        offset: u64,
+    ) -> Result<Vec<u32>, PagingError> {
+        let mdl = Box::new(HostMdl {
+            Va: src.as_ptr().addr() as u64,
+            ByteCount: src.len() as u64,
+        });
+        self.run_with_mdl(mdl, |at, len| {
+            transfer_args((0, at), (segment, offset), len)
+        })
+    }
+
+    /// TRANSFER from `segment` out to system memory (`dst`, through an MDL).
+    ///
+    /// # Errors
+    /// See [`PagingError`].
+    pub fn transfer_out(
+        &mut self,
+        segment: u32,
+        offset: u64,
+        dst: &mut [u8],
+    ) -> Result<Vec<u32>, PagingError> {
+        let mdl = Box::new(HostMdl {
+            Va: dst.as_mut_ptr().addr() as u64,
+            ByteCount: dst.len() as u64,
+        });
+        self.run_with_mdl(mdl, |at, len| {
+            transfer_args((segment, offset), (0, at), len)
+        })
+    }
+
+    /// Runs the operation `args` makes of the MDL's address and length; on
+    /// failure the MDL is leaked (the engine may still read it).
+    fn run_with_mdl(
+        &mut self,
+        mdl: Box<HostMdl>,
+        args: impl FnOnce(u64, u64) -> DXGKARG_BUILDPAGINGBUFFER,
+    ) -> Result<Vec<u32>, PagingError> {
+        let at = core::ptr::from_ref::<HostMdl>(&mdl).addr() as u64;
+        let r = self.run(args(at, mdl.ByteCount));
+        if r.is_err() {
+            Box::leak(mdl);
+        }
+        r
+    }
+
+    /// DISCARD_CONTENT of the allocation at `offset` of `segment`.
+    ///
+    /// # Errors
+    /// See [`PagingError`].
+    pub fn discard(&mut self, segment: u32, offset: u64) -> Result<Vec<u32>, PagingError> {
+        let mut a = DXGKARG_BUILDPAGINGBUFFER::zeroed();
+        a.Operation = DXGK_OPERATION_DISCARD_CONTENT;
+        put(
+            &mut a,
+            BpbDiscard {
+                SegmentId: segment,
+                SegmentAddress: offset,
+                ..BpbDiscard::default()
+            },
+        );
+        self.run(a)
+    }
+
+    /// Builds `args` into as many buffers as it takes, submits each with the
+    /// next fence, and waits until every fence is delivered in order.
+    fn run(&mut self, args: DXGKARG_BUILDPAGINGBUFFER) -> Result<Vec<u32>, PagingError> {
+        let buffers = self.build(args)?;
+        let mut fences = Vec::new();
+        let mut result = Ok(());
+        for buf in &buffers {
+            let fence = self.next_fence;
+            self.next_fence = self.next_fence.wrapping_add(1);
+            if let Err(e) = self.submit(buf, fence) {
+                result = Err(e);
+                break;
+            }
+            fences.push(fence);
+        }
+        let waited = result.and_then(|()| self.wait(&fences));
+        if waited.is_err() {
+            self.retired.extend(buffers);
+        }
+        waited.map(|()| fences)
+    }
+
+    /// The multipass protocol: a new buffer while the driver answers
+    /// `STATUS_GRAPHICS_INSUFFICIENT_DMA_BUFFER` with progress kept in
+    /// `MultipassOffset`.
+    fn build(&self, mut args: DXGKARG_BUILDPAGINGBUFFER) -> Result<Vec<Vec<u8>>, PagingError> {
+        let f = self
+            .adapter
+            .driver()
+            .table()
+            .DxgkDdiBuildPagingBuffer
+            .ok_or(PagingError::Build(STATUS_NOT_SUPPORTED))?;
+        let mut out = Vec::new();
+        loop {
+            let mut buf = vec![0u8; self.dma_bytes];
+            args.pDmaBuffer = buf.as_mut_ptr().cast();
+            args.DmaSize = self.dma_bytes as u32;
+            args.DmaBufferWriteOffset = 0;
+            // SAFETY: a DDI of the loaded driver with a live block whose
+            // DMA buffer is writable for DmaSize bytes.
+            let status = unsafe { f(self.adapter.context(), &raw mut args) };
+            let used = self.dma_bytes.saturating_sub(args.DmaSize as usize);
+            buf.truncate(used);
+            let more = status.as_u32() == INSUFFICIENT_DMA_BUFFER;
+            if !more && status != STATUS_SUCCESS {
+                return Err(PagingError::Build(status));
+            }
+            if more && (used == 0 || args.MultipassOffset == 0) {
+                return Err(PagingError::Build(status));
+            }
+            out.push(buf);
+            if !more {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// `DxgkDdiSubmitCommand` of a paging buffer on the paging context.
+    fn submit(&self, buf: &[u8], fence: u32) -> Result<(), PagingError> {
+        let f = self
+            .adapter
+            .driver()
+            .table()
+            .DxgkDdiSubmitCommand
+            .ok_or(PagingError::Submit {
+                fence,
+                status: STATUS_NOT_SUPPORTED,
+            })?;
+        let mut s = DXGKARG_SUBMITCOMMAND::zeroed();
+        s.hContext = self.context;
+        s.DmaBufferSegmentId = crate::adapter::APERTURE_SEGMENT;
+        s.DmaBufferPhysicalAddress.QuadPart = buf.as_ptr().addr() as i64;
+        s.DmaBufferSize = buf.len() as u32;
+        s.DmaBufferSubmissionEndOffset = s.DmaBufferSize;
+        s.SubmissionFenceId = fence;
+        s.Flags.Value = FLAG_PAGING;
+        // SAFETY: a DDI of the loaded driver with a live block naming a
+        // buffer kept until its fence is delivered (or retired).
+        let status = callbacks::submitting(|| unsafe { f(self.adapter.context(), &raw const s) });
+        if status == STATUS_SUCCESS {
+            Ok(())
+        } else {
+            Err(PagingError::Submit { fence, status })
+        }
+    }
+
+    /// Waits until every fence is delivered through NotifyDpc, checking the
+    /// callbacks saw no violation.
+    fn wait(&self, fences: &[u32]) -> Result<(), PagingError> {
+        let until = Instant::now() + self.timeout;
+        loop {
+            let seen = self.adapter.completions();
+            if !seen.errors.is_empty() {
+                return Err(PagingError::Violation(seen.errors));
+            }
+            let missing = fences
+                .iter()
+                .find(|&&f| !seen.delivered.iter().any(|&(_, d)| d == f));
+            let Some(&fence) = missing else {
+                return Ok(());
+            };
+            if Instant::now() >= until {
+                return Err(if seen.completed.iter().any(|&(_, c)| c == fence) {
+                    PagingError::NeverNotified(fence)
+                } else {
+                    PagingError::NeverCompleted(fence)
+                });
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+impl Drop for PagingQueue<'_> {
+    fn drop(&mut self) {
+        // The engine may still read a retired buffer: leak it rather than
+        // free memory a worker could touch.
+        std::mem::forget(std::mem::take(&mut self.retired));
+    }
+}
+
+/// A TRANSFER; an end with segment 0 names a `HostMdl` by address.
+fn transfer_args(src: (u32, u64), dst: (u32, u64), size: u64) -> DXGKARG_BUILDPAGINGBUFFER {
+    let mut a = DXGKARG_BUILDPAGINGBUFFER::zeroed();
+    a.Operation = DXGK_OPERATION_TRANSFER;
+    put(
+        &mut a,
+        BpbTransfer {
+            TransferSize: size,
+            SourceSegmentId: src.0,
+            SourceAddress: src.1,
+            DestinationSegmentId: dst.0,
+            DestinationAddress: dst.1,
+            ..BpbTransfer::default()
+        },
+    );
+    a
+}
+
+/// Writes `v` into the block's operation union (the inverse of `view`).
+fn put<V: UnionView>(a: &mut DXGKARG_BUILDPAGINGBUFFER, v: V) {
+    let n = core::mem::size_of::<V>().min(core::mem::size_of_val(&a.Transfer));
+    // SAFETY: `v` is a `repr(C)` record of plain integers readable for `n`
+    // bytes; the union is writable for at least `n` bytes; no overlap.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            (&raw const v).cast::<u8>(),
+            a.Transfer.as_mut_ptr().cast::<u8>(),
+            n,
+        );
+    }
+}
