@@ -6,8 +6,8 @@ use std::time::Duration;
 use dxgk_sys::STATUS_SUCCESS;
 use dxgk_sys::{GpupCaps, STATUS_OBJECT_TYPE_MISMATCH};
 use dxgkrnl_model::migration::{
-    Convergence, MigrationConfig, MigrationError, MigrationFault, MigrationReport, NoProgress,
-    Phase, Side, Step, TrackingStart, run,
+    Convergence, EngineTraffic, MigrationConfig, MigrationError, MigrationFault, MigrationReport,
+    NoProgress, Phase, Side, Step, TrackingStart, run,
 };
 use dxgkrnl_model::writers::{Pattern, Workload};
 
@@ -41,6 +41,7 @@ fn small() -> MigrationConfig {
         tracking: TrackingStart::FromCaps,
         seed: 1,
         fault: MigrationFault::None,
+        engine: EngineTraffic::default(),
     }
 }
 

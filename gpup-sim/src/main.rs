@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dxgkrnl_model::migration::{
-    MigrationConfig, MigrationError, MigrationFault, TrackingStart, run,
+    EngineTraffic, MigrationConfig, MigrationError, MigrationFault, TrackingStart, run,
 };
 use dxgkrnl_model::writers::{Pattern, Workload, portion};
 
@@ -137,6 +137,15 @@ struct MigrateArgs {
     /// Fault injection: each writer skips every N-th mark (the proof must catch it).
     #[arg(long, value_parser = units::parse_positive_count, value_name = "N")]
     drop_one_mark_in: Option<u64>,
+    /// Engine traffic: in each pre-copy round, the source adapter's engine
+    /// runs N paging operations (FILL, TRANSFER alternately, one page each)
+    /// inside the migrating VF's reserve, as the VF's own GPU work would.
+    #[arg(long, default_value = "0", value_parser = units::parse_u32, value_name = "N", conflicts_with = "to")]
+    engine_traffic: u32,
+    /// Fault injection (with --engine-traffic): the engine writes without
+    /// marking the pages dirty (the proof must catch it).
+    #[arg(long, conflicts_with = "to")]
+    engine_drops_marks: bool,
     /// Each writer stops after N writes (the guest's work is done).
     #[arg(long, value_parser = units::parse_positive_count, value_name = "N")]
     write_limit: Option<u64>,
@@ -188,6 +197,10 @@ impl MigrateArgs {
             },
             seed: self.seed,
             fault: MigrationFault::None,
+            engine: EngineTraffic {
+                ops_per_round: self.engine_traffic,
+                drops_marks: self.engine_drops_marks,
+            },
         };
         config.workload.working_set = match self.working_set {
             WorkingSet::Bytes(bytes) => bytes,

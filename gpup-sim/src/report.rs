@@ -217,6 +217,17 @@ fn vf_protocol(out: &mut String, vf: &VfReport) {
             String::new()
         }
     );
+    let e = &vf.engine;
+    if e.fills + e.transfers > 0 {
+        let _ = writeln!(
+            out,
+            "  engine: {} FILL + {} TRANSFER paging operations inside the reserve ({} written, {} fences delivered)",
+            e.fills,
+            e.transfers,
+            format_size(e.bytes),
+            e.fences,
+        );
+    }
     let p = &vf.protocol;
     let _ = writeln!(
         out,
@@ -326,6 +337,18 @@ fn configuration(out: &mut String, report: &MigrationReport) {
             .map(|n| format!(", FAULT INJECTION: every {n}-th mark dropped"))
             .unwrap_or_default(),
     );
+    if c.engine.ops_per_round > 0 {
+        let _ = writeln!(
+            out,
+            "  engine     {} paging operation(s) inside the migrating VF's reserve as its migration starts and after each pre-copy round's copy{}",
+            c.engine.ops_per_round,
+            if c.engine.drops_marks {
+                ", FAULT INJECTION: the engine drops its dirty marks"
+            } else {
+                ""
+            }
+        );
+    }
     let _ = writeln!(
         out,
         "  migration  link {}, downtime budget {}, at most {} rounds, seed {}",
@@ -622,6 +645,7 @@ pub fn json(report: &MigrationReport) -> Value {
                     "marks": vf.writers.marks,
                     "dropped_marks": vf.writers.dropped_marks,
                 },
+                "engine": engine_json(&vf.engine),
                 "protocol": {
                     "immutable_bytes": vf.protocol.immutable_bytes,
                     "mutable_bytes": vf.protocol.mutable_bytes,
@@ -691,5 +715,15 @@ pub fn json(report: &MigrationReport) -> Value {
         "trace": trace,
         "warm_up_ms": ms(report.warm_up),
         "wall_ms": ms(report.wall),
+    })
+}
+
+/// What the engine wrote inside a VF's reserve (`--engine-traffic`).
+fn engine_json(e: &dxgkrnl_model::migration::EngineTotals) -> Value {
+    json!({
+        "fills": e.fills,
+        "transfers": e.transfers,
+        "bytes": e.bytes,
+        "fences": e.fences,
     })
 }

@@ -245,3 +245,71 @@ fn a_dropped_mark_that_loses_data_fails_the_run_with_code_1() {
         "{stdout}"
     );
 }
+
+/// `migrate --engine-traffic 8` over a small run with pre-copy rounds, plus `extra`.
+fn engine_run(extra: &[&str]) -> (u8, String) {
+    let mut args = vec![
+        "migrate",
+        "--vram",
+        "64MiB",
+        "--vfs",
+        "2",
+        "--downtime",
+        "0ns",
+        "--max-rounds",
+        "3",
+        "--engine-traffic",
+        "8",
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    let out = sim(&args);
+    (out.code, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn engine_traffic_inside_the_reserves_keeps_the_proof_passing() {
+    let (code, stdout) = engine_run(&[]);
+    // Over budget (0 ns downtime), but every check passed.
+    assert_eq!(code, 4, "{stdout}");
+    assert!(
+        stdout.contains("  engine     8 paging operation(s) inside the migrating VF's reserve"),
+        "{stdout}"
+    );
+    // Rounds 0, 1 and 2 (the third is the blackout): 12 FILL + 12 TRANSFER
+    // of one 4 KiB page each, per VF.
+    assert_eq!(
+        stdout
+            .matches("  engine: 12 FILL + 12 TRANSFER paging operations inside the reserve (96.0 KiB written, 24 fences delivered)")
+            .count(),
+        2,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Byte-identical check: PASSED for all 2 VF(s)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_engine_that_drops_its_marks_fails_the_proof_with_code_1() {
+    let (code, stdout) = engine_run(&["--engine-drops-marks"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("the engine drops its dirty marks"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Byte-identical check: FAILED for VF 0 ("),
+        "{stdout}"
+    );
+    assert!(stdout.contains("), VF 1 ("), "{stdout}");
+}
+
+#[test]
+fn engine_drops_marks_needs_engine_traffic() {
+    let out = sim(&["migrate", "--engine-drops-marks"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.code, 2, "{stderr}");
+    assert!(stderr.contains("needs --engine-traffic"), "{stderr}");
+}

@@ -14,12 +14,22 @@ fn read<H: EngineHost>(host: &H, from: Location, out: &mut [u8]) -> Result<()> {
     }
 }
 
-fn write<H: EngineHost>(host: &H, to: Location, bytes: &[u8]) -> Result<()> {
+/// Marks what the engine wrote, unless `marks` is false (only
+/// [`super::Broken::DropsMarks`], a test's broken engine).
+fn mark<H: EngineHost>(host: &H, marks: bool, id: u32, offset: u64, len: u64) -> Result<()> {
+    if marks {
+        host.mark_dirty(id, offset, len)
+    } else {
+        Ok(())
+    }
+}
+
+fn write<H: EngineHost>(host: &H, to: Location, bytes: &[u8], marks: bool) -> Result<()> {
     match to {
         Location::Segment { id, offset } => {
             host.memory().write(id, offset, bytes)?;
             let len = u64::try_from(bytes.len()).map_err(|_| Status::InvalidParameter)?;
-            host.mark_dirty(id, offset, len)
+            mark(host, marks, id, offset, len)
         }
         Location::Mdl { mdl, offset } => host.write_system(mdl, offset, bytes),
     }
@@ -40,8 +50,9 @@ fn advance(at: Location, by: usize) -> Result<Location> {
     })
 }
 
-/// Executes `command`; `Ok(true)` when it did work, `Ok(false)` when it
-/// was only recorded.
+/// Executes `command`, marking every segment byte it writes dirty unless
+/// `marks` is false (the broken engine); `Ok(true)` when it did work,
+/// `Ok(false)` when it was only recorded.
 ///
 /// # Errors
 /// What the memory or the platform refuses; the engine then faults.
@@ -49,6 +60,7 @@ pub(super) fn execute<H: EngineHost>(
     host: &H,
     command: &Command,
     scratch: &mut [u8],
+    marks: bool,
 ) -> Result<bool> {
     match *command {
         Command::Transfer { src, dst, len } => {
@@ -61,7 +73,7 @@ pub(super) fn execute<H: EngineHost>(
                     return Err(Status::InvalidParameter);
                 }
                 read(host, src, piece)?;
-                write(host, dst, piece)?;
+                write(host, dst, piece, marks)?;
                 src = advance(src, n)?;
                 dst = advance(dst, n)?;
                 left = left.saturating_sub(n);
@@ -71,7 +83,7 @@ pub(super) fn execute<H: EngineHost>(
         Command::Fill { dst, len, pattern } => match dst {
             Location::Segment { id, offset } => {
                 host.memory().fill(id, offset, len, pattern)?;
-                host.mark_dirty(id, offset, len)?;
+                mark(host, marks, id, offset, len)?;
                 Ok(true)
             }
             Location::Mdl { .. } => Err(Status::InvalidParameter),

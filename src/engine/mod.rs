@@ -126,6 +126,9 @@ pub enum Broken {
     NeverQueuesDpc = 2,
     /// Executes and completes inside SubmitCommand.
     CompletesInSubmit = 3,
+    /// Writes VRAM without marking what it wrote dirty (the migration
+    /// proof must then fail: `gpup-sim migrate --engine-drops-marks`).
+    DropsMarks = 4,
 }
 
 const KIND_SUBMIT: u64 = 1;
@@ -204,6 +207,7 @@ impl Engine {
             1 => Broken::CompletesOutOfOrder,
             2 => Broken::NeverQueuesDpc,
             3 => Broken::CompletesInSubmit,
+            4 => Broken::DropsMarks,
             _ => Broken::No,
         }
     }
@@ -380,12 +384,13 @@ impl Engine {
         if len.checked_rem(size) != Some(0) {
             return Err(Status::InvalidParameter);
         }
+        let marks = self.broken() != Broken::DropsMarks;
         let mut offset = start;
         while offset < end {
             let mut bytes = [0u8; COMMAND_SIZE];
             host.read_dma(at, offset, &mut bytes)?;
             let command = Command::decode(&bytes)?;
-            if exec::execute(host, &command, scratch)? {
+            if exec::execute(host, &command, scratch, marks)? {
                 self.executed_commands.fetch_add(1, Ordering::Relaxed);
             } else {
                 self.recorded_commands.fetch_add(1, Ordering::Relaxed);

@@ -14,6 +14,9 @@ use crate::writers::Workload;
 /// segment (segment 1 is the driver's paging aperture).
 pub const SEGMENT: u32 = crate::adapter::FIRST_VRAM_SEGMENT;
 
+/// Most engine operations per round (each waits for its paging fences).
+pub const MAX_ENGINE_OPS: u32 = 4096;
+
 /// When dirty-bit tracking starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrackingStart {
@@ -38,6 +41,30 @@ pub enum MigrationFault {
     /// The target never gets RestoreMutableMigrationData (End comes right
     /// after the pages): the VF-state check must fail.
     SkipMutableRestore,
+}
+
+/// Engine traffic during the live phase (none by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EngineTraffic {
+    /// Paging operations (FILL, TRANSFER alternately) per brownout round,
+    /// each one page inside the migrating VF's reserve; 0 for none.
+    pub ops_per_round: u32,
+    /// Test only: the source's engine drops its dirty marks
+    /// (`Broken::DropsMarks`): the proof must fail.
+    pub drops_marks: bool,
+}
+
+/// What the engine wrote inside one VF's reserve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EngineTotals {
+    /// FILL operations.
+    pub fills: u64,
+    /// TRANSFER operations.
+    pub transfers: u64,
+    /// Bytes the engine wrote into the reserve.
+    pub bytes: u64,
+    /// Paging fences delivered for them.
+    pub fences: u64,
 }
 
 /// What to simulate.
@@ -65,6 +92,8 @@ pub struct MigrationConfig {
     pub seed: u64,
     /// A deliberate fault in the protocol.
     pub fault: MigrationFault,
+    /// The source engine's writes inside the migrating VF's reserve.
+    pub engine: EngineTraffic,
 }
 
 /// Why a migration could not run (a proof failure is not an error: see
@@ -177,6 +206,15 @@ impl MigrationConfig {
         }
         if w.drop_one_mark_in == Some(0) {
             return bad("--drop-one-mark-in must be at least 1".into());
+        }
+        if self.engine.ops_per_round > MAX_ENGINE_OPS {
+            return bad(format!(
+                "--engine-traffic {} is over {MAX_ENGINE_OPS} operations per round",
+                self.engine.ops_per_round
+            ));
+        }
+        if self.engine.drops_marks && self.engine.ops_per_round == 0 {
+            return bad("--engine-drops-marks needs --engine-traffic above zero".into());
         }
         if self.link_bits_per_second == 0 {
             return bad("the link speed must be above zero".into());

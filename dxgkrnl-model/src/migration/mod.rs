@@ -67,12 +67,16 @@ use crate::vfstate::{VfSnapshot, program_guest};
 
 mod bits;
 mod config;
+mod engine;
 mod report;
 mod run;
 mod session;
 mod vf_migration;
 
-pub use config::{Link, MigrationConfig, MigrationError, MigrationFault, SEGMENT, TrackingStart};
+pub use config::{
+    EngineTotals, EngineTraffic, Link, MigrationConfig, MigrationError, MigrationFault, SEGMENT,
+    TrackingStart,
+};
 pub use report::{
     CapsSummary, Convergence, MigrationReport, NoProgress, Phase, Progress, Proof, ProtocolReport,
     RoundReport, Side, Step, TraceEvent, VfReport,

@@ -173,6 +173,8 @@ pub struct VfReport {
     pub stop_and_copy: Duration,
     /// What the VF's writers did over the whole run.
     pub writers: WriterTotals,
+    /// What the source's engine wrote inside the reserve (engine traffic).
+    pub engine: super::config::EngineTotals,
     /// The comparison.
     pub proof: Proof,
     /// The live-migration protocol's data and the VF-state check.

@@ -76,6 +76,7 @@ pub fn run_with(
         vfs: Vec::new(),
         progress,
         allowed: 0,
+        engine: super::engine::queue(config.engine, &source)?,
     };
     run.create_vfs(source_vfs, target_vfs)?;
     let reports = run.migrate_with_writers((&src_vram, &dst_vram), source_vfs, &*target_vfs)?;

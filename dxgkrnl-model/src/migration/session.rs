@@ -67,6 +67,8 @@ pub(super) struct Run<'a> {
     pub(super) progress: &'a mut dyn Progress,
     /// How far writers may run (modelled): the last target set.
     pub(super) allowed: u64,
+    /// The source's paging queue, when the run has engine traffic.
+    pub(super) engine: Option<crate::paging::PagingQueue<'a>>,
 }
 
 impl Run<'_> {

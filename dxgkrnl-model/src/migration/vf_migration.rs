@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::bits::{count_bits, mark_all};
-use super::config::MigrationError;
+use super::config::{EngineTotals, MigrationError};
 use super::report::{Convergence, Phase, RoundReport, Side, Step, VfReport};
 use super::session::Run;
 use crate::live::{MigrationData, MigrationType};
@@ -37,6 +37,8 @@ struct Migrating {
     round: u32,
     /// Whether the current round sends the whole reserve (tracking just started).
     whole_reserve: bool,
+    /// What the engine wrote inside the reserve so far.
+    engine: EngineTotals,
 }
 
 /// What the blackout did.
@@ -94,6 +96,9 @@ impl Run<'_> {
     ) -> Result<(VfReport, u64), MigrationError> {
         let mut m = self.begin(i, start)?;
         let immutable = self.send_immutable(&mut m)?;
+        // The VF's GPU work on the engine as its migration starts (round 0,
+        // before the first harvest), then after each pre-copy round's copy.
+        self.engine_round(i, 0, &mut m.engine)?;
         let convergence = self.precopy(&mut m, clock, groups, vram)?;
         let mut blackout = self.blackout(&mut m, clock, groups, vram)?;
         let protocol = self.finish_protocol(i, vfs, immutable.len(), &mut blackout.mutable)?;
@@ -122,6 +127,7 @@ impl Run<'_> {
             total: Duration::from_nanos(end - start),
             stop_and_copy: Duration::from_nanos(self.config.link().transfer_ns(reserve_size)),
             writers: WriterTotals::default(),
+            engine: m.engine,
             proof,
             protocol,
         };
@@ -146,6 +152,7 @@ impl Run<'_> {
             rounds: Vec::new(),
             round: 1,
             whole_reserve: false,
+            engine: EngineTotals::default(),
         })
     }
 
@@ -243,6 +250,9 @@ impl Run<'_> {
                 dst,
                 &format!("VF {vf} round {round}: copying dirty pages"),
             )?;
+            // The VF's own GPU work, on the engine, after this round's copy:
+            // the next harvest must find what it wrote.
+            self.engine_round(m.i, round, &mut m.engine)?;
             self.wait(
                 clock,
                 groups,
