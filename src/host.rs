@@ -513,24 +513,34 @@ pub unsafe extern "C" fn gpup_host_vram_write(
     pData: *const u8,
     Length: u64,
 ) -> NTSTATUS {
-    let Some(vram) = vram(hAdapter, SegmentId) else {
-        return to_ntstatus(Err(Status::InvalidParameter));
+    let (vram, len) = match vram_span(hAdapter, SegmentId, pData.is_null(), Length) {
+        Ok((vram, 0)) => return to_ntstatus(vram.write_bytes(Offset, &[])),
+        Ok(found) => found,
+        Err(e) => return to_ntstatus(Err(e)),
     };
-    let Ok(len) = usize::try_from(Length) else {
-        return to_ntstatus(Err(Status::InvalidParameter));
-    };
-    if len == 0 {
-        return to_ntstatus(vram.write_bytes(Offset, &[]));
-    }
-    if pData.is_null() {
-        return to_ntstatus(Err(Status::InvalidParameter));
-    }
     // SAFETY:
     // - `pData` is non-NULL and readable for `len` bytes (this function's
     //   contract); bytes need no alignment;
     // - the slice lives only for this call and is only read.
     let data = unsafe { core::slice::from_raw_parts(pData, len) };
     to_ntstatus(vram.write_bytes(Offset, data))
+}
+
+/// The checks both VRAM C functions make before touching the buffer: the
+/// backing of segment `SegmentId` of the started adapter `hAdapter`, and
+/// `Length` as a `usize`; a NULL buffer is refused unless `Length` is 0.
+fn vram_span(
+    hAdapter: HANDLE,
+    SegmentId: u32,
+    null: bool,
+    Length: u64,
+) -> Result<(VramRef, usize), Status> {
+    let vram = vram(hAdapter, SegmentId).ok_or(Status::InvalidParameter)?;
+    let len = usize::try_from(Length).map_err(|_| Status::InvalidParameter)?;
+    if len != 0 && null {
+        return Err(Status::InvalidParameter);
+    }
+    Ok((vram, len))
 }
 
 /// Copies `Length` bytes of VRAM segment `SegmentId` of the started adapter
@@ -549,18 +559,11 @@ pub unsafe extern "C" fn gpup_host_vram_read(
     pData: *mut u8,
     Length: u64,
 ) -> NTSTATUS {
-    let Some(vram) = vram(hAdapter, SegmentId) else {
-        return to_ntstatus(Err(Status::InvalidParameter));
+    let (vram, len) = match vram_span(hAdapter, SegmentId, pData.is_null(), Length) {
+        Ok((vram, 0)) => return to_ntstatus(vram.read_bytes(Offset, &mut [])),
+        Ok(found) => found,
+        Err(e) => return to_ntstatus(Err(e)),
     };
-    let Ok(len) = usize::try_from(Length) else {
-        return to_ntstatus(Err(Status::InvalidParameter));
-    };
-    if len == 0 {
-        return to_ntstatus(vram.read_bytes(Offset, &mut []));
-    }
-    if pData.is_null() {
-        return to_ntstatus(Err(Status::InvalidParameter));
-    }
     // SAFETY:
     // - `pData` is non-NULL and writable for `len` bytes, unaliased during
     //   the call (this function's contract); bytes need no alignment;
