@@ -177,10 +177,7 @@ fn each_operation_records_what_spec_5_2_says() {
     for op in [
         DXGK_OPERATION_MAP_APERTURE_SEGMENT,
         DXGK_OPERATION_UNMAP_APERTURE_SEGMENT,
-        DXGK_OPERATION_UPDATE_PAGE_TABLE,
         DXGK_OPERATION_FLUSH_TLB,
-        DXGK_OPERATION_VIRTUAL_TRANSFER,
-        DXGK_OPERATION_VIRTUAL_FILL,
     ] {
         let c = recorded(op);
         assert!(
@@ -192,7 +189,73 @@ fn each_operation_records_what_spec_5_2_says() {
         recorded(DXGK_OPERATION_SIGNAL_MONITORED_FENCE)[..],
         [Command::SignalFence { .. }]
     ));
+    // The operations the engine executes (tests/engine_vaddr.rs): a
+    // VIRTUAL_FILL or VIRTUAL_TRANSFER of 0 bytes and an UPDATE_PAGE_TABLE
+    // of 0 entries are no commands; 4 KiB is one, 6 entries are two.
+    let mut fill = op_args(DXGK_OPERATION_VIRTUAL_FILL);
+    fill.Transfer[2] = 4096;
+    fill.Transfer[3] = 0xFFFF_FFFF_0102_0304;
+    fill.Transfer[4] = 0x20_0000;
+    let c = rig_record(&rig, fill);
+    assert!(
+        matches!(
+            c[..],
+            [Command::VirtualFill {
+                dst: 0x20_0000,
+                len: 4096,
+                pattern: 0x0102_0304,
+                ..
+            }]
+        ),
+        "{c:?}"
+    );
+    let mut transfer = op_args(DXGK_OPERATION_VIRTUAL_TRANSFER);
+    transfer.Transfer[2] = 16;
+    transfer.Transfer[3] = 0x1000;
+    transfer.Transfer[4] = 0x2000;
+    let c = rig_record(&rig, transfer);
+    assert!(
+        matches!(
+            c[..],
+            [Command::VirtualTransfer {
+                src: 0x1000,
+                dst: 0x2000,
+                len: 16,
+                ..
+            }]
+        ),
+        "{c:?}"
+    );
+    let ptes: Vec<[u64; 2]> = (0..6).map(|i| [1, 0x100 + i]).collect();
+    let mut update = op_args(DXGK_OPERATION_UPDATE_PAGE_TABLE);
+    update.Transfer[3] = 0x5000;
+    update.Transfer[4] = ptes.as_ptr().addr() as u64;
+    update.Transfer[5] = 10 | (6 << 32);
+    let c = rig_record(&rig, update);
+    let entry = |i: u64| gpup_miniport::engine::vaddr::pte::from_dxgk(1, 0x100 + i);
+    assert_eq!(
+        c,
+        [
+            Command::WritePtes {
+                segment: 0,
+                address: 0x5000,
+                start: 10,
+                count: 4,
+                ptes: [entry(0), entry(1), entry(2), entry(3)],
+            },
+            Command::WritePtes {
+                segment: 0,
+                address: 0x5000,
+                start: 14,
+                count: 2,
+                ptes: [entry(4), entry(5), 0, 0],
+            }
+        ]
+    );
     for op in [
+        DXGK_OPERATION_UPDATE_PAGE_TABLE,
+        DXGK_OPERATION_VIRTUAL_TRANSFER,
+        DXGK_OPERATION_VIRTUAL_FILL,
         DXGK_OPERATION_NOTIFY_RESIDENCY,
         DXGK_OPERATION_NOTIFY_RESIDENCY2,
         DXGK_OPERATION_NOTIFY_ALLOC,
@@ -202,6 +265,17 @@ fn each_operation_records_what_spec_5_2_says() {
     ] {
         assert!(recorded(op).is_empty(), "{op:?}: accepted, nothing written");
     }
+}
+
+/// The commands `args` is recorded as (one 4-command buffer).
+fn rig_record(rig: &Rig, args: DXGKARG_BUILDPAGINGBUFFER) -> Vec<Command> {
+    let mut buf = [0u8; 4 * COMMAND_SIZE];
+    let (status, used, _) = rig.build_once(args, &mut buf, 0);
+    assert_eq!(status, STATUS_SUCCESS);
+    buf[..used]
+        .chunks_exact(COMMAND_SIZE)
+        .map(|c| Command::decode(c.try_into().unwrap()).unwrap())
+        .collect()
 }
 
 #[test]

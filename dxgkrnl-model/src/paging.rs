@@ -17,6 +17,7 @@ use gpup_miniport::HostMdl;
 
 use crate::adapter::Adapter;
 use crate::callbacks::{self, Completions};
+use crate::records::ContextHandle;
 
 /// `STATUS_GRAPHICS_INSUFFICIENT_DMA_BUFFER`: build the rest into a new buffer.
 const INSUFFICIENT_DMA_BUFFER: u32 = 0xC01E_0001;
@@ -54,6 +55,7 @@ pub enum PagingError {
 pub struct PagingQueue<'a> {
     adapter: &'a Adapter,
     context: HANDLE,
+    paging_context: ContextHandle,
     next_fence: u32,
     timeout: Duration,
     dma_bytes: usize,
@@ -73,6 +75,7 @@ impl Adapter {
         Ok(PagingQueue {
             adapter: self,
             context: core::ptr::without_provenance_mut(paging.paging_context.handle.0),
+            paging_context: paging.paging_context.handle,
             next_fence: 1,
             timeout: Duration::from_secs(5),
             dma_bytes: DMA_BUFFER_BYTES,
@@ -187,6 +190,95 @@ impl PagingQueue<'_> {
         })
     }
 
+    /// `DxgkDdiSetRootPageTable` of the paging context: the paging
+    /// process's root table of `entries` entries at system-memory address
+    /// `address` (segment 0; on the host, the table's host address).
+    pub fn set_root_page_table(&self, address: u64, entries: u32) {
+        self.adapter
+            .set_root_page_table(self.paging_context, 0, address, entries);
+    }
+
+    /// UPDATE_PAGE_TABLE (`DXGK_PAGETABLEUPDATE_GPU_PHYSICAL`): `entries`
+    /// (`DXGK_PTE` as (`Flags`, `PageAddress`)) into the table at
+    /// system-memory address `table` from entry `start` on; with `repeat`,
+    /// the first entry is stored `count` times (`Flags.Repeat`).
+    ///
+    /// # Errors
+    /// See [`PagingError`].
+    pub fn update_page_table(
+        &mut self,
+        table: u64,
+        start: u32,
+        entries: &[(u64, u64)],
+        repeat: Option<u32>,
+    ) -> Result<Vec<u32>, PagingError> {
+        let ptes: Vec<[u64; 2]> = entries.iter().map(|&(f, p)| [f, p]).collect();
+        let count = repeat.unwrap_or(ptes.len() as u32);
+        let mut a = DXGKARG_BUILDPAGINGBUFFER::zeroed();
+        a.Operation = DXGK_OPERATION_UPDATE_PAGE_TABLE;
+        // DXGK_BUILDPAGINGBUFFER_UPDATEPAGETABLE on x64: PageTableLevel (0),
+        // hAllocation (8), PageTableAddress.GpuPhysical (16: SegmentId,
+        // 24: SegmentOffset), pPageTableEntries (32), StartIndex and
+        // NumPageTableEntries (40, 44), Reserved0 and Flags (48, 52),
+        // then UpdateMode at 80.
+        a.Transfer[2] = 0;
+        a.Transfer[3] = table;
+        a.Transfer[4] = ptes.as_ptr().addr() as u64;
+        a.Transfer[5] = u64::from(start) | (u64::from(count) << 32);
+        a.Transfer[6] = u64::from(repeat.is_some()) << 32;
+        a.Transfer[10] = DXGK_PAGETABLEUPDATE_GPU_PHYSICAL.0 as u64;
+        // The array is read at build time only: `ptes` may go after `run`.
+        self.run(a)
+    }
+
+    /// VIRTUAL_FILL: `size` bytes at GPU VA `dst` of the paging process.
+    ///
+    /// # Errors
+    /// See [`PagingError`].
+    pub fn virtual_fill(
+        &mut self,
+        dst: u64,
+        size: u64,
+        pattern: u32,
+    ) -> Result<Vec<u32>, PagingError> {
+        let mut a = DXGKARG_BUILDPAGINGBUFFER::zeroed();
+        a.Operation = DXGK_OPERATION_VIRTUAL_FILL;
+        put(
+            &mut a,
+            BpbVirtual {
+                SizeInBytes: size,
+                SourceOrPattern: u64::from(pattern),
+                DestinationVirtualAddress: dst,
+                ..BpbVirtual::default()
+            },
+        );
+        self.run(a)
+    }
+
+    /// VIRTUAL_TRANSFER: `size` bytes from GPU VA `src` to GPU VA `dst`.
+    ///
+    /// # Errors
+    /// See [`PagingError`].
+    pub fn virtual_transfer(
+        &mut self,
+        src: u64,
+        dst: u64,
+        size: u64,
+    ) -> Result<Vec<u32>, PagingError> {
+        let mut a = DXGKARG_BUILDPAGINGBUFFER::zeroed();
+        a.Operation = DXGK_OPERATION_VIRTUAL_TRANSFER;
+        put(
+            &mut a,
+            BpbVirtual {
+                SizeInBytes: size,
+                SourceOrPattern: src,
+                DestinationVirtualAddress: dst,
+                ..BpbVirtual::default()
+            },
+        );
+        self.run(a)
+    }
+
     /// Runs the operation `args` makes of the MDL's address and length; on
     /// failure the MDL is leaked (the engine may still read it).
     fn run_with_mdl(
@@ -258,6 +350,7 @@ impl PagingQueue<'_> {
             args.pDmaBuffer = buf.as_mut_ptr().cast();
             args.DmaSize = self.dma_bytes as u32;
             args.DmaBufferWriteOffset = 0;
+            args.hSystemContext = self.context;
             // SAFETY: a DDI of the loaded driver with a live block whose
             // DMA buffer is writable for DmaSize bytes.
             let status = unsafe { f(self.adapter.context(), &raw mut args) };
@@ -370,5 +463,72 @@ fn put<V: UnionView>(a: &mut DXGKARG_BUILDPAGINGBUFFER, v: V) {
             a.Transfer.as_mut_ptr().cast::<u8>(),
             n,
         );
+    }
+}
+
+/// Zeroed, page-aligned system memory the stand-in owns (segment 0): page
+/// tables and system pages a page table maps. On the host a segment-0
+/// address is the host address of its bytes (`docs/engine.md`).
+pub struct SystemPages {
+    base: *mut u8,
+    pages: usize,
+}
+
+impl SystemPages {
+    const LAYOUT_ALIGN: usize = 4096;
+
+    /// `pages` zeroed 4 KiB pages.
+    ///
+    /// # Panics
+    /// When the host cannot allocate them (a test fixture).
+    #[must_use]
+    pub fn new(pages: usize) -> Self {
+        let layout = Self::layout(pages);
+        // SAFETY: a non-zero size (at least one page).
+        let base = unsafe { std::alloc::alloc_zeroed(layout) };
+        assert!(!base.is_null(), "out of host memory");
+        Self { base, pages }
+    }
+
+    fn layout(pages: usize) -> std::alloc::Layout {
+        std::alloc::Layout::from_size_align(pages.max(1) * 4096, Self::LAYOUT_ALIGN)
+            .expect("a page-aligned layout")
+    }
+
+    /// The address of page `index` (its segment-0 address).
+    #[must_use]
+    pub fn address(&self, index: usize) -> u64 {
+        assert!(index < self.pages.max(1));
+        self.base.addr() as u64 + (index as u64) * 4096
+    }
+
+    /// The bytes of page `index`.
+    #[must_use]
+    pub fn page(&self, index: usize) -> &[u8] {
+        assert!(index < self.pages.max(1));
+        // SAFETY: inside the allocation; the engine writes it only while a
+        // paging operation runs, which the caller has waited for.
+        unsafe { std::slice::from_raw_parts(self.base.add(index * 4096), 4096) }
+    }
+
+    /// The bytes of page `index`, to write.
+    pub fn page_mut(&mut self, index: usize) -> &mut [u8] {
+        assert!(index < self.pages.max(1));
+        // SAFETY: inside the allocation, borrowed mutably from `self`.
+        unsafe { std::slice::from_raw_parts_mut(self.base.add(index * 4096), 4096) }
+    }
+
+    /// Entry `index` of the 8-byte-entry table in page `page`.
+    #[must_use]
+    pub fn entry(&self, page: usize, index: usize) -> u64 {
+        let b = &self.page(page)[index * 8..index * 8 + 8];
+        u64::from_le_bytes(b.try_into().expect("8 bytes"))
+    }
+}
+
+impl Drop for SystemPages {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { std::alloc::dealloc(self.base, Self::layout(self.pages)) };
     }
 }

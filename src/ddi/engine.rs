@@ -83,17 +83,35 @@ fn paging_op(a: &DXGKARG_BUILDPAGINGBUFFER) -> Result<PagingOp> {
             let m: BpbAperture = a.view();
             recorded([m.OffsetInPages, m.NumberOfPages, m.pMdl])
         }
-        DXGK_OPERATION_VIRTUAL_TRANSFER | DXGK_OPERATION_VIRTUAL_FILL => {
+        DXGK_OPERATION_VIRTUAL_TRANSFER => {
             let v: BpbVirtual = a.view();
-            recorded([
-                v.DestinationVirtualAddress,
-                v.SizeInBytes,
-                v.SourceOrPattern,
-            ])
+            Ok(PagingOp::VirtualTransfer {
+                context: system_context(a),
+                src: v.SourceOrPattern,
+                dst: v.DestinationVirtualAddress,
+                size: v.SizeInBytes,
+            })
         }
-        DXGK_OPERATION_UPDATE_PAGE_TABLE | DXGK_OPERATION_FLUSH_TLB => {
-            recorded([a.Transfer[0], a.Transfer[1], a.Transfer[2]])
+        DXGK_OPERATION_VIRTUAL_FILL => {
+            let v: BpbVirtual = a.view();
+            Ok(PagingOp::VirtualFill {
+                context: system_context(a),
+                dst: v.DestinationVirtualAddress,
+                size: v.SizeInBytes,
+                // FillPattern is a UINT; the word's upper half is padding.
+                pattern: (v.SourceOrPattern & 0xFFFF_FFFF) as u32,
+            })
         }
+        DXGK_OPERATION_UPDATE_PAGE_TABLE => {
+            let u = UpdatePageTable::of(a);
+            Ok(PagingOp::WritePtes {
+                segment: u.segment,
+                address: u.address,
+                start: u.start,
+                count: u.count,
+            })
+        }
+        DXGK_OPERATION_FLUSH_TLB => recorded([a.Transfer[0], a.Transfer[1], a.Transfer[2]]),
         DXGK_OPERATION_SIGNAL_MONITORED_FENCE => {
             let s: BpbSignalFence = a.view();
             Ok(PagingOp::Single(Command::SignalFence {
@@ -102,6 +120,76 @@ fn paging_op(a: &DXGKARG_BUILDPAGINGBUFFER) -> Result<PagingOp> {
             }))
         }
         _ => Ok(PagingOp::Nothing),
+    }
+}
+
+/// The paging context the operation runs on (`hSystemContext`): its root
+/// page table translates the VIRTUAL operations' GPU VAs when they run.
+fn system_context(a: &DXGKARG_BUILDPAGINGBUFFER) -> u64 {
+    u64::try_from(a.hSystemContext.addr()).unwrap_or(0)
+}
+
+/// `DXGK_BUILDPAGINGBUFFER_UPDATEPAGETABLE`, read from the union's words
+/// (x64 layout: `PageTableLevel` at 0, `hAllocation` at 8, the
+/// `GpuPhysical` page-table address at 16 (segment id) and 24 (offset),
+/// `pPageTableEntries` at 32, `StartIndex` and `NumPageTableEntries` at 40
+/// and 44, `Flags` at 52; the adapter's `PageTableUpdateMode` is
+/// `GPU_PHYSICAL`, so the address is a segment and an offset).
+#[derive(Debug, Clone, Copy)]
+struct UpdatePageTable {
+    segment: u32,
+    address: u64,
+    entries: u64,
+    start: u32,
+    count: u32,
+    repeat: bool,
+}
+
+impl UpdatePageTable {
+    fn of(a: &DXGKARG_BUILDPAGINGBUFFER) -> Self {
+        let w = &a.Transfer;
+        let low = |x: u64| (x & 0xFFFF_FFFF) as u32;
+        Self {
+            segment: low(w[2]),
+            address: w[3],
+            entries: w[4],
+            start: low(w[5]),
+            count: low(w[5] >> 32),
+            repeat: (w[6] >> 32) & 1 != 0,
+        }
+    }
+
+    /// Stores into `command` (one of the operation's WRITE_PTES commands)
+    /// the hardware form of the operation's entries it covers: entries
+    /// `first..first + n` of `pPageTableEntries`, or its one entry repeated
+    /// (`Flags.Repeat`).
+    ///
+    /// # Safety
+    /// `pPageTableEntries` is readable for `NumPageTableEntries` `DXGK_PTE`s
+    /// (one with `Repeat`), as VidMm passes it for the call.
+    unsafe fn fill(&self, (first, n): (u32, u32), command: &mut Command) -> Result<()> {
+        let Command::WritePtes { ptes, .. } = command else {
+            return Ok(());
+        };
+        if self.entries == 0 {
+            return Err(Status::InvalidParameter);
+        }
+        for (slot, i) in ptes.iter_mut().zip(first..first.saturating_add(n)) {
+            let index = if self.repeat { 0 } else { i };
+            let at = u64::from(index)
+                .checked_mul(16)
+                .and_then(|o| self.entries.checked_add(o))
+                .and_then(|p| usize::try_from(p).ok())
+                .ok_or(Status::InvalidParameter)?;
+            let p: *const [u64; 2] = core::ptr::with_exposed_provenance(at);
+            // SAFETY: entry `index` of VidMm's `DXGK_PTE` array (16 bytes:
+            // the flags, then the page address), readable for this call
+            // (this function's contract; `index < NumPageTableEntries`, or
+            // 0 with `Repeat`).
+            let [flags, page] = unsafe { p.read_unaligned() };
+            *slot = crate::engine::vaddr::pte::from_dxgk(flags, page);
+        }
+        Ok(())
     }
 }
 
@@ -116,7 +204,8 @@ fn paging_op(a: &DXGKARG_BUILDPAGINGBUFFER) -> Result<PagingOp> {
 ///
 /// # Safety
 /// `pArgs` is NULL or a `DXGKARG_BUILDPAGINGBUFFER` whose `pDmaBuffer` is
-/// writable for `DmaSize` bytes (Dxgkrnl's contract).
+/// writable for `DmaSize` bytes, and whose UPDATE_PAGE_TABLE entry array is
+/// readable for its entries (Dxgkrnl's contract).
 pub(crate) unsafe extern "system" fn DxgkDdiBuildPagingBuffer(
     hAdapter: HANDLE,
     pArgs: *mut DXGKARG_BUILDPAGINGBUFFER,
@@ -140,13 +229,19 @@ pub(crate) unsafe extern "system" fn DxgkDdiBuildPagingBuffer(
         let size = u32::try_from(COMMAND_SIZE).map_err(|_| Status::InvalidParameter)?;
         let mut index = u64::from(a.MultipassOffset);
         let mut done = true;
-        while let Some(command) = op.command(index)? {
+        let update = UpdatePageTable::of(&a);
+        while let Some(mut command) = op.command(index)? {
             if a.DmaSize < size {
                 done = false;
                 break;
             }
             if a.pDmaBuffer.is_null() {
                 return Err(Status::InvalidParameter);
+            }
+            if let Some(span) = op.pte_span(index) {
+                // SAFETY: an UPDATE_PAGE_TABLE's entry array, as VidMm
+                // passes it for this call (this function's contract).
+                unsafe { update.fill(span, &mut command) }?;
             }
             // SAFETY: `pDmaBuffer` is writable for `DmaSize >= size` bytes
             // (this function's contract).

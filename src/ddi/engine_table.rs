@@ -19,7 +19,7 @@ use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 use dxgk_sys::*;
 
-use crate::engine::{DmaAddress, DmaDirectory, Engine, EngineHost, EngineMemory, SCRATCH};
+use crate::engine::{DmaAddress, DmaDirectory, Engine, EngineHost, EngineMemory, Root, SCRATCH};
 use crate::foundation::fallible;
 use crate::foundation::status::{Result, Status};
 use crate::foundation::units::SegmentId;
@@ -254,6 +254,27 @@ impl EngineHost for Bound<'_> {
             DmaAddress::Physical { address, .. } | DmaAddress::Virtual(address) => address,
         };
         crate::kernel::dma::read_dma(address, offset, out)
+    }
+
+    fn read_physical(&self, address: u64, out: &mut [u8]) -> Result<()> {
+        crate::kernel::dma::read_physical(address, out)
+    }
+
+    fn write_physical(&self, address: u64, bytes: &[u8]) -> Result<()> {
+        crate::kernel::dma::write_physical(address, bytes)
+    }
+
+    fn root_table(&self, context: u64) -> Option<Root> {
+        // The record SetRootPageTable keeps (lock-free, `render::root`);
+        // a value that is not a context handle has none.
+        let raw = core::ptr::without_provenance_mut(usize::try_from(context).ok()?);
+        let root =
+            crate::render::root::recorded(crate::render::ContextHandle::from_raw(raw).ok()?)?;
+        Some(Root {
+            segment: root.segment,
+            address: root.offset,
+            entries: root.entries,
+        })
     }
 
     fn signal_fence(&self, va: u64, value: u64) -> Result<()> {

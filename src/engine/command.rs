@@ -97,8 +97,8 @@ pub enum Command {
         /// The allocation's offset.
         offset: u64,
     },
-    /// MAP/UNMAP_APERTURE_SEGMENT, UPDATE_PAGE_TABLE, FLUSH_TLB and the
-    /// VIRTUAL forms: recorded, counted at execution (`docs/engine.md`).
+    /// MAP/UNMAP_APERTURE_SEGMENT and FLUSH_TLB: recorded, counted at
+    /// execution (`docs/engine.md`).
     Recorded {
         /// The `DXGK_BUILDPAGINGBUFFER_OPERATION` value.
         operation: u32,
@@ -112,13 +112,58 @@ pub enum Command {
         /// The value.
         value: u64,
     },
+    /// UPDATE_PAGE_TABLE, at most [`PTES_PER_COMMAND`] entries of it:
+    /// store `count` hardware entries (`crate::engine::vaddr::pte`) into the
+    /// table at `(segment, address)` from entry `start` on.
+    WritePtes {
+        /// The table's segment (0: system memory, the only one the
+        /// geometry places tables in).
+        segment: u32,
+        /// The table's address in that segment.
+        address: u64,
+        /// First entry written.
+        start: u32,
+        /// Entries written (at most [`PTES_PER_COMMAND`]).
+        count: u32,
+        /// The hardware entries (the first `count` are used).
+        ptes: [u64; PTES_PER_COMMAND],
+    },
+    /// VIRTUAL_FILL: `len` bytes at GPU VA `dst` of the process whose
+    /// root `context`'s SetRootPageTable gave, page by page.
+    VirtualFill {
+        /// The paging context (`hSystemContext`) whose root translates.
+        context: u64,
+        /// Destination GPU VA.
+        dst: u64,
+        /// Bytes (at most [`CHUNK`]).
+        len: u64,
+        /// The pattern, repeated from the first byte.
+        pattern: u32,
+    },
+    /// VIRTUAL_TRANSFER: `len` bytes from GPU VA `src` to GPU VA `dst`.
+    VirtualTransfer {
+        /// The paging context whose root translates.
+        context: u64,
+        /// Source GPU VA.
+        src: u64,
+        /// Destination GPU VA.
+        dst: u64,
+        /// Bytes (at most [`CHUNK`]).
+        len: u64,
+    },
 }
+
+/// Page-table entries one WRITE_PTES command carries.
+pub const PTES_PER_COMMAND: usize = 4;
 
 const OP_TRANSFER: u32 = 1;
 const OP_FILL: u32 = 2;
 const OP_DISCARD: u32 = 3;
 const OP_RECORDED: u32 = 4;
 const OP_SIGNAL: u32 = 5;
+const OP_PTES: u32 = 6;
+const OP_VFILL: u32 = 7;
+const OP_VTRANSFER: u32 = 8;
 
 impl Command {
     /// The command's bytes.
@@ -142,6 +187,36 @@ impl Command {
                 [u64::from(operation), args[0], args[1], args[2], 0, 0, 0],
             ),
             Self::SignalFence { va, value } => (OP_SIGNAL, [va, value, 0, 0, 0, 0, 0]),
+            Self::WritePtes {
+                segment,
+                address,
+                start,
+                count,
+                ptes: [p0, p1, p2, p3],
+            } => (
+                OP_PTES,
+                [
+                    u64::from(segment) | (u64::from(count) << 32),
+                    address,
+                    u64::from(start),
+                    p0,
+                    p1,
+                    p2,
+                    p3,
+                ],
+            ),
+            Self::VirtualFill {
+                context,
+                dst,
+                len,
+                pattern,
+            } => (OP_VFILL, [context, dst, len, u64::from(pattern), 0, 0, 0]),
+            Self::VirtualTransfer {
+                context,
+                src,
+                dst,
+                len,
+            } => (OP_VTRANSFER, [context, src, dst, len, 0, 0, 0]),
         };
         let head = u64::from(op) | (u64::from(MAGIC) << 32);
         let mut out = [0u8; COMMAND_SIZE];
@@ -194,6 +269,32 @@ impl Command {
                 args: [w1, w2, w3],
             }),
             5 => Ok(Self::SignalFence { va: w0, value: w1 }),
+            6 => {
+                let count = u32::try_from(w0 >> 32).map_err(|_| Status::InvalidParameter)?;
+                if usize::try_from(count).map_or(true, |c| c > PTES_PER_COMMAND) {
+                    return Err(Status::InvalidParameter);
+                }
+                Ok(Self::WritePtes {
+                    segment: u32::try_from(w0 & 0xFFFF_FFFF)
+                        .map_err(|_| Status::InvalidParameter)?,
+                    address: w1,
+                    start: u32::try_from(w2).map_err(|_| Status::InvalidParameter)?,
+                    count,
+                    ptes: [w3, w4, w5, w6],
+                })
+            }
+            7 => Ok(Self::VirtualFill {
+                context: w0,
+                dst: w1,
+                len: check(w2)?,
+                pattern: u32::try_from(w3).map_err(|_| Status::InvalidParameter)?,
+            }),
+            8 => Ok(Self::VirtualTransfer {
+                context: w0,
+                src: w1,
+                dst: w2,
+                len: check(w3)?,
+            }),
             _ => Err(Status::InvalidParameter),
         }
     }
@@ -221,6 +322,43 @@ pub enum PagingOp {
         /// The pattern.
         pattern: u32,
     },
+    /// VIRTUAL_FILL: `size` bytes at GPU VA `dst`, translated through the
+    /// root of `context` when run.
+    VirtualFill {
+        /// The paging context.
+        context: u64,
+        /// Destination GPU VA.
+        dst: u64,
+        /// Bytes.
+        size: u64,
+        /// The pattern.
+        pattern: u32,
+    },
+    /// VIRTUAL_TRANSFER: `size` bytes from GPU VA `src` to GPU VA `dst`.
+    VirtualTransfer {
+        /// The paging context.
+        context: u64,
+        /// Source GPU VA.
+        src: u64,
+        /// Destination GPU VA.
+        dst: u64,
+        /// Bytes.
+        size: u64,
+    },
+    /// UPDATE_PAGE_TABLE: `count` entries of the table at `(segment,
+    /// address)` from entry `start` on. The commands it makes carry zero
+    /// entries: the caller stores the entries [`Self::pte_span`] names
+    /// (the operation's array is the caller's to read).
+    WritePtes {
+        /// The table's segment.
+        segment: u32,
+        /// The table's address.
+        address: u64,
+        /// First entry.
+        start: u32,
+        /// Entries.
+        count: u32,
+    },
     /// One command as is (DISCARD, the recorded operations, SIGNAL).
     Single(Command),
     /// Accepted with nothing written (NOTIFY_RESIDENCY(2), NOTIFY_ALLOC, and
@@ -233,7 +371,11 @@ impl PagingOp {
     #[must_use]
     pub fn command_count(&self) -> u64 {
         match *self {
-            Self::Transfer { size, .. } | Self::Fill { size, .. } => size.div_ceil(CHUNK),
+            Self::Transfer { size, .. }
+            | Self::Fill { size, .. }
+            | Self::VirtualFill { size, .. }
+            | Self::VirtualTransfer { size, .. } => size.div_ceil(CHUNK),
+            Self::WritePtes { count, .. } => u64::from(count).div_ceil(u64::from(PTES)),
             Self::Single(_) => 1,
             Self::Nothing => 0,
         }
@@ -264,11 +406,63 @@ impl PagingOp {
                     pattern,
                 }
             }
+            Self::VirtualFill {
+                context,
+                dst,
+                size,
+                pattern,
+            } => Command::VirtualFill {
+                context,
+                dst: dst.checked_add(at).ok_or(Status::InvalidParameter)?,
+                len: len_at(size),
+                pattern,
+            },
+            Self::VirtualTransfer {
+                context,
+                src,
+                dst,
+                size,
+            } => Command::VirtualTransfer {
+                context,
+                src: src.checked_add(at).ok_or(Status::InvalidParameter)?,
+                dst: dst.checked_add(at).ok_or(Status::InvalidParameter)?,
+                len: len_at(size),
+            },
+            Self::WritePtes {
+                segment,
+                address,
+                start,
+                ..
+            } => {
+                let (first, count) = self.pte_span(index).ok_or(Status::InvalidParameter)?;
+                Command::WritePtes {
+                    segment,
+                    address,
+                    start: start.checked_add(first).ok_or(Status::InvalidParameter)?,
+                    count,
+                    ptes: [0; PTES_PER_COMMAND],
+                }
+            }
             Self::Single(c) => c,
             Self::Nothing => return Ok(None),
         }))
     }
+
+    /// For UPDATE_PAGE_TABLE, command `index`'s entries: (the first one's
+    /// index in the operation's array, how many), or `None` past the last.
+    #[must_use]
+    pub fn pte_span(&self, index: u64) -> Option<(u32, u32)> {
+        let Self::WritePtes { count, .. } = *self else {
+            return None;
+        };
+        let first = u32::try_from(index).ok()?.checked_mul(PTES)?;
+        let n = count.checked_sub(first).filter(|&n| n > 0)?;
+        Some((first, n.min(PTES)))
+    }
 }
+
+/// [`PTES_PER_COMMAND`] as a `u32`.
+const PTES: u32 = PTES_PER_COMMAND as u32;
 
 #[cfg(test)]
 mod tests {

@@ -1,13 +1,14 @@
 //! Executing one command on the CPU.
 
-use super::{Command, EngineHost, EngineMemory, Location};
+use super::{Broken, Command, EngineHost, EngineMemory, Location, vaddr};
 use crate::foundation::status::{Result, Status};
 
 /// Bytes of the worker's scratch buffer: a TRANSFER moves through it in
 /// pieces of this size.
 pub const SCRATCH: usize = 64 << 10;
 
-fn read<H: EngineHost>(host: &H, from: Location, out: &mut [u8]) -> Result<()> {
+/// Reads `out.len()` bytes at `from`.
+pub(super) fn read<H: EngineHost>(host: &H, from: Location, out: &mut [u8]) -> Result<()> {
     match from {
         Location::Segment { id, offset } => host.memory().read(id, offset, out),
         Location::Mdl { mdl, offset } => host.read_system(mdl, offset, out),
@@ -24,7 +25,13 @@ fn mark<H: EngineHost>(host: &H, marks: bool, id: u32, offset: u64, len: u64) ->
     }
 }
 
-fn write<H: EngineHost>(host: &H, to: Location, bytes: &[u8], marks: bool) -> Result<()> {
+/// Writes `bytes` at `to`, marking segment bytes dirty unless `marks` is false.
+pub(super) fn write<H: EngineHost>(
+    host: &H,
+    to: Location,
+    bytes: &[u8],
+    marks: bool,
+) -> Result<()> {
     match to {
         Location::Segment { id, offset } => {
             host.memory().write(id, offset, bytes)?;
@@ -50,8 +57,8 @@ fn advance(at: Location, by: usize) -> Result<Location> {
     })
 }
 
-/// Executes `command`, marking every segment byte it writes dirty unless
-/// `marks` is false (the broken engine); `Ok(true)` when it did work,
+/// Executes `command`, marking every segment byte it writes dirty (unless
+/// `broken` is [`Broken::DropsMarks`]); `Ok(true)` when it did work,
 /// `Ok(false)` when it was only recorded.
 ///
 /// # Errors
@@ -60,8 +67,9 @@ pub(super) fn execute<H: EngineHost>(
     host: &H,
     command: &Command,
     scratch: &mut [u8],
-    marks: bool,
+    broken: Broken,
 ) -> Result<bool> {
+    let marks = broken != Broken::DropsMarks;
     match *command {
         Command::Transfer { src, dst, len } => {
             let mut left = usize::try_from(len).map_err(|_| Status::InvalidParameter)?;
@@ -90,6 +98,37 @@ pub(super) fn execute<H: EngineHost>(
         },
         Command::SignalFence { va, value } => {
             host.signal_fence(va, value)?;
+            Ok(true)
+        }
+        Command::WritePtes {
+            segment,
+            address,
+            start,
+            count,
+            ptes,
+        } => {
+            let n = usize::try_from(count).map_err(|_| Status::InvalidParameter)?;
+            let ptes = ptes.get(..n).ok_or(Status::InvalidParameter)?;
+            vaddr::write_ptes(host, segment, address, start, ptes)
+        }
+        Command::VirtualFill {
+            context,
+            dst,
+            len,
+            pattern,
+        } => {
+            let root = host.root_table(context).ok_or(Status::InvalidParameter)?;
+            vaddr::fill(host, root, (dst, len), pattern, scratch, broken)?;
+            Ok(true)
+        }
+        Command::VirtualTransfer {
+            context,
+            src,
+            dst,
+            len,
+        } => {
+            let root = host.root_table(context).ok_or(Status::InvalidParameter)?;
+            vaddr::transfer(host, root, (src, dst), len, scratch, broken)?;
             Ok(true)
         }
         Command::Discard { .. } | Command::Recorded { .. } => Ok(false),

@@ -5,6 +5,8 @@
 //!   DMA buffers, and the paging operations it splits into commands;
 //! - [`dma_dir`]: where recorded DMA buffers lie in kernel memory, by GPU
 //!   virtual address (how the worker reads a SubmitCommandVirtual buffer);
+//! - [`vaddr`]: the hardware page-table entry, the GPU-VA walk and the
+//!   VIRTUAL operations executed through it;
 //! - [`ring`]: the lock-free submission ring SubmitCommand and
 //!   PreemptCommand push into (at up to DISPATCH_LEVEL);
 //! - here: [`Engine`], its fence state and TDR state, and
@@ -25,6 +27,7 @@ mod exec;
 #[cfg(all(test, loom))]
 mod model_ring;
 pub mod ring;
+pub mod vaddr;
 
 use crate::foundation::status::{Result, Status};
 use crate::kernel::sync::{AtomicU32, AtomicU64, Ordering};
@@ -32,6 +35,7 @@ use crate::kernel::sync::{AtomicU32, AtomicU64, Ordering};
 pub use command::{CHUNK, COMMAND_SIZE, Command, Location, PagingOp};
 pub use dma_dir::DmaDirectory;
 pub use exec::SCRATCH;
+pub use vaddr::Root;
 
 /// Entries of the submission ring. Dxgkrnl's scheduler keeps a bounded
 /// number of DMA packets queued per node (its hardware queue); 1024 is far
@@ -101,6 +105,30 @@ pub trait EngineHost {
     /// # Errors
     /// `NotSupported` where the buffer cannot be resolved.
     fn read_dma(&self, at: DmaAddress, offset: u64, out: &mut [u8]) -> Result<()>;
+    /// Reads `out.len()` bytes of system memory at `address` (segment 0: a
+    /// page table, or a page a table maps there).
+    ///
+    /// # Errors
+    /// `NotSupported` where system memory cannot be reached by address
+    /// (Windows, `docs/engine.md` O-ENG-3; the default).
+    fn read_physical(&self, address: u64, out: &mut [u8]) -> Result<()> {
+        let _ = (address, out);
+        Err(Status::NotSupported)
+    }
+    /// Writes `bytes` into system memory at `address`.
+    ///
+    /// # Errors
+    /// As [`Self::read_physical`].
+    fn write_physical(&self, address: u64, bytes: &[u8]) -> Result<()> {
+        let _ = (address, bytes);
+        Err(Status::NotSupported)
+    }
+    /// The root page table the last SetRootPageTable of `context` (a
+    /// context handle's value) gave, or `None` (the default).
+    fn root_table(&self, context: u64) -> Option<Root> {
+        let _ = context;
+        None
+    }
     /// Writes a monitored fence's value at its GPU virtual address.
     ///
     /// # Errors
@@ -129,6 +157,10 @@ pub enum Broken {
     /// Writes VRAM without marking what it wrote dirty (the migration
     /// proof must then fail: `gpup-sim migrate --engine-drops-marks`).
     DropsMarks = 4,
+    /// Translates a GPU VA ignoring the leaf index (every VA of a 2 MiB
+    /// range lands on the leaf table's first page): the VIRTUAL tests must
+    /// catch it (`tests/engine_vaddr.rs`).
+    IgnoresLeafIndex = 5,
 }
 
 const KIND_SUBMIT: u64 = 1;
@@ -163,7 +195,8 @@ pub struct EngineState {
     pub faulted: bool,
     /// Commands executed.
     pub executed: u64,
-    /// Commands recorded without effect (MAP_APERTURE, UPDATE_PAGE_TABLE, ...).
+    /// Commands recorded without effect (MAP_APERTURE, FLUSH_TLB, a page-table
+    /// update the platform cannot reach, ...).
     pub recorded: u64,
     /// Buffers not run because a preemption was queued behind them.
     pub preempted: u64,
@@ -208,6 +241,7 @@ impl Engine {
             2 => Broken::NeverQueuesDpc,
             3 => Broken::CompletesInSubmit,
             4 => Broken::DropsMarks,
+            5 => Broken::IgnoresLeafIndex,
             _ => Broken::No,
         }
     }
@@ -384,13 +418,13 @@ impl Engine {
         if len.checked_rem(size) != Some(0) {
             return Err(Status::InvalidParameter);
         }
-        let marks = self.broken() != Broken::DropsMarks;
+        let broken = self.broken();
         let mut offset = start;
         while offset < end {
             let mut bytes = [0u8; COMMAND_SIZE];
             host.read_dma(at, offset, &mut bytes)?;
             let command = Command::decode(&bytes)?;
-            if exec::execute(host, &command, scratch, marks)? {
+            if exec::execute(host, &command, scratch, broken)? {
                 self.executed_commands.fetch_add(1, Ordering::Relaxed);
             } else {
                 self.recorded_commands.fetch_add(1, Ordering::Relaxed);

@@ -8,6 +8,7 @@
 //! | any other DMA buffer address | not resolved (`NotSupported`: the engine faults, TDR) | the host address of its bytes |
 //! | an MDL | its system mapping (`MappedSystemVa`, or `MmMapLockedPagesSpecifyCache` as `MmGetSystemAddressForMdlSafe` does), bounded by `ByteCount` | a pointer to a [`HostMdl`] |
 //! | a monitored fence's GPU VA | not resolved (`NotSupported`) | the host address of its 8 bytes |
+//! | a system-memory (segment 0) address: a page table, or a page one maps | not resolved (`NotSupported`, `docs/engine.md` O-ENG-3) | the host address of its bytes |
 
 use crate::foundation::status::{Result, Status};
 
@@ -223,6 +224,45 @@ pub(crate) fn write_fence(va: u64, value: u64) -> Result<()> {
     #[cfg(target_os = "windows")]
     {
         let _ = (va, value);
+        Err(Status::NotSupported)
+    }
+}
+
+/// Reads system memory (segment 0) by the address a page table or a
+/// page-table entry gives.
+///
+/// # Errors
+/// `NotSupported` on Windows (`docs/engine.md` O-ENG-3); `InvalidParameter`
+/// for NULL or overflow.
+pub(crate) fn read_physical(address: u64, out: &mut [u8]) -> Result<()> {
+    #[cfg(not(target_os = "windows"))]
+    {
+        // SAFETY: the host convention (module doc): a segment-0 address is
+        // the host address of memory the stand-in owns and keeps while the
+        // paging operations naming it run.
+        unsafe { read_kernel(address, 0, out) }
+    }
+    #[cfg(target_os = "windows")]
+    {
+        let _ = (address, out);
+        Err(Status::NotSupported)
+    }
+}
+
+/// Writes system memory (segment 0) by address.
+///
+/// # Errors
+/// As [`read_physical`].
+pub(crate) fn write_physical(address: u64, bytes: &[u8]) -> Result<()> {
+    #[cfg(not(target_os = "windows"))]
+    {
+        // SAFETY: as in `read_physical`; the engine is the only writer of a
+        // page table's entries and of a paging destination while it runs.
+        unsafe { write_kernel(address, 0, bytes) }
+    }
+    #[cfg(target_os = "windows")]
+    {
+        let _ = (address, bytes);
         Err(Status::NotSupported)
     }
 }

@@ -1,6 +1,6 @@
 //! The render core's objects (`../shared/spec/adapter-start.md` 2.4, 3.3):
-//! devices, contexts, GPU-VA processes with their (recorded, never walked)
-//! root page tables, ordinary allocations and the per-device opens of
+//! devices, contexts, GPU-VA processes with their root page tables (recorded
+//! here, walked by the engine's VIRTUAL operations), ordinary allocations and the per-device opens of
 //! allocations, of one started adapter. Safe code only: the trampolines in
 //! `crate::ddi::render` read the OS's argument blocks and call in here.
 //!
@@ -85,7 +85,7 @@ pub(crate) struct Device {
     pub(crate) process: Option<ProcessHandle>,
 }
 
-/// A root page table as VidMm placed it (recorded, never walked: `root`).
+/// A root page table as VidMm placed it (recorded in `root`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RootPageTable {
     /// Driver segment id.

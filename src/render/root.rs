@@ -1,6 +1,7 @@
 //! Where each context's root page table is, as `DxgkDdiSetRootPageTable`
-//! last said: recorded, never walked (the software engine executes paging
-//! operations by segment offset; spec 4.4, "decorative").
+//! last said: the software engine walks it (with the leaf tables its
+//! entries name) to translate the GPU VAs of VIRTUAL_FILL and
+//! VIRTUAL_TRANSFER (`crate::engine::vaddr`, `docs/engine.md`).
 //!
 //! SetRootPageTable's reference page gives no IRQL, so it is one of the DDIs
 //! that may run above PASSIVE_LEVEL (`crate::ddi::irql::ABOVE_PASSIVE`): it
@@ -61,7 +62,6 @@ pub(crate) fn record(context: ContextHandle, root: RootPageTable) {
 
 /// The root page table last recorded for `context`, if any (and whole):
 /// for the software engine (issue 17) and the tests.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn recorded(context: ContextHandle) -> Option<RootPageTable> {
     let r = RECORDS.get(context.slot())?;
     let key = key_of(context);
