@@ -506,16 +506,18 @@ impl SystemPages {
     #[must_use]
     pub fn page(&self, index: usize) -> &[u8] {
         assert!(index < self.pages.max(1));
-        // SAFETY: inside the allocation; the engine writes it only while a
-        // paging operation runs, which the caller has waited for.
-        unsafe { std::slice::from_raw_parts(self.base.add(index * 4096), 4096) }
+        let start = self.base.wrapping_add(index * 4096);
+        // SAFETY: a page inside the allocation; the engine writes it only
+        // while a paging operation runs, which the caller has waited for.
+        unsafe { std::slice::from_raw_parts(start, 4096) }
     }
 
     /// The bytes of page `index`, to write.
     pub fn page_mut(&mut self, index: usize) -> &mut [u8] {
         assert!(index < self.pages.max(1));
-        // SAFETY: inside the allocation, borrowed mutably from `self`.
-        unsafe { std::slice::from_raw_parts_mut(self.base.add(index * 4096), 4096) }
+        let start = self.base.wrapping_add(index * 4096);
+        // SAFETY: a page inside the allocation, borrowed mutably from `self`.
+        unsafe { std::slice::from_raw_parts_mut(start, 4096) }
     }
 
     /// Entry `index` of the 8-byte-entry table in page `page`.

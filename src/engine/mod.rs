@@ -21,6 +21,7 @@
 //! `gpup_sw_mark_dirty` uses): the engine is a writer the dirty-bit contract
 //! sees. `docs/engine.md` documents all of it.
 
+mod access;
 pub mod command;
 pub mod dma_dir;
 mod exec;

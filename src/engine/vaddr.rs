@@ -7,14 +7,15 @@
 //! Every table lives in system memory (segment 0, `crate::mmu`): the engine
 //! reads and writes its entries through [`EngineHost::read_physical`] and
 //! [`EngineHost::write_physical`]. A page the walk finds in a VRAM segment is
-//! written through [`super::exec`]'s segment path, which marks it dirty; a
+//! written through the engine's segment path (`access`), which marks it dirty; a
 //! system-memory page through the same physical access as the tables.
 //!
 //! Nothing here allocates or panics; a VA past the address space or the
 //! root, an invalid entry, a write to a read-only page or a table outside
 //! segment 0 is an error, which faults the buffer (`Engine::run_buffer`).
 
-use super::{Broken, EngineHost, EngineMemory, Location, exec};
+use super::access;
+use super::{Broken, EngineHost, EngineMemory, Location};
 use crate::foundation::status::{Result, Status};
 use crate::mmu::{
     LEAF_INDEX_BITS, PAGE_SHIFT, PAGE_SIZE, PAGE_TABLE_SEGMENT_ID, PTE_SIZE, ROOT_INDEX_BITS,
@@ -149,7 +150,7 @@ fn translate<H: EngineHost>(host: &H, root: Root, va: u64, broken: Broken) -> Re
 
 /// Bytes from `va` to the end of its page.
 fn page_rest(va: u64) -> u64 {
-    u64::from(PAGE_SIZE) - (va & u64::from(PAGE_SIZE - 1))
+    u64::from(PAGE_SIZE).saturating_sub(within(va))
 }
 
 fn within(va: u64) -> u64 {
@@ -215,15 +216,13 @@ pub(super) fn fill<H: EngineHost>(
             return Err(Status::InvalidParameter);
         }
         // The pattern as it stands at byte `done` of the fill.
-        let phase = u32::try_from(done % 4).map_err(|_| Status::InvalidParameter)?;
-        let rotated = pattern.rotate_right(8 * phase);
+        let phase = u32::try_from(done & 3).map_err(|_| Status::InvalidParameter)?;
+        let rotated = pattern.rotate_right(phase.saturating_mul(8));
         if !page.zero() {
             match page.at(within(va))? {
                 Target::Segment(Location::Segment { id, offset }) => {
                     host.memory().fill(id, offset, n, rotated)?;
-                    if marks {
-                        host.mark_dirty(id, offset, n)?;
-                    }
+                    access::mark(host, marks, id, offset, n)?;
                 }
                 Target::Segment(Location::Mdl { .. }) => return Err(Status::InvalidParameter),
                 Target::System(address) => {
@@ -286,13 +285,13 @@ pub(super) fn transfer<H: EngineHost>(
             piece.fill(0);
         } else {
             match source.at(within(from))? {
-                Target::Segment(at) => exec::read(host, at, piece)?,
+                Target::Segment(at) => access::read(host, at, piece)?,
                 Target::System(address) => host.read_physical(address, piece)?,
             }
         }
         if !target.zero() {
             match target.at(within(to))? {
-                Target::Segment(at) => exec::write(host, at, piece, marks)?,
+                Target::Segment(at) => access::write(host, at, piece, marks)?,
                 Target::System(address) => host.write_physical(address, piece)?,
             }
         }
@@ -309,7 +308,7 @@ mod tests {
     fn an_entry_keeps_the_flags_segment_and_page() {
         let e = pte::from_dxgk(pte::VALID | (2 << pte::SEGMENT_SHIFT) | (1 << 40), 0x1_2345);
         assert_eq!(pte::segment(e), 2);
-        assert_eq!(pte::address(e), 0x1_2345_000);
+        assert_eq!(pte::address(e), 0x1234_5000);
         assert_eq!(e & pte::VALID, 1);
         assert_eq!(e & (1 << 40), 0, "reserved flag bits are dropped");
         assert_eq!(page_rest(0x1000), 4096);
