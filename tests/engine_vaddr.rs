@@ -158,11 +158,23 @@ fn update_page_table_stores_the_entries_into_the_table_it_names() {
         assert_eq!(tables.entry(LEAF, i), entry((pte::VALID, 0x77)));
     }
     assert_eq!(tables.entry(LEAF, 106), 0);
+    // Multipass: 12 entries are 3 commands; buffers of 2 commands take two
+    // fences, the second continuing from MultipassOffset with entry 8.
+    q.set_dma_buffer_bytes(128);
+    let many: Vec<(u64, u64)> = (0..12).map(|i| (pte::VALID, 0x1000 + i)).collect();
+    let fences = q
+        .update_page_table(tables.address(LEAF), 200, &many, None)
+        .unwrap();
+    assert_eq!(fences, [4, 5]);
+    for (i, &e) in many.iter().enumerate() {
+        assert_eq!(tables.entry(LEAF, 200 + i), entry(e), "entry {i}");
+    }
+    assert_eq!(tables.entry(LEAF, 212), 0);
     let c = a.completions();
     assert!(c.errors.is_empty(), "{:?}", c.errors);
     assert_eq!(
         c.completed.iter().map(|x| x.1).collect::<Vec<_>>(),
-        [1, 2, 3]
+        [1, 2, 3, 4, 5]
     );
 }
 

@@ -195,6 +195,11 @@ pub(crate) fn engine_ddis(walked: &mut Vec<Walked>) {
             build_raw(&b.adapter, &mut args)
         },
     ));
+    run(allocates_nothing(
+        "BuildPagingBuffer (UPDATE_PAGE_TABLE of 6 entries, VIRTUAL_FILL, VIRTUAL_TRANSFER)",
+        built,
+        |b| virtual_ops(b),
+    ));
     let submitted = |b: &Built| {
         let used = build_one(b);
         (used, submit_virtual_block(VA, used, 1))
@@ -221,6 +226,33 @@ pub(crate) fn engine_ddis(walked: &mut Vec<Walked>) {
             unsafe { stop(b.adapter.context()) }
         },
     ));
+}
+
+/// BuildPagingBuffer of the operations the engine executes by GPU VA:
+/// their commands carry everything (the entries, the VAs), so building
+/// them allocates nothing (and neither does running them: the walk reads
+/// the tables in place, through the worker's preallocated scratch).
+fn virtual_ops(b: &Built) -> [NTSTATUS; 3] {
+    let ptes: [[u64; 2]; 6] = [[1, 0x100]; 6];
+    let mut update = DXGKARG_BUILDPAGINGBUFFER::zeroed();
+    update.Operation = DXGK_OPERATION_UPDATE_PAGE_TABLE;
+    update.Transfer[3] = 0x5000;
+    update.Transfer[4] = ptes.as_ptr().addr() as u64;
+    update.Transfer[5] = 6 << 32;
+    let mut fill = DXGKARG_BUILDPAGINGBUFFER::zeroed();
+    fill.Operation = DXGK_OPERATION_VIRTUAL_FILL;
+    fill.Transfer[2] = 4096;
+    fill.Transfer[4] = 0x20_0000;
+    let mut transfer = DXGKARG_BUILDPAGINGBUFFER::zeroed();
+    transfer.Operation = DXGK_OPERATION_VIRTUAL_TRANSFER;
+    transfer.Transfer[2] = 4096;
+    transfer.Transfer[3] = 0x20_0000;
+    transfer.Transfer[4] = 0x20_1000;
+    [update, fill, transfer].map(|mut a| {
+        a.pDmaBuffer = b.buf.cast();
+        a.DmaSize = 512;
+        build_raw(&b.adapter, &mut a)
+    })
 }
 
 /// The engine DDIs other than build and submit, each called once.
