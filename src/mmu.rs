@@ -6,9 +6,10 @@
 //! `../shared/spec/adapter-start.md` 2.3 step 6 and 4.4: a GpuMmu adapter
 //! answers both queries or fails start; VidMm checks a virtual-address width
 //! of 13..=63 bits and 2..=`DXGK_MAX_PAGE_TABLE_LEVEL_COUNT` levels. The
-//! software engine never walks these tables (the spec's "decorative" root,
-//! 3.3): it runs paging operations on the CPU by segment offset. What must
-//! hold is that the description is self-consistent.
+//! software engine runs most paging operations by segment offset, and walks
+//! these tables (root, then leaf) only for VIRTUAL_FILL and
+//! VIRTUAL_TRANSFER (`crate::engine::vaddr`). The description must be
+//! self-consistent.
 //!
 //! The geometry: two levels of 4 KiB tables of 512 eight-byte entries, each
 //! entry of the leaf mapping one 4 KiB page:
@@ -24,7 +25,7 @@
 //! the VRAM segments keeps them out of the vGPUs' reserves and of dirty
 //! tracking. Entries are updated through paging operations
 //! (`DXGK_PAGETABLEUPDATE_GPU_PHYSICAL`: `UPDATE_PAGE_TABLE`, which the
-//! software engine records), not by VidMm through a CPU mapping: a peer's
+//! software engine executes), not by VidMm through a CPU mapping: a peer's
 //! bring-up saw VidMm's CPU-virtual update path fail on a software adapter
 //! (spec P-Helios, `gpummu.rs`) [inf].
 

@@ -247,8 +247,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiGetRootPageTableSize(
 }
 
 /// `DxgkDdiSetRootPageTable`: records the context's root page table
-/// (segment, offset, entries) in `crate::render::root`; the software engine
-/// never walks it. Its page gives no IRQL, so it is in
+/// (segment, offset, entries) in `crate::render::root`, where the software
+/// engine finds it to walk the VIRTUAL operations' GPU VAs. Its page gives no IRQL, so it is in
 /// `ddi::irql::ABOVE_PASSIVE`: lock-free and allocation-free. The DDI
 /// returns nothing: a NULL block, a value that is not a context handle, or
 /// 0 entries is ignored.
