@@ -72,7 +72,7 @@ mod kernel;
 mod memory;
 #[cfg(not(loom))]
 pub mod migration;
-#[cfg(not(loom))]
+// Platform-free constants, also under loom (the engine's walk uses them).
 mod mmu;
 #[cfg(not(loom))]
 pub mod render;
