@@ -167,6 +167,8 @@ pub enum Broken {
 const KIND_SUBMIT: u64 = 1;
 const KIND_PREEMPT: u64 = 2;
 const VIRTUAL_SEGMENT: u64 = u32::MAX as u64;
+/// Marks [`Engine`]'s held completion as present (the out-of-order broken engine).
+const HELD: u64 = 1 << 63;
 
 /// One node's engine.
 ///
@@ -183,6 +185,8 @@ pub struct Engine {
     executed_commands: AtomicU64,
     recorded_commands: AtomicU64,
     preempted_buffers: AtomicU64,
+    /// The completion the out-of-order broken engine holds back (0: none).
+    held: AtomicU64,
 }
 
 /// What [`Engine::state`] reports, for tests and diagnostics.
@@ -227,6 +231,7 @@ impl Engine {
             executed_commands: AtomicU64::new(0),
             recorded_commands: AtomicU64::new(0),
             preempted_buffers: AtomicU64::new(0),
+            held: AtomicU64::new(0),
         })
     }
 
@@ -329,6 +334,7 @@ impl Engine {
             }
         }
         self.faulted.store(0, Ordering::SeqCst);
+        self.held.store(0, Ordering::SeqCst);
         if dropped {
             self.last_submitted.load(Ordering::SeqCst)
         } else {
@@ -339,7 +345,6 @@ impl Engine {
     /// Runs every queued entry (the worker; PASSIVE_LEVEL): each buffer's
     /// commands in order, then its completion; each preemption's report.
     pub fn run_pending<H: EngineHost>(&self, host: &H, scratch: &mut [u8]) {
-        let mut held: Option<(u32, u32, u32)> = None;
         while let Some(entry) = self.ring.pop() {
             let fence = u32::try_from(entry[0] >> 32).unwrap_or(0);
             let node = u32::try_from((entry[0] >> 8) & 0xFF).unwrap_or(0);
@@ -364,29 +369,35 @@ impl Engine {
                 crate::trace!("engine: fence {} faulted", fence);
                 continue;
             }
-            self.complete(host, &mut held, (fence, node, engine));
-        }
-        if let Some((f, n, e)) = held.take() {
-            self.report(host, f, n, e);
+            self.complete(host, (fence, node, engine));
         }
     }
 
-    /// Reports one completed buffer (holding it back one step for the
-    /// out-of-order broken engine).
-    fn complete<H: EngineHost>(
-        &self,
-        host: &H,
-        held: &mut Option<(u32, u32, u32)>,
-        done: (u32, u32, u32),
-    ) {
+    /// Reports one completed buffer. The out-of-order broken engine holds
+    /// a completion back until the next buffer completes, then reports the
+    /// later fence first (across runs of the worker, so the order does not
+    /// depend on when the worker wakes).
+    fn complete<H: EngineHost>(&self, host: &H, done: (u32, u32, u32)) {
         if self.broken() == Broken::CompletesOutOfOrder {
-            match held.take() {
-                None => *held = Some(done),
-                Some(earlier) => {
-                    self.report(host, done.0, done.1, done.2);
-                    self.report(host, earlier.0, earlier.1, earlier.2);
-                }
+            let (fence, node, engine) = done;
+            let packed = HELD
+                | u64::from(fence)
+                | (u64::from(node & 0xFF) << 32)
+                | (u64::from(engine & 0xFF) << 40);
+            let earlier = self.held.swap(0, Ordering::SeqCst);
+            if earlier == 0 {
+                self.held.store(packed, Ordering::SeqCst);
+                return;
             }
+            self.report(host, fence, node, engine);
+            let field =
+                |shift: u32, mask: u64| u32::try_from((earlier >> shift) & mask).unwrap_or(0);
+            self.report(
+                host,
+                field(0, 0xFFFF_FFFF),
+                field(32, 0xFF),
+                field(40, 0xFF),
+            );
             return;
         }
         self.report(host, done.0, done.1, done.2);
