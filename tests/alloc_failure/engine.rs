@@ -198,7 +198,7 @@ pub(crate) fn engine_ddis(walked: &mut Vec<Walked>) {
     run(allocates_nothing(
         "BuildPagingBuffer (UPDATE_PAGE_TABLE of 6 entries, VIRTUAL_FILL, VIRTUAL_TRANSFER)",
         built,
-        |b| virtual_ops(b),
+        virtual_ops,
     ));
     let submitted = |b: &Built| {
         let used = build_one(b);
