@@ -66,6 +66,8 @@ pub const MINIPORT: ImagePolicy = ImagePolicy {
         "ExAllocatePoolWithTag",
         "ExFreePoolWithTag",
         "KeBugCheckEx",
+        "KeDelayExecutionThread",
+        "KeGetCurrentProcessorNumberEx",
         "memcmp",
         "memcpy",
         "memmove",
