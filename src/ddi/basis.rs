@@ -204,11 +204,10 @@ pub fn sw_mark_dirty(
     SegmentOffset: u64,
     Length: u64,
 ) -> NTSTATUS {
-    to_ntstatus(registry::with_adapter(hAdapter, |adapter| {
-        let started = adapter.started().map_err(|_| Status::InvalidParameter)?;
-        started
-            .bases
-            .mark(units::SegmentId(SegmentId), SegmentOffset, Length)
+    // No lock: the adapter's published mark state, read inside a
+    // grace-period read section (`registry::with_marks`).
+    to_ntstatus(registry::with_marks(hAdapter, |marks, section| {
+        marks.mark(section, units::SegmentId(SegmentId), SegmentOffset, Length)
     }))
 }
 

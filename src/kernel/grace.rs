@@ -71,9 +71,6 @@
 //! Windows `KeDelayExecutionThread` (a zero interval, a yield, for the first
 //! polls; then 1 ms sleeps). `docs/locking.md` has the bound in context.
 
-// The mark path (basis, ddi) uses it from the next commit on.
-#![allow(dead_code)]
-
 use crate::kernel::sync::{AtomicU64, Ordering};
 
 /// Stripes of the global domain: one per processor up to this many (more
@@ -240,7 +237,7 @@ static DOMAIN: Domain<STRIPES> = Domain::new();
 /// lock, no allocation, no shared line written; any IRQL.
 #[cfg(not(loom))]
 #[inline]
-pub(crate) fn read() -> Guard<'static, STRIPES> {
+pub(crate) fn read() -> Section {
     DOMAIN.read_on(stripe_hint())
 }
 
@@ -250,6 +247,28 @@ pub(crate) fn read() -> Guard<'static, STRIPES> {
 pub(crate) fn synchronize() {
     DOMAIN.synchronize();
 }
+
+/// A read section of the driver's domain (what [`read`] returns).
+#[cfg(not(loom))]
+pub(crate) type Section = Guard<'static, STRIPES>;
+
+/// Under loom the driver has no global domain (loom's atomics cannot live
+/// in a static): [`read`] and [`synchronize`] do nothing there. The models of
+/// the driver's core (`basis::model_check`) run their marks and harvests under
+/// a lock of the model, so they never race a reclamation; the grace period
+/// itself is checked on a [`Domain`] of its own (`model_grace`).
+#[cfg(loom)]
+pub(crate) struct Section;
+
+/// Enters a read section (under loom: nothing, see [`Section`]).
+#[cfg(loom)]
+pub(crate) fn read() -> Section {
+    Section
+}
+
+/// Waits for the read sections in flight (under loom: nothing, see [`Section`]).
+#[cfg(loom)]
+pub(crate) fn synchronize() {}
 
 /// The host's stripe: a per-thread index, dealt round-robin on a thread's
 /// first read section.
