@@ -57,9 +57,7 @@ fn sync_view(index: usize, handle: AdapterHandle, adapter: Option<&Adapter>) {
     let Some(view) = VIEWS.get(index) else {
         return;
     };
-    let marks = adapter
-        .and_then(|a| a.started().ok())
-        .map(|s| s.bases.marks());
+    let marks = adapter.and_then(|a| a.started().ok()).map(|s| &s.marks);
     match marks {
         Some(marks) if view.holds(marks) => {}
         Some(marks) => match marks.try_clone() {

@@ -21,13 +21,17 @@
 //!   tracked basis that covers the page.
 //!
 //! # Synchronisation
-//! The tracker lives inside the adapter, behind the adapter's lock (see
-//! `adapter::registry`): one reader-writer lock per adapter.
+//! The tracker lives inside the started adapter behind its own
+//! reader-writer lock, the basis lock (`adapter::Started::bases`), taken
+//! under the adapter lock held shared and innermost (`docs/locking.md`).
 //! - Create, Destroy, Start and Stop take it for writing: they change the
 //!   table, the planes' existence and the reference counts, so they exclude
-//!   each other and every query.
-//! - Queries take it for reading and run concurrently with each other and
-//!   with marks, on any threads.
+//!   each other and the tracker's readers; every other DDI of the adapter
+//!   (a VF's migration work among them) runs on.
+//! - Queries take it for reading only to look their basis up and take a
+//!   reference of its planes ([`Harvest`]); they harvest with it released,
+//!   concurrently with each other and with marks, on any threads. The
+//!   migration code takes it for reading around its reads of the bases.
 //! - Marks take **no lock** ([`marks`]): what they read (the segments, the
 //!   tracking units' counts as atomics, per table slot the tracked basis
 //!   there) is an adapter's [`marks::Marks`], which the adapter table
@@ -60,7 +64,6 @@ use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 
 use bitplane::QuerySpan;
-use dirty::DirtyBits;
 use marks::{Marks, Tracked};
 
 use crate::foundation::fallible::{push, try_vec};
@@ -157,17 +160,21 @@ pub(crate) struct QueryRequest {
 }
 
 /// A validated query, ready to write its bits: the span was checked once,
-/// by [`Tracker::query`], and is harvested as it is.
-pub(crate) struct Harvest<'a> {
-    bits: &'a DirtyBits,
-    span: QuerySpan<'a>,
+/// by [`Tracker::query`]. It holds its own reference of the basis's planes,
+/// so it is harvested with no tracker lock held (a Stop meanwhile only
+/// drops the tracker's reference: the planes go with this one).
+pub(crate) struct Harvest {
+    tracked: Shared<Tracked>,
+    start: u64,
+    count: u64,
+    bytes: usize,
     clear: bool,
 }
 
-impl Harvest<'_> {
+impl Harvest {
     /// Bytes the caller's buffer must hold: `ceil(pages / 8)`.
     pub(crate) fn bytes_needed(&self) -> usize {
-        self.span.bytes()
+        self.bytes
     }
 
     /// Writes the span's bits into `out` (only the first
@@ -178,7 +185,9 @@ impl Harvest<'_> {
     /// `BufferTooSmall` if `out` is shorter than [`Self::bytes_needed`];
     /// nothing is read, cleared or written then.
     pub(crate) fn write(&self, out: &mut [MaybeUninit<u8>]) -> Result<()> {
-        self.bits.harvest(&self.span, out, self.clear)
+        let bits = &self.tracked.bits;
+        let span: QuerySpan<'_> = bits.span(self.start, self.count)?;
+        bits.harvest(&span, out, self.clear)
     }
 }
 
@@ -364,13 +373,10 @@ impl Tracker {
     /// # Errors
     /// `InvalidHandle`; `InvalidDeviceState` if the basis is not tracked;
     /// `InvalidParameter` for a bad subrange (index, alignment, bounds, overflow).
-    pub(crate) fn query(&self, handle: BasisHandle, request: QueryRequest) -> Result<Harvest<'_>> {
+    pub(crate) fn query(&self, handle: BasisHandle, request: QueryRequest) -> Result<Harvest> {
         let basis = self.bases.get(handle)?;
-        let plane = &basis
-            .tracked
-            .as_ref()
-            .ok_or(Status::InvalidDeviceState)?
-            .bits;
+        let tracked = basis.tracked.as_ref().ok_or(Status::InvalidDeviceState)?;
+        let plane = &tracked.bits;
         let (start, count) = match request.subrange {
             None => (0, plane.bits()),
             Some((index, offset, size)) => {
@@ -396,9 +402,12 @@ impl Tracker {
                 (start, page.pages_in(size))
             }
         };
+        let bytes = plane.span(start, count)?.bytes();
         Ok(Harvest {
-            bits: plane,
-            span: plane.span(start, count)?,
+            tracked: tracked.try_clone().ok_or(Status::NoMemory)?,
+            start,
+            count,
+            bytes,
             clear: request.clear,
         })
     }
