@@ -29,7 +29,8 @@
 //! (the trampolines read their argument blocks through `ddi::arg::ArgBlock`,
 //! whose one `unsafe` constructor carries Dxgkrnl's contract, and write OS
 //! memory through `OutBuffer`), `kernel` (the platform backends, Dxgkrnl's
-//! callbacks, the ERESOURCE lock, the VRAM backing's raw allocation) and
+//! callbacks, the ERESOURCE lock, the VRAM backing's raw allocation, the
+//! published slots the lock-free marks read) and
 //! `host` (the host loader's C ABI). The
 //! other modules are safe code; their tests use `unsafe` only to read back
 //! `MaybeUninit` buffers they initialised and, in `adapter::caps`, to

@@ -3,19 +3,23 @@
 //! trampolines (`ddi`) read the OS's arguments and call in here.
 //!
 //! An adapter is protected by its slot's lock in the adapter table
-//! ([`registry`], the adapter lock): the lifecycle DDIs and the memory-basis
-//! control DDIs (create, destroy, start and stop tracking; short, bounded)
-//! hold it for writing, every other DDI at PASSIVE_LEVEL for reading. Below
-//! it, the partitioning lock and one lock per VF (`crate::vgpu`); the order
-//! and what each guards are in `docs/locking.md`.
+//! ([`registry`], the adapter lock): the lifecycle DDIs hold it for writing,
+//! every other DDI at PASSIVE_LEVEL for reading. Below it, the partitioning
+//! lock, one lock per VF (`crate::vgpu`), and innermost the basis lock
+//! (`Started::bases`), which the memory-basis control DDIs (create, destroy,
+//! start and stop tracking; short, bounded) take exclusively; the order and
+//! what each guards are in `docs/locking.md`. Marks take none of them
+//! (`registry::with_marks`).
 
 pub(crate) mod caps;
 pub(crate) mod registry;
 pub(crate) mod segments;
 
 use crate::basis::Tracker;
+use crate::basis::marks::Marks;
 use crate::foundation::status::{Result, Status};
 use crate::kernel::KernelInterface;
+use crate::kernel::lazy::Shared;
 use crate::kernel::sync::{AtomicU32, Ordering, RwLock};
 use crate::memory::MemoryConfig;
 use crate::memory::backing::Backings;
@@ -27,8 +31,14 @@ use crate::vgpu::options::PartitionConfig;
 pub(crate) struct Started {
     /// Dxgkrnl's callbacks (ETW logging of rejected migration data).
     pub(crate) kernel: KernelInterface,
-    /// The memory-basis tracker, built at start from the memory configuration.
-    pub(crate) bases: Tracker,
+    /// The memory-basis tracker, built at start from the memory
+    /// configuration, behind the basis lock (`docs/locking.md`: taken under
+    /// the adapter lock held shared, innermost; the control DDIs take it
+    /// exclusively, queries and the migration code shared, briefly).
+    pub(crate) bases: RwLock<Tracker>,
+    /// What marks read (`basis::marks`): the tracker's, reachable with no
+    /// lock; the adapter table publishes it (`registry::with_marks`).
+    pub(crate) marks: Shared<Marks>,
     /// GPU partitioning, built at start from the partition configuration,
     /// behind the partitioning lock (`crate::vgpu` for who takes it how);
     /// `None` when it is disabled or no segment is tracked.
@@ -210,6 +220,8 @@ impl Adapter {
             return Err(Status::InvalidDeviceState);
         }
         let bases = Tracker::new(self.memory.segments(), self.memory.max_bases())?;
+        let marks = bases.marks().try_clone().ok_or(Status::NoMemory)?;
+        let bases = RwLock::try_new(bases)?;
         let partitions = match Partitioning::new(&self.partition, self.memory.segments())? {
             Some(p) => Some(RwLock::try_new(p)?),
             None => None,
@@ -227,6 +239,7 @@ impl Adapter {
         self.lifecycle = Lifecycle::Started(Started {
             kernel,
             bases,
+            marks,
             partitions,
             render,
             vram,
@@ -270,17 +283,6 @@ impl Adapter {
     /// `InvalidDeviceState` unless the adapter is started.
     pub(crate) fn started(&self) -> Result<&Started> {
         match &self.lifecycle {
-            Lifecycle::Started(started) => Ok(started),
-            Lifecycle::Added | Lifecycle::Stopped => Err(Status::InvalidDeviceState),
-        }
-    }
-
-    /// The started state, mutably.
-    ///
-    /// # Errors
-    /// `InvalidDeviceState` unless the adapter is started.
-    pub(crate) fn started_mut(&mut self) -> Result<&mut Started> {
-        match &mut self.lifecycle {
             Lifecycle::Started(started) => Ok(started),
             Lifecycle::Added | Lifecycle::Stopped => Err(Status::InvalidDeviceState),
         }

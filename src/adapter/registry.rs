@@ -18,8 +18,11 @@
 use core::ffi::c_void;
 
 use crate::adapter::Adapter;
+use crate::basis::marks::Marks;
 use crate::foundation::handle::{Handle, Slot};
 use crate::foundation::status::{Result, Status};
+use crate::kernel::grace::{self, Section};
+use crate::kernel::lazy::Published;
 use crate::kernel::sync::RwLock;
 
 /// How many adapters can exist at once. A host process loading the driver for
@@ -35,6 +38,64 @@ pub(crate) type AdapterHandle = Handle<ADAPTER_TAG>;
 
 static SLOTS: [RwLock<Slot<Adapter>>; MAX_ADAPTERS] =
     [const { RwLock::new(Slot::empty()) }; MAX_ADAPTERS];
+
+/// Per slot, the started adapter's mark state ([`with_marks`]): published
+/// when an adapter starts, emptied when it stops or is removed (both under
+/// the slot's write lock, by [`with_adapter_mut`] and [`remove`]).
+static VIEWS: [Published<Marks>; MAX_ADAPTERS] = [const { Published::empty() }; MAX_ADAPTERS];
+
+/// The `hAdapter` value of `handle`, as a mark view's owner.
+fn owner_of(handle: AdapterHandle) -> u64 {
+    u64::try_from(handle.to_raw().addr()).unwrap_or(0)
+}
+
+/// Makes slot `index`'s mark view match its adapter (`handle`'s): the
+/// started adapter's marks, or none. Called with the slot's write lock
+/// held, after anything that may start or stop the adapter. Emptying (or
+/// replacing) the view waits for the marks in flight (`grace`).
+fn sync_view(index: usize, handle: AdapterHandle, adapter: Option<&Adapter>) {
+    let Some(view) = VIEWS.get(index) else {
+        return;
+    };
+    let marks = adapter.and_then(|a| a.started().ok()).map(|s| &s.marks);
+    match marks {
+        Some(marks) if view.holds(marks) => {}
+        Some(marks) => match marks.try_clone() {
+            Some(published) => {
+                published.set_owner(owner_of(handle));
+                view.replace(Some(published));
+            }
+            None => view.replace(None),
+        },
+        None => {
+            if !view.is_empty() {
+                view.replace(None);
+            }
+        }
+    }
+}
+
+/// Runs `f` on the mark state of the started adapter named by `raw`, inside
+/// a grace-period read section: no lock taken, no shared line written by
+/// the lookup (the dirty marks' path).
+///
+/// # Errors
+/// `InvalidParameter` for a NULL, forged or stale handle or an adapter that
+/// is not started; otherwise what `f` returns.
+#[inline]
+pub(crate) fn with_marks<R>(
+    raw: *mut c_void,
+    f: impl FnOnce(&Marks, &Section) -> Result<R>,
+) -> Result<R> {
+    let handle = decode(raw)?;
+    let view = VIEWS.get(handle.slot()).ok_or(Status::InvalidParameter)?;
+    let section = grace::read();
+    let marks = view.get(&section).ok_or(Status::InvalidParameter)?;
+    if marks.owner() != owner_of(handle) {
+        return Err(Status::InvalidParameter);
+    }
+    f(marks, &section)
+}
 
 /// Decodes an `hAdapter` value without dereferencing it. The DDIs report a
 /// bad adapter handle as an invalid parameter, not an invalid handle.
@@ -114,7 +175,9 @@ pub(crate) fn with_adapter_mut<R>(
 ) -> Result<R> {
     let (handle, entry) = slot_of(raw)?;
     let mut slot = entry.write();
-    f(slot.get_mut(handle).map_err(|_| Status::InvalidParameter)?)
+    let result = f(slot.get_mut(handle).map_err(|_| Status::InvalidParameter)?);
+    sync_view(handle.slot(), handle, slot.get(handle).ok());
+    result
 }
 
 /// Runs `f` on the adapter in registry slot `slot`, whatever its generation,
@@ -142,7 +205,9 @@ pub(crate) fn with_adapter_in_slot<R>(
 pub(crate) fn remove(raw: *mut c_void) -> Result<Adapter> {
     let (handle, entry) = slot_of(raw)?;
     let mut slot = entry.write();
-    slot.take(handle).map_err(|_| Status::InvalidParameter)
+    let adapter = slot.take(handle).map_err(|_| Status::InvalidParameter)?;
+    sync_view(handle.slot(), handle, None);
+    Ok(adapter)
 }
 
 #[cfg(test)]

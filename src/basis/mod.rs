@@ -21,27 +21,40 @@
 //!   tracked basis that covers the page.
 //!
 //! # Synchronisation
-//! The tracker lives inside the adapter, behind the adapter's lock (see
-//! `adapter::registry`): one reader-writer lock per adapter.
+//! The tracker lives inside the started adapter behind its own
+//! reader-writer lock, the basis lock (`adapter::Started::bases`), taken
+//! under the adapter lock held shared and innermost (`docs/locking.md`).
 //! - Create, Destroy, Start and Stop take it for writing: they change the
 //!   table, the planes' existence and the reference counts, so they exclude
-//!   each other and everything else. They never run while a query or a mark
-//!   is inside the adapter, so a plane is never freed under a harvester or a
-//!   marker.
-//! - Queries and marks take it for reading and run concurrently with each
-//!   other, on any threads. Everything they share is the planes' `AtomicU64`
-//!   words, their summaries (one bit per 512 pages) and the epoch; the
-//!   protocol on those is what makes a racing write either reported by this
-//!   query or still dirty for the next one: a whole-basis clearing query
-//!   flips the epoch and drains the retired plane with plain loads and
-//!   stores, a mark looks at the epoch again after its `fetch_or` and sets
-//!   its bit again if a flip happened (see [`dirty`]); every other query runs
-//!   the per-word protocol of [`bitplane`] on the active plane. Queries of one
-//!   basis are serialised by its own query lock, which marks never take.
+//!   each other and the tracker's readers; every other DDI of the adapter
+//!   (a VF's migration work among them) runs on.
+//! - Queries take it for reading only to look their basis up and take a
+//!   reference of its planes ([`Harvest`]); they harvest with it released,
+//!   concurrently with each other and with marks, on any threads. The
+//!   migration code takes it for reading around its reads of the bases.
+//! - Marks take **no lock** ([`marks`]): what they read (the segments, the
+//!   tracking units' counts as atomics, per table slot the tracked basis
+//!   there) is an adapter's [`marks::Marks`], which the adapter table
+//!   publishes when the adapter starts; a mark reads it inside a grace-period
+//!   read section (`crate::kernel::grace`). Stop and Destroy unpublish a
+//!   basis first, then wait for the marks in flight (`grace::synchronize`),
+//!   then drop it; a stop of the adapter does the same with its whole
+//!   `Marks`. So a plane is never freed under a marker, nor (by the lock)
+//!   under a harvester.
+//! - Everything queries and marks share is the planes' `AtomicU64` words,
+//!   their summaries (one bit per 512 pages) and the epoch; the protocol on
+//!   those is what makes a racing write either reported by this query or
+//!   still dirty for the next one: a whole-basis clearing query flips the
+//!   epoch and drains the retired plane with plain loads and stores, a mark
+//!   looks at the epoch again after its `fetch_or` and sets its bit again if
+//!   a flip happened (see [`dirty`]); every other query runs the per-word
+//!   protocol of [`bitplane`] on the active plane. Queries of one basis are
+//!   serialised by its own query lock, which marks never take.
 //! - No allocation happens on the query or mark path.
 
 pub(crate) mod bitplane;
 pub(crate) mod dirty;
+pub(crate) mod marks;
 #[cfg(all(test, loom))]
 mod model_check;
 #[cfg(all(test, loom))]
@@ -51,12 +64,13 @@ use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 
 use bitplane::QuerySpan;
-use dirty::DirtyBits;
+use marks::{Marks, Tracked};
 
 use crate::foundation::fallible::{push, try_vec};
 use crate::foundation::handle::{Handle, Table};
 use crate::foundation::status::{Result, Status};
 use crate::foundation::units::{PageSize, Segment, SegmentId, Span};
+use crate::kernel::lazy::Shared;
 
 /// Tag byte of memory-basis handles.
 pub(crate) const BASIS_TAG: u8 = b'B';
@@ -82,7 +96,7 @@ pub(crate) struct Range {
 
 impl Range {
     /// The first and last segment page the range touches.
-    fn pages(&self, page: PageSize) -> (u64, u64) {
+    pub(super) fn pages(&self, page: PageSize) -> (u64, u64) {
         (
             page.page_of(self.span.offset),
             page.page_of(self.span.end().saturating_sub(1)),
@@ -100,7 +114,7 @@ impl Range {
 
 /// A memory basis.
 struct Basis {
-    /// Index into [`Tracker::segments`].
+    /// Index into the tracker's segments.
     segment: usize,
     /// In `Ranges[]` order.
     ranges: Vec<Range>,
@@ -108,79 +122,9 @@ struct Basis {
     by_offset: Vec<u32>,
     /// Total pages, when every range is a whole number of pages.
     pages: Option<u64>,
-    /// The dirty bits, while tracked.
-    plane: Option<DirtyBits>,
-}
-
-impl Basis {
-    /// Sets the bits of pages `[first, last]` (segment page numbers) that this
-    /// basis covers.
-    fn mark(&self, page: PageSize, first: u64, last: u64) {
-        let Some(plane) = &self.plane else { return };
-        let range = |i: &u32| usize::try_from(*i).ok().and_then(|i| self.ranges.get(i));
-        // Ranges are disjoint, so by ascending offset they also end in order.
-        let start = self
-            .by_offset
-            .partition_point(|i| range(i).is_some_and(|r| r.pages(page).1 < first));
-        for r in self
-            .by_offset
-            .get(start..)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(range)
-        {
-            let (r_first, r_last) = r.pages(page);
-            if r_first > last {
-                break;
-            }
-            let from = first.max(r_first);
-            let to = last.min(r_last);
-            let bit = r.first_bit.saturating_add(from.saturating_sub(r_first));
-            plane.set(bit, to.saturating_sub(from).saturating_add(1));
-        }
-    }
-}
-
-/// Per-segment state.
-struct SegmentState {
-    segment: Segment,
-    /// Tracking-unit reference counts (empty for untracked segments).
-    units: Vec<u32>,
-    /// Slots of the tracked bases in this segment (capacity: the table's).
-    trackers: Vec<u16>,
-}
-
-impl SegmentState {
-    /// The units covering pages `[first, last]`.
-    fn units_of(&self, first: u64, last: u64) -> &[u32] {
-        let (Ok(a), Ok(b)) = (
-            usize::try_from(first >> UNIT_SHIFT),
-            usize::try_from(last >> UNIT_SHIFT),
-        ) else {
-            return &[];
-        };
-        self.units.get(a..=b).unwrap_or_default()
-    }
-
-    /// Applies `step` (add or remove one reference) to every unit `ranges` touch.
-    fn reference_units(&mut self, page: PageSize, ranges: &[Range], step: fn(u32, u32) -> u32) {
-        for r in ranges {
-            let (first, last) = r.pages(page);
-            self.units_of_mut(first, last)
-                .iter_mut()
-                .for_each(|u| *u = step(*u, 1));
-        }
-    }
-
-    fn units_of_mut(&mut self, first: u64, last: u64) -> &mut [u32] {
-        let (Ok(a), Ok(b)) = (
-            usize::try_from(first >> UNIT_SHIFT),
-            usize::try_from(last >> UNIT_SHIFT),
-        ) else {
-            return &mut [];
-        };
-        self.units.get_mut(a..=b).unwrap_or_default()
-    }
+    /// Its ranges and dirty bits, while tracked: the tracker's reference
+    /// (queries); the marks reach the same through `Marks`.
+    tracked: Option<Shared<Tracked>>,
 }
 
 /// A read-only view of one memory basis, for the GPU-partitioning code
@@ -216,17 +160,21 @@ pub(crate) struct QueryRequest {
 }
 
 /// A validated query, ready to write its bits: the span was checked once,
-/// by [`Tracker::query`], and is harvested as it is.
-pub(crate) struct Harvest<'a> {
-    bits: &'a DirtyBits,
-    span: QuerySpan<'a>,
+/// by [`Tracker::query`]. It holds its own reference of the basis's planes,
+/// so it is harvested with no tracker lock held (a Stop meanwhile only
+/// drops the tracker's reference: the planes go with this one).
+pub(crate) struct Harvest {
+    tracked: Shared<Tracked>,
+    start: u64,
+    count: u64,
+    bytes: usize,
     clear: bool,
 }
 
-impl Harvest<'_> {
+impl Harvest {
     /// Bytes the caller's buffer must hold: `ceil(pages / 8)`.
     pub(crate) fn bytes_needed(&self) -> usize {
-        self.span.bytes()
+        self.bytes
     }
 
     /// Writes the span's bits into `out` (only the first
@@ -237,14 +185,18 @@ impl Harvest<'_> {
     /// `BufferTooSmall` if `out` is shorter than [`Self::bytes_needed`];
     /// nothing is read, cleared or written then.
     pub(crate) fn write(&self, out: &mut [MaybeUninit<u8>]) -> Result<()> {
-        self.bits.harvest(&self.span, out, self.clear)
+        let bits = &self.tracked.bits;
+        let span: QuerySpan<'_> = bits.span(self.start, self.count)?;
+        bits.harvest(&span, out, self.clear)
     }
 }
 
 /// The memory-basis tracker of one adapter: its bases, their bitplanes and
 /// the tracking units of its segments.
 pub(crate) struct Tracker {
-    segments: Vec<SegmentState>,
+    /// What marks read (the tracker's reference; the adapter table
+    /// publishes another).
+    marks: Shared<Marks>,
     bases: Table<Basis, BASIS_TAG>,
 }
 
@@ -256,41 +208,17 @@ impl Tracker {
     /// (nothing stays allocated then).
     pub(crate) fn new(segments: &[Segment], capacity: usize) -> Result<Self> {
         let bases = Table::new(capacity)?;
-        let mut states = try_vec(segments.len())?;
-        for segment in segments {
-            let units = match segment.page {
-                Some(page) => {
-                    let pages = page.pages_in(segment.size);
-                    let n = usize::try_from(pages.div_ceil(1 << UNIT_SHIFT))
-                        .map_err(|_| Status::NoMemory)?;
-                    let mut units = try_vec(n)?;
-                    units.resize(n, 0);
-                    units
-                }
-                None => Vec::new(),
-            };
-            let trackers = if segment.page.is_some() {
-                try_vec(capacity)?
-            } else {
-                Vec::new()
-            };
-            push(
-                &mut states,
-                SegmentState {
-                    segment: *segment,
-                    units,
-                    trackers,
-                },
-            )?;
-        }
-        Ok(Self {
-            segments: states,
-            bases,
-        })
+        let marks = Shared::try_new(Marks::new(segments, capacity)?)?;
+        Ok(Self { marks, bases })
+    }
+
+    /// What marks read, for the adapter table to publish.
+    pub(crate) fn marks(&self) -> &Shared<Marks> {
+        &self.marks
     }
 
     fn segment_index(&self, id: SegmentId) -> Option<usize> {
-        self.segments.iter().position(|s| s.segment.id == id)
+        self.marks.segments.iter().position(|s| s.segment.id == id)
     }
 
     /// `DxgkDdiCreateMemoryBasis`: validates, then publishes. On any error
@@ -309,6 +237,7 @@ impl Tracker {
             .segment_index(segment)
             .ok_or(Status::InvalidParameter)?;
         let seg = self
+            .marks
             .segments
             .get(index)
             .ok_or(Status::InvalidParameter)?
@@ -368,7 +297,7 @@ impl Tracker {
             ranges,
             by_offset,
             pages,
-            plane: None,
+            tracked: None,
         })
     }
 
@@ -377,7 +306,7 @@ impl Tracker {
     /// # Errors
     /// `InvalidHandle` for an unknown, stale or NULL handle.
     pub(crate) fn destroy(&mut self, handle: BasisHandle) -> Result<()> {
-        if self.bases.get(handle)?.plane.is_some() {
+        if self.bases.get(handle)?.tracked.is_some() {
             self.untrack(handle)?;
         }
         self.bases.remove(handle).map(drop)
@@ -391,28 +320,23 @@ impl Tracker {
     /// `InvalidParameter` if a range is not a whole number of pages; `NoMemory`.
     pub(crate) fn start(&mut self, handle: BasisHandle) -> Result<()> {
         let basis = self.bases.get(handle)?;
-        if basis.plane.is_some() {
+        if basis.tracked.is_some() {
             return Err(Status::InvalidDeviceState);
         }
         let pages = basis.pages.ok_or(Status::InvalidParameter)?;
-        let segment = basis.segment;
-        let plane = DirtyBits::new(pages)?;
-        // Everything below is infallible in effect: the tracker list has room
-        // for every basis of the table by construction.
-        let slot = u16::try_from(handle.slot()).map_err(|_| Status::InvalidHandle)?;
         let seg = self
+            .marks
             .segments
-            .get_mut(segment)
+            .get(basis.segment)
             .ok_or(Status::InvalidParameter)?;
         let page = seg.segment.page.ok_or(Status::InvalidParameter)?;
-        if seg.trackers.len() >= seg.trackers.capacity() {
-            return Err(Status::InsufficientResources);
-        }
-        let basis = self.bases.get_mut(handle)?;
-        // At most `capacity` bases reference a unit: the count cannot saturate.
-        seg.reference_units(page, &basis.ranges, u32::saturating_add);
-        push(&mut seg.trackers, slot)?;
-        basis.plane = Some(plane);
+        let tracked = Shared::try_new(Tracked::new(&basis.ranges, &basis.by_offset, pages)?)?;
+        let published = tracked.try_clone().ok_or(Status::NoMemory)?;
+        // Published before its units are counted: a mark that sees the
+        // units counted sees the basis.
+        seg.publish(handle.slot(), published)?;
+        seg.reference_units(page, &basis.ranges, true);
+        self.bases.get_mut(handle)?.tracked = Some(tracked);
         Ok(())
     }
 
@@ -421,28 +345,25 @@ impl Tracker {
     /// # Errors
     /// `InvalidHandle`; `InvalidDeviceState` if not tracked.
     pub(crate) fn stop(&mut self, handle: BasisHandle) -> Result<()> {
-        if self.bases.get(handle)?.plane.is_none() {
+        if self.bases.get(handle)?.tracked.is_none() {
             return Err(Status::InvalidDeviceState);
         }
         self.untrack(handle)
     }
 
+    /// Uncounts the basis's units, unpublishes it (waiting for the marks in
+    /// flight), then drops the tracker's reference: its plane is freed here.
     fn untrack(&mut self, handle: BasisHandle) -> Result<()> {
-        let basis = self.bases.get_mut(handle)?;
+        let basis = self.bases.get(handle)?;
         let seg = self
+            .marks
             .segments
-            .get_mut(basis.segment)
+            .get(basis.segment)
             .ok_or(Status::InvalidParameter)?;
         let page = seg.segment.page.ok_or(Status::InvalidParameter)?;
-        seg.reference_units(page, &basis.ranges, u32::saturating_sub);
-        if let Some(i) = seg
-            .trackers
-            .iter()
-            .position(|s| usize::from(*s) == handle.slot())
-        {
-            seg.trackers.swap_remove(i);
-        }
-        basis.plane = None;
+        seg.reference_units(page, &basis.ranges, false);
+        seg.unpublish(handle.slot());
+        self.bases.get_mut(handle)?.tracked = None;
         Ok(())
     }
 
@@ -452,13 +373,15 @@ impl Tracker {
     /// # Errors
     /// `InvalidHandle`; `InvalidDeviceState` if the basis is not tracked;
     /// `InvalidParameter` for a bad subrange (index, alignment, bounds, overflow).
-    pub(crate) fn query(&self, handle: BasisHandle, request: QueryRequest) -> Result<Harvest<'_>> {
+    pub(crate) fn query(&self, handle: BasisHandle, request: QueryRequest) -> Result<Harvest> {
         let basis = self.bases.get(handle)?;
-        let plane = basis.plane.as_ref().ok_or(Status::InvalidDeviceState)?;
+        let tracked = basis.tracked.as_ref().ok_or(Status::InvalidDeviceState)?;
+        let plane = &tracked.bits;
         let (start, count) = match request.subrange {
             None => (0, plane.bits()),
             Some((index, offset, size)) => {
                 let page = self
+                    .marks
                     .segments
                     .get(basis.segment)
                     .and_then(|s| s.segment.page)
@@ -479,9 +402,12 @@ impl Tracker {
                 (start, page.pages_in(size))
             }
         };
+        let bytes = plane.span(start, count)?.bytes();
         Ok(Harvest {
-            bits: plane,
-            span: plane.span(start, count)?,
+            tracked: tracked.try_clone().ok_or(Status::NoMemory)?,
+            start,
+            count,
+            bytes,
             clear: request.clear,
         })
     }
@@ -493,38 +419,16 @@ impl Tracker {
     /// # Errors
     /// `InvalidParameter` for an unknown segment or a span outside it or
     /// overflowing (nothing is marked then).
+    #[cfg(all(test, loom))]
     pub(crate) fn mark(&self, segment: SegmentId, offset: u64, len: u64) -> Result<()> {
-        let seg = self
-            .segments
-            .iter()
-            .find(|s| s.segment.id == segment)
-            .ok_or(Status::InvalidParameter)?;
-        let end = offset.checked_add(len).ok_or(Status::InvalidParameter)?;
-        if end > seg.segment.size {
-            return Err(Status::InvalidParameter);
-        }
-        let Some(page) = seg.segment.page else {
-            return Ok(());
-        };
-        if len == 0 {
-            return Ok(());
-        }
-        let (first, last) = (page.page_of(offset), page.page_of(end.saturating_sub(1)));
-        if seg.units_of(first, last).iter().all(|u| *u == 0) {
-            return Ok(());
-        }
-        for slot in &seg.trackers {
-            if let Some(basis) = self.bases.at(usize::from(*slot)) {
-                basis.mark(page, first, last);
-            }
-        }
-        Ok(())
+        let section = crate::kernel::grace::read();
+        self.marks.mark(&section, segment, offset, len)
     }
 
     fn view<'a>(&'a self, basis: &'a Basis) -> Option<BasisView<'a>> {
         Some(BasisView {
-            segment: self.segments.get(basis.segment)?.segment.id,
-            tracked: basis.plane.is_some(),
+            segment: self.marks.segments.get(basis.segment)?.segment.id,
+            tracked: basis.tracked.is_some(),
             ranges: &basis.ranges,
         })
     }
@@ -545,6 +449,6 @@ impl Tracker {
 
     /// The segments this tracker knows.
     pub(crate) fn segments(&self) -> impl Iterator<Item = &Segment> {
-        self.segments.iter().map(|s| &s.segment)
+        self.marks.segments.iter().map(|s| &s.segment)
     }
 }

@@ -49,13 +49,15 @@ pub(crate) unsafe extern "system" fn DxgkDdiCreateMemoryBasis(
     hAdapter: HANDLE,
     pArgs: *const DXGKARG_CREATEMEMORYBASIS,
 ) -> HANDLE {
-    let created = registry::with_adapter_mut(hAdapter, |adapter| {
-        let started = adapter.started_mut()?;
+    // The adapter lock shared, the basis lock exclusively, only around the
+    // table change: the ranges are read and copied before.
+    let created = registry::with_adapter(hAdapter, |adapter| {
+        let started = adapter.started()?;
         // SAFETY: NULL or a complete block of `RangeCount` ranges (this
         // function's contract, Dxgkrnl's).
         let block = unsafe { ArgBlock::new(pArgs) }?;
         let (segment, ranges) = read_create_args(&block)?;
-        started.bases.create(segment, ranges)
+        started.bases.write().create(segment, ranges)
     });
     match created {
         Ok(handle) => handle.to_raw(),
@@ -67,17 +69,18 @@ pub(crate) unsafe extern "system" fn DxgkDdiCreateMemoryBasis(
 }
 
 /// Runs a control operation on the basis named by `hMemoryBasis`, under the
-/// adapter's write lock. A basis handle is decoded before anything else, and
+/// basis lock held exclusively (the adapter lock shared: other DDIs of the
+/// adapter, the VFs' migration work among them, run on). A basis handle is decoded before anything else, and
 /// an adapter that is not started has no bases: both are `STATUS_INVALID_HANDLE`.
 fn with_basis(
     hAdapter: HANDLE,
     hMemoryBasis: HANDLE,
     op: impl FnOnce(&mut crate::basis::Tracker, BasisHandle) -> Result<()>,
 ) -> NTSTATUS {
-    to_ntstatus(registry::with_adapter_mut(hAdapter, |adapter| {
+    to_ntstatus(registry::with_adapter(hAdapter, |adapter| {
         let handle = BasisHandle::from_raw(hMemoryBasis)?;
-        let started = adapter.started_mut().map_err(|_| Status::InvalidHandle)?;
-        op(&mut started.bases, handle)
+        let started = adapter.started().map_err(|_| Status::InvalidHandle)?;
+        op(&mut started.bases.write(), handle)
     }))
 }
 
@@ -177,7 +180,9 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryDirtyBitData(
             )),
             clear: args.Flags & clear_flag != 0,
         };
-        let harvest = started.bases.query(handle, request)?;
+        // The basis lock shared only for the lookup: the harvest holds its
+        // own reference of the planes and runs with the basis lock released.
+        let harvest = started.bases.read().query(handle, request)?;
         let needed = harvest.bytes_needed();
         // SAFETY: the block's `Buffer` is NULL or writable for its
         // `BufferSize` bytes until this DDI returns (this function's contract).
@@ -204,11 +209,10 @@ pub fn sw_mark_dirty(
     SegmentOffset: u64,
     Length: u64,
 ) -> NTSTATUS {
-    to_ntstatus(registry::with_adapter(hAdapter, |adapter| {
-        let started = adapter.started().map_err(|_| Status::InvalidParameter)?;
-        started
-            .bases
-            .mark(units::SegmentId(SegmentId), SegmentOffset, Length)
+    // No lock: the adapter's published mark state, read inside a
+    // grace-period read section (`registry::with_marks`).
+    to_ntstatus(registry::with_marks(hAdapter, |marks, section| {
+        marks.mark(section, units::SegmentId(SegmentId), SegmentOffset, Length)
     }))
 }
 

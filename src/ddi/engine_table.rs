@@ -216,8 +216,9 @@ impl EngineHost for Bound<'_> {
     }
 
     fn mark_dirty(&self, segment: u32, offset: u64, len: u64) -> Result<()> {
-        // The tracker's marking path, the one `gpup_sw_mark_dirty` uses (the
-        // adapter lock shared, at PASSIVE_LEVEL, on the worker). A segment
+        // The tracker's marking path, the one `gpup_sw_mark_dirty` uses (no
+        // lock: the adapter's published mark state, in a grace-period read
+        // section). A segment
         // the tracker does not know (the aperture) is untracked.
         let status = super::basis::sw_mark_dirty(
             core::ptr::with_exposed_provenance_mut(self.job.adapter),

@@ -45,6 +45,7 @@ use crate::ddi::{OutBuffer, copy_in, read_in, write_out};
 use crate::foundation::status::{Result, Status, to_ntstatus};
 use crate::foundation::units::VfIndex;
 use crate::kernel::KernelInterface;
+use crate::kernel::sync::RwLock;
 use crate::migration;
 use crate::migration::restore::{Rejection, Which};
 use crate::migration::save::Saved;
@@ -59,11 +60,12 @@ const MAX_SEGMENT_DESCRIPTORS: usize = 32;
 /// Runs `f` on one VF of a started adapter and its dirty-tracking layer,
 /// under that VF's lock (the adapter and partitioning locks held shared).
 /// `args` reads the argument block and names the VF, once the adapter is
-/// known to be started.
+/// known to be started. `f` takes the basis lock (shared: `.read()`) only
+/// where it reads the bases, and briefly.
 fn with_vf<A, R>(
     hAdapter: HANDLE,
     args: impl FnOnce() -> Result<(VfIndex, A)>,
-    f: impl FnOnce(&Tracker, &mut Vgpu, A) -> Result<R>,
+    f: impl FnOnce(&RwLock<Tracker>, &mut Vgpu, A) -> Result<R>,
 ) -> Result<R> {
     registry::with_adapter(hAdapter, |adapter| {
         let started = adapter.started()?;
@@ -166,7 +168,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiSaveImmutableMigrationData(
         // SAFETY: the pointers come from the block, under its contract.
         unsafe {
             save(args.DataSize, args.Data, |capacity, out| {
-                migration::save::save_immutable(vgpu, tracker, capacity, out)
+                migration::save::save_immutable(vgpu, &tracker.read(), capacity, out)
             })
         }
     }))
@@ -192,7 +194,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiSaveMutableMigrationData(
         // SAFETY: the pointers come from the block, under its contract.
         unsafe {
             save(args.DataSize, args.Data, |capacity, out| {
-                migration::save::save_mutable(vgpu, tracker, capacity, out)
+                migration::save::save_mutable(vgpu, &tracker.read(), capacity, out)
             })
         }
     }))
@@ -237,7 +239,7 @@ unsafe fn restore<T: crate::ddi::arg::ArgRecord>(
             return Err(Status::InvalidParameter);
         }
         Ok((
-            migration::restore::admit(which, vgpu, tracker, size),
+            migration::restore::admit(which, vgpu, &tracker.read(), size),
             vgpu.index(),
             data,
         ))
@@ -259,7 +261,7 @@ unsafe fn restore<T: crate::ddi::arg::ArgRecord>(
                 adapter: hAdapter.addr(),
                 vf,
             });
-            Ok(migration::restore::apply(vgpu, tracker, &decoded))
+            Ok(migration::restore::apply(vgpu, &tracker.read(), &decoded))
         })?
     });
     // The triage event, with no driver lock held.
@@ -379,9 +381,11 @@ pub(crate) unsafe extern "system" fn DxgkDdiSetVirtualGpuResources2(
         let vf = VfIndex(header.vfIndex);
         // An adapter-wide change (VRAM accounting, the allocation table):
         // the partitioning lock exclusively, only around the binding.
-        partitions
-            .write()
-            .set_resources2(&started.bases, vf, entries.get(..n).unwrap_or_default())
+        partitions.write().set_resources2(
+            &started.bases.read(),
+            vf,
+            entries.get(..n).unwrap_or_default(),
+        )
     }))
 }
 

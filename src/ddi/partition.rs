@@ -318,7 +318,7 @@ pub(crate) unsafe extern "system" fn DxgkDdiVirtualGpuDriverEscape(
             usize::try_from(args.OutputBufferSize).map_err(|_| Status::InvalidParameter)?
         };
         let vgpu = p.vgpu(VfIndex(args.PartitionId))?;
-        let reply = vgpu.escape(&started.bases, input, capacity)?;
+        let reply = vgpu.escape(&started.marks, input, capacity)?;
         let written = reply.bytes();
         if !written.is_empty() {
             // SAFETY: non-NULL (capacity > 0) and writable for `capacity >=

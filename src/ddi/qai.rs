@@ -110,12 +110,12 @@ pub(crate) unsafe extern "system" fn DxgkDdiQueryAdapterInfo(
             }
             DXGKQAITYPE_DIRTYBITTRACKINGSEGMENTCAPS => {
                 let segment = SegmentId(input.read_uint()?);
-                out.write_whole(&caps::segment_caps(&started.bases, segment)?)
+                out.write_whole(&caps::segment_caps(&started.bases.read(), segment)?)
             }
             DXGKQAITYPE_SCATTER_RESERVE => {
                 started.partitions()?;
                 let segment = SegmentId(input.read_uint()?);
-                out.write_whole(&caps::scatter_reserve(&started.bases, segment)?)
+                out.write_whole(&caps::scatter_reserve(&started.bases.read(), segment)?)
             }
             ty @ (DXGKQAITYPE_QUERYSEGMENT4
             | DXGKQAITYPE_QUERYPAGINGBUFFERINFO

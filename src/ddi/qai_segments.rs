@@ -42,7 +42,7 @@ pub(crate) fn answer(
             let index = unsafe { input.read_prefix::<DXGK_QUERYSEGMENTCOUNTIN>() }?;
             segments::check_physical_adapter(index.PhysicalAdapterIndex.into())?;
             out.write_whole(&DXGK_QUERYSEGMENTCOUNTOUT {
-                SegmentCount: segments::count(&started.bases),
+                SegmentCount: segments::count(&started.bases.read()),
                 Padding: 0,
                 Reserved: 0,
             })
@@ -73,7 +73,7 @@ fn query_segment4(started: &Started, input: &InBuffer, out: &mut OutBuffer) -> R
     segments::check_physical_adapter(index.PhysicalAdapterIndex)?;
     // SAFETY: integers and a raw pointer: any bits are a valid record.
     let mut answer = unsafe { out.read_prefix::<DXGK_QUERYSEGMENTOUT4>() }?;
-    let count = segments::count(&started.bases);
+    let count = segments::count(&started.bases.read());
     if !answer.pSegmentDescriptor.is_null() {
         let stride = answer.SegmentDescriptorStride;
         if stride < size_of::<DXGK_SEGMENTDESCRIPTOR4>() {
@@ -83,7 +83,8 @@ fn query_segment4(started: &Started, input: &InBuffer, out: &mut OutBuffer) -> R
             return Err(Status::BufferTooSmall);
         }
         let mut at = 0usize;
-        for (segment, base) in segments::with_bases(&started.bases) {
+        let bases = started.bases.read();
+        for (segment, base) in segments::with_bases(&bases) {
             let descriptor = segments::descriptor4(segment, base)?;
             let p = answer.pSegmentDescriptor.wrapping_add(at);
             // SAFETY: the OS's array holds `NbSegment` (>= count)
@@ -130,7 +131,8 @@ fn query_segment5(started: &Started, input: &InBuffer, out: &mut OutBuffer) -> R
     if array.is_null() {
         return Err(Status::InvalidParameter);
     }
-    for (i, (segment, base)) in segments::with_bases(&started.bases).enumerate() {
+    let bases = started.bases.read();
+    for (i, (segment, base)) in segments::with_bases(&bases).enumerate() {
         let descriptor = segments::descriptor5(segment, base)?;
         // SAFETY: the OS's array holds the QUERYSEGMENTCOUNT answer's
         // number of records, writable until this DDI returns (Dxgkrnl's
@@ -153,7 +155,7 @@ fn query_mmus(started: &Started, input: &InBuffer, out: &mut OutBuffer) -> Resul
     }
     // SAFETY: the OS's array holds the QUERYMMUCOUNT answer's number (1) of
     // records, writable until this DDI returns (Dxgkrnl's contract).
-    unsafe { write_out(request.MmuDescriptors, segments::mmu(&started.bases)) }?;
+    unsafe { write_out(request.MmuDescriptors, segments::mmu(&started.bases.read())) }?;
     request.DisplayMmuId = 0;
     request.Reserved0 = 0;
     request.Reserved = [0; 4];

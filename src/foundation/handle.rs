@@ -263,11 +263,6 @@ impl<T, const TAG: u8> Table<T, TAG> {
             .get_mut(handle)
     }
 
-    /// The value in `slot`, if any (for iteration by slot index).
-    pub(crate) fn at(&self, slot: usize) -> Option<&T> {
-        self.slots.get(slot).and_then(Slot::value)
-    }
-
     /// Unpublishes the value named by `handle` and returns it.
     ///
     /// # Errors

@@ -11,6 +11,12 @@
 //!   allocation fails, and `Arc::try_new` is not stable), so that the host
 //!   can hand out a backing that outlives the adapter that made it.
 //!
+//! - [`Published`]: a slot holding one reference of a [`Shared`], which
+//!   readers reach lock-free inside a grace-period read section
+//!   (`crate::kernel::grace`): replacing or clearing it waits for the read
+//!   sections in flight (`grace::synchronize`) before it drops the reference
+//!   it held. The dirty marks reach an adapter's tracked bases this way.
+//!
 //! Both allocate through the global allocator: on Windows that is non-paged
 //! pool (the `wdk` backend's `WdkAllocator`, the `raw` backend's
 //! `ExAllocatePool2(POOL_FLAG_NON_PAGED)`), so allocating is for
@@ -122,7 +128,6 @@ impl<const N: usize> Drop for OnceBlock<N> {
 }
 
 /// The allocation behind a [`Shared`].
-#[cfg(not(loom))]
 struct SharedBox<T> {
     count: core::sync::atomic::AtomicUsize,
     value: T,
@@ -136,7 +141,6 @@ struct SharedBox<T> {
 /// `ptr` points to a live `SharedBox<T>` allocated with its `Layout` by
 /// [`Self::try_new`], whose `count` equals the number of `Shared`s pointing
 /// to it (at least 1).
-#[cfg(not(loom))]
 pub(crate) struct Shared<T> {
     ptr: NonNull<SharedBox<T>>,
     _owns: core::marker::PhantomData<SharedBox<T>>,
@@ -145,19 +149,15 @@ pub(crate) struct Shared<T> {
 // SAFETY: a `Shared<T>` gives `&T` to any thread holding one and drops the
 // `T` on whichever thread drops the last reference: sound when `T` is both
 // `Send` and `Sync`, as for `alloc::sync::Arc`.
-#[cfg(not(loom))]
 unsafe impl<T: Send + Sync> Send for Shared<T> {}
 // SAFETY: as for `Send`.
-#[cfg(not(loom))]
 unsafe impl<T: Send + Sync> Sync for Shared<T> {}
 
 /// References beyond which [`Shared::try_clone`] refuses (as `Arc` does at
 /// `isize::MAX`, without aborting).
-#[cfg(not(loom))]
 #[cfg_attr(target_os = "windows", allow(dead_code))] // The host export clones.
 const MAX_REFS: usize = isize::MAX.unsigned_abs();
 
-#[cfg(not(loom))]
 impl<T> Shared<T> {
     /// `value` in a new box with one reference.
     ///
@@ -217,7 +217,6 @@ impl<T> Shared<T> {
     }
 }
 
-#[cfg(not(loom))]
 impl<T> core::ops::Deref for Shared<T> {
     type Target = T;
 
@@ -226,7 +225,6 @@ impl<T> core::ops::Deref for Shared<T> {
     }
 }
 
-#[cfg(not(loom))]
 impl<T> Drop for Shared<T> {
     fn drop(&mut self) {
         // `Release`/`Acquire` as in `Arc::drop`: every use of the value
@@ -244,7 +242,6 @@ impl<T> Drop for Shared<T> {
     }
 }
 
-#[cfg(not(loom))]
 impl<T> Shared<T> {
     /// Drops the value and frees the box: the last reference's part of
     /// `drop`, out of line (as `Arc`'s `drop_slow`), so that the drop glue
@@ -261,6 +258,89 @@ impl<T> Shared<T> {
         // SAFETY: allocated by `try_new` with this layout, freed once (the
         // last reference is gone and its value was dropped just above).
         unsafe { dealloc(raw.cast(), Layout::new::<SharedBox<T>>()) };
+    }
+}
+
+/// A slot readers reach lock-free, holding one reference of a [`Shared`]
+/// (module docs).
+///
+/// # Invariants
+/// `ptr` is null or the `SharedBox<T>` of a [`Shared`] whose reference this
+/// slot owns (made by [`Self::replace`]); that reference is dropped only
+/// after the pointer left the slot and a `grace::synchronize` returned.
+pub(crate) struct Published<T> {
+    ptr: core::sync::atomic::AtomicPtr<SharedBox<T>>,
+    _owns: core::marker::PhantomData<Shared<T>>,
+}
+
+// SAFETY: the slot hands out `&T` to readers on any thread and drops its
+// reference (maybe the last) on whichever thread replaces it: as `Shared`.
+unsafe impl<T: Send + Sync> Send for Published<T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: Send + Sync> Sync for Published<T> {}
+
+impl<T> Published<T> {
+    /// An empty slot.
+    pub(crate) const fn empty() -> Self {
+        Self {
+            ptr: core::sync::atomic::AtomicPtr::new(ptr::null_mut()),
+            _owns: core::marker::PhantomData,
+        }
+    }
+
+    /// The value published, inside the read section `section`. `SeqCst`:
+    /// the grace period's store-buffering argument (`crate::kernel::grace`).
+    #[inline]
+    pub(crate) fn get<'a>(&'a self, _section: &'a crate::kernel::grace::Section) -> Option<&'a T> {
+        let p = self.ptr.load(core::sync::atomic::Ordering::SeqCst);
+        // SAFETY: `p` is null (`None`) or a live `SharedBox<T>` this slot
+        // holds a reference of (the invariant). The reference is dropped only
+        // after a synchronize that began after `p` left the slot, and this
+        // read section began before this load saw `p` in it, so that
+        // synchronize waits for the section, which outlives the borrow.
+        // Only shared references are made to the box.
+        unsafe { p.as_ref() }.map(|b| &b.value)
+    }
+
+    /// Whether the slot holds `value`'s box.
+    pub(crate) fn holds(&self, value: &Shared<T>) -> bool {
+        ptr::eq(
+            self.ptr.load(core::sync::atomic::Ordering::SeqCst),
+            value.ptr.as_ptr(),
+        )
+    }
+
+    /// Whether the slot is empty.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ptr
+            .load(core::sync::atomic::Ordering::SeqCst)
+            .is_null()
+    }
+
+    /// Publishes `value` (or empties the slot with `None`). If the slot held
+    /// a reference, waits for the read sections in flight
+    /// (`grace::synchronize`: PASSIVE_LEVEL, never inside a read section)
+    /// and then drops it; an empty slot is filled without waiting.
+    pub(crate) fn replace(&self, value: Option<Shared<T>>) {
+        let new = value.map_or(ptr::null_mut(), |v| {
+            let p = v.ptr.as_ptr();
+            core::mem::forget(v);
+            p
+        });
+        let old = self.ptr.swap(new, core::sync::atomic::Ordering::SeqCst);
+        if let Some(old) = NonNull::new(old) {
+            crate::kernel::grace::synchronize();
+            drop(Shared {
+                ptr: old,
+                _owns: core::marker::PhantomData,
+            });
+        }
+    }
+}
+
+impl<T> Drop for Published<T> {
+    fn drop(&mut self) {
+        self.replace(None);
     }
 }
 
@@ -334,6 +414,30 @@ mod tests {
         assert_eq!(c.references(), 1);
         drop(c);
         assert_eq!(drops.load(Std::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_published_value_outlives_the_read_sections_that_reached_it() {
+        let drops = AtomicUsize::new(0);
+        let slot = Published::empty();
+        let value = Shared::try_new(Counted(&drops)).unwrap();
+        slot.replace(Some(value.try_clone().unwrap()));
+        assert!(slot.holds(&value) && !slot.is_empty());
+        drop(value);
+        let section = crate::kernel::grace::read();
+        let seen = slot.get(&section).map(|c| c.0 as *const AtomicUsize);
+        assert_eq!(seen, Some(&raw const drops));
+        std::thread::scope(|s| {
+            // The replace waits for `section` before it drops the value.
+            let clearing = s.spawn(|| slot.replace(None));
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            assert_eq!(drops.load(Std::Relaxed), 0, "dropped under a reader");
+            drop(section);
+            clearing.join().unwrap();
+        });
+        assert_eq!(drops.load(Std::Relaxed), 1);
+        let section = crate::kernel::grace::read();
+        assert!(slot.get(&section).is_none());
     }
 }
 

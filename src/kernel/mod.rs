@@ -22,6 +22,10 @@
 
 pub(crate) mod sync;
 
+// The grace period the lock-free mark path runs in (SRCU-style); built under
+// loom too.
+pub(crate) mod grace;
+
 // Lazily committed blocks and a fallible shared box (the VRAM backing's
 // allocation), written once for every platform; built under loom too.
 pub(crate) mod lazy;

@@ -5,7 +5,7 @@
 
 use super::escape::*;
 use super::{BoundReserve, Power, Vgpu, pci};
-use crate::basis::Tracker;
+use crate::basis::marks::Marks;
 use crate::foundation::le;
 use crate::foundation::status::{Result, Status};
 
@@ -54,7 +54,7 @@ impl Vgpu {
     /// As the [`super::escape`] module documents.
     pub(crate) fn escape(
         &self,
-        tracker: &Tracker,
+        marks: &Marks,
         input: &[u8],
         out_capacity: usize,
     ) -> Result<EscapeReply> {
@@ -87,7 +87,7 @@ impl Vgpu {
                 else {
                     return Err(Status::InvalidParameter);
                 };
-                self.gpu_wrote(tracker, offset, length)?;
+                self.gpu_wrote(marks, offset, length)?;
                 Ok(EscapeReply::empty())
             }
             GPUP_VGPU_ESCAPE_MSIX => {
@@ -105,7 +105,9 @@ impl Vgpu {
 
     /// The VF's GPU wrote `[offset, offset + length)` of its VRAM: the pages
     /// are marked dirty in every tracked basis over them.
-    fn gpu_wrote(&self, tracker: &Tracker, offset: u64, length: u64) -> Result<()> {
+    /// The marks take no lock: the adapter's mark state, read inside one
+    /// grace-period read section.
+    fn gpu_wrote(&self, marks: &Marks, offset: u64, length: u64) -> Result<()> {
         // A paused VF is not scheduled: its GPU writes nothing.
         let reserve = match &self.reserve {
             Some(r) if self.running() => r,
@@ -115,8 +117,9 @@ impl Vgpu {
         if end > self.reserve_size {
             return Err(Status::InvalidParameter);
         }
+        let section = crate::kernel::grace::read();
         reserve.translate(offset, length, |at, len| {
-            tracker.mark(self.segment, at, len)
+            marks.mark(&section, self.segment, at, len)
         })
     }
 

@@ -3,7 +3,11 @@
 //! test hook, inside its critical section (VF 0's lock held, with the
 //! adapter and partitioning locks shared), and meanwhile VF 1's whole-basis
 //! query, a software-backend mark and a WRITE_NOTIFY escape of VF 1 all
-//! complete and see each other. Deterministic: the Restore is parked on a
+//! complete and see each other, and so does the whole life of another basis
+//! over VF 1's reserve (Create, Start, a mark, a query, Stop, Destroy: the
+//! basis control DDIs take the basis lock exclusively under the adapter lock
+//! held shared, issue 20 item 3, so VF 0's migration work does not hold them
+//! up, and they do not stall every other VF's DDIs behind a waiting writer). Deterministic: the Restore is parked on a
 //! barrier, and released only after the other VF's calls returned (or, on a
 //! driver that makes them wait, after the watchdog gave up, so that the test
 //! fails instead of hanging).
@@ -54,19 +58,38 @@ fn a_restore_held_in_its_critical_section_blocks_no_other_vf() {
             let notified = t.vf_write_notify(v1, 4096, 4096);
             let mut bits = vec![0u8; bytes_for(pages)];
             let queried = t.query_dirty_bits(basis, None, true, &mut bits);
-            let _ = tx.send((marked, notified, queried, bits));
+            // Another basis, over pages 8..16 of VF 1's reserve, from
+            // creation to destruction.
+            let other = t.create_memory_basis(seg, &[(at + 8 * 4096, 8 * 4096)]);
+            let lifecycle = other.map(|b| {
+                let started = t.start_dirty_tracking(b);
+                let marked = t.mark_dirty(seg, at + 9 * 4096, 4096);
+                let mut bits = [0u8; 1];
+                let queried = t.query_dirty_bits(b, None, true, &mut bits);
+                let stopped = t.stop_dirty_tracking(b);
+                let destroyed = t.destroy_memory_basis(b);
+                ([started, marked, queried, stopped, destroyed], bits[0])
+            });
+            let _ = tx.send((marked, notified, queried, bits, lifecycle));
         });
         // Only a failure waits here: the calls above return at once.
         let other_vf = rx.recv_timeout(Duration::from_secs(60));
         release.wait();
         let restored = restorer.join().unwrap();
         set_test_hook(None);
-        let (marked, notified, queried, bits) =
-            other_vf.expect("VF 1's mark, WRITE_NOTIFY and query waited for VF 0's Restore");
+        let (marked, notified, queried, bits, lifecycle) = other_vf.expect(
+            "VF 1's mark, WRITE_NOTIFY, query or basis control DDIs waited for VF 0's Restore",
+        );
         assert_eq!(marked, STATUS_SUCCESS, "mark");
         assert!(notified.is_ok(), "WRITE_NOTIFY: {notified:?}");
         assert_eq!(queried, STATUS_SUCCESS, "query");
         assert_eq!(set_bits(&bits, pages), vec![0, 1], "both writes reported");
+        let (statuses, other_bits) = lifecycle.expect("CreateMemoryBasis returned NULL");
+        assert_eq!(
+            statuses, [STATUS_SUCCESS; 5],
+            "Start, mark, query, Stop, Destroy"
+        );
+        assert_eq!(other_bits, 0b10, "the other basis reported its mark");
         assert_eq!(
             restored, STATUS_SUCCESS,
             "the parked Restore then completed"

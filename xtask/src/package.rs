@@ -31,9 +31,11 @@ pub const MINIPORT: ImagePolicy = ImagePolicy {
     entry_symbol: "DriverEntry",
     import_dll: "ntoskrnl.exe",
     // DriverEntry's hand-off to Dxgkrnl, the pool-routine lookup, the trace,
-    // the lock (`kernel::resource`: an ERESOURCE in a critical region), and
-    // the software engine's worker thread and MDL mapping
-    // (`kernel::worker`, `kernel::dma`).
+    // the lock (`kernel::resource`: an ERESOURCE in a critical region), the
+    // software engine's worker thread and MDL mapping (`kernel::worker`,
+    // `kernel::dma`), and the grace period of the lock-free marks
+    // (`kernel::grace`: the stripe's processor number, the wait's delay;
+    // both exported by Wine's ntoskrnl.exe too).
     required_imports: &[
         "DbgPrintEx",
         "ExAcquireResourceExclusiveLite",
@@ -44,7 +46,9 @@ pub const MINIPORT: ImagePolicy = ImagePolicy {
         "IoBuildDeviceIoControlRequest",
         "IoGetDeviceObjectPointer",
         "IofCallDriver",
+        "KeDelayExecutionThread",
         "KeEnterCriticalRegion",
+        "KeGetCurrentProcessorNumberEx",
         "KeInitializeEvent",
         "KeLeaveCriticalRegion",
         "KeSetEvent",
