@@ -165,6 +165,55 @@ fn random_state(rng: &mut XorShift64Star, reached: &mut Reached) -> (Partitionin
             instance: created.reserve.instance,
         }])
         .unwrap()[0];
+    bind(
+        &mut below,
+        &mut p,
+        &mut tracker,
+        vf,
+        handle,
+        segment,
+        pages,
+        reached,
+    );
+    let reserve = p.vgpu(VfIndex(vf)).unwrap().migratable().unwrap().clone();
+    random_bases(&mut below, &mut tracker, segment, &reserve, pages, reached);
+    {
+        let mut v = p.vgpu_write(VfIndex(vf)).unwrap();
+        for _ in 0..below(4) {
+            let i = i16::try_from(below(MSIX_TABLE_SIZE as u64)).unwrap();
+            let value = MsixValue {
+                address: 0xFEE0_0000 + below(256),
+                data: u32::try_from(below(1 << 16)).unwrap(),
+                vector_control: 0,
+            };
+            v.write_interrupt(i, value).unwrap();
+        }
+        for _ in 0..below(16) {
+            let len = 1 + below(4);
+            let offset = u32::try_from(below(4096 - len)).unwrap();
+            let data: Vec<u8> = (0..len).map(|_| below(256) as u8).collect();
+            let _ = v.config_write(offset, &data);
+        }
+        v.migration_mut().set_paused(below(2) == 0);
+    }
+    (p, tracker, vf)
+}
+
+/// Binds the VF's reserve: at a random offset, or scattered over pieces of
+/// random sizes laid out in a random order with random gaps (Ranges[], the
+/// VF order, is the pieces' order).
+#[allow(clippy::too_many_arguments)]
+fn bind(
+    below: &mut impl FnMut(u64) -> u64,
+    p: &mut Partitioning,
+    tracker: &mut Tracker,
+    vf: u32,
+    handle: crate::vgpu::allocation::AllocationHandle,
+    segment: SegmentId,
+    pages: u64,
+    reached: &mut Reached,
+) {
+    let size = pages * PAGE;
     let segment_pages = (64 << 20) / PAGE;
     if below(2) == 0 {
         let offset = below(segment_pages - pages + 1) * PAGE;
@@ -203,31 +252,9 @@ fn random_state(rng: &mut XorShift64Star, reached: &mut Reached) -> (Partitionin
             allocation: handle.to_raw(),
             basis: basis.to_raw(),
         };
-        p.set_resources2(&tracker, VfIndex(vf), &[entry]).unwrap();
+        p.set_resources2(tracker, VfIndex(vf), &[entry]).unwrap();
         reached.scattered += 1;
     }
-    let reserve = p.vgpu(VfIndex(vf)).unwrap().migratable().unwrap().clone();
-    random_bases(&mut below, &mut tracker, segment, &reserve, pages, reached);
-    {
-        let mut v = p.vgpu_write(VfIndex(vf)).unwrap();
-        for _ in 0..below(4) {
-            let i = i16::try_from(below(MSIX_TABLE_SIZE as u64)).unwrap();
-            let value = MsixValue {
-                address: 0xFEE0_0000 + below(256),
-                data: u32::try_from(below(1 << 16)).unwrap(),
-                vector_control: 0,
-            };
-            v.write_interrupt(i, value).unwrap();
-        }
-        for _ in 0..below(16) {
-            let len = 1 + below(4);
-            let offset = u32::try_from(below(4096 - len)).unwrap();
-            let data: Vec<u8> = (0..len).map(|_| below(256) as u8).collect();
-            let _ = v.config_write(offset, &data);
-        }
-        v.migration_mut().set_paused(below(2) == 0);
-    }
-    (p, tracker, vf)
 }
 
 /// Random memory bases: over random VF spans of the reserve (in a random
