@@ -5,19 +5,31 @@
 //! executive resources).
 //!
 //! An initialised `ERESOURCE` is linked into the kernel's list of resources
-//! and must not move, while the Rust value owning the lock does (an adapter
-//! is built, then published into its slot): so the `ERESOURCE` lives in a
-//! non-paged pool block of its own, made by [`ResourceLock::prepare`]
-//! (`RwLock::try_new` for the locks built with their state; DriverEntry for
-//! the adapter table's static ones) and deleted when the lock drops.
+//! and must not move. Every lock has one before its first use, made where
+//! the lock is made, so that acquiring one never allocates, never fails and
+//! never retries:
+//! - a lock built with its state ([`ResourceLock::try_new`], through
+//!   `RwLock::try_new`) moves (an adapter is built, then published into its
+//!   slot), so its `ERESOURCE` lives in a non-paged pool block of its own,
+//!   allocated there (a failure is `NoMemory` from `try_new`, before the
+//!   lock exists) and deleted when the lock drops;
+//! - a static lock ([`ResourceLock::new`], the adapter table's) never moves,
+//!   so its `ERESOURCE` lives inside it, in the image's non-paged data,
+//!   initialised by [`ResourceLock::prepare`] (DriverEntry) with nothing to
+//!   allocate, and deleted by [`ResourceLock::retire`] (DxgkDdiUnload). A
+//!   use before `prepare` (which DriverEntry rules out) initialises it then:
+//!   still no allocation and no failure, only a short wait for a concurrent
+//!   initialiser.
 //!
 //! The seven routines come from the backend (`raw`: `ntoskrnl.exe` through
 //! raw-dylib; `wdk`: `wdk-sys`), as `crate::kernel::os_lock`.
 
 use core::alloc::Layout;
 use core::cell::UnsafeCell;
+use core::mem::MaybeUninit;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU8, Ordering};
 
 use crate::foundation::status::Status;
 use crate::kernel::os_lock as os;
@@ -31,77 +43,119 @@ pub(crate) struct Eresource {
     opaque: [u8; ERESOURCE_SIZE],
 }
 
+/// States of a static lock's inline `ERESOURCE`.
+const UNINITIALISED: u8 = 0;
+const INITIALISING: u8 = 1;
+const READY: u8 = 2;
+
+/// Where a lock's `ERESOURCE` is.
+enum Storage {
+    /// A pool block of its own, initialised (a lock that moves).
+    Pooled(NonNull<Eresource>),
+    /// Inside the lock (a static, which never moves); `state` says whether
+    /// `block` is initialised.
+    Inline {
+        state: AtomicU8,
+        block: UnsafeCell<MaybeUninit<Eresource>>,
+    },
+}
+
 /// A value behind an `ERESOURCE`.
 ///
 /// # Invariants
-/// `resource` is NULL or an initialised `ERESOURCE` this lock owns; `value`
-/// is accessed mutably only while the resource is held exclusively, shared
-/// only while it is held shared.
+/// A `Pooled` block is an initialised `ERESOURCE` this lock owns; an
+/// `Inline` block is one once its state is `READY`. `value` is accessed
+/// mutably only while the resource is held exclusively, shared only while
+/// it is held shared.
 pub(crate) struct ResourceLock<T> {
-    resource: AtomicPtr<Eresource>,
+    storage: Storage,
     value: UnsafeCell<T>,
 }
 
 // SAFETY: like `std::sync::RwLock`: `&T` on several threads (`T: Sync`),
-// `&mut T` on one thread at a time, maybe not the creating one (`T: Send`).
+// `&mut T` on one thread at a time, maybe not the creating one (`T: Send`);
+// the ERESOURCE is the kernel's thread-safe object.
 unsafe impl<T: Send + Sync> Sync for ResourceLock<T> {}
-// SAFETY: moving the lock moves the `T` it owns (the ERESOURCE stays put).
+// SAFETY: moving the lock moves the `T` it owns (a pooled ERESOURCE stays
+// put; an inline one belongs to a static, which does not move).
 unsafe impl<T: Send> Send for ResourceLock<T> {}
 
 impl<T> ResourceLock<T> {
-    /// A lock whose `ERESOURCE` is not made yet.
+    /// A static lock: its `ERESOURCE` inside it, initialised by
+    /// [`Self::prepare`]. Only for a lock that never moves once used (a
+    /// `static`): a lock built at run time uses [`Self::try_new`].
     pub(crate) const fn new(value: T) -> Self {
         Self {
-            resource: AtomicPtr::new(core::ptr::null_mut()),
+            storage: Storage::Inline {
+                state: AtomicU8::new(UNINITIALISED),
+                block: UnsafeCell::new(MaybeUninit::uninit()),
+            },
             value: UnsafeCell::new(value),
         }
     }
 
-    /// Makes the `ERESOURCE` if there is none (PASSIVE_LEVEL).
+    /// A lock that may move, its `ERESOURCE` made now in a pool block of its
+    /// own (PASSIVE_LEVEL).
     ///
     /// # Errors
-    /// `NoMemory` when the pool block cannot be allocated.
-    pub(crate) fn prepare(&self) -> Result<(), Status> {
-        if !self.resource.load(Ordering::Acquire).is_null() {
-            return Ok(());
-        }
+    /// `NoMemory` when the pool block cannot be allocated (nothing is kept).
+    pub(crate) fn try_new(value: T) -> Result<Self, Status> {
         let layout = Layout::new::<Eresource>();
         // SAFETY: a non-zero-sized layout.
         let fresh = unsafe { alloc::alloc::alloc(layout) }.cast::<Eresource>();
-        if fresh.is_null() {
-            return Err(Status::NoMemory);
-        }
-        // SAFETY: `fresh` is a non-paged block of the ERESOURCE's size and
-        // alignment that nothing else uses; it never moves until freed.
-        unsafe { os::ExInitializeResourceLite(fresh.cast()) };
-        if self
-            .resource
-            .compare_exchange(
-                core::ptr::null_mut(),
-                fresh,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_err()
-        {
-            // Another thread made one first: this one was never used.
-            // SAFETY: initialised above, never acquired, and this lock never
-            // held it (the exchange failed).
-            unsafe { destroy(fresh) };
-        }
+        let block = NonNull::new(fresh).ok_or(Status::NoMemory)?;
+        // SAFETY: a non-paged block of the ERESOURCE's size and alignment
+        // that nothing else uses; it never moves until freed.
+        unsafe { os::ExInitializeResourceLite(block.as_ptr().cast()) };
+        Ok(Self {
+            storage: Storage::Pooled(block),
+            value: UnsafeCell::new(value),
+        })
+    }
+
+    /// Makes a static lock's `ERESOURCE` ready (DriverEntry, PASSIVE_LEVEL);
+    /// a no-op for one that is, and for a pooled lock (ready since
+    /// `try_new`). Allocates nothing.
+    ///
+    /// # Errors
+    /// None today (the `Result` keeps `RwLock::prepare`'s signature).
+    pub(crate) fn prepare(&self) -> Result<(), Status> {
+        let _ = self.resource();
         Ok(())
     }
 
-    /// The `ERESOURCE`, made on first use if `prepare` was not called; a
-    /// failed allocation is retried (only a static lock can get here, and
-    /// DriverEntry prepared those).
+    /// The `ERESOURCE`: a pooled lock's block, or a static lock's inline
+    /// one, initialised here on its first use if `prepare` did not run.
+    /// Never allocates, never fails.
     fn resource(&self) -> *mut Eresource {
-        loop {
-            let r = self.resource.load(Ordering::Acquire);
-            if !r.is_null() {
-                return r;
+        match &self.storage {
+            Storage::Pooled(block) => block.as_ptr(),
+            Storage::Inline { state, block } => {
+                let r = block.get().cast::<Eresource>();
+                loop {
+                    match state.compare_exchange(
+                        UNINITIALISED,
+                        INITIALISING,
+                        Ordering::Acquire,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => {
+                            // SAFETY: this thread alone moved the state out
+                            // of UNINITIALISED, so nothing uses the block;
+                            // it is inside a static (non-paged image data)
+                            // and never moves.
+                            unsafe { os::ExInitializeResourceLite(r.cast()) };
+                            state.store(READY, Ordering::Release);
+                            return r;
+                        }
+                        Err(READY) => return r,
+                        // Another thread is initialising it: a few
+                        // instructions of ExInitializeResourceLite, which
+                        // neither waits nor allocates.
+                        Err(_) => core::hint::spin_loop(),
+                    }
+                }
             }
-            let _ = self.prepare();
         }
     }
 
@@ -133,18 +187,23 @@ impl<T> ResourceLock<T> {
         }
     }
 
-    /// Deletes and frees the `ERESOURCE` of a lock that lives on (a static),
-    /// once nothing can use it any more (DxgkDdiUnload, after every adapter
-    /// was removed); a later use would make a new one.
+    /// Deletes a static lock's `ERESOURCE` once nothing can use it any more
+    /// (DxgkDdiUnload, after every adapter was removed); a later use would
+    /// initialise it again. A no-op for a pooled lock (its drop deletes it).
     pub(crate) fn retire(&self) {
-        // Wait out any holder, then take the resource out of the lock.
+        let Storage::Inline { state, block } = &self.storage else {
+            return;
+        };
+        // Wait out any holder.
         drop(self.write());
-        let r = self.resource.swap(core::ptr::null_mut(), Ordering::AcqRel);
-        if !r.is_null() {
-            // SAFETY: no thread holds or waits for it (nothing calls the
-            // driver any more, this function's contract), and it was taken
-            // out of the lock above, so it is destroyed once.
-            unsafe { destroy(r) };
+        if state
+            .compare_exchange(READY, UNINITIALISED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // SAFETY: initialised (it was READY), and no thread holds or
+            // waits for it (nothing calls the driver any more, this
+            // function's contract); the exchange makes this the one delete.
+            unsafe { os::ExDeleteResourceLite(block.get().cast()) };
         }
     }
 
@@ -156,19 +215,24 @@ impl<T> ResourceLock<T> {
 
 impl<T> Drop for ResourceLock<T> {
     fn drop(&mut self) {
-        let r = *self.resource.get_mut();
-        if !r.is_null() {
+        match &mut self.storage {
             // SAFETY: `&mut self`: no guard holds it, and the lock is
             // dropped, so it is destroyed once.
-            unsafe { destroy(r) };
+            Storage::Pooled(block) => unsafe { destroy(block.as_ptr()) },
+            Storage::Inline { state, block } => {
+                if *state.get_mut() == READY {
+                    // SAFETY: initialised, and `&mut self`: nobody holds it.
+                    unsafe { os::ExDeleteResourceLite(block.get().cast()) };
+                }
+            }
         }
     }
 }
 
-/// Deletes an `ERESOURCE` made by `prepare` and frees its block.
+/// Deletes a pooled `ERESOURCE` and frees its block.
 ///
 /// # Safety
-/// `r` was initialised by `prepare` (a block of `Eresource`'s layout), no
+/// `r` was initialised by `try_new` (a block of `Eresource`'s layout), no
 /// thread holds or waits for it, and it is not used afterwards.
 unsafe fn destroy(r: *mut Eresource) {
     // SAFETY: an initialised ERESOURCE nobody holds (the caller's contract).
