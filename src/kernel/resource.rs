@@ -5,21 +5,23 @@
 //! executive resources).
 //!
 //! An initialised `ERESOURCE` is linked into the kernel's list of resources
-//! and must not move. Every lock has one before its first use, made where
-//! the lock is made, so that acquiring one never allocates, never fails and
-//! never retries:
-//! - a lock built with its state ([`ResourceLock::try_new`], through
-//!   `RwLock::try_new`) moves (an adapter is built, then published into its
-//!   slot), so its `ERESOURCE` lives in a non-paged pool block of its own,
-//!   allocated there (a failure is `NoMemory` from `try_new`, before the
-//!   lock exists) and deleted when the lock drops;
-//! - a static lock ([`ResourceLock::new`], the adapter table's) never moves,
-//!   so its `ERESOURCE` lives inside it, in the image's non-paged data,
-//!   initialised by [`ResourceLock::prepare`] (DriverEntry) with nothing to
-//!   allocate, and deleted by [`ResourceLock::retire`] (DxgkDdiUnload). A
-//!   use before `prepare` (which DriverEntry rules out) initialises it then:
-//!   still no allocation and no failure, only a short wait for a concurrent
-//!   initialiser.
+//! and must not move, while the Rust value owning the lock does (an adapter
+//! is built, then published into its slot): so a lock's `ERESOURCE` lives in
+//! a non-paged pool block of its own, deleted when the lock drops. Every
+//! lock has it before its first use, so acquiring never allocates, never
+//! fails and never retries:
+//! - a lock built at run time gets it in [`ResourceLock::try_new`] (through
+//!   `RwLock::try_new`; a failure is `NoMemory` there, before the lock
+//!   exists);
+//! - a static lock (the adapter table's, [`ResourceLock::new`]) gets it in
+//!   [`ResourceLock::prepare`], from DriverEntry, whose failure fails the
+//!   driver's load; [`ResourceLock::retire`] (DxgkDdiUnload) gives it back.
+//!
+//! A static lock used unprepared (before DriverEntry's `prepare` or after
+//! `retire`, which the driver's order rules out) is neither an allocation
+//! retried forever nor a panic: it takes, once and for good, the driver's
+//! one [`FALLBACK`] `ERESOURCE`, a static initialised on first use with
+//! nothing to allocate (shared by such locks, so only coarser).
 //!
 //! The seven routines come from the backend (`raw`: `ntoskrnl.exe` through
 //! raw-dylib; `wdk`: `wdk-sys`), as `crate::kernel::os_lock`.
@@ -28,8 +30,7 @@ use core::alloc::Layout;
 use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
 use core::ops::{Deref, DerefMut};
-use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 
 use crate::foundation::status::Status;
 use crate::kernel::os_lock as os;
@@ -43,119 +44,146 @@ pub(crate) struct Eresource {
     opaque: [u8; ERESOURCE_SIZE],
 }
 
-/// States of a static lock's inline `ERESOURCE`.
-const UNINITIALISED: u8 = 0;
-const INITIALISING: u8 = 1;
-const READY: u8 = 2;
+/// The `ERESOURCE` an unprepared static lock uses (module docs): inside
+/// the image's non-paged data, initialised once on first use.
+struct Fallback {
+    /// 0: not initialised, 1: being initialised, 2: ready.
+    state: AtomicU8,
+    block: UnsafeCell<MaybeUninit<Eresource>>,
+}
 
-/// Where a lock's `ERESOURCE` is.
-enum Storage {
-    /// A pool block of its own, initialised (a lock that moves).
-    Pooled(NonNull<Eresource>),
-    /// Inside the lock (a static, which never moves); `state` says whether
-    /// `block` is initialised.
-    Inline {
-        state: AtomicU8,
-        block: UnsafeCell<MaybeUninit<Eresource>>,
-    },
+// SAFETY: `block` is written once, by the thread that moves `state` from 0
+// to 1, before `state` becomes 2; afterwards it is only the kernel's
+// thread-safe ERESOURCE.
+unsafe impl Sync for Fallback {}
+
+/// See [`Fallback`].
+static FALLBACK: Fallback = Fallback {
+    state: AtomicU8::new(0),
+    block: UnsafeCell::new(MaybeUninit::uninit()),
+};
+
+/// [`FALLBACK`]'s `ERESOURCE`, initialised if it is not: no allocation, no
+/// failure; a concurrent first user waits only for the few instructions of
+/// `ExInitializeResourceLite`, which neither waits nor allocates.
+fn fallback() -> *mut Eresource {
+    let r = FALLBACK.block.get().cast::<Eresource>();
+    loop {
+        match FALLBACK
+            .state
+            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Acquire)
+        {
+            Ok(_) => {
+                // SAFETY: this thread alone moved the state from 0, so
+                // nothing uses the block; it is in a static and never moves.
+                unsafe { os::ExInitializeResourceLite(r.cast()) };
+                FALLBACK.state.store(2, Ordering::Release);
+                return r;
+            }
+            Err(2) => return r,
+            Err(_) => core::hint::spin_loop(),
+        }
+    }
 }
 
 /// A value behind an `ERESOURCE`.
 ///
 /// # Invariants
-/// A `Pooled` block is an initialised `ERESOURCE` this lock owns; an
-/// `Inline` block is one once its state is `READY`. `value` is accessed
+/// `resource` is NULL (a static lock not prepared yet), [`FALLBACK`]'s, or
+/// an initialised pool `ERESOURCE` this lock owns; `value` is accessed
 /// mutably only while the resource is held exclusively, shared only while
 /// it is held shared.
 pub(crate) struct ResourceLock<T> {
-    storage: Storage,
+    resource: AtomicPtr<Eresource>,
     value: UnsafeCell<T>,
 }
 
 // SAFETY: like `std::sync::RwLock`: `&T` on several threads (`T: Sync`),
-// `&mut T` on one thread at a time, maybe not the creating one (`T: Send`);
-// the ERESOURCE is the kernel's thread-safe object.
+// `&mut T` on one thread at a time, maybe not the creating one (`T: Send`).
 unsafe impl<T: Send + Sync> Sync for ResourceLock<T> {}
-// SAFETY: moving the lock moves the `T` it owns (a pooled ERESOURCE stays
-// put; an inline one belongs to a static, which does not move).
+// SAFETY: moving the lock moves the `T` it owns (the ERESOURCE stays put).
 unsafe impl<T: Send> Send for ResourceLock<T> {}
 
+/// A new pool block with an initialised `ERESOURCE` (PASSIVE_LEVEL).
+fn make() -> Result<*mut Eresource, Status> {
+    let layout = Layout::new::<Eresource>();
+    // SAFETY: a non-zero-sized layout.
+    let fresh = unsafe { alloc::alloc::alloc(layout) }.cast::<Eresource>();
+    if fresh.is_null() {
+        return Err(Status::NoMemory);
+    }
+    // SAFETY: `fresh` is a non-paged block of the ERESOURCE's size and
+    // alignment that nothing else uses; it never moves until freed.
+    unsafe { os::ExInitializeResourceLite(fresh.cast()) };
+    Ok(fresh)
+}
+
 impl<T> ResourceLock<T> {
-    /// A static lock: its `ERESOURCE` inside it, initialised by
-    /// [`Self::prepare`]. Only for a lock that never moves once used (a
-    /// `static`): a lock built at run time uses [`Self::try_new`].
+    /// A static lock, whose `ERESOURCE` [`Self::prepare`] makes (DriverEntry).
     pub(crate) const fn new(value: T) -> Self {
         Self {
-            storage: Storage::Inline {
-                state: AtomicU8::new(UNINITIALISED),
-                block: UnsafeCell::new(MaybeUninit::uninit()),
-            },
+            resource: AtomicPtr::new(core::ptr::null_mut()),
             value: UnsafeCell::new(value),
         }
     }
 
-    /// A lock that may move, its `ERESOURCE` made now in a pool block of its
-    /// own (PASSIVE_LEVEL).
+    /// A lock with its `ERESOURCE` made now (PASSIVE_LEVEL).
     ///
     /// # Errors
     /// `NoMemory` when the pool block cannot be allocated (nothing is kept).
     pub(crate) fn try_new(value: T) -> Result<Self, Status> {
-        let layout = Layout::new::<Eresource>();
-        // SAFETY: a non-zero-sized layout.
-        let fresh = unsafe { alloc::alloc::alloc(layout) }.cast::<Eresource>();
-        let block = NonNull::new(fresh).ok_or(Status::NoMemory)?;
-        // SAFETY: a non-paged block of the ERESOURCE's size and alignment
-        // that nothing else uses; it never moves until freed.
-        unsafe { os::ExInitializeResourceLite(block.as_ptr().cast()) };
         Ok(Self {
-            storage: Storage::Pooled(block),
+            resource: AtomicPtr::new(make()?),
             value: UnsafeCell::new(value),
         })
     }
 
-    /// Makes a static lock's `ERESOURCE` ready (DriverEntry, PASSIVE_LEVEL);
-    /// a no-op for one that is, and for a pooled lock (ready since
-    /// `try_new`). Allocates nothing.
+    /// Makes a static lock's `ERESOURCE` if it has none (PASSIVE_LEVEL).
     ///
     /// # Errors
-    /// None today (the `Result` keeps `RwLock::prepare`'s signature).
+    /// `NoMemory` when the pool block cannot be allocated.
     pub(crate) fn prepare(&self) -> Result<(), Status> {
-        let _ = self.resource();
+        if !self.resource.load(Ordering::Acquire).is_null() {
+            return Ok(());
+        }
+        let fresh = make()?;
+        if self
+            .resource
+            .compare_exchange(
+                core::ptr::null_mut(),
+                fresh,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            // Another thread made one first (or the lock took the
+            // fallback): this one was never used.
+            // SAFETY: initialised above, never acquired, and this lock never
+            // held it (the exchange failed).
+            unsafe { destroy(fresh) };
+        }
         Ok(())
     }
 
-    /// The `ERESOURCE`: a pooled lock's block, or a static lock's inline
-    /// one, initialised here on its first use if `prepare` did not run.
-    /// Never allocates, never fails.
+    /// The `ERESOURCE`: the lock's own, or for a static lock used
+    /// unprepared [`FALLBACK`]'s, taken for good (module docs). Never
+    /// allocates, never fails, never retries.
     fn resource(&self) -> *mut Eresource {
-        match &self.storage {
-            Storage::Pooled(block) => block.as_ptr(),
-            Storage::Inline { state, block } => {
-                let r = block.get().cast::<Eresource>();
-                loop {
-                    match state.compare_exchange(
-                        UNINITIALISED,
-                        INITIALISING,
-                        Ordering::Acquire,
-                        Ordering::Acquire,
-                    ) {
-                        Ok(_) => {
-                            // SAFETY: this thread alone moved the state out
-                            // of UNINITIALISED, so nothing uses the block;
-                            // it is inside a static (non-paged image data)
-                            // and never moves.
-                            unsafe { os::ExInitializeResourceLite(r.cast()) };
-                            state.store(READY, Ordering::Release);
-                            return r;
-                        }
-                        Err(READY) => return r,
-                        // Another thread is initialising it: a few
-                        // instructions of ExInitializeResourceLite, which
-                        // neither waits nor allocates.
-                        Err(_) => core::hint::spin_loop(),
-                    }
-                }
-            }
+        let r = self.resource.load(Ordering::Acquire);
+        if !r.is_null() {
+            return r;
+        }
+        let shared = fallback();
+        match self.resource.compare_exchange(
+            core::ptr::null_mut(),
+            shared,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => shared,
+            // Prepared meanwhile (or another user took the fallback).
+            Err(current) => current,
         }
     }
 
@@ -187,23 +215,18 @@ impl<T> ResourceLock<T> {
         }
     }
 
-    /// Deletes a static lock's `ERESOURCE` once nothing can use it any more
-    /// (DxgkDdiUnload, after every adapter was removed); a later use would
-    /// initialise it again. A no-op for a pooled lock (its drop deletes it).
+    /// Deletes and frees the `ERESOURCE` of a lock that lives on (a static),
+    /// once nothing can use it any more (DxgkDdiUnload, after every adapter
+    /// was removed); a later use would need `prepare` again.
     pub(crate) fn retire(&self) {
-        let Storage::Inline { state, block } = &self.storage else {
-            return;
-        };
-        // Wait out any holder.
+        // Wait out any holder, then take the resource out of the lock.
         drop(self.write());
-        if state
-            .compare_exchange(READY, UNINITIALISED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            // SAFETY: initialised (it was READY), and no thread holds or
-            // waits for it (nothing calls the driver any more, this
-            // function's contract); the exchange makes this the one delete.
-            unsafe { os::ExDeleteResourceLite(block.get().cast()) };
+        let r = self.resource.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if !r.is_null() && r != fallback() {
+            // SAFETY: a pool ERESOURCE no thread holds or waits for (nothing
+            // calls the driver any more, this function's contract), taken
+            // out of the lock above, so destroyed once. The fallback stays.
+            unsafe { destroy(r) };
         }
     }
 
@@ -215,24 +238,19 @@ impl<T> ResourceLock<T> {
 
 impl<T> Drop for ResourceLock<T> {
     fn drop(&mut self) {
-        match &mut self.storage {
+        let r = *self.resource.get_mut();
+        if !r.is_null() && r != FALLBACK.block.get().cast::<Eresource>() {
             // SAFETY: `&mut self`: no guard holds it, and the lock is
-            // dropped, so it is destroyed once.
-            Storage::Pooled(block) => unsafe { destroy(block.as_ptr()) },
-            Storage::Inline { state, block } => {
-                if *state.get_mut() == READY {
-                    // SAFETY: initialised, and `&mut self`: nobody holds it.
-                    unsafe { os::ExDeleteResourceLite(block.get().cast()) };
-                }
-            }
+            // dropped, so it is destroyed once; the fallback is never.
+            unsafe { destroy(r) };
         }
     }
 }
 
-/// Deletes a pooled `ERESOURCE` and frees its block.
+/// Deletes a pool `ERESOURCE` and frees its block.
 ///
 /// # Safety
-/// `r` was initialised by `try_new` (a block of `Eresource`'s layout), no
+/// `r` was initialised by `make` (a block of `Eresource`'s layout), no
 /// thread holds or waits for it, and it is not used afterwards.
 unsafe fn destroy(r: *mut Eresource) {
     // SAFETY: an initialised ERESOURCE nobody holds (the caller's contract).

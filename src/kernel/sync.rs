@@ -9,7 +9,7 @@
 //!
 //! | platform | primitive |
 //! |---|---|
-//! | Windows (`wdk` and `raw` backends) | an `ERESOURCE` (`ExAcquireResource{Shared,Exclusive}Lite`) held inside `KeEnterCriticalRegion`/`KeLeaveCriticalRegion`, in non-paged pool of its own made by `try_new`, or inside a static lock (`crate::kernel::resource`): acquiring never allocates nor fails |
+//! | Windows (`wdk` and `raw` backends) | an `ERESOURCE` (`ExAcquireResource{Shared,Exclusive}Lite`) held inside `KeEnterCriticalRegion`/`KeLeaveCriticalRegion`, in non-paged pool of its own, made by `try_new` or, for a static, DriverEntry (`crate::kernel::resource`): acquiring never allocates, fails or retries |
 //! | host | `std::sync::RwLock` |
 //! | `--cfg loom` | `loom::sync::RwLock` |
 //!
@@ -75,8 +75,7 @@ pub(crate) type WriteGuard<'a, T> = crate::kernel::resource::WriteGuard<'a, T>;
 
 impl<T> RwLock<T> {
     /// A new unlocked lock, for statics (the adapter table): on Windows its
-    /// `ERESOURCE` lives inside it (a static never moves), initialised by
-    /// [`RwLock::prepare`] (DriverEntry) with nothing to allocate. A lock
+    /// `ERESOURCE` is made by [`RwLock::prepare`] (DriverEntry). A lock
     /// built at run time uses [`RwLock::try_new`].
     #[cfg(not(loom))]
     pub(crate) const fn new(value: T) -> Self {
@@ -112,10 +111,10 @@ impl<T> RwLock<T> {
     }
 
     /// Makes a static lock's primitive ready, if it is not (a no-op off
-    /// Windows, and for a lock made by `try_new`). Allocates nothing.
+    /// Windows, and for a lock made by `try_new`).
     ///
     /// # Errors
-    /// None today; kept fallible for the platforms to come.
+    /// `NoMemory` when the primitive cannot be allocated.
     #[cfg(not(loom))]
     pub(crate) fn prepare(&self) -> Result<(), crate::foundation::status::Status> {
         #[cfg(target_os = "windows")]
