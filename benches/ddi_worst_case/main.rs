@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 
 use dxgk_sys::*;
 use dxgkrnl_model::live::{MigrationData, MigrationType, msix_entry};
-use dxgkrnl_model::{Adapter, AdapterConfig, Driver, MemorySegment, Stage, VgpuRequest};
+use dxgkrnl_model::{
+    Adapter, AdapterConfig, Driver, MemorySegment, Stage, VgpuRequest, take_etw_events,
+};
+use gpup_miniport::migration::triage::GPUP_MIGRATION_TRIAGE;
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
@@ -66,15 +69,15 @@ fn reseal(mut blob: Vec<u8>) -> Vec<u8> {
     blob
 }
 
-/// `blob` grown to exactly `MAX_BLOB` bytes by one optional record of a
-/// later minor version (which the decoder accepts and skips).
-fn padded(blob: &[u8]) -> Vec<u8> {
+/// `blob` grown to exactly `len` bytes by one optional record of a later
+/// minor version (which the decoder accepts and skips).
+fn padded(blob: &[u8], len: usize) -> Vec<u8> {
     let mut out = blob.to_vec();
-    let payload = MAX_BLOB - blob.len() - 8;
+    let payload = len - blob.len() - 8;
     out.extend_from_slice(&0x99u16.to_le_bytes());
     out.extend_from_slice(&1u16.to_le_bytes());
     out.extend_from_slice(&u32::try_from(payload).unwrap().to_le_bytes());
-    out.resize(MAX_BLOB, 0xA5);
+    out.resize(len, 0xA5);
     let count = u32::from_le_bytes(out[20..24].try_into().unwrap()) + 1;
     out[20..24].copy_from_slice(&count.to_le_bytes());
     reseal(out)
@@ -240,6 +243,18 @@ fn guest_cases(s: &Adapter, src: &dxgkrnl_model::VgpuInfo, runs: usize, rows: &m
     });
 }
 
+/// The cap of `vf`'s mutable blob on `t` (`src/migration/caps.rs`), as
+/// the driver reports it in the triage event of an over-cap Restore
+/// (`Expected`): a `MAX_BLOB` one, refused unread.
+fn mutable_cap(t: &Adapter, vf: u32) -> usize {
+    let _ = take_etw_events();
+    let status = t.restore_migration_data(MigrationData::Mutable, vf, &vec![0u8; MAX_BLOB]);
+    assert_eq!(status, STATUS_OBJECT_TYPE_MISMATCH);
+    let events = take_etw_events();
+    let e = GPUP_MIGRATION_TRIAGE::decode(&events[0].payload).unwrap();
+    usize::try_from(e.Expected).unwrap()
+}
+
 /// Save and Restore at their largest data.
 fn migration_cases(s: &Adapter, t: &Adapter, runs: usize, rows: &mut Vec<Row>) {
     ok(
@@ -264,10 +279,12 @@ fn migration_cases(s: &Adapter, t: &Adapter, runs: usize, rows: &mut Vec<Row>) {
         t.restore_migration_data(MigrationData::Immutable, 1, &immutable),
         "immutable",
     );
-    // The largest blob the cap lets through: it is read whole, checked and
-    // refused (a wrong kind here: immutable data in the mutable slot, so the
-    // VF stays Restoring and the case can be repeated).
-    let big = padded(&immutable);
+    // The largest blob the cap lets through (the per-VF cap of
+    // `src/migration/caps.rs`; `MAX_BLOB` is refused unread): it is read
+    // whole, checked and refused (a wrong kind here: immutable data in the
+    // mutable slot, so the VF stays Restoring and the case can be repeated).
+    let cap = mutable_cap(t, 1);
+    let big = padded(&immutable, cap);
     rows.push(Row {
         ddi: "RestoreMutableMigrationData (refused)",
         input: format!("{} bytes, sealed, wrong kind", big.len()),
@@ -278,7 +295,7 @@ fn migration_cases(s: &Adapter, t: &Adapter, runs: usize, rows: &mut Vec<Row>) {
             )
         }),
     });
-    let big_mutable = padded(&mutable);
+    let big_mutable = padded(&mutable, cap);
     let t0 = Instant::now();
     ok(
         t.restore_migration_data(MigrationData::Mutable, 1, &big_mutable),

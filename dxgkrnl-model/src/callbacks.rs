@@ -100,6 +100,30 @@ fn device(handle: HANDLE) -> Option<&'static DeviceState> {
     Some(unsafe { &*handle.cast::<DeviceState>() })
 }
 
+/// A test's look at the driver from inside a callback into Dxgkrnl: called
+/// with the callback's name and, for `DxgkCbGetDeviceInformation`, the
+/// adapter's `MiniportDeviceContext` (NULL for `DxgkCbLogEtwEvent`, which
+/// names no device). Per thread: DDIs run on the caller's thread.
+pub type CallbackProbe = Box<dyn Fn(&'static str, PVOID)>;
+
+thread_local! {
+    static PROBE: RefCell<Option<CallbackProbe>> = const { RefCell::new(None) };
+}
+
+/// Installs this thread's [`CallbackProbe`] (`None` removes it).
+pub fn set_callback_probe(probe: Option<CallbackProbe>) {
+    PROBE.with(|p| *p.borrow_mut() = probe);
+}
+
+/// Runs this thread's probe, if any.
+fn probe(name: &'static str, context: PVOID) {
+    PROBE.with(|p| {
+        if let Some(f) = p.borrow().as_ref() {
+            f(name, context);
+        }
+    });
+}
+
 /// `DxgkCbGetDeviceInformation`.
 unsafe extern "system" fn get_device_information(
     DeviceHandle: HANDLE,
@@ -108,6 +132,7 @@ unsafe extern "system" fn get_device_information(
     let Some(state) = device(DeviceHandle).filter(|_| !DeviceInfo.is_null()) else {
         return STATUS_INVALID_PARAMETER;
     };
+    probe("DxgkCbGetDeviceInformation", state.miniport_context);
     let mut info = DXGK_DEVICE_INFO::zeroed();
     info.MiniportDeviceContext = state.miniport_context;
     info.PhysicalDeviceObject = state.physical_device;
@@ -159,6 +184,7 @@ unsafe extern "system" fn log_etw_event(
     if EventGuid.is_null() || (EventBuffer.is_null() && EventBufferSize != 0) {
         return;
     }
+    probe("DxgkCbLogEtwEvent", core::ptr::null_mut());
     // SAFETY: non-NULL; the driver passes a readable GUID.
     let guid = unsafe { EventGuid.read_unaligned() };
     let payload = if EventBufferSize == 0 {

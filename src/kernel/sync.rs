@@ -9,7 +9,7 @@
 //!
 //! | platform | primitive |
 //! |---|---|
-//! | Windows (`wdk` and `raw` backends) | an `ERESOURCE` (`ExAcquireResource{Shared,Exclusive}Lite`) held inside `KeEnterCriticalRegion`/`KeLeaveCriticalRegion`, in non-paged pool of its own (`crate::kernel::resource`) |
+//! | Windows (`wdk` and `raw` backends) | an `ERESOURCE` (`ExAcquireResource{Shared,Exclusive}Lite`) held inside `KeEnterCriticalRegion`/`KeLeaveCriticalRegion`, in non-paged pool of its own, made by `try_new` or, for a static, DriverEntry (`crate::kernel::resource`): acquiring never allocates, fails or retries |
 //! | host | `std::sync::RwLock` |
 //! | `--cfg loom` | `loom::sync::RwLock` |
 //!
@@ -74,9 +74,9 @@ pub(crate) type ReadGuard<'a, T> = crate::kernel::resource::ReadGuard<'a, T>;
 pub(crate) type WriteGuard<'a, T> = crate::kernel::resource::WriteGuard<'a, T>;
 
 impl<T> RwLock<T> {
-    /// A new unlocked lock, for statics (the adapter table). On Windows its
-    /// `ERESOURCE` is made by [`RwLock::prepare`] (DriverEntry) or, failing
-    /// that, on first use.
+    /// A new unlocked lock, for statics (the adapter table): on Windows its
+    /// `ERESOURCE` is made by [`RwLock::prepare`] (DriverEntry). A lock
+    /// built at run time uses [`RwLock::try_new`].
     #[cfg(not(loom))]
     pub(crate) const fn new(value: T) -> Self {
         Self {
@@ -102,12 +102,16 @@ impl<T> RwLock<T> {
     /// `NoMemory` when the primitive cannot be allocated.
     #[cfg(not(loom))]
     pub(crate) fn try_new(value: T) -> Result<Self, crate::foundation::status::Status> {
-        let lock = Self::new(value);
-        lock.prepare()?;
-        Ok(lock)
+        #[cfg(target_os = "windows")]
+        return Ok(Self {
+            inner: crate::kernel::resource::ResourceLock::try_new(value)?,
+        });
+        #[cfg(not(target_os = "windows"))]
+        Ok(Self::new(value))
     }
 
-    /// Makes the primitive ready, if it is not (a no-op off Windows).
+    /// Makes a static lock's primitive ready, if it is not (a no-op off
+    /// Windows, and for a lock made by `try_new`).
     ///
     /// # Errors
     /// `NoMemory` when the primitive cannot be allocated.

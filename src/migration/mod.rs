@@ -2,7 +2,8 @@
 //!
 //! - the per-VF operations, each on one `crate::vgpu::Vgpu` and the memory
 //!   bases of the dirty-tracking layer: `prepare` and `end` here, `save`
-//!   (the source side) and `restore` (the target side), over `snapshot`
+//!   (the source side, through `encode`, which writes the blobs straight
+//!   from the live state) and `restore` (the target side), over `snapshot`
 //!   (what this adapter saves for a VF);
 //! - the saved-state format's public API as other crates see it (the
 //!   decoder as a library call, the triage event's wire format), defined in
@@ -11,9 +12,12 @@
 //!   here under its public path.
 
 pub(crate) mod caps;
+mod encode;
 pub(crate) mod restore;
 pub(crate) mod save;
 mod snapshot;
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 pub use crate::savestate::triage;
 pub use crate::savestate::{BlobKind, DecodeError, inspect, reencode};

@@ -4,9 +4,10 @@
 //! call with a buffer of at least that many bytes gets the blob and moves
 //! the state machine on; one with a smaller buffer learns the size again,
 //! with nothing changed. The state checks come first: an out-of-order sizing
-//! call is refused too.
+//! call is refused too. Both calls encode straight from the live state
+//! (`super::encode`): nothing is allocated on the blackout path.
 
-use super::snapshot::{immutable_of, mutable_of};
+use super::encode;
 use crate::basis::Tracker;
 use crate::foundation::status::{Result, Status};
 use crate::vgpu::Vgpu;
@@ -39,13 +40,12 @@ pub(crate) fn capacity(data_size: u64, data_is_null: bool) -> Result<Option<usiz
 
 /// One Save call: `capacity` is `None` for the sizing call, else the size of
 /// the OS's buffer; `out(n)` gives the first `n` bytes of that buffer, into
-/// which the blob is encoded in place (no allocation on the blackout path);
-/// `commit` runs only once the blob is written.
+/// which `encode` writes the blob in place (no allocation on the blackout
+/// path). The caller moves the state machine on for [`Saved::Written`].
 fn save<'o>(
     capacity: Option<usize>,
     encode: impl Fn(Option<&mut [u8]>) -> Result<usize>,
     out: impl FnOnce(usize) -> Result<&'o mut [u8]>,
-    commit: impl FnOnce(),
 ) -> Result<Saved> {
     let needed = encode(None)?;
     let Some(capacity) = capacity else {
@@ -54,17 +54,14 @@ fn save<'o>(
     if capacity < needed {
         return Ok(Saved::TooSmall(needed));
     }
-    let written = encode(Some(out(needed)?))?;
-    commit();
-    Ok(Saved::Written(written))
+    Ok(Saved::Written(encode(Some(out(needed)?))?))
 }
 
 /// `DxgkDdiSaveImmutableMigrationData` (either call of the two-call
 /// protocol).
 ///
 /// # Errors
-/// `InvalidDeviceState` unless the VF is a prepared source with its VRAM;
-/// `NoMemory`.
+/// `InvalidDeviceState` unless the VF is a prepared source with its VRAM.
 pub(crate) fn save_immutable<'o>(
     vgpu: &mut Vgpu,
     tracker: &Tracker,
@@ -73,23 +70,18 @@ pub(crate) fn save_immutable<'o>(
 ) -> Result<Saved> {
     vgpu.migration().check_save_immutable()?;
     vgpu.migratable()?;
-    let state = immutable_of(tracker, vgpu)?;
-    let migration = vgpu.migration_mut();
-    save(
-        capacity,
-        |buf| state.encode(buf),
-        out,
-        || {
-            migration.saved_immutable();
-        },
-    )
+    let saved = save(capacity, |buf| encode::immutable(tracker, vgpu, buf), out)?;
+    if let Saved::Written(_) = saved {
+        vgpu.migration_mut().saved_immutable();
+    }
+    Ok(saved)
 }
 
 /// `DxgkDdiSaveMutableMigrationData` (either call).
 ///
 /// # Errors
 /// `InvalidDeviceState` before SaveImmutable, when the VF is not paused, or
-/// without VRAM; `NoMemory`.
+/// without VRAM.
 pub(crate) fn save_mutable<'o>(
     vgpu: &mut Vgpu,
     tracker: &Tracker,
@@ -97,14 +89,9 @@ pub(crate) fn save_mutable<'o>(
     out: impl FnOnce(usize) -> Result<&'o mut [u8]>,
 ) -> Result<Saved> {
     vgpu.migration().check_save_mutable()?;
-    let state = mutable_of(tracker, vgpu)?;
-    let migration = vgpu.migration_mut();
-    save(
-        capacity,
-        |buf| state.encode(buf),
-        out,
-        || {
-            migration.saved_mutable();
-        },
-    )
+    let saved = save(capacity, |buf| encode::mutable(tracker, vgpu, buf), out)?;
+    if let Saved::Written(_) = saved {
+        vgpu.migration_mut().saved_mutable();
+    }
+    Ok(saved)
 }

@@ -6,8 +6,13 @@
 //! configuration space, and the bases that lie within the VF's bound
 //! reserve, each as the VF-address runs it covers in bitplane order, so that
 //! a contiguous reserve on one side and a scattered one on the other compare
-//! equal when bit `n` means the same VF page). Restore builds the same for
-//! the target VF and compares.
+//! equal when bit `n` means the same VF page).
+//!
+//! The Save DDIs write these straight into the OS's buffer from the live
+//! state (`super::encode`, nothing allocated); a Restore builds the typed
+//! state of the target VF here ([`immutable_of`], [`bases_of`]) and
+//! compares. Both map basis ranges to VF runs with [`ReserveMap`], which
+//! borrows the reserve's pieces as sorted when it was bound.
 
 use alloc::vec::Vec;
 
@@ -15,10 +20,9 @@ use crate::basis::{BasisView, Tracker};
 use crate::foundation::fallible::{push, try_vec};
 use crate::foundation::status::{Result, Status};
 use crate::savestate::state::{
-    AdapterIdentity, BasisState, DriverVersion, ImmutableState, MsixEntry, MutableState,
-    ReserveSize, SegmentLayout,
+    AdapterIdentity, BasisState, DriverVersion, ImmutableState, ReserveSize, SegmentLayout,
 };
-use crate::vgpu::{BoundReserve, MSIX_TABLE_SIZE, Vgpu, pci};
+use crate::vgpu::{BoundReserve, Vgpu, pci};
 
 /// `u16::from_str_radix` of a crate-version component, at compile time.
 const fn version_part(text: &str) -> u16 {
@@ -50,23 +54,21 @@ pub(crate) fn luid_value(luid: dxgk_sys::LUID) -> u64 {
     u64::from(luid.LowPart) | (u64::from(luid.HighPart.cast_unsigned()) << 32)
 }
 
-/// A bound reserve's pieces by segment offset, with the VF address of each,
-/// for mapping basis ranges to VF addresses in `O(log pieces)` each.
-struct ReserveMap {
+/// A bound reserve's pieces by segment offset, with the VF address of each
+/// (`BoundReserve::by_offset`, sorted when the reserve was bound), for
+/// mapping basis ranges to VF addresses in `O(log pieces)` each: nothing is
+/// allocated or sorted here.
+#[derive(Clone, Copy)]
+pub(crate) struct ReserveMap<'a> {
     /// (segment offset, bytes, VF address), ascending segment offset.
-    pieces: Vec<(u64, u64, u64)>,
+    pieces: &'a [(u64, u64, u64)],
 }
 
-impl ReserveMap {
-    fn new(reserve: &BoundReserve) -> Result<Self> {
-        let mut pieces = try_vec(reserve.pieces().len())?;
-        let mut vf = 0u64;
-        for &(at, size) in reserve.pieces() {
-            push(&mut pieces, (at, size, vf))?;
-            vf = vf.saturating_add(size);
+impl<'a> ReserveMap<'a> {
+    pub(crate) fn new(reserve: &'a BoundReserve) -> Self {
+        Self {
+            pieces: reserve.by_offset(),
         }
-        crate::foundation::sort::sort_by_key(&mut pieces, |p| p.0);
-        Ok(Self { pieces })
     }
 
     /// The piece holding segment offset `at`: (VF address of `at`, bytes
@@ -79,40 +81,93 @@ impl ReserveMap {
     }
 
     /// The VF-address runs `basis` covers, in bitplane order, adjacent runs
-    /// merged; `None` if any byte of it lies outside the reserve (then it is
-    /// not this VF's basis).
-    fn runs(&self, basis: &BasisView<'_>) -> Result<Option<Vec<(u64, u64)>>> {
-        let mut runs: Vec<(u64, u64)> =
-            try_vec(basis.range_count().saturating_add(self.pieces.len()))?;
-        for (mut at, mut left) in basis.ranges() {
-            while left > 0 {
-                let Some((vf, room)) = self.locate(at) else {
-                    return Ok(None);
-                };
-                let n = room.min(left);
-                match runs.last_mut() {
-                    Some(last) if last.0.saturating_add(last.1) == vf => {
-                        last.1 = last.1.saturating_add(n);
-                    }
-                    _ => {
-                        if push(&mut runs, (vf, n)).is_err() {
-                            // More runs than ranges plus pieces cannot happen
-                            // (each range splits only where a piece ends).
-                            return Err(Status::NoMemory);
-                        }
+    /// merged, walked without allocating (module docs of [`VfRuns`]).
+    pub(crate) fn runs<'b>(
+        &self,
+        basis: &'b BasisView<'b>,
+    ) -> VfRuns<'a, impl Iterator<Item = (u64, u64)> + 'b> {
+        VfRuns {
+            map: *self,
+            ranges: basis.ranges(),
+            at: 0,
+            left: 0,
+            pending: None,
+            done: false,
+        }
+    }
+
+    /// How many runs `basis` covers; `None` if any byte of it lies outside
+    /// the reserve (then it is not this VF's basis).
+    pub(crate) fn run_count(&self, basis: &BasisView<'_>) -> Option<usize> {
+        let mut n = 0usize;
+        for run in self.runs(basis) {
+            run.ok()?;
+            n = n.saturating_add(1);
+        }
+        Some(n)
+    }
+}
+
+/// A byte of a basis lies outside the VF's reserve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Outside;
+
+/// The VF-address runs of a basis's ranges, in bitplane order, adjacent runs
+/// merged (a range splits where a piece of the reserve ends); an `Err` at
+/// the first byte outside the reserve, then nothing more.
+pub(crate) struct VfRuns<'a, I> {
+    map: ReserveMap<'a>,
+    ranges: I,
+    /// The segment offset and bytes left of the range being walked.
+    at: u64,
+    left: u64,
+    /// The run being grown.
+    pending: Option<(u64, u64)>,
+    done: bool,
+}
+
+impl<I: Iterator<Item = (u64, u64)>> Iterator for VfRuns<'_, I> {
+    type Item = core::result::Result<(u64, u64), Outside>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        loop {
+            if self.left == 0 {
+                if let Some((at, len)) = self.ranges.next() {
+                    (self.at, self.left) = (at, len);
+                    continue;
+                }
+                self.done = true;
+                return self.pending.take().map(Ok);
+            }
+            let Some((vf, room)) = self.map.locate(self.at) else {
+                self.done = true;
+                return Some(Err(Outside));
+            };
+            let n = room.min(self.left);
+            self.at = self.at.saturating_add(n);
+            self.left = self.left.saturating_sub(n);
+            match self.pending.as_mut() {
+                Some(run) if run.0.saturating_add(run.1) == vf => {
+                    run.1 = run.1.saturating_add(n);
+                }
+                _ => {
+                    if let Some(run) = self.pending.replace((vf, n)) {
+                        return Some(Ok(run));
                     }
                 }
-                at = at.saturating_add(n);
-                left = left.saturating_sub(n);
             }
         }
-        Ok(Some(runs))
     }
 }
 
 /// The segments the saved state names: the tracked VRAM segments, in driver
 /// id order (the paging aperture and untracked VRAM hold no VF data).
-fn tracked_vram(tracker: &Tracker) -> impl Iterator<Item = &crate::foundation::units::Segment> {
+pub(crate) fn tracked_vram(
+    tracker: &Tracker,
+) -> impl Iterator<Item = &crate::foundation::units::Segment> {
     tracker.segments().filter(|s| s.page.is_some())
 }
 
@@ -122,7 +177,7 @@ fn tracked_vram(tracker: &Tracker) -> impl Iterator<Item = &crate::foundation::u
 /// # Errors
 /// `InvalidParameter` for a segment that is not tracked (no VF reserve or
 /// basis lies in one).
-fn ordinal(tracker: &Tracker, id: crate::foundation::units::SegmentId) -> Result<u32> {
+pub(crate) fn ordinal(tracker: &Tracker, id: crate::foundation::units::SegmentId) -> Result<u32> {
     let at = tracked_vram(tracker)
         .position(|s| s.id == id)
         .ok_or(Status::InvalidParameter)?;
@@ -161,56 +216,38 @@ pub(crate) fn immutable_of(tracker: &Tracker, vgpu: &Vgpu) -> Result<ImmutableSt
     })
 }
 
-/// The memory bases of the VF's reserve, as VF runs.
+/// The memory bases of the VF's reserve, as VF runs (what a Restore of the
+/// mutable data compares the source's with).
+///
+/// # Errors
+/// `InvalidParameter` for a VF whose segment is not tracked; `NoMemory`.
 pub(crate) fn bases_of(
     tracker: &Tracker,
     vgpu: &Vgpu,
     reserve: &BoundReserve,
 ) -> Result<Vec<BasisState>> {
-    let map = ReserveMap::new(reserve)?;
+    let map = ReserveMap::new(reserve);
     let mine = |b: &BasisView<'_>| b.segment == vgpu.segment();
     let mut bases = try_vec(tracker.bases().filter(|b| mine(b)).count())?;
     for b in tracker.bases().filter(|b| mine(b)) {
-        if let Some(ranges) = map.runs(&b)? {
+        let Some(n) = map.run_count(&b) else {
+            continue;
+        };
+        let mut ranges = try_vec(n)?;
+        for run in map.runs(&b) {
             push(
-                &mut bases,
-                BasisState {
-                    segment: ordinal(tracker, b.segment)?,
-                    tracked: b.tracked,
-                    ranges,
-                },
+                &mut ranges,
+                run.map_err(|Outside| Status::InvalidParameter)?,
             )?;
         }
+        push(
+            &mut bases,
+            BasisState {
+                segment: ordinal(tracker, b.segment)?,
+                tracked: b.tracked,
+                ranges,
+            },
+        )?;
     }
     Ok(bases)
-}
-
-/// What this adapter saves as the mutable data of `vgpu`.
-///
-/// # Errors
-/// `InvalidDeviceState` for a VF without VRAM; `NoMemory`.
-pub(crate) fn mutable_of(tracker: &Tracker, vgpu: &Vgpu) -> Result<MutableState> {
-    let reserve = vgpu.migratable()?;
-    let mut msix = try_vec(MSIX_TABLE_SIZE)?;
-    for (i, entry) in vgpu.msix().iter().enumerate() {
-        if entry.is_some() {
-            push(
-                &mut msix,
-                MsixEntry {
-                    index: u16::try_from(i).map_err(|_| Status::InvalidParameter)?,
-                },
-            )?;
-        }
-    }
-    let snapshot = vgpu.config_space().snapshot();
-    let mut config = try_vec(snapshot.len())?;
-    config.extend_from_slice(snapshot);
-    Ok(MutableState {
-        vf_index: vgpu.index(),
-        luid: luid_value(vgpu.luid()),
-        paused: vgpu.migration().paused(),
-        msix,
-        bases: bases_of(tracker, vgpu, reserve)?,
-        config,
-    })
 }

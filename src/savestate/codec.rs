@@ -243,7 +243,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Overwrites 4 bytes already written at `at`.
-    fn patch_u32(&mut self, at: usize, v: u32) -> Result<(), Status> {
+    pub(crate) fn patch_u32(&mut self, at: usize, v: u32) -> Result<(), Status> {
         if let Some(out) = self.out.as_deref_mut() {
             let end = at.checked_add(4).ok_or(Status::InvalidParameter)?;
             out.get_mut(at..end)

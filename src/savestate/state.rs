@@ -44,14 +44,14 @@ pub(crate) const MAX_MSIX: usize = 2048;
 pub(crate) const MAX_BASES: usize = 4096;
 pub(crate) const MAX_RANGES: usize = 65_536;
 
-const REC_IDENTITY: u16 = 1;
-const REC_DRIVER: u16 = 2;
-const REC_SEGMENTS: u16 = 3;
-const REC_VF_RESOURCES: u16 = 4;
-const REC_VF_STATE: u16 = 16;
-const REC_MSIX: u16 = 17;
-const REC_BASES: u16 = 18;
-const REC_CONFIG: u16 = 19;
+pub(crate) const REC_IDENTITY: u16 = 1;
+pub(crate) const REC_DRIVER: u16 = 2;
+pub(crate) const REC_SEGMENTS: u16 = 3;
+pub(crate) const REC_VF_RESOURCES: u16 = 4;
+pub(crate) const REC_VF_STATE: u16 = 16;
+pub(crate) const REC_MSIX: u16 = 17;
+pub(crate) const REC_BASES: u16 = 18;
+pub(crate) const REC_CONFIG: u16 = 19;
 
 /// Most bytes of a configuration-space record.
 pub(crate) const MAX_CONFIG: usize = 4096;

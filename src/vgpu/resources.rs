@@ -38,18 +38,46 @@ pub(crate) struct ScatterEntry {
 ///
 /// # Invariants
 /// `pieces` is non-empty, its pieces are disjoint, each a whole number of the
-/// segment's pages, and they add up to the vGPU's reserve size.
+/// segment's pages, and they add up to the vGPU's reserve size;
+/// `by_offset` holds the same pieces with their VF addresses, ascending
+/// segment offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BoundReserve {
     allocation: AllocationHandle,
     /// (segment offset, bytes), in VF address order: VF address 0 is the
     /// first byte of `pieces[0]`.
     pieces: Vec<(u64, u64)>,
+    /// (segment offset, bytes, VF address) of each piece, ascending segment
+    /// offset: sorted here, at binding, so that the Save DDIs map segment
+    /// offsets to VF addresses (`crate::migration::snapshot`) by binary
+    /// search with nothing to allocate or sort on the blackout path.
+    by_offset: Vec<(u64, u64, u64)>,
     /// Bound by SetVirtualGpuResources2.
     scattered: bool,
 }
 
 impl BoundReserve {
+    /// A reserve of `pieces` (in VF address order), with its index by
+    /// segment offset.
+    ///
+    /// # Errors
+    /// `NoMemory`.
+    fn new(allocation: AllocationHandle, pieces: Vec<(u64, u64)>, scattered: bool) -> Result<Self> {
+        let mut by_offset = try_vec(pieces.len())?;
+        let mut vf = 0u64;
+        for &(at, size) in &pieces {
+            push(&mut by_offset, (at, size, vf))?;
+            vf = vf.saturating_add(size);
+        }
+        crate::foundation::sort::sort_by_key(&mut by_offset, |p| p.0);
+        Ok(Self {
+            allocation,
+            pieces,
+            by_offset,
+            scattered,
+        })
+    }
+
     /// The segment offset of VF address 0 (host-only state: the host view,
     /// never the escape).
     #[cfg(all(not(target_os = "windows"), not(loom)))]
@@ -60,6 +88,12 @@ impl BoundReserve {
     /// (segment offset, bytes) of each piece, in VF address order.
     pub(crate) fn pieces(&self) -> &[(u64, u64)] {
         &self.pieces
+    }
+
+    /// (segment offset, bytes, VF address) of each piece, ascending segment
+    /// offset.
+    pub(crate) fn by_offset(&self) -> &[(u64, u64, u64)] {
+        &self.by_offset
     }
 
     /// Bound by SetVirtualGpuResources2.
@@ -176,14 +210,7 @@ impl Partitioning {
         }
         let mut pieces = try_vec(1)?;
         push(&mut pieces, (entry.offset, size))?;
-        self.bind(
-            vf,
-            BoundReserve {
-                allocation: handle,
-                pieces,
-                scattered: false,
-            },
-        )
+        self.bind(vf, BoundReserve::new(handle, pieces, false)?)
     }
 
     /// `DxgkDdiSetVirtualGpuResources2`: binds the ranges of a memory basis
@@ -245,14 +272,7 @@ impl Partitioning {
         if self.overlaps_other(vf, &pieces)? {
             return Err(Status::InvalidParameter);
         }
-        self.bind(
-            vf,
-            BoundReserve {
-                allocation: handle,
-                pieces,
-                scattered: true,
-            },
-        )
+        self.bind(vf, BoundReserve::new(handle, pieces, true)?)
     }
 
     /// Whether any of `pieces` (segment offset, bytes; pairwise disjoint)

@@ -26,8 +26,7 @@
 //! and beside a running vGPU), CreateAllocation of vGPU reserves (one, and two
 //! in one call), SetVirtualGpuResources, SetVirtualGpuResources2 (a reserve
 //! scattered over four pieces), DestroyAllocation (of a bound reserve, and
-//! after DestroyVirtualGpu), WriteVirtualFunctionConfig, and the sizing and the
-//! filling call of SaveImmutableMigrationData and SaveMutableMigrationData,
+//! after DestroyVirtualGpu), WriteVirtualFunctionConfig,
 //! RestoreImmutableMigrationData and RestoreMutableMigrationData, each for a
 //! contiguous VF and for a scattered one with a second memory basis. State
 //! unchanged means: a failed SetGpuPartitionCount keeps the old count and
@@ -38,8 +37,7 @@
 //! nothing (the VF cannot run; the retry binds it where it should, checked
 //! by a GPU write landing on the right dirty bit); a failed DestroyAllocation
 //! destroys nothing; a failed config write changes no byte of the space; a
-//! failed Save leaves `DataSize`, the OS's buffer and the migration phase as
-//! they were, and the retried Save's data restores; a failed Restore logs no
+//! failed Restore logs no
 //! triage event, applies nothing and leaves the target restorable by a
 //! retry, after which the target VF's state equals the source's. Shown to
 //! allocate nothing: SetGpuPartitionCount to the current count,
@@ -51,7 +49,10 @@
 //! QueryProbedBars, QueryVirtualFunctionLuid, the FlexIOV GetMmioRangeCount
 //! and GetMmioRanges), SetVirtualFunctionPowerState, ResetVirtualFunction,
 //! DestroyVirtualGpu, QueryAdapterInfo (GPUPCAPS, SCATTER_RESERVE),
-//! PrepareLiveMigration (source and target), SetVirtualFunctionPauseState,
+//! PrepareLiveMigration (source and target), the sizing and the filling call
+//! of SaveImmutableMigrationData and SaveMutableMigrationData (contiguous and
+//! scattered VF: the blackout path; what they saved restores),
+//! SetVirtualFunctionPauseState,
 //! WriteVirtualizedInterrupt, EndLiveMigration, and StopDevice with live
 //! vGPUs.
 //!

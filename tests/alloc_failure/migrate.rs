@@ -1,7 +1,5 @@
-//! Live migration: a source and a target mid-migration, and the walks of
-//! the Save and Restore DDIs.
-
-use std::cell::RefCell;
+//! Live migration: a source and a target mid-migration, the Save DDIs
+//! shown to allocate nothing, and the walks of the Restore DDIs.
 
 use dxgk_sys::*;
 use dxgkrnl_model::live::MigrationData::{self, Immutable, Mutable};
@@ -26,9 +24,6 @@ pub(crate) struct Migrating {
     pub(crate) dst: VgpuInfo,
     pub(crate) immutable: Vec<u8>,
     pub(crate) mutable: Vec<u8>,
-    /// The OS's buffer of a filling Save call, and its size.
-    pub(crate) buf: RefCell<Vec<u8>>,
-    pub(crate) needed: u64,
 }
 
 /// How the source VF's VRAM is laid out.
@@ -85,8 +80,6 @@ pub(crate) fn migrating(stage: u32, shape: Shape) -> Migrating {
         dst,
         immutable: Vec::new(),
         mutable: Vec::new(),
-        buf: RefCell::new(Vec::new()),
-        needed: 0,
     };
     if stage >= 1 {
         m.immutable = m.s.save_migration_data(Immutable, 0).unwrap();
@@ -125,85 +118,62 @@ pub(crate) fn arrived(m: &Migrating) -> Result<(), String> {
     want("differences", differences, Vec::<String>::new())
 }
 
-pub(crate) fn walk_save(
+/// One call of a Save (the sizing call, or the filling call with a buffer
+/// of exactly the size the sizing call gave), armed: it must succeed with
+/// no allocation at all, and what the source saved must restore on the
+/// target (for the mutable data, the VF arrives).
+pub(crate) fn save_allocates_nothing(
     name: &str,
     kind: MigrationData,
     fill: bool,
     shape: Shape,
 ) -> Result<Walked, String> {
-    let (stage, phase_before, phase_after) = match kind {
-        Immutable => (
-            0,
-            GPUP_VGPU_MIGRATION_PREPARED_SOURCE,
-            GPUP_VGPU_MIGRATION_SAVING,
-        ),
-        Mutable => (2, GPUP_VGPU_MIGRATION_SAVING, GPUP_VGPU_MIGRATION_SAVED),
+    let (stage, phase_after) = match kind {
+        Immutable => (0, GPUP_VGPU_MIGRATION_SAVING),
+        Mutable => (2, GPUP_VGPU_MIGRATION_SAVED),
     };
-    let call = move |m: &Migrating| {
+    let m = migrating(stage, shape);
+    let (status, needed) = m.s.save_migration_call(kind, 0, 0, None);
+    expect("sizing call", status, STATUS_SUCCESS)?;
+    let mut buf = vec![0xA5u8; needed as usize];
+    let ((status, size), points, _, leaked) = armed(None, || {
         if fill {
-            let mut buf = m.buf.borrow_mut();
-            m.s.save_migration_call(kind, 0, m.needed, Some(&mut buf[..]))
+            m.s.save_migration_call(kind, 0, needed, Some(&mut buf[..]))
         } else {
             m.s.save_migration_call(kind, 0, 0, None)
         }
+    });
+    expect("Save", status, STATUS_SUCCESS)?;
+    want("DataSize", size, needed)?;
+    if points != 0 || leaked != 0 {
+        return Err(format!(
+            "{name}: {points} allocation(s), {leaked} still live"
+        ));
+    }
+    let blob = if fill {
+        buf
+    } else {
+        m.s.save_migration_data(kind, 0)
+            .map_err(|e| format!("Save after the sizing call: {e:?}"))?
     };
-    // Restores what the source saved; for the mutable data the VF arrives.
-    let restore = move |m: &Migrating, blob: &[u8]| -> Result<(), String> {
-        expect(
-            "Restore",
-            m.t.restore_migration_data(kind, 0, blob),
-            STATUS_SUCCESS,
-        )?;
-        match kind {
-            Immutable => want(
-                "target phase",
-                phase(&m.t, &m.dst),
-                GPUP_VGPU_MIGRATION_RESTORING,
-            ),
-            Mutable => arrived(m),
-        }
-    };
-    walk(
-        name,
-        || {
-            let mut m = migrating(stage, shape);
-            if fill {
-                let (status, needed) = m.s.save_migration_call(kind, 0, 0, None);
-                assert_eq!(status, STATUS_SUCCESS);
-                m.needed = needed;
-                m.buf = RefCell::new(vec![0xA5; needed as usize]);
-            }
-            m
-        },
-        call,
-        |_, (status, size)| {
-            expect("Save", status, STATUS_SUCCESS)?;
-            if size <= 32 {
-                return Err(format!("DataSize {size}"));
-            }
-            Ok(())
-        },
-        |m, (status, size)| {
-            expect("Save", status, STATUS_NO_MEMORY)?;
-            // DataSize, the buffer and the migration state are as they were.
-            want("DataSize", size, if fill { m.needed } else { 0 })?;
-            if m.buf.borrow().iter().any(|&b| b != 0xA5) {
-                return Err("the buffer was written".into());
-            }
-            want("source phase", phase(&m.s, &m.src), phase_before)?;
-            // A retried Save succeeds, and what it saved restores.
-            let blob = if fill {
-                let (status, written) = call(m);
-                expect("Save again", status, STATUS_SUCCESS)?;
-                m.buf.borrow()[..written as usize].to_vec()
-            } else {
-                m.s.save_migration_data(kind, 0)
-                    .map_err(|e| format!("Save again: {e:?}"))?
-            };
-            want("source phase after", phase(&m.s, &m.src), phase_after)?;
-            restore(m, &blob)
-        },
-    )
+    want("source phase after", phase(&m.s, &m.src), phase_after)?;
+    expect(
+        "Restore",
+        m.t.restore_migration_data(kind, 0, &blob),
+        STATUS_SUCCESS,
+    )?;
+    match kind {
+        Immutable => want(
+            "target phase",
+            phase(&m.t, &m.dst),
+            GPUP_VGPU_MIGRATION_RESTORING,
+        )?,
+        Mutable => arrived(&m)?,
+    }
+    Ok(Walked {
+        name: name.to_owned(),
+        points,
+    })
 }
 
 pub(crate) fn walk_restore(

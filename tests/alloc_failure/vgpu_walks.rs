@@ -267,8 +267,9 @@ pub(crate) fn migration_preparation(walked: &mut Vec<Walked>) {
     ));
 }
 
-/// Both calls of each Save and each Restore walked, for a contiguous and a
-/// scattered VF; End and StopDevice with live vGPUs allocate nothing.
+/// Both calls of each Save shown to allocate nothing and each Restore
+/// walked, for a contiguous and a scattered VF; End and StopDevice with live
+/// vGPUs allocate nothing.
 pub(crate) fn migration_data_and_end(walked: &mut Vec<Walked>) {
     let mut run = recorder(walked);
     for (shape, how) in [
@@ -280,13 +281,15 @@ pub(crate) fn migration_data_and_end(walked: &mut Vec<Walked>) {
             (Immutable, "SaveImmutableMigrationData"),
             (Mutable, "SaveMutableMigrationData"),
         ] {
-            run(walk_save(
+            // The blackout path: both calls encode straight from the live
+            // state into the OS's buffer, allocating nothing (issue 15).
+            run(save_allocates_nothing(
                 &name(&format!("{ddi}, sizing call")),
                 kind,
                 false,
                 shape,
             ));
-            run(walk_save(
+            run(save_allocates_nothing(
                 &name(&format!("{ddi}, filling call")),
                 kind,
                 true,

@@ -13,6 +13,7 @@
     clippy::multiple_unsafe_ops_per_block
 )]
 
+mod callbacks;
 #[path = "../common/mod.rs"]
 mod common;
 mod isolation;
