@@ -30,5 +30,5 @@ pub mod restore_fuzz;
 #[cfg(feature = "proptest")]
 pub mod strategy;
 
-pub use exec::{Stats, World, check_sequence};
+pub use exec::{Broken, Stats, World, check_sequence, check_sequence_with};
 pub use model::Flaw;

@@ -7,6 +7,7 @@ use proptest::prelude::*;
 
 use crate::ops::*;
 
+mod engine;
 mod vf;
 
 fn adapter() -> impl Strategy<Value = AdapterSel> {
@@ -189,6 +190,7 @@ pub fn op() -> impl Strategy<Value = Op> {
         40 => vgpu_op().prop_map(Op::Vgpu),
         24 => vf::vf_op().prop_map(Op::Vf),
         12 => render_op().prop_map(Op::Render),
+        30 => engine::engine_op().prop_map(Op::Engine),
     ]
 }
 
@@ -640,6 +642,7 @@ fn block() -> impl Strategy<Value = Vec<Op>> {
         6 => shrinkable(migration()),
         10 => shrinkable(migration_part()),
         8 => vf::block(),
+        12 => shrinkable(engine::block()),
         20 => (segment(), disjoint_ranges()).prop_map(move |(segment, ranges)| vec![
             Op::Create { adapter: this, null_args: false, segment, ranges, count: CountSpec::Exact, misaligned: false },
             Op::Start { adapter: this, basis: latest },

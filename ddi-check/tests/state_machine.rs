@@ -108,7 +108,9 @@ fn a_wrong_model_is_caught_with_a_shrunk_counterexample() {
 /// needs a paused VF, and one whose Save size forgets the memory bases.
 #[test]
 fn a_wrong_migration_model_is_caught_with_a_shrunk_counterexample() {
-    caught(Flaw::RestoreIgnoresPause, 8);
+    // Caught with the engine kinds in the mix too, but the deterministic
+    // stream's shrink then stops at a longer local minimum (23 calls).
+    caught(Flaw::RestoreIgnoresPause, 24);
     caught(Flaw::MutableSizeForgetsBases, 12);
 }
 

@@ -81,7 +81,7 @@ pub use adapter::{
     StartedCaps,
 };
 pub use basis::create_args;
-pub use callbacks::{Completions, EtwEvent, take_etw_events};
+pub use callbacks::{Completions, EtwEvent, submitting, take_etw_events};
 pub use gpuvirt::GpuVirtualization;
 pub use loader::{Driver, DriverEntryFn, DxgkInitialize, MANDATORY_SLOTS, validate_table};
 pub use records::{BasisHandle, Reserve, VfProbe, VgpuInfo};
