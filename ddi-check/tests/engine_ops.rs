@@ -143,42 +143,49 @@ fn vidmm() -> Vec<Op> {
         buffer: BufSpec::Fit { extra: 0 },
         flags: 1,
     });
-    // A FILL past the segment's end: the engine faults and hangs, the
-    // buffer after it stays queued, a reset aborts both.
-    ops.push(build(Paging::Fill {
-        dst: vram(1023),
-        size: pages(2),
-        pattern: 1,
-    }));
-    ops.push(submit(false));
-    ops.push(build(Paging::Fill {
-        dst: vram(0),
-        size: pages(1),
-        pattern: 2,
-    }));
-    ops.push(submit(false));
-    ops.push(e(EngineOp::QueryStatus {
-        adapter: THIS,
-        null_args: false,
-        node: 0,
-    }));
-    ops.push(e(EngineOp::Reset {
-        adapter: THIS,
-        null_args: false,
-        node: 0,
-    }));
-    ops.push(build(Paging::Fill {
-        dst: vram(8),
-        size: pages(1),
-        pattern: 3,
-    }));
-    ops.push(submit(true));
-    ops.push(e(EngineOp::Preempt {
-        adapter: THIS,
-        null_args: false,
-    }));
+    ops.extend(fault_and_reset());
     ops.push(e(EngineOp::Wait));
     ops
+}
+
+/// A FILL past the segment's end: the engine faults and hangs, the buffer
+/// after it stays queued, a reset aborts both; then a buffer runs again
+/// (with a preemption racing it).
+fn fault_and_reset() -> Vec<Op> {
+    vec![
+        build(Paging::Fill {
+            dst: vram(1023),
+            size: pages(2),
+            pattern: 1,
+        }),
+        submit(false),
+        build(Paging::Fill {
+            dst: vram(0),
+            size: pages(1),
+            pattern: 2,
+        }),
+        submit(false),
+        e(EngineOp::QueryStatus {
+            adapter: THIS,
+            null_args: false,
+            node: 0,
+        }),
+        e(EngineOp::Reset {
+            adapter: THIS,
+            null_args: false,
+            node: 0,
+        }),
+        build(Paging::Fill {
+            dst: vram(8),
+            size: pages(1),
+            pattern: 3,
+        }),
+        submit(true),
+        e(EngineOp::Preempt {
+            adapter: THIS,
+            null_args: false,
+        }),
+    ]
 }
 
 fn run(broken: Broken) -> Result<ddi_check::Stats, String> {

@@ -42,7 +42,8 @@ pub(super) struct Built {
 pub(super) struct EngineSide {
     pub(super) built: Vec<Built>,
     mdl_bytes: Vec<Vec<u8>>,
-    mdls: Vec<Box<HostMdl>>,
+    /// One per buffer, never moved (the vector is never grown).
+    mdls: Vec<HostMdl>,
     cells: Vec<u64>,
     fence: u32,
     seen_completed: usize,
@@ -65,11 +66,9 @@ impl EngineSide {
             .collect();
         let mdls = mdl_bytes
             .iter_mut()
-            .map(|b| {
-                Box::new(HostMdl {
-                    Va: b.as_mut_ptr().addr() as u64,
-                    ByteCount: MDL_BYTES,
-                })
+            .map(|b| HostMdl {
+                Va: b.as_mut_ptr().addr() as u64,
+                ByteCount: MDL_BYTES,
             })
             .collect();
         Self {
@@ -263,6 +262,15 @@ impl World {
                 let cell = (cell < FENCE_CELLS).then_some(cell);
                 em::Paging::Single(Cmd::Signal { cell, value })
             }
+            Paging::Recorded { .. } | Paging::Other(_) => Self::no_effect(&mut a, paging),
+        };
+        (a, model)
+    }
+
+    /// The block of an operation the engine records without effect or
+    /// not at all.
+    fn no_effect(a: &mut DXGKARG_BUILDPAGINGBUFFER, paging: Paging) -> em::Paging {
+        match paging {
             Paging::Recorded { which, args } => {
                 a.Operation = [
                     DXGK_OPERATION_MAP_APERTURE_SEGMENT,
@@ -280,8 +288,8 @@ impl World {
                 a.Operation = op;
                 em::Paging::Nothing
             }
-        };
-        (a, model)
+            _ => em::Paging::Nothing,
+        }
     }
 
     /// Runs one engine operation; returns whether it succeeded.
@@ -328,6 +336,14 @@ impl World {
                 Ok(true)
             }
             EngineOp::Wait => Ok(true),
+            _ => self.engine_control(op, e),
+        }
+    }
+
+    /// The engine's status and reset DDIs (run drained: the engine idle).
+    fn engine_control(&mut self, op: &Op, e: &EngineOp) -> Result<bool, String> {
+        let started = self.model.started();
+        match *e {
             EngineOp::QueryStatus {
                 adapter,
                 null_args,
@@ -405,8 +421,10 @@ impl World {
                 let (h, ok) = self.adapter_arg(adapter);
                 let reset = self.table().DxgkDdiResetFromTimeout.ok_or("no RFT")?;
                 let restart = self.table().DxgkDdiRestartFromTimeout.ok_or("no RsFT")?;
-                // SAFETY: both take only the handle, a value.
-                let (a, b) = unsafe { (reset(h), restart(h)) };
+                // SAFETY: takes only the handle, a value.
+                let a = unsafe { reset(h) };
+                // SAFETY: the same.
+                let b = unsafe { restart(h) };
                 self.expect(op, &Default::default(), a)?;
                 self.expect(op, &Default::default(), b)?;
                 if ok && started {
@@ -414,6 +432,7 @@ impl World {
                 }
                 Ok(true)
             }
+            _ => Ok(false),
         }
     }
 
@@ -486,43 +505,14 @@ impl World {
                 ));
             }
             let n = written.len() * em::COMMAND as usize;
-            let used = if want == STATUS_INVALID_PARAMETER {
-                0
-            } else {
-                n
-            };
-            let expect = (
-                before.pDmaBuffer.addr() + used,
-                before.DmaSize - used as u32,
-                if want == STATUS_INVALID_PARAMETER {
-                    multipass
-                } else {
-                    more.unwrap_or(0)
-                },
-            );
-            let got = (a.pDmaBuffer.addr(), a.DmaSize, a.MultipassOffset);
-            if got != expect
-                || a.Operation != before.Operation
-                || a.Transfer != before.Transfer
-                || a.DmaBufferGpuVirtualAddress != before.DmaBufferGpuVirtualAddress
-            {
-                return Err(self.fail(
-                    op,
-                    format!("block (pDmaBuffer, DmaSize, MultipassOffset) = {got:?}, the model says {expect:?}"),
-                ));
-            }
-            // Nothing past the commands (past DmaSize on a refusal).
-            let clean_from = if want == STATUS_INVALID_PARAMETER {
-                size as usize
-            } else {
-                n
-            };
-            if let Some(i) = buf[clean_from..].iter().position(|&b| b != UNWRITTEN) {
-                return Err(self.fail(
-                    op,
-                    format!("wrote DMA byte {} past {clean_from}", clean_from + i),
-                ));
-            }
+            self.check_build(
+                op,
+                (&before, &a),
+                &buf,
+                want == STATUS_INVALID_PARAMETER,
+                n,
+                more,
+            )?;
             if want == STATUS_INVALID_PARAMETER {
                 return Ok(false);
             }
@@ -539,6 +529,52 @@ impl World {
             }
         }
         Ok(true)
+    }
+
+    /// The block after a build call (pDmaBuffer advanced and DmaSize shrunk
+    /// by the `n` bytes written, MultipassOffset, the rest unchanged; all
+    /// unchanged on a refusal) and nothing written past the commands.
+    fn check_build(
+        &self,
+        op: &Op,
+        (before, a): (&DXGKARG_BUILDPAGINGBUFFER, &DXGKARG_BUILDPAGINGBUFFER),
+        buf: &[u8],
+        refused: bool,
+        n: usize,
+        more: Option<u32>,
+    ) -> Result<(), String> {
+        let multipass = before.MultipassOffset;
+        let size = before.DmaSize;
+        let used = if refused { 0 } else { n };
+        let expect = (
+            before.pDmaBuffer.addr() + used,
+            before.DmaSize - used as u32,
+            if refused {
+                multipass
+            } else {
+                more.unwrap_or(0)
+            },
+        );
+        let got = (a.pDmaBuffer.addr(), a.DmaSize, a.MultipassOffset);
+        if got != expect
+            || a.Operation != before.Operation
+            || a.Transfer != before.Transfer
+            || a.DmaBufferGpuVirtualAddress != before.DmaBufferGpuVirtualAddress
+        {
+            return Err(self.fail(
+                    op,
+                    format!("block (pDmaBuffer, DmaSize, MultipassOffset) = {got:?}, the model says {expect:?}"),
+                ));
+        }
+        // Nothing past the commands (past DmaSize on a refusal).
+        let clean_from = if refused { size as usize } else { n };
+        if let Some(i) = buf[clean_from..].iter().position(|&b| b != UNWRITTEN) {
+            return Err(self.fail(
+                op,
+                format!("wrote DMA byte {} past {clean_from}", clean_from + i),
+            ));
+        }
+        Ok(())
     }
 
     fn submit(
@@ -692,10 +728,12 @@ impl World {
                         .map_err(|e| self.fail(op, format!("VRAM read: {e:?}")))?;
                 }
                 Place::Mdl(i) => {
-                    // SAFETY: the engine is idle; the bytes are the checker's.
                     let p = self.engine.mdl_bytes[i].as_ptr();
                     for (k, g) in got.iter_mut().enumerate() {
-                        *g = unsafe { p.add(offset as usize + k).read_volatile() };
+                        let q = p.wrapping_add(offset as usize + k);
+                        // SAFETY: inside the checker's buffer (the model's
+                        // range lies in it); the engine is idle.
+                        *g = unsafe { q.read_volatile() };
                     }
                 }
             }
@@ -732,9 +770,10 @@ impl World {
         Ok(())
     }
 
-    /// At the end of a sequence: every byte of the shadowed VRAM, if the
-    /// engine wrote any.
-    pub(super) fn compare_all_vram(&mut self) -> Result<(), String> {
+    /// At the end of a sequence: the engine drained, then every byte of the
+    /// shadowed VRAM compared, if the engine wrote any.
+    pub(super) fn engine_finish(&mut self) -> Result<(), String> {
+        self.drain(&"finish")?;
         if !self.model.engine().wrote_vram || !self.model.started() {
             return Ok(());
         }

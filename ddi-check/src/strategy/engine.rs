@@ -110,16 +110,74 @@ fn e(op: EngineOp) -> Op {
     Op::Engine(op)
 }
 
+/// One paging operation of [`block`] (at `at` pages, `len` long, of kind
+/// `kind`), built, submitted, and now and then a preemption after it.
+fn paging_work(
+    (at, len, pattern, kind, by_va, preempt): (u16, u16, u32, u8, bool, bool),
+) -> Vec<Op> {
+    let this = AdapterSel::This;
+    let vram = |pages: u16| EndSel::Vram {
+        segment: SegSel::Configured(0),
+        offset: Bytes::Pages { pages, jitter: 0 },
+    };
+    let mut ops = Vec::new();
+    let size = Bytes::Pages {
+        pages: len,
+        jitter: 0,
+    };
+    let paging = match kind {
+        0 | 1 => Paging::Fill {
+            dst: vram(at),
+            size,
+            pattern,
+        },
+        2 => Paging::Transfer {
+            src: EndSel::Mdl(pattern as u8 % MDLS),
+            dst: vram(at),
+            size,
+            offset: 0,
+            mdl_page: 0,
+        },
+        _ => Paging::Transfer {
+            src: vram(at),
+            dst: vram(at / 2 + 40),
+            size,
+            offset: 0,
+            mdl_page: 0,
+        },
+    };
+    ops.push(e(EngineOp::Build {
+        adapter: this,
+        null_args: false,
+        paging,
+        dma: 4096,
+        null_dma: false,
+        multipass: 0,
+    }));
+    ops.push(e(EngineOp::Submit {
+        adapter: this,
+        null_args: false,
+        buffer: 0,
+        start: 0,
+        end: SubmitEnd::Built,
+        by_va,
+        gap: 0,
+    }));
+    if preempt {
+        ops.push(e(EngineOp::Preempt {
+            adapter: this,
+            null_args: false,
+        }));
+    }
+    ops
+}
+
 /// VidMm's usual pattern, so sequences reach completed fences and engine
 /// writes under tracked bases often: a basis over some pages of the 4 KiB
 /// segment, tracked; paging operations built, submitted, waited for (a
 /// preemption among them now and then); then a query of what they marked.
 pub fn block() -> impl Strategy<Value = Vec<Op>> {
     let this = AdapterSel::This;
-    let vram = |pages: u16| EndSel::Vram {
-        segment: SegSel::Configured(0),
-        offset: Bytes::Pages { pages, jitter: 0 },
-    };
     (
         0u16..24,
         1u16..16,
@@ -157,56 +215,7 @@ pub fn block() -> impl Strategy<Value = Vec<Op>> {
                     basis: HandleSel::Issued(0),
                 },
             ];
-            for (at, len, pattern, kind, by_va, preempt) in work {
-                let size = Bytes::Pages {
-                    pages: len,
-                    jitter: 0,
-                };
-                let paging = match kind {
-                    0 | 1 => Paging::Fill {
-                        dst: vram(at),
-                        size,
-                        pattern,
-                    },
-                    2 => Paging::Transfer {
-                        src: EndSel::Mdl(pattern as u8 % MDLS),
-                        dst: vram(at),
-                        size,
-                        offset: 0,
-                        mdl_page: 0,
-                    },
-                    _ => Paging::Transfer {
-                        src: vram(at),
-                        dst: vram(at / 2 + 40),
-                        size,
-                        offset: 0,
-                        mdl_page: 0,
-                    },
-                };
-                ops.push(e(EngineOp::Build {
-                    adapter: this,
-                    null_args: false,
-                    paging,
-                    dma: 4096,
-                    null_dma: false,
-                    multipass: 0,
-                }));
-                ops.push(e(EngineOp::Submit {
-                    adapter: this,
-                    null_args: false,
-                    buffer: 0,
-                    start: 0,
-                    end: SubmitEnd::Built,
-                    by_va,
-                    gap: 0,
-                }));
-                if preempt {
-                    ops.push(e(EngineOp::Preempt {
-                        adapter: this,
-                        null_args: false,
-                    }));
-                }
-            }
+            ops.extend(work.into_iter().flat_map(paging_work));
             ops.push(e(EngineOp::Wait));
             ops.push(Op::Query {
                 adapter: this,
