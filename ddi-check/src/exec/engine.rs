@@ -155,9 +155,10 @@ impl World {
                     .checked_add(u64::from(offset))
                     .map(|offset| End::Seg { id, offset });
                 if id == 0 {
-                    // Segment 0 names system memory: an MDL at that address.
+                    // Segment 0 names system memory, the address an MDL:
+                    // the engine would dereference any value, so NULL.
                     return (
-                        (0, address),
+                        (0, 0),
                         Some(End::Mdl {
                             index: None,
                             offset: 0,
