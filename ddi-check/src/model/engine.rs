@@ -419,6 +419,14 @@ fn inside(offset: u64, len: u64, size: u64) -> bool {
     offset.checked_add(len).is_some_and(|end| end <= size)
 }
 
+/// Whether a FILL of `len` bytes at `dst` (a segment) is accepted: inside
+/// the segment; an empty one off a word boundary anywhere (stored bytewise,
+/// no byte to check: `docs/engine.md`, "Memory and dirty marking").
+fn fill_fits(dst: End, len: u64) -> bool {
+    resolve(dst)
+        .is_some_and(|(_, o, size)| inside(o, len, size) || (len == 0 && !o.is_multiple_of(8)))
+}
+
 impl Model {
     /// The engine.
     #[must_use]
@@ -460,7 +468,7 @@ impl Model {
 
     /// Writes `bytes` (with their unknown flags) at a destination.
     fn put(&mut self, dst: End, bytes: &[u8], unknown: &[bool]) {
-        let Some((place, offset, _)) = resolve(dst) else {
+        let Some((place, offset, _)) = resolve(dst).filter(|_| !bytes.is_empty()) else {
             return;
         };
         let len = bytes.len() as u64;
@@ -491,8 +499,7 @@ impl Model {
                 None => false,
             },
             Cmd::Fill { dst, len, pattern } => {
-                let ok = matches!(dst, End::Seg { .. })
-                    && resolve(dst).is_some_and(|(_, o, size)| inside(o, len, size));
+                let ok = matches!(dst, End::Seg { .. }) && fill_fits(dst, len);
                 if !ok {
                     if matches!(dst, End::Seg { .. }) {
                         self.unknown(dst, len);
@@ -558,10 +565,7 @@ impl Model {
         let ok = |c: &Cmd| match *c {
             Cmd::Nop => true,
             Cmd::Signal { cell, .. } => cell.is_some_and(|c| c < FENCE_CELLS),
-            Cmd::Fill { dst, len, .. } => {
-                matches!(dst, End::Seg { .. })
-                    && resolve(dst).is_some_and(|(_, o, size)| inside(o, len, size))
-            }
+            Cmd::Fill { dst, len, .. } => matches!(dst, End::Seg { .. }) && fill_fits(dst, len),
             Cmd::Transfer { src, dst, len } => {
                 len == 0
                     || [src, dst]
