@@ -18,14 +18,18 @@
 //! handle issued is then dead, and the other adapter's basis is intact.
 
 use core::ffi::c_void;
+use std::time::Duration;
 
 use dxgk_sys::*;
 use dxgkrnl_model::{Adapter, AdapterConfig, BasisHandle, Driver, MemorySegment};
+
+pub use gpup_miniport::ddi::engine::host::Broken;
 
 use crate::model::{self, Flaw, Model, SEGMENTS};
 use crate::ops::*;
 
 mod basis;
+mod engine;
 mod finish;
 mod qai;
 mod render;
@@ -89,6 +93,9 @@ pub struct World {
     model: Model,
     stats: Stats,
     step: usize,
+    /// The engine's memory and cursors (last: dropped after the adapters,
+    /// whose engines it served).
+    engine: engine::EngineSide,
 }
 
 fn raw_ptr(v: usize) -> *mut c_void {
@@ -101,6 +108,16 @@ impl World {
     /// # Errors
     /// A description of what failed to set up.
     pub fn new(flaw: Flaw) -> Result<Self, String> {
+        Self::with_engine(flaw, Broken::No, Duration::from_secs(5))
+    }
+
+    /// Loads the driver and sets up the adapters, the adapter under test's
+    /// engine deliberately `broken` (tests; `Broken::No` otherwise), each
+    /// drain of the engine waiting `wait` at most.
+    ///
+    /// # Errors
+    /// A description of what failed to set up.
+    pub fn with_engine(flaw: Flaw, broken: Broken, wait: Duration) -> Result<Self, String> {
         let driver = Driver::load().map_err(|s| format!("load: {s:?}"))?;
         let config = adapter_config();
         // Added and removed first, so the adapter under test may reuse its slot.
@@ -151,6 +168,11 @@ impl World {
             model: Model::new(flaw),
             stats: Stats::default(),
             step: 0,
+            engine: engine::EngineSide::new(broken, wait),
+        })
+        .map(|mut w: Self| {
+            w.engine_started();
+            w
         })
     }
 
@@ -236,6 +258,9 @@ impl World {
     pub fn run(&mut self, op: &Op) -> Result<(), String> {
         self.step += 1;
         self.stats.ops += 1;
+        if !matches!(op, Op::Engine(e) if e.races_the_worker()) {
+            self.drain(op)?;
+        }
         let ok = match op {
             Op::Create {
                 adapter,
@@ -300,12 +325,14 @@ impl World {
                 self.expect(op, &faults, status)?;
                 if status == STATUS_SUCCESS {
                     self.model.device_started();
+                    self.engine_started();
                 }
                 status == STATUS_SUCCESS
             }
             Op::Vgpu(v) => self.vgpu(op, v)?,
             Op::Vf(v) => self.vf_op(op, v)?,
             Op::Render(r) => self.render(op, r)?,
+            Op::Engine(e) => self.engine_op(op, e)?,
         };
         let kind = &mut self.stats.by_kind[op.kind()];
         kind.0 += 1;
@@ -340,7 +367,21 @@ impl World {
 /// # Errors
 /// The first difference between driver and model, described.
 pub fn check_sequence(ops: &[Op], flaw: Flaw) -> Result<Stats, String> {
-    let mut world = World::new(flaw)?;
+    check_sequence_with(ops, flaw, Broken::No, Duration::from_secs(5))
+}
+
+/// As [`check_sequence`], on an engine deliberately `broken`, each drain
+/// waiting `wait` at most.
+///
+/// # Errors
+/// The first difference between driver and model, described.
+pub fn check_sequence_with(
+    ops: &[Op],
+    flaw: Flaw,
+    broken: Broken,
+    wait: Duration,
+) -> Result<Stats, String> {
+    let mut world = World::with_engine(flaw, broken, wait)?;
     for op in ops {
         world.run(op)?;
     }

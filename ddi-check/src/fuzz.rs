@@ -14,6 +14,7 @@
 use crate::model::Flaw;
 use crate::ops::*;
 
+mod engine;
 mod vf;
 
 /// A fuzz target's body.
@@ -485,6 +486,11 @@ impl Input<'_> {
                     self.u8();
                     Op::Vf(self.vf_op(b & 0x0F))
                 }
+                // Kind bytes 0xD0 to 0xDF: the software engine (`engine`).
+                Some(&b @ 0xD0..=0xDF) => {
+                    self.u8();
+                    Op::Engine(self.engine_op(b & 0x0F))
+                }
                 _ => Op::Vgpu(self.vgpu_op()),
             },
         }
@@ -504,7 +510,8 @@ fn check(ops: &[Op]) {
 /// per operation (modulo 16: 0 and 1 Create, 2 Destroy, 3 Start, 4 Stop, 5
 /// Query, 6 and 7 Mark, 8 QueryAdapterInfo, 9 StopDevice or StartDevice,
 /// 10 to 15 a GPU-partition or migration call, or, with a kind byte of 0xE0
-/// to 0xEF, a VF-facing call: `vf`), then its fields.
+/// to 0xEF, a VF-facing call: `vf`, or of 0xD0 to 0xDF, a software-engine
+/// call: `engine`), then its fields.
 pub fn ops(data: &[u8]) {
     check(&ops_of(data));
 }

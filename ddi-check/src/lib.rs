@@ -12,7 +12,10 @@
 //! DDIs ([`ops::VgpuOp`], [`model::vgpu`]), and the VF-facing surface: the
 //! SR-IOV and FlexIOV interfaces, SetVirtualGpuVmBus, GetVirtualGpuProfile,
 //! QueryInterface and CreateAllocation with any private data
-//! ([`ops::VfOp`], [`model::vgpu::vf`]; `docs/proofs.md` has the list).
+//! ([`ops::VfOp`], [`model::vgpu::vf`]; `docs/proofs.md` has the list), and
+//! the software engine: paging buffers built, submitted, preempted and
+//! waited for, with every fence, the bytes they wrote and the pages they
+//! mark ([`ops::EngineOp`], [`model::engine`]).
 //! Extending it to a new DDI: a variant in [`ops::Op`] (or [`ops::VgpuOp`],
 //! [`ops::VfOp`]), its contract in
 //! [`model::Model`], its call in [`exec::World::run`], a generator in
@@ -30,5 +33,5 @@ pub mod restore_fuzz;
 #[cfg(feature = "proptest")]
 pub mod strategy;
 
-pub use exec::{Stats, World, check_sequence};
+pub use exec::{Broken, Stats, World, check_sequence, check_sequence_with};
 pub use model::Flaw;

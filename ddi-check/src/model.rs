@@ -15,6 +15,7 @@
 use dxgk_sys::*;
 
 mod caps;
+pub mod engine;
 pub mod render;
 pub mod segments;
 pub mod vgpu;
@@ -100,6 +101,9 @@ pub struct Basis {
     pub ranges: Vec<(u64, u64)>,
     /// The dirty bit of each page, while tracked (ranges concatenated).
     pub dirty: Option<Vec<bool>>,
+    /// Bits the model does not know (a faulted engine command may or may
+    /// not have written the page): the next query adopts the driver's.
+    pub unsure: Vec<bool>,
 }
 
 impl Basis {
@@ -177,6 +181,8 @@ pub struct Model {
     gpu: Gpu,
     /// Devices and contexts (see [`render`]).
     pub render: render::Render,
+    /// The software engine (see [`engine`]).
+    engine: engine::Engine,
 }
 
 impl Model {
@@ -189,6 +195,7 @@ impl Model {
             flaw,
             gpu: Gpu::new(),
             render: render::Render::default(),
+            engine: engine::Engine::new(),
         }
     }
 
@@ -273,6 +280,7 @@ impl Model {
                 segment,
                 ranges: ranges.to_vec(),
                 dirty: None,
+                unsure: Vec::new(),
             },
         ));
     }
@@ -322,6 +330,7 @@ impl Model {
         if let Some(b) = self.basis_mut(handle) {
             let pages = b.ranges.iter().map(|r| r.1 / b.page()).sum::<u64>();
             b.dirty = Some(vec![false; usize::try_from(pages).unwrap_or(0)]);
+            b.unsure = vec![false; usize::try_from(pages).unwrap_or(0)];
         }
     }
 
@@ -339,6 +348,7 @@ impl Model {
     pub fn stopped_tracking(&mut self, handle: usize) {
         if let Some(b) = self.basis_mut(handle) {
             b.dirty = None;
+            b.unsure.clear();
         }
     }
 
@@ -438,6 +448,16 @@ impl Model {
 
     /// Records a successful mark.
     pub fn marked(&mut self, segment: u32, offset: u64, len: u64) {
+        self.mark_pages(segment, offset, len, false);
+    }
+
+    /// Records that the pages of a span may or may not have been marked.
+    pub fn marked_unsure(&mut self, segment: u32, offset: u64, len: u64) {
+        self.mark_pages(segment, offset, len, true);
+    }
+
+    /// Each tracked page of the span becomes dirty (or, `unsure`, unknown).
+    fn mark_pages(&mut self, segment: u32, offset: u64, len: u64, unsure: bool) {
         let Some(index) = Self::segment(segment) else {
             return;
         };
@@ -456,9 +476,35 @@ impl Model {
             for &(o, s) in &basis.ranges {
                 let (r_first, r_last) = (o / page, (o + s) / page - 1);
                 for p in first.max(r_first)..=last.min(r_last) {
-                    dirty[(bit + p - r_first) as usize] = true;
+                    let n = (bit + p - r_first) as usize;
+                    if unsure {
+                        basis.unsure[n] |= !dirty[n];
+                    } else {
+                        dirty[n] = true;
+                        basis.unsure[n] = false;
+                    }
                 }
                 bit += s / page;
+            }
+        }
+    }
+
+    /// The bits of `span` the model is unsure of take the driver's value
+    /// (`reported`, packed LSB first).
+    pub fn adopt_unsure(&mut self, span: Span, reported: &[u8]) {
+        let Some(b) = self.basis_mut(span.handle) else {
+            return;
+        };
+        let Some(dirty) = b.dirty.as_mut() else {
+            return;
+        };
+        for i in 0..span.count as usize {
+            let n = span.start as usize + i;
+            if b.unsure.get(n) == Some(&true) {
+                dirty[n] = reported
+                    .get(i / 8)
+                    .is_some_and(|byte| byte >> (i % 8) & 1 == 1);
+                b.unsure[n] = false;
             }
         }
     }
@@ -571,6 +617,7 @@ impl Model {
         self.live.clear();
         self.gpu_stopped();
         self.render.stopped();
+        self.engine.restarted();
     }
 
     /// `DxgkDdiStartDevice`: a stopped adapter starts, with no bases.
@@ -586,6 +633,7 @@ impl Model {
     /// Records a successful start.
     pub fn device_started(&mut self) {
         self.started = true;
+        self.engine.restarted();
     }
 }
 

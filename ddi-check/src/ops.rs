@@ -12,7 +12,9 @@
 //! call to [`crate::exec`], a generator to `crate::strategy` and a decoder to
 //! [`crate::fuzz`].
 
+mod engine;
 mod vf;
+pub use engine::*;
 pub use vf::*;
 
 /// Which `hAdapter` a call passes.
@@ -221,6 +223,8 @@ pub enum Op {
     Vf(VfOp),
     /// A render-object DDI (devices, contexts).
     Render(RenderOp),
+    /// A software-engine DDI (paging buffers, submissions, fences).
+    Engine(EngineOp),
 }
 
 impl Op {
@@ -238,33 +242,31 @@ impl Op {
     ];
 
     /// Names of the operation kinds, in [`Op::kind`] order: the base kinds,
-    /// then [`VgpuOp::KINDS`], then [`VfOp::KINDS`], then [`RenderOp::KINDS`].
-    pub const KINDS: [&'static str;
-        9 + VgpuOp::KINDS.len() + VfOp::KINDS.len() + RenderOp::KINDS.len()] = {
-        let mut all = [""; 9 + VgpuOp::KINDS.len() + VfOp::KINDS.len() + RenderOp::KINDS.len()];
-        let mut i = 0;
-        while i < Self::BASE_KINDS.len() {
-            all[i] = Self::BASE_KINDS[i];
-            i += 1;
-        }
-        let mut j = 0;
-        while j < VgpuOp::KINDS.len() {
-            all[Self::BASE_KINDS.len() + j] = VgpuOp::KINDS[j];
-            j += 1;
-        }
-        let mut k = 0;
-        while k < VfOp::KINDS.len() {
-            all[Self::BASE_KINDS.len() + VgpuOp::KINDS.len() + k] = VfOp::KINDS[k];
-            k += 1;
-        }
-        let mut r = 0;
-        while r < RenderOp::KINDS.len() {
-            all[Self::BASE_KINDS.len() + VgpuOp::KINDS.len() + VfOp::KINDS.len() + r] =
-                RenderOp::KINDS[r];
-            r += 1;
+    /// then [`VgpuOp::KINDS`], [`VfOp::KINDS`], [`RenderOp::KINDS`], [`EngineOp::KINDS`].
+    pub const KINDS: [&'static str; Self::ENGINE_BASE + EngineOp::KINDS.len()] = {
+        let parts: [&[&str]; 5] = [
+            &Self::BASE_KINDS,
+            &VgpuOp::KINDS,
+            &VfOp::KINDS,
+            &RenderOp::KINDS,
+            &EngineOp::KINDS,
+        ];
+        let mut all = [""; Self::ENGINE_BASE + EngineOp::KINDS.len()];
+        let (mut i, mut p) = (0, 0);
+        while p < parts.len() {
+            let mut j = 0;
+            while j < parts[p].len() {
+                all[i] = parts[p][j];
+                i += 1;
+                j += 1;
+            }
+            p += 1;
         }
         all
     };
+
+    /// The first engine kind in [`Op::KINDS`].
+    const ENGINE_BASE: usize = 9 + VgpuOp::KINDS.len() + VfOp::KINDS.len() + RenderOp::KINDS.len();
 
     /// Index of this operation's kind in [`Op::KINDS`].
     #[must_use]
@@ -282,6 +284,7 @@ impl Op {
             Self::Vgpu(v) => 9 + v.kind(),
             Self::Vf(v) => 9 + VgpuOp::KINDS.len() + v.kind(),
             Self::Render(r) => 9 + VgpuOp::KINDS.len() + VfOp::KINDS.len() + r.kind(),
+            Self::Engine(e) => Self::ENGINE_BASE + e.kind(),
         }
     }
 }
@@ -766,7 +769,9 @@ mod tests {
         let vf_end = vgpu_end + VfOp::KINDS.len();
         assert_eq!(&Op::KINDS[9..vgpu_end], &VgpuOp::KINDS[..]);
         assert_eq!(&Op::KINDS[vgpu_end..vf_end], &VfOp::KINDS[..]);
-        assert_eq!(&Op::KINDS[vf_end..], &RenderOp::KINDS[..]);
+        let render_end = vf_end + RenderOp::KINDS.len();
+        assert_eq!(&Op::KINDS[vf_end..render_end], &RenderOp::KINDS[..]);
+        assert_eq!(&Op::KINDS[render_end..], &EngineOp::KINDS[..]);
         let op = Op::Render(RenderOp::DestroyContext {
             context: ObjSel::Null,
         });

@@ -7,6 +7,7 @@ use proptest::prelude::*;
 
 use crate::ops::*;
 
+mod engine;
 mod vf;
 
 fn adapter() -> impl Strategy<Value = AdapterSel> {
@@ -166,6 +167,16 @@ fn qai_buf(usual: u8) -> impl Strategy<Value = QaiBuf> {
 
 /// One operation.
 pub fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        277 => op_base(),
+        30 => engine::engine_op().prop_map(Op::Engine),
+    ]
+}
+
+/// One operation other than the engine's (the stream the deliberately
+/// wrong models are searched with: engine races would make their shrinks
+/// vary from run to run).
+fn op_base() -> impl Strategy<Value = Op> {
     prop_oneof![
         36 => (adapter(), prop::bool::weighted(0.02), segment(), ranges(), count(), any::<bool>())
             .prop_map(|(adapter, null_args, segment, ranges, count, misaligned)| Op::Create {
@@ -632,11 +643,24 @@ fn migration_part() -> impl Strategy<Value = Vec<Op>> {
 
 /// The calls of a basis's usual life, so that random sequences reach
 /// tracked bases with dirty pages often: create and start; mark and query.
-fn block() -> impl Strategy<Value = Vec<Op>> {
+fn block(engine: bool) -> BoxedStrategy<Vec<Op>> {
+    if engine {
+        prop_oneof![
+            124 => block_base(op().boxed()),
+            12 => shrinkable(engine::block()),
+        ]
+        .boxed()
+    } else {
+        block_base(op_base().boxed()).boxed()
+    }
+}
+
+/// The blocks other than the engine's, with single operations from `op`.
+fn block_base(op: BoxedStrategy<Op>) -> impl Strategy<Value = Vec<Op>> {
     let this = AdapterSel::This;
     let latest = HandleSel::Issued(0);
     prop_oneof![
-        50 => op().prop_map(|op| vec![op]),
+        50 => op.prop_map(|op| vec![op]),
         6 => shrinkable(migration()),
         10 => shrinkable(migration_part()),
         8 => vf::block(),
@@ -672,7 +696,16 @@ fn shrinkable(ops: impl Strategy<Value = Vec<Op>>) -> impl Strategy<Value = Vec<
 /// A sequence of 1 to `max` operations (more when the last block straddles
 /// `max`: a whole migration is one block).
 pub fn sequence(max: usize) -> impl Strategy<Value = Vec<Op>> {
-    proptest::collection::vec(block(), 1..=max.div_ceil(2).max(1)).prop_map(move |blocks| {
+    sequence_of(max, true)
+}
+
+/// As [`sequence`], without the engine's operations.
+pub fn sequence_without_engine(max: usize) -> impl Strategy<Value = Vec<Op>> {
+    sequence_of(max, false)
+}
+
+fn sequence_of(max: usize, engine: bool) -> impl Strategy<Value = Vec<Op>> {
+    proptest::collection::vec(block(engine), 1..=max.div_ceil(2).max(1)).prop_map(move |blocks| {
         let mut ops = Vec::new();
         for b in blocks {
             if ops.len() >= max {

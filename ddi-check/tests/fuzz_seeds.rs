@@ -265,3 +265,42 @@ fn the_ops_seeds_reach_every_vf_facing_kind() {
         );
     }
 }
+
+/// The `ops` seed `engine` reaches the software engine (kind bytes
+/// 0xD0-0xDF): builds of FILL, TRANSFER in, out and within VRAM and a
+/// monitored-fence signal, submissions by address and by GPU VA, a
+/// preemption, waits, a faulting buffer, the engine status, reset and
+/// timeout DDIs; every fence matches the model. And the same input catches
+/// an engine that drops its dirty marks (the end-of-sequence read-back).
+#[test]
+fn the_ops_seed_engine_reaches_the_software_engine_and_catches_dropped_marks() {
+    let data = std::fs::read(fuzz_dir().join("seeds/ops/engine")).expect("seed");
+    let ops = ddi_check::fuzz::ops_of(&data);
+    let stats = ddi_check::check_sequence(&ops, ddi_check::Flaw::None).expect("the seed passes");
+    println!("engine seed: {stats}");
+    assert!(stats.fences >= 5, "{stats}");
+    for kind in [
+        "BuildPagingBuffer",
+        "SubmitCommand",
+        "PreemptCommand",
+        "WaitForFences",
+        "QueryEngineStatus",
+        "ResetEngine",
+        "QueryDependentEngineGroup",
+        "Reset/RestartFromTimeout",
+    ] {
+        let i = ddi_check::ops::Op::KINDS
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap();
+        assert!(stats.by_kind[i].1 > 0, "{kind} reached: {stats}");
+    }
+    let broken = ddi_check::check_sequence_with(
+        &ops,
+        ddi_check::Flaw::None,
+        ddi_check::Broken::DropsMarks,
+        std::time::Duration::from_secs(2),
+    );
+    let err = broken.expect_err("dropped marks are caught");
+    assert!(err.contains("bits differ"), "{err}");
+}

@@ -237,7 +237,7 @@ thread_local! {
 
 /// Runs `f` (a call of the driver's SubmitCommand) marked as a submission
 /// on this thread, so that a completion reported inside it is an error.
-pub(crate) fn submitting<R>(f: impl FnOnce() -> R) -> R {
+pub fn submitting<R>(f: impl FnOnce() -> R) -> R {
     IN_SUBMIT.with(|s| s.set(true));
     let r = f();
     IN_SUBMIT.with(|s| s.set(false));

@@ -81,7 +81,9 @@ pub use adapter::{
     StartedCaps,
 };
 pub use basis::create_args;
-pub use callbacks::{CallbackProbe, Completions, EtwEvent, set_callback_probe, take_etw_events};
+pub use callbacks::{
+    CallbackProbe, Completions, EtwEvent, set_callback_probe, submitting, take_etw_events,
+};
 pub use gpuvirt::GpuVirtualization;
 pub use loader::{Driver, DriverEntryFn, DxgkInitialize, MANDATORY_SLOTS, validate_table};
 pub use records::{BasisHandle, Reserve, VfProbe, VgpuInfo};

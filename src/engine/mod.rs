@@ -322,7 +322,7 @@ impl Engine {
 
     /// ResetEngine / ResetFromTimeout: drops every queued buffer unrun and
     /// clears the fault. Returns the last fence aborted (the last submitted,
-    /// when anything was dropped; else the last completed). Called with the
+    /// when anything was dropped or a buffer faulted; else the last completed). Called with the
     /// worker idle or racing: a buffer the worker already took completes
     /// normally, which keeps the fence stream monotonic.
     pub fn reset(&self) -> u32 {
@@ -333,9 +333,10 @@ impl Engine {
                 self.preempts_queued.fetch_sub(1, Ordering::SeqCst);
             }
         }
-        self.faulted.store(0, Ordering::SeqCst);
         self.held.store(0, Ordering::SeqCst);
-        if dropped {
+        // The buffer the engine faulted on was aborted too.
+        let faulted = self.faulted.swap(0, Ordering::SeqCst) != 0;
+        if dropped || faulted {
             self.last_submitted.load(Ordering::SeqCst)
         } else {
             self.last_completed.load(Ordering::SeqCst)
@@ -345,7 +346,12 @@ impl Engine {
     /// Runs every queued entry (the worker; PASSIVE_LEVEL): each buffer's
     /// commands in order, then its completion; each preemption's report.
     pub fn run_pending<H: EngineHost>(&self, host: &H, scratch: &mut [u8]) {
-        while let Some(entry) = self.ring.pop() {
+        // A faulted engine runs nothing until reset: what is queued stays in
+        // the ring for ResetEngine to drop (and count as aborted), so no
+        // fence after the faulted one completes.
+        while self.responsive()
+            && let Some(entry) = self.ring.pop()
+        {
             let fence = u32::try_from(entry[0] >> 32).unwrap_or(0);
             let node = u32::try_from((entry[0] >> 8) & 0xFF).unwrap_or(0);
             let engine = u32::try_from((entry[0] >> 16) & 0xFF).unwrap_or(0);

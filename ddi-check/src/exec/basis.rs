@@ -248,6 +248,7 @@ impl World {
             return Err(self.fail(op, "succeeded without a span".into()));
         };
         let clear = flags & model::CLEARDATA != 0;
+        self.model.adopt_unsure(span, &buf[..span.bytes()]);
         let bits = self.model.harvest(span, clear);
         let expected = pack(&bits);
         let n = expected.len();

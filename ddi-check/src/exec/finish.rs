@@ -12,6 +12,7 @@ impl World {
     /// # Errors
     /// The first difference, described.
     pub fn finish(mut self) -> Result<Stats, String> {
+        self.engine_finish()?;
         // The OS's teardown order (gpu-partitioning.md section 5, step 18):
         // each vGPU, then its allocation, then (below) the memory bases,
         // which outlive the reserve.

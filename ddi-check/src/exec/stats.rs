@@ -24,6 +24,8 @@ pub struct Stats {
     pub migrations: u64,
     /// Restores of damaged data refused with `STATUS_OBJECT_TYPE_MISMATCH`.
     pub corrupt_rejected: u64,
+    /// Engine fences completed (and checked against the model).
+    pub fences: u64,
     /// Per operation kind ([`Op::kind`] order): calls and successes.
     pub by_kind: [(u64, u64); Op::KINDS.len()],
 }
@@ -40,6 +42,7 @@ impl Default for Stats {
             restores: 0,
             migrations: 0,
             corrupt_rejected: 0,
+            fences: 0,
             by_kind: [(0, 0); Op::KINDS.len()],
         }
     }
@@ -55,14 +58,16 @@ impl core::fmt::Display for Stats {
         write!(
             f,
             "), {} bases created, {} queries reported dirty pages, {} vGPUs created, \
-             {} blobs saved, {} restored ({} whole migrations), {} damaged blobs refused",
+             {} blobs saved, {} restored ({} whole migrations), {} damaged blobs refused, \
+             {} engine fences completed",
             self.created,
             self.dirty_reports,
             self.vgpus,
             self.saves,
             self.restores,
             self.migrations,
-            self.corrupt_rejected
+            self.corrupt_rejected,
+            self.fences
         )
     }
 }
@@ -78,6 +83,7 @@ impl core::ops::AddAssign for Stats {
         self.restores += o.restores;
         self.migrations += o.migrations;
         self.corrupt_rejected += o.corrupt_rejected;
+        self.fences += o.fences;
         for (a, b) in self.by_kind.iter_mut().zip(o.by_kind) {
             a.0 += b.0;
             a.1 += b.1;

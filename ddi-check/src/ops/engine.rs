@@ -1,0 +1,225 @@
+//! The software engine's operations (issue 17 item 7): paging buffers built
+//! with `DxgkDdiBuildPagingBuffer`, submitted with `DxgkDdiSubmitCommand` or
+//! `DxgkDdiSubmitCommandVirtual` under increasing fences, preempted, waited
+//! for through the stand-in's completion callbacks, and the engine's status
+//! and reset DDIs.
+//!
+//! Every address the engine will dereference at run time (a DMA buffer, an
+//! MDL, a monitored fence) is one the checker owns: the operations name
+//! them by index, never by value, so no sequence makes the engine touch
+//! memory outside the checker's (the host convention of `docs/engine.md`,
+//! "Addresses"). Segment offsets and sizes are free, invalid ones included.
+
+use super::{AdapterSel, Bytes, SegSel};
+
+/// System-memory buffers (each with its MDL) the checker owns.
+pub const MDLS: u8 = 2;
+/// Bytes of each of them (16 pages).
+pub const MDL_BYTES: u64 = 16 * 4096;
+/// Monitored-fence cells the checker owns.
+pub const FENCE_CELLS: u8 = 2;
+
+/// One end of a paging operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndSel {
+    /// A segment (any id) and an offset in it.
+    Vram {
+        /// `SegmentId`.
+        segment: SegSel,
+        /// The segment address.
+        offset: Bytes,
+    },
+    /// System memory: the checker's MDL number `n` (`n >= MDLS`: a NULL MDL).
+    Mdl(u8),
+}
+
+/// The paging operation a build records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paging {
+    /// `DXGK_OPERATION_FILL` (an MDL destination is refused when run).
+    Fill {
+        /// Destination.
+        dst: EndSel,
+        /// `FillSize`.
+        size: Bytes,
+        /// `FillPattern`.
+        pattern: u32,
+    },
+    /// `DXGK_OPERATION_TRANSFER`: VRAM to VRAM, in, out, or MDL to MDL.
+    Transfer {
+        /// Source.
+        src: EndSel,
+        /// Destination.
+        dst: EndSel,
+        /// `TransferSize`.
+        size: Bytes,
+        /// `TransferOffset` (added to a segment end's address).
+        offset: u32,
+        /// `MdlOffset` (4 KiB pages into an MDL end).
+        mdl_page: u32,
+    },
+    /// `DXGK_OPERATION_DISCARD_CONTENT`.
+    Discard {
+        /// `SegmentId`.
+        segment: SegSel,
+        /// `SegmentAddress`.
+        offset: Bytes,
+    },
+    /// `DXGK_OPERATION_SIGNAL_MONITORED_FENCE` of the checker's fence cell
+    /// `cell` (`cell >= FENCE_CELLS`: GPU VA 0).
+    Signal {
+        /// Which cell.
+        cell: u8,
+        /// `MonitoredFenceValue`.
+        value: u64,
+    },
+    /// An operation the engine records without effect: 0
+    /// MAP_APERTURE_SEGMENT, 1 UNMAP_APERTURE_SEGMENT, 2 FLUSH_TLB (modulo
+    /// 3), with any arguments. (UPDATE_PAGE_TABLE and the VIRTUAL forms are
+    /// left out while they gain an effect: `docs/proofs.md`.)
+    Recorded {
+        /// Which.
+        which: u8,
+        /// The union's first words.
+        args: [u64; 3],
+    },
+    /// Any other `Operation` value (NOTIFY_RESIDENCY(2), NOTIFY_ALLOC,
+    /// unknown ones): accepted with nothing written. Values the engine gives
+    /// a command are moved to an unknown one.
+    Other(u32),
+}
+
+/// The end of a submission's span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmitEnd {
+    /// Where the build stopped writing (the usual submission).
+    Built,
+    /// Command slot `n` (64 bytes each; past what was built: bytes that are
+    /// no command, so the engine faults).
+    Slot(u8),
+    /// Any byte offset (modulo 4097): not a whole number of commands faults.
+    Byte(u16),
+}
+
+/// One engine operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineOp {
+    /// VidMm builds `paging` with `DxgkDdiBuildPagingBuffer`: a fresh DMA
+    /// buffer of `dma` bytes (modulo 4097) per call while the driver answers
+    /// `STATUS_GRAPHICS_INSUFFICIENT_DMA_BUFFER` with progress (8 at most).
+    Build {
+        /// `hAdapter`.
+        adapter: AdapterSel,
+        /// `pArgs` NULL.
+        null_args: bool,
+        /// The operation.
+        paging: Paging,
+        /// `DmaSize` of each buffer.
+        dma: u16,
+        /// `pDmaBuffer` NULL.
+        null_dma: bool,
+        /// `MultipassOffset` of the first call (usually 0).
+        multipass: u32,
+    },
+    /// `DxgkDdiSubmitCommand` (or `...Virtual`) of the `buffer`-th most
+    /// recent built buffer, from command slot `start` to `end`, with the
+    /// next fence (plus `gap`).
+    Submit {
+        /// `hAdapter`.
+        adapter: AdapterSel,
+        /// `pArgs` NULL.
+        null_args: bool,
+        /// Which built buffer (0 the latest; modulo how many).
+        buffer: u8,
+        /// `DmaBufferSubmissionStartOffset`, in commands.
+        start: u8,
+        /// `DmaBufferSubmissionEndOffset`.
+        end: SubmitEnd,
+        /// SubmitCommandVirtual (the buffer named by the GPU VA its build
+        /// recorded) rather than SubmitCommand.
+        by_va: bool,
+        /// Fences skipped before this one.
+        gap: u8,
+    },
+    /// `DxgkDdiPreemptCommand` with the next fence.
+    Preempt {
+        /// `hAdapter`.
+        adapter: AdapterSel,
+        /// `pArgs` NULL.
+        null_args: bool,
+    },
+    /// Waits until the engine ran (or preempted, or faulted on) everything
+    /// queued, and compares the fences, VRAM, system memory and monitored
+    /// fences with the model.
+    Wait,
+    /// `DxgkDdiQueryEngineStatus`.
+    QueryStatus {
+        /// `hAdapter`.
+        adapter: AdapterSel,
+        /// `pArgs` NULL.
+        null_args: bool,
+        /// `NodeOrdinal`.
+        node: u8,
+    },
+    /// `DxgkDdiResetEngine`.
+    Reset {
+        /// `hAdapter`.
+        adapter: AdapterSel,
+        /// `pArgs` NULL.
+        null_args: bool,
+        /// `NodeOrdinal`.
+        node: u8,
+    },
+    /// `DxgkDdiQueryDependentEngineGroup`.
+    DependentGroup {
+        /// `hAdapter`.
+        adapter: AdapterSel,
+        /// `NodeOrdinal`.
+        node: u8,
+    },
+    /// `DxgkDdiResetFromTimeout` then `DxgkDdiRestartFromTimeout`.
+    Timeout {
+        /// `hAdapter`.
+        adapter: AdapterSel,
+    },
+}
+
+impl EngineOp {
+    /// Names of the kinds, in [`EngineOp::kind`] order.
+    pub const KINDS: [&'static str; 8] = [
+        "BuildPagingBuffer",
+        "SubmitCommand",
+        "PreemptCommand",
+        "WaitForFences",
+        "QueryEngineStatus",
+        "ResetEngine",
+        "QueryDependentEngineGroup",
+        "Reset/RestartFromTimeout",
+    ];
+
+    /// Index of this operation's kind in [`EngineOp::KINDS`].
+    #[must_use]
+    pub fn kind(&self) -> usize {
+        match self {
+            Self::Build { .. } => 0,
+            Self::Submit { .. } => 1,
+            Self::Preempt { .. } => 2,
+            Self::Wait => 3,
+            Self::QueryStatus { .. } => 4,
+            Self::Reset { .. } => 5,
+            Self::DependentGroup { .. } => 6,
+            Self::Timeout { .. } => 7,
+        }
+    }
+
+    /// Whether the operation may race the engine's worker (the model allows
+    /// every outcome the race can have); any other operation first waits
+    /// until the engine is idle, so that its answer is determined.
+    #[must_use]
+    pub fn races_the_worker(&self) -> bool {
+        matches!(
+            self,
+            Self::Build { .. } | Self::Submit { .. } | Self::Preempt { .. }
+        )
+    }
+}

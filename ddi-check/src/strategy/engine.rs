@@ -1,0 +1,234 @@
+//! Strategies for the software engine's operations ([`EngineOp`]): mostly
+//! paging operations inside the segments, built into buffers that hold
+//! them, submitted whole and waited for; with sizes and offsets past the
+//! segments, MDL fills, NULL fences, partial and ragged spans, preemptions
+//! racing the worker, NULL blocks, bad adapters and other nodes mixed in.
+
+use proptest::prelude::*;
+
+use super::{adapter, offset, segment, size};
+use crate::ops::*;
+
+fn end() -> impl Strategy<Value = EndSel> {
+    prop_oneof![
+        85 => (segment(), offset()).prop_map(|(segment, offset)| EndSel::Vram { segment, offset }),
+        15 => (0u8..MDLS + 1).prop_map(EndSel::Mdl),
+    ]
+}
+
+fn paging() -> impl Strategy<Value = Paging> {
+    let pattern = prop_oneof![any::<u32>(), Just(0u32)];
+    let small = prop_oneof![8 => Just(0u32), 1 => any::<u32>()];
+    prop_oneof![
+        30 => (end(), size(), pattern).prop_map(|(dst, size, pattern)| Paging::Fill { dst, size, pattern }),
+        30 => (end(), end(), size(), small.clone(), prop_oneof![8 => 0u32..4, 1 => any::<u32>()])
+            .prop_map(|(src, dst, size, offset, mdl_page)| Paging::Transfer { src, dst, size, offset, mdl_page }),
+        5 => (segment(), offset()).prop_map(|(segment, offset)| Paging::Discard { segment, offset }),
+        8 => (0u8..FENCE_CELLS + 1, any::<u64>()).prop_map(|(cell, value)| Paging::Signal { cell, value }),
+        5 => (any::<u8>(), any::<[u64; 3]>()).prop_map(|(which, args)| Paging::Recorded { which, args }),
+        4 => prop_oneof![0u32..32, any::<u32>()].prop_map(Paging::Other),
+    ]
+}
+
+fn dma() -> impl Strategy<Value = u16> {
+    prop_oneof![80 => Just(4096u16), 15 => (1u16..5).prop_map(|n| n * 64), 5 => any::<u16>()]
+}
+
+fn submit_end() -> impl Strategy<Value = SubmitEnd> {
+    prop_oneof![
+        90 => Just(SubmitEnd::Built),
+        5 => any::<u8>().prop_map(SubmitEnd::Slot),
+        5 => any::<u16>().prop_map(SubmitEnd::Byte),
+    ]
+}
+
+fn node() -> impl Strategy<Value = u8> {
+    prop_oneof![95 => Just(0u8), 5 => any::<u8>()]
+}
+
+/// Builds, mostly well-formed.
+fn build() -> impl Strategy<Value = EngineOp> {
+    (
+        adapter(),
+        prop::bool::weighted(0.02),
+        paging(),
+        dma(),
+        prop::bool::weighted(0.02),
+        prop_oneof![95 => Just(0u32), 5 => any::<u32>()],
+    )
+        .prop_map(
+            |(adapter, null_args, paging, dma, null_dma, multipass)| EngineOp::Build {
+                adapter,
+                null_args,
+                paging,
+                dma,
+                null_dma,
+                multipass,
+            },
+        )
+}
+
+/// Submissions, mostly of the latest buffer, whole.
+fn submit() -> impl Strategy<Value = EngineOp> {
+    (
+        adapter(),
+        prop::bool::weighted(0.02),
+        prop_oneof![80 => Just(0u8), 20 => any::<u8>()],
+        prop_oneof![95 => Just(0u8), 5 => any::<u8>()],
+        submit_end(),
+        any::<bool>(),
+        prop_oneof![90 => Just(0u8), 10 => any::<u8>()],
+    )
+        .prop_map(
+            |(adapter, null_args, buffer, start, end, by_va, gap)| EngineOp::Submit {
+                adapter,
+                null_args,
+                buffer,
+                start,
+                end,
+                by_va,
+                gap,
+            },
+        )
+}
+
+/// One engine operation.
+pub fn engine_op() -> impl Strategy<Value = EngineOp> {
+    prop_oneof![
+        30 => build(),
+        30 => submit(),
+        6 => (adapter(), prop::bool::weighted(0.03)).prop_map(|(adapter, null_args)| EngineOp::Preempt { adapter, null_args }),
+        15 => Just(EngineOp::Wait),
+        5 => (adapter(), prop::bool::weighted(0.05), node()).prop_map(|(adapter, null_args, node)| EngineOp::QueryStatus { adapter, null_args, node }),
+        5 => (adapter(), prop::bool::weighted(0.05), node()).prop_map(|(adapter, null_args, node)| EngineOp::Reset { adapter, null_args, node }),
+        2 => (adapter(), node()).prop_map(|(adapter, node)| EngineOp::DependentGroup { adapter, node }),
+        2 => adapter().prop_map(|adapter| EngineOp::Timeout { adapter }),
+    ]
+}
+
+fn e(op: EngineOp) -> Op {
+    Op::Engine(op)
+}
+
+/// One paging operation of [`block`] (at `at` pages, `len` long, of kind
+/// `kind`), built, submitted, and now and then a preemption after it.
+fn paging_work(
+    (at, len, pattern, kind, by_va, preempt): (u16, u16, u32, u8, bool, bool),
+) -> Vec<Op> {
+    let this = AdapterSel::This;
+    let vram = |pages: u16| EndSel::Vram {
+        segment: SegSel::Configured(0),
+        offset: Bytes::Pages { pages, jitter: 0 },
+    };
+    let mut ops = Vec::new();
+    let size = Bytes::Pages {
+        pages: len,
+        jitter: 0,
+    };
+    let paging = match kind {
+        0 | 1 => Paging::Fill {
+            dst: vram(at),
+            size,
+            pattern,
+        },
+        2 => Paging::Transfer {
+            src: EndSel::Mdl(pattern as u8 % MDLS),
+            dst: vram(at),
+            size,
+            offset: 0,
+            mdl_page: 0,
+        },
+        _ => Paging::Transfer {
+            src: vram(at),
+            dst: vram(at / 2 + 40),
+            size,
+            offset: 0,
+            mdl_page: 0,
+        },
+    };
+    ops.push(e(EngineOp::Build {
+        adapter: this,
+        null_args: false,
+        paging,
+        dma: 4096,
+        null_dma: false,
+        multipass: 0,
+    }));
+    ops.push(e(EngineOp::Submit {
+        adapter: this,
+        null_args: false,
+        buffer: 0,
+        start: 0,
+        end: SubmitEnd::Built,
+        by_va,
+        gap: 0,
+    }));
+    if preempt {
+        ops.push(e(EngineOp::Preempt {
+            adapter: this,
+            null_args: false,
+        }));
+    }
+    ops
+}
+
+/// VidMm's usual pattern, so sequences reach completed fences and engine
+/// writes under tracked bases often: a basis over some pages of the 4 KiB
+/// segment, tracked; paging operations built, submitted, waited for (a
+/// preemption among them now and then); then a query of what they marked.
+pub fn block() -> impl Strategy<Value = Vec<Op>> {
+    let this = AdapterSel::This;
+    (
+        0u16..24,
+        1u16..16,
+        proptest::collection::vec(
+            (
+                0u16..40,
+                1u16..8,
+                any::<u32>(),
+                0u8..4,
+                any::<bool>(),
+                prop::bool::weighted(0.15),
+            ),
+            1..4,
+        ),
+        any::<bool>(),
+    )
+        .prop_map(move |(first, pages, work, clear)| {
+            let mut ops = vec![
+                Op::Create {
+                    adapter: this,
+                    null_args: false,
+                    segment: SegSel::Configured(0),
+                    ranges: vec![RangeSpec {
+                        offset: Bytes::Pages {
+                            pages: first,
+                            jitter: 0,
+                        },
+                        size: Bytes::Pages { pages, jitter: 0 },
+                    }],
+                    count: CountSpec::Exact,
+                    misaligned: false,
+                },
+                Op::Start {
+                    adapter: this,
+                    basis: HandleSel::Issued(0),
+                },
+            ];
+            ops.extend(work.into_iter().flat_map(paging_work));
+            ops.push(e(EngineOp::Wait));
+            ops.push(Op::Query {
+                adapter: this,
+                null_args: false,
+                basis: HandleSel::Issued(0),
+                subrange: SubrangeSpec {
+                    index: 0,
+                    offset: Bytes::Raw(0),
+                    size: Bytes::Raw(0),
+                },
+                buffer: BufSpec::Fit { extra: 0 },
+                flags: u32::from(clear),
+            });
+            ops
+        })
+}
