@@ -114,8 +114,8 @@ struct Basis {
 
 impl Basis {
     /// Sets the bits of pages `[first, last]` (segment page numbers) that this
-    /// basis covers.
-    fn mark(&self, page: PageSize, first: u64, last: u64) {
+    /// basis covers, inside the mark's read section.
+    fn mark(&self, section: &dirty::Section, page: PageSize, first: u64, last: u64) {
         let Some(plane) = &self.plane else { return };
         let range = |i: &u32| usize::try_from(*i).ok().and_then(|i| self.ranges.get(i));
         // Ranges are disjoint, so by ascending offset they also end in order.
@@ -136,7 +136,7 @@ impl Basis {
             let from = first.max(r_first);
             let to = last.min(r_last);
             let bit = r.first_bit.saturating_add(from.saturating_sub(r_first));
-            plane.set(bit, to.saturating_sub(from).saturating_add(1));
+            plane.set(section, bit, to.saturating_sub(from).saturating_add(1));
         }
     }
 }
@@ -513,9 +513,11 @@ impl Tracker {
         if seg.units_of(first, last).iter().all(|u| *u == 0) {
             return Ok(());
         }
+        // One read section around every plane access (see `dirty`).
+        let section = dirty::enter();
         for slot in &seg.trackers {
             if let Some(basis) = self.bases.at(usize::from(*slot)) {
-                basis.mark(page, first, last);
+                basis.mark(&section, page, first, last);
             }
         }
         Ok(())
