@@ -254,13 +254,11 @@ impl<'a> Retired<'a> {
     /// period, under the query lock).
     pub(super) unsafe fn new(plane: &'a Bitplane) -> Self {
         let (words, summary) = plane.parts();
-        // SAFETY: the caller's contract, passed on.
-        unsafe {
-            Self {
-                words: Owned::new(words),
-                summary: Owned::new(summary),
-            }
-        }
+        // SAFETY: the caller's contract, for the words.
+        let words = unsafe { Owned::new(words) };
+        // SAFETY: the caller's contract, for the summary.
+        let summary = unsafe { Owned::new(summary) };
+        Self { words, summary }
     }
 
     /// Reads every bit into `out` (`ceil(bits / 8)` bytes, word `i`
