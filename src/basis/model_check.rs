@@ -43,6 +43,11 @@
 //!   after (not even once its slot holds the new basis), the new basis
 //!   reports exactly the marks made after its start, and loom's cell checks
 //!   that the lock keeps writers apart from readers.
+//! - [`stop_and_restart_race_a_mark_and_a_harvest_through_the_adapter_lock`]:
+//!   the same engine with a stop and then a start of the basis racing a mark
+//!   and a whole-basis drain (flip, grace period, plain drain): a query works
+//!   exactly while the basis is tracked, and the restarted basis reports the
+//!   mark exactly once if it came after the restart, never if before.
 //! - [`the_adapter_lock_excludes_writers_and_shares_readers`]: the lock alone.
 
 use std::sync::atomic::{AtomicUsize as StdCounter, Ordering as StdOrdering};
