@@ -537,7 +537,13 @@ mod tests {
         let total = 2 * 64 * 512 + 5 * 512 + 77;
         let bits = DirtyBits::new(total).unwrap();
         let mut rng = XorShift64Star::from_state(0x2545_F491_4F6C_DD1D);
-        for (round, per_mille) in [0u64, 1, 10, 100, 500, 1000, 3, 0].into_iter().enumerate() {
+        // Miri interprets every step: there, a dense and a sparse round.
+        let rounds: &[u64] = if cfg!(miri) {
+            &[1000, 3]
+        } else {
+            &[0, 1, 10, 100, 500, 1000, 3, 0]
+        };
+        for (round, &per_mille) in rounds.iter().enumerate() {
             let mut model = vec![false; total as usize];
             for page in 0..total {
                 // The middle summary word stays clean in odd rounds.
