@@ -21,7 +21,7 @@ use crate::adapter::Adapter;
 use crate::basis::marks::Marks;
 use crate::foundation::handle::{Handle, Slot};
 use crate::foundation::status::{Result, Status};
-use crate::kernel::grace::{self, Section};
+use crate::basis::dirty::Section;
 use crate::kernel::lazy::Published;
 use crate::kernel::sync::RwLock;
 
@@ -89,7 +89,7 @@ pub(crate) fn with_marks<R>(
 ) -> Result<R> {
     let handle = decode(raw)?;
     let view = VIEWS.get(handle.slot()).ok_or(Status::InvalidParameter)?;
-    let section = grace::read();
+    let section = crate::basis::dirty::enter();
     let marks = view.get(&section).ok_or(Status::InvalidParameter)?;
     if marks.owner() != owner_of(handle) {
         return Err(Status::InvalidParameter);

@@ -20,7 +20,7 @@ use super::{Range, UNIT_SHIFT};
 use crate::foundation::fallible::{push, try_vec};
 use crate::foundation::status::{Result, Status};
 use crate::foundation::units::{PageSize, Segment, SegmentId};
-use crate::kernel::grace::Section;
+use super::dirty::Section;
 use crate::kernel::lazy::Published;
 use crate::kernel::sync::{AtomicU32, AtomicU64, Ordering};
 
@@ -56,8 +56,8 @@ impl Tracked {
     }
 
     /// Sets the bits of pages `[first, last]` (segment page numbers) that this
-    /// basis covers.
-    fn mark(&self, page: PageSize, first: u64, last: u64) {
+    /// basis covers, inside the mark's read section.
+    fn mark(&self, section: &Section, page: PageSize, first: u64, last: u64) {
         let range = |i: &u32| usize::try_from(*i).ok().and_then(|i| self.ranges.get(i));
         // Ranges are disjoint, so by ascending offset they also end in order.
         let start = self
@@ -78,7 +78,7 @@ impl Tracked {
             let to = last.min(r_last);
             let bit = r.first_bit.saturating_add(from.saturating_sub(r_first));
             self.bits
-                .set(bit, to.saturating_sub(from).saturating_add(1));
+                .set(section, bit, to.saturating_sub(from).saturating_add(1));
         }
     }
 }
@@ -251,7 +251,7 @@ impl Marks {
         let high = usize::try_from(seg.high.load(Ordering::SeqCst)).unwrap_or(usize::MAX);
         for entry in seg.bases.get(..high).unwrap_or(&seg.bases) {
             if let Some(tracked) = entry.get(section) {
-                tracked.mark(page, first, last);
+                tracked.mark(section, page, first, last);
             }
         }
         Ok(())

@@ -44,11 +44,11 @@
 //! - Everything queries and marks share is the planes' `AtomicU64` words,
 //!   their summaries (one bit per 512 pages) and the epoch; the protocol on
 //!   those is what makes a racing write either reported by this query or
-//!   still dirty for the next one: a whole-basis clearing query flips the
-//!   epoch and drains the retired plane with plain loads and stores, a mark
-//!   looks at the epoch again after its `fetch_or` and sets its bit again if
-//!   a flip happened (see [`dirty`]); every other query runs the per-word
-//!   protocol of [`bitplane`] on the active plane. Queries of one basis are
+//!   still dirty for the next one: a mark sets its bits inside a
+//!   grace-period read section, a whole-basis clearing query flips the
+//!   epoch, waits for a grace period and then drains the retired plane with
+//!   plain loads and stores (see [`dirty`]); every other query runs the
+//!   per-word protocol of [`bitplane`] on the active plane. Queries of one basis are
 //!   serialised by its own query lock, which marks never take.
 //! - No allocation happens on the query or mark path.
 
@@ -421,7 +421,7 @@ impl Tracker {
     /// overflowing (nothing is marked then).
     #[cfg(all(test, loom))]
     pub(crate) fn mark(&self, segment: SegmentId, offset: u64, len: u64) -> Result<()> {
-        let section = crate::kernel::grace::read();
+        let section = dirty::enter();
         self.marks.mark(&section, segment, offset, len)
     }
 

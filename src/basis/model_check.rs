@@ -43,6 +43,11 @@
 //!   after (not even once its slot holds the new basis), the new basis
 //!   reports exactly the marks made after its start, and loom's cell checks
 //!   that the lock keeps writers apart from readers.
+//! - [`stop_and_restart_race_a_mark_and_a_harvest_through_the_adapter_lock`]:
+//!   the same engine with a stop and then a start of the basis racing a mark
+//!   and a whole-basis drain (flip, grace period, plain drain): a query works
+//!   exactly while the basis is tracked, and the restarted basis reports the
+//!   mark exactly once if it came after the restart, never if before.
 //! - [`the_adapter_lock_excludes_writers_and_shares_readers`]: the lock alone.
 
 use std::sync::atomic::{AtomicUsize as StdCounter, Ordering as StdOrdering};
@@ -504,6 +509,94 @@ fn engine_model() {
     if harvested.is_some_and(|bits| !bits.is_empty()) {
         assert_eq!(marked_at, 0);
     }
+}
+
+/// Stop and Start racing a mark and a harvest of the same basis: the basis
+/// is tracked, then stopped (its planes freed), then started again (fresh
+/// all-clear planes). A query works exactly while the basis is tracked,
+/// reports only the page the marker marked, and the new planes report the
+/// mark exactly once (to the racing harvest or to the final query) when it
+/// came after the restart, never when it came before.
+fn stop_model() {
+    let segments = [Segment {
+        id: SEGMENT,
+        size: 128 * PAGE,
+        page: PageSize::new(4096).ok(),
+    }];
+    let mut engine = Tracker::new(&segments, 2).expect("engine");
+    let basis = engine.create(SEGMENT, two_range_basis()).expect("create");
+    engine.start(basis).expect("start");
+    let lock = Arc::new(RwLock::new(Locked { engine, epoch: 0 }));
+    let restarter = {
+        let lock = Arc::clone(&lock);
+        thread::spawn(move || {
+            {
+                let mut g = lock.write();
+                assert_eq!(g.engine.stop(basis), Ok(()));
+                g.epoch = 1;
+            }
+            let mut g = lock.write();
+            assert_eq!(g.engine.start(basis), Ok(()));
+            g.epoch = 2;
+        })
+    };
+    let harvester = {
+        let lock = Arc::clone(&lock);
+        thread::spawn(move || {
+            let g = lock.read();
+            match query_all(&g.engine, basis) {
+                Ok(bits) => {
+                    assert_ne!(g.epoch, 1, "a query worked on a stopped basis");
+                    assert!(
+                        bits.iter().all(|&b| b == MARKED_PAGE),
+                        "bits no one marked: {bits:?}"
+                    );
+                    (g.epoch, bits)
+                }
+                Err(status) => {
+                    assert_eq!(status, Status::InvalidDeviceState);
+                    assert_eq!(g.epoch, 1, "a query failed on a tracked basis");
+                    (1, Vec::new())
+                }
+            }
+        })
+    };
+    let marker = {
+        let lock = Arc::clone(&lock);
+        thread::spawn(move || {
+            let g = lock.read();
+            assert_eq!(g.engine.mark(SEGMENT, MARKED_PAGE * PAGE, PAGE), Ok(()));
+            g.epoch
+        })
+    };
+    restarter.join().expect("restarter");
+    let (harvested_at, harvested) = harvester.join().expect("harvester");
+    let marked_at = marker.join().expect("marker");
+    let g = lock.read();
+    let last = query_all(&g.engine, basis).expect("tracked again");
+    let mut since_restart = last;
+    if harvested_at == 2 {
+        since_restart.extend(harvested);
+    }
+    let expected: Vec<u64> = if marked_at == 2 {
+        vec![MARKED_PAGE]
+    } else {
+        vec![]
+    };
+    assert_eq!(since_restart, expected, "marked at epoch {marked_at}");
+}
+
+#[test]
+fn stop_and_restart_race_a_mark_and_a_harvest_through_the_adapter_lock() {
+    let n = explore(
+        "engine behind the adapter lock: stop + start vs harvest vs mark",
+        Some(PREEMPTIONS),
+        stop_model,
+    );
+    assert!(
+        n > 100,
+        "the model explores the races (only {n} executions)"
+    );
 }
 
 #[test]

@@ -291,7 +291,10 @@ impl<T> Published<T> {
     /// The value published, inside the read section `section`. `SeqCst`:
     /// the grace period's store-buffering argument (`crate::kernel::grace`).
     #[inline]
-    pub(crate) fn get<'a>(&'a self, _section: &'a crate::kernel::grace::Section) -> Option<&'a T> {
+    pub(crate) fn get<'a, const N: usize>(
+        &'a self,
+        _section: &'a crate::kernel::grace::Guard<'static, N>,
+    ) -> Option<&'a T> {
         let p = self.ptr.load(core::sync::atomic::Ordering::SeqCst);
         // SAFETY: `p` is null (`None`) or a live `SharedBox<T>` this slot
         // holds a reference of (the invariant). The reference is dropped only

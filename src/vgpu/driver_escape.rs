@@ -117,7 +117,7 @@ impl Vgpu {
         if end > self.reserve_size {
             return Err(Status::InvalidParameter);
         }
-        let section = crate::kernel::grace::read();
+        let section = crate::basis::dirty::enter();
         reserve.translate(offset, length, |at, len| {
             marks.mark(&section, self.segment, at, len)
         })
