@@ -75,8 +75,8 @@ pub enum Paging {
     },
     /// An operation the engine records without effect: 0
     /// MAP_APERTURE_SEGMENT, 1 UNMAP_APERTURE_SEGMENT, 2 FLUSH_TLB (modulo
-    /// 3), with any arguments. (UPDATE_PAGE_TABLE and the VIRTUAL forms are
-    /// left out while they gain an effect: `docs/proofs.md`.)
+    /// 3), with any arguments. (UPDATE_PAGE_TABLE and the VIRTUAL forms,
+    /// which have an effect, are not generated yet: `docs/proofs.md`.)
     Recorded {
         /// Which.
         which: u8,
