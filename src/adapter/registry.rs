@@ -18,10 +18,10 @@
 use core::ffi::c_void;
 
 use crate::adapter::Adapter;
+use crate::basis::dirty::Section;
 use crate::basis::marks::Marks;
 use crate::foundation::handle::{Handle, Slot};
 use crate::foundation::status::{Result, Status};
-use crate::basis::dirty::Section;
 use crate::kernel::lazy::Published;
 use crate::kernel::sync::RwLock;
 

@@ -16,11 +16,11 @@
 use alloc::vec::Vec;
 
 use super::dirty::DirtyBits;
+use super::dirty::Section;
 use super::{Range, UNIT_SHIFT};
 use crate::foundation::fallible::{push, try_vec};
 use crate::foundation::status::{Result, Status};
 use crate::foundation::units::{PageSize, Segment, SegmentId};
-use super::dirty::Section;
 use crate::kernel::lazy::Published;
 use crate::kernel::sync::{AtomicU32, AtomicU64, Ordering};
 
