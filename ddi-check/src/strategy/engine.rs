@@ -27,6 +27,10 @@ fn paging() -> impl Strategy<Value = Paging> {
         8 => (0u8..FENCE_CELLS + 1, any::<u64>()).prop_map(|(cell, value)| Paging::Signal { cell, value }),
         5 => (any::<u8>(), any::<[u64; 3]>()).prop_map(|(which, args)| Paging::Recorded { which, args }),
         4 => prop_oneof![0u32..32, any::<u32>()].prop_map(Paging::Other),
+        10 => (any::<bool>(), 0u8..VA_PAGES, prop_oneof![3 => 0u8..VA_TARGETS, 1 => any::<u8>()])
+            .prop_map(|(leaf, index, target)| Paging::Map { leaf, index, target }),
+        10 => (any::<u16>(), prop_oneof![any::<u16>(), Just(u16::MAX)], any::<u32>())
+            .prop_map(|(at, size, pattern)| Paging::VirtualFill { at, size, pattern }),
     ]
 }
 
