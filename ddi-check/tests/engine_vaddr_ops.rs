@@ -144,3 +144,39 @@ fn an_engine_that_ignores_the_leaf_index_is_caught() {
     println!("IgnoresLeafIndex caught: {err}");
     assert!(err.contains("the engine left"), "{err}");
 }
+
+/// The random search finds the engine that ignores the leaf index too.
+#[test]
+fn the_random_search_catches_an_engine_that_ignores_the_leaf_index() {
+    use ddi_check::strategy;
+    use proptest::test_runner::{
+        Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
+    };
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            cases: 500,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
+    let result = runner.run(&strategy::sequence(40), |ops| {
+        check_sequence_with(
+            &ops,
+            Flaw::None,
+            Broken::IgnoresLeafIndex,
+            Duration::from_secs(2),
+        )
+        .map_err(TestCaseError::fail)?;
+        Ok(())
+    });
+    match result {
+        Err(TestError::Fail(why, ops)) => {
+            println!(
+                "IgnoresLeafIndex: shrunk counterexample ({} operations): {why}\n{ops:#?}",
+                ops.len()
+            );
+        }
+        other => panic!("the engine that ignores the leaf index was not caught: {other:?}"),
+    }
+}

@@ -27,6 +27,8 @@ pub(super) struct Vaddr {
     /// The UPDATE_PAGE_TABLE entry (`DXGK_PTE`: flags, page address) of
     /// the build under way (read by the driver during the call only).
     entry: Box<[u64; 2]>,
+    /// The context handle SetRootPageTable last gave the root (0: none).
+    rooted: usize,
 }
 
 impl Vaddr {
@@ -34,6 +36,7 @@ impl Vaddr {
         Self {
             tables: SystemPages::new(2),
             entry: Box::new([0; 2]),
+            rooted: 0,
         }
     }
 }
@@ -45,10 +48,14 @@ impl World {
         a: &mut DXGKARG_BUILDPAGINGBUFFER,
         paging: Paging,
     ) -> em::Paging {
-        if let Some(p) = self.adapter.paging_process() {
-            a.hSystemContext = core::ptr::without_provenance_mut(p.paging_context.handle.0);
-        }
+        // The paging context (none after a start that created none).
+        let context = self
+            .adapter
+            .paging_process()
+            .map_or(0, |p| p.paging_context.handle.0);
+        a.hSystemContext = core::ptr::without_provenance_mut(context);
         let v = &mut self.engine.vaddr;
+        let rooted = context != 0 && context == v.rooted;
         match paging {
             Paging::Map {
                 leaf,
@@ -97,7 +104,12 @@ impl World {
                 if len == 0 {
                     em::Paging::Nothing
                 } else {
-                    em::Paging::Single(Cmd::VirtualFill { va, len, pattern })
+                    em::Paging::Single(Cmd::VirtualFill {
+                        rooted,
+                        va,
+                        len,
+                        pattern,
+                    })
                 }
             }
             _ => em::Paging::Nothing,
@@ -112,6 +124,6 @@ impl World {
         let root = self.engine.vaddr.tables.address(ROOT);
         self.adapter
             .set_root_page_table(p.paging_context.handle, 0, root, ROOT_ENTRIES);
-        self.model.engine_mut().tables.rooted = true;
+        self.engine.vaddr.rooted = p.paging_context.handle.0;
     }
 }

@@ -104,6 +104,9 @@ pub enum Cmd {
     },
     /// VIRTUAL_FILL of `len` bytes at GPU VA `va` of the paging context.
     VirtualFill {
+        /// `hSystemContext` names the context SetRootPageTable gave the
+        /// checker's root (else the engine finds no root and faults).
+        rooted: bool,
         /// Destination VA.
         va: u64,
         /// Bytes.
@@ -317,7 +320,6 @@ impl Engine {
         self.last_submitted = 0;
         self.last_completed = 0;
         self.touched.clear();
-        self.tables.rooted = false;
     }
 
     /// BuildPagingBuffer of `op` into `dma` bytes (`dma_null`: NULL
@@ -518,10 +520,15 @@ impl Model {
                 self.engine.tables.map(leaf, page);
                 true
             }
-            Cmd::VirtualFill { va, len, pattern } => {
+            Cmd::VirtualFill {
+                rooted,
+                va,
+                len,
+                pattern,
+            } => {
                 let p = pattern.to_le_bytes();
                 let id = SEGMENTS[0].id;
-                let (pieces, runs) = self.engine.tables.fill_pieces(va, len);
+                let (pieces, runs) = self.engine.tables.fill_pieces(va, len, rooted);
                 for (offset, done, n) in pieces {
                     let bytes: Vec<u8> = (done..done + n).map(|k| p[(k % 4) as usize]).collect();
                     self.put(End::Seg { id, offset }, &bytes, &vec![false; bytes.len()]);
@@ -601,7 +608,9 @@ impl Model {
     fn would_run(&self, slots: Option<&[Slot]>) -> bool {
         let ok = |c: &Cmd| match *c {
             Cmd::Nop | Cmd::Map { .. } => true,
-            Cmd::VirtualFill { va, len, .. } => self.engine.tables.fill_runs(va, len),
+            Cmd::VirtualFill {
+                rooted, va, len, ..
+            } => self.engine.tables.fill_runs(va, len, rooted),
             Cmd::Signal { cell, .. } => cell.is_some_and(|c| c < FENCE_CELLS),
             Cmd::Fill { dst, len, .. } => matches!(dst, End::Seg { .. }) && fill_fits(dst, len),
             Cmd::Transfer { src, dst, len } => {

@@ -16,8 +16,6 @@ pub const PAGE: u64 = 4096;
 /// The tables' content the model predicts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tables {
-    /// SetRootPageTable gave the running engine's paging context its root.
-    pub rooted: bool,
     /// Root entry 0 is valid (names the leaf table).
     pub root: bool,
     /// Leaf entry `i`: the VRAM page (of the first segment) it maps.
@@ -27,7 +25,7 @@ pub struct Tables {
 impl Tables {
     /// The first segment's offset of GPU VA `va`, if mapped.
     fn translate(&self, va: u64) -> Option<u64> {
-        if !self.rooted || !self.root {
+        if !self.root {
             return None;
         }
         let page = self.leaf.get(usize::try_from(va / PAGE).ok()?).copied()??;
@@ -35,10 +33,10 @@ impl Tables {
     }
 
     /// Whether a VIRTUAL_FILL of `len` bytes at `va` runs without a fault.
-    pub fn fill_runs(&self, va: u64, len: u64) -> bool {
+    pub fn fill_runs(&self, va: u64, len: u64, rooted: bool) -> bool {
         let first = va / PAGE;
         let last = (va + len).div_ceil(PAGE);
-        len == 0 || (first..last).all(|p| self.translate(p * PAGE).is_some())
+        len == 0 || (rooted && (first..last).all(|p| self.translate(p * PAGE).is_some()))
     }
 }
 
@@ -60,9 +58,13 @@ impl Tables {
     /// page, until the first unmapped page: (the first segment's offset,
     /// bytes of the fill before the piece, its length); and whether it
     /// runs to the end (`false`: the engine faults after these pieces).
+    /// Without a root (`rooted` false) nothing is written.
     #[must_use]
-    pub fn fill_pieces(&self, va: u64, len: u64) -> (Vec<(u64, u64, u64)>, bool) {
+    pub fn fill_pieces(&self, va: u64, len: u64, rooted: bool) -> (Vec<(u64, u64, u64)>, bool) {
         let mut pieces = Vec::new();
+        if !rooted {
+            return (pieces, len == 0);
+        }
         let mut done = 0;
         while done < len {
             let at = va + done;
