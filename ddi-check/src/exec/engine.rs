@@ -266,7 +266,8 @@ impl World {
                 em::Paging::Single(Cmd::Signal { cell, value })
             }
             Paging::Recorded { .. } | Paging::Other(_) => Self::no_effect(&mut a, paging),
-            Paging::Map { .. } | Paging::VirtualFill { .. } => self.vaddr_paging(&mut a, paging),
+            // Map, VirtualFill, VirtualTransfer.
+            _ => self.vaddr_paging(&mut a, paging),
         };
         (a, model)
     }

@@ -1,10 +1,10 @@
 //! The engine's page-table and VIRTUAL operations through the driver
-//! (`Paging::Map`, `Paging::VirtualFill`), against
+//! (`Paging::Map`, `Paging::VirtualFill`, `Paging::VirtualTransfer`), against
 //! [`crate::model::engine_vaddr`]: the checker owns a root and a leaf table
 //! (page-aligned system memory the engine reaches by address, the host
 //! convention of `docs/engine.md`), gives the paging context the root with
 //! `DxgkDdiSetRootPageTable` at every start, and names the paging context in
-//! every VIRTUAL_FILL's `hSystemContext`.
+//! every VIRTUAL operation's `hSystemContext`.
 
 use dxgk_sys::*;
 use dxgkrnl_model::paging::SystemPages;
@@ -109,6 +109,25 @@ impl World {
                         va,
                         len,
                         pattern,
+                    })
+                }
+            }
+            Paging::VirtualTransfer { from, at, size } => {
+                let span = u64::from(VA_PAGES) * PAGE;
+                let (src, dst) = (u64::from(from) % span, u64::from(at) % span);
+                let len = u64::from(size) % (span - src.max(dst) + 1);
+                a.Operation = DXGK_OPERATION_VIRTUAL_TRANSFER;
+                a.Transfer[2] = len;
+                a.Transfer[3] = src;
+                a.Transfer[4] = dst;
+                if len == 0 {
+                    em::Paging::Nothing
+                } else {
+                    em::Paging::Single(Cmd::VirtualTransfer {
+                        rooted,
+                        src,
+                        dst,
+                        len,
                     })
                 }
             }

@@ -51,6 +51,11 @@ impl Input<'_> {
                     size: self.u16(),
                     pattern: self.u32(),
                 },
+                4 => Paging::VirtualTransfer {
+                    from: self.u16(),
+                    at: self.u16(),
+                    size: self.u16(),
+                },
                 _ => Paging::Other(self.u32()),
             },
             _ => Paging::Signal {

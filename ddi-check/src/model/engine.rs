@@ -102,6 +102,17 @@ pub enum Cmd {
         /// The page (`Some(0)` for a valid root entry).
         page: Option<u64>,
     },
+    /// VIRTUAL_TRANSFER of `len` bytes from GPU VA `src` to `dst`.
+    VirtualTransfer {
+        /// As for [`Cmd::VirtualFill`].
+        rooted: bool,
+        /// Source VA.
+        src: u64,
+        /// Destination VA.
+        dst: u64,
+        /// Bytes.
+        len: u64,
+    },
     /// VIRTUAL_FILL of `len` bytes at GPU VA `va` of the paging context.
     VirtualFill {
         /// `hSystemContext` names the context SetRootPageTable gave the
@@ -535,6 +546,22 @@ impl Model {
                 }
                 runs
             }
+            Cmd::VirtualTransfer {
+                rooted,
+                src,
+                dst,
+                len,
+            } => {
+                let id = SEGMENTS[0].id;
+                let (pieces, runs) = self.engine.tables.transfer_pieces((src, dst), len, rooted);
+                for (from, to, n) in pieces {
+                    let s = &self.engine.vram[0];
+                    let (a, b) = (from as usize, (from + n) as usize);
+                    let (bytes, unknown) = (s.bytes[a..b].to_vec(), s.unknown[a..b].to_vec());
+                    self.put(End::Seg { id, offset: to }, &bytes, &unknown);
+                }
+                runs
+            }
             Cmd::Signal { cell, value } => match cell.filter(|&c| c < FENCE_CELLS) {
                 Some(c) => {
                     self.engine.cells[usize::from(c)] = value;
@@ -611,6 +638,17 @@ impl Model {
             Cmd::VirtualFill {
                 rooted, va, len, ..
             } => self.engine.tables.fill_runs(va, len, rooted),
+            Cmd::VirtualTransfer {
+                rooted,
+                src,
+                dst,
+                len,
+            } => {
+                self.engine
+                    .tables
+                    .transfer_pieces((src, dst), len, rooted)
+                    .1
+            }
             Cmd::Signal { cell, .. } => cell.is_some_and(|c| c < FENCE_CELLS),
             Cmd::Fill { dst, len, .. } => matches!(dst, End::Seg { .. }) && fill_fits(dst, len),
             Cmd::Transfer { src, dst, len } => {

@@ -1,11 +1,12 @@
-//! The engine's page tables and VIRTUAL_FILL as the model knows them
+//! The engine's page tables, VIRTUAL_FILL and VIRTUAL_TRANSFER as the model knows them
 //! (`docs/engine.md`, "Virtual addresses"): the checker's root table (the
 //! paging context's, given by SetRootPageTable at every start) and one leaf
 //! table, whose entries `0..VA_PAGES` map pages of the first VRAM segment
 //! or nothing. UPDATE_PAGE_TABLE stores an entry when its buffer runs; a
 //! VIRTUAL_FILL walks the tables as they are then, page by page: the pages
 //! before an unmapped one (or all, without a root) are written and marked
-//! dirty exactly like FILL's, then the buffer faults (`super::engine` runs
+//! dirty exactly like FILL's, then the buffer faults; a VIRTUAL_TRANSFER
+//! likewise, piece by piece (each piece read whole, then written) (`super::engine` runs
 //! the commands through these tables).
 
 use crate::ops::VA_PAGES;
@@ -73,6 +74,35 @@ impl Tables {
                 return (pieces, false);
             };
             pieces.push((offset, done, n));
+            done += n;
+        }
+        (pieces, true)
+    }
+
+    /// The pieces a VIRTUAL_TRANSFER of `len` bytes from `src` to `dst`
+    /// moves, in order, each inside one source and one destination page:
+    /// (source offset, destination offset, length) in the first segment,
+    /// until the first piece with an unmapped end; and whether it runs to
+    /// the end.
+    #[must_use]
+    pub fn transfer_pieces(
+        &self,
+        (src, dst): (u64, u64),
+        len: u64,
+        rooted: bool,
+    ) -> (Vec<(u64, u64, u64)>, bool) {
+        let mut pieces = Vec::new();
+        if !rooted {
+            return (pieces, len == 0);
+        }
+        let mut done = 0;
+        while done < len {
+            let (from, to) = (src + done, dst + done);
+            let n = (PAGE - from % PAGE).min(PAGE - to % PAGE).min(len - done);
+            let (Some(a), Some(b)) = (self.translate(from), self.translate(to)) else {
+                return (pieces, false);
+            };
+            pieces.push((a, b, n));
             done += n;
         }
         (pieces, true)

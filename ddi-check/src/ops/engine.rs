@@ -112,6 +112,17 @@ pub enum Paging {
         /// `FillPattern`.
         pattern: u32,
     },
+    /// VIRTUAL_TRANSFER of the paging context from GPU VA `from` to `at`
+    /// (each modulo the `VA_PAGES` pages) of `size` bytes (modulo what is
+    /// left after the higher of them + 1).
+    VirtualTransfer {
+        /// Source VA.
+        from: u16,
+        /// Destination VA.
+        at: u16,
+        /// `SizeInBytes`.
+        size: u16,
+    },
     /// Any other `Operation` value (NOTIFY_RESIDENCY(2), NOTIFY_ALLOC,
     /// unknown ones): accepted with nothing written. Values the engine gives
     /// a command are moved to an unknown one.

@@ -31,6 +31,8 @@ fn paging() -> impl Strategy<Value = Paging> {
             .prop_map(|(leaf, index, target)| Paging::Map { leaf, index, target }),
         10 => (any::<u16>(), prop_oneof![any::<u16>(), Just(u16::MAX)], any::<u32>())
             .prop_map(|(at, size, pattern)| Paging::VirtualFill { at, size, pattern }),
+        8 => (any::<u16>(), any::<u16>(), prop_oneof![any::<u16>(), Just(u16::MAX)])
+            .prop_map(|(from, at, size)| Paging::VirtualTransfer { from, at, size }),
     ]
 }
 
