@@ -16,6 +16,7 @@ use dxgk_sys::*;
 
 mod caps;
 pub mod engine;
+pub mod engine_vaddr;
 pub mod render;
 pub mod segments;
 pub mod vgpu;

@@ -53,6 +53,7 @@ pub(super) struct EngineSide {
     pub(super) broken: engine_host::Broken,
     /// How long a drain waits for the engine.
     pub(super) wait: Duration,
+    pub(super) vaddr: super::engine_vaddr::Vaddr,
 }
 
 impl EngineSide {
@@ -82,6 +83,7 @@ impl EngineSide {
             skipped_base: 0,
             broken,
             wait,
+            vaddr: super::engine_vaddr::Vaddr::new(),
         }
     }
 
@@ -264,12 +266,13 @@ impl World {
                 em::Paging::Single(Cmd::Signal { cell, value })
             }
             Paging::Recorded { .. } | Paging::Other(_) => Self::no_effect(&mut a, paging),
+            // Map, VirtualFill, VirtualTransfer.
+            _ => self.vaddr_paging(&mut a, paging),
         };
         (a, model)
     }
 
-    /// The block of an operation the engine records without effect or
-    /// not at all.
+    /// The block of an operation recorded without effect or not at all.
     fn no_effect(a: &mut DXGKARG_BUILDPAGINGBUFFER, paging: Paging) -> em::Paging {
         match paging {
             Paging::Recorded { which, args } => {
@@ -792,5 +795,6 @@ impl World {
     pub(super) fn engine_started(&mut self) {
         self.engine.skipped_base = 0;
         let _ = engine_host::set_broken(self.adapter.context(), self.engine.broken);
+        self.vaddr_started();
     }
 }

@@ -32,7 +32,7 @@ impl Input<'_> {
                 offset: u32::from(self.u8() / 200) * self.u32(),
                 mdl_page: u32::from(self.u8() % 5),
             },
-            5 => match self.u8() % 4 {
+            5 => match self.u8() % 6 {
                 0 => Paging::Discard {
                     segment: self.segment(),
                     offset: self.bytes(),
@@ -40,6 +40,21 @@ impl Input<'_> {
                 1 => Paging::Recorded {
                     which: self.u8(),
                     args: [self.u64(), self.u64(), self.u64()],
+                },
+                2 => Paging::Map {
+                    leaf: self.u8() & 1 == 1,
+                    index: self.u8(),
+                    target: self.u8() % (VA_TARGETS + 2),
+                },
+                3 => Paging::VirtualFill {
+                    at: self.u16(),
+                    size: self.u16(),
+                    pattern: self.u32(),
+                },
+                4 => Paging::VirtualTransfer {
+                    from: self.u16(),
+                    at: self.u16(),
+                    size: self.u16(),
                 },
                 _ => Paging::Other(self.u32()),
             },

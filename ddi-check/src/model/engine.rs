@@ -92,6 +92,39 @@ pub enum Cmd {
     },
     /// DISCARD_CONTENT and the recorded operations: no effect.
     Nop,
+    /// UPDATE_PAGE_TABLE of one entry of the checker's tables
+    /// ([`super::engine_vaddr`]): leaf entry `leaf` (`None`: root entry 0)
+    /// maps VRAM page `page` of the first segment (the leaf table, for the
+    /// root entry), or is invalid (`None`).
+    Map {
+        /// Which leaf entry (`None`: root entry 0).
+        leaf: Option<u8>,
+        /// The page (`Some(0)` for a valid root entry).
+        page: Option<u64>,
+    },
+    /// VIRTUAL_TRANSFER of `len` bytes from GPU VA `src` to `dst`.
+    VirtualTransfer {
+        /// As for [`Cmd::VirtualFill`].
+        rooted: bool,
+        /// Source VA.
+        src: u64,
+        /// Destination VA.
+        dst: u64,
+        /// Bytes.
+        len: u64,
+    },
+    /// VIRTUAL_FILL of `len` bytes at GPU VA `va` of the paging context.
+    VirtualFill {
+        /// `hSystemContext` names the context SetRootPageTable gave the
+        /// checker's root (else the engine finds no root and faults).
+        rooted: bool,
+        /// Destination VA.
+        va: u64,
+        /// Bytes.
+        len: u64,
+        /// Pattern.
+        pattern: u32,
+    },
 }
 
 /// A paging operation with its arguments resolved.
@@ -255,6 +288,8 @@ pub struct Engine {
     pub touched: Vec<(Place, u64, u64)>,
     /// Whether the engine ever wrote VRAM (the final whole comparison).
     pub wrote_vram: bool,
+    /// The checker's page tables (system memory: kept over restarts).
+    pub tables: super::engine_vaddr::Tables,
 }
 
 /// The initial content of MDL `m`'s byte `i`.
@@ -282,6 +317,7 @@ impl Engine {
             last_completed: 0,
             touched: Vec::new(),
             wrote_vram: false,
+            tables: Default::default(),
         }
     }
 
@@ -491,6 +527,41 @@ impl Model {
     fn run(&mut self, cmd: Cmd) -> bool {
         match cmd {
             Cmd::Nop => true,
+            Cmd::Map { leaf, page } => {
+                self.engine.tables.map(leaf, page);
+                true
+            }
+            Cmd::VirtualFill {
+                rooted,
+                va,
+                len,
+                pattern,
+            } => {
+                let p = pattern.to_le_bytes();
+                let id = SEGMENTS[0].id;
+                let (pieces, runs) = self.engine.tables.fill_pieces(va, len, rooted);
+                for (offset, done, n) in pieces {
+                    let bytes: Vec<u8> = (done..done + n).map(|k| p[(k % 4) as usize]).collect();
+                    self.put(End::Seg { id, offset }, &bytes, &vec![false; bytes.len()]);
+                }
+                runs
+            }
+            Cmd::VirtualTransfer {
+                rooted,
+                src,
+                dst,
+                len,
+            } => {
+                let id = SEGMENTS[0].id;
+                let (pieces, runs) = self.engine.tables.transfer_pieces((src, dst), len, rooted);
+                for (from, to, n) in pieces {
+                    let s = &self.engine.vram[0];
+                    let (a, b) = (from as usize, (from + n) as usize);
+                    let (bytes, unknown) = (s.bytes[a..b].to_vec(), s.unknown[a..b].to_vec());
+                    self.put(End::Seg { id, offset: to }, &bytes, &unknown);
+                }
+                runs
+            }
             Cmd::Signal { cell, value } => match cell.filter(|&c| c < FENCE_CELLS) {
                 Some(c) => {
                     self.engine.cells[usize::from(c)] = value;
@@ -561,9 +632,23 @@ impl Model {
 
     /// Whether `slots` run without a fault (every slot a command whose
     /// ranges lie inside what they name).
-    fn would_run(slots: Option<&[Slot]>) -> bool {
+    fn would_run(&self, slots: Option<&[Slot]>) -> bool {
         let ok = |c: &Cmd| match *c {
-            Cmd::Nop => true,
+            Cmd::Nop | Cmd::Map { .. } => true,
+            Cmd::VirtualFill {
+                rooted, va, len, ..
+            } => self.engine.tables.fill_runs(va, len, rooted),
+            Cmd::VirtualTransfer {
+                rooted,
+                src,
+                dst,
+                len,
+            } => {
+                self.engine
+                    .tables
+                    .transfer_pieces((src, dst), len, rooted)
+                    .1
+            }
             Cmd::Signal { cell, .. } => cell.is_some_and(|c| c < FENCE_CELLS),
             Cmd::Fill { dst, len, .. } => matches!(dst, End::Seg { .. }) && fill_fits(dst, len),
             Cmd::Transfer { src, dst, len } => {
@@ -598,7 +683,7 @@ impl Model {
                                  unrun for a preemption"
                             ));
                         }
-                        if !Self::would_run(slots.as_deref()) {
+                        if !self.would_run(slots.as_deref()) {
                             return Err(format!(
                                 "fence {fence} completed, but its buffer cannot run (the \
                                  engine must fault): {slots:?}"

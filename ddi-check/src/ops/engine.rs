@@ -19,6 +19,13 @@ pub const MDL_BYTES: u64 = 16 * 4096;
 /// Monitored-fence cells the checker owns.
 pub const FENCE_CELLS: u8 = 2;
 
+/// GPU VA pages the checker maps: leaf entries `0..VA_PAGES` of the leaf
+/// table root entry 0 names (`docs/proofs.md`).
+pub const VA_PAGES: u8 = 8;
+/// VRAM pages (of the first segment) a leaf entry may map; a larger
+/// `target` writes an invalid entry.
+pub const VA_TARGETS: u8 = 12;
+
 /// One end of a paging operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndSel {
@@ -75,13 +82,46 @@ pub enum Paging {
     },
     /// An operation the engine records without effect: 0
     /// MAP_APERTURE_SEGMENT, 1 UNMAP_APERTURE_SEGMENT, 2 FLUSH_TLB (modulo
-    /// 3), with any arguments. (UPDATE_PAGE_TABLE and the VIRTUAL forms,
-    /// which have an effect, are not generated yet: `docs/proofs.md`.)
+    /// 3), with any arguments.
     Recorded {
         /// Which.
         which: u8,
         /// The union's first words.
         args: [u64; 3],
+    },
+    /// UPDATE_PAGE_TABLE (GPU_PHYSICAL) of one entry of the checker's
+    /// tables: `leaf` false, root entry 0 -> the checker's leaf table
+    /// (`target` odd: an invalid entry); `leaf` true, leaf entry
+    /// `index % VA_PAGES` -> VRAM page `target` of the first segment
+    /// (`target >= VA_TARGETS`: an invalid entry).
+    Map {
+        /// The leaf table rather than the root.
+        leaf: bool,
+        /// Which entry.
+        index: u8,
+        /// What it maps.
+        target: u8,
+    },
+    /// VIRTUAL_FILL of the paging context from GPU VA `at` (modulo the
+    /// `VA_PAGES` pages) of `size` bytes (modulo what is left of them + 1).
+    VirtualFill {
+        /// Destination VA.
+        at: u16,
+        /// `SizeInBytes`.
+        size: u16,
+        /// `FillPattern`.
+        pattern: u32,
+    },
+    /// VIRTUAL_TRANSFER of the paging context from GPU VA `from` to `at`
+    /// (each modulo the `VA_PAGES` pages) of `size` bytes (modulo what is
+    /// left after the higher of them + 1).
+    VirtualTransfer {
+        /// Source VA.
+        from: u16,
+        /// Destination VA.
+        at: u16,
+        /// `SizeInBytes`.
+        size: u16,
     },
     /// Any other `Operation` value (NOTIFY_RESIDENCY(2), NOTIFY_ALLOC,
     /// unknown ones): accepted with nothing written. Values the engine gives

@@ -27,6 +27,12 @@ fn paging() -> impl Strategy<Value = Paging> {
         8 => (0u8..FENCE_CELLS + 1, any::<u64>()).prop_map(|(cell, value)| Paging::Signal { cell, value }),
         5 => (any::<u8>(), any::<[u64; 3]>()).prop_map(|(which, args)| Paging::Recorded { which, args }),
         4 => prop_oneof![0u32..32, any::<u32>()].prop_map(Paging::Other),
+        10 => (any::<bool>(), 0u8..VA_PAGES, prop_oneof![3 => 0u8..VA_TARGETS, 1 => any::<u8>()])
+            .prop_map(|(leaf, index, target)| Paging::Map { leaf, index, target }),
+        10 => (any::<u16>(), prop_oneof![any::<u16>(), Just(u16::MAX)], any::<u32>())
+            .prop_map(|(at, size, pattern)| Paging::VirtualFill { at, size, pattern }),
+        8 => (any::<u16>(), any::<u16>(), prop_oneof![any::<u16>(), Just(u16::MAX)])
+            .prop_map(|(from, at, size)| Paging::VirtualTransfer { from, at, size }),
     ]
 }
 
@@ -125,7 +131,27 @@ fn paging_work(
         pages: len,
         jitter: 0,
     };
-    let paging = match kind {
+    let (paging, before) = virtual_work(at, len, pattern, kind);
+    for p in before {
+        ops.push(e(EngineOp::Build {
+            adapter: this,
+            null_args: false,
+            paging: p,
+            dma: 4096,
+            null_dma: false,
+            multipass: 0,
+        }));
+        ops.push(e(EngineOp::Submit {
+            adapter: this,
+            null_args: false,
+            buffer: 0,
+            start: 0,
+            end: SubmitEnd::Built,
+            by_va: false,
+            gap: 0,
+        }));
+    }
+    let paging = paging.unwrap_or_else(|| match kind {
         0 | 1 => Paging::Fill {
             dst: vram(at),
             size,
@@ -145,7 +171,7 @@ fn paging_work(
             offset: 0,
             mdl_page: 0,
         },
-    };
+    });
     ops.push(e(EngineOp::Build {
         adapter: this,
         null_args: false,
@@ -172,6 +198,35 @@ fn paging_work(
     ops
 }
 
+/// Kind 4 of [`paging_work`]: root entry 0 and leaf entry `at % VA_PAGES`
+/// mapped (to VRAM page `pattern % (VA_TARGETS + 2)`: invalid now and
+/// then), then a VIRTUAL_FILL from that VA page of `len` 512-byte pieces
+/// (into the next pages, mapped or not). Other kinds: `(None, [])`.
+fn virtual_work(at: u16, len: u16, pattern: u32, kind: u8) -> (Option<Paging>, Vec<Paging>) {
+    if kind != 4 {
+        return (None, Vec::new());
+    }
+    let index = (at % u16::from(VA_PAGES)) as u8;
+    let maps = vec![
+        Paging::Map {
+            leaf: false,
+            index: 0,
+            target: 0,
+        },
+        Paging::Map {
+            leaf: true,
+            index,
+            target: (pattern % u32::from(VA_TARGETS + 2)) as u8,
+        },
+    ];
+    let fill = Paging::VirtualFill {
+        at: u16::from(index) * 4096 + (pattern >> 20) as u16 % 4096,
+        size: len * 512,
+        pattern,
+    };
+    (Some(fill), maps)
+}
+
 /// VidMm's usual pattern, so sequences reach completed fences and engine
 /// writes under tracked bases often: a basis over some pages of the 4 KiB
 /// segment, tracked; paging operations built, submitted, waited for (a
@@ -186,7 +241,7 @@ pub fn block() -> impl Strategy<Value = Vec<Op>> {
                 0u16..40,
                 1u16..8,
                 any::<u32>(),
-                0u8..4,
+                0u8..5,
                 any::<bool>(),
                 prop::bool::weighted(0.15),
             ),

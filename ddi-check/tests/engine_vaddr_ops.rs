@@ -1,0 +1,189 @@
+//! The engine's page-table and VIRTUAL operations against the model
+//! (issue 17 item 7): a fixed sequence (root entry -> the checker's leaf
+//! table, leaf entries -> VRAM pages out of order, a VIRTUAL_FILL through
+//! them, a VIRTUAL_TRANSFER from VA page 0 into page 1, a basis queried, then a VIRTUAL_FILL that runs into an unmapped
+//! page and faults after writing the mapped part) passes on the real engine,
+//! and an engine that ignores the leaf index (`Broken::IgnoresLeafIndex`) is
+//! caught.
+
+use std::time::Duration;
+
+use ddi_check::ops::*;
+use ddi_check::{Broken, Flaw, check_sequence_with};
+
+const THIS: AdapterSel = AdapterSel::This;
+const PAGE: u16 = 4096;
+
+fn e(op: EngineOp) -> Op {
+    Op::Engine(op)
+}
+
+fn pages(n: u16) -> Bytes {
+    Bytes::Pages {
+        pages: n,
+        jitter: 0,
+    }
+}
+
+/// The build of `paging` and its submission.
+fn run(paging: Paging) -> [Op; 2] {
+    [
+        e(EngineOp::Build {
+            adapter: THIS,
+            null_args: false,
+            paging,
+            dma: 4096,
+            null_dma: false,
+            multipass: 0,
+        }),
+        e(EngineOp::Submit {
+            adapter: THIS,
+            null_args: false,
+            buffer: 0,
+            start: 0,
+            end: SubmitEnd::Built,
+            by_va: false,
+            gap: 0,
+        }),
+    ]
+}
+
+fn query() -> Op {
+    Op::Query {
+        adapter: THIS,
+        null_args: false,
+        basis: HandleSel::Issued(0),
+        subrange: SubrangeSpec {
+            index: 0,
+            offset: Bytes::Raw(0),
+            size: Bytes::Raw(0),
+        },
+        buffer: BufSpec::Fit { extra: 0 },
+        flags: 1,
+    }
+}
+
+fn sequence() -> Vec<Op> {
+    let mut ops = vec![
+        Op::Create {
+            adapter: THIS,
+            null_args: false,
+            segment: SegSel::Configured(0),
+            ranges: vec![RangeSpec {
+                offset: pages(0),
+                size: pages(16),
+            }],
+            count: CountSpec::Exact,
+            misaligned: false,
+        },
+        Op::Start {
+            adapter: THIS,
+            basis: HandleSel::Issued(0),
+        },
+    ];
+    let map = |leaf, index, target| Paging::Map {
+        leaf,
+        index,
+        target,
+    };
+    // Root entry 0 -> the leaf; VA pages 0, 1, 2 -> VRAM pages 5, 2, 9;
+    // VA page 3 invalid.
+    for p in [
+        map(false, 0, 0),
+        map(true, 0, 5),
+        map(true, 1, 2),
+        map(true, 2, 9),
+        map(true, 3, 200),
+    ] {
+        ops.extend(run(p));
+    }
+    ops.extend(run(Paging::VirtualFill {
+        at: 100,
+        size: 3 * PAGE - 200,
+        pattern: 0xA1B2_C3D4,
+    }));
+    // VA page 0 (from byte 50) to VA page 1 (from byte 10): pieces that
+    // cross a source and a destination page boundary.
+    ops.extend(run(Paging::VirtualTransfer {
+        from: 50,
+        at: PAGE + 10,
+        size: PAGE,
+    }));
+    ops.push(e(EngineOp::Wait));
+    ops.push(query());
+    // From VA page 2 into page 3 (unmapped): page 2's part is written,
+    // then the buffer faults.
+    ops.extend(run(Paging::VirtualFill {
+        at: 2 * PAGE + 8,
+        size: 2 * PAGE,
+        pattern: 0x0102_0304,
+    }));
+    ops.push(e(EngineOp::QueryStatus {
+        adapter: THIS,
+        null_args: false,
+        node: 0,
+    }));
+    ops.push(e(EngineOp::Reset {
+        adapter: THIS,
+        null_args: false,
+        node: 0,
+    }));
+    ops.push(query());
+    ops.push(e(EngineOp::Wait));
+    ops
+}
+
+fn check(broken: Broken) -> Result<ddi_check::Stats, String> {
+    check_sequence_with(&sequence(), Flaw::None, broken, Duration::from_millis(500))
+}
+
+#[test]
+fn the_real_engine_matches_the_model_through_the_page_tables() {
+    let stats = check(Broken::No).unwrap();
+    println!("VIRTUAL sequence: {stats}");
+    assert!(stats.fences >= 7, "{stats}");
+    assert!(stats.dirty_reports >= 1, "{stats}");
+}
+
+#[test]
+fn an_engine_that_ignores_the_leaf_index_is_caught() {
+    let err = check(Broken::IgnoresLeafIndex).expect_err("a broken engine must be caught");
+    println!("IgnoresLeafIndex caught: {err}");
+    assert!(err.contains("the engine left"), "{err}");
+}
+
+/// The random search finds the engine that ignores the leaf index too.
+#[test]
+fn the_random_search_catches_an_engine_that_ignores_the_leaf_index() {
+    use ddi_check::strategy;
+    use proptest::test_runner::{
+        Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
+    };
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            cases: 500,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
+    let result = runner.run(&strategy::sequence(40), |ops| {
+        check_sequence_with(
+            &ops,
+            Flaw::None,
+            Broken::IgnoresLeafIndex,
+            Duration::from_secs(2),
+        )
+        .map_err(TestCaseError::fail)?;
+        Ok(())
+    });
+    match result {
+        Err(TestError::Fail(why, ops)) => {
+            println!(
+                "IgnoresLeafIndex: shrunk counterexample ({} operations): {why}\n{ops:#?}",
+                ops.len()
+            );
+        }
+        other => panic!("the engine that ignores the leaf index was not caught: {other:?}"),
+    }
+}
