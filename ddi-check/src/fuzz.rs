@@ -561,18 +561,7 @@ pub fn create_args(data: &[u8]) {
             offset: Bytes::Raw(0),
             len: Bytes::Raw(1 << 20),
         },
-        Op::Query {
-            adapter,
-            null_args: false,
-            basis,
-            subrange: SubrangeSpec {
-                index: 0,
-                offset: Bytes::Raw(0),
-                size: Bytes::Raw(0),
-            },
-            buffer: BufSpec::Fit { extra: 0 },
-            flags: 1,
-        },
+        Op::whole_query(adapter, basis, 1),
         Op::Destroy { adapter, basis },
     ]);
 }

@@ -228,6 +228,24 @@ pub enum Op {
 }
 
 impl Op {
+    /// A QueryDirtyBitData of the whole of `basis` into a buffer of exactly
+    /// the size it needs, with `flags` (1: `CLEARDATA`).
+    #[must_use]
+    pub fn whole_query(adapter: AdapterSel, basis: HandleSel, flags: u32) -> Self {
+        Self::Query {
+            adapter,
+            null_args: false,
+            basis,
+            subrange: SubrangeSpec {
+                index: 0,
+                offset: Bytes::Raw(0),
+                size: Bytes::Raw(0),
+            },
+            buffer: BufSpec::Fit { extra: 0 },
+            flags,
+        }
+    }
+
     /// Names of the dirty-tracking and adapter operation kinds (kinds 0..9).
     const BASE_KINDS: [&'static str; 9] = [
         "Create",

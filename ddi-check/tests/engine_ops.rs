@@ -26,26 +26,11 @@ fn vram(pages: u16) -> EndSel {
 }
 
 fn build(paging: Paging) -> Op {
-    e(EngineOp::Build {
-        adapter: THIS,
-        null_args: false,
-        paging,
-        dma: 4096,
-        null_dma: false,
-        multipass: 0,
-    })
+    e(EngineOp::build_of(THIS, paging))
 }
 
 fn submit(by_va: bool) -> Op {
-    e(EngineOp::Submit {
-        adapter: THIS,
-        null_args: false,
-        buffer: 0,
-        start: 0,
-        end: SubmitEnd::Built,
-        by_va,
-        gap: 0,
-    })
+    e(EngineOp::submit_built(THIS, 0, by_va))
 }
 
 fn pages(n: u16) -> Bytes {
@@ -120,29 +105,14 @@ fn vidmm() -> Vec<Op> {
         ops.push(build(w));
     }
     for i in 0..n {
-        ops.push(e(EngineOp::Submit {
-            adapter: THIS,
-            null_args: false,
-            buffer: (n - 1 - i) as u8,
-            start: 0,
-            end: SubmitEnd::Built,
-            by_va: i % 2 == 1,
-            gap: 0,
-        }));
+        ops.push(e(EngineOp::submit_built(
+            THIS,
+            (n - 1 - i) as u8,
+            i % 2 == 1,
+        )));
     }
     ops.push(e(EngineOp::Wait));
-    ops.push(Op::Query {
-        adapter: THIS,
-        null_args: false,
-        basis: HandleSel::Issued(0),
-        subrange: SubrangeSpec {
-            index: 0,
-            offset: Bytes::Raw(0),
-            size: Bytes::Raw(0),
-        },
-        buffer: BufSpec::Fit { extra: 0 },
-        flags: 1,
-    });
+    ops.push(Op::whole_query(THIS, HandleSel::Issued(0), 1));
     ops.extend(fault_and_reset());
     ops.push(e(EngineOp::Wait));
     ops

@@ -28,39 +28,13 @@ fn pages(n: u16) -> Bytes {
 /// The build of `paging` and its submission.
 fn run(paging: Paging) -> [Op; 2] {
     [
-        e(EngineOp::Build {
-            adapter: THIS,
-            null_args: false,
-            paging,
-            dma: 4096,
-            null_dma: false,
-            multipass: 0,
-        }),
-        e(EngineOp::Submit {
-            adapter: THIS,
-            null_args: false,
-            buffer: 0,
-            start: 0,
-            end: SubmitEnd::Built,
-            by_va: false,
-            gap: 0,
-        }),
+        e(EngineOp::build_of(THIS, paging)),
+        e(EngineOp::submit_built(THIS, 0, false)),
     ]
 }
 
 fn query() -> Op {
-    Op::Query {
-        adapter: THIS,
-        null_args: false,
-        basis: HandleSel::Issued(0),
-        subrange: SubrangeSpec {
-            index: 0,
-            offset: Bytes::Raw(0),
-            size: Bytes::Raw(0),
-        },
-        buffer: BufSpec::Fit { extra: 0 },
-        flags: 1,
-    }
+    Op::whole_query(THIS, HandleSel::Issued(0), 1)
 }
 
 fn sequence() -> Vec<Op> {

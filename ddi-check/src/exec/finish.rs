@@ -43,18 +43,7 @@ impl World {
         }
         let live: Vec<usize> = self.model.live().iter().map(|(h, _)| *h).collect();
         for handle in &live {
-            let read_back = Op::Query {
-                adapter: AdapterSel::This,
-                null_args: false,
-                basis: HandleSel::Forged(*handle as u64),
-                subrange: SubrangeSpec {
-                    index: 0,
-                    offset: Bytes::Raw(0),
-                    size: Bytes::Raw(0),
-                },
-                buffer: BufSpec::Fit { extra: 0 },
-                flags: 0,
-            };
+            let read_back = Op::whole_query(AdapterSel::This, HandleSel::Forged(*handle as u64), 0);
             self.run(&read_back)?;
             if self.model.basis(*handle).is_some_and(|b| b.dirty.is_some()) {
                 self.run(&Op::Stop {

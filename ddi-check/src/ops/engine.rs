@@ -225,6 +225,35 @@ pub enum EngineOp {
 }
 
 impl EngineOp {
+    /// A well-formed BuildPagingBuffer of `paging` into a fresh 4 KiB DMA
+    /// buffer, from its start, as VidMm makes it.
+    #[must_use]
+    pub fn build_of(adapter: AdapterSel, paging: Paging) -> Self {
+        Self::Build {
+            adapter,
+            null_args: false,
+            paging,
+            dma: 4096,
+            null_dma: false,
+            multipass: 0,
+        }
+    }
+
+    /// The submission of the whole of built buffer `buffer` (0: the latest),
+    /// through SubmitCommandVirtual when `by_va`.
+    #[must_use]
+    pub fn submit_built(adapter: AdapterSel, buffer: u8, by_va: bool) -> Self {
+        Self::Submit {
+            adapter,
+            null_args: false,
+            buffer,
+            start: 0,
+            end: SubmitEnd::Built,
+            by_va,
+            gap: 0,
+        }
+    }
+
     /// Names of the kinds, in [`EngineOp::kind`] order.
     pub const KINDS: [&'static str; 8] = [
         "BuildPagingBuffer",

@@ -133,23 +133,8 @@ fn paging_work(
     };
     let (paging, before) = virtual_work(at, len, pattern, kind);
     for p in before {
-        ops.push(e(EngineOp::Build {
-            adapter: this,
-            null_args: false,
-            paging: p,
-            dma: 4096,
-            null_dma: false,
-            multipass: 0,
-        }));
-        ops.push(e(EngineOp::Submit {
-            adapter: this,
-            null_args: false,
-            buffer: 0,
-            start: 0,
-            end: SubmitEnd::Built,
-            by_va: false,
-            gap: 0,
-        }));
+        ops.push(e(EngineOp::build_of(this, p)));
+        ops.push(e(EngineOp::submit_built(this, 0, false)));
     }
     let paging = paging.unwrap_or_else(|| match kind {
         0 | 1 => Paging::Fill {
@@ -172,23 +157,8 @@ fn paging_work(
             mdl_page: 0,
         },
     });
-    ops.push(e(EngineOp::Build {
-        adapter: this,
-        null_args: false,
-        paging,
-        dma: 4096,
-        null_dma: false,
-        multipass: 0,
-    }));
-    ops.push(e(EngineOp::Submit {
-        adapter: this,
-        null_args: false,
-        buffer: 0,
-        start: 0,
-        end: SubmitEnd::Built,
-        by_va,
-        gap: 0,
-    }));
+    ops.push(e(EngineOp::build_of(this, paging)));
+    ops.push(e(EngineOp::submit_built(this, 0, by_va)));
     if preempt {
         ops.push(e(EngineOp::Preempt {
             adapter: this,
@@ -272,18 +242,11 @@ pub fn block() -> impl Strategy<Value = Vec<Op>> {
             ];
             ops.extend(work.into_iter().flat_map(paging_work));
             ops.push(e(EngineOp::Wait));
-            ops.push(Op::Query {
-                adapter: this,
-                null_args: false,
-                basis: HandleSel::Issued(0),
-                subrange: SubrangeSpec {
-                    index: 0,
-                    offset: Bytes::Raw(0),
-                    size: Bytes::Raw(0),
-                },
-                buffer: BufSpec::Fit { extra: 0 },
-                flags: u32::from(clear),
-            });
+            ops.push(Op::whole_query(
+                this,
+                HandleSel::Issued(0),
+                u32::from(clear),
+            ));
             ops
         })
 }
