@@ -8,15 +8,11 @@
 
 mod common;
 
-use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
 
 use common::*;
 use dxgk_sys::*;
-use gpup_miniport::host::hold_adapter_lock_for_writing;
 
 const PAGE: u64 = 4096;
 
@@ -24,42 +20,29 @@ const PAGE: u64 = 4096;
 fn marks_complete_while_the_adapter_lock_is_held_for_writing() {
     let (_d, adapter) = started();
     let basis = tracked(&adapter, SEG_4K, &[(0, 64 * PAGE)]);
-    let held = Barrier::new(2);
-    let release = Barrier::new(2);
-    thread::scope(|scope| {
-        let a = &adapter;
-        let holder = scope.spawn(|| {
-            hold_adapter_lock_for_writing(a.context(), || {
-                held.wait();
-                release.wait();
-            })
-        });
-        held.wait();
-        // The adapter lock is held for writing until `release`: marks that
-        // took it (even shared) would wait.
-        let (tx, rx) = mpsc::channel();
-        scope.spawn(move || {
-            let statuses = [
-                a.mark_dirty(SEG_4K, 3 * PAGE, PAGE),
-                a.mark_dirty(SEG_4K, 10 * PAGE, 2 * PAGE),
-                a.mark_dirty(SEG_4K, 64 * MIB, 1),
-                a.mark_dirty(42, 0, 1),
-            ];
-            let _ = tx.send(statuses);
-        });
-        let statuses = rx.recv_timeout(Duration::from_secs(60));
-        release.wait();
-        assert_eq!(holder.join().unwrap(), STATUS_SUCCESS);
-        assert_eq!(
-            statuses.expect("the marks waited for the adapter lock"),
-            [
-                STATUS_SUCCESS,
-                STATUS_SUCCESS,
-                STATUS_INVALID_PARAMETER,
-                STATUS_INVALID_PARAMETER
-            ]
-        );
+    // The adapter lock is held for writing meanwhile: marks that took it
+    // (even shared) would wait.
+    let a = &adapter;
+    let statuses = sent_while_the_adapter_lock_is_held(a, |tx| {
+        let _ = tx.send([
+            a.mark_dirty(SEG_4K, 3 * PAGE, PAGE),
+            a.mark_dirty(SEG_4K, 10 * PAGE, 2 * PAGE),
+            a.mark_dirty(SEG_4K, 64 * MIB, 1),
+            a.mark_dirty(42, 0, 1),
+        ]);
     });
+    assert_eq!(
+        statuses
+            .first()
+            .copied()
+            .expect("the marks waited for the adapter lock"),
+        [
+            STATUS_SUCCESS,
+            STATUS_SUCCESS,
+            STATUS_INVALID_PARAMETER,
+            STATUS_INVALID_PARAMETER
+        ]
+    );
     let bits = set_bits(&query_all(&adapter, basis, 64, true), 64);
     assert_eq!(bits, vec![3, 10, 11]);
 }

@@ -9,15 +9,9 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::sync::Barrier;
-use std::sync::mpsc;
-use std::thread;
-use std::time::Duration;
-
 use dxgk_sys::*;
 use dxgkrnl_model::irql::RaisedAnswer;
 use gpup_miniport::ddi::irql::ABOVE_PASSIVE;
-use gpup_miniport::host::hold_adapter_lock_for_writing;
 
 /// Whether `answer` is one the page of `name` allows.
 fn allowed(name: &str, answer: RaisedAnswer) -> bool {
@@ -76,42 +70,24 @@ fn the_table_names_the_slots_that_may_run_above_passive_level() {
 #[test]
 fn raised_irql_ddis_return_at_once_while_the_adapter_lock_is_held_for_writing() {
     let (_d, a) = common::started();
-    let held = Barrier::new(2);
-    let release = Barrier::new(2);
-    thread::scope(|scope| {
-        let a = &a;
-        let holder = scope.spawn(|| {
-            hold_adapter_lock_for_writing(a.context(), || {
-                held.wait();
-                release.wait();
-            })
-        });
-        held.wait();
-        // The adapter lock is held for writing until `release`.
-        let (tx, rx) = mpsc::channel();
-        scope.spawn(move || {
-            for d in ABOVE_PASSIVE {
-                let _ = tx.send((d.name, a.call_above_passive(d.name)));
-            }
-        });
-        let answers: Vec<_> = ABOVE_PASSIVE
-            .iter()
-            .map_while(|_| rx.recv_timeout(Duration::from_secs(60)).ok())
-            .collect();
-        release.wait();
-        assert_eq!(holder.join().unwrap(), STATUS_SUCCESS);
-        assert_eq!(
-            answers.len(),
-            ABOVE_PASSIVE.len(),
-            "{} waited for the adapter lock",
-            ABOVE_PASSIVE[answers.len().min(ABOVE_PASSIVE.len() - 1)].name
-        );
-        for (name, answer) in answers {
-            let answer = answer.unwrap_or_else(|| panic!("{name}: not called"));
-            assert!(allowed(name, answer), "{name}: {answer:?} is not allowed");
-            println!("{name}: {answer:?} with the adapter lock held for writing");
+    // The adapter lock is held for writing meanwhile.
+    let a = &a;
+    let answers = common::sent_while_the_adapter_lock_is_held(a, |tx| {
+        for d in ABOVE_PASSIVE {
+            let _ = tx.send((d.name, a.call_above_passive(d.name)));
         }
     });
+    assert_eq!(
+        answers.len(),
+        ABOVE_PASSIVE.len(),
+        "{} waited for the adapter lock",
+        ABOVE_PASSIVE[answers.len().min(ABOVE_PASSIVE.len() - 1)].name
+    );
+    for (name, answer) in answers {
+        let answer = answer.unwrap_or_else(|| panic!("{name}: not called"));
+        assert!(allowed(name, answer), "{name}: {answer:?} is not allowed");
+        println!("{name}: {answer:?} with the adapter lock held for writing");
+    }
 }
 
 /// `DxgkDdiCalibrateGpuClock` answers the software engine's clock, the

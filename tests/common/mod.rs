@@ -115,3 +115,35 @@ pub fn gpup_layout() -> AdapterConfig {
 }
 
 pub mod gpup;
+
+/// Runs `work` on another thread while a helper thread holds `adapter`'s lock
+/// for writing (`gpup_miniport::host::hold_adapter_lock_for_writing`, parked
+/// on a barrier, not a timing), and returns what `work` sent before it
+/// finished, or before 60 s passed without a message (a DDI that waits for the
+/// lock sends nothing more); then releases the lock and checks the holder got
+/// it.
+pub fn sent_while_the_adapter_lock_is_held<T: Send>(
+    adapter: &Adapter,
+    work: impl FnOnce(std::sync::mpsc::Sender<T>) + Send,
+) -> Vec<T> {
+    use std::sync::{Barrier, mpsc};
+    let held = Barrier::new(2);
+    let release = Barrier::new(2);
+    std::thread::scope(|scope| {
+        let holder = scope.spawn(|| {
+            gpup_miniport::host::hold_adapter_lock_for_writing(adapter.context(), || {
+                held.wait();
+                release.wait();
+            })
+        });
+        held.wait();
+        let (tx, rx) = mpsc::channel();
+        scope.spawn(move || work(tx));
+        let sent: Vec<T> =
+            std::iter::from_fn(|| rx.recv_timeout(std::time::Duration::from_secs(60)).ok())
+                .collect();
+        release.wait();
+        assert_eq!(holder.join().unwrap(), dxgk_sys::STATUS_SUCCESS);
+        sent
+    })
+}
