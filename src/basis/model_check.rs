@@ -425,16 +425,22 @@ fn query_all(engine: &Tracker, handle: BasisHandle) -> Result<Vec<u64>, Status> 
         .collect())
 }
 
-fn engine_model() {
+/// A tracker of one 128-page segment with a tracked two-range basis,
+/// behind the model's lock at epoch 0, and that basis.
+fn tracked_engine() -> (Arc<RwLock<Locked>>, BasisHandle) {
     let segments = [Segment {
         id: SEGMENT,
         size: 128 * PAGE,
         page: PageSize::new(4096).ok(),
     }];
     let mut engine = Tracker::new(&segments, 2).expect("engine");
-    let old = engine.create(SEGMENT, two_range_basis()).expect("create");
-    engine.start(old).expect("start");
-    let lock = Arc::new(RwLock::new(Locked { engine, epoch: 0 }));
+    let basis = engine.create(SEGMENT, two_range_basis()).expect("create");
+    engine.start(basis).expect("start");
+    (Arc::new(RwLock::new(Locked { engine, epoch: 0 })), basis)
+}
+
+fn engine_model() {
+    let (lock, old) = tracked_engine();
 
     // Destroys the old basis, then creates and starts a new one, which takes
     // the freed slot: two write-locked sections (epochs 1 and 2).
@@ -518,15 +524,7 @@ fn engine_model() {
 /// mark exactly once (to the racing harvest or to the final query) when it
 /// came after the restart, never when it came before.
 fn stop_model() {
-    let segments = [Segment {
-        id: SEGMENT,
-        size: 128 * PAGE,
-        page: PageSize::new(4096).ok(),
-    }];
-    let mut engine = Tracker::new(&segments, 2).expect("engine");
-    let basis = engine.create(SEGMENT, two_range_basis()).expect("create");
-    engine.start(basis).expect("start");
-    let lock = Arc::new(RwLock::new(Locked { engine, epoch: 0 }));
+    let (lock, basis) = tracked_engine();
     let restarter = {
         let lock = Arc::clone(&lock);
         thread::spawn(move || {
