@@ -8,7 +8,8 @@
 
 use alloc::vec::Vec;
 use core::ffi::c_void;
-use core::ptr::NonNull;
+use core::ptr::{NonNull, null_mut};
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 use dxgk_sys::{PVOID, UNICODE_STRING};
 
@@ -76,24 +77,34 @@ impl OnePageMdl {
 }
 const _: () = assert!(core::mem::size_of::<OnePageMdl>() == 56);
 
-/// `name`'s address, or `None` where the kernel does not export it.
-fn resolve<const N: usize>(name: &[u8; N]) -> Option<NonNull<c_void>> {
+/// The four routines' addresses, or NULL until attach looks them up or
+/// where the kernel lacks them. Statics, loaded right before each call, so
+/// the image's stack check knows each indirect call's one target
+/// (`xtask/src/stack`).
+static MM_ALLOCATE_MAPPING_ADDRESS: AtomicPtr<c_void> = AtomicPtr::new(null_mut());
+static MM_FREE_MAPPING_ADDRESS: AtomicPtr<c_void> = AtomicPtr::new(null_mut());
+static MM_MAP_LOCKED_PAGES_WITH_RESERVED_MAPPING: AtomicPtr<c_void> = AtomicPtr::new(null_mut());
+static MM_UNMAP_RESERVED_MAPPING: AtomicPtr<c_void> = AtomicPtr::new(null_mut());
+
+/// Looks `name` up into `slot`; whether the kernel exports it.
+fn resolve<const N: usize>(slot: &AtomicPtr<c_void>, name: &[u8; N]) -> bool {
     let mut name = NtString::new(name);
     let mut name = name.as_unicode_string();
     // SAFETY: engine attach runs at PASSIVE_LEVEL (the routine's
     // requirement); `name` describes a live UTF-16 buffer the routine only
     // reads.
-    NonNull::new(unsafe { MmGetSystemRoutineAddress(&raw mut name) })
+    let routine = unsafe { MmGetSystemRoutineAddress(&raw mut name) };
+    slot.store(routine, Ordering::Release);
+    !routine.is_null()
 }
 
-/// The reservation, its MDL and the routines that use them.
+/// The reservation and its MDL. Only made once the four routines are
+/// resolved (their statics stay set: a later attach stores the same
+/// addresses again).
 pub(super) struct Window {
     reservation: NonNull<c_void>,
     /// Exactly one element, in non-paged pool (the global allocator).
     mdl: Vec<OnePageMdl>,
-    map: MapFn,
-    unmap: UnmapFn,
-    free: FreeFn,
 }
 
 // SAFETY: the window owns its reservation and MDL; everything that touches
@@ -111,40 +122,34 @@ impl Window {
     /// # Errors
     /// `NoMemory` for the MDL's block.
     pub(super) fn open() -> Result<Option<Self>> {
-        let (Some(allocate), Some(free), Some(map), Some(unmap)) = (
-            resolve(b"MmAllocateMappingAddress"),
-            resolve(b"MmFreeMappingAddress"),
-            resolve(b"MmMapLockedPagesWithReservedMapping"),
-            resolve(b"MmUnmapReservedMapping"),
-        ) else {
+        let found = [
+            resolve(&MM_ALLOCATE_MAPPING_ADDRESS, b"MmAllocateMappingAddress"),
+            resolve(&MM_FREE_MAPPING_ADDRESS, b"MmFreeMappingAddress"),
+            resolve(
+                &MM_MAP_LOCKED_PAGES_WITH_RESERVED_MAPPING,
+                b"MmMapLockedPagesWithReservedMapping",
+            ),
+            resolve(&MM_UNMAP_RESERVED_MAPPING, b"MmUnmapReservedMapping"),
+        ];
+        if found.contains(&false) {
             return Ok(None);
-        };
-        // SAFETY: each non-NULL address (this one and the three below) was
-        // returned by MmGetSystemRoutineAddress for the routine whose wdm.h
-        // signature the target type spells.
-        let allocate =
-            unsafe { core::mem::transmute::<*mut c_void, AllocateFn>(allocate.as_ptr()) };
-        // SAFETY: as above.
-        let free = unsafe { core::mem::transmute::<*mut c_void, FreeFn>(free.as_ptr()) };
-        // SAFETY: as above.
-        let map = unsafe { core::mem::transmute::<*mut c_void, MapFn>(map.as_ptr()) };
-        // SAFETY: as above.
-        let unmap = unsafe { core::mem::transmute::<*mut c_void, UnmapFn>(unmap.as_ptr()) };
+        }
         let mut mdl = fallible::try_vec(1)?;
         fallible::push(&mut mdl, OnePageMdl::for_page(0))?;
+        let routine = MM_ALLOCATE_MAPPING_ADDRESS.load(Ordering::Acquire);
+        if routine.is_null() {
+            return Ok(None);
+        }
+        // SAFETY: a non-NULL value was returned by MmGetSystemRoutineAddress
+        // for "MmAllocateMappingAddress", whose signature is `AllocateFn`.
+        let allocate = unsafe { core::mem::transmute::<*mut c_void, AllocateFn>(routine) };
         // SAFETY: PASSIVE_LEVEL (<= APC_LEVEL required); a plain reservation
         // of one page under the window's tag, NULL on failure.
         let reservation = unsafe { allocate(PAGE as usize, TAG) };
         let Some(reservation) = NonNull::new(reservation) else {
             return Ok(None);
         };
-        Ok(Some(Self {
-            reservation,
-            mdl,
-            map,
-            unmap,
-            free,
-        }))
+        Ok(Some(Self { reservation, mdl }))
     }
 
     fn mdl(&mut self) -> Result<*mut MDL> {
@@ -163,10 +168,17 @@ unsafe impl PageMapper for Window {
         // SAFETY: `mdl` is the window's own block, sized for one PFN; no
         // mapping through it is live (the previous one was unmapped).
         unsafe { mdl.cast::<OnePageMdl>().write(OnePageMdl::for_page(pfn)) };
+        let routine = MM_MAP_LOCKED_PAGES_WITH_RESERVED_MAPPING.load(Ordering::Acquire);
+        if routine.is_null() {
+            return Err(Status::NotSupported);
+        }
+        // SAFETY: a non-NULL value was returned by MmGetSystemRoutineAddress
+        // for "MmMapLockedPagesWithReservedMapping", whose signature is `MapFn`.
+        let map = unsafe { core::mem::transmute::<*mut c_void, MapFn>(routine) };
         // SAFETY: the engine's worker (PASSIVE_LEVEL, <= DISPATCH_LEVEL
         // required); the reservation and tag MmAllocateMappingAddress gave;
         // a locked one-page MDL that fits the one-page reservation.
-        let va = unsafe { (self.map)(self.reservation.as_ptr(), TAG, mdl, MM_CACHED) };
+        let va = unsafe { map(self.reservation.as_ptr(), TAG, mdl, MM_CACHED) };
         NonNull::new(va.cast::<u8>()).ok_or(Status::InsufficientResources)
     }
 
@@ -174,9 +186,16 @@ unsafe impl PageMapper for Window {
         let Ok(mdl) = self.mdl() else {
             return;
         };
+        let routine = MM_UNMAP_RESERVED_MAPPING.load(Ordering::Acquire);
+        if routine.is_null() {
+            return;
+        }
+        // SAFETY: a non-NULL value was returned by MmGetSystemRoutineAddress
+        // for "MmUnmapReservedMapping", whose signature is `UnmapFn`.
+        let unmap = unsafe { core::mem::transmute::<*mut c_void, UnmapFn>(routine) };
         // SAFETY: the address `map` returned for this MDL, with the
         // reservation's tag; PASSIVE_LEVEL.
-        unsafe { (self.unmap)(page.as_ptr().cast(), TAG, mdl) };
+        unsafe { unmap(page.as_ptr().cast(), TAG, mdl) };
     }
 }
 
@@ -185,8 +204,15 @@ impl Drop for Window {
     /// required). Nothing is mapped: every `map` is unmapped before
     /// `read`/`write` return.
     fn drop(&mut self) {
+        let routine = MM_FREE_MAPPING_ADDRESS.load(Ordering::Acquire);
+        if routine.is_null() {
+            return;
+        }
+        // SAFETY: a non-NULL value was returned by MmGetSystemRoutineAddress
+        // for "MmFreeMappingAddress", whose signature is `FreeFn`.
+        let free = unsafe { core::mem::transmute::<*mut c_void, FreeFn>(routine) };
         // SAFETY: the reservation and tag MmAllocateMappingAddress gave,
         // unmapped, freed once.
-        unsafe { (self.free)(self.reservation.as_ptr(), TAG) };
+        unsafe { free(self.reservation.as_ptr(), TAG) };
     }
 }
