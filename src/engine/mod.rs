@@ -111,7 +111,8 @@ pub trait EngineHost {
     ///
     /// # Errors
     /// `NotSupported` where system memory cannot be reached by address
-    /// (Windows, `docs/engine.md` O-ENG-3; the default).
+    /// (Windows without the reserved-mapping routines, `docs/engine.md`
+    /// O-ENG-3; the default).
     fn read_physical(&self, address: u64, out: &mut [u8]) -> Result<()> {
         let _ = (address, out);
         Err(Status::NotSupported)

@@ -159,7 +159,8 @@ fn within(va: u64) -> u64 {
 
 /// UPDATE_PAGE_TABLE (one command's part): stores `ptes` into entries
 /// `start..` of the table at `(segment, address)`. `Ok(false)` when the
-/// platform cannot reach the table (Windows today, O-ENG-3): the update is
+/// platform cannot reach the table (Windows without the segment-0 window,
+/// e.g. under Wine, O-ENG-3): the update is
 /// then only counted, and a later walk through it faults.
 ///
 /// # Errors

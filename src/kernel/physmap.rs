@@ -6,7 +6,7 @@
 //! | platform | how |
 //! |---|---|
 //! | host | the stand-in's convention: the address is the host address of its bytes (`crate::kernel::dma`) |
-//! | Windows | one page of system VA reserved at engine attach (`MmAllocateMappingAddress`) and a preallocated one-PFN MDL; per page: the MDL's PFN set, `MmMapLockedPagesWithReservedMapping` (MmCached), copy, `MmUnmapReservedMapping`; the reservation freed at detach (`MmFreeMappingAddress`). The four routines are looked up with `MmGetSystemRoutineAddress`: where one is missing (Wine), access is `NotSupported` |
+//! | Windows | one page of system VA reserved at engine attach (`MmAllocateMappingAddress`) and a preallocated one-PFN MDL; per page: the MDL's PFN set, `MmMapLockedPagesWithReservedMapping` (MmCached), copy, `MmUnmapReservedMapping`; the reservation freed at detach (`MmFreeMappingAddress`). The four routines are looked up with `MmGetSystemRoutineAddress`, and used only where `MmAllocateMappingAddressEx` is exported too (Windows 10 2004 and later; Wine exports the four as aborting stubs and lacks it): otherwise access is `NotSupported` |
 //!
 //! The splitting of a span into pages and its bounds are the plain
 //! [`pieces`]; the copy through a mapping is [`read`] and [`write`] over a

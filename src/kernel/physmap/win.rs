@@ -1,8 +1,13 @@
 //! The Windows window onto physical pages (`super`'s table and contract):
 //! a one-page system-VA reservation and a preallocated one-PFN MDL. Shared
 //! by the `raw` and `wdk` backends; the routines are looked up by name at
-//! engine attach, so the image imports nothing new and Wine, which lacks
-//! them, keeps segment 0 `NotSupported`.
+//! engine attach, so the image imports nothing new.
+//!
+//! They are used only where the kernel also exports
+//! `MmAllocateMappingAddressEx` (Windows 10 2004 and later, so every kernel
+//! a WDDM 3.2 driver runs on): Wine 8.0 exports the four routines as stubs
+//! that abort the process when called, and lacks the `Ex` one, so under
+//! Wine segment 0 stays `NotSupported` (`cargo xtask wine-smoke`).
 
 #![allow(non_snake_case)]
 
@@ -116,13 +121,17 @@ unsafe impl Sync for Window {}
 
 impl Window {
     /// Looks the routines up and reserves one page of system VA (engine
-    /// attach, PASSIVE_LEVEL). `Ok(None)` where a routine is missing or the
-    /// reservation fails.
+    /// attach, PASSIVE_LEVEL). `Ok(None)` where a routine or
+    /// `MmAllocateMappingAddressEx` is missing, or the reservation fails.
     ///
     /// # Errors
     /// `NoMemory` for the MDL's block.
     pub(super) fn open() -> Result<Option<Self>> {
+        // Only looked for: the mark of a kernel whose reserved mappings are
+        // real (see the module doc); never called.
+        let real = AtomicPtr::new(null_mut());
         let found = [
+            resolve(&real, b"MmAllocateMappingAddressEx"),
             resolve(&MM_ALLOCATE_MAPPING_ADDRESS, b"MmAllocateMappingAddress"),
             resolve(&MM_FREE_MAPPING_ADDRESS, b"MmFreeMappingAddress"),
             resolve(
