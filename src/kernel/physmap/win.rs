@@ -91,7 +91,8 @@ static MM_FREE_MAPPING_ADDRESS: AtomicPtr<c_void> = AtomicPtr::new(null_mut());
 static MM_MAP_LOCKED_PAGES_WITH_RESERVED_MAPPING: AtomicPtr<c_void> = AtomicPtr::new(null_mut());
 static MM_UNMAP_RESERVED_MAPPING: AtomicPtr<c_void> = AtomicPtr::new(null_mut());
 
-/// Looks `name` up into `slot`; whether the kernel exports it.
+/// Looks `name` up into `slot` (never cleared once set: another engine's
+/// window may be using it); whether the kernel exports it.
 fn resolve<const N: usize>(slot: &AtomicPtr<c_void>, name: &[u8; N]) -> bool {
     let mut name = NtString::new(name);
     let mut name = name.as_unicode_string();
@@ -99,8 +100,11 @@ fn resolve<const N: usize>(slot: &AtomicPtr<c_void>, name: &[u8; N]) -> bool {
     // requirement); `name` describes a live UTF-16 buffer the routine only
     // reads.
     let routine = unsafe { MmGetSystemRoutineAddress(&raw mut name) };
+    if routine.is_null() {
+        return false;
+    }
     slot.store(routine, Ordering::Release);
-    !routine.is_null()
+    true
 }
 
 /// The reservation and its MDL. Only made once the four routines are
