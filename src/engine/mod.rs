@@ -111,7 +111,8 @@ pub trait EngineHost {
     ///
     /// # Errors
     /// `NotSupported` where system memory cannot be reached by address
-    /// (Windows, `docs/engine.md` O-ENG-3; the default).
+    /// (Windows without the reserved-mapping routines, `docs/engine.md`
+    /// O-ENG-3; the default).
     fn read_physical(&self, address: u64, out: &mut [u8]) -> Result<()> {
         let _ = (address, out);
         Err(Status::NotSupported)
@@ -130,7 +131,9 @@ pub trait EngineHost {
         let _ = context;
         None
     }
-    /// Writes a monitored fence's value at its GPU virtual address.
+    /// Writes a monitored fence's value at its GPU virtual address by the
+    /// platform's direct path, which the engine takes only when the paging
+    /// context's tables do not map the VA (`vaddr::write_fence`).
     ///
     /// # Errors
     /// `NotSupported` where the address cannot be resolved.
@@ -162,6 +165,10 @@ pub enum Broken {
     /// range lands on the leaf table's first page): the VIRTUAL tests must
     /// catch it (`tests/engine_vaddr.rs`).
     IgnoresLeafIndex = 5,
+    /// Writes a monitored fence by the platform's direct path only, never
+    /// through the paging context's tables (O-ENG-2 undone): a fence at a
+    /// real GPU VA must then fault (`tests/engine_vaddr.rs`).
+    FenceSkipsWalk = 6,
 }
 
 const KIND_SUBMIT: u64 = 1;
@@ -248,6 +255,7 @@ impl Engine {
             3 => Broken::CompletesInSubmit,
             4 => Broken::DropsMarks,
             5 => Broken::IgnoresLeafIndex,
+            6 => Broken::FenceSkipsWalk,
             _ => Broken::No,
         }
     }
