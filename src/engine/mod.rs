@@ -162,6 +162,9 @@ pub enum Broken {
     /// range lands on the leaf table's first page): the VIRTUAL tests must
     /// catch it (`tests/engine_vaddr.rs`).
     IgnoresLeafIndex = 5,
+    /// Writes through read-only leaf entries as if they were writable: the
+    /// ReadOnly flag must fault a write (`ddi-check/tests/engine_vaddr_ops.rs`).
+    IgnoresReadOnly = 6,
 }
 
 const KIND_SUBMIT: u64 = 1;
@@ -248,6 +251,7 @@ impl Engine {
             3 => Broken::CompletesInSubmit,
             4 => Broken::DropsMarks,
             5 => Broken::IgnoresLeafIndex,
+            6 => Broken::IgnoresReadOnly,
             _ => Broken::No,
         }
     }
