@@ -251,3 +251,40 @@ fn an_engine_that_ignores_the_leaf_index_is_caught_through_system_pages() {
     let err = check(&system_pages(), Broken::IgnoresLeafIndex).expect_err("caught");
     println!("IgnoresLeafIndex caught (system pages): {err}");
 }
+
+/// The random search finds the engine that writes through read-only
+/// entries too.
+#[test]
+fn the_random_search_catches_an_engine_that_ignores_read_only_entries() {
+    use ddi_check::strategy;
+    use proptest::test_runner::{
+        Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
+    };
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            cases: 1000,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
+    let result = runner.run(&strategy::sequence(40), |ops| {
+        check_sequence_with(
+            &ops,
+            Flaw::None,
+            Broken::IgnoresReadOnly,
+            Duration::from_secs(2),
+        )
+        .map_err(TestCaseError::fail)?;
+        Ok(())
+    });
+    match result {
+        Err(TestError::Fail(why, ops)) => {
+            println!(
+                "IgnoresReadOnly: shrunk counterexample ({} operations): {why}\n{ops:#?}",
+                ops.len()
+            );
+        }
+        other => panic!("the engine that ignores read-only entries was not caught: {other:?}"),
+    }
+}

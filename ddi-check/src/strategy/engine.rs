@@ -196,30 +196,47 @@ fn paging_work(
 
 /// Kind 4 of [`paging_work`]: root entry 0 and leaf entry `at % VA_PAGES`
 /// mapped (to VRAM or system page `pattern % (VA_TARGETS + SYS_TARGETS +
-/// 2)`: invalid now and then), then a VIRTUAL_FILL from that VA page of `len` 512-byte pieces
-/// (into the next pages, mapped or not). Other kinds: `(None, [])`.
+/// 2)`: invalid now and then; ReadOnly or Zero one time in eight each),
+/// then a VIRTUAL_FILL from that VA page of `len` 512-byte pieces (into the
+/// next pages, mapped or not), or (pattern bit 16) a VIRTUAL_TRANSFER of
+/// as much from VA page 0 into it. Other kinds: `(None, [])`.
 fn virtual_work(at: u16, len: u16, pattern: u32, kind: u8) -> (Option<Paging>, Vec<Paging>) {
     if kind != 4 {
         return (None, Vec::new());
     }
     let index = (at % u16::from(VA_PAGES)) as u8;
-    let map = |leaf, index, target| Paging::Map {
+    let flags = match (pattern >> 8) % 8 {
+        0 => MAP_READ_ONLY,
+        1 => MAP_ZERO,
+        _ => 0,
+    };
+    let map = |leaf, index, target, flags| Paging::Map {
         leaf,
         index,
         target,
         count: 0,
         repeat: false,
-        flags: 0,
+        flags,
     };
     let target = (pattern % u32::from(VA_TARGETS + SYS_TARGETS + 2)) as u8;
-    let maps = vec![map(false, 0, 0), map(true, index, target)];
-    let fill = Paging::VirtualFill {
-        region: 0,
-        at: u16::from(index) * 4096 + (pattern >> 20) as u16 % 4096,
-        size: len * 512,
-        pattern,
+    let maps = vec![map(false, 0, 0, 0), map(true, index, target, flags)];
+    let dst = u16::from(index) * 4096 + (pattern >> 20) as u16 % 4096;
+    let work = if pattern & (1 << 16) == 0 {
+        Paging::VirtualFill {
+            region: 0,
+            at: dst,
+            size: len * 512,
+            pattern,
+        }
+    } else {
+        Paging::VirtualTransfer {
+            regions: [0, 0],
+            from: (pattern >> 4) as u16 % 4096,
+            at: dst,
+            size: len * 512,
+        }
     };
-    (Some(fill), maps)
+    (Some(work), maps)
 }
 
 /// VidMm's usual pattern, so sequences reach completed fences and engine
