@@ -222,7 +222,7 @@ fn system_pages_match_the_model() {
 fn entry_flags_match_the_model() {
     let stats = check(&flags(), Broken::No).unwrap();
     println!("flags: {stats}");
-    assert!(stats.fences >= 9, "{stats}");
+    assert!(stats.fences >= 13, "{stats}");
 }
 
 #[test]
@@ -236,20 +236,21 @@ fn several_entries_and_repeat_match_the_model() {
 fn vas_past_the_root_match_the_model() {
     let stats = check(&past_the_root(), Broken::No).unwrap();
     println!("past the root: {stats}");
-    assert!(stats.fences >= 5, "{stats}");
+    assert!(stats.fences >= 6, "{stats}");
 }
 
 #[test]
 fn an_engine_that_ignores_read_only_entries_is_caught() {
     let err = check(&flags(), Broken::IgnoresReadOnly).expect_err("a broken engine is caught");
     println!("IgnoresReadOnly caught: {err}");
-    assert!(err.contains("fence") || err.contains("faulted"), "{err}");
+    assert!(err.contains("cannot run"), "{err}");
 }
 
 #[test]
 fn an_engine_that_ignores_the_leaf_index_is_caught_through_system_pages() {
     let err = check(&system_pages(), Broken::IgnoresLeafIndex).expect_err("caught");
     println!("IgnoresLeafIndex caught (system pages): {err}");
+    assert!(err.contains("the engine left"), "{err}");
 }
 
 /// The random search finds the engine that writes through read-only
