@@ -17,7 +17,7 @@ use crate::ops::{MAP_ENTRIES, REGION, ROOT_ENTRIES};
 
 /// Bytes of a page.
 pub const PAGE: u64 = 4096;
-/// Entries of each table the model keeps (every index a [`Cmd::Map`] can
+/// Entries of each table the model keeps (every index a [`super::engine::Cmd::Map`] can
 /// reach).
 pub const SLOTS: usize = 16;
 
