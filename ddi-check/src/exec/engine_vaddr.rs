@@ -128,12 +128,12 @@ impl Vaddr {
         a.Transfer[5] = u64::from(start) | (u64::from(n) << 32);
         a.Transfer[6] = u64::from(repeat) << 32;
         a.Transfer[10] = DXGK_PAGETABLEUPDATE_GPU_PHYSICAL.0 as u64;
-        em::Paging::Single(Cmd::Map {
+        em::Paging::Map {
             leaf,
             start,
             count: n,
             entries: model,
-        })
+        }
     }
 
     /// The driver's bytes of the checker's system page `n` from `offset`.

@@ -24,6 +24,9 @@ use super::engine_vaddr::{Leaf, PAGE};
 use super::{Model, SEGMENTS, segments::APERTURE};
 use crate::ops::{FENCE_CELLS, MAP_ENTRIES, MDL_BYTES, MDLS, SYS_TARGETS};
 
+/// Page-table entries one recorded command stores at most.
+pub const PTES: u8 = 4;
+
 /// Bytes one command moves at most (`docs/engine.md`, "TDR bound").
 pub const CHUNK: u64 = 256 << 10;
 /// Bytes of one recorded command.
@@ -102,10 +105,10 @@ pub enum Cmd {
         leaf: bool,
         /// First entry.
         start: u8,
-        /// Entries written (at most [`MAP_ENTRIES`]).
+        /// Entries written (at most [`PTES`]).
         count: u8,
         /// What each maps.
-        entries: [Option<Leaf>; MAP_ENTRIES as usize],
+        entries: [Option<Leaf>; PTES as usize],
     },
     /// VIRTUAL_TRANSFER of `len` bytes from GPU VA `src` to `dst`.
     VirtualTransfer {
@@ -149,6 +152,18 @@ pub enum Paging {
     },
     /// One command.
     Single(Cmd),
+    /// UPDATE_PAGE_TABLE of `count` entries from `start`: one
+    /// [`Cmd::Map`] per [`PTES`] entries.
+    Map {
+        /// The leaf table rather than the root.
+        leaf: bool,
+        /// First entry.
+        start: u8,
+        /// Entries (at most [`MAP_ENTRIES`]).
+        count: u8,
+        /// What each maps.
+        entries: [Option<Leaf>; MAP_ENTRIES as usize],
+    },
     /// Nothing recorded.
     Nothing,
 }
@@ -158,6 +173,7 @@ impl Paging {
         match *self {
             Self::Split { size, .. } => size.div_ceil(CHUNK),
             Self::Single(_) => 1,
+            Self::Map { count, .. } => u64::from(count.div_ceil(PTES)),
             Self::Nothing => 0,
         }
     }
@@ -184,6 +200,24 @@ impl Paging {
                 })
             }
             Self::Single(c) => Some(c),
+            Self::Map {
+                leaf,
+                start,
+                count,
+                entries,
+            } => {
+                let first = u8::try_from(i).ok()?.checked_mul(PTES)?;
+                let mut these = [None; PTES as usize];
+                for (k, e) in these.iter_mut().enumerate() {
+                    *e = *entries.get(usize::from(first) + k)?;
+                }
+                Some(Cmd::Map {
+                    leaf,
+                    start: start.checked_add(first)?,
+                    count: count.checked_sub(first)?.min(PTES),
+                    entries: these,
+                })
+            }
             Self::Nothing => None,
         }
     }

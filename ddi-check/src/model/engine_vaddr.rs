@@ -13,7 +13,7 @@
 //! whole, zeros from a Zero page, then written) (`super::engine` runs the
 //! other commands, `super::engine_virtual` these through the tables).
 
-use crate::ops::{MAP_ENTRIES, REGION, ROOT_ENTRIES};
+use crate::ops::{REGION, ROOT_ENTRIES};
 
 /// Bytes of a page.
 pub const PAGE: u64 = 4096;
@@ -73,7 +73,7 @@ impl Tables {
     /// invalid; any valid one, for the root: names the leaf table).
     pub fn map(&mut self, leaf: bool, start: u8, count: u8, entries: &[Option<Leaf>]) {
         let start = usize::from(start);
-        let n = usize::from(count.min(MAP_ENTRIES));
+        let n = usize::from(count);
         for (k, e) in entries.iter().take(n).enumerate() {
             if leaf {
                 if let Some(slot) = self.leaf.get_mut(start + k) {

@@ -33,8 +33,9 @@ pub const SYS_TARGETS: u8 = 4;
 /// Entries of the root table SetRootPageTable gives: a VA of region
 /// `ROOT_ENTRIES` or more is past the root and faults.
 pub const ROOT_ENTRIES: u8 = 2;
-/// Entries one [`Paging::Map`] writes at most (one engine command's worth).
-pub const MAP_ENTRIES: u8 = 4;
+/// Entries one [`Paging::Map`] writes at most (the engine records 4 per
+/// command: up to two commands).
+pub const MAP_ENTRIES: u8 = 8;
 /// [`Paging::Map`] `flags`: the leaf entries are ReadOnly (a write faults).
 pub const MAP_READ_ONLY: u8 = 1;
 /// [`Paging::Map`] `flags`: the leaf entries are Zero (reads give zeros,
