@@ -17,6 +17,7 @@ use dxgk_sys::*;
 mod caps;
 pub mod engine;
 pub mod engine_vaddr;
+mod engine_virtual;
 pub mod render;
 pub mod segments;
 pub mod vgpu;

@@ -159,7 +159,7 @@ fn fault_and_reset() -> Vec<Op> {
 }
 
 fn run(broken: Broken) -> Result<ddi_check::Stats, String> {
-    check_sequence_with(&vidmm(), Flaw::None, broken, Duration::from_millis(500))
+    check_sequence_with(&vidmm(), Flaw::None, broken, Duration::from_secs(5))
 }
 
 #[test]

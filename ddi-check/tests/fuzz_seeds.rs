@@ -304,3 +304,30 @@ fn the_ops_seed_engine_reaches_the_software_engine_and_catches_dropped_marks() {
     let err = broken.expect_err("dropped marks are caught");
     assert!(err.contains("bits differ"), "{err}");
 }
+
+/// The `ops` seed `engine_vaddr` reaches the VIRTUAL operations' cases
+/// (`docs/proofs.md`): root entries past the root's count with Repeat, leaf
+/// entries mapping VRAM and system pages, ReadOnly and Zero, three entries
+/// repeated; fills and transfers through them (VRAM into system pages and
+/// back, from a Zero page, through root entry 1), a fill into the read-only
+/// page and one past the root (both fault, then a reset); every fence and
+/// byte matches the model. The same input catches an engine that writes
+/// through read-only entries.
+#[test]
+fn the_ops_seed_engine_vaddr_reaches_the_virtual_cases_and_catches_read_only_writes() {
+    let data = std::fs::read(fuzz_dir().join("seeds/ops/engine_vaddr")).expect("seed");
+    let ops = ddi_check::fuzz::ops_of(&data);
+    let stats = ddi_check::check_sequence(&ops, ddi_check::Flaw::None).expect("the seed passes");
+    println!("engine_vaddr seed: {stats}");
+    assert!(stats.fences >= 13, "{stats}");
+    assert!(stats.dirty_reports >= 1, "{stats}");
+    let broken = ddi_check::check_sequence_with(
+        &ops,
+        ddi_check::Flaw::None,
+        ddi_check::Broken::IgnoresReadOnly,
+        std::time::Duration::from_secs(2),
+    );
+    let err = broken.expect_err("writes through read-only entries are caught");
+    println!("IgnoresReadOnly caught: {err}");
+    assert!(err.contains("cannot run"), "{err}");
+}

@@ -169,6 +169,9 @@ pub enum Broken {
     /// through the paging context's tables (O-ENG-2 undone): a fence at a
     /// real GPU VA must then fault (`tests/engine_vaddr.rs`).
     FenceSkipsWalk = 6,
+    /// Writes through read-only leaf entries as if they were writable: the
+    /// ReadOnly flag must fault a write (`ddi-check/tests/engine_vaddr_ops.rs`).
+    IgnoresReadOnly = 7,
 }
 
 const KIND_SUBMIT: u64 = 1;
@@ -256,6 +259,7 @@ impl Engine {
             4 => Broken::DropsMarks,
             5 => Broken::IgnoresLeafIndex,
             6 => Broken::FenceSkipsWalk,
+            7 => Broken::IgnoresReadOnly,
             _ => Broken::No,
         }
     }

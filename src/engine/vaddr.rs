@@ -79,8 +79,10 @@ impl Page {
     fn zero(self) -> bool {
         self.entry & pte::ZERO != 0
     }
-    fn read_only(self) -> bool {
-        self.entry & pte::READ_ONLY != 0
+    /// Whether a write must fault ([`Broken::IgnoresReadOnly`], tests
+    /// only, writes anyway).
+    fn read_only(self, broken: Broken) -> bool {
+        self.entry & pte::READ_ONLY != 0 && broken != Broken::IgnoresReadOnly
     }
     /// The location of byte `within` of the page.
     fn at(self, within: u64) -> Result<Target> {
@@ -213,7 +215,7 @@ pub(super) fn fill<H: EngineHost>(
         let va = dst.checked_add(done).ok_or(Status::InvalidParameter)?;
         let n = page_rest(va).min(len.saturating_sub(done));
         let page = translate(host, root, va, broken)?;
-        if page.read_only() {
+        if page.read_only(broken) {
             return Err(Status::InvalidParameter);
         }
         // The pattern as it stands at byte `done` of the fill.
@@ -318,7 +320,7 @@ pub(super) fn transfer<H: EngineHost>(
         }
         let source = translate(host, root, from, broken)?;
         let target = translate(host, root, to, broken)?;
-        if target.read_only() {
+        if target.read_only(broken) {
             return Err(Status::InvalidParameter);
         }
         let piece = scratch

@@ -41,7 +41,7 @@ pub(super) struct Built {
 /// into what the completion callbacks saw.
 pub(super) struct EngineSide {
     pub(super) built: Vec<Built>,
-    mdl_bytes: Vec<Vec<u8>>,
+    pub(super) mdl_bytes: Vec<Vec<u8>>,
     /// One per buffer, never moved (the vector is never grown).
     mdls: Vec<HostMdl>,
     cells: Vec<u64>,
@@ -724,28 +724,9 @@ impl World {
         let touched = std::mem::take(&mut self.model.engine_mut().touched);
         for (place, offset, len) in touched {
             let mut got = vec![0u8; len as usize];
-            match place {
-                Place::Vram(i) => {
-                    let vram = gpup_miniport::host::vram(self.adapter.context(), SEGMENTS[i].id)
-                        .ok_or_else(|| self.fail(op, "no VRAM backing".into()))?;
-                    vram.read_bytes(offset, &mut got)
-                        .map_err(|e| self.fail(op, format!("VRAM read: {e:?}")))?;
-                }
-                Place::Mdl(i) => {
-                    let p = self.engine.mdl_bytes[i].as_ptr();
-                    for (k, g) in got.iter_mut().enumerate() {
-                        let q = p.wrapping_add(offset as usize + k);
-                        // SAFETY: inside the checker's buffer (the model's
-                        // range lies in it); the engine is idle.
-                        *g = unsafe { q.read_volatile() };
-                    }
-                }
-            }
-            let engine = self.model.engine_mut();
-            let shadow = match place {
-                Place::Vram(i) => &mut engine.vram[i],
-                Place::Mdl(i) => &mut engine.mdl[i],
-            };
+            self.driver_bytes(place, offset, &mut got)
+                .map_err(|e| self.fail(op, e))?;
+            let shadow = self.model.engine_mut().shadow_mut(place);
             let at = offset as usize;
             for (k, &g) in got.iter().enumerate() {
                 if shadow.unknown[at + k] {

@@ -44,17 +44,22 @@ impl Input<'_> {
                 2 => Paging::Map {
                     leaf: self.u8() & 1 == 1,
                     index: self.u8(),
-                    target: self.u8() % (VA_TARGETS + 2),
+                    target: self.u8() % (VA_TARGETS + SYS_TARGETS + 2),
+                    count: self.u8(),
+                    repeat: self.bool(),
+                    flags: self.u8() % 4,
                 },
                 3 => Paging::VirtualFill {
                     at: self.u16(),
                     size: self.u16(),
                     pattern: self.u32(),
+                    region: self.region(),
                 },
                 4 => Paging::VirtualTransfer {
                     from: self.u16(),
                     at: self.u16(),
                     size: self.u16(),
+                    regions: [self.region(), self.region()],
                 },
                 _ => Paging::Other(self.u32()),
             },
@@ -62,6 +67,15 @@ impl Input<'_> {
                 cell: self.u8() % (FENCE_CELLS + 1),
                 value: self.u64(),
             },
+        }
+    }
+
+    /// A VA region: mostly 0, then 1, 2 (past the root) or any.
+    fn region(&mut self) -> u8 {
+        match self.u8() {
+            0..=199 => 0,
+            200..=239 => 1,
+            b => b - 238,
         }
     }
 

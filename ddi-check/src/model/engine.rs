@@ -20,8 +20,12 @@
 
 use std::collections::VecDeque;
 
+use super::engine_vaddr::{Leaf, PAGE};
 use super::{Model, SEGMENTS, segments::APERTURE};
-use crate::ops::{FENCE_CELLS, MDL_BYTES, MDLS};
+use crate::ops::{FENCE_CELLS, MAP_ENTRIES, MDL_BYTES, MDLS, SYS_TARGETS};
+
+/// Page-table entries one recorded command stores at most.
+pub const PTES: u8 = 4;
 
 /// Bytes one command moves at most (`docs/engine.md`, "TDR bound").
 pub const CHUNK: u64 = 256 << 10;
@@ -92,15 +96,19 @@ pub enum Cmd {
     },
     /// DISCARD_CONTENT and the recorded operations: no effect.
     Nop,
-    /// UPDATE_PAGE_TABLE of one entry of the checker's tables
-    /// ([`super::engine_vaddr`]): leaf entry `leaf` (`None`: root entry 0)
-    /// maps VRAM page `page` of the first segment (the leaf table, for the
-    /// root entry), or is invalid (`None`).
+    /// UPDATE_PAGE_TABLE of `count` entries of the checker's tables
+    /// ([`super::engine_vaddr`]) from entry `start` of the leaf table
+    /// (`leaf`) or the root: `entries[k]` for entry `start + k` (`None`:
+    /// invalid; for the root, any valid entry names the leaf table).
     Map {
-        /// Which leaf entry (`None`: root entry 0).
-        leaf: Option<u8>,
-        /// The page (`Some(0)` for a valid root entry).
-        page: Option<u64>,
+        /// The leaf table rather than the root.
+        leaf: bool,
+        /// First entry.
+        start: u8,
+        /// Entries written (at most [`PTES`]).
+        count: u8,
+        /// What each maps.
+        entries: [Option<Leaf>; PTES as usize],
     },
     /// VIRTUAL_TRANSFER of `len` bytes from GPU VA `src` to `dst`.
     VirtualTransfer {
@@ -144,6 +152,18 @@ pub enum Paging {
     },
     /// One command.
     Single(Cmd),
+    /// UPDATE_PAGE_TABLE of `count` entries from `start`: one
+    /// [`Cmd::Map`] per [`PTES`] entries.
+    Map {
+        /// The leaf table rather than the root.
+        leaf: bool,
+        /// First entry.
+        start: u8,
+        /// Entries (at most [`MAP_ENTRIES`]).
+        count: u8,
+        /// What each maps.
+        entries: [Option<Leaf>; MAP_ENTRIES as usize],
+    },
     /// Nothing recorded.
     Nothing,
 }
@@ -153,6 +173,7 @@ impl Paging {
         match *self {
             Self::Split { size, .. } => size.div_ceil(CHUNK),
             Self::Single(_) => 1,
+            Self::Map { count, .. } => u64::from(count.div_ceil(PTES)),
             Self::Nothing => 0,
         }
     }
@@ -179,6 +200,24 @@ impl Paging {
                 })
             }
             Self::Single(c) => Some(c),
+            Self::Map {
+                leaf,
+                start,
+                count,
+                entries,
+            } => {
+                let first = u8::try_from(i).ok()?.checked_mul(PTES)?;
+                let mut these = [None; PTES as usize];
+                for (k, e) in these.iter_mut().enumerate() {
+                    *e = *entries.get(usize::from(first) + k)?;
+                }
+                Some(Cmd::Map {
+                    leaf,
+                    start: start.checked_add(first)?,
+                    count: count.checked_sub(first)?.min(PTES),
+                    entries: these,
+                })
+            }
             Self::Nothing => None,
         }
     }
@@ -246,6 +285,8 @@ pub enum Place {
     Vram(usize),
     /// MDL index.
     Mdl(usize),
+    /// The checker's system page a leaf entry may map.
+    Sys(usize),
 }
 
 /// Bytes the model shadows, and which of them it no longer knows.
@@ -274,6 +315,8 @@ pub struct Engine {
     pub vram: Vec<Shadow>,
     /// The checker's system-memory buffers.
     pub mdl: Vec<Shadow>,
+    /// The checker's system pages leaf entries may map ([`Place::Sys`]).
+    pub sys: Vec<Shadow>,
     /// The checker's monitored-fence cells.
     pub cells: [u64; FENCE_CELLS as usize],
     /// Queued, not yet settled.
@@ -298,6 +341,12 @@ pub fn mdl_byte(m: usize, i: usize) -> u8 {
     (i.wrapping_mul(31) ^ (m + 1).wrapping_mul(0x5A)) as u8
 }
 
+/// The initial content of system page `p`'s byte `i`.
+#[must_use]
+pub fn sys_byte(p: usize, i: usize) -> u8 {
+    (i.wrapping_mul(13) ^ (p + 1).wrapping_mul(0xC3)) as u8
+}
+
 impl Engine {
     /// A fresh engine: zero VRAM, the MDLs' initial bytes, zero cells.
     #[must_use]
@@ -310,6 +359,9 @@ impl Engine {
             mdl: (0..usize::from(MDLS))
                 .map(|m| Shadow::new(MDL_BYTES, |i| mdl_byte(m, i)))
                 .collect(),
+            sys: (0..usize::from(SYS_TARGETS))
+                .map(|p| Shadow::new(PAGE, |i| sys_byte(p, i)))
+                .collect(),
             cells: [0; FENCE_CELLS as usize],
             pending: VecDeque::new(),
             faulted: false,
@@ -318,6 +370,15 @@ impl Engine {
             touched: Vec::new(),
             wrote_vram: false,
             tables: Default::default(),
+        }
+    }
+
+    /// The shadow of `p`.
+    pub fn shadow_mut(&mut self, p: Place) -> &mut Shadow {
+        match p {
+            Place::Vram(i) => &mut self.vram[i],
+            Place::Mdl(i) => &mut self.mdl[i],
+            Place::Sys(i) => &mut self.sys[i],
         }
     }
 
@@ -476,10 +537,7 @@ impl Model {
     }
 
     fn shadow(&mut self, p: Place) -> &mut Shadow {
-        match p {
-            Place::Vram(i) => &mut self.engine.vram[i],
-            Place::Mdl(i) => &mut self.engine.mdl[i],
-        }
+        self.engine.shadow_mut(p)
     }
 
     /// The destination `[offset, offset + len)` (clipped) becomes unknown,
@@ -503,7 +561,7 @@ impl Model {
     }
 
     /// Writes `bytes` (with their unknown flags) at a destination.
-    fn put(&mut self, dst: End, bytes: &[u8], unknown: &[bool]) {
+    pub(super) fn put(&mut self, dst: End, bytes: &[u8], unknown: &[bool]) {
         let Some((place, offset, _)) = resolve(dst).filter(|_| !bytes.is_empty()) else {
             return;
         };
@@ -525,43 +583,13 @@ impl Model {
 
     /// Runs one command; `false` when the engine faults on it.
     fn run(&mut self, cmd: Cmd) -> bool {
+        if let Some(ran) = self.run_vaddr(cmd) {
+            return ran;
+        }
         match cmd {
+            // Run above.
+            Cmd::Map { .. } | Cmd::VirtualFill { .. } | Cmd::VirtualTransfer { .. } => false,
             Cmd::Nop => true,
-            Cmd::Map { leaf, page } => {
-                self.engine.tables.map(leaf, page);
-                true
-            }
-            Cmd::VirtualFill {
-                rooted,
-                va,
-                len,
-                pattern,
-            } => {
-                let p = pattern.to_le_bytes();
-                let id = SEGMENTS[0].id;
-                let (pieces, runs) = self.engine.tables.fill_pieces(va, len, rooted);
-                for (offset, done, n) in pieces {
-                    let bytes: Vec<u8> = (done..done + n).map(|k| p[(k % 4) as usize]).collect();
-                    self.put(End::Seg { id, offset }, &bytes, &vec![false; bytes.len()]);
-                }
-                runs
-            }
-            Cmd::VirtualTransfer {
-                rooted,
-                src,
-                dst,
-                len,
-            } => {
-                let id = SEGMENTS[0].id;
-                let (pieces, runs) = self.engine.tables.transfer_pieces((src, dst), len, rooted);
-                for (from, to, n) in pieces {
-                    let s = &self.engine.vram[0];
-                    let (a, b) = (from as usize, (from + n) as usize);
-                    let (bytes, unknown) = (s.bytes[a..b].to_vec(), s.unknown[a..b].to_vec());
-                    self.put(End::Seg { id, offset: to }, &bytes, &unknown);
-                }
-                runs
-            }
             Cmd::Signal { cell, value } => match cell.filter(|&c| c < FENCE_CELLS) {
                 Some(c) => {
                     self.engine.cells[usize::from(c)] = value;
@@ -634,21 +662,10 @@ impl Model {
     /// ranges lie inside what they name).
     fn would_run(&self, slots: Option<&[Slot]>) -> bool {
         let ok = |c: &Cmd| match *c {
-            Cmd::Nop | Cmd::Map { .. } => true,
-            Cmd::VirtualFill {
-                rooted, va, len, ..
-            } => self.engine.tables.fill_runs(va, len, rooted),
-            Cmd::VirtualTransfer {
-                rooted,
-                src,
-                dst,
-                len,
-            } => {
-                self.engine
-                    .tables
-                    .transfer_pieces((src, dst), len, rooted)
-                    .1
+            Cmd::Map { .. } | Cmd::VirtualFill { .. } | Cmd::VirtualTransfer { .. } => {
+                self.vaddr_runs(c).unwrap_or(false)
             }
+            Cmd::Nop => true,
             Cmd::Signal { cell, .. } => cell.is_some_and(|c| c < FENCE_CELLS),
             Cmd::Fill { dst, len, .. } => matches!(dst, End::Seg { .. }) && fill_fits(dst, len),
             Cmd::Transfer { src, dst, len } => {

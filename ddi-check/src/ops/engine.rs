@@ -19,12 +19,30 @@ pub const MDL_BYTES: u64 = 16 * 4096;
 /// Monitored-fence cells the checker owns.
 pub const FENCE_CELLS: u8 = 2;
 
-/// GPU VA pages the checker maps: leaf entries `0..VA_PAGES` of the leaf
-/// table root entry 0 names (`docs/proofs.md`).
+/// GPU VA pages the checker maps in each 2 MiB region: leaf entries
+/// `0..VA_PAGES` of the checker's one leaf table, which every valid root
+/// entry names (`docs/proofs.md`).
 pub const VA_PAGES: u8 = 8;
-/// VRAM pages (of the first segment) a leaf entry may map; a larger
-/// `target` writes an invalid entry.
+/// VRAM pages (of the first segment) a leaf entry may map: targets
+/// `0..VA_TARGETS`.
 pub const VA_TARGETS: u8 = 12;
+/// System pages (segment 0) the checker owns for leaf entries to map:
+/// targets `VA_TARGETS..VA_TARGETS + SYS_TARGETS`; a larger target writes
+/// an invalid entry.
+pub const SYS_TARGETS: u8 = 4;
+/// Entries of the root table SetRootPageTable gives: a VA of region
+/// `ROOT_ENTRIES` or more is past the root and faults.
+pub const ROOT_ENTRIES: u8 = 2;
+/// Entries one [`Paging::Map`] writes at most (the engine records 4 per
+/// command: up to two commands).
+pub const MAP_ENTRIES: u8 = 8;
+/// [`Paging::Map`] `flags`: the leaf entries are ReadOnly (a write faults).
+pub const MAP_READ_ONLY: u8 = 1;
+/// [`Paging::Map`] `flags`: the leaf entries are Zero (reads give zeros,
+/// writes are dropped).
+pub const MAP_ZERO: u8 = 2;
+/// Bytes of a VA region (what one root entry covers).
+pub const REGION: u64 = 2 << 20;
 
 /// One end of a paging operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,36 +107,55 @@ pub enum Paging {
         /// The union's first words.
         args: [u64; 3],
     },
-    /// UPDATE_PAGE_TABLE (GPU_PHYSICAL) of one entry of the checker's
-    /// tables: `leaf` false, root entry 0 -> the checker's leaf table
-    /// (`target` odd: an invalid entry); `leaf` true, leaf entry
-    /// `index % VA_PAGES` -> VRAM page `target` of the first segment
-    /// (`target >= VA_TARGETS`: an invalid entry).
+    /// UPDATE_PAGE_TABLE (GPU_PHYSICAL) of `1 + count % MAP_ENTRIES`
+    /// entries of the checker's tables from entry `index`: entry `k` is
+    /// made of target `target + k` (with `repeat`: `Flags.Repeat`, target
+    /// `target` for every entry; the array still holds the others, so an
+    /// engine that ignores Repeat differs). `leaf` false: root entries from
+    /// `index % (ROOT_ENTRIES + 1)` (the last one past the root's count),
+    /// an even target naming the checker's leaf table, an odd one invalid;
+    /// `leaf` true: leaf entries from `index % VA_PAGES`, a target mapping
+    /// a VRAM page, a system page or nothing (see [`VA_TARGETS`],
+    /// [`SYS_TARGETS`]), with `flags` ([`MAP_READ_ONLY`], [`MAP_ZERO`];
+    /// an invalid entry keeps them, without Valid).
     Map {
         /// The leaf table rather than the root.
         leaf: bool,
-        /// Which entry.
+        /// `StartIndex` (reduced as above).
         index: u8,
-        /// What it maps.
+        /// What the first entry maps.
         target: u8,
+        /// `NumPageTableEntries` - 1 (modulo [`MAP_ENTRIES`]).
+        count: u8,
+        /// `Flags.Repeat`.
+        repeat: bool,
+        /// Leaf entry flags (bit 0 ReadOnly, bit 1 Zero).
+        flags: u8,
     },
     /// VIRTUAL_FILL of the paging context from GPU VA `at` (modulo the
-    /// `VA_PAGES` pages) of `size` bytes (modulo what is left of them + 1).
+    /// `VA_PAGES` pages) of region `region` (root entry `region`: from
+    /// `ROOT_ENTRIES` on, past the root) of `size` bytes (modulo what is
+    /// left of the pages + 1).
     VirtualFill {
-        /// Destination VA.
+        /// Destination region.
+        region: u8,
+        /// Destination VA in it.
         at: u16,
         /// `SizeInBytes`.
         size: u16,
         /// `FillPattern`.
         pattern: u32,
     },
-    /// VIRTUAL_TRANSFER of the paging context from GPU VA `from` to `at`
-    /// (each modulo the `VA_PAGES` pages) of `size` bytes (modulo what is
-    /// left after the higher of them + 1).
+    /// VIRTUAL_TRANSFER of the paging context from GPU VA `from` of
+    /// region `regions[0]` to `at` of region `regions[1]` (each modulo the
+    /// `VA_PAGES` pages) of `size` bytes (modulo what is left after the
+    /// higher of them + 1).
     VirtualTransfer {
-        /// Source VA.
+        /// Source and destination regions.
+        regions: [u8; 2],
+        /// Source VA in its region.
         from: u16,
-        /// Destination VA.
+        /// Destination VA in its region.
         at: u16,
         /// `SizeInBytes`.
         size: u16,

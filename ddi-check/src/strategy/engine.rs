@@ -27,13 +27,39 @@ fn paging() -> impl Strategy<Value = Paging> {
         8 => (0u8..FENCE_CELLS + 1, any::<u64>()).prop_map(|(cell, value)| Paging::Signal { cell, value }),
         5 => (any::<u8>(), any::<[u64; 3]>()).prop_map(|(which, args)| Paging::Recorded { which, args }),
         4 => prop_oneof![0u32..32, any::<u32>()].prop_map(Paging::Other),
-        10 => (any::<bool>(), 0u8..VA_PAGES, prop_oneof![3 => 0u8..VA_TARGETS, 1 => any::<u8>()])
-            .prop_map(|(leaf, index, target)| Paging::Map { leaf, index, target }),
-        10 => (any::<u16>(), prop_oneof![any::<u16>(), Just(u16::MAX)], any::<u32>())
-            .prop_map(|(at, size, pattern)| Paging::VirtualFill { at, size, pattern }),
-        8 => (any::<u16>(), any::<u16>(), prop_oneof![any::<u16>(), Just(u16::MAX)])
-            .prop_map(|(from, at, size)| Paging::VirtualTransfer { from, at, size }),
+        10 => map(),
+        10 => (region(), any::<u16>(), prop_oneof![any::<u16>(), Just(u16::MAX)], any::<u32>())
+            .prop_map(|(region, at, size, pattern)| Paging::VirtualFill { region, at, size, pattern }),
+        8 => (region(), region(), any::<u16>(), any::<u16>(), prop_oneof![any::<u16>(), Just(u16::MAX)])
+            .prop_map(|(r, q, from, at, size)| Paging::VirtualTransfer { regions: [r, q], from, at, size }),
     ]
+}
+
+/// A VA region: mostly root entry 0, now and then entry 1 (valid or not),
+/// past the root's entries, anywhere.
+fn region() -> impl Strategy<Value = u8> {
+    prop_oneof![14 => Just(0u8), 3 => Just(1u8), 1 => Just(ROOT_ENTRIES), 1 => any::<u8>()]
+}
+
+/// UPDATE_PAGE_TABLEs: mostly one entry mapping VRAM or a system page,
+/// writable; several entries, Repeat, ReadOnly and Zero now and then.
+fn map() -> impl Strategy<Value = Paging> {
+    (
+        any::<bool>(),
+        0u8..VA_PAGES,
+        prop_oneof![3 => 0u8..VA_TARGETS + SYS_TARGETS, 1 => any::<u8>()],
+        prop_oneof![3 => Just(0u8), 1 => any::<u8>()],
+        prop::bool::weighted(0.2),
+        prop_oneof![5 => Just(0u8), 1 => 0u8..4],
+    )
+        .prop_map(|(leaf, index, target, count, repeat, flags)| Paging::Map {
+            leaf,
+            index,
+            target,
+            count,
+            repeat,
+            flags,
+        })
 }
 
 fn dma() -> impl Strategy<Value = u16> {
@@ -169,32 +195,48 @@ fn paging_work(
 }
 
 /// Kind 4 of [`paging_work`]: root entry 0 and leaf entry `at % VA_PAGES`
-/// mapped (to VRAM page `pattern % (VA_TARGETS + 2)`: invalid now and
-/// then), then a VIRTUAL_FILL from that VA page of `len` 512-byte pieces
-/// (into the next pages, mapped or not). Other kinds: `(None, [])`.
+/// mapped (to VRAM or system page `pattern % (VA_TARGETS + SYS_TARGETS +
+/// 2)`: invalid now and then; ReadOnly or Zero one time in eight each),
+/// then a VIRTUAL_FILL from that VA page of `len` 512-byte pieces (into the
+/// next pages, mapped or not), or (pattern bit 16) a VIRTUAL_TRANSFER of
+/// as much from VA page 0 into it. Other kinds: `(None, [])`.
 fn virtual_work(at: u16, len: u16, pattern: u32, kind: u8) -> (Option<Paging>, Vec<Paging>) {
     if kind != 4 {
         return (None, Vec::new());
     }
     let index = (at % u16::from(VA_PAGES)) as u8;
-    let maps = vec![
-        Paging::Map {
-            leaf: false,
-            index: 0,
-            target: 0,
-        },
-        Paging::Map {
-            leaf: true,
-            index,
-            target: (pattern % u32::from(VA_TARGETS + 2)) as u8,
-        },
-    ];
-    let fill = Paging::VirtualFill {
-        at: u16::from(index) * 4096 + (pattern >> 20) as u16 % 4096,
-        size: len * 512,
-        pattern,
+    let flags = match (pattern >> 8) % 8 {
+        0 => MAP_READ_ONLY,
+        1 => MAP_ZERO,
+        _ => 0,
     };
-    (Some(fill), maps)
+    let map = |leaf, index, target, flags| Paging::Map {
+        leaf,
+        index,
+        target,
+        count: 0,
+        repeat: false,
+        flags,
+    };
+    let target = (pattern % u32::from(VA_TARGETS + SYS_TARGETS + 2)) as u8;
+    let maps = vec![map(false, 0, 0, 0), map(true, index, target, flags)];
+    let dst = u16::from(index) * 4096 + (pattern >> 20) as u16 % 4096;
+    let work = if pattern & (1 << 16) == 0 {
+        Paging::VirtualFill {
+            region: 0,
+            at: dst,
+            size: len * 512,
+            pattern,
+        }
+    } else {
+        Paging::VirtualTransfer {
+            regions: [0, 0],
+            from: (pattern >> 4) as u16 % 4096,
+            at: dst,
+            size: len * 512,
+        }
+    };
+    (Some(work), maps)
 }
 
 /// VidMm's usual pattern, so sequences reach completed fences and engine
