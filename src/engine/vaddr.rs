@@ -268,7 +268,7 @@ pub(super) fn write_fence<H: EngineHost>(
         return Ok(false);
     };
     let bytes = value.to_le_bytes();
-    if page.read_only() || page_rest(va) < bytes.len() as u64 {
+    if page.read_only(broken) || page_rest(va) < bytes.len() as u64 {
         return Err(Status::InvalidParameter);
     }
     if page.zero() {
