@@ -162,33 +162,27 @@ trait SaveArgs: crate::ddi::arg::ArgRecord + Copy {
     ) -> Result<Saved>;
 }
 
-impl SaveArgs for DXGKARG_GPUP_SAVE_IMMUTABLE_MIGRATION_DATA {
-    fn parts(&self) -> (UINT, *mut UINT64, *mut BYTE) {
-        (self.vfIndex, self.DataSize, self.Data)
-    }
-    fn encode<'o>(
-        vgpu: &mut Vgpu,
-        tracker: &Tracker,
-        capacity: Option<usize>,
-        out: &mut dyn FnMut(usize) -> Result<&'o mut [u8]>,
-    ) -> Result<Saved> {
-        migration::save::save_immutable(vgpu, tracker, capacity, out)
-    }
+/// Implements [`SaveArgs`] for a Save block whose half `save` encodes.
+macro_rules! save_args {
+    ($block:ty => $save:path) => {
+        impl SaveArgs for $block {
+            fn parts(&self) -> (UINT, *mut UINT64, *mut BYTE) {
+                (self.vfIndex, self.DataSize, self.Data)
+            }
+            fn encode<'o>(
+                vgpu: &mut Vgpu,
+                tracker: &Tracker,
+                capacity: Option<usize>,
+                out: &mut dyn FnMut(usize) -> Result<&'o mut [u8]>,
+            ) -> Result<Saved> {
+                $save(vgpu, tracker, capacity, out)
+            }
+        }
+    };
 }
 
-impl SaveArgs for DXGKARG_GPUP_SAVE_MUTABLE_MIGRATION_DATA {
-    fn parts(&self) -> (UINT, *mut UINT64, *mut BYTE) {
-        (self.vfIndex, self.DataSize, self.Data)
-    }
-    fn encode<'o>(
-        vgpu: &mut Vgpu,
-        tracker: &Tracker,
-        capacity: Option<usize>,
-        out: &mut dyn FnMut(usize) -> Result<&'o mut [u8]>,
-    ) -> Result<Saved> {
-        migration::save::save_mutable(vgpu, tracker, capacity, out)
-    }
-}
+save_args!(DXGKARG_GPUP_SAVE_IMMUTABLE_MIGRATION_DATA => migration::save::save_immutable);
+save_args!(DXGKARG_GPUP_SAVE_MUTABLE_MIGRATION_DATA => migration::save::save_mutable);
 
 /// The body of both Save DDIs: the block read once, the VF resolved, the
 /// blob encoded in place, in `Data` ([`save`]).
