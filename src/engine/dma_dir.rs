@@ -20,6 +20,7 @@
 //! address stays valid while its buffer is in flight.
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::foundation::fallible;
 use crate::foundation::status::Result;
@@ -36,6 +37,12 @@ pub const PRIVATE_DATA_SIZE: usize = 16;
 
 /// The record's magic, "GPPD" little-endian.
 const PRIVATE_MAGIC: u32 = 0x4450_5047;
+
+/// The last generation given, shared by every engine's directory: a record
+/// left in private data by an earlier engine (an adapter stopped and
+/// started again, another adapter) never matches a later entry (until the
+/// 2^32 generations wrap).
+static GENERATION: AtomicU32 = AtomicU32::new(0);
 
 /// A directory entry as a private-data record names it: valid while the
 /// entry's generation is unchanged (an entry given to another buffer gets a
@@ -92,7 +99,6 @@ struct Entry {
 pub struct DmaDirectory {
     entries: Vec<Entry>,
     next: usize,
-    generation: u32,
 }
 
 impl DmaDirectory {
@@ -105,17 +111,17 @@ impl DmaDirectory {
         for _ in 0..DIRECTORY_ENTRIES {
             fallible::push(&mut entries, Entry::default())?;
         }
-        Ok(Self {
-            entries,
-            next: 0,
-            generation: 0,
-        })
+        Ok(Self { entries, next: 0 })
     }
 
-    /// The next generation (never 0).
-    fn next_generation(&mut self) -> u32 {
-        self.generation = self.generation.wrapping_add(1).max(1);
-        self.generation
+    /// The next generation (never 0; lock-free, PASSIVE_LEVEL).
+    fn next_generation() -> u32 {
+        loop {
+            let g = GENERATION.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+            if g != 0 {
+                return g;
+            }
+        }
     }
 
     /// Records that a buffer is `len` bytes at kernel address `kernel`, at
@@ -141,7 +147,7 @@ impl DmaDirectory {
                 if i == self.next {
                     self.next = self.next.wrapping_add(1) % DIRECTORY_ENTRIES;
                 }
-                let generation = self.next_generation();
+                let generation = Self::next_generation();
                 if let Some(e) = self.entries.get_mut(i) {
                     e.generation = generation;
                 }
