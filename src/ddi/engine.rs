@@ -3,8 +3,8 @@
 //!
 //! | DDI | IRQL (reference page) | what it does |
 //! |---|---|---|
-//! | BuildPagingBuffer | PASSIVE | records the operation's commands into the DMA buffer |
-//! | SubmitCommand(Virtual) | up to DISPATCH | queues into the lock-free ring, wakes the worker, returns success |
+//! | BuildPagingBuffer | PASSIVE | records the operation's commands into the DMA buffer, and the record naming the buffer (`engine::dma_dir`) into its private data |
+//! | SubmitCommand(Virtual) | up to DISPATCH | copies that record from the private data, queues into the lock-free ring, wakes the worker, returns success |
 //! | PreemptCommand | up to DISPATCH | queues a preemption, returns success |
 //! | InterruptRoutine | DIRQL | FALSE: no hardware interrupt (completions come through SynchronizeExecution) |
 //! | DpcRoutine | DISPATCH | `DxgkCbNotifyDpc` |
