@@ -6,7 +6,9 @@
 //! where the entries say, exactly the VRAM pages written are reported dirty,
 //! an unmapped VA, a VA past the root or a context without a root faults
 //! the buffer (its fence never completes; the earlier ones did, in order),
-//! and an engine that ignores the leaf index is caught.
+//! and an engine that ignores the leaf index is caught. A monitored fence at
+//! a GPU VA is written through the same tables (O-ENG-2), and an engine
+//! that skips the walk for it is caught.
 
 mod common;
 
@@ -285,6 +287,9 @@ fn an_unmapped_va_faults_the_buffer() {
     assert_faults(true, |q| q.virtual_transfer(BASE, BASE + 4 * PAGE, 16));
     // Root entry 0 is not valid.
     assert_faults(true, |q| q.virtual_fill(0, 16, 1));
+    // A fence at an unmapped GPU VA: the direct path has no host address
+    // for a VA inside the GPU's address space.
+    assert_faults(true, |q| q.signal_monitored_fence(BASE + 4 * PAGE, 1));
 }
 
 #[test]
@@ -293,4 +298,63 @@ fn a_va_past_the_root_or_without_a_root_faults_the_buffer() {
     assert_faults(true, |q| q.virtual_fill(past_root, 16, 1));
     assert_faults(true, |q| q.virtual_fill(1 << 30, 16, 1));
     assert_faults(false, |q| q.virtual_fill(BASE, 16, 1));
+}
+
+const FENCE_VALUE: u64 = 0x1122_3344_5566_7788;
+
+/// SIGNAL_MONITORED_FENCE at real GPU VAs (O-ENG-2): the paging process's
+/// tables map the fence's page (VA page 3: the system page; VA page 1: VRAM
+/// page 2 of the allocation), and the value lands there, nowhere else.
+#[test]
+fn a_monitored_fence_at_a_mapped_gpu_va_is_written_through_the_tables() {
+    let driver = Driver::load().unwrap();
+    let a = adapter(&driver);
+    let x = allocation(&a);
+    let x0 = x.pinned.offset / PAGE;
+    let tables = SystemPages::new(3);
+    let basis = tracked(&a, VRAM, &[(0, 4 * MIB)]);
+    let mut q = a.paging_queue().unwrap();
+    map(&mut q, &tables, &x);
+
+    let va = BASE + 3 * PAGE + 24;
+    assert!(va < 1 << 30, "a GPU VA, not a host address");
+    q.signal_monitored_fence(va, FENCE_VALUE).unwrap();
+    let system = tables.page(SYSTEM);
+    assert_eq!(system[24..32], FENCE_VALUE.to_le_bytes());
+    assert!(system[..24].iter().chain(&system[32..]).all(|&b| b == 0));
+    assert_eq!(dirty_pages(&a, basis), Vec::<u64>::new());
+
+    q.signal_monitored_fence(BASE + PAGE + 8, 7).unwrap();
+    let page2 = read_vram(&a, x.pinned.offset + 2 * PAGE, PAGE as usize);
+    assert_eq!(page2[8..16], 7u64.to_le_bytes());
+    assert_eq!(dirty_pages(&a, basis), [x0 + 2]);
+
+    let c = a.completions();
+    assert!(c.errors.is_empty(), "{:?}", c.errors);
+    assert_eq!(
+        c.completed.iter().map(|x| x.1).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+}
+
+/// The broken variant: an engine that writes the fence by the direct path
+/// only (the walk removed) has no address for a GPU VA: the fence's buffer
+/// faults and the value never lands in the mapped page.
+#[test]
+fn a_fence_written_without_the_walk_is_caught() {
+    let driver = Driver::load().unwrap();
+    let a = adapter(&driver);
+    let x = allocation(&a);
+    let tables = SystemPages::new(3);
+    let mut q = a.paging_queue().unwrap();
+    q.set_timeout(Duration::from_millis(300));
+    map(&mut q, &tables, &x);
+    engine::set_broken(a.context(), Broken::FenceSkipsWalk).unwrap();
+    let before = q.next_fence();
+    let r = q.signal_monitored_fence(BASE + 3 * PAGE + 24, FENCE_VALUE);
+    assert_eq!(r, Err(PagingError::NeverCompleted(before)));
+    assert!(
+        tables.page(SYSTEM).iter().all(|&b| b == 0),
+        "the broken walk went unnoticed"
+    );
 }

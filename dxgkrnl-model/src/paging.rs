@@ -316,6 +316,26 @@ impl PagingQueue<'_> {
         self.run(a)
     }
 
+    /// SIGNAL_MONITORED_FENCE: `value` into the monitored fence at GPU VA
+    /// `va` of the paging process (the engine translates it through the
+    /// paging context's tables; a VA they do not map is, on the host, the
+    /// host address of the fence's 8 bytes).
+    ///
+    /// # Errors
+    /// See [`PagingError`].
+    pub fn signal_monitored_fence(&mut self, va: u64, value: u64) -> Result<Vec<u32>, PagingError> {
+        let mut a = DXGKARG_BUILDPAGINGBUFFER::zeroed();
+        a.Operation = DXGK_OPERATION_SIGNAL_MONITORED_FENCE;
+        put(
+            &mut a,
+            BpbSignalFence {
+                MonitoredFenceGpuVa: va,
+                MonitoredFenceValue: value,
+            },
+        );
+        self.run(a)
+    }
+
     /// Runs the operation `args` makes of the MDL's address and length; on
     /// failure the MDL is leaked (the engine may still read it).
     fn run_with_mdl(

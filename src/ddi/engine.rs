@@ -116,6 +116,7 @@ fn paging_op(a: &DXGKARG_BUILDPAGINGBUFFER) -> Result<PagingOp> {
         DXGK_OPERATION_SIGNAL_MONITORED_FENCE => {
             let s: BpbSignalFence = a.view();
             Ok(PagingOp::Single(Command::SignalFence {
+                context: system_context(a),
                 va: s.MonitoredFenceGpuVa,
                 value: s.MonitoredFenceValue,
             }))

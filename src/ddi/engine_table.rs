@@ -14,6 +14,7 @@
 //! calls are Dxgkrnl's callbacks (`KernelInterface`).
 
 use alloc::vec::Vec;
+use core::cell::RefCell;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
@@ -26,7 +27,8 @@ use crate::foundation::fallible;
 use crate::foundation::status::{Result, Status};
 use crate::foundation::units::SegmentId;
 use crate::kernel::KernelInterface;
-use crate::kernel::sync::{ReadGuard, RwLock};
+use crate::kernel::physmap::Segment0;
+use crate::kernel::sync::{ReadGuard, RwLock, WriteGuard};
 use crate::kernel::worker::{self, Signal, Thread, WorkerJob};
 use crate::memory::backing::{Backing, Backings, WORD};
 
@@ -118,6 +120,9 @@ pub(crate) struct Job {
     /// written by BuildPagingBuffer and read by the worker, both at
     /// PASSIVE_LEVEL; never by the submit DDIs.
     dma: RwLock<DmaDirectory>,
+    /// System memory by physical address (on Windows the one-page reserved
+    /// mapping, made at attach and freed with the job at detach).
+    segment0: RwLock<Segment0>,
     signal: Signal,
 }
 
@@ -182,7 +187,12 @@ impl Job {
     pub(crate) fn run_now(&self) {
         let memory = self.memory.read();
         let mut scratch = self.scratch.write();
-        let bound = Bound { job: self, memory };
+        let segment0 = RefCell::new(self.segment0.write());
+        let bound = Bound {
+            job: self,
+            memory,
+            segment0,
+        };
         self.engine.run_pending(&bound, &mut scratch);
     }
 
@@ -208,10 +218,22 @@ impl WorkerJob for Job {
     }
 }
 
-/// The job with its memory binding held for one run.
+/// The job with its memory binding and its segment-0 access held for one
+/// run (the access is used through `&mut`: one page mapped at a time).
 struct Bound<'a> {
     job: &'a Job,
     memory: ReadGuard<'a, MemoryBinding>,
+    segment0: RefCell<WriteGuard<'a, Segment0>>,
+}
+
+impl<'a> Bound<'a> {
+    /// The segment-0 access (never borrowed twice: the engine makes one
+    /// access at a time).
+    fn segment0(&self) -> Result<core::cell::RefMut<'_, WriteGuard<'a, Segment0>>> {
+        self.segment0
+            .try_borrow_mut()
+            .map_err(|_| Status::InvalidParameter)
+    }
 }
 
 impl EngineHost for Bound<'_> {
@@ -283,11 +305,11 @@ impl EngineHost for Bound<'_> {
     }
 
     fn read_physical(&self, address: u64, out: &mut [u8]) -> Result<()> {
-        crate::kernel::dma::read_physical(address, out)
+        self.segment0()?.read(address, out)
     }
 
     fn write_physical(&self, address: u64, bytes: &[u8]) -> Result<()> {
-        crate::kernel::dma::write_physical(address, bytes)
+        self.segment0()?.write(address, bytes)
     }
 
     fn root_table(&self, context: u64) -> Option<Root> {
@@ -304,6 +326,14 @@ impl EngineHost for Bound<'_> {
     }
 
     fn signal_fence(&self, va: u64, value: u64) -> Result<()> {
+        // The direct path, taken when the paging context's tables do not
+        // map `va` (`engine::vaddr::write_fence`). On the host a VA inside
+        // the GPU's address space is a GPU VA, never a host address (the
+        // stand-in's memory lies far above 2^30): only the walk reaches it.
+        #[cfg(not(target_os = "windows"))]
+        if va >> crate::mmu::VIRTUAL_ADDRESS_BITS == 0 {
+            return Err(Status::InvalidParameter);
+        }
         crate::kernel::dma::write_fence(va, value)
     }
 
@@ -377,6 +407,7 @@ pub(crate) fn attach(h: *mut c_void, kernel: KernelInterface, memory: MemoryBind
         memory: RwLock::try_new(memory)?,
         scratch: RwLock::try_new(scratch)?,
         dma: RwLock::try_new(DmaDirectory::new()?)?,
+        segment0: RwLock::try_new(Segment0::new()?)?,
         signal: Signal::new(),
     })?;
     let first = job.first_mut().ok_or(Status::NoMemory)?;

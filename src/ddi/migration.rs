@@ -148,6 +148,71 @@ fn into_prefix<'o>(buffer: OutBuffer, n: usize) -> Result<&'o mut [u8]> {
     buffer.into_zeroed_prefix(n).ok_or(Status::BufferTooSmall)
 }
 
+/// One of the two Save DDIs' argument blocks: `vfIndex`, `DataSize` and
+/// `Data`, and the encoder of its half of the blob.
+trait SaveArgs: crate::ddi::arg::ArgRecord + Copy {
+    /// `(vfIndex, DataSize, Data)`.
+    fn parts(&self) -> (UINT, *mut UINT64, *mut BYTE);
+    /// The half's save (`crate::migration::save`).
+    fn encode<'o>(
+        vgpu: &mut Vgpu,
+        tracker: &Tracker,
+        capacity: Option<usize>,
+        out: &mut dyn FnMut(usize) -> Result<&'o mut [u8]>,
+    ) -> Result<Saved>;
+}
+
+impl SaveArgs for DXGKARG_GPUP_SAVE_IMMUTABLE_MIGRATION_DATA {
+    fn parts(&self) -> (UINT, *mut UINT64, *mut BYTE) {
+        (self.vfIndex, self.DataSize, self.Data)
+    }
+    fn encode<'o>(
+        vgpu: &mut Vgpu,
+        tracker: &Tracker,
+        capacity: Option<usize>,
+        out: &mut dyn FnMut(usize) -> Result<&'o mut [u8]>,
+    ) -> Result<Saved> {
+        migration::save::save_immutable(vgpu, tracker, capacity, out)
+    }
+}
+
+impl SaveArgs for DXGKARG_GPUP_SAVE_MUTABLE_MIGRATION_DATA {
+    fn parts(&self) -> (UINT, *mut UINT64, *mut BYTE) {
+        (self.vfIndex, self.DataSize, self.Data)
+    }
+    fn encode<'o>(
+        vgpu: &mut Vgpu,
+        tracker: &Tracker,
+        capacity: Option<usize>,
+        out: &mut dyn FnMut(usize) -> Result<&'o mut [u8]>,
+    ) -> Result<Saved> {
+        migration::save::save_mutable(vgpu, tracker, capacity, out)
+    }
+}
+
+/// The body of both Save DDIs: the block read once, the VF resolved, the
+/// blob encoded in place, in `Data` ([`save`]).
+///
+/// # Safety
+/// As `DxgkDdiSaveImmutableMigrationData`.
+unsafe fn save_ddi<A: SaveArgs>(hAdapter: HANDLE, pArgs: *mut A) -> NTSTATUS {
+    let args = || {
+        // SAFETY: NULL or a readable block (contract); the block itself is
+        // only read (the outputs go through its `DataSize` and `Data`).
+        let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
+        Ok((VfIndex(args.parts().0), args))
+    };
+    to_ntstatus(with_vf(hAdapter, args, |tracker, vgpu, args| {
+        let (_, data_size, data) = args.parts();
+        // SAFETY: the pointers come from the block, under its contract.
+        unsafe {
+            save(data_size, data, |capacity, out| {
+                A::encode(vgpu, &tracker.read(), capacity, out)
+            })
+        }
+    }))
+}
+
 /// `DxgkDdiSaveImmutableMigrationData` (module docs for the two calls):
 /// `STATUS_INVALID_DEVICE_STATE` unless the VF is a prepared source.
 ///
@@ -158,20 +223,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiSaveImmutableMigrationData(
     hAdapter: HANDLE,
     pArgs: *mut DXGKARG_GPUP_SAVE_IMMUTABLE_MIGRATION_DATA,
 ) -> NTSTATUS {
-    let args = || {
-        // SAFETY: NULL or a readable block (contract); the block itself is
-        // only read (the outputs go through its `DataSize` and `Data`).
-        let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
-        Ok((VfIndex(args.vfIndex), args))
-    };
-    to_ntstatus(with_vf(hAdapter, args, |tracker, vgpu, args| {
-        // SAFETY: the pointers come from the block, under its contract.
-        unsafe {
-            save(args.DataSize, args.Data, |capacity, out| {
-                migration::save::save_immutable(vgpu, &tracker.read(), capacity, out)
-            })
-        }
-    }))
+    // SAFETY: this DDI's contract is `save_ddi`'s.
+    unsafe { save_ddi(hAdapter, pArgs) }
 }
 
 /// `DxgkDdiSaveMutableMigrationData` (module docs for the two calls):
@@ -184,20 +237,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiSaveMutableMigrationData(
     hAdapter: HANDLE,
     pArgs: *mut DXGKARG_GPUP_SAVE_MUTABLE_MIGRATION_DATA,
 ) -> NTSTATUS {
-    let args = || {
-        // SAFETY: NULL or a readable block (contract); the block itself is
-        // only read (the outputs go through its `DataSize` and `Data`).
-        let args = unsafe { ArgBlock::new(pArgs.cast_const()) }?.get();
-        Ok((VfIndex(args.vfIndex), args))
-    };
-    to_ntstatus(with_vf(hAdapter, args, |tracker, vgpu, args| {
-        // SAFETY: the pointers come from the block, under its contract.
-        unsafe {
-            save(args.DataSize, args.Data, |capacity, out| {
-                migration::save::save_mutable(vgpu, &tracker.read(), capacity, out)
-            })
-        }
-    }))
+    // SAFETY: this DDI's contract is `save_ddi`'s.
+    unsafe { save_ddi(hAdapter, pArgs) }
 }
 
 /// `DxgkDdiEndLiveMigration`: `STATUS_INVALID_DEVICE_STATE` when no

@@ -105,8 +105,12 @@ pub enum Command {
         /// The operation's first arguments, for diagnostics.
         args: [u64; 3],
     },
-    /// Write a monitored fence's new value.
+    /// Write a monitored fence's new value: at its GPU VA translated
+    /// through the root of `context` when the tables map it, else by the
+    /// platform's direct path (`docs/engine.md`, O-ENG-2).
     SignalFence {
+        /// The paging context (`hSystemContext`) whose root translates.
+        context: u64,
         /// The fence's GPU virtual address.
         va: u64,
         /// The value.
@@ -186,7 +190,9 @@ impl Command {
                 OP_RECORDED,
                 [u64::from(operation), args[0], args[1], args[2], 0, 0, 0],
             ),
-            Self::SignalFence { va, value } => (OP_SIGNAL, [va, value, 0, 0, 0, 0, 0]),
+            Self::SignalFence { context, va, value } => {
+                (OP_SIGNAL, [va, value, context, 0, 0, 0, 0])
+            }
             Self::WritePtes {
                 segment,
                 address,
@@ -268,7 +274,11 @@ impl Command {
                 operation: u32::try_from(w0).map_err(|_| Status::InvalidParameter)?,
                 args: [w1, w2, w3],
             }),
-            5 => Ok(Self::SignalFence { va: w0, value: w1 }),
+            5 => Ok(Self::SignalFence {
+                context: w2,
+                va: w0,
+                value: w1,
+            }),
             6 => {
                 let count = u32::try_from(w0 >> 32).map_err(|_| Status::InvalidParameter)?;
                 if usize::try_from(count).map_or(true, |c| c > PTES_PER_COMMAND) {
@@ -496,6 +506,7 @@ mod tests {
                 args: [1, 2, 3],
             },
             Command::SignalFence {
+                context: 0xC0,
                 va: 0x1000,
                 value: 7,
             },

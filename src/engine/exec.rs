@@ -62,8 +62,11 @@ pub(super) fn execute<H: EngineHost>(
             }
             Location::Mdl { .. } => Err(Status::InvalidParameter),
         },
-        Command::SignalFence { va, value } => {
-            host.signal_fence(va, value)?;
+        Command::SignalFence { context, va, value } => {
+            let root = host.root_table(context);
+            if !vaddr::write_fence(host, root, va, value, broken)? {
+                host.signal_fence(va, value)?;
+            }
             Ok(true)
         }
         Command::WritePtes {

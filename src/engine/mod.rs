@@ -119,7 +119,8 @@ pub trait EngineHost {
     ///
     /// # Errors
     /// `NotSupported` where system memory cannot be reached by address
-    /// (Windows, `docs/engine.md` O-ENG-3; the default).
+    /// (Windows without the reserved-mapping routines, `docs/engine.md`
+    /// O-ENG-3; the default).
     fn read_physical(&self, address: u64, out: &mut [u8]) -> Result<()> {
         let _ = (address, out);
         Err(Status::NotSupported)
@@ -138,7 +139,9 @@ pub trait EngineHost {
         let _ = context;
         None
     }
-    /// Writes a monitored fence's value at its GPU virtual address.
+    /// Writes a monitored fence's value at its GPU virtual address by the
+    /// platform's direct path, which the engine takes only when the paging
+    /// context's tables do not map the VA (`vaddr::write_fence`).
     ///
     /// # Errors
     /// `NotSupported` where the address cannot be resolved.
@@ -170,10 +173,14 @@ pub enum Broken {
     /// range lands on the leaf table's first page): the VIRTUAL tests must
     /// catch it (`tests/engine_vaddr.rs`).
     IgnoresLeafIndex = 5,
+    /// Writes a monitored fence by the platform's direct path only, never
+    /// through the paging context's tables (O-ENG-2 undone): a fence at a
+    /// real GPU VA must then fault (`tests/engine_vaddr.rs`).
+    FenceSkipsWalk = 6,
     /// BuildPagingBuffer writes no record into the buffer's private data:
     /// a buffer submitted by a physical address that is not a host address
     /// must then fault (`tests/paging_process.rs`).
-    WritesNoPrivateData = 6,
+    WritesNoPrivateData = 7,
 }
 
 const KIND_SUBMIT: u64 = 1;
@@ -260,7 +267,8 @@ impl Engine {
             3 => Broken::CompletesInSubmit,
             4 => Broken::DropsMarks,
             5 => Broken::IgnoresLeafIndex,
-            6 => Broken::WritesNoPrivateData,
+            6 => Broken::FenceSkipsWalk,
+            7 => Broken::WritesNoPrivateData,
             _ => Broken::No,
         }
     }

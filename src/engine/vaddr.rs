@@ -159,7 +159,8 @@ fn within(va: u64) -> u64 {
 
 /// UPDATE_PAGE_TABLE (one command's part): stores `ptes` into entries
 /// `start..` of the table at `(segment, address)`. `Ok(false)` when the
-/// platform cannot reach the table (Windows today, O-ENG-3): the update is
+/// platform cannot reach the table (Windows without the segment-0 window,
+/// e.g. under Wine, O-ENG-3): the update is
 /// then only counted, and a later walk through it faults.
 ///
 /// # Errors
@@ -234,6 +235,48 @@ pub(super) fn fill<H: EngineHost>(
         done = done.saturating_add(n);
     }
     Ok(())
+}
+
+/// SIGNAL_MONITORED_FENCE through the tables (O-ENG-2): the fence's 8 bytes
+/// at GPU VA `va` translated through `root`, written where the leaf entry
+/// says (a VRAM page through the engine's segment path, marked; a system
+/// page through the segment-0 access). `Ok(false)` when the tables do not
+/// translate it (no root, or the walk fails: an unmapped VA, a VA past the
+/// root or the address space, a table the platform cannot read): the caller
+/// then takes the platform's direct path. [`Broken::FenceSkipsWalk`]
+/// (tests only) always answers `Ok(false)`.
+///
+/// # Errors
+/// A read-only page, 8 bytes that cross the page's end, or what the memory
+/// refuses.
+pub(super) fn write_fence<H: EngineHost>(
+    host: &H,
+    root: Option<Root>,
+    va: u64,
+    value: u64,
+    broken: Broken,
+) -> Result<bool> {
+    let Some(root) = root else {
+        return Ok(false);
+    };
+    if broken == Broken::FenceSkipsWalk {
+        return Ok(false);
+    }
+    let Ok(page) = translate(host, root, va, broken) else {
+        return Ok(false);
+    };
+    let bytes = value.to_le_bytes();
+    if page.read_only() || page_rest(va) < bytes.len() as u64 {
+        return Err(Status::InvalidParameter);
+    }
+    if page.zero() {
+        return Ok(true);
+    }
+    match page.at(within(va))? {
+        Target::Segment(at) => access::write(host, at, &bytes, broken != Broken::DropsMarks)?,
+        Target::System(address) => host.write_physical(address, &bytes)?,
+    }
+    Ok(true)
 }
 
 /// The first `n` bytes of `scratch` filled with `pattern` repeated.

@@ -7,8 +7,8 @@
 //! | a DMA buffer BuildPagingBuffer recorded (`crate::engine::dma_dir`), found by the record in its private data (any submission) or by its GPU VA (SubmitCommandVirtual) | its kernel address | its kernel (host) address |
 //! | any other DMA buffer address (no record, a stale one, no private data) | not resolved (`NotSupported`: the engine faults, TDR) | the host address of its bytes; an address below [`HOST_UNMAPPED`] (an aperture-style address, which no host process maps) is not resolved, as on Windows |
 //! | an MDL | its system mapping (`MappedSystemVa`, or `MmMapLockedPagesSpecifyCache` as `MmGetSystemAddressForMdlSafe` does), bounded by `ByteCount` | a pointer to a [`HostMdl`] |
-//! | a monitored fence's GPU VA | not resolved (`NotSupported`) | the host address of its 8 bytes |
-//! | a system-memory (segment 0) address: a page table, or a page one maps | not resolved (`NotSupported`, `docs/engine.md` O-ENG-3) | the host address of its bytes |
+//! | a monitored fence's GPU VA the paging context's tables do not map (no root, or unmapped; a mapped one is written through the walk, `crate::engine::vaddr`) | not resolved (`NotSupported`: the engine faults) | the host address of its 8 bytes (a VA inside the GPU's address space is refused by the engine's host, `ddi::engine_table`) |
+//! | a system-memory (segment 0) address: a page table, or a page one maps | through the engine's one-page reserved mapping, page by page (`crate::kernel::physmap`; `NotSupported` where the kernel lacks the routines, e.g. Wine) | the host address of its bytes (`read_physical`, `write_physical`) |
 
 use crate::foundation::status::{Result, Status};
 
@@ -116,22 +116,23 @@ fn mdl_memory(mdl: u64) -> Result<(u64, u64)> {
 
 #[cfg(target_os = "windows")]
 #[allow(non_snake_case, clippy::upper_case_acronyms)]
-mod win {
+pub(super) mod win {
     use core::ffi::c_void;
 
-    /// `MDL` (wdm.h), the header before its PFN array.
+    /// `MDL` (wdm.h), the header before its PFN array (also the
+    /// segment-0 window's, `crate::kernel::physmap`).
     #[repr(C)]
-    pub(super) struct MDL {
-        pub(super) Next: *mut MDL,
-        pub(super) Size: i16,
-        pub(super) MdlFlags: i16,
-        pub(super) AllocationProcessorNumber: u16,
-        pub(super) Reserved: u16,
-        pub(super) Process: *mut c_void,
-        pub(super) MappedSystemVa: *mut c_void,
-        pub(super) StartVa: *mut c_void,
-        pub(super) ByteCount: u32,
-        pub(super) ByteOffset: u32,
+    pub(in crate::kernel) struct MDL {
+        pub(in crate::kernel) Next: *mut MDL,
+        pub(in crate::kernel) Size: i16,
+        pub(in crate::kernel) MdlFlags: i16,
+        pub(in crate::kernel) AllocationProcessorNumber: u16,
+        pub(in crate::kernel) Reserved: u16,
+        pub(in crate::kernel) Process: *mut c_void,
+        pub(in crate::kernel) MappedSystemVa: *mut c_void,
+        pub(in crate::kernel) StartVa: *mut c_void,
+        pub(in crate::kernel) ByteCount: u32,
+        pub(in crate::kernel) ByteOffset: u32,
     }
     const _: () = assert!(core::mem::size_of::<MDL>() == 48);
 
@@ -140,7 +141,7 @@ mod win {
     /// `KernelMode`.
     pub(super) const KERNEL_MODE: i8 = 0;
     /// `MmCached`.
-    pub(super) const MM_CACHED: i32 = 1;
+    pub(in crate::kernel) const MM_CACHED: i32 = 1;
     /// `HighPagePriority | MdlMappingNoExecute`.
     pub(super) const PRIORITY: u32 = 32 | 0x4000_0000;
 
@@ -240,40 +241,26 @@ pub(crate) fn write_fence(va: u64, value: u64) -> Result<()> {
 }
 
 /// Reads system memory (segment 0) by the address a page table or a
-/// page-table entry gives.
+/// page-table entry gives, by the host convention (Windows:
+/// `crate::kernel::physmap`).
 ///
 /// # Errors
-/// `NotSupported` on Windows (`docs/engine.md` O-ENG-3); `InvalidParameter`
-/// for NULL or overflow.
+/// `InvalidParameter` for NULL or overflow.
+#[cfg(not(target_os = "windows"))]
 pub(crate) fn read_physical(address: u64, out: &mut [u8]) -> Result<()> {
-    #[cfg(not(target_os = "windows"))]
-    {
-        // SAFETY: the host convention (module doc): a segment-0 address is
-        // the host address of memory the stand-in owns and keeps while the
-        // paging operations naming it run.
-        unsafe { read_kernel(address, 0, out) }
-    }
-    #[cfg(target_os = "windows")]
-    {
-        let _ = (address, out);
-        Err(Status::NotSupported)
-    }
+    // SAFETY: the host convention (module doc): a segment-0 address is the
+    // host address of memory the stand-in owns and keeps while the paging
+    // operations naming it run.
+    unsafe { read_kernel(address, 0, out) }
 }
 
-/// Writes system memory (segment 0) by address.
+/// Writes system memory (segment 0) by address, by the host convention.
 ///
 /// # Errors
 /// As [`read_physical`].
+#[cfg(not(target_os = "windows"))]
 pub(crate) fn write_physical(address: u64, bytes: &[u8]) -> Result<()> {
-    #[cfg(not(target_os = "windows"))]
-    {
-        // SAFETY: as in `read_physical`; the engine is the only writer of a
-        // page table's entries and of a paging destination while it runs.
-        unsafe { write_kernel(address, 0, bytes) }
-    }
-    #[cfg(target_os = "windows")]
-    {
-        let _ = (address, bytes);
-        Err(Status::NotSupported)
-    }
+    // SAFETY: as in `read_physical`; the engine is the only writer of a page
+    // table's entries and of a paging destination while it runs.
+    unsafe { write_kernel(address, 0, bytes) }
 }

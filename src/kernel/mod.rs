@@ -39,6 +39,8 @@ pub(crate) mod dma;
 #[cfg(not(loom))]
 mod interface;
 #[cfg(not(loom))]
+pub(crate) mod physmap;
+#[cfg(not(loom))]
 pub(crate) mod worker;
 #[cfg(not(loom))]
 pub(crate) use interface::KernelInterface;
@@ -65,7 +67,7 @@ pub(crate) use raw::*;
 mod handoff;
 #[cfg(all(not(loom), any(test, target_os = "windows")))]
 mod line_buffer;
-#[cfg(all(not(loom), any(test, all(target_os = "windows", not(feature = "wdk")))))]
+#[cfg(all(not(loom), any(test, target_os = "windows")))]
 mod nt_string;
 #[cfg(all(not(loom), any(test, all(target_os = "windows", not(feature = "wdk")))))]
 mod pool_block;

@@ -111,6 +111,30 @@ pub const ALLOWED: &[Allowed] = &[
     },
     Allowed {
         function: "",
+        origin: "pointer in gpup_miniport::kernel::physmap::win::MM_ALLOCATE_MAPPING_ADDRESS",
+        reaches: Reaches::Kernel,
+        reason: "MmAllocateMappingAddress, looked up with MmGetSystemRoutineAddress at engine attach (kernel::physmap; the segment-0 window)",
+    },
+    Allowed {
+        function: "",
+        origin: "pointer in gpup_miniport::kernel::physmap::win::MM_FREE_MAPPING_ADDRESS",
+        reaches: Reaches::Kernel,
+        reason: "MmFreeMappingAddress, looked up at engine attach (kernel::physmap; the window freed at detach)",
+    },
+    Allowed {
+        function: "",
+        origin: "pointer in gpup_miniport::kernel::physmap::win::MM_MAP_LOCKED_PAGES_WITH_RESERVED_MAPPING",
+        reaches: Reaches::Kernel,
+        reason: "MmMapLockedPagesWithReservedMapping, looked up at engine attach (kernel::physmap; one page per access on the worker)",
+    },
+    Allowed {
+        function: "",
+        origin: "pointer in gpup_miniport::kernel::physmap::win::MM_UNMAP_RESERVED_MAPPING",
+        reaches: Reaches::Kernel,
+        reason: "MmUnmapReservedMapping, looked up at engine attach (kernel::physmap; after each page's copy)",
+    },
+    Allowed {
+        function: "",
         origin: "import ntoskrnl.exe!",
         reaches: Reaches::Kernel,
         reason: "an ntoskrnl routine of the import table whose address was loaded into a register before the call (e.g. ExFreePoolWithTag in a loop)",
