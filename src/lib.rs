@@ -88,4 +88,4 @@ pub use ddi::basis::sw_mark_dirty;
 pub use ddi::entry::{DriverEntry, initialization_data};
 pub use foundation::status::Status;
 #[cfg(all(not(target_os = "windows"), not(loom)))]
-pub use kernel::dma::HostMdl;
+pub use kernel::dma::{HOST_UNMAPPED, HostMdl};

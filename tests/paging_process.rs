@@ -180,6 +180,72 @@ fn a_completion_inside_submit_command_fails_the_operation() {
     );
 }
 
+/// A FILL over three paging buffers, each submitted through SubmitCommand at
+/// an aperture-style physical address that is not a host address (so only
+/// the record in its private data leads the engine to its bytes), with
+/// `private` bytes of private data per buffer (`None`: the adapter's
+/// answer). Returns the result, whether the engine faulted, and the first
+/// bytes of each 256 KiB piece.
+fn aperture_fill(
+    mode: Broken,
+    private: Option<usize>,
+) -> (Result<Vec<u32>, PagingError>, bool, Vec<u8>) {
+    let driver = Driver::load().unwrap();
+    let a = adapter_with(&driver);
+    assert_eq!(
+        a.paging_private_data_size(),
+        16,
+        "the adapter asks for 16 bytes"
+    );
+    gpup_miniport::ddi::engine::host::set_broken(a.context(), mode).unwrap();
+    let x = vram_allocation(&a, 4 * CHUNK);
+    let mut q = a.paging_queue().unwrap();
+    q.set_timeout(std::time::Duration::from_millis(300));
+    q.set_dma_buffer_bytes(COMMAND_SIZE);
+    q.submit_by_aperture_address(true);
+    if let Some(bytes) = private {
+        q.set_private_data_bytes(bytes);
+    }
+    let r = q.fill(VRAM, x.pinned.offset, 3 * CHUNK, 0x5A5A_5A5A);
+    let faulted = gpup_miniport::ddi::engine::host::state(a.context())
+        .unwrap()
+        .faulted;
+    let bytes = (0..3)
+        .flat_map(|i| read_vram(&a, x.pinned.offset + i * CHUNK + CHUNK - 4, 4))
+        .collect();
+    (r, faulted, bytes)
+}
+
+#[test]
+fn a_paging_buffer_submitted_at_an_aperture_address_is_found_through_its_private_data() {
+    let (r, faulted, bytes) = aperture_fill(Broken::No, None);
+    assert_eq!(r, Ok(vec![1, 2, 3]), "three buffers, three fences");
+    assert!(!faulted);
+    assert_eq!(bytes, [0x5A; 12], "every buffer's FILL ran");
+}
+
+#[test]
+fn without_its_record_an_aperture_address_faults_the_engine() {
+    // The broken driver's Build writes no record; VidMm passes NULL private
+    // data (an adapter reporting none); private data too small for the
+    // record: each time the address form decides, and an aperture address
+    // is not resolved (a TDR on Windows), never a panic.
+    for (mode, private) in [
+        (Broken::WritesNoPrivateData, None),
+        (Broken::No, Some(0)),
+        (Broken::No, Some(8)),
+    ] {
+        let (r, faulted, bytes) = aperture_fill(mode, private);
+        assert_eq!(
+            r,
+            Err(PagingError::NeverCompleted(1)),
+            "{mode:?} {private:?}"
+        );
+        assert!(faulted, "{mode:?} {private:?}");
+        assert_eq!(bytes, [0; 12], "nothing written: {mode:?} {private:?}");
+    }
+}
+
 unsafe extern "system" fn refusing_submit(_: PVOID, _: *const DXGKARG_SUBMITCOMMAND) -> NTSTATUS {
     STATUS_UNSUCCESSFUL
 }

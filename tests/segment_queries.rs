@@ -73,7 +73,10 @@ fn querysegment4_counts_first_then_fills_by_the_stride_it_is_given() {
     assert!(out.pSegmentDescriptor.is_null());
     assert_eq!(out.PagingBufferSegmentId, 1, "the aperture");
     assert_eq!(out.PagingBufferSize, 64 * 1024);
-    assert_eq!(out.PagingBufferPrivateDataSize, 0);
+    assert_eq!(
+        out.PagingBufferPrivateDataSize, 16,
+        "the record naming the buffer"
+    );
     assert_eq!(out.SegmentDescriptorStride, 0, "left as Dxgkrnl passed it");
     // Second call, with the 26100 header's stride (96) and the decompiled
     // build's (104): descriptor i at i * stride, the stride's tail zeroed.
@@ -217,7 +220,7 @@ fn querypagingbufferinfo_writes_its_fields_within_the_size_given() {
     let info: DXGK_QUERYPAGINGBUFFERINFOOUT = read(&out);
     assert_eq!(
         (info.PagingBufferSize, info.PagingBufferPrivateDataSize),
-        (65536, 0)
+        (65536, 16)
     );
     // The 16 bytes the decompiled build reads: the same, then zeros.
     let mut out = [0xEEu8; 16 + 4];
@@ -228,7 +231,7 @@ fn querypagingbufferinfo_writes_its_fields_within_the_size_given() {
     let info: DXGK_QUERYPAGINGBUFFERINFOOUT = read(&out);
     assert_eq!(
         (info.PagingBufferSize, info.PagingBufferPrivateDataSize),
-        (65536, 0)
+        (65536, 16)
     );
     assert_eq!(out[8..16], [0; 8], "past the known fields: zeros");
     assert_eq!(out[16..], [0xEE; 4], "nothing past OutputDataSize");

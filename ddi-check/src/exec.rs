@@ -30,6 +30,7 @@ use crate::ops::*;
 
 mod basis;
 mod engine;
+mod engine_build;
 mod engine_vaddr;
 mod finish;
 mod qai;

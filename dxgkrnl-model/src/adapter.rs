@@ -278,6 +278,17 @@ impl Adapter {
         self.paging.as_ref()
     }
 
+    /// `PagingBufferPrivateDataSize` as the last full start learned it
+    /// (QUERYSEGMENT4): the private data VidMm allocates per paging buffer.
+    /// 0 after a legacy or refused start, or a stop.
+    #[must_use]
+    pub fn paging_private_data_size(&self) -> u32 {
+        self.system
+            .as_ref()
+            .filter(|l| l.refusal.is_none())
+            .map_or(0, |l| l.paging_private_data)
+    }
+
     /// The segments the last full start learned from the driver's own
     /// answers (QUERYSEGMENT4, checked against the PBMM set): (id, bytes);
     /// `None` after a legacy start, a refused start, or a stop.

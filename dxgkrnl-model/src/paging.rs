@@ -25,6 +25,19 @@ const INSUFFICIENT_DMA_BUFFER: u32 = 0xC01E_0001;
 const DMA_BUFFER_BYTES: usize = 4096;
 /// `DXGK_SUBMITCOMMANDFLAGS.Paging`.
 const FLAG_PAGING: u32 = 1;
+/// Aperture-style physical addresses: `APERTURE_PAGE * (1..=APERTURE_SLOTS)`,
+/// all below `gpup_miniport::HOST_UNMAPPED`.
+const APERTURE_PAGE: u64 = 0x1000;
+const APERTURE_SLOTS: u64 = 15;
+const _: () = assert!(APERTURE_PAGE * APERTURE_SLOTS < gpup_miniport::HOST_UNMAPPED);
+
+/// A paging buffer and its private data, as VidMm allocates them.
+struct PagingBuffer {
+    dma: Vec<u8>,
+    private: Vec<u8>,
+    /// Private-data bytes the driver used (its cursor's advance).
+    private_used: usize,
+}
 
 /// What Windows would bugcheck (0x119) or TDR on, and model refusals.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,9 +72,15 @@ pub struct PagingQueue<'a> {
     next_fence: u32,
     timeout: Duration,
     dma_bytes: usize,
+    /// Private-data bytes per paging buffer (the adapter's answer).
+    private_bytes: usize,
+    /// Submit at aperture-style addresses instead of host addresses.
+    by_aperture: bool,
+    /// Submissions made (picks the next aperture-style address).
+    submitted: u64,
     /// DMA buffers of a failed operation: the engine may still read them,
     /// so they are never freed (leaked when the queue is dropped).
-    retired: Vec<Vec<u8>>,
+    retired: Vec<PagingBuffer>,
 }
 
 impl Adapter {
@@ -79,6 +98,9 @@ impl Adapter {
             next_fence: 1,
             timeout: Duration::from_secs(5),
             dma_bytes: DMA_BUFFER_BYTES,
+            private_bytes: self.paging_private_data_size() as usize,
+            by_aperture: false,
+            submitted: 0,
             retired: Vec::new(),
         })
     }
@@ -102,6 +124,21 @@ impl PagingQueue<'_> {
     /// splits an operation over more buffers, so more fences in flight.
     pub fn set_dma_buffer_bytes(&mut self, bytes: usize) {
         self.dma_bytes = bytes.clamp(1, u32::MAX as usize);
+    }
+
+    /// Sets the private-data bytes of each paging buffer (by default the
+    /// adapter's `PagingBufferPrivateDataSize`; 0: NULL private data, as
+    /// VidMm passes for an adapter that reports none).
+    pub fn set_private_data_bytes(&mut self, bytes: usize) {
+        self.private_bytes = bytes.min(u32::MAX as usize);
+    }
+
+    /// Submits every paging buffer at an aperture-style physical address
+    /// (a page number below 64 KiB, which no host process maps) instead of
+    /// its host address: the engine can then find the buffer's bytes only
+    /// through the record BuildPagingBuffer left in its private data.
+    pub fn submit_by_aperture_address(&mut self, on: bool) {
+        self.by_aperture = on;
     }
 
     /// The fence the next submission gets.
@@ -357,7 +394,7 @@ impl PagingQueue<'_> {
     /// The multipass protocol: a new buffer while the driver answers
     /// `STATUS_GRAPHICS_INSUFFICIENT_DMA_BUFFER` with progress kept in
     /// `MultipassOffset`.
-    fn build(&self, mut args: DXGKARG_BUILDPAGINGBUFFER) -> Result<Vec<Vec<u8>>, PagingError> {
+    fn build(&self, mut args: DXGKARG_BUILDPAGINGBUFFER) -> Result<Vec<PagingBuffer>, PagingError> {
         let f = self
             .adapter
             .driver()
@@ -367,8 +404,15 @@ impl PagingQueue<'_> {
         let mut out = Vec::new();
         loop {
             let mut buf = vec![0u8; self.dma_bytes];
+            let mut private = vec![0u8; self.private_bytes];
             args.pDmaBuffer = buf.as_mut_ptr().cast();
             args.DmaSize = self.dma_bytes as u32;
+            args.pDmaBufferPrivateData = if private.is_empty() {
+                core::ptr::null_mut()
+            } else {
+                private.as_mut_ptr().cast()
+            };
+            args.DmaBufferPrivateDataSize = self.private_bytes as u32;
             args.DmaBufferWriteOffset = 0;
             args.hSystemContext = self.context;
             // SAFETY: a DDI of the loaded driver with a live block whose
@@ -376,6 +420,9 @@ impl PagingQueue<'_> {
             let status = unsafe { f(self.adapter.context(), &raw mut args) };
             let used = self.dma_bytes.saturating_sub(args.DmaSize as usize);
             buf.truncate(used);
+            let private_used = self
+                .private_bytes
+                .saturating_sub(args.DmaBufferPrivateDataSize as usize);
             let more = status.as_u32() == INSUFFICIENT_DMA_BUFFER;
             if !more && status != STATUS_SUCCESS {
                 return Err(PagingError::Build(status));
@@ -383,15 +430,20 @@ impl PagingQueue<'_> {
             if more && (used == 0 || args.MultipassOffset == 0) {
                 return Err(PagingError::Build(status));
             }
-            out.push(buf);
+            out.push(PagingBuffer {
+                dma: buf,
+                private,
+                private_used,
+            });
             if !more {
                 return Ok(out);
             }
         }
     }
 
-    /// `DxgkDdiSubmitCommand` of a paging buffer on the paging context.
-    fn submit(&self, buf: &[u8], fence: u32) -> Result<(), PagingError> {
+    /// `DxgkDdiSubmitCommand` of a paging buffer on the paging context, with
+    /// its private data.
+    fn submit(&mut self, buf: &PagingBuffer, fence: u32) -> Result<(), PagingError> {
         let f = self
             .adapter
             .driver()
@@ -404,9 +456,20 @@ impl PagingQueue<'_> {
         let mut s = DXGKARG_SUBMITCOMMAND::zeroed();
         s.hContext = self.context;
         s.DmaBufferSegmentId = crate::adapter::APERTURE_SEGMENT;
-        s.DmaBufferPhysicalAddress.QuadPart = buf.as_ptr().addr() as i64;
-        s.DmaBufferSize = buf.len() as u32;
+        let address = if self.by_aperture {
+            APERTURE_PAGE * (self.submitted % APERTURE_SLOTS + 1)
+        } else {
+            buf.dma.as_ptr().addr() as u64
+        };
+        self.submitted = self.submitted.wrapping_add(1);
+        s.DmaBufferPhysicalAddress.QuadPart = address as i64;
+        s.DmaBufferSize = buf.dma.len() as u32;
         s.DmaBufferSubmissionEndOffset = s.DmaBufferSize;
+        if !buf.private.is_empty() {
+            s.pDmaBufferPrivateData = buf.private.as_ptr().cast_mut().cast();
+        }
+        s.DmaBufferPrivateDataSize = buf.private.len() as u32;
+        s.DmaBufferPrivateDataSubmissionEndOffset = buf.private_used as u32;
         s.SubmissionFenceId = fence;
         s.Flags.Value = FLAG_PAGING;
         // SAFETY: a DDI of the loaded driver with a live block naming a

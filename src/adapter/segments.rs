@@ -12,8 +12,9 @@
 //! - `CommitLimit` = `Size`; no segment is CPU-visible, none is populated
 //!   from system memory, none has a CPU host aperture (spec 4.5);
 //! - aperture flags: `Aperture` only; VRAM flags: `LocalBudgetGroup` only;
-//! - paging buffers: [`PAGING_BUFFER_SIZE`] bytes in the aperture, no private
-//!   data ([`PAGING_BUFFER_PRIVATE_DATA_SIZE`]);
+//! - paging buffers: [`PAGING_BUFFER_SIZE`] bytes in the aperture, with
+//!   [`PAGING_BUFFER_PRIVATE_DATA_SIZE`] bytes of private data each (the
+//!   record naming the buffer, `crate::engine::dma_dir`);
 //! - PBMM: `SegmentType` SYSMEM for the aperture, LOCAL for VRAM;
 //!   `SlabSize` 4 KiB (the GpuMmu page); one MMU whose `Size` is the whole
 //!   address space of the segments (the header's field is undocumented,
@@ -31,9 +32,13 @@ pub(crate) const PAGING_BUFFER_SEGMENT_ID: u32 = crate::memory::APERTURE_SEGMENT
 /// `PagingBufferSize`: 64 KiB per paging buffer, a small part of the 64 MiB
 /// aperture that the paging DMA pool (spec 2.4) is carved from.
 pub(crate) const PAGING_BUFFER_SIZE: u32 = 64 << 10;
-/// `PagingBufferPrivateDataSize`: none (the software engine reads the paging
-/// buffer itself).
-pub(crate) const PAGING_BUFFER_PRIVATE_DATA_SIZE: u32 = 0;
+/// `PagingBufferPrivateDataSize`: the record BuildPagingBuffer writes into
+/// each paging buffer's private data so that the worker finds the buffer's
+/// bytes whatever address SubmitCommand(Virtual) names it by
+/// (`crate::engine::dma_dir`, `docs/engine.md` "Addresses"). VidMm
+/// allocates it per paging buffer from non-paged pool, zeroed.
+pub(crate) const PAGING_BUFFER_PRIVATE_DATA_SIZE: u32 =
+    crate::engine::dma_dir::PRIVATE_DATA_SIZE as u32;
 /// MMUs the PBMM answers describe: the one GpuMmu.
 pub(crate) const MMU_COUNT: u16 = 1;
 

@@ -3,8 +3,8 @@
 //!
 //! | DDI | IRQL (reference page) | what it does |
 //! |---|---|---|
-//! | BuildPagingBuffer | PASSIVE | records the operation's commands into the DMA buffer |
-//! | SubmitCommand(Virtual) | up to DISPATCH | queues into the lock-free ring, wakes the worker, returns success |
+//! | BuildPagingBuffer | PASSIVE | records the operation's commands into the DMA buffer, and the record naming the buffer (`engine::dma_dir`) into its private data |
+//! | SubmitCommand(Virtual) | up to DISPATCH | copies that record from the private data, queues into the lock-free ring, wakes the worker, returns success |
 //! | PreemptCommand | up to DISPATCH | queues a preemption, returns success |
 //! | InterruptRoutine | DIRQL | FALSE: no hardware interrupt (completions come through SynchronizeExecution) |
 //! | DpcRoutine | DISPATCH | `DxgkCbNotifyDpc` |
@@ -13,8 +13,9 @@
 use dxgk_sys::*;
 
 use super::engine_table::{self as table, with_engine};
-use super::{read_in, write_out};
-use crate::engine::{Broken, COMMAND_SIZE, Command, DmaAddress, Location, PagingOp};
+use super::{copy_in, read_in, write_out};
+use crate::engine::dma_dir::PRIVATE_DATA_SIZE;
+use crate::engine::{Broken, COMMAND_SIZE, Command, DmaAddress, Location, PagingOp, Ticket};
 use crate::foundation::status::{Result, Status, to_ntstatus};
 
 /// `STATUS_GRAPHICS_INSUFFICIENT_DMA_BUFFER` (ntstatus.h; the ABI tables
@@ -194,6 +195,41 @@ impl UpdatePageTable {
     }
 }
 
+/// Writes `ticket`'s record at the start of the buffer's private data,
+/// when there is room (`PagingBufferPrivateDataSize` bytes, which VidMm
+/// allocated for the buffer); the private-data cursor is not advanced, so
+/// every build into the buffer rewrites the one record at its start.
+///
+/// # Safety
+/// `pDmaBufferPrivateData` is NULL or writable for
+/// `DmaBufferPrivateDataSize` bytes.
+unsafe fn write_private(a: &DXGKARG_BUILDPAGINGBUFFER, ticket: Ticket) {
+    let room = usize::try_from(a.DmaBufferPrivateDataSize).unwrap_or(0);
+    if room >= PRIVATE_DATA_SIZE {
+        // SAFETY: NULL (refused) or writable for at least
+        // `PRIVATE_DATA_SIZE` bytes (this function's contract).
+        let _ = unsafe { super::copy_out(&ticket.encode(), a.pDmaBufferPrivateData) };
+    }
+}
+
+/// The ticket a submission's private data holds, if any: NULL, too small,
+/// or not a record this driver wrote (zeroed, stale fields) gives `None`.
+/// Reads 16 bytes of non-paged pool (the private data's contract):
+/// callable at up to DISPATCH_LEVEL.
+///
+/// # Safety
+/// `data` is NULL or readable for `size` bytes.
+unsafe fn read_private(data: PVOID, size: UINT) -> Option<Ticket> {
+    if usize::try_from(size).ok()? < PRIVATE_DATA_SIZE {
+        return None;
+    }
+    let mut bytes = [0u8; PRIVATE_DATA_SIZE];
+    // SAFETY: NULL (refused) or readable for `size >= PRIVATE_DATA_SIZE`
+    // bytes (this function's contract).
+    unsafe { copy_in(data.cast_const(), &mut bytes) }.ok()?;
+    Ticket::decode(&bytes)
+}
+
 /// `DxgkDdiBuildPagingBuffer` (PASSIVE_LEVEL): records the operation's
 /// commands from `MultipassOffset` on, advancing `pDmaBuffer` and shrinking
 /// `DmaSize`; nothing runs now (the engine runs the buffer once submitted).
@@ -205,7 +241,8 @@ impl UpdatePageTable {
 ///
 /// # Safety
 /// `pArgs` is NULL or a `DXGKARG_BUILDPAGINGBUFFER` whose `pDmaBuffer` is
-/// writable for `DmaSize` bytes, and whose UPDATE_PAGE_TABLE entry array is
+/// writable for `DmaSize` bytes, whose `pDmaBufferPrivateData` is NULL or
+/// writable for `DmaBufferPrivateDataSize` bytes, and whose UPDATE_PAGE_TABLE entry array is
 /// readable for its entries (Dxgkrnl's contract).
 pub(crate) unsafe extern "system" fn DxgkDdiBuildPagingBuffer(
     hAdapter: HANDLE,
@@ -214,18 +251,24 @@ pub(crate) unsafe extern "system" fn DxgkDdiBuildPagingBuffer(
     let run = || -> Result<bool> {
         // SAFETY: NULL or a readable block (this function's contract).
         let mut a = unsafe { read_in(pArgs.cast_const()) }?;
-        // Where this buffer lies, for the worker (GpuMmu: the buffer is
-        // submitted by GPU VA; `engine::dma_dir`).
+        // Where this buffer lies, for the worker: recorded in the engine's
+        // directory, and named by a ticket in the buffer's private data,
+        // which VidMm passes again to the submission (`engine::dma_dir`).
         let start = a.pDmaBuffer.addr().checked_sub(
             usize::try_from(a.DmaBufferWriteOffset).map_err(|_| Status::InvalidParameter)?,
         );
         let len = u64::from(a.DmaBufferWriteOffset).saturating_add(u64::from(a.DmaSize));
-        with_engine(hAdapter, |job| {
-            if let Some(start) = start.and_then(|s| u64::try_from(s).ok()) {
-                job.record_dma(a.DmaBufferGpuVirtualAddress, start, len);
-            }
+        let ticket = with_engine(hAdapter, |job| {
+            let start = start.and_then(|s| u64::try_from(s).ok())?;
+            let ticket = job.record_dma(a.DmaBufferGpuVirtualAddress, start, len)?;
+            (job.engine.broken() != Broken::WritesNoPrivateData).then_some(ticket)
         })
         .ok_or(Status::InvalidParameter)?;
+        if let Some(ticket) = ticket {
+            // SAFETY: `pDmaBufferPrivateData` is NULL or writable for
+            // `DmaBufferPrivateDataSize` bytes (this function's contract).
+            unsafe { write_private(&a, ticket) };
+        }
         let op = paging_op(&a)?;
         let size = u32::try_from(COMMAND_SIZE).map_err(|_| Status::InvalidParameter)?;
         let mut index = u64::from(a.MultipassOffset);
@@ -274,11 +317,11 @@ fn submit(
     node: u32,
     engine: u32,
     at: DmaAddress,
-    start: u32,
-    end: u32,
+    ticket: Option<Ticket>,
+    span: (u32, u32),
 ) {
     let _ = with_engine(hAdapter, |job| {
-        let wake = job.engine.submit(fence, node, engine, at, start, end);
+        let wake = job.engine.submit(fence, node, engine, at, ticket, span);
         if job.engine.broken() == Broken::CompletesInSubmit {
             // The deliberately broken engine (tests): runs the buffer here.
             job.run_now();
@@ -289,11 +332,13 @@ fn submit(
 }
 
 /// `DxgkDdiSubmitCommand` (up to DISPATCH_LEVEL): queues the buffer into
-/// the lock-free ring and wakes the worker; always `STATUS_SUCCESS` (a
-/// failure bugchecks 0x119). No allocation, no lock, no wait.
+/// the lock-free ring, with the ticket its private data holds, and wakes
+/// the worker; always `STATUS_SUCCESS` (a failure bugchecks 0x119). No
+/// allocation, no lock, no wait: the directory is read by the worker.
 ///
 /// # Safety
-/// `pArgs` is NULL or a readable `DXGKARG_SUBMITCOMMAND` (Dxgkrnl's contract).
+/// `pArgs` is NULL or a readable `DXGKARG_SUBMITCOMMAND` whose private data
+/// is NULL or readable for `DmaBufferPrivateDataSize` bytes (Dxgkrnl's contract).
 pub(crate) unsafe extern "system" fn DxgkDdiSubmitCommand(
     hAdapter: HANDLE,
     pArgs: *const DXGKARG_SUBMITCOMMAND,
@@ -304,14 +349,20 @@ pub(crate) unsafe extern "system" fn DxgkDdiSubmitCommand(
             segment: a.DmaBufferSegmentId,
             address: a.DmaBufferPhysicalAddress.QuadPart.cast_unsigned(),
         };
+        // SAFETY: the private data is NULL or readable for its size
+        // (Dxgkrnl's contract, this function's).
+        let ticket = unsafe { read_private(a.pDmaBufferPrivateData, a.DmaBufferPrivateDataSize) };
         submit(
             hAdapter,
             a.SubmissionFenceId,
             a.NodeOrdinal,
             a.EngineOrdinal,
             at,
-            a.DmaBufferSubmissionStartOffset,
-            a.DmaBufferSubmissionEndOffset,
+            ticket,
+            (
+                a.DmaBufferSubmissionStartOffset,
+                a.DmaBufferSubmissionEndOffset,
+            ),
         );
     }
     STATUS_SUCCESS
@@ -321,7 +372,8 @@ pub(crate) unsafe extern "system" fn DxgkDdiSubmitCommand(
 /// the buffer named by its GPU virtual address, `[0, DmaBufferSize)`.
 ///
 /// # Safety
-/// `pArgs` is NULL or a readable `DXGKARG_SUBMITCOMMANDVIRTUAL`.
+/// `pArgs` is NULL or a readable `DXGKARG_SUBMITCOMMANDVIRTUAL`, its
+/// private data as in SubmitCommand.
 pub(crate) unsafe extern "system" fn DxgkDdiSubmitCommandVirtual(
     hAdapter: HANDLE,
     pArgs: *const DXGKARG_SUBMITCOMMANDVIRTUAL,
@@ -329,14 +381,16 @@ pub(crate) unsafe extern "system" fn DxgkDdiSubmitCommandVirtual(
     // SAFETY: NULL or readable (this function's contract).
     if let Ok(a) = unsafe { read_in(pArgs) } {
         let at = DmaAddress::Virtual(a.DmaBufferVirtualAddress);
+        // SAFETY: as in SubmitCommand.
+        let ticket = unsafe { read_private(a.pDmaBufferPrivateData, a.DmaBufferPrivateDataSize) };
         submit(
             hAdapter,
             a.SubmissionFenceId,
             a.NodeOrdinal,
             a.EngineOrdinal,
             at,
-            0,
-            a.DmaBufferSize,
+            ticket,
+            (0, a.DmaBufferSize),
         );
     }
     STATUS_SUCCESS

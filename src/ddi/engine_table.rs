@@ -20,7 +20,9 @@ use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 use dxgk_sys::*;
 
-use crate::engine::{DmaAddress, DmaDirectory, Engine, EngineHost, EngineMemory, Root, SCRATCH};
+use crate::engine::{
+    DmaAddress, DmaDirectory, Engine, EngineHost, EngineMemory, Root, SCRATCH, Ticket,
+};
 use crate::foundation::fallible;
 use crate::foundation::status::{Result, Status};
 use crate::foundation::units::SegmentId;
@@ -114,7 +116,9 @@ pub(crate) struct Job {
     pub(crate) kernel: KernelInterface,
     memory: RwLock<MemoryBinding>,
     scratch: RwLock<Vec<u8>>,
-    /// The DMA buffers BuildPagingBuffer recorded into, by GPU VA.
+    /// The DMA buffers BuildPagingBuffer recorded into (`engine::dma_dir`):
+    /// written by BuildPagingBuffer and read by the worker, both at
+    /// PASSIVE_LEVEL; never by the submit DDIs.
     dma: RwLock<DmaDirectory>,
     /// System memory by physical address (on Windows the one-page reserved
     /// mapping, made at attach and freed with the job at detach).
@@ -192,9 +196,11 @@ impl Job {
         self.engine.run_pending(&bound, &mut scratch);
     }
 
-    /// Records where the DMA buffer at GPU VA `va` lies (BuildPagingBuffer).
-    pub(crate) fn record_dma(&self, va: u64, kernel: u64, len: u64) {
-        self.dma.write().record(va, kernel, len);
+    /// Records where a DMA buffer lies, `len` bytes at kernel address
+    /// `kernel` and GPU VA `va` (0: none), and returns the ticket its
+    /// private data is to hold (BuildPagingBuffer, PASSIVE_LEVEL).
+    pub(crate) fn record_dma(&self, va: u64, kernel: u64, len: u64) -> Option<Ticket> {
+        self.dma.write().record(va, kernel, len)
     }
 
     /// Wakes the worker (up to DISPATCH_LEVEL).
@@ -262,16 +268,35 @@ impl EngineHost for Bound<'_> {
         crate::kernel::dma::write_mdl(mdl, offset, bytes)
     }
 
-    fn read_dma(&self, at: DmaAddress, offset: u64, out: &mut [u8]) -> Result<()> {
-        if let DmaAddress::Virtual(va) = at {
-            let len = u64::try_from(out.len()).map_err(|_| Status::InvalidParameter)?;
-            let at_va = va.checked_add(offset).ok_or(Status::InvalidParameter)?;
-            if let Some(kernel) = self.job.dma.read().resolve(at_va, len) {
-                // SAFETY: a buffer BuildPagingBuffer recorded into, which
-                // VidMm keeps mapped until its fence completes, and this
-                // buffer's fence has not completed (it is being run).
-                return unsafe { crate::kernel::dma::read_kernel(kernel, 0, out) };
-            }
+    fn read_dma(
+        &self,
+        at: DmaAddress,
+        ticket: Option<Ticket>,
+        offset: u64,
+        out: &mut [u8],
+    ) -> Result<()> {
+        let len = u64::try_from(out.len()).map_err(|_| Status::InvalidParameter)?;
+        let found = {
+            let dma = self.job.dma.read();
+            let va = match at {
+                DmaAddress::Virtual(va) => Some(va),
+                DmaAddress::Physical { .. } => None,
+            };
+            // The private data's record first, whatever the address form;
+            // then the GPU VA BuildPagingBuffer recorded.
+            ticket
+                .and_then(|t| dma.resolve_ticket(t, va, offset, len))
+                .or_else(|| {
+                    let at_va = va?.checked_add(offset)?;
+                    dma.resolve(at_va, len)
+                })
+        };
+        if let Some(kernel) = found {
+            // SAFETY: a buffer BuildPagingBuffer recorded into, which
+            // VidMm keeps mapped until its fence completes, and this
+            // buffer's fence has not completed (it is being run); the
+            // directory bounded the read by the length recorded.
+            return unsafe { crate::kernel::dma::read_kernel(kernel, 0, out) };
         }
         let address = match at {
             DmaAddress::Physical { address, .. } | DmaAddress::Virtual(address) => address,

@@ -3,8 +3,9 @@
 //!
 //! - [`command`]: the command format `DxgkDdiBuildPagingBuffer` records into
 //!   DMA buffers, and the paging operations it splits into commands;
-//! - [`dma_dir`]: where recorded DMA buffers lie in kernel memory, by GPU
-//!   virtual address (how the worker reads a SubmitCommandVirtual buffer);
+//! - [`dma_dir`]: where recorded DMA buffers lie in kernel memory, by the
+//!   record BuildPagingBuffer leaves in a buffer's private data or by GPU
+//!   virtual address (how the worker reads a submitted buffer);
 //! - [`vaddr`]: the hardware page-table entry, the GPU-VA walk and the
 //!   VIRTUAL operations executed through it;
 //! - [`ring`]: the lock-free submission ring SubmitCommand and
@@ -34,7 +35,7 @@ use crate::foundation::status::{Result, Status};
 use crate::kernel::sync::{AtomicU32, AtomicU64, Ordering};
 
 pub use command::{CHUNK, COMMAND_SIZE, Command, Location, PagingOp};
-pub use dma_dir::DmaDirectory;
+pub use dma_dir::{DmaDirectory, Ticket};
 pub use exec::SCRATCH;
 pub use vaddr::Root;
 
@@ -101,11 +102,18 @@ pub trait EngineHost {
     /// As [`Self::read_system`].
     fn write_system(&self, mdl: u64, offset: u64, bytes: &[u8]) -> Result<()>;
     /// Reads submitted DMA-buffer bytes: `out.len()` bytes from `offset` of
-    /// the buffer at `at`.
+    /// the buffer at `at`, whose private data held `ticket` when submitted
+    /// (`dma_dir`: the ticket is tried first, then the address form).
     ///
     /// # Errors
     /// `NotSupported` where the buffer cannot be resolved.
-    fn read_dma(&self, at: DmaAddress, offset: u64, out: &mut [u8]) -> Result<()>;
+    fn read_dma(
+        &self,
+        at: DmaAddress,
+        ticket: Option<Ticket>,
+        offset: u64,
+        out: &mut [u8],
+    ) -> Result<()>;
     /// Reads `out.len()` bytes of system memory at `address` (segment 0: a
     /// page table, or a page a table maps there).
     ///
@@ -172,6 +180,10 @@ pub enum Broken {
     /// Writes through read-only leaf entries as if they were writable: the
     /// ReadOnly flag must fault a write (`ddi-check/tests/engine_vaddr_ops.rs`).
     IgnoresReadOnly = 7,
+    /// BuildPagingBuffer writes no record into the buffer's private data:
+    /// a buffer submitted by a physical address that is not a host address
+    /// must then fault (`tests/paging_process.rs`).
+    WritesNoPrivateData = 8,
 }
 
 const KIND_SUBMIT: u64 = 1;
@@ -260,11 +272,13 @@ impl Engine {
             5 => Broken::IgnoresLeafIndex,
             6 => Broken::FenceSkipsWalk,
             7 => Broken::IgnoresReadOnly,
+            8 => Broken::WritesNoPrivateData,
             _ => Broken::No,
         }
     }
 
-    /// Queues a submitted DMA buffer: `[start, end)` of the buffer at `at`.
+    /// Queues a submitted DMA buffer: `[start, end)` of the buffer at `at`,
+    /// with the ticket its private data held (`dma_dir`), if any.
     /// At up to DISPATCH_LEVEL: no allocation, no lock, no wait. Returns
     /// whether the worker must be woken. A full ring (not expected, see
     /// [`RING_CAPACITY`]) faults the engine: the buffer is not run, and
@@ -276,19 +290,26 @@ impl Engine {
         node: u32,
         engine: u32,
         at: DmaAddress,
-        start: u32,
-        end: u32,
+        ticket: Option<Ticket>,
+        (start, end): (u32, u32),
     ) -> bool {
         let (segment, address) = match at {
             DmaAddress::Physical { segment, address } => (u64::from(segment), address),
             DmaAddress::Virtual(va) => (VIRTUAL_SEGMENT, va),
         };
-        let head = KIND_SUBMIT | (u64::from(node & 0xFF) << 8) | (u64::from(engine & 0xFF) << 16);
+        // The ticket rides in bits the entry leaves free: its index in the
+        // head's bits 24..32, its generation (never 0; 0: no ticket) in the
+        // segment word's upper half.
+        let (index, generation) = ticket.map_or((0, 0), |t| (t.index, t.generation));
+        let head = KIND_SUBMIT
+            | (u64::from(node & 0xFF) << 8)
+            | (u64::from(engine & 0xFF) << 16)
+            | (u64::from(index) << 24);
         let entry = [
             head | (u64::from(fence) << 32),
             address,
             u64::from(start) | (u64::from(end) << 32),
-            segment,
+            (segment & 0xFFFF_FFFF) | (u64::from(generation) << 32),
         ];
         self.last_submitted.store(fence, Ordering::SeqCst);
         if self.ring.push(entry) {
@@ -433,14 +454,20 @@ impl Engine {
         entry: [u64; ring::WORDS],
         scratch: &mut [u8],
     ) -> Result<()> {
-        let at = if entry[3] == VIRTUAL_SEGMENT {
+        let segment = entry[3] & 0xFFFF_FFFF;
+        let at = if segment == VIRTUAL_SEGMENT {
             DmaAddress::Virtual(entry[1])
         } else {
             DmaAddress::Physical {
-                segment: u32::try_from(entry[3]).map_err(|_| Status::InvalidParameter)?,
+                segment: u32::try_from(segment).map_err(|_| Status::InvalidParameter)?,
                 address: entry[1],
             }
         };
+        let generation = u32::try_from(entry[3] >> 32).map_err(|_| Status::InvalidParameter)?;
+        let ticket = (generation != 0).then_some(Ticket {
+            index: u8::try_from((entry[0] >> 24) & 0xFF).map_err(|_| Status::InvalidParameter)?,
+            generation,
+        });
         let start = entry[2] & 0xFFFF_FFFF;
         let end = entry[2] >> 32;
         let len = end.checked_sub(start).ok_or(Status::InvalidParameter)?;
@@ -452,7 +479,7 @@ impl Engine {
         let mut offset = start;
         while offset < end {
             let mut bytes = [0u8; COMMAND_SIZE];
-            host.read_dma(at, offset, &mut bytes)?;
+            host.read_dma(at, ticket, offset, &mut bytes)?;
             let command = Command::decode(&bytes)?;
             if exec::execute(host, &command, scratch, broken)? {
                 self.executed_commands.fetch_add(1, Ordering::Relaxed);
@@ -473,13 +500,16 @@ mod tests {
     fn a_full_ring_faults_the_engine_and_a_reset_recovers_it() {
         let e = Engine::with_capacity(2).unwrap();
         let at = DmaAddress::Virtual(0x1000);
-        assert!(e.submit(1, 0, 0, at, 0, 0));
-        assert!(e.submit(2, 0, 0, at, 0, 0));
+        assert!(e.submit(1, 0, 0, at, None, (0, 0)));
+        assert!(e.submit(2, 0, 0, at, None, (0, 0)));
         assert!(e.responsive());
-        assert!(!e.submit(3, 0, 0, at, 0, 0), "full: not queued");
+        assert!(!e.submit(3, 0, 0, at, None, (0, 0)), "full: not queued");
         assert!(!e.responsive(), "and the engine reports itself hung");
         assert_eq!(e.reset(), 3, "the last fence aborted");
         assert!(e.responsive());
-        assert!(e.submit(4, 0, 0, at, 0, 0), "room again after the reset");
+        assert!(
+            e.submit(4, 0, 0, at, None, (0, 0)),
+            "room again after the reset"
+        );
     }
 }

@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use loom::sync::Arc;
 use loom::thread;
 
-use super::{DmaAddress, Engine, EngineHost, EngineMemory};
+use super::{DmaAddress, Engine, EngineHost, EngineMemory, Ticket};
 use crate::foundation::status::{Result, Status};
 
 /// What the model's Dxgkrnl saw.
@@ -63,7 +63,7 @@ impl EngineHost for Host {
     fn write_system(&self, _: u64, _: u64, _: &[u8]) -> Result<()> {
         Err(Status::NotSupported)
     }
-    fn read_dma(&self, _: DmaAddress, _: u64, _: &mut [u8]) -> Result<()> {
+    fn read_dma(&self, _: DmaAddress, _: Option<Ticket>, _: u64, _: &mut [u8]) -> Result<()> {
         Err(Status::NotSupported)
     }
     fn signal_fence(&self, _: u64, _: u64) -> Result<()> {
@@ -103,7 +103,7 @@ fn model(broken_push: bool, preempt: bool) {
                     let entry = [1 | (u64::from(fence) << 32), 0x1000, 0, 1];
                     assert!(engine.ring.push_publishing_first(entry));
                 } else {
-                    assert!(engine.submit(fence, 0, 0, EMPTY, 0, 0));
+                    assert!(engine.submit(fence, 0, 0, EMPTY, None, (0, 0)));
                 }
             }
         })

@@ -4,8 +4,8 @@
 //!
 //! | what | Windows | host (the stand-in's convention) |
 //! |---|---|---|
-//! | a DMA buffer BuildPagingBuffer recorded (`crate::engine::dma_dir`) | its kernel address | its kernel (host) address |
-//! | any other DMA buffer address | not resolved (`NotSupported`: the engine faults, TDR) | the host address of its bytes |
+//! | a DMA buffer BuildPagingBuffer recorded (`crate::engine::dma_dir`), found by the record in its private data (any submission) or by its GPU VA (SubmitCommandVirtual) | its kernel address | its kernel (host) address |
+//! | any other DMA buffer address (no record, a stale one, no private data) | not resolved (`NotSupported`: the engine faults, TDR) | the host address of its bytes; an address below [`HOST_UNMAPPED`] (an aperture-style address, which no host process maps) is not resolved, as on Windows |
 //! | an MDL | its system mapping (`MappedSystemVa`, or `MmMapLockedPagesSpecifyCache` as `MmGetSystemAddressForMdlSafe` does), bounded by `ByteCount` | a pointer to a [`HostMdl`] |
 //! | a monitored fence's GPU VA the paging context's tables do not map (no root, or unmapped; a mapped one is written through the walk, `crate::engine::vaddr`) | not resolved (`NotSupported`: the engine faults) | the host address of its 8 bytes (a VA inside the GPU's address space is refused by the engine's host, `ddi::engine_table`) |
 //! | a system-memory (segment 0) address: a page table, or a page one maps | through the engine's one-page reserved mapping, page by page (`crate::kernel::physmap`; `NotSupported` where the kernel lacks the routines, e.g. Wine) | the host address of its bytes (`read_physical`, `write_physical`) |
@@ -72,14 +72,25 @@ unsafe fn write_kernel(addr: u64, offset: u64, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Host addresses below this are never mapped (Linux's default
+/// `vm.mmap_min_addr`): the stand-in submits paging buffers at such
+/// aperture-style physical addresses to show they are found through their
+/// private data only (`dxgkrnl_model::paging`).
+#[cfg(not(target_os = "windows"))]
+pub const HOST_UNMAPPED: u64 = 0x1_0000;
+
 /// Reads a submitted DMA buffer's bytes by the address SubmitCommand gave,
 /// when the engine has not recorded it (`crate::engine::dma_dir`).
 ///
 /// # Errors
-/// `NotSupported` on Windows; `InvalidParameter` for NULL or overflow.
+/// `NotSupported` on Windows and, on the host, below [`HOST_UNMAPPED`];
+/// `InvalidParameter` for NULL or overflow.
 pub(crate) fn read_dma(address: u64, offset: u64, out: &mut [u8]) -> Result<()> {
     #[cfg(not(target_os = "windows"))]
     {
+        if address < HOST_UNMAPPED {
+            return Err(Status::NotSupported);
+        }
         // SAFETY: the host convention (module doc): the stand-in submitted
         // the buffer at this host address and keeps it until completion.
         unsafe { read_kernel(address, offset, out) }

@@ -22,14 +22,24 @@ const VRAM: u32 = 2;
 /// The FILL's pattern.
 const PATTERN: u32 = 0xA1B2_C3D4;
 
-/// A paging buffer's bytes: kept alive for the whole test process, since
-/// the engine may read a submitted buffer after the call that submitted it.
+/// Bytes of a paging buffer's private data (the adapter's
+/// `PagingBufferPrivateDataSize`), kept right after its 512 bytes.
+const PRIVATE: u32 = 16;
+
+/// A paging buffer's bytes and then its private data: kept alive for the
+/// whole test process, since the engine may read a submitted buffer after
+/// the call that submitted it.
 fn leaked_buffer() -> *mut u8 {
-    Box::leak(vec![0u8; 512].into_boxed_slice()).as_mut_ptr()
+    Box::leak(vec![0u8; 512 + PRIVATE as usize].into_boxed_slice()).as_mut_ptr()
+}
+
+/// The private data of the buffer at `buf`.
+fn private_of(buf: *mut u8) -> PVOID {
+    buf.wrapping_add(512).cast()
 }
 
 /// A FILL of `size` bytes at `offset` of the VRAM segment, into the 512
-/// bytes at `buf`, built at GPU VA `va`.
+/// bytes at `buf` (with its private data), built at GPU VA `va`.
 fn fill_block(offset: u64, size: u64, buf: *mut u8, va: u64) -> DXGKARG_BUILDPAGINGBUFFER {
     let mut a = DXGKARG_BUILDPAGINGBUFFER::zeroed();
     a.Operation = DXGK_OPERATION_FILL;
@@ -40,6 +50,8 @@ fn fill_block(offset: u64, size: u64, buf: *mut u8, va: u64) -> DXGKARG_BUILDPAG
     a.Transfer[4] = offset;
     a.pDmaBuffer = buf.cast();
     a.DmaSize = 512;
+    a.pDmaBufferPrivateData = private_of(buf);
+    a.DmaBufferPrivateDataSize = PRIVATE;
     a.DmaBufferGpuVirtualAddress = va;
     a
 }
@@ -49,10 +61,17 @@ fn build_raw(a: &Adapter, args: &mut DXGKARG_BUILDPAGINGBUFFER) -> NTSTATUS {
     unsafe { build(a.context(), args) }
 }
 
-fn submit_virtual_block(va: u64, len: u32, fence: u32) -> DXGKARG_SUBMITCOMMANDVIRTUAL {
+fn submit_virtual_block(
+    va: u64,
+    buf: *mut u8,
+    len: u32,
+    fence: u32,
+) -> DXGKARG_SUBMITCOMMANDVIRTUAL {
     let mut s = DXGKARG_SUBMITCOMMANDVIRTUAL::zeroed();
     s.DmaBufferVirtualAddress = va;
     s.DmaBufferSize = len;
+    s.pDmaBufferPrivateData = private_of(buf);
+    s.DmaBufferPrivateDataSize = PRIVATE;
     s.SubmissionFenceId = fence;
     s.Flags.Value = 1; // Paging
     s
@@ -60,6 +79,26 @@ fn submit_virtual_block(va: u64, len: u32, fence: u32) -> DXGKARG_SUBMITCOMMANDV
 
 fn submit_virtual_raw(a: &Adapter, s: &DXGKARG_SUBMITCOMMANDVIRTUAL) -> NTSTATUS {
     let submit = a.driver().table().DxgkDdiSubmitCommandVirtual.unwrap();
+    unsafe { submit(a.context(), s) }
+}
+
+/// SubmitCommand of `len` bytes of `buf` at an aperture-style physical
+/// address (not a host address: found through its private data).
+fn submit_block(buf: *mut u8, len: u32, fence: u32) -> DXGKARG_SUBMITCOMMAND {
+    let mut s = DXGKARG_SUBMITCOMMAND::zeroed();
+    s.DmaBufferSegmentId = 1;
+    s.DmaBufferPhysicalAddress.QuadPart = 0x2000;
+    s.DmaBufferSize = len;
+    s.DmaBufferSubmissionEndOffset = len;
+    s.pDmaBufferPrivateData = private_of(buf);
+    s.DmaBufferPrivateDataSize = PRIVATE;
+    s.SubmissionFenceId = fence;
+    s.Flags.Value = 1; // Paging
+    s
+}
+
+fn submit_raw(a: &Adapter, s: &DXGKARG_SUBMITCOMMAND) -> NTSTATUS {
+    let submit = a.driver().table().DxgkDdiSubmitCommand.unwrap();
     unsafe { submit(a.context(), s) }
 }
 
@@ -88,7 +127,7 @@ fn engine_runs(a: &Adapter, fence: u32) -> Result<(), String> {
         STATUS_SUCCESS,
     )?;
     let used = 512 - args.DmaSize;
-    let s = submit_virtual_block(va, used, fence);
+    let s = submit_virtual_block(va, buf, used, fence);
     expect(
         "SubmitCommandVirtual",
         submit_virtual_raw(a, &s),
@@ -175,12 +214,12 @@ fn built() -> Built {
     }
 }
 
-/// Builds a FILL into a fresh buffer; returns the bytes used.
-fn build_one(b: &Built) -> u32 {
+/// Builds a FILL into a fresh buffer; returns it and the bytes used.
+fn build_one(b: &Built) -> (*mut u8, u32) {
     let buf = leaked_buffer();
     let mut args = fill_block(8192, 64, buf, VA);
     assert_eq!(build_raw(&b.adapter, &mut args), STATUS_SUCCESS);
-    512 - args.DmaSize
+    (buf, 512 - args.DmaSize)
 }
 
 /// The engine DDIs that allocate nothing.
@@ -200,18 +239,25 @@ pub(crate) fn engine_ddis(walked: &mut Vec<Walked>) {
         built,
         virtual_ops,
     ));
-    let submitted = |b: &Built| {
-        let used = build_one(b);
-        (used, submit_virtual_block(VA, used, 1))
-    };
     run(allocates_nothing(
-        "SubmitCommandVirtual (paging)",
+        "SubmitCommandVirtual (paging, with its private data)",
         || {
             let b = built();
-            let s = submitted(&b);
+            let (buf, used) = build_one(&b);
+            let s = submit_virtual_block(VA, buf, used, 1);
             (b, s)
         },
-        |(b, (_, s))| submit_virtual_raw(&b.adapter, s),
+        |(b, s)| submit_virtual_raw(&b.adapter, s),
+    ));
+    run(allocates_nothing(
+        "SubmitCommand (paging, at an aperture address, with its private data)",
+        || {
+            let b = built();
+            let (buf, used) = build_one(&b);
+            let s = submit_block(buf, used, 1);
+            (b, s)
+        },
+        |(b, s)| submit_raw(&b.adapter, s),
     ));
     run(allocates_nothing(
         "PreemptCommand, QueryEngineStatus, QueryDependentEngineGroup, ResetEngine, DpcRoutine, Reset/RestartFromTimeout",

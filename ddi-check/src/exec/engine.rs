@@ -28,12 +28,24 @@ const DMA_BYTES: usize = 4096;
 /// Build calls of one operation at most.
 const PASSES: usize = 8;
 /// The byte the checker fills DMA buffers with: no command.
-const UNWRITTEN: u8 = 0xCD;
+pub(super) const UNWRITTEN: u8 = 0xCD;
+/// Each built buffer's private data (the adapter's `PagingBufferPrivateDataSize`).
+const PRIVATE: usize = gpup_miniport::engine::dma_dir::PRIVATE_DATA_SIZE;
 
-/// A DMA buffer a build wrote, kept (unmoved) until the world is dropped.
+/// A DMA buffer a build wrote, kept (unmoved) until the world is dropped;
+/// its private data is the last [`PRIVATE`] bytes of `bytes`, after the
+/// guard.
 pub(super) struct Built {
     bytes: Vec<u8>,
     cmds: Vec<Cmd>,
+}
+
+impl Built {
+    /// The private data, as Dxgkrnl passes it to the build and submit DDIs.
+    fn private(&self) -> (PVOID, u32) {
+        let at = self.bytes.as_ptr().addr() + DMA_BYTES + GUARD;
+        (core::ptr::with_exposed_provenance_mut(at), PRIVATE as u32)
+    }
 }
 
 /// What the engine side of a world holds: the memory the engine may reach
@@ -472,11 +484,15 @@ impl World {
         let size = u32::from(dma) % (DMA_BYTES as u32 + 1);
         let mut multipass = multipass;
         for _ in 0..PASSES {
-            let mut buf = vec![UNWRITTEN; DMA_BYTES + GUARD];
+            let mut buf = vec![UNWRITTEN; DMA_BYTES + GUARD + PRIVATE];
             let base = if null_dma { 0 } else { buf.as_mut_ptr().addr() };
             let mut a = template;
             a.pDmaBuffer = core::ptr::with_exposed_provenance_mut::<c_void>(base);
             a.DmaSize = size;
+            // The private data (after the guard): VidMm zeroes it at creation.
+            buf[DMA_BYTES + GUARD..].fill(0);
+            a.pDmaBufferPrivateData = buf[DMA_BYTES + GUARD..].as_mut_ptr().cast();
+            a.DmaBufferPrivateDataSize = PRIVATE as u32;
             a.DmaBufferWriteOffset = 0;
             a.DmaBufferGpuVirtualAddress = base as u64;
             a.MultipassOffset = multipass;
@@ -535,52 +551,6 @@ impl World {
         Ok(true)
     }
 
-    /// The block after a build call (pDmaBuffer advanced and DmaSize shrunk
-    /// by the `n` bytes written, MultipassOffset, the rest unchanged; all
-    /// unchanged on a refusal) and nothing written past the commands.
-    fn check_build(
-        &self,
-        op: &Op,
-        (before, a): (&DXGKARG_BUILDPAGINGBUFFER, &DXGKARG_BUILDPAGINGBUFFER),
-        buf: &[u8],
-        refused: bool,
-        n: usize,
-        more: Option<u32>,
-    ) -> Result<(), String> {
-        let multipass = before.MultipassOffset;
-        let size = before.DmaSize;
-        let used = if refused { 0 } else { n };
-        let expect = (
-            before.pDmaBuffer.addr() + used,
-            before.DmaSize - used as u32,
-            if refused {
-                multipass
-            } else {
-                more.unwrap_or(0)
-            },
-        );
-        let got = (a.pDmaBuffer.addr(), a.DmaSize, a.MultipassOffset);
-        if got != expect
-            || a.Operation != before.Operation
-            || a.Transfer != before.Transfer
-            || a.DmaBufferGpuVirtualAddress != before.DmaBufferGpuVirtualAddress
-        {
-            return Err(self.fail(
-                    op,
-                    format!("block (pDmaBuffer, DmaSize, MultipassOffset) = {got:?}, the model says {expect:?}"),
-                ));
-        }
-        // Nothing past the commands (past DmaSize on a refusal).
-        let clean_from = if refused { size as usize } else { n };
-        if let Some(i) = buf[clean_from..].iter().position(|&b| b != UNWRITTEN) {
-            return Err(self.fail(
-                op,
-                format!("wrote DMA byte {} past {clean_from}", clean_from + i),
-            ));
-        }
-        Ok(())
-    }
-
     fn submit(
         &mut self,
         op: &Op,
@@ -597,6 +567,7 @@ impl World {
         let (h, ok) = self.adapter_arg(adapter);
         let b = &self.engine.built[n - 1 - usize::from(buffer) % n];
         let addr = b.bytes.as_ptr().addr() as u64;
+        let private = b.private();
         let start = if by_va { 0 } else { u32::from(start % 65) * 64 };
         let end = match end {
             SubmitEnd::Built => b.cmds.len() as u32 * 64,
@@ -611,6 +582,7 @@ impl World {
         let fence = self.engine.next_fence(gap);
         let status = if by_va {
             let mut s = DXGKARG_SUBMITCOMMANDVIRTUAL::zeroed();
+            (s.pDmaBufferPrivateData, s.DmaBufferPrivateDataSize) = private;
             s.DmaBufferVirtualAddress = addr;
             s.DmaBufferSize = end;
             s.SubmissionFenceId = fence;
@@ -625,6 +597,7 @@ impl World {
             dxgkrnl_model::submitting(|| unsafe { f(h, args) })
         } else {
             let mut s = DXGKARG_SUBMITCOMMAND::zeroed();
+            (s.pDmaBufferPrivateData, s.DmaBufferPrivateDataSize) = private;
             s.DmaBufferSegmentId = 1;
             s.DmaBufferPhysicalAddress.QuadPart = addr as i64;
             s.DmaBufferSize = DMA_BYTES as u32;

@@ -69,18 +69,19 @@ pub fn answer(q: &QaiArgs) -> Option<(NTSTATUS, Vec<Option<u8>>)> {
     let answer = match q.ty {
         DXGKQAITYPE_QUERYSEGMENT4 => {
             // NbSegment, (padding), NULL array, PagingBufferSegmentId 1,
-            // PagingBufferSize 64 KiB, no private data, (padding), stride 0.
+            // PagingBufferSize 64 KiB, 16 bytes of private data (the record
+            // naming the buffer), (padding), stride 0.
             let mut a = le(&[count, 0, 0, 0]);
             a.extend([None; 4]);
             a.extend(le(&[0; 8]));
-            a.extend(le(&[1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0]));
+            a.extend(le(&[1, 0, 0, 0, 0, 0, 1, 0, 16, 0, 0, 0]));
             a.extend([None; 4]);
             a.extend(le(&[0; 8]));
             a
         }
-        // 64 KiB, no private data, zeros to the end of the output.
+        // 64 KiB, 16 bytes of private data, zeros to the end of the output.
         DXGKQAITYPE_QUERYPAGINGBUFFERINFO => {
-            let mut a = le(&[0, 0, 1, 0, 0, 0, 0, 0]);
+            let mut a = le(&[0, 0, 1, 0, 16, 0, 0, 0]);
             a.resize(q.output_size, Some(0));
             a
         }

@@ -136,6 +136,8 @@ pub mod rec {
     pub const SEG4_DESCRIPTORS: usize = offset_of!(DXGK_QUERYSEGMENTOUT4, pSegmentDescriptor);
     pub const SEG4_PAGING_SEGMENT: usize = offset_of!(DXGK_QUERYSEGMENTOUT4, PagingBufferSegmentId);
     pub const SEG4_PAGING_SIZE: usize = offset_of!(DXGK_QUERYSEGMENTOUT4, PagingBufferSize);
+    pub const SEG4_PAGING_PRIVATE: usize =
+        offset_of!(DXGK_QUERYSEGMENTOUT4, PagingBufferPrivateDataSize);
     pub const SEG4_STRIDE: usize = offset_of!(DXGK_QUERYSEGMENTOUT4, SegmentDescriptorStride);
     pub const SEG4_DESCRIPTOR_SIZE: usize = size_of::<DXGK_SEGMENTDESCRIPTOR4>();
     pub const SEG4_STRIDE_GIVEN: usize = 104;

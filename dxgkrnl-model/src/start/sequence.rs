@@ -120,6 +120,9 @@ pub struct Learned {
     pub segment_count: usize,
     /// `PagingBufferSegmentId`, `PagingBufferSize`.
     pub paging_buffer: (u32, u32),
+    /// `PagingBufferPrivateDataSize`: the private data VidMm allocates per
+    /// paging buffer (QUERYSEGMENT4).
+    pub paging_private_data: u32,
     /// The system devices created, `devices[..device_count]`.
     pub devices: [u64; 2],
     /// How many.
@@ -149,6 +152,7 @@ impl Learned {
             }; MAX_SEGMENTS],
             segment_count: 0,
             paging_buffer: (0, 0),
+            paging_private_data: 0,
             devices: [0; 2],
             device_count: 0,
             contexts: [0; MAX_NODES + 1],

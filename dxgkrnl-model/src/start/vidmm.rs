@@ -91,6 +91,7 @@ impl<T: Target + ?Sized> Run<'_, T> {
             u32_at(&out, rec::SEG4_PAGING_SEGMENT),
             u32_at(&out, rec::SEG4_PAGING_SIZE),
         );
+        self.learned.paging_private_data = u32_at(&out, rec::SEG4_PAGING_PRIVATE);
         self.segment_checks()
     }
 
