@@ -12,6 +12,7 @@
 //! call to [`crate::exec`], a generator to `crate::strategy` and a decoder to
 //! [`crate::fuzz`].
 
+mod basis;
 mod engine;
 mod vf;
 pub use engine::*;

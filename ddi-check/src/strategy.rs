@@ -716,3 +716,42 @@ fn sequence_of(max: usize, engine: bool) -> impl Strategy<Value = Vec<Op>> {
         ops
     })
 }
+
+/// Runs the random search (`cases` sequences of up to 40 operations, a
+/// deterministic stream) against the real driver with the engine `broken`,
+/// each fence waited for at most 2 s; the shrunk counterexample and why it
+/// failed, or `None` when no sequence catches it. Prints the counterexample.
+#[must_use]
+pub fn search_broken_engine(broken: crate::Broken, cases: u32) -> Option<(String, Vec<Op>)> {
+    use proptest::test_runner::{
+        Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
+    };
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
+    let result = runner.run(&sequence(40), |ops| {
+        crate::check_sequence_with(
+            &ops,
+            crate::Flaw::None,
+            broken,
+            std::time::Duration::from_secs(2),
+        )
+        .map_err(TestCaseError::fail)?;
+        Ok(())
+    });
+    match result {
+        Err(TestError::Fail(why, ops)) => {
+            println!(
+                "{broken:?}: shrunk counterexample ({} operations): {why}\n{ops:#?}",
+                ops.len()
+            );
+            Some((why.to_string(), ops))
+        }
+        _ => None,
+    }
+}

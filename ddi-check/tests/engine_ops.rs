@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use ddi_check::ops::*;
 use ddi_check::{Broken, Flaw, check_sequence_with, strategy};
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
 const THIS: AdapterSel = AdapterSel::This;
 
@@ -45,23 +44,7 @@ fn pages(n: u16) -> Bytes {
 /// signal, built, then submitted back to back (both DDIs), waited for; the basis
 /// queried; then a buffer that faults, the engine status and a reset.
 fn vidmm() -> Vec<Op> {
-    let mut ops = vec![
-        Op::Create {
-            adapter: THIS,
-            null_args: false,
-            segment: SegSel::Configured(0),
-            ranges: vec![RangeSpec {
-                offset: pages(0),
-                size: pages(16),
-            }],
-            count: CountSpec::Exact,
-            misaligned: false,
-        },
-        Op::Start {
-            adapter: THIS,
-            basis: HandleSel::Issued(0),
-        },
-    ];
+    let mut ops = Vec::from(Op::tracked_pages(THIS, 16));
     let work = [
         // Big enough (16 commands) that the buffers after it queue up
         // while it runs.
@@ -199,29 +182,9 @@ fn an_engine_that_drops_its_marks_is_caught() {
 /// The random search finds the engine that drops its marks too.
 #[test]
 fn the_random_search_catches_an_engine_that_drops_its_marks() {
-    let mut runner = TestRunner::new_with_rng(
-        Config {
-            cases: 500,
-            failure_persistence: None,
-            ..Config::default()
-        },
-        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
-    );
-    let result = runner.run(&strategy::sequence(40), |ops| {
-        check_sequence_with(&ops, Flaw::None, Broken::DropsMarks, Duration::from_secs(2))
-            .map_err(TestCaseError::fail)?;
-        Ok(())
-    });
-    match result {
-        Err(TestError::Fail(why, ops)) => {
-            println!(
-                "DropsMarks: shrunk counterexample ({} operations): {why}\n{ops:#?}",
-                ops.len()
-            );
-            // Caught by a query of the basis the engine wrote under. How far
-            // it shrinks varies (which buffers a preemption stops is a race).
-            assert!(why.to_string().contains("bits differ"), "{why}");
-        }
-        other => panic!("the engine that drops its marks was not caught: {other:?}"),
-    }
+    let (why, _) = strategy::search_broken_engine(Broken::DropsMarks, 500)
+        .expect("the engine that drops its marks was not caught");
+    // Caught by a query of the basis the engine wrote under. How far it
+    // shrinks varies (which buffers a preemption stops is a race).
+    assert!(why.contains("bits differ"), "{why}");
 }

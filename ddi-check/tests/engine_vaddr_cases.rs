@@ -78,27 +78,7 @@ fn reset() -> [Op; 3] {
 /// A tracked basis over the first 16 VRAM pages, started, root entry 0
 /// naming the leaf table, then `maps`.
 fn with(maps: &[Paging]) -> Vec<Op> {
-    let pages = |n| Bytes::Pages {
-        pages: n,
-        jitter: 0,
-    };
-    let mut ops = vec![
-        Op::Create {
-            adapter: THIS,
-            null_args: false,
-            segment: SegSel::Configured(0),
-            ranges: vec![RangeSpec {
-                offset: pages(0),
-                size: pages(16),
-            }],
-            count: CountSpec::Exact,
-            misaligned: false,
-        },
-        Op::Start {
-            adapter: THIS,
-            basis: HandleSel::Issued(0),
-        },
-    ];
+    let mut ops = Vec::from(Op::tracked_pages(THIS, 16));
     ops.extend(run(map(false, 0, 0, 0, false, 0)));
     for &m in maps {
         ops.extend(run(m));
@@ -266,35 +246,9 @@ fn an_engine_that_ignores_the_leaf_index_is_caught_through_system_pages() {
 /// entries too.
 #[test]
 fn the_random_search_catches_an_engine_that_ignores_read_only_entries() {
-    use ddi_check::strategy;
-    use proptest::test_runner::{
-        Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
-    };
-    let mut runner = TestRunner::new_with_rng(
-        Config {
-            cases: 1000,
-            failure_persistence: None,
-            ..Config::default()
-        },
-        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    let caught = ddi_check::strategy::search_broken_engine(Broken::IgnoresReadOnly, 1000);
+    assert!(
+        caught.is_some(),
+        "the engine that ignores read-only entries was not caught"
     );
-    let result = runner.run(&strategy::sequence(40), |ops| {
-        check_sequence_with(
-            &ops,
-            Flaw::None,
-            Broken::IgnoresReadOnly,
-            Duration::from_secs(2),
-        )
-        .map_err(TestCaseError::fail)?;
-        Ok(())
-    });
-    match result {
-        Err(TestError::Fail(why, ops)) => {
-            println!(
-                "IgnoresReadOnly: shrunk counterexample ({} operations): {why}\n{ops:#?}",
-                ops.len()
-            );
-        }
-        other => panic!("the engine that ignores read-only entries was not caught: {other:?}"),
-    }
 }

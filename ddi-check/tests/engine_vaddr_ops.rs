@@ -18,13 +18,6 @@ fn e(op: EngineOp) -> Op {
     Op::Engine(op)
 }
 
-fn pages(n: u16) -> Bytes {
-    Bytes::Pages {
-        pages: n,
-        jitter: 0,
-    }
-}
-
 /// The build of `paging` and its submission.
 fn run(paging: Paging) -> [Op; 2] {
     [
@@ -51,23 +44,7 @@ fn query() -> Op {
 
 /// A tracked basis over the first 16 VRAM pages, started.
 fn tracked() -> Vec<Op> {
-    vec![
-        Op::Create {
-            adapter: THIS,
-            null_args: false,
-            segment: SegSel::Configured(0),
-            ranges: vec![RangeSpec {
-                offset: pages(0),
-                size: pages(16),
-            }],
-            count: CountSpec::Exact,
-            misaligned: false,
-        },
-        Op::Start {
-            adapter: THIS,
-            basis: HandleSel::Issued(0),
-        },
-    ]
+    Vec::from(Op::tracked_pages(THIS, 16))
 }
 
 fn sequence() -> Vec<Op> {
@@ -145,35 +122,9 @@ fn an_engine_that_ignores_the_leaf_index_is_caught() {
 /// The random search finds the engine that ignores the leaf index too.
 #[test]
 fn the_random_search_catches_an_engine_that_ignores_the_leaf_index() {
-    use ddi_check::strategy;
-    use proptest::test_runner::{
-        Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
-    };
-    let mut runner = TestRunner::new_with_rng(
-        Config {
-            cases: 500,
-            failure_persistence: None,
-            ..Config::default()
-        },
-        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    let caught = ddi_check::strategy::search_broken_engine(Broken::IgnoresLeafIndex, 500);
+    assert!(
+        caught.is_some(),
+        "the engine that ignores the leaf index was not caught"
     );
-    let result = runner.run(&strategy::sequence(40), |ops| {
-        check_sequence_with(
-            &ops,
-            Flaw::None,
-            Broken::IgnoresLeafIndex,
-            Duration::from_secs(2),
-        )
-        .map_err(TestCaseError::fail)?;
-        Ok(())
-    });
-    match result {
-        Err(TestError::Fail(why, ops)) => {
-            println!(
-                "IgnoresLeafIndex: shrunk counterexample ({} operations): {why}\n{ops:#?}",
-                ops.len()
-            );
-        }
-        other => panic!("the engine that ignores the leaf index was not caught: {other:?}"),
-    }
 }
