@@ -26,18 +26,6 @@ fn run(paging: Paging) -> [Op; 2] {
     ]
 }
 
-/// UPDATE_PAGE_TABLE of one entry (`flags`: ReadOnly, Zero).
-fn one(leaf: bool, index: u8, target: u8, flags: u8) -> Paging {
-    Paging::Map {
-        leaf,
-        index,
-        target,
-        count: 0,
-        repeat: false,
-        flags,
-    }
-}
-
 fn query() -> Op {
     Op::whole_query(THIS, HandleSel::Issued(0), 1)
 }
@@ -49,7 +37,7 @@ fn tracked() -> Vec<Op> {
 
 fn sequence() -> Vec<Op> {
     let mut ops = tracked();
-    let map = |leaf, index, target| one(leaf, index, target, 0);
+    let map = |leaf, index, target| Paging::map_one(leaf, index, target, 0);
     // Root entry 0 -> the leaf; VA pages 0, 1, 2 -> VRAM pages 5, 2, 9;
     // VA page 3 invalid.
     for p in [

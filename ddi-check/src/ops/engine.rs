@@ -261,6 +261,22 @@ pub enum EngineOp {
     },
 }
 
+impl Paging {
+    /// UPDATE_PAGE_TABLE of one entry at `index` of the leaf (`leaf`) or
+    /// the root, mapping `target` with the entry `flags`, without Repeat.
+    #[must_use]
+    pub fn map_one(leaf: bool, index: u8, target: u8, flags: u8) -> Self {
+        Self::Map {
+            leaf,
+            index,
+            target,
+            count: 0,
+            repeat: false,
+            flags,
+        }
+    }
+}
+
 impl EngineOp {
     /// A well-formed BuildPagingBuffer of `paging` into a fresh 4 KiB DMA
     /// buffer, from its start, as VidMm makes it.

@@ -210,14 +210,7 @@ fn virtual_work(at: u16, len: u16, pattern: u32, kind: u8) -> (Option<Paging>, V
         1 => MAP_ZERO,
         _ => 0,
     };
-    let map = |leaf, index, target, flags| Paging::Map {
-        leaf,
-        index,
-        target,
-        count: 0,
-        repeat: false,
-        flags,
-    };
+    let map = Paging::map_one;
     let target = (pattern % u32::from(VA_TARGETS + SYS_TARGETS + 2)) as u8;
     let maps = vec![map(false, 0, 0, 0), map(true, index, target, flags)];
     let dst = u16::from(index) * 4096 + (pattern >> 20) as u16 % 4096;
