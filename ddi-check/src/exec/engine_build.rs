@@ -15,8 +15,8 @@ impl World {
     /// by the `n` bytes written, MultipassOffset, the rest unchanged; all
     /// unchanged on a refusal; the private-data cursor never advanced),
     /// nothing written past the commands, and after a successful build into
-    /// a buffer the private data (`buf`'s last bytes) holding a record the
-    /// driver wrote.
+    /// a buffer of at least one byte the private data (`buf`'s last bytes)
+    /// holding a record the driver wrote.
     pub(super) fn check_build(
         &self,
         op: &Op,
@@ -61,7 +61,10 @@ impl World {
             ));
         }
         let record = private.try_into().ok().and_then(Ticket::decode);
-        if !refused && !before.pDmaBuffer.is_null() && record.is_none() {
+        // A buffer of no bytes at all (no write offset, no room) holds no
+        // command and is never submitted: the driver records nothing for it.
+        let empty = before.DmaBufferWriteOffset == 0 && before.DmaSize == 0;
+        if !refused && !before.pDmaBuffer.is_null() && !empty && record.is_none() {
             return Err(self.fail(op, format!("no record in the private data: {private:02x?}")));
         }
         Ok(())
