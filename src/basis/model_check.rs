@@ -425,6 +425,17 @@ fn query_all(engine: &Tracker, handle: BasisHandle) -> Result<Vec<u64>, Status> 
         .collect())
 }
 
+/// A thread that marks [`MARKED_PAGE`], as a GPU write does, and returns
+/// the epoch it marked in (read under the lock).
+fn spawn_marker(lock: &Arc<RwLock<Locked>>) -> thread::JoinHandle<u32> {
+    let lock = Arc::clone(lock);
+    thread::spawn(move || {
+        let g = lock.read();
+        assert_eq!(g.engine.mark(SEGMENT, MARKED_PAGE * PAGE, PAGE), Ok(()));
+        g.epoch
+    })
+}
+
 /// A tracker of one 128-page segment with a tracked two-range basis,
 /// behind the model's lock at epoch 0, and that basis.
 fn tracked_engine() -> (Arc<RwLock<Locked>>, BasisHandle) {
@@ -481,15 +492,7 @@ fn engine_model() {
             }
         })
     };
-    // Marks one page, as a GPU write does, and says when (under the lock).
-    let marker = {
-        let lock = Arc::clone(&lock);
-        thread::spawn(move || {
-            let g = lock.read();
-            assert_eq!(g.engine.mark(SEGMENT, MARKED_PAGE * PAGE, PAGE), Ok(()));
-            g.epoch
-        })
-    };
+    let marker = spawn_marker(&lock);
     let new = destroyer.join().expect("destroyer");
     let harvested = harvester.join().expect("harvester");
     let marked_at = marker.join().expect("marker");
@@ -559,14 +562,7 @@ fn stop_model() {
             }
         })
     };
-    let marker = {
-        let lock = Arc::clone(&lock);
-        thread::spawn(move || {
-            let g = lock.read();
-            assert_eq!(g.engine.mark(SEGMENT, MARKED_PAGE * PAGE, PAGE), Ok(()));
-            g.epoch
-        })
-    };
+    let marker = spawn_marker(&lock);
     restarter.join().expect("restarter");
     let (harvested_at, harvested) = harvester.join().expect("harvester");
     let marked_at = marker.join().expect("marker");
