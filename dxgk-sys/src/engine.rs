@@ -388,6 +388,18 @@ impl DXGKARG_BUILDPAGINGBUFFER {
         unsafe { core::ptr::copy_nonoverlapping(src, (&raw mut v).cast::<u8>(), n) };
         v
     }
+
+    /// Writes `v` into the union as the alternative `V` (the inverse of
+    /// [`Self::view`]; the union's bytes past `V` are left as they are).
+    pub fn set_view<V: UnionView>(&mut self, v: V) {
+        const { assert!(core::mem::size_of::<V>() <= 256) };
+        let n = core::mem::size_of::<V>();
+        let dst = self.Transfer.as_mut_ptr().cast::<u8>();
+        // SAFETY: `v` is a `repr(C)` record of plain integers, readable for
+        // `n` bytes; `dst` is writable for 256 bytes (the union), `n <= 256`;
+        // the two do not overlap.
+        unsafe { core::ptr::copy_nonoverlapping((&raw const v).cast::<u8>(), dst, n) };
+    }
 }
 
 impl DXGKARGCB_NOTIFY_INTERRUPT_DATA {

@@ -161,16 +161,13 @@ impl PagingQueue<'_> {
     ) -> Result<Vec<u32>, PagingError> {
         let mut a = DXGKARG_BUILDPAGINGBUFFER::zeroed();
         a.Operation = DXGK_OPERATION_FILL;
-        put(
-            &mut a,
-            BpbFill {
-                FillSize: size,
-                FillPattern: pattern,
-                DestinationSegmentId: segment,
-                DestinationAddress: offset,
-                ..BpbFill::default()
-            },
-        );
+        a.set_view(BpbFill {
+            FillSize: size,
+            FillPattern: pattern,
+            DestinationSegmentId: segment,
+            DestinationAddress: offset,
+            ..BpbFill::default()
+        });
         self.run(a)
     }
 
@@ -280,15 +277,12 @@ impl PagingQueue<'_> {
     ) -> Result<Vec<u32>, PagingError> {
         let mut a = DXGKARG_BUILDPAGINGBUFFER::zeroed();
         a.Operation = DXGK_OPERATION_VIRTUAL_FILL;
-        put(
-            &mut a,
-            BpbVirtual {
-                SizeInBytes: size,
-                SourceOrPattern: u64::from(pattern),
-                DestinationVirtualAddress: dst,
-                ..BpbVirtual::default()
-            },
-        );
+        a.set_view(BpbVirtual {
+            SizeInBytes: size,
+            SourceOrPattern: u64::from(pattern),
+            DestinationVirtualAddress: dst,
+            ..BpbVirtual::default()
+        });
         self.run(a)
     }
 
@@ -304,15 +298,12 @@ impl PagingQueue<'_> {
     ) -> Result<Vec<u32>, PagingError> {
         let mut a = DXGKARG_BUILDPAGINGBUFFER::zeroed();
         a.Operation = DXGK_OPERATION_VIRTUAL_TRANSFER;
-        put(
-            &mut a,
-            BpbVirtual {
-                SizeInBytes: size,
-                SourceOrPattern: src,
-                DestinationVirtualAddress: dst,
-                ..BpbVirtual::default()
-            },
-        );
+        a.set_view(BpbVirtual {
+            SizeInBytes: size,
+            SourceOrPattern: src,
+            DestinationVirtualAddress: dst,
+            ..BpbVirtual::default()
+        });
         self.run(a)
     }
 
@@ -326,13 +317,10 @@ impl PagingQueue<'_> {
     pub fn signal_monitored_fence(&mut self, va: u64, value: u64) -> Result<Vec<u32>, PagingError> {
         let mut a = DXGKARG_BUILDPAGINGBUFFER::zeroed();
         a.Operation = DXGK_OPERATION_SIGNAL_MONITORED_FENCE;
-        put(
-            &mut a,
-            BpbSignalFence {
-                MonitoredFenceGpuVa: va,
-                MonitoredFenceValue: value,
-            },
-        );
+        a.set_view(BpbSignalFence {
+            MonitoredFenceGpuVa: va,
+            MonitoredFenceValue: value,
+        });
         self.run(a)
     }
 
@@ -358,14 +346,11 @@ impl PagingQueue<'_> {
     pub fn discard(&mut self, segment: u32, offset: u64) -> Result<Vec<u32>, PagingError> {
         let mut a = DXGKARG_BUILDPAGINGBUFFER::zeroed();
         a.Operation = DXGK_OPERATION_DISCARD_CONTENT;
-        put(
-            &mut a,
-            BpbDiscard {
-                SegmentId: segment,
-                SegmentAddress: offset,
-                ..BpbDiscard::default()
-            },
-        );
+        a.set_view(BpbDiscard {
+            SegmentId: segment,
+            SegmentAddress: offset,
+            ..BpbDiscard::default()
+        });
         self.run(a)
     }
 
@@ -521,32 +506,15 @@ impl Drop for PagingQueue<'_> {
 fn transfer_args(src: (u32, u64), dst: (u32, u64), size: u64) -> DXGKARG_BUILDPAGINGBUFFER {
     let mut a = DXGKARG_BUILDPAGINGBUFFER::zeroed();
     a.Operation = DXGK_OPERATION_TRANSFER;
-    put(
-        &mut a,
-        BpbTransfer {
-            TransferSize: size,
-            SourceSegmentId: src.0,
-            SourceAddress: src.1,
-            DestinationSegmentId: dst.0,
-            DestinationAddress: dst.1,
-            ..BpbTransfer::default()
-        },
-    );
+    a.set_view(BpbTransfer {
+        TransferSize: size,
+        SourceSegmentId: src.0,
+        SourceAddress: src.1,
+        DestinationSegmentId: dst.0,
+        DestinationAddress: dst.1,
+        ..BpbTransfer::default()
+    });
     a
-}
-
-/// Writes `v` into the block's operation union (the inverse of `view`).
-fn put<V: UnionView>(a: &mut DXGKARG_BUILDPAGINGBUFFER, v: V) {
-    let n = core::mem::size_of::<V>().min(core::mem::size_of_val(&a.Transfer));
-    // SAFETY: `v` is a `repr(C)` record of plain integers readable for `n`
-    // bytes; the union is writable for at least `n` bytes; no overlap.
-    unsafe {
-        core::ptr::copy_nonoverlapping(
-            (&raw const v).cast::<u8>(),
-            a.Transfer.as_mut_ptr().cast::<u8>(),
-            n,
-        );
-    }
 }
 
 /// Zeroed, page-aligned system memory the stand-in owns (segment 0): page

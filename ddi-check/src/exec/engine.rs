@@ -117,20 +117,6 @@ impl EngineSide {
     }
 }
 
-/// Writes `v` into the block's operation union.
-fn put<V: UnionView>(a: &mut DXGKARG_BUILDPAGINGBUFFER, v: V) {
-    let n = core::mem::size_of::<V>().min(core::mem::size_of_val(&a.Transfer));
-    // SAFETY: `v` is a `repr(C)` record of integers, readable for `n` bytes;
-    // the union is writable for at least `n`; they do not overlap.
-    unsafe {
-        core::ptr::copy_nonoverlapping(
-            (&raw const v).cast::<u8>(),
-            a.Transfer.as_mut_ptr().cast::<u8>(),
-            n,
-        );
-    }
-}
-
 /// Operation values the engine records a command for: an `Other` operation
 /// with one of them is moved to an unknown value.
 const COMMANDED: [DXGK_BUILDPAGINGBUFFER_OPERATION; 10] = [
@@ -204,16 +190,13 @@ impl World {
                 let ((id, address), end) = self.paging_end(dst, 0, 0);
                 let size = Self::bytes(size, size_page(dst));
                 a.Operation = DXGK_OPERATION_FILL;
-                put(
-                    &mut a,
-                    BpbFill {
-                        FillSize: size,
-                        FillPattern: pattern,
-                        DestinationSegmentId: id,
-                        DestinationAddress: address,
-                        ..BpbFill::default()
-                    },
-                );
+                a.set_view(BpbFill {
+                    FillSize: size,
+                    FillPattern: pattern,
+                    DestinationSegmentId: id,
+                    DestinationAddress: address,
+                    ..BpbFill::default()
+                });
                 em::Paging::Split {
                     src: None,
                     dst: end,
@@ -232,19 +215,16 @@ impl World {
                 let ((did, daddr), d) = self.paging_end(dst, offset, mdl_page);
                 let size = Self::bytes(size, size_page(dst));
                 a.Operation = DXGK_OPERATION_TRANSFER;
-                put(
-                    &mut a,
-                    BpbTransfer {
-                        TransferOffset: offset,
-                        TransferSize: size,
-                        SourceSegmentId: sid,
-                        SourceAddress: saddr,
-                        DestinationSegmentId: did,
-                        DestinationAddress: daddr,
-                        MdlOffset: mdl_page,
-                        ..BpbTransfer::default()
-                    },
-                );
+                a.set_view(BpbTransfer {
+                    TransferOffset: offset,
+                    TransferSize: size,
+                    SourceSegmentId: sid,
+                    SourceAddress: saddr,
+                    DestinationSegmentId: did,
+                    DestinationAddress: daddr,
+                    MdlOffset: mdl_page,
+                    ..BpbTransfer::default()
+                });
                 em::Paging::Split {
                     src: Some(s),
                     dst: d,
@@ -255,25 +235,19 @@ impl World {
             Paging::Discard { segment, offset } => {
                 let id = Self::segment_arg(segment);
                 a.Operation = DXGK_OPERATION_DISCARD_CONTENT;
-                put(
-                    &mut a,
-                    BpbDiscard {
-                        SegmentId: id,
-                        SegmentAddress: Self::bytes(offset, Self::page_of_segment(id)),
-                        ..BpbDiscard::default()
-                    },
-                );
+                a.set_view(BpbDiscard {
+                    SegmentId: id,
+                    SegmentAddress: Self::bytes(offset, Self::page_of_segment(id)),
+                    ..BpbDiscard::default()
+                });
                 em::Paging::Single(Cmd::Nop)
             }
             Paging::Signal { cell, value } => {
                 a.Operation = DXGK_OPERATION_SIGNAL_MONITORED_FENCE;
-                put(
-                    &mut a,
-                    BpbSignalFence {
-                        MonitoredFenceGpuVa: self.engine.cell(cell),
-                        MonitoredFenceValue: value,
-                    },
-                );
+                a.set_view(BpbSignalFence {
+                    MonitoredFenceGpuVa: self.engine.cell(cell),
+                    MonitoredFenceValue: value,
+                });
                 let cell = (cell < FENCE_CELLS).then_some(cell);
                 em::Paging::Single(Cmd::Signal { cell, value })
             }
