@@ -279,16 +279,7 @@ fn the_ops_seed_engine_reaches_the_software_engine_and_catches_dropped_marks() {
     let stats = ddi_check::check_sequence(&ops, ddi_check::Flaw::None).expect("the seed passes");
     println!("engine seed: {stats}");
     assert!(stats.fences >= 5, "{stats}");
-    for kind in [
-        "BuildPagingBuffer",
-        "SubmitCommand",
-        "PreemptCommand",
-        "WaitForFences",
-        "QueryEngineStatus",
-        "ResetEngine",
-        "QueryDependentEngineGroup",
-        "Reset/RestartFromTimeout",
-    ] {
+    for kind in ddi_check::ops::EngineOp::KINDS {
         let i = ddi_check::ops::Op::KINDS
             .iter()
             .position(|k| *k == kind)
