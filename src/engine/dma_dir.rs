@@ -94,6 +94,17 @@ struct Entry {
     generation: u32,
 }
 
+impl Entry {
+    /// The kernel address of `len` bytes at `offset` of this buffer, when
+    /// it holds all of them (an empty entry holds none).
+    fn at(&self, offset: u64, len: u64) -> Option<u64> {
+        let end = offset.checked_add(len)?;
+        (self.len != 0 && end <= self.len)
+            .then(|| self.kernel.checked_add(offset))
+            .flatten()
+    }
+}
+
 /// The directory.
 #[derive(Debug)]
 pub struct DmaDirectory {
@@ -179,13 +190,10 @@ impl DmaDirectory {
         if va == 0 {
             return None;
         }
-        self.entries.iter().find_map(|e| {
-            let from = va.checked_sub(e.va)?;
-            let end = from.checked_add(len)?;
-            (e.va != 0 && e.len != 0 && end <= e.len)
-                .then(|| e.kernel.checked_add(from))
-                .flatten()
-        })
+        self.entries
+            .iter()
+            .filter(|e| e.va != 0)
+            .find_map(|e| e.at(va.checked_sub(e.va)?, len))
     }
 
     /// The kernel address of `len` bytes at `offset` of the buffer `ticket`
@@ -201,11 +209,11 @@ impl DmaDirectory {
         len: u64,
     ) -> Option<u64> {
         let e = self.entries.get(usize::from(ticket.index))?;
-        let end = offset.checked_add(len)?;
         let same_va = va.is_none_or(|v| e.va == 0 || e.va == v);
-        (e.generation == ticket.generation && e.len != 0 && end <= e.len && same_va)
-            .then(|| e.kernel.checked_add(offset))
-            .flatten()
+        if e.generation != ticket.generation || !same_va {
+            return None;
+        }
+        e.at(offset, len)
     }
 }
 
