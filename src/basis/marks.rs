@@ -58,6 +58,18 @@ impl Tracked {
     /// Sets the bits of pages `[first, last]` (segment page numbers) that this
     /// basis covers, inside the mark's read section.
     fn mark(&self, section: &Section, page: PageSize, first: u64, last: u64) {
+        if let [r] = self.ranges.as_slice() {
+            // One range (the common basis): no search.
+            let (r_first, r_last) = r.pages(page);
+            if r_first <= last && first <= r_last {
+                let from = first.max(r_first);
+                let to = last.min(r_last);
+                let bit = r.first_bit.saturating_add(from.saturating_sub(r_first));
+                self.bits
+                    .set(section, bit, to.saturating_sub(from).saturating_add(1));
+            }
+            return;
+        }
         let range = |i: &u32| usize::try_from(*i).ok().and_then(|i| self.ranges.get(i));
         // Ranges are disjoint, so by ascending offset they also end in order.
         let start = self
