@@ -13,7 +13,14 @@
 //! in every interleaving (to [`PREEMPTIONS`] preemptions, or
 //! `LOOM_MAX_PREEMPTIONS`).
 //!
-//! And that the model can fail, with two deliberately broken variants:
+//! The reader enters its sections one of three ways ([`Kind`]): counting
+//! (`read_on`), claiming its stripe (`read_claim`, Windows) or as its
+//! stripe's owner (`read_owned`, the host, claimed at the thread's start, so
+//! racing the writer's first scan of owners). A fourth model,
+//! [`a_contended_claim_counts`], has two readers claim the same stripe: one
+//! holds it, the other counts.
+//!
+//! And that the model can fail, with deliberately broken variants:
 //! - [`Broken::OneWait`]: synchronize waits for the old phase only. A reader
 //!   that read the phase before the first synchronize's flip and incremented
 //!   after its wait sits under the "old" counter the next synchronize does not
@@ -21,6 +28,11 @@
 //! - [`Broken::WeakEnter`]: the reader's increment is `Release` (no `SeqCst`
 //!   order with its slot load): the store-buffering outcome, the reader loads
 //!   the unpublished object while the writer's sum misses its increment.
+//! - [`Broken::WeakClaim`]: the same for a claim (an `AcqRel`
+//!   compare-exchange, no `SeqCst` order with the slot load).
+//! - [`Broken::NoBarrier`]: an owner enters without the fence the writer's
+//!   process-wide barrier gives it (as if the writer skipped `membarrier`):
+//!   its `held` store and slot load are store-buffered against the writer's.
 
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
@@ -40,6 +52,19 @@ pub(crate) enum Broken {
     OneWait,
     /// The reader's increment `Release`, no `SeqCst` order with its loads.
     WeakEnter,
+    /// The claim's compare-exchange `AcqRel`, no `SeqCst` order with its
+    /// loads.
+    WeakClaim,
+    /// An owner's section without the barrier's fence.
+    NoBarrier,
+}
+
+/// How the model's reader enters its sections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Counted,
+    Claimed,
+    Owned,
 }
 
 struct World {
@@ -48,8 +73,8 @@ struct World {
     objects: [UnsafeCell<u64>; 3],
 }
 
-/// The model of the module docs, on `broken`.
-fn model(broken: Broken) {
+/// The model of the module docs, on `broken`, the reader entering as `kind`.
+fn model(broken: Broken, kind: Kind) {
     let mut domain = Domain::<2>::new();
     domain.broken = broken;
     let world = Arc::new(World {
@@ -60,8 +85,16 @@ fn model(broken: Broken) {
     let reader = {
         let world = Arc::clone(&world);
         loom::thread::spawn(move || {
+            let owner = match kind {
+                Kind::Owned => Some(world.domain.claim_owner().expect("a free stripe")),
+                Kind::Counted | Kind::Claimed => None,
+            };
             for _ in 0..2 {
-                let guard = world.domain.read_on(1);
+                let guard = match (&owner, kind) {
+                    (Some(owner), _) => world.domain.read_owned(owner),
+                    (None, Kind::Claimed) => world.domain.read_claim(1),
+                    (None, _) => world.domain.read_on(1),
+                };
                 let index = world.slot.load(Ordering::SeqCst);
                 let object = world.objects.get(index as usize).expect("a slot in range");
                 // SAFETY (model): a read the grace period must order before
@@ -70,6 +103,7 @@ fn model(broken: Broken) {
                 assert_eq!(value, index, "a freed object was read");
                 drop(guard);
             }
+            drop(owner);
         })
     };
     world.domain.synchronize();
@@ -97,16 +131,16 @@ fn explore(f: impl Fn() + Sync + Send + 'static) -> usize {
     executions.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Whether `broken`'s model fails (loom panics on the first failing
-/// execution).
-fn caught(broken: Broken) -> bool {
-    std::panic::catch_unwind(|| explore(move || model(broken))).is_err()
+/// Whether `broken`'s model fails for `kind` (loom panics on the first
+/// failing execution).
+fn caught(broken: Broken, kind: Kind) -> bool {
+    std::panic::catch_unwind(|| explore(move || model(broken, kind))).is_err()
 }
 
-#[test]
-fn no_reader_inside_survives_synchronize() {
-    let n = explore(|| model(Broken::None));
-    println!("grace: {n} executions");
+/// The real code's model for `kind` passes, exploring the races.
+fn passes(kind: Kind) {
+    let n = explore(move || model(Broken::None, kind));
+    println!("grace ({kind:?}): {n} executions");
     assert!(
         n > 100,
         "the model explores the races (only {n} executions)"
@@ -114,11 +148,86 @@ fn no_reader_inside_survives_synchronize() {
 }
 
 #[test]
+fn no_reader_inside_survives_synchronize() {
+    passes(Kind::Counted);
+}
+
+#[test]
+fn no_claimed_reader_survives_synchronize() {
+    passes(Kind::Claimed);
+}
+
+#[test]
+fn no_owner_inside_survives_synchronize() {
+    passes(Kind::Owned);
+}
+
+#[test]
 fn one_wait_is_caught() {
-    assert!(caught(Broken::OneWait), "the one-wait variant passed");
+    assert!(
+        caught(Broken::OneWait, Kind::Counted),
+        "the one-wait variant passed"
+    );
+    assert!(
+        caught(Broken::OneWait, Kind::Owned),
+        "the one-wait variant passed for an owner"
+    );
 }
 
 #[test]
 fn a_weak_enter_is_caught() {
-    assert!(caught(Broken::WeakEnter), "the weak-enter variant passed");
+    assert!(
+        caught(Broken::WeakEnter, Kind::Counted),
+        "the weak-enter variant passed"
+    );
+}
+
+#[test]
+fn a_weak_claim_is_caught() {
+    assert!(
+        caught(Broken::WeakClaim, Kind::Claimed),
+        "the weak-claim variant passed"
+    );
+}
+
+#[test]
+fn an_owner_without_the_barrier_is_caught() {
+    assert!(
+        caught(Broken::NoBarrier, Kind::Owned),
+        "the no-barrier variant passed"
+    );
+}
+
+/// Two readers claim stripe 1 while the writer retires object 0: whichever
+/// loses the claim counts, and neither holds object 0 past its free.
+#[test]
+fn a_contended_claim_counts() {
+    let n = explore(|| {
+        let world = Arc::new(World {
+            domain: Domain::<2>::new(),
+            slot: AtomicU64::new(0),
+            objects: core::array::from_fn(|i| UnsafeCell::new(i as u64)),
+        });
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let world = Arc::clone(&world);
+                loom::thread::spawn(move || {
+                    let guard = world.domain.read_claim(1);
+                    let index = world.slot.load(Ordering::SeqCst);
+                    let object = world.objects.get(index as usize).expect("in range");
+                    // SAFETY (model): as in `model`.
+                    let value = object.with(|p| unsafe { *p });
+                    assert_eq!(value, index, "a freed object was read");
+                    drop(guard);
+                })
+            })
+            .collect();
+        world.slot.store(1, Ordering::SeqCst);
+        world.domain.synchronize();
+        world.objects[0].with_mut(|p| unsafe { *p = u64::MAX });
+        readers
+            .into_iter()
+            .for_each(|r| r.join().expect("a reader"));
+    });
+    println!("grace (contended claim): {n} executions");
 }
