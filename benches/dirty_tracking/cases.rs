@@ -127,6 +127,16 @@ impl Density {
         }
     }
 
+    /// The 64-byte lines of a plane of `pages` bits that hold a dirty bit:
+    /// the least a clearing harvest must zero besides writing its output.
+    pub(crate) fn dirty_lines(self, pages: u64) -> u64 {
+        let mut lines = vec![false; usize::try_from(pages.div_ceil(512)).expect("fits")];
+        self.for_each_run(pages, |first, n| {
+            for_each_word(first, n, |word, _| lines[word / 8] = true);
+        });
+        lines.iter().filter(|&&l| l).count() as u64
+    }
+
     pub(crate) fn dirty_pages(self, pages: u64) -> u64 {
         let mut n = 0;
         self.for_each_run(pages, |_, len| n += len);

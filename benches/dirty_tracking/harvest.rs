@@ -108,6 +108,25 @@ pub(crate) fn bench_harvest(
                     Some(r) => assert!(*r == out, "{} differs from ours", which.name()),
                 }
             }
+            // The write floor: one memset of the bytes any clearing harvest
+            // writes (its output, and the plane's dirty lines zeroed).
+            let key = harvest_key(plane, "wfloor", density.label);
+            let mut wbuf =
+                vec![0u8; plane.bytes() + 64 * density.dirty_lines(plane.pages()) as usize];
+            group.bench_with_input(
+                BenchmarkId::new("write-floor", density.label),
+                &density,
+                |b, _| {
+                    b.iter_custom(|iters| {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            wbuf.fill(black_box(0));
+                            black_box(&mut wbuf);
+                        }
+                        record(&key, iters, start.elapsed())
+                    })
+                },
+            );
             let key = harvest_key(plane, "floor", density.label);
             group.bench_with_input(
                 BenchmarkId::new("swap-floor", density.label),
