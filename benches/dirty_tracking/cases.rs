@@ -127,14 +127,15 @@ impl Density {
         }
     }
 
-    /// The 64-byte lines of a plane of `pages` bits that hold a dirty bit:
-    /// the least a clearing harvest must zero besides writing its output.
-    pub(crate) fn dirty_lines(self, pages: u64) -> u64 {
+    /// The 64-byte lines of a plane of `pages` bits that hold a dirty bit
+    /// (ascending): the least a clearing harvest must zero besides writing
+    /// its output.
+    pub(crate) fn dirty_lines(self, pages: u64) -> Vec<usize> {
         let mut lines = vec![false; usize::try_from(pages.div_ceil(512)).expect("fits")];
         self.for_each_run(pages, |first, n| {
             for_each_word(first, n, |word, _| lines[word / 8] = true);
         });
-        lines.iter().filter(|&&l| l).count() as u64
+        (0..lines.len()).filter(|&l| lines[l]).collect()
     }
 
     pub(crate) fn dirty_pages(self, pages: u64) -> u64 {
@@ -204,6 +205,28 @@ pub(crate) fn floor_harvest(words: &[AtomicU64]) -> u64 {
         }
     }
     seen
+}
+
+/// The scattered write floor: fills `out` with zeros and zeroes each
+/// 64-byte line of `words` that holds a set bit (`lines` lists them), in
+/// place: the stores any
+/// clearing harvest that zeroes its plane in place makes, with no read of a
+/// bit and no copy.
+#[inline(never)]
+pub(crate) fn scatter_floor(words: &mut [u64], lines: &[usize], out: &mut [u8]) {
+    out.fill(0);
+    for &line in lines {
+        if let Some(l) = words.get_mut(line * 8..line * 8 + 8) {
+            l.fill(0);
+        }
+    }
+}
+
+/// Sets `density`'s pages in plain `words` (the scattered floor's plane).
+pub(crate) fn plain_redirty(words: &mut [u64], plane: Plane, density: Density) {
+    density.for_each_run(plane.pages(), |first, pages| {
+        for_each_word(first, pages, |index, mask| words[index] |= mask);
+    });
 }
 
 /// Re-dirties the floor's words with `density`'s pages.

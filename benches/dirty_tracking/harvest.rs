@@ -77,6 +77,7 @@ pub(crate) fn bench_harvest(
         let src = vec![0x5Au8; plane.bytes()];
         let mut dst = vec![0u8; plane.bytes()];
         let floor: Vec<AtomicU64> = (0..plane.bytes() / 8).map(|_| AtomicU64::new(0)).collect();
+        let mut plain = vec![0u64; plane.bytes() / 8];
         let key = harvest_key(plane, "memcpy", "-");
         group.bench_function("memcpy", |b| {
             b.iter_custom(|iters| {
@@ -110,9 +111,9 @@ pub(crate) fn bench_harvest(
             }
             // The write floor: one memset of the bytes any clearing harvest
             // writes (its output, and the plane's dirty lines zeroed).
+            let lines = density.dirty_lines(plane.pages());
             let key = harvest_key(plane, "wfloor", density.label);
-            let mut wbuf =
-                vec![0u8; plane.bytes() + 64 * density.dirty_lines(plane.pages()) as usize];
+            let mut wbuf = vec![0u8; plane.bytes() + 64 * lines.len()];
             group.bench_with_input(
                 BenchmarkId::new("write-floor", density.label),
                 &density,
@@ -124,6 +125,26 @@ pub(crate) fn bench_harvest(
                             black_box(&mut wbuf);
                         }
                         record(&key, iters, start.elapsed())
+                    })
+                },
+            );
+            // The scattered write floor: the same stores, the dirty lines
+            // zeroed in place in a plane re-dirtied (untimed) before each.
+            let key = harvest_key(plane, "sfloor", density.label);
+            group.bench_with_input(
+                BenchmarkId::new("scatter-floor", density.label),
+                &density,
+                |b, &density| {
+                    b.iter_custom(|iters| {
+                        let mut total = Duration::ZERO;
+                        for _ in 0..iters {
+                            plain_redirty(&mut plain, plane, density);
+                            let start = Instant::now();
+                            scatter_floor(black_box(&mut plain), &lines, &mut out);
+                            total += start.elapsed();
+                            black_box(&mut out);
+                        }
+                        record(&key, iters, total)
                     })
                 },
             );

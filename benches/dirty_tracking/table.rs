@@ -58,11 +58,14 @@ fn print_harvest_header() {
         "write floor = one memset of the bytes any clearing harvest must write: its output and the plane's dirty"
     );
     println!(
-        "64-byte lines zeroed; wf/mcpy (memcpy time / write floor time) bounds every such harvest's ratio to memcpy"
+        "64-byte lines zeroed; wf/mcpy (memcpy time / write floor time) bounds every such harvest's ratio to memcpy;"
+    );
+    println!(
+        "scatter floor = the same stores where they land: the output filled, each dirty line zeroed in place"
     );
     println!();
     println!(
-        "{:<24} {:>5} {:>10} {:>7} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}  {:<8} {:>10} {:>8} {:>8} {:>10} {:>8}  targets",
+        "{:<24} {:>5} {:>10} {:>7} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}  {:<8} {:>10} {:>8} {:>8} {:>10} {:>8} {:>10} {:>8}  targets",
         "plane (bitmap)",
         "dirty",
         "ours",
@@ -78,7 +81,9 @@ fn print_harvest_header() {
         "fl/mcpy",
         "vm/fl",
         "wfloor",
-        "wf/mcpy"
+        "wf/mcpy",
+        "sfloor",
+        "sf/mcpy"
     );
 }
 
@@ -140,11 +145,13 @@ fn print_harvest_row(
     let vm_floor = floor.zip(vm).map(|(f, v)| v / f);
     let wfloor = median_ns(&harvest_key(plane, "wfloor", density.label));
     let wfloor_memcpy = wfloor.zip(memcpy).map(|(f, m)| m / f);
+    let sfloor = median_ns(&harvest_key(plane, "sfloor", density.label));
+    let sfloor_memcpy = sfloor.zip(memcpy).map(|(f, m)| m / f);
     let (t_memcpy, t_vm) = targets(plane, density.label);
-    let memcpy_bound = match (floor_memcpy, wfloor_memcpy) {
-        (Some(f), Some(w)) => {
-            format!(" (the old protocol's swap floor: {f:.2}x; the write floor: {w:.2}x)")
-        }
+    let memcpy_bound = match (floor_memcpy, wfloor_memcpy, sfloor_memcpy) {
+        (Some(f), Some(w), Some(sc)) => format!(
+            " (the old protocol's swap floor: {f:.2}x; the write floor: {w:.2}x, scattered: {sc:.2}x)"
+        ),
         _ => String::new(),
     };
     let vm_bound = vm_floor.map_or_else(String::new, |b| {
@@ -165,7 +172,7 @@ fn print_harvest_row(
             .map_or_else(|| "-".to_owned(), u64::to_string)
     };
     println!(
-        "{:<24} {:>5} {:>10} {:>7} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}  {:<8} {:>10} {:>8} {:>8} {:>10} {:>8}  {}",
+        "{:<24} {:>5} {:>10} {:>7} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}  {:<8} {:>10} {:>8} {:>8} {:>10} {:>8} {:>10} {:>8}  {}",
         format!("{} ({} KiB)", plane.name, plane.bytes() / 1024),
         density.label,
         opt(ours.map(time)),
@@ -182,6 +189,8 @@ fn print_harvest_row(
         opt(vm_floor.map(|r| format!("{r:.1}x"))),
         opt(wfloor.map(time)),
         opt(wfloor_memcpy.map(|r| format!("{r:.2}x"))),
+        opt(sfloor.map(time)),
+        opt(sfloor_memcpy.map(|r| format!("{r:.2}x"))),
         verdict,
     );
 }
