@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use dxgkrnl_model::{Adapter, BasisHandle};
 use vm_memory::bitmap::AtomicBitmap;
 
@@ -109,45 +110,7 @@ pub(crate) fn bench_harvest(
                     Some(r) => assert!(*r == out, "{} differs from ours", which.name()),
                 }
             }
-            // The write floor: one memset of the bytes any clearing harvest
-            // writes (its output, and the plane's dirty lines zeroed).
-            let lines = density.dirty_lines(plane.pages());
-            let key = harvest_key(plane, "wfloor", density.label);
-            let mut wbuf = vec![0u8; plane.bytes() + 64 * lines.len()];
-            group.bench_with_input(
-                BenchmarkId::new("write-floor", density.label),
-                &density,
-                |b, _| {
-                    b.iter_custom(|iters| {
-                        let start = Instant::now();
-                        for _ in 0..iters {
-                            wbuf.fill(black_box(0));
-                            black_box(&mut wbuf);
-                        }
-                        record(&key, iters, start.elapsed())
-                    })
-                },
-            );
-            // The scattered write floor: the same stores, the dirty lines
-            // zeroed in place in a plane re-dirtied (untimed) before each.
-            let key = harvest_key(plane, "sfloor", density.label);
-            group.bench_with_input(
-                BenchmarkId::new("scatter-floor", density.label),
-                &density,
-                |b, &density| {
-                    b.iter_custom(|iters| {
-                        let mut total = Duration::ZERO;
-                        for _ in 0..iters {
-                            plain_redirty(&mut plain, plane, density);
-                            let start = Instant::now();
-                            scatter_floor(black_box(&mut plain), &lines, &mut out);
-                            total += start.elapsed();
-                            black_box(&mut out);
-                        }
-                        record(&key, iters, total)
-                    })
-                },
-            );
+            bench_write_floors(&mut group, plane, density, &mut plain, &mut out);
             let key = harvest_key(plane, "floor", density.label);
             group.bench_with_input(
                 BenchmarkId::new("swap-floor", density.label),
@@ -181,4 +144,52 @@ pub(crate) fn bench_harvest(
         }
         group.finish();
     }
+}
+
+/// The two write floors of `plane` at `density` (see `table.rs`): one
+/// `memset` of the bytes any clearing harvest writes (its output, and the
+/// plane's dirty lines zeroed), and the same stores where they land, the
+/// dirty lines zeroed in place in `plain`, re-dirtied (untimed) before each.
+fn bench_write_floors(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    plane: Plane,
+    density: Density,
+    plain: &mut [u64],
+    out: &mut [u8],
+) {
+    let lines = density.dirty_lines(plane.pages());
+    let key = harvest_key(plane, "wfloor", density.label);
+    let mut wbuf = vec![0u8; plane.bytes() + 64 * lines.len()];
+    group.bench_with_input(
+        BenchmarkId::new("write-floor", density.label),
+        &density,
+        |b, _| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    wbuf.fill(black_box(0));
+                    black_box(&mut wbuf);
+                }
+                record(&key, iters, start.elapsed())
+            })
+        },
+    );
+    let key = harvest_key(plane, "sfloor", density.label);
+    group.bench_with_input(
+        BenchmarkId::new("scatter-floor", density.label),
+        &density,
+        |b, &density| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    plain_redirty(plain, plane, density);
+                    let start = Instant::now();
+                    scatter_floor(black_box(&mut *plain), &lines, out);
+                    total += start.elapsed();
+                    black_box(&mut *out);
+                }
+                record(&key, iters, total)
+            })
+        },
+    );
 }

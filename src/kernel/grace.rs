@@ -479,7 +479,7 @@ pub(crate) fn read() -> Section {
     return DOMAIN.read_claim(stripe_hint());
     #[cfg(not(target_os = "windows"))]
     return OWNER
-        .try_with(|owner| owner.as_ref().map(|o| DOMAIN.read_owned(o)))
+        .try_with(|owner| owner.0.as_ref().map(|o| DOMAIN.read_owned(o)))
         .ok()
         .flatten()
         .unwrap_or_else(|| DOMAIN.read_on(stripe_hint()));
@@ -492,12 +492,24 @@ pub(crate) fn synchronize() {
     #[cfg(target_os = "windows")]
     DOMAIN.synchronize();
     #[cfg(not(target_os = "windows"))]
-    DOMAIN.synchronize_as(
-        OWNER
-            .try_with(|o| o.as_ref().map(|o| o.index))
-            .ok()
-            .flatten(),
-    );
+    DOMAIN.synchronize_as(OWNED.try_with(Cell::get).ok().flatten());
+}
+
+#[cfg(all(not(loom), not(target_os = "windows")))]
+use core::cell::Cell;
+
+/// A host thread's [`Owner`] of the driver's domain, if it got one: when the
+/// thread exits, `OWNED` forgets the stripe before the stripe is given back
+/// (a synchronize in a later destructor of the thread then no longer takes
+/// a stripe another thread may own by then for its own).
+#[cfg(all(not(loom), not(target_os = "windows")))]
+struct Claimed(Option<Owner<'static, STRIPES>>);
+
+#[cfg(all(not(loom), not(target_os = "windows")))]
+impl Drop for Claimed {
+    fn drop(&mut self) {
+        let _ = OWNED.try_with(|o| o.set(None));
+    }
 }
 
 #[cfg(all(not(loom), not(target_os = "windows")))]
@@ -505,7 +517,15 @@ std::thread_local! {
     /// The host thread's stripe of the driver's domain, claimed on its first
     /// section (none when every stripe is owned or the barrier is not
     /// available), given back when the thread exits.
-    static OWNER: Option<Owner<'static, STRIPES>> = DOMAIN.claim_owner();
+    static OWNER: Claimed = {
+        let owner = DOMAIN.claim_owner();
+        let _ = OWNED.try_with(|o| o.set(owner.as_ref().map(|o| o.index)));
+        Claimed(owner)
+    };
+    /// The index of the stripe `OWNER` holds, once it is claimed: what a
+    /// synchronize reads (without claiming a stripe for a thread that only
+    /// waits).
+    static OWNED: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
 /// A read section of the driver's domain (what [`read`] returns).
