@@ -199,6 +199,23 @@ pub(crate) struct Guard<'a, const N: usize> {
     held: bool,
 }
 
+impl<'a, const N: usize> Guard<'a, N> {
+    /// The guard of a section that incremented `counter`.
+    fn counted(counter: &'a AtomicU64) -> Self {
+        Self {
+            word: counter,
+            held: false,
+        }
+    }
+    /// The guard of a section that set the `held` word `held`.
+    fn held(held: &'a AtomicU64) -> Self {
+        Self {
+            word: held,
+            held: true,
+        }
+    }
+}
+
 impl<const N: usize> Drop for Guard<'_, N> {
     #[inline]
     fn drop(&mut self) {
@@ -249,17 +266,11 @@ impl<const N: usize> Domain<N> {
         #[cfg(all(test, loom))]
         if self.broken == model::Broken::WeakEnter {
             counter.fetch_add(1, Ordering::Release);
-            return Guard {
-                word: counter,
-                held: false,
-            };
+            return Guard::counted(counter);
         }
         counter.fetch_add(1, Ordering::SeqCst);
         loom_sc_fence();
-        Guard {
-            word: counter,
-            held: false,
-        }
+        Guard::counted(counter)
     }
 
     /// The tag an exclusive reader writes in `held`: `2 | phase` (0: nobody).
@@ -291,16 +302,10 @@ impl<const N: usize> Domain<N> {
         {
             #[cfg(all(test, loom))]
             if self.broken == model::Broken::WeakClaim {
-                return Guard {
-                    word: &stripe.held,
-                    held: true,
-                };
+                return Guard::held(&stripe.held);
             }
             loom_sc_fence();
-            return Guard {
-                word: &stripe.held,
-                held: true,
-            };
+            return Guard::held(&stripe.held);
         }
         self.read_on(hint)
     }
@@ -346,16 +351,10 @@ impl<const N: usize> Domain<N> {
         stripe.held.store(self.tag(), Ordering::Relaxed);
         #[cfg(all(test, loom))]
         if self.broken == model::Broken::NoBarrier {
-            return Guard {
-                word: &stripe.held,
-                held: true,
-            };
+            return Guard::held(&stripe.held);
         }
         light_fence();
-        Guard {
-            word: &stripe.held,
-            held: true,
-        }
+        Guard::held(&stripe.held)
     }
 
     /// Whether a stripe other than `mine` is owned.

@@ -162,40 +162,20 @@ fn no_owner_inside_survives_synchronize() {
     passes(Kind::Owned);
 }
 
+/// Every broken variant is caught, with the reader kinds it concerns: one
+/// wait (counting and owning), a weak increment, a weak claim, an owner
+/// without the barrier.
 #[test]
-fn one_wait_is_caught() {
-    assert!(
-        caught(Broken::OneWait, Kind::Counted),
-        "the one-wait variant passed"
-    );
-    assert!(
-        caught(Broken::OneWait, Kind::Owned),
-        "the one-wait variant passed for an owner"
-    );
-}
-
-#[test]
-fn a_weak_enter_is_caught() {
-    assert!(
-        caught(Broken::WeakEnter, Kind::Counted),
-        "the weak-enter variant passed"
-    );
-}
-
-#[test]
-fn a_weak_claim_is_caught() {
-    assert!(
-        caught(Broken::WeakClaim, Kind::Claimed),
-        "the weak-claim variant passed"
-    );
-}
-
-#[test]
-fn an_owner_without_the_barrier_is_caught() {
-    assert!(
-        caught(Broken::NoBarrier, Kind::Owned),
-        "the no-barrier variant passed"
-    );
+fn each_broken_variant_is_caught() {
+    for (broken, kind) in [
+        (Broken::OneWait, Kind::Counted),
+        (Broken::OneWait, Kind::Owned),
+        (Broken::WeakEnter, Kind::Counted),
+        (Broken::WeakClaim, Kind::Claimed),
+        (Broken::NoBarrier, Kind::Owned),
+    ] {
+        assert!(caught(broken, kind), "{broken:?} passed for {kind:?}");
+    }
 }
 
 /// Two readers claim stripe 1 while the writer retires object 0: whichever

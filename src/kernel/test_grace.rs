@@ -8,15 +8,19 @@ fn stripes_sit_on_their_own_lines() {
     assert_eq!(core::mem::size_of::<Stripe>(), 128);
 }
 
-#[test]
-fn a_reader_inside_holds_synchronize_until_it_leaves() {
+/// Starts a synchronize of `domain` on another thread, checks that it has
+/// not returned 50 ms later (a reader is inside), calls `leave` (which ends
+/// that reader's section) and checks that the synchronize then returns.
+fn synchronize_waits_for<const N: usize, R>(
+    domain: &'static Domain<N>,
+    leave: impl FnOnce() -> R,
+) -> R {
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering as O};
-    static D: Domain<4> = Domain::new();
-    let guard = D.read_on(1);
-    let done = std::sync::Arc::new(AtomicBool::new(false));
-    let seen = std::sync::Arc::clone(&done);
+    let done = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&done);
     let waiter = std::thread::spawn(move || {
-        D.synchronize();
+        domain.synchronize();
         seen.store(true, O::SeqCst);
     });
     std::thread::sleep(std::time::Duration::from_millis(50));
@@ -24,9 +28,17 @@ fn a_reader_inside_holds_synchronize_until_it_leaves() {
         !done.load(O::SeqCst),
         "synchronize returned with a reader inside"
     );
-    drop(guard);
+    let left = leave();
     waiter.join().unwrap();
     assert!(done.load(O::SeqCst));
+    left
+}
+
+#[test]
+fn a_reader_inside_holds_synchronize_until_it_leaves() {
+    static D: Domain<4> = Domain::new();
+    let guard = D.read_on(1);
+    synchronize_waits_for(&D, || drop(guard));
     // A reader entering after a synchronize does not hold the next one
     // once it left, on any stripe, in either phase.
     for hint in 0..8 {
@@ -41,7 +53,7 @@ fn a_reader_inside_holds_synchronize_until_it_leaves() {
 /// back at its thread's exit; threads beyond the stripes count.
 #[test]
 fn an_owner_inside_holds_synchronize_until_it_leaves() {
-    use std::sync::atomic::{AtomicBool, Ordering as O};
+    use std::sync::atomic::Ordering as O;
     use std::sync::{Arc, Barrier};
     static D: Domain<2> = Domain::new();
     if cfg!(miri) {
@@ -73,21 +85,10 @@ fn an_owner_inside_holds_synchronize_until_it_leaves() {
     let second = D.claim_owner().expect("the other stripe");
     assert!(D.claim_owner().is_none(), "both stripes are owned");
     drop(second);
-    let done = Arc::new(AtomicBool::new(false));
-    let seen = Arc::clone(&done);
-    let waiter = std::thread::spawn(move || {
-        D.synchronize();
-        seen.store(true, O::SeqCst);
+    let index = synchronize_waits_for(&D, || {
+        leave.wait();
+        owner_thread.join().unwrap()
     });
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    assert!(
-        !done.load(O::SeqCst),
-        "synchronize returned with an owner inside"
-    );
-    leave.wait();
-    let index = owner_thread.join().unwrap();
-    waiter.join().unwrap();
-    assert!(done.load(O::SeqCst));
     // The thread's exit gave its stripe back.
     assert!(D.stripes.iter().all(|s| s.owner.load(O::SeqCst) == 0));
     assert_eq!(D.stripes[index].held.load(O::SeqCst), 0);
