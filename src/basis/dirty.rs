@@ -19,17 +19,19 @@
 //!   guided by the summary words (see [`Retired::drain`]).
 //!
 //! # Why the retired plane is the drain's alone
-//! A mark that reads epoch `g` enters its read section (an increment `I` of
-//! an in-flight counter) before it loads the epoch (`L`); the drain's flip
-//! `F` precedes its `synchronize`, whose phase flips and counter loads come
-//! next. All of these are `SeqCst`, so they lie in one total order `S`: if
-//! `L` read `g`, then `L` precedes `F` in `S` (a `SeqCst` load reads the last
-//! `SeqCst` store before it), so `I` precedes the synchronize's loads of
-//! its counter, which see it: the section began before the synchronize, and
-//! the synchronize returns only after that section's exit (its `SeqCst`
-//! decrement, read by the synchronize's loads), so every access the mark
-//! made to the plane **happens before** the drain's first access. A mark
-//! that reads `g + 1` goes to the other plane. The next mark to reach plane
+//! A mark that reads epoch `g` enters its read section (`I`: an increment of
+//! an in-flight counter or a claim of a stripe's `held` word; an owner's
+//! plain store is the same with the writer's process-wide barrier standing in
+//! for its fence, `crate::kernel::grace`) before it loads the epoch (`L`);
+//! the drain's flip `F` precedes its `synchronize`, whose phase flips and
+//! counter loads come next. All of these are `SeqCst`, so they lie in one
+//! total order `S`: if `L` read `g`, then `L` precedes `F` in `S` (a `SeqCst`
+//! load reads the last `SeqCst` store before it), so `I` precedes the
+//! synchronize's loads of its counter, which see it: the section began before
+//! the synchronize, and the synchronize returns only after that section's
+//! exit (its decrement or its release store of 0, read by the synchronize's
+//! loads), so every access the mark made to the plane **happens before** the
+//! drain's first access. A mark that reads `g + 1` goes to the other plane. The next mark to reach plane
 //! `g & 1` reads epoch `g + 2`, stored by the next drain after this one
 //! returned (queries of a basis are serialised by its lock): that store is a
 //! release and the mark's load an acquire, so the drain's reads and zeroing
