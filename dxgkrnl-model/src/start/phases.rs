@@ -277,7 +277,7 @@ impl<T: Target + ?Sized> Run<'_, T> {
             self.judge(
                 &MCDM_DDI_LIST,
                 check,
-                format_args!("{} DDIs", MCDM_REQUIRED.len()),
+                format_args!("{} DDIs", mcdm_required().count()),
             )?;
         } else {
             self.not_applicable(&MCDM_DDI_LIST, format_args!("not ComputeOnly"))?;
