@@ -87,6 +87,32 @@ fn word_span(start: u64, count: u64) -> Option<(usize, usize, u64, u64)> {
     Some((first, last, first_mask, last_mask))
 }
 
+/// Calls `f(word, mask)` for each word of `words` that bits `[start, start
+/// + count)` touch, `mask` being the span's bits in it; returns the first
+/// and last word index, or `None` (nothing called) for an empty span or one
+/// past `words`.
+fn each_masked(
+    words: &[AtomicU64],
+    start: u64,
+    count: u64,
+    mut f: impl FnMut(&AtomicU64, u64),
+) -> Option<(usize, usize)> {
+    let (first, last, first_mask, last_mask) = word_span(start, count)?;
+    let span = words.get(first..=last)?;
+    let n = span.len();
+    for (i, word) in span.iter().enumerate() {
+        let mut mask = u64::MAX;
+        if i == 0 {
+            mask &= first_mask;
+        }
+        if i.checked_add(1) == Some(n) {
+            mask &= last_mask;
+        }
+        f(word, mask);
+    }
+    Some((first, last))
+}
+
 /// The bits of `[lo, hi)` that fall in the 64-bit word `index` (bit `64 *
 /// index` is its bit 0).
 fn range_mask(lo: u64, hi: u64, index: usize) -> u64 {
@@ -238,25 +264,13 @@ impl Bitplane {
     /// [`Self::set`] of any span.
     fn set_span(&self, start: u64, count: u64) {
         let count = count.min(self.bits.saturating_sub(start));
-        let Some((first, last, first_mask, last_mask)) = word_span(start, count) else {
-            return;
-        };
-        let Some(words) = self.words.get(first..=last) else {
-            return;
-        };
-        let n = words.len();
-        for (i, word) in words.iter().enumerate() {
-            let mut mask = u64::MAX;
-            if i == 0 {
-                mask &= first_mask;
-            }
-            if i.checked_add(1) == Some(n) {
-                mask &= last_mask;
-            }
+        let span = each_masked(&self.words, start, count, |word, mask| {
             word.fetch_or(mask, ORDER);
+        });
+        if let Some((first, last)) = span {
+            // After the word RMWs: see the module comment.
+            self.mark_blocks(first >> BLOCK_SHIFT, last >> BLOCK_SHIFT);
         }
-        // After the word RMWs: see the module comment.
-        self.mark_blocks(first >> BLOCK_SHIFT, last >> BLOCK_SHIFT);
     }
 
     /// Sets the summary bit of block `block` (checked first: no RMW when set).
@@ -270,31 +284,18 @@ impl Bitplane {
         }
     }
 
-    /// Sets the summary bits of blocks `[first, last]`.
+    /// Sets the summary bits of blocks `[first, last]` (each summary word
+    /// checked first: no RMW when its bits are set).
     fn mark_blocks(&self, first: usize, last: usize) {
         let (Ok(start), Ok(end)) = (u64::try_from(first), u64::try_from(last)) else {
             return;
         };
         let count = end.saturating_sub(start).saturating_add(1);
-        let Some((s_first, s_last, first_mask, last_mask)) = word_span(start, count) else {
-            return;
-        };
-        let Some(summary) = self.summary.get(s_first..=s_last) else {
-            return;
-        };
-        let n = summary.len();
-        for (i, word) in summary.iter().enumerate() {
-            let mut mask = u64::MAX;
-            if i == 0 {
-                mask &= first_mask;
-            }
-            if i.checked_add(1) == Some(n) {
-                mask &= last_mask;
-            }
+        each_masked(&self.summary, start, count, |word, mask| {
             if word.load(ORDER) & mask != mask {
                 word.fetch_or(mask, ORDER);
             }
-        }
+        });
     }
 
     /// Checks bits `[start, start + count)` against the plane, once: the
