@@ -25,6 +25,9 @@ use std::fmt;
 use dxgk_sys::*;
 
 use crate::loader::slot_is_set;
+/// The "always" list, for `rules` (which the Wine test's fake DXGKrnl
+/// includes too: it names the list through its parent, `start`).
+use crate::mandatory_slots::MANDATORY_SLOTS;
 use crate::miniport::Miniport;
 
 pub use rules::{RULES, Rule};

@@ -434,7 +434,7 @@ pub fn cap_ddi_couplings(caps: DriverCaps<'_>, slot: &dyn Fn(&str) -> bool) -> C
     Ok(())
 }
 
-/// The slots of the "always" list ([`crate::MANDATORY_SLOTS`]) that
+/// The slots of the "always" list (`MANDATORY_SLOTS`) that
 /// `CheckMcdmDdiOverall` does not check: the PnP, power and child DDIs the
 /// port driver checks elsewhere (the table's validation).
 pub const MCDM_PORT_CHECKED: &[&str] = &[
@@ -453,7 +453,7 @@ pub const MCDM_PORT_CHECKED: &[&str] = &[
 /// The DDIs `CheckMcdmDdiOverall` requires (section 3.1's "always" list
 /// without [`MCDM_PORT_CHECKED`]), in the list's order.
 pub fn mcdm_required() -> impl Iterator<Item = &'static str> {
-    crate::MANDATORY_SLOTS
+    super::MANDATORY_SLOTS
         .iter()
         .copied()
         .filter(|n| !MCDM_PORT_CHECKED.contains(n))
@@ -672,11 +672,14 @@ mod tests {
     #[test]
     fn the_mcdm_list_is_the_always_list_less_the_port_checked_ddis() {
         for n in MCDM_PORT_CHECKED {
-            assert!(crate::MANDATORY_SLOTS.contains(n), "{n} is not mandatory");
+            assert!(
+                super::super::MANDATORY_SLOTS.contains(n),
+                "{n} is not mandatory"
+            );
         }
         assert_eq!(
             mcdm_required().count(),
-            crate::MANDATORY_SLOTS.len() - MCDM_PORT_CHECKED.len()
+            super::super::MANDATORY_SLOTS.len() - MCDM_PORT_CHECKED.len()
         );
         assert_eq!(mcdm_required().count(), 26);
     }

@@ -3,6 +3,10 @@
 //! `MANDATORY_SLOTS` is, so that the Wine run refuses what the model refuses:
 //! plain `core`, no allocation, no panics.
 
+/// The "always" list, named by `rules` through its parent (as in the
+/// model's `start`).
+use crate::fixture::MANDATORY_SLOTS;
+
 #[path = "../../../../dxgkrnl-model/src/start/abi.rs"]
 pub mod abi;
 #[path = "../../../../dxgkrnl-model/src/start/phases.rs"]
