@@ -29,9 +29,7 @@ use crate::start_checks::{
 };
 use crate::tally::Tally;
 
-#[path = "../../../../dxgkrnl-model/src/mandatory_slots.rs"]
-mod mandatory_slots;
-pub use mandatory_slots::MANDATORY_SLOTS;
+pub use crate::mandatory_slots::MANDATORY_SLOTS;
 
 /// Dxgkrnl's initialization routine: the signature of `DxgkInitialize`.
 pub type InitializeRoutine = unsafe extern "system" fn(

@@ -45,6 +45,10 @@
 
 pub mod fixture;
 pub mod jump;
+/// The slots Dxgkrnl requires, the model's own file (the fixture's table
+/// check and the start rules name it).
+#[path = "../../../../dxgkrnl-model/src/mandatory_slots.rs"]
+mod mandatory_slots;
 pub mod role;
 pub mod start;
 pub mod start_checks;

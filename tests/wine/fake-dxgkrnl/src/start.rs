@@ -5,7 +5,7 @@
 
 /// The "always" list, named by `rules` through its parent (as in the
 /// model's `start`).
-use crate::fixture::MANDATORY_SLOTS;
+use crate::mandatory_slots::MANDATORY_SLOTS;
 
 #[path = "../../../../dxgkrnl-model/src/start/abi.rs"]
 pub mod abi;
