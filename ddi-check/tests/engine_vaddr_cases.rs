@@ -29,17 +29,6 @@ fn run(paging: Paging) -> [Op; 2] {
     ]
 }
 
-fn map(leaf: bool, index: u8, target: u8, count: u8, repeat: bool, flags: u8) -> Paging {
-    Paging::Map {
-        leaf,
-        index,
-        target,
-        count,
-        repeat,
-        flags,
-    }
-}
-
 fn fill(region: u8, at: u16, size: u16, pattern: u32) -> Paging {
     Paging::VirtualFill {
         region,
@@ -79,7 +68,7 @@ fn reset() -> [Op; 3] {
 /// naming the leaf table, then `maps`.
 fn with(maps: &[Paging]) -> Vec<Op> {
     let mut ops = Vec::from(Op::tracked_pages(THIS, 16));
-    ops.extend(run(map(false, 0, 0, 0, false, 0)));
+    ops.extend(run(Paging::map(false, 0, 0, 0, false, 0)));
     for &m in maps {
         ops.extend(run(m));
     }
@@ -102,8 +91,8 @@ fn check(ops: &[Op], broken: Broken) -> Result<Stats, String> {
 /// into VRAM, across page boundaries; only VRAM is reported dirty.
 fn system_pages() -> Vec<Op> {
     let mut ops = with(&[
-        map(true, 0, 5, 0, false, 0),
-        map(true, 1, SYS0, 1, false, 0),
+        Paging::map(true, 0, 5, 0, false, 0),
+        Paging::map(true, 1, SYS0, 1, false, 0),
     ]);
     ops.extend(run(fill(0, 0, PAGE, 0x1122_3344)));
     ops.extend(run(fill(0, PAGE + 100, 200, 0xA5A5_0F0F)));
@@ -125,17 +114,17 @@ fn system_pages() -> Vec<Op> {
 /// entry faults.
 fn flags() -> Vec<Op> {
     let mut ops = with(&[
-        map(true, 0, 5, 0, false, 0),
-        map(true, 2, 6, 0, false, 0),
-        map(true, 3, 7, 0, false, MAP_READ_ONLY),
-        map(true, 4, 8, 0, false, 0),
-        map(true, 5, 200, 0, false, MAP_ZERO),
+        Paging::map(true, 0, 5, 0, false, 0),
+        Paging::map(true, 2, 6, 0, false, 0),
+        Paging::map(true, 3, 7, 0, false, MAP_READ_ONLY),
+        Paging::map(true, 4, 8, 0, false, 0),
+        Paging::map(true, 5, 200, 0, false, MAP_ZERO),
     ]);
     ops.extend(run(fill(0, 0, PAGE, 0x5566_7788)));
     // VRAM page 8 gets bytes, then VA page 4 maps it Zero: reads give
     // zeros, not its bytes, and a fill leaves them.
     ops.extend(run(fill(0, 4 * PAGE, PAGE, 0x3141_5926)));
-    ops.extend(run(map(true, 4, 8, 0, false, MAP_ZERO)));
+    ops.extend(run(Paging::map(true, 4, 8, 0, false, MAP_ZERO)));
     ops.extend(run(transfer(4 * PAGE + 8, 100, 300)));
     ops.extend(run(fill(0, 4 * PAGE, PAGE, 0xDEAD_BEEF)));
     // A read-only page is read (into VRAM page 5) without a fault.
@@ -147,7 +136,14 @@ fn flags() -> Vec<Op> {
     ops.extend(run(transfer(0, 5 * PAGE, 16)));
     ops.extend(reset());
     // A Zero and read-only page faults a fill too.
-    ops.extend(run(map(true, 4, 8, 0, false, MAP_ZERO | MAP_READ_ONLY)));
+    ops.extend(run(Paging::map(
+        true,
+        4,
+        8,
+        0,
+        false,
+        MAP_ZERO | MAP_READ_ONLY,
+    )));
     ops.extend(run(fill(0, 4 * PAGE, 8, 7)));
     ops.extend(reset());
     end(ops)
@@ -160,20 +156,23 @@ fn flags() -> Vec<Op> {
 /// Then updates of 7 and 8 entries (two engine commands each, the second
 /// with Repeat) and fills through them.
 fn entries_and_repeat() -> Vec<Op> {
-    let mut ops = with(&[map(true, 2, 3, 2, false, 0), map(true, 5, 9, 2, true, 0)]);
+    let mut ops = with(&[
+        Paging::map(true, 2, 3, 2, false, 0),
+        Paging::map(true, 5, 9, 2, true, 0),
+    ]);
     ops.extend(run(fill(0, 2 * PAGE, 6 * PAGE, 0x0BAD_F00D)));
     ops.push(e(EngineOp::Wait));
     ops.push(Op::whole_query(THIS, HandleSel::Issued(0), 1));
-    ops.extend(run(map(true, 2, SYS0 + 2, 1, false, 0)));
+    ops.extend(run(Paging::map(true, 2, SYS0 + 2, 1, false, 0)));
     ops.extend(run(fill(0, 2 * PAGE + 10, 2 * PAGE, 0x1357_9BDF)));
     // A transfer out of the repeated page (VA 7) into VA page 4.
     ops.extend(run(transfer(7 * PAGE, 4 * PAGE, PAGE)));
     // Two engine commands each: entries 1..7 -> VRAM pages 0..6 (7
     // entries), then a fill through them; entries 0..7 -> system page 3,
     // repeated (8 entries), then a fill of all 8 VA pages lands on it.
-    ops.extend(run(map(true, 1, 0, 6, false, 0)));
+    ops.extend(run(Paging::map(true, 1, 0, 6, false, 0)));
     ops.extend(run(fill(0, PAGE + 5, 7 * PAGE - 5, 0x7766_5544)));
-    ops.extend(run(map(true, 0, SYS0 + 3, 7, true, 0)));
+    ops.extend(run(Paging::map(true, 0, SYS0 + 3, 7, true, 0)));
     ops.extend(run(fill(0, 3, 8 * PAGE - 3, 0x2222_1111)));
     end(ops)
 }
@@ -182,7 +181,10 @@ fn entries_and_repeat() -> Vec<Op> {
 /// entry 0 -> VRAM page 6: region 1 reaches it, region 2 faults, as does
 /// region 200; after root entry 1 is made invalid, region 1 faults too.
 fn past_the_root() -> Vec<Op> {
-    let mut ops = with(&[map(false, 1, 0, 1, true, 0), map(true, 0, 6, 0, false, 0)]);
+    let mut ops = with(&[
+        Paging::map(false, 1, 0, 1, true, 0),
+        Paging::map(true, 0, 6, 0, false, 0),
+    ]);
     ops.extend(run(fill(1, 0, 100, 0x2468_ACE0)));
     ops.extend(run(Paging::VirtualTransfer {
         regions: [1, 0],
@@ -194,7 +196,7 @@ fn past_the_root() -> Vec<Op> {
     ops.extend(reset());
     ops.extend(run(fill(200, 0, 16, 0xFFFF_FFFF)));
     ops.extend(reset());
-    ops.extend(run(map(false, 1, 1, 0, false, 0)));
+    ops.extend(run(Paging::map(false, 1, 1, 0, false, 0)));
     ops.extend(run(fill(1, 0, 16, 0xFFFF_FFFF)));
     ops.extend(reset());
     end(ops)

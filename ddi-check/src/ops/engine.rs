@@ -262,18 +262,24 @@ pub enum EngineOp {
 }
 
 impl Paging {
-    /// UPDATE_PAGE_TABLE of one entry at `index` of the leaf (`leaf`) or
-    /// the root, mapping `target` with the entry `flags`, without Repeat.
+    /// A [`Paging::Map`] of these fields, in the variant's order (its
+    /// documentation says what each means).
     #[must_use]
-    pub fn map_one(leaf: bool, index: u8, target: u8, flags: u8) -> Self {
+    pub fn map(leaf: bool, index: u8, target: u8, count: u8, repeat: bool, flags: u8) -> Self {
         Self::Map {
             leaf,
             index,
             target,
-            count: 0,
-            repeat: false,
+            count,
+            repeat,
             flags,
         }
+    }
+
+    /// [`Self::map`] of one entry, without Repeat.
+    #[must_use]
+    pub fn map_one(leaf: bool, index: u8, target: u8, flags: u8) -> Self {
+        Self::map(leaf, index, target, 0, false, flags)
     }
 }
 

@@ -52,13 +52,8 @@ fn map() -> impl Strategy<Value = Paging> {
         prop::bool::weighted(0.2),
         prop_oneof![5 => Just(0u8), 1 => 0u8..4],
     )
-        .prop_map(|(leaf, index, target, count, repeat, flags)| Paging::Map {
-            leaf,
-            index,
-            target,
-            count,
-            repeat,
-            flags,
+        .prop_map(|(leaf, index, target, count, repeat, flags)| {
+            Paging::map(leaf, index, target, count, repeat, flags)
         })
 }
 
