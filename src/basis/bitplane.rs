@@ -1,54 +1,84 @@
-//! A bitplane: one dirty bit per tracked page, in `AtomicU64` words, and a
-//! summary with one bit per block of words.
+//! A bitplane: one dirty bit per tracked page, in `AtomicU64` words grouped
+//! in blocks of [`BLOCK_WORDS`] (512 pages, one 64-byte line), with a tag per
+//! block, a late copy of the words and two summaries (one bit per block).
 //!
-//! Bit `n` of the plane is bit `n % 64` of word `n / 64`. Words are grouped in
-//! blocks of [`BLOCK_WORDS`] (512 pages); bit `b % 64` of summary word `b / 64`
-//! says that block `b` may hold a set bit. Writers set bits with `fetch_or`,
-//! then set the summary bit of every block they touched (skipping that RMW
-//! when the summary bit already reads set). The harvester walks the summary:
-//! a summary word that reads zero reports its 32768 pages clean without
-//! reading their words (one bulk fill of the output), which is what makes a
-//! clean or sparse plane cost about one write of its bytes. In a block whose
-//! summary bit is set it reads each word with a plain load, skips zero words,
-//! and takes non-zero words with `swap(0)` (or `fetch_and` of the complement
-//! when only part of the word belongs to the queried span).
+//! Bit `n` of the plane is bit `n % 64` of word `n / 64`; block `b` is words
+//! `8 b .. 8 b + 8`, and its bit in a summary is bit `b % 64` of summary word
+//! `b / 64`.
 //!
-//! (The per-word protocol, for sub-range and non-clearing queries; a
-//! whole-basis clearing query drains a retired plane instead: `super::dirty`.)
+//! # Activations and claims: a plane nobody zeroes in bulk
+//! Marks go to a plane during an **activation**, a number (`epoch`, the
+//! double-buffered basis's flip count, `super::dirty`; a lone plane's is 0)
+//! that no other activation of the plane shares. A block's words hold bits of
+//! the current activation only once a mark has **claimed** the block in it:
+//! - A mark loads the block's tag. If it reads `live(epoch)` it sets its bits
+//!   in the words with `fetch_or` and is done (one load and one RMW, as many
+//!   memory lines as the previous protocol's RMW and summary load).
+//! - Otherwise the block is stale (its words hold bits of an older activation
+//!   that a drain already reported, or nothing). The mark claims it: a
+//!   compare-exchange of the tag from what it read to `claiming(epoch)`,
+//!   then it zeroes the block's 8 words, sets the block's **claimed** summary
+//!   bit, and stores `live(epoch)`; then it sets its bits as above. The
+//!   zeroing is on the line the mark writes anyway (the cost of a clear
+//!   moves into the first mark of a block, and off the query path).
+//! - A mark that finds `claiming(epoch)` (another mark is zeroing the block)
+//!   must neither wait (marks never block) nor touch the words (the zeroing
+//!   could wipe its bit): it sets its bits in the block's **late** words,
+//!   then the block's late summary bit, then its claimed summary bit.
+//! - A failed compare-exchange means the tag changed, which happens at most
+//!   twice per block and activation (to `claiming`, to `live`): a claim loop
+//!   runs at most three times.
 //!
-//! Why no write is ever lost: here a bit is only ever cleared by an atomic
-//! read-modify-write that also returns it, and the returned bits are written
-//! to the caller's buffer. A `fetch_or` ordered before that RMW is reported by
-//! this harvest; one ordered after it leaves its bit set for the next one. The
-//! skipped-zero load only ever skips bits that were not set when it read them.
+//! Why no bit is lost: the claimer's zero stores come before its release
+//! store of `live(epoch)`, and a mark touches the words only after an
+//! acquire load of that value, so every zero store happens before every
+//! mark's RMW on the words in the activation (a tag never goes back from
+//! `live(epoch)` within it). A mark that read `claiming(epoch)` writes only
+//! the late words, which nothing zeroes during the activation. Tags only
+//! change through claims of the current activation: a plane's next
+//! activation begins after the drain of this one (`super::dirty`), when no
+//! mark of this one is left.
 //!
-//! Why skipping a block by its summary bit loses nothing: every set plane bit
-//! lies in a block whose summary bit is set, except while the mark that set it
-//! is still running. A clearing harvest clears summary bits (with one
-//! `fetch_and`, and only for blocks wholly inside its span, whose every word it
-//! then reads) *before* it reads the block's words; a mark sets or reads its
-//! summary bit *after* its word RMW. All of these accesses are `SeqCst`, so
-//! they cannot miss each other both ways (the store-buffering shape): if the
-//! mark's summary load read the value from before the harvester cleared it,
-//! the mark's word RMW precedes the harvester's word load in the single total
-//! order, and the harvester reports the bit; otherwise the mark sees the
-//! cleared summary bit and sets it again, and the next harvest reads the
-//! block. Harvests that do not clear, and blocks only partly inside a span,
-//! leave the summary as it is. On x86-64 `SeqCst` costs nothing over
-//! `Acquire`/`AcqRel` here: loads are plain moves and RMWs are locked anyway.
+//! # Reading a plane
+//! The claimed summary holds a bit for every block claimed in the activation
+//! (set by the claimer before it publishes `live`, and by every late mark),
+//! and nothing but a drain clears it. So a query reads, per summary word:
+//! the claimed bits; then the tag of each claimed block (its words count
+//! only if it reads `live(epoch)`: a block still being claimed holds no bit
+//! of the activation in its words); then the late summary; then the words
+//! of live blocks and the late words of late blocks, with plain loads,
+//! taking non-zero words with `swap(0)` (or `fetch_and` of the complement
+//! when only part of the word belongs to the queried span) when it clears.
+//! A whole-basis clearing query does not use this per-word protocol: it
+//! retires the plane and drains it (`super::dirty`), copying the live
+//! blocks and zeroing only the summaries and the rare late blocks.
+//!
+//! Why a query sees every mark that completed before it began: all accesses
+//! here but the claimer's zero stores are `SeqCst`, so they lie in one total
+//! order. A completed mark on a live block read `live(epoch)` after the
+//! claimer set the claimed bit, and did its RMW after that: the query's
+//! later loads of the summary, the tag and the word see all three. A
+//! completed late mark set the late word, then the late and claimed summary
+//! bits: the query's later loads see them. A word's bits are cleared only by
+//! an atomic read-modify-write that also returns them to the caller's buffer.
+//! On x86-64 `SeqCst` costs nothing over `Acquire`/`AcqRel` here: loads are
+//! plain moves and RMWs are locked anyway (the tag's `live` store is one
+//! `xchg`, once per block and activation).
 //!
 //! Why marks are always RMWs on the words (never "skip if already set"): the
 //! mark's RMW pairs with the harvest's load or RMW, so a harvester that
 //! reports a page also sees the data written before the mark. A writer that
 //! skipped its RMW because the bit looked set would have no such edge: the
 //! harvester could clear that older bit, copy the page without the new data,
-//! and the new data would never be sent. The summary carries no such edge
-//! (it only says where to look), so its RMW may be skipped.
+//! and the new data would never be sent. The summaries carry no such edge
+//! (they only say where to look), so their RMWs may be skipped when the bit
+//! already reads set.
 
 use core::mem::MaybeUninit;
 
 use alloc::vec::Vec;
 
+use super::emit::Emitter;
 use crate::foundation::fallible::try_vec;
 use crate::foundation::status::{Result, Status};
 use crate::kernel::sync::{AtomicU64, Ordering, new_seq_cst_u64};
@@ -61,18 +91,59 @@ pub(crate) const BLOCK_WORDS: usize = 1 << BLOCK_SHIFT;
 pub(crate) const SUMMARY_WORDS: usize = 64 << BLOCK_SHIFT;
 /// Plane bits per summary block.
 const BLOCK_BITS: u64 = 64 << BLOCK_SHIFT;
-/// Every access to the words and the summary (see the module comment).
+/// Every access to the words, tags and summaries but a claimer's zero
+/// stores (see the module comment).
 pub(crate) const ORDER: Ordering = Ordering::SeqCst;
+
+/// Tag bit: the block's words hold the bits of the activation in the tag's
+/// low 62 bits.
+const LIVE: u64 = 1 << 63;
+/// Tag bit, with [`LIVE`]: a mark of that activation is zeroing the words.
+const CLAIMING: u64 = 1 << 62;
+
+/// The tag of a block claimed in activation `epoch` (activations are
+/// compared modulo 2^62: a basis would need 2^62 drains to wrap).
+#[inline]
+fn live(epoch: u64) -> u64 {
+    epoch & !(LIVE | CLAIMING) | LIVE
+}
+
+/// The tag of a block being claimed in activation `epoch`.
+#[inline]
+fn claiming(epoch: u64) -> u64 {
+    live(epoch) | CLAIMING
+}
+
+/// Where a mark of a block sets its bits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// The words: the block is live in the mark's activation.
+    Words,
+    /// The late words: another mark is claiming the block.
+    Late,
+}
 
 /// The dirty bits of one memory basis.
 ///
 /// # Invariants
-/// `words` holds `ceil(bits / 64)` words and `summary` one bit per
-/// [`BLOCK_WORDS`] of them; bits at or past `bits` are never set.
+/// `words` and `late` hold `ceil(bits / 64)` words, `tags` one per
+/// [`BLOCK_WORDS`] of them, `claimed` and `late_summary` one bit per block;
+/// bits at or past `bits` are never set.
 pub(crate) struct Bitplane {
     words: Vec<AtomicU64>,
-    summary: Vec<AtomicU64>,
+    tags: Vec<AtomicU64>,
+    late: Vec<AtomicU64>,
+    claimed: Vec<AtomicU64>,
+    late_summary: Vec<AtomicU64>,
     bits: u64,
+}
+
+/// A plane's arrays, for the drain of a retired plane (`super::dirty`).
+pub(crate) struct Parts<'a> {
+    pub(crate) words: &'a [AtomicU64],
+    pub(crate) late: &'a [AtomicU64],
+    pub(crate) claimed: &'a [AtomicU64],
+    pub(crate) late_summary: &'a [AtomicU64],
 }
 
 /// `(first, last, first_mask, last_mask)`: the words a bit range touches and
@@ -111,20 +182,6 @@ fn each_masked(
         f(word, mask);
     }
     Some((first, last))
-}
-
-/// The bits of `[lo, hi)` that fall in the 64-bit word `index` (bit `64 *
-/// index` is its bit 0).
-fn range_mask(lo: u64, hi: u64, index: usize) -> u64 {
-    let base = u64::try_from(index).unwrap_or(u64::MAX).saturating_mul(64);
-    let a = lo.saturating_sub(base).min(64);
-    let b = hi.saturating_sub(base).min(64);
-    let width = b.saturating_sub(a);
-    if width == 0 {
-        return 0;
-    }
-    // `width` is in 1..=64 and `a < b <= 64`, so both shifts are in 0..=63.
-    (u64::MAX >> 64u64.saturating_sub(width)) << a
 }
 
 /// `n` all-clear words, allocated fallibly (the fill stays within the
@@ -167,10 +224,9 @@ impl WordSpan {
 /// # Invariants
 /// `start + count <= plane.bits()` and `count >= 1`; `words` are the plane
 /// words of the span (`words.last < plane.words.len()`); `summary` are the
-/// summary words of the blocks the span touches, the first of them summary
-/// word `summary_first`, with `summary_masks` the bits of those blocks in the
-/// first and last of them; `covered` are the blocks wholly inside the span;
-/// `bytes == ceil(count / 8)`.
+/// claimed-summary words of the blocks the span touches, the first of them
+/// summary word `summary_first`, with `summary_masks` the bits of those
+/// blocks in the first and last of them; `bytes == ceil(count / 8)`.
 pub(crate) struct QuerySpan<'a> {
     plane: &'a Bitplane,
     start: u64,
@@ -179,7 +235,6 @@ pub(crate) struct QuerySpan<'a> {
     summary: &'a [AtomicU64],
     summary_first: usize,
     summary_masks: (u64, u64),
-    covered: (u64, u64),
     /// The span is the whole plane.
     whole: bool,
 }
@@ -203,7 +258,7 @@ impl QuerySpan<'_> {
         }
         let first = self.summary_first;
         let summary = other
-            .summary
+            .claimed
             .get(first..first.checked_add(self.summary.len())?)?;
         Some(QuerySpan {
             plane: other,
@@ -213,23 +268,39 @@ impl QuerySpan<'_> {
             summary,
             summary_first: first,
             summary_masks: self.summary_masks,
-            covered: self.covered,
             whole: self.whole,
         })
     }
 }
 
+/// Sets bit `block % 64` of summary word `block / 64` of `summary` (checked
+/// first: no RMW when set).
+#[inline]
+fn mark_bit(summary: &[AtomicU64], block: usize) {
+    let mask = 1u64 << (block % 64);
+    if let Some(word) = summary.get(block / 64)
+        && word.load(ORDER) & mask == 0
+    {
+        word.fetch_or(mask, ORDER);
+    }
+}
+
 impl Bitplane {
-    /// An all-clear plane of `bits` bits.
+    /// An all-clear plane of `bits` bits (every block stale: no activation
+    /// has claimed it).
     ///
     /// # Errors
     /// `NoMemory` if the words cannot be allocated (nothing is allocated then).
     pub(crate) fn new(bits: u64) -> Result<Self> {
         let words = usize::try_from(bits.div_ceil(64)).map_err(|_| Status::NoMemory)?;
+        let blocks = words.div_ceil(BLOCK_WORDS);
         let summary = words.div_ceil(SUMMARY_WORDS);
         Ok(Self {
             words: zeroed(words)?,
-            summary: zeroed(summary)?,
+            tags: zeroed(blocks)?,
+            late: zeroed(words)?,
+            claimed: zeroed(summary)?,
+            late_summary: zeroed(summary)?,
             bits,
         })
     }
@@ -239,63 +310,118 @@ impl Bitplane {
         self.bits
     }
 
-    /// The words and the summary, for the double-buffered drain (`super::dirty`).
-    pub(crate) fn parts(&self) -> (&[AtomicU64], &[AtomicU64]) {
-        (&self.words, &self.summary)
+    /// The arrays, for the double-buffered drain (`super::dirty`).
+    pub(crate) fn parts(&self) -> Parts<'_> {
+        Parts {
+            words: &self.words,
+            late: &self.late,
+            claimed: &self.claimed,
+            late_summary: &self.late_summary,
+        }
     }
 
-    /// Sets bits `[start, start + count)`; out-of-plane bits are ignored
-    /// (callers only pass spans they computed inside the plane).
+    /// Sets bits `[start, start + count)` in activation `epoch` (a mark);
+    /// out-of-plane bits are ignored (callers only pass spans they computed
+    /// inside the plane). Never waits: at most one claim of each block.
     #[inline(always)]
-    pub(crate) fn set(&self, start: u64, count: u64) {
+    pub(crate) fn set(&self, start: u64, count: u64, epoch: u64) {
         if count == 1 && start < self.bits {
-            // One bit (every single-page mark), kept inline: one RMW, and
-            // the summary bit checked before it is set.
+            // One bit (every single-page mark), kept inline: the tag load
+            // and one RMW when the block is live.
             let word = usize::try_from(start / 64).unwrap_or(usize::MAX);
+            let bit = 1 << (start % 64);
+            let block = word >> BLOCK_SHIFT;
             if let Some(w) = self.words.get(word) {
-                w.fetch_or(1 << (start % 64), ORDER);
-                self.mark_block(word >> BLOCK_SHIFT);
+                match self.place(block, epoch) {
+                    Place::Words => {
+                        w.fetch_or(bit, ORDER);
+                    }
+                    Place::Late => {
+                        if let Some(l) = self.late.get(word) {
+                            l.fetch_or(bit, ORDER);
+                        }
+                        self.mark_late(block);
+                    }
+                }
             }
             return;
         }
-        self.set_span(start, count);
+        self.set_span(start, count, epoch);
     }
 
-    /// [`Self::set`] of any span.
-    fn set_span(&self, start: u64, count: u64) {
+    /// [`Self::set`] of any span, block by block.
+    fn set_span(&self, start: u64, count: u64, epoch: u64) {
         let count = count.min(self.bits.saturating_sub(start));
-        let span = each_masked(&self.words, start, count, |word, mask| {
-            word.fetch_or(mask, ORDER);
-        });
-        if let Some((first, last)) = span {
-            // After the word RMWs: see the module comment.
-            self.mark_blocks(first >> BLOCK_SHIFT, last >> BLOCK_SHIFT);
-        }
-    }
-
-    /// Sets the summary bit of block `block` (checked first: no RMW when set).
-    #[inline]
-    fn mark_block(&self, block: usize) {
-        let mask = 1u64 << (block % 64);
-        if let Some(word) = self.summary.get(block / 64)
-            && word.load(ORDER) & mask == 0
-        {
-            word.fetch_or(mask, ORDER);
-        }
-    }
-
-    /// Sets the summary bits of blocks `[first, last]` (each summary word
-    /// checked first: no RMW when its bits are set).
-    fn mark_blocks(&self, first: usize, last: usize) {
-        let (Ok(start), Ok(end)) = (u64::try_from(first), u64::try_from(last)) else {
-            return;
-        };
-        let count = end.saturating_sub(start).saturating_add(1);
-        each_masked(&self.summary, start, count, |word, mask| {
-            if word.load(ORDER) & mask != mask {
+        let end = start.saturating_add(count);
+        let mut at = start;
+        while at < end {
+            let to = (at | (BLOCK_BITS - 1)).saturating_add(1).min(end);
+            let block = usize::try_from(at / BLOCK_BITS).unwrap_or(usize::MAX);
+            let place = self.place(block, epoch);
+            let target = if place == Place::Words {
+                &self.words
+            } else {
+                &self.late
+            };
+            each_masked(target, at, to.saturating_sub(at), |word, mask| {
                 word.fetch_or(mask, ORDER);
+            });
+            if place == Place::Late {
+                self.mark_late(block);
             }
-        });
+            at = to;
+        }
+    }
+
+    /// Where a mark of activation `epoch` sets its bits in block `block`,
+    /// claiming the block first if it is stale.
+    #[inline(always)]
+    fn place(&self, block: usize, epoch: u64) -> Place {
+        match self.tags.get(block) {
+            Some(tag) if tag.load(ORDER) == live(epoch) => Place::Words,
+            Some(tag) => self.claim(tag, block, epoch),
+            // No such block: the caller finds no word either.
+            None => Place::Words,
+        }
+    }
+
+    /// The slow path of [`Self::place`] (module documentation): claims the
+    /// block, or finds it live or being claimed by another mark.
+    #[cold]
+    #[inline(never)]
+    fn claim(&self, tag: &AtomicU64, block: usize, epoch: u64) -> Place {
+        let (live, claiming) = (live(epoch), claiming(epoch));
+        let mut seen = tag.load(ORDER);
+        loop {
+            if seen == live {
+                return Place::Words;
+            }
+            if seen == claiming {
+                return Place::Late;
+            }
+            match tag.compare_exchange(seen, claiming, ORDER, ORDER) {
+                Ok(_) => break,
+                Err(now) => seen = now,
+            }
+        }
+        let first = block.saturating_mul(BLOCK_WORDS);
+        let last = first.saturating_add(BLOCK_WORDS).min(self.words.len());
+        for word in self.words.get(first..last).unwrap_or_default() {
+            // Ordered before the marks' RMWs by the `live` store below,
+            // which they read before touching the words.
+            word.store(0, Ordering::Relaxed);
+        }
+        mark_bit(&self.claimed, block);
+        tag.store(live, ORDER);
+        Place::Words
+    }
+
+    /// After a late mark's RMW: the block's late summary bit, then its
+    /// claimed bit (a query that reads neither set began before the mark
+    /// ended).
+    fn mark_late(&self, block: usize) {
+        mark_bit(&self.late_summary, block);
+        mark_bit(&self.claimed, block);
     }
 
     /// Checks bits `[start, start + count)` against the plane, once: the
@@ -314,15 +440,6 @@ impl Bitplane {
         if last >= self.words.len() {
             return Err(Status::InvalidParameter);
         }
-        // Blocks whose every plane bit lies in the span: a clearing harvest
-        // may clear their summary bits. Bits past `self.bits` are never set,
-        // so a span that reaches the end of the plane covers its last block.
-        let covered_lo = start.div_ceil(BLOCK_BITS);
-        let covered_hi = if end == self.bits {
-            self.bits.div_ceil(BLOCK_BITS)
-        } else {
-            end / BLOCK_BITS
-        };
         let (first_block, last_block) = (first >> BLOCK_SHIFT, last >> BLOCK_SHIFT);
         let block_lo = u64::try_from(first_block).map_err(|_| Status::InvalidParameter)?;
         let block_hi = u64::try_from(last_block).map_err(|_| Status::InvalidParameter)?;
@@ -330,7 +447,7 @@ impl Bitplane {
         let (s_first, s_last, s_first_mask, s_last_mask) =
             word_span(block_lo, blocks).ok_or(Status::InvalidParameter)?;
         let summary = self
-            .summary
+            .claimed
             .get(s_first..=s_last)
             .ok_or(Status::InvalidParameter)?;
         Ok(QuerySpan {
@@ -346,15 +463,14 @@ impl Bitplane {
             summary,
             summary_first: s_first,
             summary_masks: (s_first_mask, s_last_mask),
-            covered: (covered_lo, covered_hi),
             whole: start == 0 && end == self.bits,
         })
     }
 
-    /// Copies the bits of `span` into `out`, LSB first (span bit `n` is bit
-    /// `n % 8` of byte `n / 8`), clearing them when `clear`. Writes exactly
-    /// [`QuerySpan::bytes`] bytes (span bits past its end in the last byte
-    /// are 0) and nothing else. No allocation.
+    /// Copies the bits of `span` set in activation `epoch` into `out`, LSB
+    /// first (span bit `n` is bit `n % 8` of byte `n / 8`), clearing them
+    /// when `clear`. Writes exactly [`QuerySpan::bytes`] bytes (span bits
+    /// past its end in the last byte are 0) and nothing else. No allocation.
     ///
     /// # Errors
     /// `BufferTooSmall` if `out` is shorter than [`QuerySpan::bytes`]; nothing
@@ -363,17 +479,12 @@ impl Bitplane {
         span: &QuerySpan<'_>,
         out: &mut [MaybeUninit<u8>],
         clear: bool,
+        epoch: u64,
     ) -> Result<()> {
         let out = out.get_mut(..span.bytes).ok_or(Status::BufferTooSmall)?;
         let plane = span.plane;
         let words = &span.words;
-        let (covered_lo, covered_hi) = span.covered;
-        let mut emit = Emitter {
-            out,
-            pos: 0,
-            shift: u32::try_from(span.start % 64).unwrap_or(0),
-            pending: None,
-        };
+        let mut emit = Emitter::new(out, u32::try_from(span.start % 64).unwrap_or(0));
         let n = span.summary.len();
         for (j, sword) in span.summary.iter().enumerate() {
             let index = span.summary_first.saturating_add(j);
@@ -388,24 +499,57 @@ impl Bitplane {
             let base = index.saturating_mul(SUMMARY_WORDS);
             let lo = words.first.max(base);
             let hi = words.last.min(base.saturating_add(SUMMARY_WORDS - 1));
-            let seen = sword.load(ORDER) & in_span;
-            if seen == 0 {
+            // The claimed bits, then the tags, then the late bits: the
+            // order of the module documentation.
+            let claimed = sword.load(ORDER) & in_span;
+            if claimed == 0 {
                 emit.zeros(hi.saturating_sub(lo).saturating_add(1));
                 continue;
             }
-            let covered = in_span & range_mask(covered_lo, covered_hi, index);
-            let dirty = if clear && seen & covered != 0 {
-                // Before the words are read: see the module comment.
-                let old = sword.fetch_and(!covered, ORDER);
-                (old & covered) | (seen & !covered)
-            } else {
-                seen
+            let blocks = Blocks {
+                live: plane.live_blocks(index, claimed, epoch),
+                late: plane
+                    .late_summary
+                    .get(index)
+                    .map_or(0, |w| w.load(ORDER) & claimed),
             };
-            let next = plane.scan_blocks(lo, hi, dirty, words, clear, &mut emit);
-            plane.scan(next, hi, dirty, words, clear, &mut emit);
+            let next = plane.scan_blocks(lo, hi, blocks, words, clear, &mut emit);
+            plane.scan(next, hi, blocks, words, clear, &mut emit);
         }
         emit.finish();
         Ok(())
+    }
+
+    /// The blocks of `claimed` (bits of summary word `index`) whose tags
+    /// read `live(epoch)`.
+    fn live_blocks(&self, index: usize, claimed: u64, epoch: u64) -> u64 {
+        let first = index.saturating_mul(64);
+        let tag = live(epoch);
+        let mut blocks = 0;
+        let mut rest = claimed;
+        while rest != 0 {
+            let bit = rest.trailing_zeros();
+            rest &= rest.wrapping_sub(1);
+            let block = first.saturating_add(usize::try_from(bit).unwrap_or(0));
+            if self.tags.get(block).is_some_and(|t| t.load(ORDER) == tag) {
+                blocks |= 1 << bit;
+            }
+        }
+        blocks
+    }
+
+    /// Reads the bits of `mask` in word `index` (its live bits if `live`,
+    /// its late bits if `late`), clearing them when `clear`.
+    #[inline]
+    fn take_word(&self, index: usize, mask: u64, clear: bool, live: bool, late: bool) -> u64 {
+        let mut bits = 0;
+        if live && let Some(word) = self.words.get(index) {
+            bits |= take(word, mask, clear);
+        }
+        if late && let Some(word) = self.late.get(index) {
+            bits |= take(word, mask, clear);
+        }
+        bits
     }
 
     /// The fast path of [`Self::scan`]: without a shift, emits the whole
@@ -415,12 +559,12 @@ impl Bitplane {
         &self,
         lo: usize,
         hi: usize,
-        dirty: u64,
+        blocks: Blocks,
         span: &WordSpan,
         clear: bool,
         emit: &mut Emitter,
     ) -> usize {
-        if emit.shift != 0 || !lo.is_multiple_of(BLOCK_WORDS) {
+        if emit.shifted() || !lo.is_multiple_of(BLOCK_WORDS) {
             return lo;
         }
         // Up to `hi`, and short of the span's last word if that one is partial.
@@ -437,31 +581,37 @@ impl Bitplane {
             return lo;
         };
         let first_block = lo >> BLOCK_SHIFT;
-        let blocks = words.chunks_exact(BLOCK_WORDS);
+        let blocks_of = words.chunks_exact(BLOCK_WORDS);
         let outs = dst.chunks_exact_mut(8 * BLOCK_WORDS);
-        for (k, (block, out)) in blocks.zip(outs).enumerate() {
+        for (k, (block, out)) in blocks_of.zip(outs).enumerate() {
             let (chunks, _) = out.as_chunks_mut::<8>();
-            if dirty >> (first_block.wrapping_add(k) & 63) & 1 == 0 {
+            let (live, late) = blocks.of(first_block.wrapping_add(k));
+            if !live && !late {
                 chunks.fill([MaybeUninit::new(0); 8]);
-                continue;
-            }
-            for (word, chunk) in block.iter().zip(chunks) {
-                *chunk = take(word, u64::MAX, clear)
-                    .to_le_bytes()
-                    .map(MaybeUninit::new);
+            } else if !late {
+                for (word, chunk) in block.iter().zip(chunks) {
+                    *chunk = take(word, u64::MAX, clear)
+                        .to_le_bytes()
+                        .map(MaybeUninit::new);
+                }
+            } else {
+                let at = lo.saturating_add(k.saturating_mul(BLOCK_WORDS));
+                for (i, chunk) in chunks.iter_mut().enumerate() {
+                    let bits = self.take_word(at.saturating_add(i), u64::MAX, clear, live, late);
+                    *chunk = bits.to_le_bytes().map(MaybeUninit::new);
+                }
             }
         }
         lo.saturating_add(n)
     }
 
-    /// Emits plane words `[lo, hi]` (all under one summary word), reading the
-    /// words of the blocks whose bit is set in `dirty` and emitting zeros for
-    /// the others.
+    /// Emits plane words `[lo, hi]` (all under one summary word): the bits
+    /// of live and late blocks (`blocks`), zeros for the others.
     fn scan(
         &self,
         lo: usize,
         hi: usize,
-        dirty: u64,
+        blocks: Blocks,
         span: &WordSpan,
         clear: bool,
         emit: &mut Emitter,
@@ -470,16 +620,17 @@ impl Bitplane {
         while index <= hi {
             let block_end = hi.min(index | (BLOCK_WORDS - 1));
             let n = block_end.saturating_sub(index).saturating_add(1);
-            let bit = (index >> BLOCK_SHIFT) & 63;
+            let (live, late) = blocks.of(index >> BLOCK_SHIFT);
             let words = self.words.get(index..=block_end).unwrap_or_default();
             let full_masks = block_end != span.last || span.last_mask == u64::MAX;
-            if dirty >> bit & 1 == 0 || words.len() != n {
+            if (!live && !late) || words.len() != n {
                 emit.zeros(n);
-            } else if let (Ok(block), true) =
-                (<&[AtomicU64; BLOCK_WORDS]>::try_from(words), full_masks)
-                && let Some(dst) = emit.next_block()
+            } else if let (Ok(block), true) = (
+                <&[AtomicU64; BLOCK_WORDS]>::try_from(words),
+                full_masks && !late,
+            ) && let Some(dst) = emit.next_array::<{ 8 * BLOCK_WORDS }>()
             {
-                // The common case, kept tight: a whole block of whole words.
+                // The common case, kept tight: a whole live block of whole words.
                 let (chunks, _) = dst.as_chunks_mut::<8>();
                 for (word, chunk) in block.iter().zip(chunks) {
                     *chunk = take(word, u64::MAX, clear)
@@ -487,8 +638,9 @@ impl Bitplane {
                         .map(MaybeUninit::new);
                 }
             } else {
-                for (k, word) in words.iter().enumerate() {
-                    emit.push(take(word, span.mask(index.saturating_add(k)), clear));
+                for k in 0..n {
+                    let at = index.saturating_add(k);
+                    emit.push(self.take_word(at, span.mask(at), clear, live, late));
                 }
             }
             let Some(next) = block_end.checked_add(1) else {
@@ -496,6 +648,24 @@ impl Bitplane {
             };
             index = next;
         }
+    }
+}
+
+/// The blocks of one summary word a query reads: bit `b % 64` for block `b`.
+#[derive(Clone, Copy)]
+struct Blocks {
+    /// Blocks whose words hold bits of the activation.
+    live: u64,
+    /// Blocks with late bits.
+    late: u64,
+}
+
+impl Blocks {
+    /// `(live, late)` of block `block`.
+    #[inline]
+    fn of(self, block: usize) -> (bool, bool) {
+        let bit = block & 63;
+        (self.live >> bit & 1 == 1, self.late >> bit & 1 == 1)
     }
 }
 
@@ -513,120 +683,6 @@ fn take(word: &AtomicU64, mask: u64, clear: bool) -> u64 {
         word.fetch_and(!mask, ORDER)
     };
     old & mask
-}
-
-/// Writes a harvest's output: span bit `n` to bit `n % 8` of byte `n / 8`, from
-/// the plane words in order, shifted down by the span's offset in its first
-/// word. Never writes past `out`.
-struct Emitter<'a> {
-    out: &'a mut [MaybeUninit<u8>],
-    /// Bytes written so far (`<= out.len()`).
-    pos: usize,
-    /// `start % 64`.
-    shift: u32,
-    /// With a shift: the previous word's bits not yet written.
-    pending: Option<u64>,
-}
-
-impl Emitter<'_> {
-    /// The next plane word.
-    #[inline]
-    fn push(&mut self, bits: u64) {
-        if self.shift == 0 {
-            self.write(bits);
-            return;
-        }
-        if let Some(pending) = self.pending {
-            // The low `shift` bits of this word complete the previous output word.
-            // PANIC: `shift` is in 1..=63 on this branch, so `64 - shift` is in 1..=63.
-            #[allow(clippy::arithmetic_side_effects)]
-            let high = bits << (64 - self.shift);
-            self.write(pending | high);
-        }
-        self.pending = Some(bits >> self.shift);
-    }
-
-    /// `n` plane words that are all zero.
-    #[inline]
-    fn zeros(&mut self, n: usize) {
-        if self.shift == 0
-            && n == BLOCK_WORDS
-            && let Some(dst) = self.next_block()
-        {
-            *dst = [MaybeUninit::new(0); 8 * BLOCK_WORDS];
-            return;
-        }
-        let Some(rest) = n.checked_sub(1) else {
-            return;
-        };
-        self.push(0);
-        // Nothing is pending now: each further zero word is one zero output word.
-        let end = self
-            .pos
-            .saturating_add(rest.saturating_mul(8))
-            .min(self.out.len());
-        if let Some(dst) = self.out.get_mut(self.pos..end) {
-            dst.fill(MaybeUninit::new(0));
-            self.pos = end;
-        }
-    }
-
-    /// Without a shift, the next `n` output bytes, if the output has them all
-    /// (the caller writes them all).
-    #[inline]
-    fn next_bytes(&mut self, n: usize) -> Option<&mut [MaybeUninit<u8>]> {
-        if self.shift != 0 {
-            return None;
-        }
-        let end = self.pos.checked_add(n)?;
-        let dst = self.out.get_mut(self.pos..end)?;
-        self.pos = end;
-        Some(dst)
-    }
-
-    /// Without a shift, the output bytes of the next [`BLOCK_WORDS`] plane
-    /// words, if the output has all of them (the caller writes them all).
-    #[inline]
-    fn next_block(&mut self) -> Option<&mut [MaybeUninit<u8>; 8 * BLOCK_WORDS]> {
-        if self.shift != 0 {
-            return None;
-        }
-        let end = self.pos.checked_add(8 * BLOCK_WORDS)?;
-        let dst = self.out.get_mut(self.pos..end)?;
-        let dst = <&mut [MaybeUninit<u8>; 8 * BLOCK_WORDS]>::try_from(dst).ok()?;
-        self.pos = end;
-        Some(dst)
-    }
-
-    /// After the last plane word: the last output word, if it has bytes left.
-    fn finish(mut self) {
-        if let Some(pending) = self.pending.take() {
-            self.write(pending);
-        }
-    }
-
-    /// One output word, little-endian, into as many of the next 8 bytes as `out` has.
-    #[inline]
-    fn write(&mut self, bits: u64) {
-        let bytes = bits.to_le_bytes().map(MaybeUninit::new);
-        let end = self.pos.saturating_add(8);
-        // A whole word is one 8-byte store: a clearing RMW waits for every
-        // store before it to drain, so fewer, wider stores matter.
-        if let Some(dst) = self
-            .out
-            .get_mut(self.pos..end)
-            .and_then(|dst| <&mut [MaybeUninit<u8>; 8]>::try_from(dst).ok())
-        {
-            *dst = bytes;
-            self.pos = end;
-        } else if let Some(dst) = self.out.get_mut(self.pos..) {
-            let n = dst.len();
-            for (d, s) in dst.iter_mut().zip(bytes) {
-                *d = s;
-            }
-            self.pos = self.pos.saturating_add(n);
-        }
-    }
 }
 
 #[cfg(all(test, not(loom)))]

@@ -156,7 +156,8 @@ impl DirtyBits {
     /// is what lets a drain own the plane it retires (module documentation).
     #[inline]
     pub(crate) fn set(&self, _section: &Section, start: u64, count: u64) {
-        self.plane(self.epoch.load(ORDER)).set(start, count);
+        let epoch = self.epoch.load(ORDER);
+        self.plane(epoch).set(start, count, epoch);
     }
 
     /// Checks bits `[start, start + count)`: the span a query reports.
@@ -207,7 +208,7 @@ impl DirtyBits {
             return Ok(());
         }
         let span = span.on(active).ok_or(Status::InvalidParameter)?;
-        Bitplane::harvest(&span, out, clear)
+        Bitplane::harvest(&span, out, clear, epoch)
     }
 }
 
@@ -231,11 +232,8 @@ fn whole_bytes(plane: &Bitplane) -> usize {
     usize::try_from(plane.bits().div_ceil(8)).unwrap_or(usize::MAX)
 }
 
-/// Dirty blocks (of 64) from which a summary word's group is drained whole.
-const DENSE: u32 = 32;
-
-/// A retired plane, owned by the drain: no other thread accesses its words
-/// or summary while it exists.
+/// A retired plane, owned by the drain: no other thread accesses its words,
+/// late words or summaries while it exists.
 ///
 /// # Invariants
 /// From [`Retired::new`] until the value is dropped, no other thread
@@ -243,81 +241,106 @@ const DENSE: u32 = 32;
 /// happens before `new` (see its safety contract).
 pub(super) struct Retired<'a> {
     words: Owned<'a>,
-    summary: Owned<'a>,
+    late: Owned<'a>,
+    claimed: Owned<'a>,
+    late_summary: Owned<'a>,
 }
 
 impl<'a> Retired<'a> {
     /// Takes `plane` over for a drain.
     ///
     /// # Safety
-    /// Until the value is dropped, no other thread may access `plane`'s words
-    /// or summary, and every access another thread made to them before this
-    /// call must happen before it (in a drain: after the flip and the grace
+    /// Until the value is dropped, no other thread may access `plane`'s
+    /// arrays, and every access another thread made to them before this call
+    /// must happen before it (in a drain: after the flip and the grace
     /// period, under the query lock).
     pub(super) unsafe fn new(plane: &'a Bitplane) -> Self {
-        let (words, summary) = plane.parts();
+        let parts = plane.parts();
         // SAFETY: the caller's contract, for the words.
-        let words = unsafe { Owned::new(words) };
-        // SAFETY: the caller's contract, for the summary.
-        let summary = unsafe { Owned::new(summary) };
-        Self { words, summary }
+        let words = unsafe { Owned::new(parts.words) };
+        // SAFETY: the caller's contract, for the late words.
+        let late = unsafe { Owned::new(parts.late) };
+        // SAFETY: the caller's contract, for the claimed summary.
+        let claimed = unsafe { Owned::new(parts.claimed) };
+        // SAFETY: the caller's contract, for the late summary.
+        let late_summary = unsafe { Owned::new(parts.late_summary) };
+        Self {
+            words,
+            late,
+            claimed,
+            late_summary,
+        }
     }
 
-    /// Reads every bit into `out` (`ceil(bits / 8)` bytes, word `i`
-    /// little-endian at byte `8 i`) and zeroes the plane, summary included,
-    /// with plain loads and stores.
+    /// Reads every bit of the retired activation into `out` (`ceil(bits /
+    /// 8)` bytes, word `i` little-endian at byte `8 i`), with plain loads and
+    /// stores, and leaves the plane ready for its next activation: its
+    /// summaries and late words zeroed, its words not (a block's first mark
+    /// of the next activation claims and zeroes it: `bitplane`).
     ///
-    /// A summary word that is zero reports its 32768 pages clean with one
-    /// bulk fill of the output, without reading their words. Under a
-    /// summary word with at least [`DENSE`] of its 64 blocks dirty, its 512
-    /// words are copied out and then zeroed, dirty or not, in two straight
-    /// passes (a copy and a fill, vectorised; the second finds the words in
-    /// L1). Under a sparser one only the dirty blocks are copied and zeroed
-    /// (found by walking the summary word's set bits; clean blocks, often
-    /// not in cache, are not read) over an output first filled with zeros
-    /// (one bulk fill). Every set word bit lies in a block whose summary bit
-    /// is set: each mark sets (or finds set) its block's summary bit after
-    /// its word, and a per-word query clears a summary bit only before
-    /// reading and clearing the whole block (`bitplane`); with every mark
-    /// done, that holds for every bit, so skipping clean blocks loses none.
+    /// Every block with a bit of the activation is claimed: a mark sets (or
+    /// finds set) its block's claimed bit before its bits can be read, and
+    /// with every mark done (the grace period) every claimed block's tag
+    /// reads `live`, so its words hold exactly the activation's bits. A
+    /// summary word that is zero reports its 32768 pages clean with one bulk
+    /// fill of the output. Under a summary word with at least [`DENSE`] of
+    /// its 64 blocks claimed, its 512 words are copied out (one straight
+    /// copy, vectorised) and the unclaimed blocks' output zeroed; under a
+    /// sparser one the output is filled with zeros and the claimed blocks
+    /// copied over it. Blocks with late bits (marks that raced a claim) are
+    /// written again as words OR late words, and their late words zeroed.
     pub(super) fn drain(mut self, out: &mut [MaybeUninit<u8>]) {
         let zero = MaybeUninit::new(0);
         let outs = out.chunks_mut(8 * SUMMARY_WORDS);
         for (j, dst) in outs.enumerate() {
-            let taken = self.summary.get(j);
-            let base = j.saturating_mul(SUMMARY_WORDS);
-            if taken == 0 {
+            let claimed = self.claimed.get(j);
+            if claimed == 0 {
                 dst.fill(zero);
                 continue;
             }
-            self.summary.take(j, j.saturating_add(1), &mut []);
-            if taken.count_ones() >= DENSE {
-                self.words
-                    .take(base, base.saturating_add(SUMMARY_WORDS), dst);
-                continue;
+            self.claimed.zero(j);
+            let base = j.saturating_mul(SUMMARY_WORDS);
+            self.words.copy_masked(base, claimed, dst);
+            let late = self.late_summary.get(j);
+            if late != 0 {
+                self.late_summary.zero(j);
+                each_block(late, dst, |block, block_out| {
+                    let lo = base.saturating_add(block.saturating_mul(BLOCK_WORDS));
+                    self.merge_late(lo, block_out);
+                });
             }
-            // One bulk fill (a single `memset`, which leaves the 4 KiB in
-            // L1), then the dirty blocks over it: cheaper than a call per gap.
-            dst.fill(zero);
-            let mut rest = taken;
-            while rest != 0 {
-                let block = usize::try_from(rest.trailing_zeros()).unwrap_or(0);
-                rest &= rest.wrapping_sub(1);
-                let first = block.saturating_mul(BLOCK_WORDS);
-                let at = first.saturating_mul(8).min(dst.len());
-                let end = at.saturating_add(8 * BLOCK_WORDS).min(dst.len());
-                let lo = base.saturating_add(first);
-                let block_out = dst.get_mut(at..end).unwrap_or_default();
-                if let Ok(block_out) =
-                    <&mut [MaybeUninit<u8>; 8 * BLOCK_WORDS]>::try_from(&mut *block_out)
-                {
-                    // The common case, kept free of calls: a whole block.
-                    self.words.take_block(lo, block_out);
-                } else {
-                    self.words
-                        .take(lo, lo.saturating_add(BLOCK_WORDS), block_out);
-                }
+        }
+    }
+
+    /// Writes the block of words from `lo` OR its late words into
+    /// `block_out`, and zeroes the late words.
+    fn merge_late(&mut self, lo: usize, block_out: &mut [MaybeUninit<u8>]) {
+        for (k, chunk) in block_out.chunks_mut(8).enumerate() {
+            let i = lo.saturating_add(k);
+            let bits = self.words.get(i) | self.late.get(i);
+            for (d, s) in chunk.iter_mut().zip(bits.to_le_bytes()) {
+                *d = MaybeUninit::new(s);
             }
+            self.late.zero(i);
+        }
+    }
+}
+
+/// Calls `f(block, bytes)` for each set bit `block` of `mask` whose 64
+/// output bytes start inside `dst` (the last may be short).
+fn each_block(
+    mask: u64,
+    dst: &mut [MaybeUninit<u8>],
+    mut f: impl FnMut(usize, &mut [MaybeUninit<u8>]),
+) {
+    let mut rest = mask;
+    while rest != 0 {
+        let block = usize::try_from(rest.trailing_zeros()).unwrap_or(0);
+        rest &= rest.wrapping_sub(1);
+        let at = block.saturating_mul(8 * BLOCK_WORDS);
+        let end = at.saturating_add(8 * BLOCK_WORDS).min(dst.len());
+        if let Some(bytes) = dst.get_mut(at..end) {
+            f(block, bytes);
         }
     }
 }
@@ -374,78 +397,97 @@ impl<'a> Owned<'a> {
         word.map_or(0, |w| unsafe { w.unsync_load() })
     }
 
-    /// Writes words `[lo, hi)` (clipped to the plane) into `dst`,
-    /// little-endian, as many bytes as `dst` has (8 per word, the last word
-    /// cut short if `dst` is), then zeroes them. Two straight loops, which
-    /// the compiler vectorises: the copy, then the fill.
+    /// Zeroes word `i` (nothing past the end).
     #[cfg(not(loom))]
     #[inline]
-    fn take(&mut self, lo: usize, hi: usize, dst: &mut [MaybeUninit<u8>]) {
-        let hi = hi.min(self.words.len());
-        let Some(words) = self.words.get_mut(lo..hi) else {
-            return;
-        };
+    fn zero(&mut self, i: usize) {
+        if let Some(word) = self.words.get_mut(i) {
+            *word = 0;
+        }
+    }
+
+    /// Zeroes word `i` (nothing past the end): a relaxed RMW rather than a
+    /// store, as loom 0.7 breaks write-write coherence for a plain store
+    /// followed (in happens-before) by another thread's RMW, which C11
+    /// forbids (`model_flip`'s `loom_breaks_coherence_after_a_plain_store`
+    /// shows it), and would report writes lost that no C11 execution loses.
+    #[cfg(loom)]
+    fn zero(&mut self, i: usize) {
+        if let Some(word) = self.words.get(i) {
+            word.swap(0, crate::kernel::sync::Ordering::Relaxed);
+        }
+    }
+
+    /// Writes the words from `lo` into `dst`, little-endian, as many bytes as
+    /// `dst` has (8 per word, the last word cut short if `dst` is; zeros past
+    /// the plane). A straight loop, which the compiler vectorises.
+    #[cfg(not(loom))]
+    #[inline]
+    fn copy(&self, lo: usize, dst: &mut [MaybeUninit<u8>]) {
+        let words = self.words.get(lo..).unwrap_or_default();
         let (outs, tail) = dst.as_chunks_mut::<8>();
         let whole = outs.len();
-        for (out, word) in outs.iter_mut().zip(words.iter()) {
+        let (outs, past) = outs.split_at_mut(whole.min(words.len()));
+        for (out, word) in outs.iter_mut().zip(words) {
             *out = word.to_le_bytes().map(MaybeUninit::new);
         }
-        if let Some(word) = words.get(whole) {
-            for (d, s) in tail.iter_mut().zip(word.to_le_bytes()) {
+        past.fill([MaybeUninit::new(0); 8]);
+        let last = words.get(whole).copied().unwrap_or(0);
+        for (d, s) in tail.iter_mut().zip(last.to_le_bytes()) {
+            *d = MaybeUninit::new(s);
+        }
+    }
+
+    /// Writes the 512 words from `lo` into `dst` (`8 * SUMMARY_WORDS`
+    /// bytes), those of block `k` only if bit `k` of `blocks` is set (zeros
+    /// for the others), without a branch per block.
+    #[cfg(not(loom))]
+    #[inline]
+    fn copy_masked(&self, lo: usize, blocks: u64, dst: &mut [MaybeUninit<u8>]) {
+        let words = self.words.get(lo..).unwrap_or_default();
+        let (outs, _) = dst.as_chunks_mut::<{ 8 * BLOCK_WORDS }>();
+        let mut done = 0;
+        let (blocks_of, _) = words.as_chunks::<BLOCK_WORDS>();
+        for (k, (out, block)) in outs.iter_mut().zip(blocks_of).enumerate() {
+            let mask = 0u64.wrapping_sub(blocks >> (k & 63) & 1);
+            let kept = block.map(|w| w & mask);
+            let (chunks, _) = out.as_chunks_mut::<8>();
+            for (chunk, word) in chunks.iter_mut().zip(kept) {
+                *chunk = word.to_le_bytes().map(MaybeUninit::new);
+            }
+            done = k.saturating_add(1);
+        }
+        // A short last group (the plane's end): block by block.
+        let rest = dst.chunks_mut(8 * BLOCK_WORDS).enumerate().skip(done);
+        for (k, block_out) in rest {
+            if blocks >> (k & 63) & 1 == 1 {
+                self.copy(lo.saturating_add(k.saturating_mul(BLOCK_WORDS)), block_out);
+            } else {
+                block_out.fill(MaybeUninit::new(0));
+            }
+        }
+    }
+
+    /// [`Self::copy_masked`] on loom.
+    #[cfg(loom)]
+    fn copy_masked(&self, lo: usize, blocks: u64, dst: &mut [MaybeUninit<u8>]) {
+        dst.fill(MaybeUninit::new(0));
+        each_block(blocks, dst, |block, block_out| {
+            self.copy(
+                lo.saturating_add(block.saturating_mul(BLOCK_WORDS)),
+                block_out,
+            );
+        });
+    }
+
+    /// [`Self::copy`] on loom: word by word, each read with `unsync_load`.
+    #[cfg(loom)]
+    fn copy(&self, lo: usize, dst: &mut [MaybeUninit<u8>]) {
+        for (k, chunk) in dst.chunks_mut(8).enumerate() {
+            let bytes = self.get(lo.saturating_add(k)).to_le_bytes();
+            for (d, s) in chunk.iter_mut().zip(bytes) {
                 *d = MaybeUninit::new(s);
             }
-        }
-        words.fill(0);
-    }
-
-    /// [`Self::take`] of the whole block of words from `lo` into its 64
-    /// output bytes (the plane's last block, if short, takes `take`).
-    #[cfg(not(loom))]
-    #[inline]
-    fn take_block(&mut self, lo: usize, dst: &mut [MaybeUninit<u8>; 8 * BLOCK_WORDS]) {
-        let hi = lo.saturating_add(BLOCK_WORDS);
-        let Some(words) = self.words.get_mut(lo..hi) else {
-            return self.take(lo, hi, dst);
-        };
-        let Ok(block) = <&mut [u64; BLOCK_WORDS]>::try_from(words) else {
-            return self.take(lo, hi, dst);
-        };
-        let (outs, _) = dst.as_chunks_mut::<8>();
-        for (out, word) in outs.iter_mut().zip(*block) {
-            *out = word.to_le_bytes().map(MaybeUninit::new);
-        }
-        *block = [0; BLOCK_WORDS];
-    }
-
-    /// [`Self::take_block`] on loom: [`Self::take`].
-    #[cfg(loom)]
-    fn take_block(&mut self, lo: usize, dst: &mut [MaybeUninit<u8>; 8 * BLOCK_WORDS]) {
-        self.take(lo, lo.saturating_add(BLOCK_WORDS), dst);
-    }
-
-    /// [`Self::take`] on loom: word by word, each read with `unsync_load`.
-    #[cfg(loom)]
-    fn take(&mut self, lo: usize, hi: usize, dst: &mut [MaybeUninit<u8>]) {
-        let hi = hi.min(self.words.len());
-        let words = self.words.get(lo..hi).unwrap_or_default();
-        let (outs, tail) = dst.as_chunks_mut::<8>();
-        let whole = outs.len();
-        for (k, word) in words.iter().enumerate() {
-            // SAFETY: as in `get`: loom checks the read.
-            let bytes = unsafe { word.unsync_load() }.to_le_bytes();
-            if let Some(out) = outs.get_mut(k) {
-                *out = bytes.map(MaybeUninit::new);
-            } else if k == whole {
-                for (d, s) in tail.iter_mut().zip(bytes) {
-                    *d = MaybeUninit::new(s);
-                }
-            }
-            // A relaxed RMW rather than a store: loom 0.7 breaks write-write
-            // coherence for a plain store followed (in happens-before) by
-            // another thread's RMW, which C11 forbids (`model_flip`'s
-            // `loom_breaks_coherence_after_a_plain_store` shows it), and would
-            // report writes lost that no C11 execution loses.
-            word.swap(0, crate::kernel::sync::Ordering::Relaxed);
         }
     }
 }
@@ -464,6 +506,15 @@ mod tests {
         let out: Vec<u8> = out.iter().map(|b| unsafe { b.assume_init() }).collect();
         assert_eq!(&out[span.bytes()..], &[0xAA, 0xAA]);
         out[..span.bytes()].to_vec()
+    }
+
+    /// Both planes drained: no block claimed, no late bit.
+    fn assert_drained(bits: &DirtyBits) {
+        for plane in &bits.planes {
+            let p = plane.parts();
+            let arrays = p.claimed.iter().chain(p.late_summary).chain(p.late);
+            assert!(arrays.into_iter().all(|w| w.load(ORDER) == 0));
+        }
     }
 
     fn set_bits(bytes: &[u8]) -> Vec<usize> {
@@ -498,15 +549,13 @@ mod tests {
             .filter(|n| !(100..110).contains(n))
             .collect();
         assert_eq!(set_bits(&query(&bits, 0, total, false)), rest);
-        // The drain reports everything left and leaves both planes clear.
+        // The drain reports everything left; two leave both planes with
+        // nothing claimed (their words keep stale bits, never reported).
         assert_eq!(set_bits(&query(&bits, 0, total, true)), rest);
         assert_eq!(bits.epoch.load(ORDER), 1);
         assert!(set_bits(&query(&bits, 0, total, true)).is_empty());
         assert_eq!(bits.epoch.load(ORDER), 2);
-        for plane in &bits.planes {
-            let (words, summary) = plane.parts();
-            assert!(words.iter().chain(summary).all(|w| w.load(ORDER) == 0));
-        }
+        assert_drained(&bits);
         // Marks after a flip go to the new active plane and are reported once.
         bits.set(&enter(), 7, 3);
         assert_eq!(set_bits(&query(&bits, 0, total, false)), vec![7, 8, 9]);
@@ -568,10 +617,7 @@ mod tests {
             );
             assert!(set_bits(&query(&bits, 0, total, false)).is_empty());
         }
-        for plane in &bits.planes {
-            let (words, summary) = plane.parts();
-            assert!(words.iter().chain(summary).all(|w| w.load(ORDER) == 0));
-        }
+        assert_drained(&bits);
     }
 
     #[test]

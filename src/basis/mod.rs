@@ -54,6 +54,7 @@
 
 pub(crate) mod bitplane;
 pub(crate) mod dirty;
+mod emit;
 pub(crate) mod marks;
 #[cfg(all(test, loom))]
 mod model_check;

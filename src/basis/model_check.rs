@@ -116,12 +116,12 @@ impl Plane for Bitplane {
         Bitplane::new(bits).expect("a small plane")
     }
     fn mark(&self, bit: u64) {
-        self.set(bit, 1);
+        self.set(bit, 1, 0);
     }
     fn take(&self, start: u64, count: u64, out: &mut [u8]) {
         let mut raw: Vec<MaybeUninit<u8>> = out.iter().map(|b| MaybeUninit::new(*b)).collect();
         let span = self.span(start, count).expect("a span inside the plane");
-        Bitplane::harvest(&span, &mut raw, true).expect("a buffer of the span's size");
+        Bitplane::harvest(&span, &mut raw, true, 0).expect("a buffer of the span's size");
         for (dst, src) in out.iter_mut().zip(&raw) {
             // SAFETY: every byte was initialised from `out` above.
             *dst = unsafe { src.assume_init() };
@@ -214,6 +214,82 @@ impl Plane for SkipIfSet {
     fn take(&self, start: u64, count: u64, out: &mut [u8]) {
         self.0.take_with(start, count, out, |w, mask| {
             w.fetch_and(!mask, Ordering::AcqRel)
+        });
+    }
+}
+
+/// One block (both words of the model's plane) of `bitplane`'s claim
+/// protocol, with one flaw: tag 0 stale, 1 being claimed, 2 live.
+struct BrokenClaim<const FLAW: u8> {
+    tag: AtomicU64,
+    words: Words,
+    late: Words,
+}
+
+/// The claimer publishes the block live before it zeroes the words.
+const PUBLISH_BEFORE_ZEROING: u8 = 0;
+/// A mark that finds the block being claimed sets the words, not the late words.
+const LATE_INTO_WORDS: u8 = 1;
+
+impl<const FLAW: u8> Plane for BrokenClaim<FLAW> {
+    fn with_bits(bits: u64) -> Self {
+        Self {
+            tag: AtomicU64::new(0),
+            words: Words::new(bits),
+            late: Words::new(bits),
+        }
+    }
+    fn mark(&self, bit: u64) {
+        let (word, late) = (
+            &self.words.0[(bit / 64) as usize],
+            &self.late.0[(bit / 64) as usize],
+        );
+        let mask = 1 << (bit % 64);
+        let mut seen = self.tag.load(Ordering::SeqCst);
+        loop {
+            match seen {
+                2 => {
+                    word.fetch_or(mask, Ordering::SeqCst);
+                    return;
+                }
+                1 if FLAW == LATE_INTO_WORDS => {
+                    word.fetch_or(mask, Ordering::SeqCst);
+                    return;
+                }
+                1 => {
+                    late.fetch_or(mask, Ordering::SeqCst);
+                    return;
+                }
+                _ => {}
+            }
+            match self
+                .tag
+                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => break,
+                Err(now) => seen = now,
+            }
+        }
+        if FLAW == PUBLISH_BEFORE_ZEROING {
+            self.tag.store(2, Ordering::SeqCst);
+        }
+        for w in &self.words.0 {
+            w.store(0, Ordering::Relaxed);
+        }
+        self.tag.store(2, Ordering::SeqCst);
+        word.fetch_or(mask, Ordering::SeqCst);
+    }
+    fn take(&self, start: u64, count: u64, out: &mut [u8]) {
+        let live = self.tag.load(Ordering::SeqCst) == 2;
+        self.words.take_with(start, count, out, |w, mask| {
+            if live {
+                w.fetch_and(!mask, Ordering::SeqCst)
+            } else {
+                0
+            }
+        });
+        self.late.take_with(start, count, out, |w, mask| {
+            w.fetch_and(!mask, Ordering::SeqCst)
         });
     }
 }
@@ -377,6 +453,26 @@ fn the_protocol_model_catches_a_mark_skipped_because_the_bit_looked_set() {
         "broken: mark skipped when the bit reads set",
         Some(PREEMPTIONS),
         || protocol_model::<SkipIfSet>(&TWICE),
+    );
+}
+
+#[test]
+#[should_panic(expected = "a write was lost")]
+fn the_protocol_model_catches_a_block_published_before_its_zeroing() {
+    explore(
+        "broken: claim publishes live, then zeroes",
+        Some(PREEMPTIONS),
+        || protocol_model::<BrokenClaim<PUBLISH_BEFORE_ZEROING>>(&SMALL),
+    );
+}
+
+#[test]
+#[should_panic(expected = "a write was lost")]
+fn the_protocol_model_catches_a_mark_into_a_block_being_claimed() {
+    explore(
+        "broken: a mark racing a claim sets the words",
+        Some(PREEMPTIONS),
+        || protocol_model::<BrokenClaim<LATE_INTO_WORDS>>(&SMALL),
     );
 }
 

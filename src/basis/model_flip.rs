@@ -100,7 +100,8 @@ impl<const FLAW: u8> Plane for Broken<FLAW> {
     }
     fn mark(&self, bit: u64) {
         let _section = enter();
-        self.plane(self.epoch.load(ORDER)).set(bit, 1);
+        let epoch = self.epoch.load(ORDER);
+        self.plane(epoch).set(bit, 1, epoch);
     }
     fn take(&self, start: u64, count: u64, out: &mut [u8]) {
         assert_eq!((start, count), (0, PAGES), "whole queries only");

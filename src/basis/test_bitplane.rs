@@ -14,7 +14,7 @@ fn harvest_vec(plane: &Bitplane, start: u64, count: u64, clear: bool) -> Vec<u8>
     let mut out = vec![MaybeUninit::new(0xAAu8); n + 3];
     let span = plane.span(start, count).unwrap();
     assert_eq!(span.bytes(), n);
-    Bitplane::harvest(&span, &mut out, clear).unwrap();
+    Bitplane::harvest(&span, &mut out, clear, 0).unwrap();
     // Bytes past the span are untouched.
     assert!(out[n..].iter().all(|b| byte(b) == 0xAA));
     out[..n].iter().map(byte).collect()
@@ -42,7 +42,7 @@ fn harvest_matches_a_bit_by_bit_model_at_every_alignment() {
                 let pattern = |n: u64| n.is_multiple_of(3) || n % 7 == 1;
                 for n in 0..total {
                     if pattern(n) {
-                        plane.set(n, 1);
+                        plane.set(n, 1, 0);
                     }
                 }
                 let copy = harvest_vec(&plane, start, count, false);
@@ -76,14 +76,14 @@ fn harvest_matches_a_bit_by_bit_model_at_every_alignment() {
 #[test]
 fn set_covers_exactly_the_requested_bits() {
     let plane = Bitplane::new(300).unwrap();
-    plane.set(62, 70);
+    plane.set(62, 70, 0);
     let all = harvest_vec(&plane, 0, 300, false);
     for n in 0..300 {
         assert_eq!(bit(&all, n), (62..132).contains(&n));
     }
     // Out-of-plane requests are clipped, never written.
-    plane.set(299, 1000);
-    plane.set(5000, 1);
+    plane.set(299, 1000, 0);
+    plane.set(5000, 1, 0);
     let all = harvest_vec(&plane, 0, 300, true);
     assert!(bit(&all, 299));
     assert_eq!(harvest_vec(&plane, 0, 300, false), vec![0; 38]);
@@ -92,7 +92,7 @@ fn set_covers_exactly_the_requested_bits() {
 #[test]
 fn out_of_range_harvest_writes_nothing() {
     let plane = Bitplane::new(10).unwrap();
-    plane.set(0, 10);
+    plane.set(0, 10, 0);
     assert_eq!(plane.span(5, 10).err(), Some(Status::InvalidParameter));
     assert_eq!(plane.span(0, 0).err(), Some(Status::InvalidParameter));
     assert_eq!(
@@ -102,7 +102,7 @@ fn out_of_range_harvest_writes_nothing() {
     let mut short = [MaybeUninit::new(0x55u8); 1];
     let span = plane.span(0, 10).unwrap();
     assert_eq!(
-        Bitplane::harvest(&span, &mut short, true),
+        Bitplane::harvest(&span, &mut short, true, 0),
         Err(Status::BufferTooSmall)
     );
     assert_eq!(byte(&short[0]), 0x55);
@@ -117,7 +117,7 @@ fn harvests_across_blocks_and_summary_words_match_a_model() {
     // part of a block must leave the rest of it reported later.
     let total = 2 * 64 * BLOCK_BITS + 3 * BLOCK_BITS + 77;
     let plane = Bitplane::new(total).unwrap();
-    assert_eq!(plane.summary.len(), 3);
+    assert_eq!(plane.claimed.len(), 3);
     let mut model = vec![false; usize::try_from(total).unwrap()];
     let mut rng = XorShift64Star::from_state(0x9E37_79B9_7F4A_7C15);
     let span = |rng: &mut XorShift64Star| {
@@ -142,7 +142,7 @@ fn harvests_across_blocks_and_summary_words_match_a_model() {
             } else {
                 count
             };
-            plane.set(start, count);
+            plane.set(start, count, 0);
             for n in start..start + count {
                 model[usize::try_from(n).unwrap()] = true;
             }
@@ -169,25 +169,75 @@ fn harvests_across_blocks_and_summary_words_match_a_model() {
     for (n, &dirty) in model.iter().enumerate() {
         assert_eq!(bit(&all, n), dirty, "final bit {n}");
     }
-    // A whole-plane clearing harvest leaves nothing behind, summary included.
+    // A whole-plane clearing harvest leaves no bit behind (the blocks stay
+    // claimed: only a drain ends an activation).
     assert!(harvest_vec(&plane, 0, total, false).iter().all(|b| *b == 0));
-    assert!(plane.summary.iter().all(|s| s.load(ORDER) == 0));
+    assert!(plane.words.iter().all(|w| w.load(ORDER) == 0));
 }
 
 #[test]
-fn marks_set_the_summary_bit_of_every_block_they_touch() {
+fn marks_claim_every_block_they_touch_once() {
     let plane = Bitplane::new(3 * 64 * BLOCK_BITS).unwrap();
-    plane.set(BLOCK_BITS - 1, 2);
-    assert_eq!(plane.summary[0].load(ORDER), 0b11);
-    plane.set(64 * BLOCK_BITS - 1, 64 * BLOCK_BITS + 2);
-    assert_eq!(plane.summary[0].load(ORDER), 0b11 | 1 << 63);
-    assert_eq!(plane.summary[1].load(ORDER), u64::MAX);
-    assert_eq!(plane.summary[2].load(ORDER), 1);
-    // A clearing harvest of part of block 0 keeps its summary bit; one of
-    // all of block 1 clears it.
+    // Stale words (an earlier activation's, already reported): a claim
+    // zeroes them before the mark's bit goes in.
+    plane.words[0].store(u64::MAX, ORDER);
+    plane.set(BLOCK_BITS - 1, 2, 0);
+    assert_eq!(plane.claimed[0].load(ORDER), 0b11);
+    assert_eq!(plane.words[0].load(ORDER), 0);
+    assert_eq!(plane.tags[0].load(ORDER), live(0));
+    plane.set(64 * BLOCK_BITS - 1, 64 * BLOCK_BITS + 2, 0);
+    assert_eq!(plane.claimed[0].load(ORDER), 0b11 | 1 << 63);
+    assert_eq!(plane.claimed[1].load(ORDER), u64::MAX);
+    assert_eq!(plane.claimed[2].load(ORDER), 1);
+    // A live block is not claimed again: its bits stay.
+    plane.set(3, 1, 0);
+    assert_eq!(plane.words[0].load(ORDER), 1 << 3);
+    // Clearing harvests leave the blocks claimed (the activation goes on).
     let mut out = [MaybeUninit::new(0u8); 64];
-    Bitplane::harvest(&plane.span(0, 10).unwrap(), &mut out, true).unwrap();
     let block_1 = plane.span(BLOCK_BITS, BLOCK_BITS).unwrap();
-    Bitplane::harvest(&block_1, &mut out, true).unwrap();
-    assert_eq!(plane.summary[0].load(ORDER), 0b01 | 1 << 63);
+    Bitplane::harvest(&block_1, &mut out, true, 0).unwrap();
+    assert_eq!(plane.claimed[0].load(ORDER), 0b11 | 1 << 63);
+    // In another activation every block is stale again.
+    plane.set(4, 1, 2);
+    assert_eq!(plane.words[0].load(ORDER), 1 << 4);
+    assert_eq!(plane.tags[0].load(ORDER), live(2));
+}
+
+#[test]
+fn a_mark_that_finds_its_block_being_claimed_goes_late_and_is_reported() {
+    let plane = Bitplane::new(2 * BLOCK_BITS).unwrap();
+    // Another mark is claiming block 0: its words are being zeroed.
+    plane.words[0].store(0xF0, ORDER);
+    plane.tags[0].store(claiming(0), ORDER);
+    plane.set(1, 1, 0);
+    plane.set(66, 3, 0);
+    assert_eq!(
+        plane.words[0].load(ORDER),
+        0xF0,
+        "the words are not touched"
+    );
+    assert_eq!(plane.late[0].load(ORDER), 0b10);
+    assert_eq!(plane.late[1].load(ORDER), 0b11100);
+    assert_eq!(plane.late_summary[0].load(ORDER), 1);
+    assert_eq!(plane.claimed[0].load(ORDER), 1);
+    // Queries report the late bits, not the words of a block being claimed.
+    assert_eq!(
+        harvest_vec(&plane, 0, 72, false),
+        [2, 0, 0, 0, 0, 0, 0, 0, 0x1C]
+    );
+    // The claim completes; marks go to the words; a clearing query takes both.
+    plane.words[0].store(0, ORDER);
+    plane.tags[0].store(live(0), ORDER);
+    plane.set(2, 1, 0);
+    assert_eq!(
+        harvest_vec(&plane, 0, 72, true),
+        [6, 0, 0, 0, 0, 0, 0, 0, 0x1C]
+    );
+    assert!(
+        plane
+            .late
+            .iter()
+            .chain(&plane.words)
+            .all(|w| w.load(ORDER) == 0)
+    );
 }
