@@ -232,6 +232,10 @@ fn whole_bytes(plane: &Bitplane) -> usize {
     usize::try_from(plane.bits().div_ceil(8)).unwrap_or(usize::MAX)
 }
 
+/// Claimed blocks (of 64) from which a summary word's group is read whole
+/// (the others' words masked off) rather than block by block.
+const DENSE: u32 = 48;
+
 /// A retired plane, owned by the drain: no other thread accesses its words,
 /// late words or summaries while it exists.
 ///
@@ -283,11 +287,12 @@ impl<'a> Retired<'a> {
     /// with every mark done (the grace period) every claimed block's tag
     /// reads `live`, so its words hold exactly the activation's bits. A
     /// summary word that is zero reports its 32768 pages clean with one bulk
-    /// fill of the output. Under a summary word with at least [`DENSE`] of
-    /// its 64 blocks claimed, its 512 words are copied out (one straight
-    /// copy, vectorised) and the unclaimed blocks' output zeroed; under a
-    /// sparser one the output is filled with zeros and the claimed blocks
-    /// copied over it. Blocks with late bits (marks that raced a claim) are
+    /// fill of the output. Otherwise its group of 512 words is written to
+    /// the output block by block without a branch per block: with at least
+    /// [`DENSE`] of its 64 blocks claimed, every word is read and those of
+    /// unclaimed blocks masked to zero; with fewer, an unclaimed block's
+    /// output is copied from a zero block instead of its stale line (often
+    /// out of cache). Blocks with late bits (marks that raced a claim) are
     /// written again as words OR late words, and their late words zeroed.
     pub(super) fn drain(mut self, out: &mut [MaybeUninit<u8>]) {
         let zero = MaybeUninit::new(0);
@@ -448,14 +453,34 @@ impl<'a> Owned<'a> {
         let (outs, _) = dst.as_chunks_mut::<{ 8 * BLOCK_WORDS }>();
         let mut done = 0;
         let (blocks_of, _) = words.as_chunks::<BLOCK_WORDS>();
-        for (k, (out, block)) in outs.iter_mut().zip(blocks_of).enumerate() {
-            let mask = 0u64.wrapping_sub(blocks >> (k & 63) & 1);
-            let kept = block.map(|w| w & mask);
-            let (chunks, _) = out.as_chunks_mut::<8>();
-            for (chunk, word) in chunks.iter_mut().zip(kept) {
-                *chunk = word.to_le_bytes().map(MaybeUninit::new);
+        let pairs = outs.iter_mut().zip(blocks_of).enumerate();
+        if blocks.count_ones() >= DENSE {
+            // Nearly every block claimed, its line likely in cache: read all,
+            // mask the few others.
+            for (k, (out, block)) in pairs {
+                let mask = 0u64.wrapping_sub(blocks >> (k & 63) & 1);
+                let (chunks, _) = out.as_chunks_mut::<8>();
+                for (chunk, word) in chunks.iter_mut().zip(block.map(|w| w & mask)) {
+                    *chunk = word.to_le_bytes().map(MaybeUninit::new);
+                }
+                done = k.saturating_add(1);
             }
-            done = k.saturating_add(1);
+        } else {
+            // Sparser: an unclaimed block's stale line (often out of cache)
+            // is not read; its output comes from a zero block.
+            let zero = [0u64; BLOCK_WORDS];
+            for (k, (out, block)) in pairs {
+                let src = if blocks >> (k & 63) & 1 == 1 {
+                    block
+                } else {
+                    &zero
+                };
+                let (chunks, _) = out.as_chunks_mut::<8>();
+                for (chunk, word) in chunks.iter_mut().zip(src) {
+                    *chunk = word.to_le_bytes().map(MaybeUninit::new);
+                }
+                done = k.saturating_add(1);
+            }
         }
         // A short last group (the plane's end): block by block.
         let rest = dst.chunks_mut(8 * BLOCK_WORDS).enumerate().skip(done);

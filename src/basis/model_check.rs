@@ -7,10 +7,9 @@
 //! ```sh
 //! RUSTFLAGS="--cfg loom" cargo test --release --lib --target-dir target/loom -- --nocapture --test-threads 1
 //! ```
-//! Each model prints how many executions loom explored. The smallest protocol
-//! model is explored exhaustively; the others, whose state spaces are far
-//! larger (a page written twice, split queries, three threads with a lock),
-//! to [`PREEMPTIONS`] preemptions.
+//! Each model prints how many executions loom explored. The models are
+//! explored to [`PREEMPTIONS`] preemptions (the smallest protocol model was
+//! exhaustive until the block claims made its state space too large).
 //! `LOOM_MAX_PREEMPTIONS` overrides every bound (CI sets 2).
 //!
 //! What is checked:
@@ -23,14 +22,16 @@
 //!   `fetch_and` path; whole words take `swap(0)`). A page the harvester
 //!   reports holds the data written before its mark; once the writers are
 //!   done, one more query makes the copied pages equal the written ones: no
-//!   write is lost, whatever the interleaving. The plane's summary bit (one
-//!   per 512 pages) is in play too: the whole-plane query clears it before
-//!   reading the words and the marks set it after theirs, the store-buffering
-//!   argument of `bitplane`'s documentation (with the summary accesses
-//!   weakened to acquire/release, this model loses a write). Three
-//!   deliberately broken protocols (a load-then-store clear, relaxed
-//!   orderings, and a mark skipped when the bit already reads set) make the
-//!   model fail, so it can.
+//!   write is lost, whatever the interleaving. Both pages lie in one block
+//!   (512 pages), so its claim is in play too: the first mark claims it (tag
+//!   compare-exchange, zeroing, claimed bit, `live` store), the other finds
+//!   it stale, being claimed (and goes to the late words) or live, and the
+//!   query reads the claimed bit, the tag, the late bit and the words, the
+//!   order of `bitplane`'s documentation. Five deliberately broken protocols
+//!   (a load-then-store clear, relaxed orderings, a mark skipped when the
+//!   bit already reads set, a claim that publishes the block live before
+//!   zeroing it, and a mark into a block being claimed that sets its words)
+//!   make the model fail, so it can.
 //!
 //! Plane words are created with `crate::kernel::sync::new_seq_cst_u64`, which under
 //! loom also writes the initial zero with a `SeqCst` store: loom otherwise
@@ -307,10 +308,11 @@ pub(super) struct Protocol {
     pub(super) pieces: &'static [(u64, u64)],
 }
 
-/// Small enough to explore exhaustively (272,168 executions, about 30 s):
+/// The smallest configuration (exhaustive before the block claims: 272,168
+/// executions; with them, more than 15 minutes, so it runs to a bound too):
 /// writer 1 writes page 3 (word 0), writer 2 page 69 (word 1), and the
-/// harvester queries-and-clears the whole plane (the summary bit, then both
-/// words with `swap(0)`).
+/// harvester queries-and-clears the whole plane (the claimed bit, the tag,
+/// the late bit, then both words with `swap(0)`).
 const SMALL: Protocol = Protocol {
     w1: &[(3, 1)],
     w2: &[(69, 7)],
@@ -399,7 +401,7 @@ pub(super) fn protocol_model<P: Plane>(config: &'static Protocol) {
 fn mark_and_query_and_clear_never_lose_a_write_or_its_data() {
     let n = explore(
         "bitplane protocol, 2 writers + 1 harvester, 2 words, whole-plane query",
-        None,
+        Some(PREEMPTIONS),
         || protocol_model::<Bitplane>(&SMALL),
     );
     assert!(
