@@ -470,11 +470,10 @@ impl<'a> Owned<'a> {
             // is not read; its output comes from a zero block.
             let zero = [0u64; BLOCK_WORDS];
             for (k, (out, block)) in pairs {
-                let src = if blocks >> (k & 63) & 1 == 1 {
-                    block
-                } else {
-                    &zero
-                };
+                // A select, not a branch: with 40 % of blocks claimed (0.1 %
+                // dirty) a branch would mispredict on every other block.
+                let claimed = blocks >> (k & 63) & 1 == 1;
+                let src = core::hint::select_unpredictable(claimed, block, &zero);
                 let (chunks, _) = out.as_chunks_mut::<8>();
                 for (chunk, word) in chunks.iter_mut().zip(src) {
                     *chunk = word.to_le_bytes().map(MaybeUninit::new);
