@@ -34,15 +34,15 @@ pub(crate) fn timed_harvests(
         }
         return start.elapsed();
     }
-    let mut total = Duration::ZERO;
-    for _ in 0..iters {
-        h.redirty(which, density);
-        let start = Instant::now();
-        h.harvest(which, out);
-        total += start.elapsed();
-        black_box(&mut *out);
-    }
-    total
+    timed_after(
+        iters,
+        out,
+        |_| h.redirty(which, density),
+        |out| {
+            h.harvest(which, out);
+            black_box(out);
+        },
+    )
 }
 
 pub(crate) fn harvest_key(plane: Plane, which: &str, density: &str) -> String {
@@ -117,14 +117,15 @@ pub(crate) fn bench_harvest(
                 &density,
                 |b, &density| {
                     b.iter_custom(|iters| {
-                        let mut total = Duration::ZERO;
-                        for _ in 0..iters {
-                            floor_redirty(&floor, plane, density);
-                            let start = Instant::now();
-                            black_box(floor_harvest(black_box(&floor)));
-                            total += start.elapsed();
-                        }
-                        record(&key, iters, total)
+                        let time = timed_after(
+                            iters,
+                            &mut (),
+                            |_| floor_redirty(&floor, plane, density),
+                            |_| {
+                                black_box(floor_harvest(black_box(&floor)));
+                            },
+                        );
+                        record(&key, iters, time)
                     })
                 },
             );
@@ -180,15 +181,16 @@ fn bench_write_floors(
         &density,
         |b, &density| {
             b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    plain_redirty(plain, plane, density);
-                    let start = Instant::now();
-                    scatter_floor(black_box(&mut *plain), &lines, out);
-                    total += start.elapsed();
-                    black_box(&mut *out);
-                }
-                record(&key, iters, total)
+                let time = timed_after(
+                    iters,
+                    &mut *plain,
+                    |plain| plain_redirty(plain, plane, density),
+                    |plain| {
+                        scatter_floor(black_box(plain), &lines, out);
+                        black_box(&mut *out);
+                    },
+                );
+                record(&key, iters, time)
             })
         },
     );

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Criterion's samples per case; its measurement phase calls each routine
 /// exactly this many times, after the warm-up calls.
@@ -11,6 +11,24 @@ pub(crate) const SAMPLES: usize = 10;
 /// Every call of every routine: (iterations, time of those iterations).
 pub(crate) static TIMINGS: Mutex<BTreeMap<String, Vec<(u64, Duration)>>> =
     Mutex::new(BTreeMap::new());
+
+/// Runs `iters` rounds of `setup` (untimed) then `op` (timed), both on
+/// `state`; returns the time of the `op`s alone.
+pub(crate) fn timed_after<S: ?Sized>(
+    iters: u64,
+    state: &mut S,
+    mut setup: impl FnMut(&mut S),
+    mut op: impl FnMut(&mut S),
+) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        setup(state);
+        let start = Instant::now();
+        op(state);
+        total += start.elapsed();
+    }
+    total
+}
 
 pub(crate) fn record(key: &str, iters: u64, time: Duration) -> Duration {
     TIMINGS
