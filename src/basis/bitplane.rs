@@ -273,6 +273,18 @@ impl QuerySpan<'_> {
     }
 }
 
+/// The positions of `mask`'s set bits, lowest first.
+pub(crate) fn set_bits(mask: u64) -> impl Iterator<Item = usize> {
+    let mut rest = mask;
+    core::iter::from_fn(move || {
+        let bit = usize::try_from(rest.trailing_zeros())
+            .ok()
+            .filter(|b| *b < 64)?;
+        rest &= rest.wrapping_sub(1);
+        Some(bit)
+    })
+}
+
 /// Sets bit `block % 64` of summary word `block / 64` of `summary` (checked
 /// first: no RMW when set).
 #[inline]
@@ -329,20 +341,13 @@ impl Bitplane {
             // One bit (every single-page mark), kept inline: the tag load
             // and one RMW when the block is live.
             let word = usize::try_from(start / 64).unwrap_or(usize::MAX);
-            let bit = 1 << (start % 64);
             let block = word >> BLOCK_SHIFT;
-            if let Some(w) = self.words.get(word) {
-                match self.place(block, epoch) {
-                    Place::Words => {
-                        w.fetch_or(bit, ORDER);
-                    }
-                    Place::Late => {
-                        if let Some(l) = self.late.get(word) {
-                            l.fetch_or(bit, ORDER);
-                        }
-                        self.mark_late(block);
-                    }
-                }
+            let place = self.place(block, epoch);
+            if let Some(w) = self.target(place).get(word) {
+                w.fetch_or(1 << (start % 64), ORDER);
+            }
+            if place == Place::Late {
+                self.mark_late(block);
             }
             return;
         }
@@ -358,18 +363,27 @@ impl Bitplane {
             let to = (at | (BLOCK_BITS - 1)).saturating_add(1).min(end);
             let block = usize::try_from(at / BLOCK_BITS).unwrap_or(usize::MAX);
             let place = self.place(block, epoch);
-            let target = if place == Place::Words {
-                &self.words
-            } else {
-                &self.late
-            };
-            each_masked(target, at, to.saturating_sub(at), |word, mask| {
-                word.fetch_or(mask, ORDER);
-            });
+            each_masked(
+                self.target(place),
+                at,
+                to.saturating_sub(at),
+                |word, mask| {
+                    word.fetch_or(mask, ORDER);
+                },
+            );
             if place == Place::Late {
                 self.mark_late(block);
             }
             at = to;
+        }
+    }
+
+    /// The words a mark at `place` sets.
+    #[inline(always)]
+    fn target(&self, place: Place) -> &[AtomicU64] {
+        match place {
+            Place::Words => &self.words,
+            Place::Late => &self.late,
         }
     }
 
@@ -526,11 +540,8 @@ impl Bitplane {
         let first = index.saturating_mul(64);
         let tag = live(epoch);
         let mut blocks = 0;
-        let mut rest = claimed;
-        while rest != 0 {
-            let bit = rest.trailing_zeros();
-            rest &= rest.wrapping_sub(1);
-            let block = first.saturating_add(usize::try_from(bit).unwrap_or(0));
+        for bit in set_bits(claimed) {
+            let block = first.saturating_add(bit);
             if self.tags.get(block).is_some_and(|t| t.load(ORDER) == tag) {
                 blocks |= 1 << bit;
             }

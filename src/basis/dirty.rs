@@ -70,7 +70,7 @@
 
 use core::mem::MaybeUninit;
 
-use super::bitplane::{BLOCK_WORDS, Bitplane, ORDER, QuerySpan, SUMMARY_WORDS};
+use super::bitplane::{BLOCK_WORDS, Bitplane, ORDER, QuerySpan, SUMMARY_WORDS, set_bits};
 use crate::foundation::status::{Result, Status};
 use crate::kernel::grace;
 use crate::kernel::sync::{AtomicU64, RwLock, new_seq_cst_u64};
@@ -338,10 +338,7 @@ fn each_block(
     dst: &mut [MaybeUninit<u8>],
     mut f: impl FnMut(usize, &mut [MaybeUninit<u8>]),
 ) {
-    let mut rest = mask;
-    while rest != 0 {
-        let block = usize::try_from(rest.trailing_zeros()).unwrap_or(0);
-        rest &= rest.wrapping_sub(1);
+    for block in set_bits(mask) {
         let at = block.saturating_mul(8 * BLOCK_WORDS);
         let end = at.saturating_add(8 * BLOCK_WORDS).min(dst.len());
         if let Some(bytes) = dst.get_mut(at..end) {
