@@ -73,7 +73,7 @@ use core::mem::MaybeUninit;
 use super::bitplane::{BLOCK_WORDS, Bitplane, ORDER, QuerySpan, SUMMARY_WORDS, set_bits};
 use crate::foundation::status::{Result, Status};
 use crate::kernel::grace;
-use crate::kernel::sync::{AtomicU64, RwLock, new_seq_cst_u64};
+use crate::kernel::sync::{AtomicU64, RwLock, loom_sc_fence, new_seq_cst_u64};
 
 /// A read section of the grace domain marks enter around their plane access
 /// (the driver's global one).
@@ -193,6 +193,8 @@ impl DirtyBits {
         if clear && span.is_whole() && out.len() == whole_bytes(active) {
             // The flip: from here on marks go to the other plane.
             self.epoch.store(epoch.wrapping_add(1), ORDER);
+            // Under loom, the flip in the single total order with the marks'
+            // epoch loads and the grace period's accesses (module docs).
             loom_sc_fence();
             synchronize();
             // SAFETY: every mark that can reach `active` read an epoch of
@@ -210,21 +212,6 @@ impl DirtyBits {
         let span = span.on(active).ok_or(Status::InvalidParameter)?;
         Bitplane::harvest(&span, out, clear, epoch)
     }
-}
-
-/// Under loom, a `SeqCst` fence; elsewhere nothing. The argument of the
-/// module documentation needs the flip, the marks' epoch loads and the grace
-/// period's counter accesses in C11's single total order, which `SeqCst`
-/// accesses already are (on x86-64: `xchg` and locked RMWs drain the store
-/// buffer; on AArch64 `SeqCst` loads are `ldar`). Loom models `SeqCst`
-/// accesses as acquire/release only (its documented limitation) but models
-/// `SeqCst` fences fully, so under loom the fence stands in for what the
-/// accesses already guarantee, after the flip (the grace period's read
-/// section has its own after the increment).
-#[inline]
-pub(super) fn loom_sc_fence() {
-    #[cfg(loom)]
-    loom::sync::atomic::fence(crate::kernel::sync::Ordering::SeqCst);
 }
 
 /// Bytes a harvest of all of `plane` writes.

@@ -38,9 +38,9 @@
 use core::mem::MaybeUninit;
 
 use super::bitplane::{Bitplane, ORDER};
-use super::dirty::{DirtyBits, Retired, enter, loom_sc_fence, synchronize};
+use super::dirty::{DirtyBits, Retired, enter, synchronize};
 use super::model_check::{PAGES, PREEMPTIONS, Plane, Protocol, explore, protocol_model};
-use crate::kernel::sync::{AtomicU64, new_seq_cst_u64};
+use crate::kernel::sync::{AtomicU64, loom_sc_fence, new_seq_cst_u64};
 
 /// Copies a harvest's output back into the model's plain bytes.
 fn harvest_into(out: &mut [u8], f: impl FnOnce(&mut [MaybeUninit<u8>])) {

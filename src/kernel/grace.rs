@@ -112,7 +112,7 @@
 //! Windows `KeDelayExecutionThread` (a zero interval, a yield, for the first
 //! polls; then 1 ms sleeps). `docs/locking.md` has the bound in context.
 
-use crate::kernel::sync::{AtomicU64, Ordering};
+use crate::kernel::sync::{AtomicU64, Ordering, loom_sc_fence};
 
 /// Stripes of the global domain: one per processor up to this many (more
 /// processors share stripes, which costs only a shared line between them).
@@ -434,20 +434,6 @@ impl<const N: usize> Domain<N> {
         self.drain(old ^ 1, false);
         self.busy.store(0, Ordering::SeqCst);
     }
-}
-
-/// Under loom, a `SeqCst` fence; elsewhere nothing. Loom models `SeqCst`
-/// accesses as acquire/release only (its documented limitation) but `SeqCst`
-/// fences fully; the store-buffering argument (module docs) needs the
-/// reader's increment and its later loads, and the writer's unpublish and
-/// its sums, in one total order, which `SeqCst` accesses are everywhere
-/// else. So under loom the fence stands in for it, after the increment and
-/// after each flip (the writer's unpublish is followed by the first flip).
-/// The same stand-in as `basis::dirty`'s.
-#[inline]
-fn loom_sc_fence() {
-    #[cfg(loom)]
-    loom::sync::atomic::fence(Ordering::SeqCst);
 }
 
 #[cfg(any(loom, not(target_os = "windows")))]

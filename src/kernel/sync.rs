@@ -41,6 +41,20 @@ pub(crate) fn new_seq_cst_u64(value: u64) -> AtomicU64 {
     atomic
 }
 
+/// Under loom, a `SeqCst` fence; elsewhere nothing. Loom models `SeqCst`
+/// accesses as acquire/release only (its documented limitation) but models
+/// `SeqCst` fences fully; where an argument needs `SeqCst` accesses in C11's
+/// single total order (which they already are on every target: on x86-64
+/// `xchg` and locked RMWs drain the store buffer, on AArch64 `SeqCst` loads
+/// are `ldar`), the fence stands in for that order under loom. Callers say
+/// which accesses it follows (`kernel::grace`: a reader's increment and each
+/// phase flip; `basis::dirty`: the drain's flip).
+#[inline]
+pub(crate) fn loom_sc_fence() {
+    #[cfg(loom)]
+    loom::sync::atomic::fence(Ordering::SeqCst);
+}
+
 /// A reader-writer lock for PASSIVE_LEVEL (module docs for the primitive).
 ///
 /// `read` and `write` cannot fail: a poisoned host lock (a test thread that
